@@ -1,0 +1,51 @@
+"""Request helpers shared by the API blueprints."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import current_app, request
+
+from gateway.config import ClientConfig
+from gateway.errors import InvalidJSON, PayloadTooLarge, UnsupportedMediaType
+from gateway.node import Node
+
+
+def node() -> Node:
+    found: Node = current_app.extensions["gateway.node"]
+    return found
+
+
+def client() -> ClientConfig:
+    return node().authenticate(request.headers.get("Authorization"))
+
+
+def read_body(media_type: str) -> bytes:
+    """The raw body, after checking its type and size (before reading it)."""
+    if request.mimetype != media_type:
+        raise UnsupportedMediaType(
+            f"Content-Type must be {media_type}, got {request.mimetype or 'none'!r}"
+        )
+    limit = int(current_app.config["MAX_CONTENT_LENGTH"])
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"the request body is over the limit of {limit} bytes")
+    return request.get_data(cache=False)
+
+
+def _reject_constant(value: str) -> Any:
+    raise ValueError(f"{value} is not valid JSON")
+
+
+def read_json() -> Any:
+    raw = read_body("application/json")
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise InvalidJSON("the body is not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidJSON(
+            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", path=""
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        raise InvalidJSON(f"malformed JSON: {exc}", path="") from None

@@ -1,0 +1,48 @@
+"""The API for the node's own systems: submit records, pull received batches."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from gateway import inbox, outbox
+from gateway.api._common import client, node, read_json
+from gateway.errors import BadRequest, GatewayError
+
+bp = Blueprint("records", __name__, url_prefix="/api/v1")
+
+
+@bp.post("/datasets/<dataset>/records")
+def submit_records(dataset: str) -> tuple[Response, int]:
+    g.client_id = None
+    try:
+        who = client()
+        g.client_id = who.id
+        body = read_json()
+        result = outbox.submit(node(), who, dataset, body)
+    except GatewayError as exc:
+        outbox.record_rejection(node(), client_id=g.client_id, dataset=dataset, reason=exc.code)
+        raise
+    return jsonify(result), 202
+
+
+@bp.get("/datasets/<dataset>/batches")
+def list_batches(dataset: str) -> Response:
+    who = client()
+    raw_limit = request.args.get("limit", "100")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
+        raise BadRequest("limit must be an integer from 1 to 1000", path="limit")
+    return jsonify(
+        inbox.list_batches(
+            node(), who, dataset, after=request.args.get("after"), limit=int(raw_limit)
+        )
+    )
+
+
+@bp.get("/batches/<batch_id>")
+def get_batch(batch_id: str) -> Response:
+    return jsonify(inbox.get_batch(node(), client(), batch_id))
+
+
+@bp.post("/batches/<batch_id>/ack")
+def ack_batch(batch_id: str) -> Response:
+    return jsonify(inbox.acknowledge(node(), client(), batch_id))

@@ -1,0 +1,49 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+
+from flask import Flask, Response, g
+
+from gateway import api
+from gateway.config import NodeConfig, load_node_config
+from gateway.node import Clock, Node
+
+__all__ = ["CONFIG_ENV", "create_app"]
+
+CONFIG_ENV = "GATEWAY_CONFIG"
+
+
+def create_app(config: NodeConfig | str | None = None, *, clock: Clock | None = None) -> Flask:
+    """Build a node's app from a :class:`NodeConfig`, a config path, or ``$GATEWAY_CONFIG``."""
+    if config is None:
+        path = os.environ.get(CONFIG_ENV)
+        if not path:
+            raise RuntimeError(f"set {CONFIG_ENV} to the node's config file")
+        config = path
+    if isinstance(config, str):
+        config = load_node_config(config)
+    node = Node.from_config(config, clock=clock)
+
+    app = Flask("gateway")
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["gateway.node"] = node
+
+    @app.before_request
+    def _request_id() -> None:
+        g.request_id = uuid.uuid4().hex
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = response.headers.get("Cache-Control", "no-store")
+        return response
+
+    api.init_app(app)
+    logging.getLogger("gateway").setLevel(logging.INFO)
+    return app

@@ -1,0 +1,259 @@
+"""The ``gateway`` command: thin Click wrappers over the core functions."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from typing import Any
+
+import click
+
+from gateway import transfer
+from gateway.config import NodeConfig, load_node_config
+from gateway.envelope import BatchHeader, open_batch, seal_batch
+from gateway.errors import GatewayError, KeyMaterialError
+from gateway.keys import NodeKeys, PeerKeys, init_keys, load_jwks_file
+from gateway.node import Node, utc_now
+from gateway.validation import validator_for
+
+CONFIG_HELP = "the node's config file (default: $GATEWAY_CONFIG)"
+
+
+def _config(path: str | None) -> NodeConfig:
+    path = path or os.environ.get("GATEWAY_CONFIG")
+    if not path:
+        raise click.UsageError("give --config or set GATEWAY_CONFIG")
+    return load_node_config(path)
+
+
+def _peer_keys(config: NodeConfig) -> PeerKeys:
+    return PeerKeys.from_jwks(
+        {
+            p.id: load_jwks_file(p.jwks_file)
+            for p in config.agreement.parties.values()
+            if p.id != config.party_id
+        }
+    )
+
+
+config_option = click.option("--config", "config_path", metavar="FILE", help=CONFIG_HELP)
+
+
+@click.group()
+def cli() -> None:
+    """Secure data-exchange gateway node (Pemkot Bekasi - Ombudsman RI)."""
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@cli.group()
+def keys() -> None:
+    """Manage the node's key pairs."""
+
+
+@keys.command("init")
+@config_option
+@click.option(
+    "--insecure-dev-keys", is_flag=True, help="store private keys unencrypted (development only)"
+)
+def keys_init(config_path: str | None, insecure_dev_keys: bool) -> None:
+    """Create the node's Ed25519 signing and X25519 encryption keys; print the public JWKS."""
+    config = _config(config_path)
+    jwks = init_keys(config.key_dir, insecure=insecure_dev_keys)
+    click.echo(json.dumps(jwks, indent=2))
+    click.echo(f"keys written to {config.key_dir}", err=True)
+
+
+@keys.command("jwks")
+@config_option
+def keys_jwks(config_path: str | None) -> None:
+    """Print the node's public JWKS."""
+    config = _config(config_path)
+    click.echo(json.dumps(NodeKeys.from_directory(config.key_dir).public_jwks(), indent=2))
+
+
+@cli.group()
+def envelope() -> None:
+    """Seal and open batch envelopes (for interoperability tests)."""
+
+
+@envelope.command("seal")
+@config_option
+@click.option("--dataset", required=True)
+@click.option("--schema-version", required=True)
+@click.option("--batch-id", default=None, help="default: a new UUID")
+@click.argument("records_file", type=click.File("rb"))
+def envelope_seal(
+    config_path: str | None,
+    dataset: str,
+    schema_version: str,
+    batch_id: str | None,
+    records_file: Any,
+) -> None:
+    """Seal a JSON array of records from RECORDS_FILE ('-' for stdin) to the dataset's receiver."""
+    config = _config(config_path)
+    agreed = config.agreement.datasets.get(dataset)
+    if agreed is None or agreed.sender != config.party_id:
+        raise GatewayError(f"{config.party_id} sends no dataset named {dataset!r}")
+    try:
+        records = json.loads(records_file.read())
+    except ValueError as exc:
+        raise GatewayError(f"{records_file.name}: not JSON: {exc}") from None
+    if not isinstance(records, list):
+        raise GatewayError(f"{records_file.name}: expected a JSON array of records")
+    validator_for(dataset, schema_version).check(records)
+    own = NodeKeys.from_directory(config.key_dir)
+    header = BatchHeader(
+        sender=config.party_id,
+        receiver=agreed.receiver,
+        dataset=dataset,
+        schema_version=schema_version,
+        batch_id=batch_id or str(uuid.uuid4()),
+        created_at=utc_now(),
+    )
+    click.echo(
+        seal_batch(
+            header,
+            records,
+            signing_key=own.signing,
+            recipient_key=_peer_keys(config).encryption_key_of(agreed.receiver),
+            max_bytes=agreed.max_batch_bytes,
+        )
+    )
+
+
+@envelope.command("open")
+@config_option
+@click.argument("envelope_file", type=click.File("rb"))
+def envelope_open(config_path: str | None, envelope_file: Any) -> None:
+    """Decrypt and verify an envelope addressed to this node; print the signed document."""
+    config = _config(config_path)
+    own = NodeKeys.from_directory(config.key_dir)
+    max_bytes = max(
+        (d.max_batch_bytes for d in config.agreement.incoming(config.party_id)), default=0
+    )
+    try:
+        opened = open_batch(
+            envelope_file.read().strip(),
+            own_party=config.party_id,
+            decryption_key=own.encryption,
+            peer_keys=_peer_keys(config),
+            max_bytes=max_bytes,
+        )
+    except GatewayError as exc:
+        # Locally, the operator may see exactly why.
+        raise GatewayError(f"envelope rejected: {getattr(exc, 'detail', exc)}") from None
+    click.echo(
+        json.dumps(
+            {"signer_kid": opened.signer_kid, "document": opened.document},
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
+
+
+@cli.group("transfer")
+def transfer_group() -> None:
+    """Send pending records to peers."""
+
+
+@transfer_group.command("run")
+@config_option
+@click.option("--dataset", default=None, help="only this outgoing dataset")
+def transfer_run(config_path: str | None, dataset: str | None) -> None:
+    """Seal pending records and deliver sealed batches now."""
+    node = Node.from_config(_config(config_path))
+    report = transfer.run(node, dataset=dataset)
+    click.echo(
+        json.dumps(
+            {
+                "sealed": len(report.sealed),
+                "delivered": len(report.delivered),
+                "failed": len(report.failed),
+            }
+        )
+    )
+    if report.failed:
+        sys.exit(3)
+
+
+@cli.command()
+@config_option
+@click.option("--no-scheduler", is_flag=True, help="serve the API only; run no transfers")
+@click.option("--dev-server", is_flag=True, help="Flask's debug server instead of gunicorn")
+def serve(config_path: str | None, no_scheduler: bool, dev_server: bool) -> None:
+    """Run the node: the HTTP API under gunicorn, and the transfer schedule."""
+    config = _config(config_path)
+    node = Node.from_config(config)  # fails early on bad keys; creates the schema once
+    scheduler = None
+    if config.scheduler_enabled and not no_scheduler:
+        from gateway.scheduler import build_scheduler
+
+        scheduler = build_scheduler(node)
+        scheduler.start()
+    env = {
+        **os.environ,
+        "GATEWAY_CONFIG": str(config.source),
+        "GATEWAY_LISTEN": config.listen,
+        "GATEWAY_WORKERS": str(config.workers),
+    }
+    if dev_server:
+        host, _, port = config.listen.rpartition(":")
+        argv = [
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            "gateway.app:create_app()",
+            "run",
+            "--host",
+            host,
+            "--port",
+            port,
+        ]
+    else:
+        argv = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "python:gateway.gunicorn_config",
+            "gateway.app:create_app()",
+        ]
+    server = subprocess.Popen(argv, env=env)
+
+    def _stop(signum: int, _frame: Any) -> None:
+        server.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    code = server.wait()
+    if scheduler is not None:
+        scheduler.shutdown(wait=True)
+    node.store.dispose()
+    sys.exit(code)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("gateway: aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (GatewayError, KeyMaterialError) as exc:
+        click.echo(f"gateway: error: {exc}", err=True)
+        sys.exit(1)
+
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,434 @@
+"""Loading and checking the exchange agreement and a node's own configuration.
+
+Two TOML files describe a node (see ``docs/CONFIGURATION.md``):
+
+* the **agreement** (``config/agreement.toml``): the MoU in machine form, the
+  same file at both institutions: parties, datasets, who sends what to whom,
+  schema versions, schedules, batch limits and the MoU clause each serves;
+* the **node config** (``config/<party>.toml``): which party this node is, where
+  it listens, its database, its key directory and its client systems.
+
+Values are layered in one fixed order: built-in defaults, then the file, then
+``GATEWAY_*`` environment variables, then explicit overrides (tests). Any
+problem raises :class:`ConfigError` naming the file, the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+
+from gateway.errors import ConfigError
+from schemas import registry as schema_registry
+
+__all__ = [
+    "Agreement",
+    "ClientConfig",
+    "DatasetAgreement",
+    "NodeConfig",
+    "Party",
+    "Schedule",
+    "load_agreement",
+    "load_node_config",
+]
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class Party:
+    id: str
+    name: str
+    base_url: str
+    jwks_file: Path
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When a dataset's pending records are sealed and sent (Asia/Jakarta time)."""
+
+    interval_seconds: int | None = None
+    cron: str | None = None
+
+    def describe(self) -> str:
+        return f"every {self.interval_seconds} s" if self.interval_seconds else f"cron {self.cron}"
+
+
+@dataclass(frozen=True)
+class DatasetAgreement:
+    name: str
+    sender: str
+    receiver: str
+    schema_versions: tuple[str, ...]
+    purpose: str
+    schedule: Schedule
+    max_records_per_batch: int
+    max_batch_bytes: int
+
+
+@dataclass(frozen=True)
+class Agreement:
+    id: str
+    title: str
+    timezone: str
+    purposes: Mapping[str, str]
+    parties: Mapping[str, Party]
+    datasets: Mapping[str, DatasetAgreement]
+    source: Path
+
+    def party(self, party_id: str) -> Party:
+        return self.parties[party_id]
+
+    def outgoing(self, party_id: str) -> list[DatasetAgreement]:
+        """Datasets that ``party_id`` sends."""
+        return [d for d in self.datasets.values() if d.sender == party_id]
+
+    def incoming(self, party_id: str) -> list[DatasetAgreement]:
+        """Datasets that ``party_id`` receives."""
+        return [d for d in self.datasets.values() if d.receiver == party_id]
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """One internal system of the node's own institution."""
+
+    id: str
+    name: str
+    token_sha256: str
+    submit: frozenset[str]
+    pull: frozenset[str]
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    party_id: str
+    agreement: Agreement
+    listen: str
+    database_url: str
+    key_dir: Path
+    clients: tuple[ClientConfig, ...]
+    max_body_bytes: int
+    max_records_per_submission: int
+    peer_timeout_seconds: float
+    workers: int
+    scheduler_enabled: bool
+    source: Path
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def party(self) -> Party:
+        return self.agreement.party(self.party_id)
+
+
+class _Table:
+    """A view on one TOML table that reports problems with file and dotted key."""
+
+    def __init__(self, file: Path, prefix: str, data: Mapping[str, Any]) -> None:
+        self.file = file
+        self.prefix = prefix
+        self.data = data
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def fail(self, name: str, problem: str) -> ConfigError:
+        return ConfigError(str(self.file), self.key(name), problem)
+
+    def get(self, name: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        if name not in self.data:
+            if default is ...:
+                raise self.fail(name, "is required but missing")
+            return default
+        value = self.data[name]
+        # bool is an int in Python; an integer setting must not accept true/false.
+        if isinstance(value, bool) and kind is not bool:
+            raise self.fail(name, f"must be {_kind_name(kind)}, got a boolean")
+        if not isinstance(value, kind):
+            raise self.fail(name, f"must be {_kind_name(kind)}, got {type(value).__name__}")
+        return value
+
+    def positive_int(self, name: str, default: Any = ...) -> int:
+        value: int = self.get(name, int, default)
+        if value <= 0:
+            raise self.fail(name, f"must be a positive integer, got {value}")
+        return value
+
+    def table(self, name: str) -> _Table:
+        return _Table(self.file, f"{self.prefix}{name}.", self.get(name, dict))
+
+    def tables(self, name: str) -> list[_Table]:
+        items = self.get(name, list)
+        out = []
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise self.fail(f"{name}[{i}]", "must be a table")
+            out.append(_Table(self.file, f"{self.prefix}{name}[{i}].", item))
+        return out
+
+    def reject_unknown(self, allowed: set[str]) -> None:
+        for name in self.data:
+            if name not in allowed:
+                raise self.fail(
+                    name, f"is not a known setting (expected one of: {sorted(allowed)})"
+                )
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        list: "a list",
+        dict: "a table",
+    }
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(str(path), "-", "file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), "-", f"not valid TOML: {exc}") from None
+
+
+def _check_url(t: _Table, name: str) -> str:
+    url: str = t.get(name, str)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise t.fail(name, f"must be an http(s) URL, got {url!r}")
+    return url.rstrip("/")
+
+
+def _schedule(t: _Table) -> Schedule:
+    t.reject_unknown({"interval_seconds", "cron"})
+    interval = t.data.get("interval_seconds")
+    cron = t.data.get("cron")
+    if (interval is None) == (cron is None):
+        raise t.fail("", "needs exactly one of interval_seconds or cron")
+    if interval is not None:
+        return Schedule(interval_seconds=t.positive_int("interval_seconds"))
+    expr: str = t.get("cron", str)
+    try:
+        CronTrigger.from_crontab(expr, timezone="Asia/Jakarta")
+    except ValueError as exc:
+        raise t.fail("cron", f"is not a valid crontab expression: {exc}") from None
+    return Schedule(cron=expr)
+
+
+def load_agreement(path: str | os.PathLike[str]) -> Agreement:
+    """Read and check an agreement file."""
+    file = Path(path).resolve()
+    root = _Table(file, "", _read_toml(file))
+    root.reject_unknown(
+        {"format", "id", "title", "signed_on", "timezone", "purposes", "parties", "datasets"}
+    )
+    if root.get("format", int) != 1:
+        raise root.fail("format", "must be 1 (the only agreement format this gateway reads)")
+    timezone: str = root.get("timezone", str, "Asia/Jakarta")
+    try:
+        ZoneInfo(timezone)
+    except (KeyError, ValueError):
+        raise root.fail("timezone", f"unknown time zone {timezone!r}") from None
+
+    purposes_t = root.table("purposes")
+    purposes = {k: purposes_t.get(k, str) for k in purposes_t.data}
+
+    parties: dict[str, Party] = {}
+    for t in root.tables("parties"):
+        t.reject_unknown({"id", "name", "base_url", "jwks_file"})
+        pid: str = t.get("id", str)
+        if not _ID.match(pid):
+            raise t.fail("id", f"must be lower-case letters, digits and '-', got {pid!r}")
+        if pid in parties:
+            raise t.fail("id", f"duplicate party id {pid!r}")
+        parties[pid] = Party(
+            id=pid,
+            name=t.get("name", str),
+            base_url=_check_url(t, "base_url"),
+            jwks_file=(file.parent / t.get("jwks_file", str)).resolve(),
+        )
+
+    datasets: dict[str, DatasetAgreement] = {}
+    for t in root.tables("datasets"):
+        t.reject_unknown(
+            {
+                "name",
+                "sender",
+                "receiver",
+                "schema_versions",
+                "purpose",
+                "schedule",
+                "max_records_per_batch",
+                "max_batch_bytes",
+            }
+        )
+        name: str = t.get("name", str)
+        if name in datasets:
+            raise t.fail("name", f"duplicate dataset {name!r}")
+        known = schema_registry.versions(name)
+        if not known:
+            raise t.fail(
+                "name",
+                f"no agreed schema exists for dataset {name!r} "
+                f"(known: {schema_registry.dataset_names()})",
+            )
+        sender, receiver = t.get("sender", str), t.get("receiver", str)
+        for key, value in (("sender", sender), ("receiver", receiver)):
+            if value not in parties:
+                raise t.fail(key, f"unknown party {value!r} (parties: {sorted(parties)})")
+        if sender == receiver:
+            raise t.fail("receiver", "must differ from sender")
+        versions = t.get("schema_versions", list)
+        if not versions:
+            raise t.fail("schema_versions", "must name at least one version")
+        for v in versions:
+            if v not in known:
+                raise t.fail("schema_versions", f"no schema {name} {v!r} (known: {known})")
+        purpose = str(t.get("purpose", (str, int)))
+        if purpose not in purposes:
+            raise t.fail("purpose", f"must name a clause in [purposes], got {purpose!r}")
+        datasets[name] = DatasetAgreement(
+            name=name,
+            sender=sender,
+            receiver=receiver,
+            schema_versions=tuple(versions),
+            purpose=purpose,
+            schedule=_schedule(t.table("schedule")),
+            max_records_per_batch=t.positive_int("max_records_per_batch", 1000),
+            max_batch_bytes=t.positive_int("max_batch_bytes", 8 * 1024 * 1024),
+        )
+    return Agreement(
+        id=root.get("id", str),
+        title=root.get("title", str),
+        timezone=timezone,
+        purposes=purposes,
+        parties=parties,
+        datasets=datasets,
+        source=file,
+    )
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, name in (
+        ("GATEWAY_DATABASE_URL", "database_url"),
+        ("GATEWAY_LISTEN", "listen"),
+        ("GATEWAY_KEY_DIR", "key_dir"),
+        ("GATEWAY_WORKERS", "workers"),
+    ):
+        if environ.get(key):
+            out[name] = int(environ[key]) if name == "workers" else environ[key]
+    return out
+
+
+def load_node_config(
+    path: str | os.PathLike[str],
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> NodeConfig:
+    """Read a node config, its agreement, and apply environment and explicit overrides."""
+    file = Path(path).resolve()
+    root = _Table(file, "", _read_toml(file))
+    root.reject_unknown({"node", "clients"})
+    node = root.table("node")
+    node.reject_unknown(
+        {
+            "party",
+            "agreement",
+            "listen",
+            "database_url",
+            "key_dir",
+            "max_body_bytes",
+            "max_records_per_submission",
+            "peer_timeout_seconds",
+            "workers",
+            "scheduler",
+        }
+    )
+    agreement = load_agreement(file.parent / node.get("agreement", str))
+    party_id: str = node.get("party", str)
+    if party_id not in agreement.parties:
+        raise node.fail(
+            "party",
+            f"is not a party of agreement {agreement.id!r} (parties: {sorted(agreement.parties)})",
+        )
+
+    layered: dict[str, Any] = {
+        "listen": node.get("listen", str, "127.0.0.1:8700"),
+        "database_url": node.get("database_url", str, ""),
+        "key_dir": node.get("key_dir", str, f"../keys/{party_id}"),
+        "workers": node.positive_int("workers", 2),
+    }
+    layered.update(_env_overrides(os.environ if environ is None else environ))
+    layered.update(overrides or {})
+
+    if not re.match(r"^[\w.\-\[\]:]+:\d{1,5}$", layered["listen"]):
+        raise node.fail("listen", f"must be host:port, got {layered['listen']!r}")
+    database_url = (
+        layered["database_url"] or f"sqlite:///{file.parent.parent / 'var' / party_id}.db"
+    )
+
+    clients: list[ClientConfig] = []
+    sends = {d.name for d in agreement.outgoing(party_id)}
+    receives = {d.name for d in agreement.incoming(party_id)}
+    for t in root.tables("clients") if "clients" in root.data else []:
+        t.reject_unknown({"id", "name", "token_sha256", "submit", "pull"})
+        cid: str = t.get("id", str)
+        if not _ID.match(cid):
+            raise t.fail("id", f"must be lower-case letters, digits and '-', got {cid!r}")
+        if any(c.id == cid for c in clients):
+            raise t.fail("id", f"duplicate client id {cid!r}")
+        digest: str = t.get("token_sha256", str)
+        if not _HEX64.match(digest):
+            raise t.fail("token_sha256", "must be the lower-case hex SHA-256 of the token")
+        submit = frozenset(t.get("submit", list, []))
+        pull = frozenset(t.get("pull", list, []))
+        # The agreement's direction rules are enforced here, once, at start-up.
+        for key, names, allowed, verb in (
+            ("submit", submit, sends, "sends"),
+            ("pull", pull, receives, "receives"),
+        ):
+            for name in sorted(names):
+                if name not in allowed:
+                    raise t.fail(
+                        key,
+                        f"dataset {name!r} is not one that {party_id} {verb} "
+                        f"under the agreement (allowed: {sorted(allowed)})",
+                    )
+        clients.append(
+            ClientConfig(
+                id=cid, name=t.get("name", str, cid), token_sha256=digest, submit=submit, pull=pull
+            )
+        )
+
+    return NodeConfig(
+        party_id=party_id,
+        agreement=agreement,
+        listen=layered["listen"],
+        database_url=database_url,
+        key_dir=(file.parent / layered["key_dir"]).resolve(),
+        clients=tuple(clients),
+        max_body_bytes=node.positive_int("max_body_bytes", 16 * 1024 * 1024),
+        max_records_per_submission=node.positive_int("max_records_per_submission", 10_000),
+        peer_timeout_seconds=float(node.get("peer_timeout_seconds", (int, float), 30)),
+        workers=layered["workers"],
+        scheduler_enabled=node.get("scheduler", bool, True),
+        source=file,
+        overrides=dict(overrides or {}),
+    )

@@ -1,0 +1,153 @@
+"""The gateway's exception tree.
+
+Every error raised by the core derives from :class:`GatewayError`. Each class
+carries a stable machine-readable ``code`` and the HTTP status the API layer
+answers with, so errors are translated into JSON in exactly one place
+(:mod:`gateway.api.errors`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+class GatewayError(Exception):
+    """Root of every error the gateway raises on purpose."""
+
+    code = "gateway_error"
+    status = 500
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.path is not None:
+            body["path"] = self.path
+        return body
+
+
+class ConfigError(GatewayError):
+    """Configuration is missing or invalid; names the file and the key."""
+
+    code = "config_error"
+
+    def __init__(self, file: str, key: str, problem: str) -> None:
+        super().__init__(f"{file}: {key}: {problem}", path=key)
+        self.file = file
+        self.key = key
+        self.problem = problem
+
+
+class KeyMaterialError(GatewayError):
+    """A key file is missing, unreadable or of the wrong type."""
+
+    code = "key_error"
+
+
+class BadRequest(GatewayError):
+    code = "bad_request"
+    status = 400
+
+
+class InvalidJSON(BadRequest):
+    code = "invalid_json"
+
+
+class UnsupportedMediaType(GatewayError):
+    code = "unsupported_media_type"
+    status = 415
+
+
+class PayloadTooLarge(GatewayError):
+    code = "payload_too_large"
+    status = 413
+
+
+class Unauthorized(GatewayError):
+    code = "unauthorized"
+    status = 401
+
+
+class Forbidden(GatewayError):
+    code = "forbidden"
+    status = 403
+
+
+class NotFound(GatewayError):
+    code = "not_found"
+    status = 404
+
+
+class UnknownDataset(NotFound):
+    code = "unknown_dataset"
+
+
+class UnknownSchemaVersion(GatewayError):
+    code = "unknown_schema_version"
+    status = 422
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one value: where (JSON Pointer), what (code), and why."""
+
+    path: str
+    code: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "code": self.code, "message": self.message}
+
+
+class SchemaViolation(GatewayError):
+    """One or more records break the agreed schema."""
+
+    code = "validation_failed"
+    status = 422
+
+    def __init__(self, errors: Sequence[FieldError], *, record_count: int) -> None:
+        bad = len({e.path.split("/")[2] for e in errors if e.path.startswith("/records/")})
+        super().__init__(
+            f"{bad} of {record_count} records do not match the agreed schema; nothing was stored"
+        )
+        self.errors = list(errors)
+
+    def to_dict(self) -> dict[str, Any]:
+        body = super().to_dict()
+        body["errors"] = [e.to_dict() for e in self.errors]
+        return body
+
+
+class EnvelopeRejected(GatewayError):
+    """An envelope failed decryption, verification or policy.
+
+    ``detail`` is for the operator's log only: a peer is told nothing but the
+    generic message, so it cannot probe which check failed. ``reason`` is a
+    short stable word for the audit log (``decrypt``, ``signature``, ...).
+    """
+
+    code = "envelope_rejected"
+    status = 400
+
+    def __init__(self, detail: str, *, reason: str) -> None:
+        super().__init__("envelope rejected")
+        self.detail = detail
+        self.reason = reason
+
+
+class VerificationFailed(GatewayError):
+    """A signature, digest or receipt did not verify (internal callers see why)."""
+
+    code = "verification_failed"
+
+
+class PeerError(GatewayError):
+    """The peer node could not be reached or answered with an error."""
+
+    code = "peer_error"
+    status = 502

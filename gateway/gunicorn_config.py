@@ -1,0 +1,19 @@
+"""gunicorn settings for a gateway node (``gunicorn -c python:gateway.gunicorn_config``).
+
+``gateway serve`` sets ``GATEWAY_CONFIG``, ``GATEWAY_LISTEN`` and ``GATEWAY_WORKERS``.
+"""
+
+import os
+
+bind = os.environ.get("GATEWAY_LISTEN", "127.0.0.1:8700")
+workers = int(os.environ.get("GATEWAY_WORKERS", "2"))
+worker_class = "sync"
+timeout = 60
+graceful_timeout = 20
+# Bodies are limited by the app (max_body_bytes); headers are limited here.
+limit_request_line = 4094
+limit_request_fields = 50
+accesslog = "-" if os.environ.get("GATEWAY_ACCESS_LOG") == "1" else None
+errorlog = "-"
+loglevel = "info"
+proc_name = "gateway-node"

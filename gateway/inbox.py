@@ -1,0 +1,282 @@
+"""Receiving sealed batches from peers, and handing them to the node's own systems."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from joserfc import jws
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from gateway import audit
+from gateway.config import ClientConfig
+from gateway.envelope import OpenedBatch, open_batch, sign_receipt
+from gateway.errors import BadRequest, EnvelopeRejected, Forbidden, NotFound, UnknownDataset
+from gateway.node import Node, iso
+from gateway.storage import inbound_batches
+from gateway.validation import validator_for
+
+__all__ = ["Delivery", "acknowledge", "get_batch", "list_batches", "receive"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    batch_id: str
+    receipt: str
+    duplicate: bool
+
+
+def _check_policy(node: Node, batch: OpenedBatch) -> None:
+    """The agreement's rules for an authenticated batch; raises EnvelopeRejected."""
+    h = batch.header
+    agreed = node.config.agreement.datasets.get(h.dataset)
+    if agreed is None or agreed.sender != h.sender or agreed.receiver != node.party_id:
+        raise EnvelopeRejected(
+            f"{h.sender} may not send dataset {h.dataset!r} to {node.party_id}", reason="policy"
+        )
+    if h.schema_version not in agreed.schema_versions:
+        raise EnvelopeRejected(
+            f"schema version {h.schema_version!r} of {h.dataset!r} not accepted",
+            reason="schema_version",
+        )
+    if batch.record_count > agreed.max_records_per_batch:
+        raise EnvelopeRejected(
+            f"{batch.record_count} records, over the batch limit {agreed.max_records_per_batch}",
+            reason="batch_limit",
+        )
+    errors = validator_for(h.dataset, h.schema_version).errors(batch.records)
+    if errors:
+        # Paths and codes only: the values may be personal data.
+        where = ", ".join(f"{e.path} {e.code}" for e in errors[:5])
+        raise EnvelopeRejected(f"{len(errors)} schema errors: {where}", reason="schema")
+
+
+def receive(node: Node, token: bytes) -> Delivery:
+    """Open, verify, check and store a batch; answer with a signed receipt.
+
+    The same batch delivered again is stored once and answered with the same
+    receipt. Every refusal is audited and logged with its detail, then raised
+    as :class:`EnvelopeRejected`, whose public message says nothing more.
+    """
+    envelope_sha256 = hashlib.sha256(token).hexdigest()
+    max_bytes = max(
+        (d.max_batch_bytes for d in node.config.agreement.incoming(node.party_id)), default=0
+    )
+    peer: str | None = None
+    batch_id: str | None = None
+    try:
+        batch = open_batch(
+            token,
+            own_party=node.party_id,
+            decryption_key=node.keys.encryption,
+            peer_keys=node.peers,
+            max_bytes=max_bytes,
+        )
+        peer, batch_id = batch.header.sender, batch.header.batch_id
+        _check_policy(node, batch)
+        return _store(node, batch, envelope_sha256)
+    except EnvelopeRejected as exc:
+        log.warning("envelope %s rejected (%s): %s", envelope_sha256[:16], exc.reason, exc.detail)
+        with node.store.write() as conn:
+            audit.append(
+                conn,
+                event="envelope_rejected",
+                actor=peer or "unauthenticated",
+                at=node.now(),
+                peer=peer,
+                batch_id=batch_id,
+                reason=exc.reason,
+                envelope_sha256=envelope_sha256,
+            )
+        raise
+
+
+def _store(node: Node, batch: OpenedBatch, envelope_sha256: str, *, retry: bool = True) -> Delivery:
+    h = batch.header
+    try:
+        with node.store.write() as conn:
+            existing = (
+                conn.execute(
+                    select(inbound_batches).where(inbound_batches.c.batch_id == h.batch_id)
+                )
+                .mappings()
+                .first()
+            )
+            now = node.now()
+            if existing is not None:
+                if (
+                    existing["sender"] != h.sender
+                    or existing["records_sha256"] != batch.records_sha256
+                ):
+                    raise EnvelopeRejected(
+                        f"batch id {h.batch_id} already received with other content",
+                        reason="batch_id_conflict",
+                    )
+                audit.append(
+                    conn,
+                    event="batch_received_duplicate",
+                    actor=h.sender,
+                    at=now,
+                    peer=h.sender,
+                    dataset=h.dataset,
+                    batch_id=h.batch_id,
+                    envelope_sha256=envelope_sha256,
+                )
+                return Delivery(batch_id=h.batch_id, receipt=existing["receipt"], duplicate=True)
+            receipt = sign_receipt(batch, received_at=now, signing_key=node.keys.signing)
+            conn.execute(
+                inbound_batches.insert().values(
+                    sender=h.sender,
+                    batch_id=h.batch_id,
+                    dataset=h.dataset,
+                    schema_version=h.schema_version,
+                    record_count=batch.record_count,
+                    records_sha256=batch.records_sha256,
+                    signer_kid=batch.signer_kid,
+                    signed=batch.signed,
+                    receipt=receipt,
+                    received_at=iso(now),
+                )
+            )
+            audit.append(
+                conn,
+                event="batch_received",
+                actor=h.sender,
+                at=now,
+                peer=h.sender,
+                dataset=h.dataset,
+                schema_version=h.schema_version,
+                batch_id=h.batch_id,
+                record_count=batch.record_count,
+                records_sha256=batch.records_sha256,
+                envelope_sha256=envelope_sha256,
+                signer_kid=batch.signer_kid,
+                receipt_sha256=hashlib.sha256(receipt.encode()).hexdigest(),
+            )
+            return Delivery(batch_id=h.batch_id, receipt=receipt, duplicate=False)
+    except IntegrityError:
+        # A concurrent delivery of the same batch won the race; answer as a duplicate.
+        if not retry:
+            raise
+        return _store(node, batch, envelope_sha256, retry=False)
+
+
+def _summary(row: Any) -> dict[str, Any]:
+    return {
+        "batch_id": row["batch_id"],
+        "cursor": str(row["seq"]),
+        "dataset": row["dataset"],
+        "schema_version": row["schema_version"],
+        "sender": row["sender"],
+        "record_count": row["record_count"],
+        "records_sha256": row["records_sha256"],
+        "received_at": row["received_at"],
+        "acknowledged_at": row["acked_at"],
+    }
+
+
+def list_batches(
+    node: Node, client: ClientConfig, dataset: str, *, after: str | None, limit: int
+) -> dict[str, Any]:
+    if dataset not in node.config.agreement.datasets:
+        raise UnknownDataset(f"dataset {dataset!r} is not in the agreement", path="dataset")
+    if dataset not in client.pull:
+        raise Forbidden(f"client {client.id!r} may not pull {dataset!r}")
+    try:
+        cursor = int(after) if after else 0
+    except ValueError:
+        raise BadRequest("after must be a cursor returned by this API", path="after") from None
+    c = inbound_batches.c
+    with node.store.read() as conn:
+        rows = (
+            conn.execute(
+                select(inbound_batches)
+                .where(c.dataset == dataset, c.seq > cursor)
+                .order_by(c.seq)
+                .limit(limit)
+            )
+            .mappings()
+            .all()
+        )
+    items = [_summary(r) for r in rows]
+    return {
+        "dataset": dataset,
+        "batches": items,
+        "next_cursor": items[-1]["cursor"] if items else (after or None),
+    }
+
+
+def _load_for(node: Node, client: ClientConfig, batch_id: str, conn: Any) -> Any:
+    row = (
+        conn.execute(select(inbound_batches).where(inbound_batches.c.batch_id == batch_id))
+        .mappings()
+        .first()
+    )
+    # A batch the client may not pull is reported as absent, not as forbidden,
+    # so that batch ids of other datasets cannot be probed.
+    if row is None or row["dataset"] not in client.pull:
+        raise NotFound(f"no batch {batch_id!r} for this client", path="batch_id")
+    return row
+
+
+def get_batch(node: Node, client: ClientConfig, batch_id: str) -> dict[str, Any]:
+    with node.store.write() as conn:
+        row = _load_for(node, client, batch_id, conn)
+        audit.append(
+            conn,
+            event="batch_pulled",
+            actor=client.id,
+            at=node.now(),
+            client=client.id,
+            dataset=row["dataset"],
+            batch_id=batch_id,
+            peer=row["sender"],
+        )
+    document = json.loads(jws.extract_compact(row["signed"].encode()).payload)
+    return {
+        **_summary(row),
+        "records": document["records"],
+        "provenance": {
+            "sender": row["sender"],
+            "signer_kid": row["signer_kid"],
+            "created_at": document["created_at"],
+            "records_sha256": row["records_sha256"],
+            "signed_batch": row["signed"],
+            "receipt": row["receipt"],
+        },
+    }
+
+
+def acknowledge(node: Node, client: ClientConfig, batch_id: str) -> dict[str, Any]:
+    """Mark a batch as taken over by the client's system; idempotent."""
+    with node.store.write() as conn:
+        row = _load_for(node, client, batch_id, conn)
+        if row["acked_at"] is None:
+            now = node.now()
+            conn.execute(
+                update(inbound_batches)
+                .where(inbound_batches.c.seq == row["seq"])
+                .values(acked_at=iso(now), acked_by=client.id)
+            )
+            audit.append(
+                conn,
+                event="batch_acknowledged",
+                actor=client.id,
+                at=now,
+                client=client.id,
+                dataset=row["dataset"],
+                batch_id=batch_id,
+                peer=row["sender"],
+            )
+            return {"batch_id": batch_id, "acknowledged_at": iso(now), "acknowledged_by": client.id}
+    return {
+        "batch_id": batch_id,
+        "acknowledged_at": row["acked_at"],
+        "acknowledged_by": row["acked_by"],
+    }

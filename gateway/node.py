@@ -1,0 +1,78 @@
+"""A gateway node: its configuration, database, keys and clock, wired once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from gateway.config import ClientConfig, NodeConfig
+from gateway.errors import Unauthorized
+from gateway.keys import NodeKeys, PeerKeys, load_jwks_file
+from gateway.storage import Store
+
+__all__ = ["Clock", "Node", "utc_now"]
+
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def iso(moment: dt.datetime) -> str:
+    """The one timestamp format the node stores: UTC, microseconds, ``Z``."""
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Node:
+    config: NodeConfig
+    store: Store
+    keys: NodeKeys
+    peers: PeerKeys
+    clock: Clock = field(default=utc_now)
+
+    @classmethod
+    def from_config(
+        cls,
+        config: NodeConfig,
+        *,
+        clock: Clock | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Node:
+        keys = NodeKeys.from_directory(config.key_dir, environ=environ)
+        peers = PeerKeys.from_jwks(
+            {
+                party.id: load_jwks_file(party.jwks_file)
+                for party in config.agreement.parties.values()
+                if party.id != config.party_id
+            }
+        )
+        store = Store(config.database_url)
+        store.create_schema()
+        return cls(config=config, store=store, keys=keys, peers=peers, clock=clock or utc_now)
+
+    @property
+    def party_id(self) -> str:
+        return self.config.party_id
+
+    def now(self) -> dt.datetime:
+        return self.clock()
+
+    def authenticate(self, authorization: str | None) -> ClientConfig:
+        """The client whose bearer token this is; :class:`Unauthorized` otherwise."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("a bearer token is required")
+        digest = hashlib.sha256(token.strip().encode("utf-8")).hexdigest()
+        found = None
+        # Compare with every client in constant time; do not stop at the first match.
+        for client in self.config.clients:
+            if hmac.compare_digest(digest, client.token_sha256):
+                found = client
+        if found is None:
+            raise Unauthorized("the bearer token is not valid")
+        return found

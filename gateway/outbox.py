@@ -1,0 +1,130 @@
+"""Accepting records from the node's own systems into the durable outbox."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+import rfc8785
+
+from gateway import audit
+from gateway.config import ClientConfig
+from gateway.errors import (
+    BadRequest,
+    Forbidden,
+    PayloadTooLarge,
+    UnknownDataset,
+    UnknownSchemaVersion,
+)
+from gateway.node import Node, iso
+from gateway.storage import outbox_records, submissions
+from gateway.validation import validator_for
+
+__all__ = ["record_rejection", "submit"]
+
+_BODY_KEYS = {"schema_version", "records"}
+
+
+def submit(node: Node, client: ClientConfig, dataset: str, body: Any) -> dict[str, Any]:
+    """Validate every record and store all of them, or none; returns the submission."""
+    agreed = node.config.agreement.datasets.get(dataset)
+    if agreed is None:
+        raise UnknownDataset(f"dataset {dataset!r} is not in the agreement", path="dataset")
+    if dataset not in client.submit:
+        raise Forbidden(f"client {client.id!r} may not submit {dataset!r}")
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object", path="")
+    extra = sorted(set(body) - _BODY_KEYS)
+    if extra:
+        raise BadRequest(
+            f"unknown member {extra[0]!r}; expected schema_version and records", path=f"/{extra[0]}"
+        )
+    version = body.get("schema_version")
+    if not isinstance(version, str):
+        raise BadRequest("schema_version must be a string", path="/schema_version")
+    records = body.get("records")
+    if not isinstance(records, list) or not records:
+        raise BadRequest("records must be a non-empty array", path="/records")
+    limit = node.config.max_records_per_submission
+    if len(records) > limit:
+        raise PayloadTooLarge(
+            f"{len(records)} records, over the limit of {limit} per submission", path="/records"
+        )
+    validator = validator_for(dataset, version)
+    if version not in agreed.schema_versions:
+        # Registered, but not (or no longer) accepted under the agreement.
+        raise UnknownSchemaVersion(
+            f"schema version {version!r} of {dataset!r} is not accepted under the agreement "
+            f"(accepted: {list(agreed.schema_versions)})",
+            path="/schema_version",
+        )
+    validator.check(records)
+
+    canonical = [rfc8785.dumps(r) for r in records]
+    digests = [hashlib.sha256(c).hexdigest() for c in canonical]
+    submission_id = str(uuid.uuid4())
+    now = node.now()
+    stamp = iso(now)
+    total = hashlib.sha256(rfc8785.dumps(records)).hexdigest()
+    with node.store.write() as conn:
+        conn.execute(
+            submissions.insert().values(
+                id=submission_id,
+                client_id=client.id,
+                dataset=dataset,
+                schema_version=version,
+                record_count=len(records),
+                records_sha256=total,
+                received_at=stamp,
+            )
+        )
+        conn.execute(
+            outbox_records.insert(),
+            [
+                {
+                    "submission_id": submission_id,
+                    "dataset": dataset,
+                    "schema_version": version,
+                    "record": c.decode("utf-8"),
+                    "record_sha256": d,
+                    "created_at": stamp,
+                }
+                for c, d in zip(canonical, digests, strict=True)
+            ],
+        )
+        audit.append(
+            conn,
+            event="submission_accepted",
+            actor=client.id,
+            at=now,
+            dataset=dataset,
+            schema_version=version,
+            submission_id=submission_id,
+            record_count=len(records),
+            records_sha256=total,
+        )
+    return {
+        "submission_id": submission_id,
+        "dataset": dataset,
+        "schema_version": version,
+        "record_count": len(records),
+        "records_sha256": total,
+        "received_at": stamp,
+    }
+
+
+def record_rejection(
+    node: Node, *, client_id: str | None, dataset: str | None, reason: str
+) -> None:
+    """Audit a refused submission (identifiers and the error code only)."""
+    known = dataset if dataset in node.config.agreement.datasets else None
+    with node.store.write() as conn:
+        audit.append(
+            conn,
+            event="submission_rejected",
+            actor=client_id or "anonymous",
+            at=node.now(),
+            dataset=known,
+            reason=reason,
+        )

@@ -1,0 +1,104 @@
+"""Running a node as a child process and waiting until it answers.
+
+Used by ``scripts/demo``, ``scripts/bench`` and the end-to-end tests, which all
+need real node processes on loopback. Waiting polls with a deadline; stopping
+signals only the process this object started, by its PID.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO
+
+import requests
+
+__all__ = ["NodeProcess", "wait_until"]
+
+
+def wait_until(check: object, *, timeout: float, interval: float = 0.05, what: str = "") -> None:
+    """Call ``check()`` until it returns true, or raise TimeoutError at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if check():  # type: ignore[operator]
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what or check}")
+        time.sleep(interval)
+
+
+class NodeProcess:
+    """``gateway serve`` for one node config, as a child process."""
+
+    def __init__(
+        self,
+        config: Path,
+        *,
+        listen: str,
+        env: Mapping[str, str] | None = None,
+        log_path: Path,
+        args: tuple[str, ...] = (),
+    ) -> None:
+        self.config = config
+        self.listen = listen
+        self.base_url = f"http://{listen}"
+        self.env = {**os.environ, **(env or {}), "GATEWAY_LISTEN": listen}
+        self.log_path = log_path
+        self.args = args
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    def start(self, *, timeout: float = 60) -> NodeProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "serve", "--config", str(self.config), *self.args],
+            env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_until(self._ready, timeout=timeout, what=f"{self.base_url}/healthz")
+        return self
+
+    def _ready(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError(
+                f"node {self.config.name} exited with {self.proc.returncode}:\n{self.log_tail()}"
+            )
+        try:
+            return requests.get(f"{self.base_url}/healthz", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, *, timeout: float = 30) -> int | None:
+        """SIGTERM, then SIGKILL after ``timeout``; returns the exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=timeout)
+        if self._log is not None:
+            self._log.close()
+        return self.proc.returncode
+
+    def __enter__(self) -> NodeProcess:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()

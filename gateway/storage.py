@@ -1,0 +1,177 @@
+"""The node's database: tables, engine set-up and transaction helpers.
+
+SQLite is the embedded default (WAL, ``synchronous=FULL`` so every commit is
+durable before an answer goes out); PostgreSQL serves nodes that run as
+several replicas. Write transactions on SQLite start with ``BEGIN IMMEDIATE``
+so that two writers queue for the lock instead of failing half-way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Connection
+
+__all__ = [
+    "Store",
+    "audit_events",
+    "inbound_batches",
+    "metadata",
+    "outbound_batches",
+    "outbox_records",
+    "submissions",
+]
+
+metadata = MetaData()
+
+submissions = Table(
+    "submissions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("client_id", String(64), nullable=False),
+    Column("dataset", String(64), nullable=False),
+    Column("schema_version", String(16), nullable=False),
+    Column("record_count", Integer, nullable=False),
+    Column("records_sha256", String(64), nullable=False),
+    Column("received_at", String(40), nullable=False),
+)
+
+outbox_records = Table(
+    "outbox_records",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("submission_id", String(36), nullable=False),
+    Column("dataset", String(64), nullable=False),
+    Column("schema_version", String(16), nullable=False),
+    Column("record", Text, nullable=False),  # RFC 8785 canonical JSON of the record
+    Column("record_sha256", String(64), nullable=False),
+    Column("batch_id", String(36), nullable=True),
+    Column("created_at", String(40), nullable=False),
+    Index("ix_outbox_pending", "dataset", "batch_id", "seq"),
+)
+
+outbound_batches = Table(
+    "outbound_batches",
+    metadata,
+    Column("batch_id", String(36), primary_key=True),
+    Column("dataset", String(64), nullable=False),
+    Column("schema_version", String(16), nullable=False),
+    Column("receiver", String(64), nullable=False),
+    Column("record_count", Integer, nullable=False),
+    Column("records_sha256", String(64), nullable=False),
+    Column("envelope", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # sealed | delivered
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", String(40), nullable=False),
+    Column("last_attempt_at", String(40), nullable=True),
+    Column("delivered_at", String(40), nullable=True),
+    Column("receipt", Text, nullable=True),
+    Column("last_error", String(200), nullable=True),
+    Index("ix_outbound_status", "status", "dataset"),
+)
+
+inbound_batches = Table(
+    "inbound_batches",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),  # the pull cursor
+    Column("sender", String(64), nullable=False),
+    Column("batch_id", String(36), nullable=False),
+    Column("dataset", String(64), nullable=False),
+    Column("schema_version", String(16), nullable=False),
+    Column("record_count", Integer, nullable=False),
+    Column("records_sha256", String(64), nullable=False),
+    Column("signer_kid", String(64), nullable=False),
+    Column("signed", Text, nullable=False),  # the sender's verified JWS: proof of origin
+    Column("receipt", Text, nullable=False),
+    Column("received_at", String(40), nullable=False),
+    Column("acked_at", String(40), nullable=True),
+    Column("acked_by", String(64), nullable=True),
+    UniqueConstraint("sender", "batch_id", name="uq_inbound_sender_batch"),
+    Index("ix_inbound_dataset_seq", "dataset", "seq"),
+)
+
+# Append-only: rows are inserted, never updated or deleted. ``entry`` is the
+# RFC 8785 canonical JSON that the Merkle log hashes as a leaf.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("idx", Integer, primary_key=True, autoincrement=False),
+    Column("at", String(40), nullable=False),
+    Column("event", String(40), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("dataset", String(64), nullable=True),
+    Column("batch_id", String(36), nullable=True),
+    Column("submission_id", String(36), nullable=True),
+    Column("entry", Text, nullable=False),
+    Index("ix_audit_batch", "batch_id"),
+)
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" hook below issue BEGIN itself.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("gateway_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Store:
+    """The database of one node."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine = create_engine(url, **kwargs)
+        if self.is_sqlite:
+            _sqlite_setup(self.engine)
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    def create_schema(self) -> None:
+        metadata.create_all(self.engine)
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction: committed on success, rolled back on any error."""
+        with self.engine.connect().execution_options(gateway_write=True) as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()

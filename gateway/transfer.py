@@ -1,0 +1,275 @@
+"""Sealing pending outbox records into batches and delivering them to the peer.
+
+Sealing and delivery are separate, idempotent steps. Sealing claims pending
+records in one transaction; delivery posts each sealed batch and marks it
+delivered only once the peer's signed receipt verifies. A batch posted twice
+(a retry after a lost answer, or two runs at once) is stored once by the
+receiver and answered with the same receipt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from sqlalchemy import select, update
+
+from gateway import audit
+from gateway.config import DatasetAgreement
+from gateway.envelope import BatchHeader, records_digest, seal_batch, verify_receipt
+from gateway.errors import GatewayError, KeyMaterialError, VerificationFailed
+from gateway.node import Node, iso
+from gateway.storage import outbound_batches, outbox_records
+
+__all__ = ["BATCHES_PATH", "Poster", "TransferReport", "run", "seal_pending", "send_pending"]
+
+log = logging.getLogger(__name__)
+
+BATCHES_PATH = "/exchange/v1/batches"
+JOSE_MEDIA_TYPE = "application/jose"
+
+# (url, body, timeout) -> (status, json body or None). Tests cut the network here.
+Poster = Callable[[str, bytes, float], tuple[int, Any]]
+
+
+def http_post(url: str, body: bytes, timeout: float) -> tuple[int, Any]:
+    response = requests.post(
+        url, data=body, timeout=timeout, headers={"Content-Type": JOSE_MEDIA_TYPE}
+    )
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    return response.status_code, payload
+
+
+@dataclass
+class TransferReport:
+    sealed: list[str] = field(default_factory=list)
+    delivered: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def merge(self, other: TransferReport) -> None:
+        self.sealed += other.sealed
+        self.delivered += other.delivered
+        self.failed += other.failed
+
+
+def seal_pending(node: Node, dataset: DatasetAgreement) -> list[str]:
+    """Seal every pending record of ``dataset`` into batches within the agreed limits."""
+    recipient = node.peers.encryption_key_of(dataset.receiver)
+    sealed: list[str] = []
+    c = outbox_records.c
+    while True:
+        with node.store.write() as conn:
+            first = conn.execute(
+                select(c.schema_version)
+                .where(c.dataset == dataset.name, c.batch_id.is_(None))
+                .order_by(c.seq)
+                .limit(1)
+            ).first()
+            if first is None:
+                return sealed
+            version = first[0]
+            rows = conn.execute(
+                select(c.seq, c.record)
+                .where(c.dataset == dataset.name, c.batch_id.is_(None), c.schema_version == version)
+                .order_by(c.seq)
+                .limit(dataset.max_records_per_batch)
+            ).all()
+            # Keep the signed document under the agreed byte limit, leaving room
+            # for the header fields around the records.
+            budget = dataset.max_batch_bytes - 1024
+            take: list[tuple[int, str]] = []
+            size = 0
+            for seq, record in rows:
+                size += len(record) + 1
+                if take and size > budget:
+                    break
+                take.append((seq, record))
+            records = [json.loads(r) for _, r in take]
+            now = node.now()
+            batch_id = str(uuid.uuid4())
+            header = BatchHeader(
+                sender=node.party_id,
+                receiver=dataset.receiver,
+                dataset=dataset.name,
+                schema_version=version,
+                batch_id=batch_id,
+                created_at=now,
+            )
+            envelope = seal_batch(
+                header,
+                records,
+                signing_key=node.keys.signing,
+                recipient_key=recipient,
+                max_bytes=dataset.max_batch_bytes,
+            )
+            digest = records_digest(records)
+            conn.execute(
+                update(outbox_records)
+                .where(c.seq.in_([s for s, _ in take]))
+                .values(batch_id=batch_id)
+            )
+            conn.execute(
+                outbound_batches.insert().values(
+                    batch_id=batch_id,
+                    dataset=dataset.name,
+                    schema_version=version,
+                    receiver=dataset.receiver,
+                    record_count=len(records),
+                    records_sha256=digest,
+                    envelope=envelope,
+                    status="sealed",
+                    attempts=0,
+                    created_at=iso(now),
+                )
+            )
+            audit.append(
+                conn,
+                event="batch_sealed",
+                actor=node.party_id,
+                at=now,
+                dataset=dataset.name,
+                schema_version=version,
+                batch_id=batch_id,
+                peer=dataset.receiver,
+                record_count=len(records),
+                records_sha256=digest,
+                envelope_sha256=hashlib.sha256(envelope.encode()).hexdigest(),
+            )
+        sealed.append(batch_id)
+
+
+def _fail(node: Node, row: Any, reason: str) -> None:
+    with node.store.write() as conn:
+        conn.execute(
+            update(outbound_batches)
+            .where(outbound_batches.c.batch_id == row["batch_id"])
+            .values(
+                attempts=outbound_batches.c.attempts + 1,
+                last_attempt_at=iso(node.now()),
+                last_error=reason,
+            )
+        )
+        audit.append(
+            conn,
+            event="batch_send_failed",
+            actor=node.party_id,
+            at=node.now(),
+            dataset=row["dataset"],
+            batch_id=row["batch_id"],
+            peer=row["receiver"],
+            reason=reason,
+        )
+
+
+def send_pending(
+    node: Node, dataset: DatasetAgreement, *, post: Poster = http_post
+) -> TransferReport:
+    """Deliver every sealed, undelivered batch of ``dataset``, oldest first."""
+    report = TransferReport()
+    peer = node.config.agreement.party(dataset.receiver)
+    url = peer.base_url + BATCHES_PATH
+    b = outbound_batches.c
+    with node.store.read() as conn:
+        rows = (
+            conn.execute(
+                select(outbound_batches)
+                .where(b.dataset == dataset.name, b.status == "sealed")
+                .order_by(b.created_at, b.batch_id)
+            )
+            .mappings()
+            .all()
+        )
+    for row in rows:
+        batch_id = row["batch_id"]
+        try:
+            status, answer = post(
+                url, row["envelope"].encode("ascii"), node.config.peer_timeout_seconds
+            )
+        except requests.RequestException as exc:
+            log.warning(
+                "batch %s to %s: peer unreachable: %s", batch_id, peer.id, type(exc).__name__
+            )
+            _fail(node, row, "peer_unreachable")
+            report.failed.append(batch_id)
+            # The peer is down: the remaining batches would fail the same way.
+            break
+        receipt = answer.get("receipt") if isinstance(answer, dict) else None
+        if status != 200 or not isinstance(receipt, str):
+            code = answer.get("error", {}).get("code") if isinstance(answer, dict) else None
+            log.warning(
+                "batch %s to %s: refused with HTTP %s (%s)", batch_id, peer.id, status, code
+            )
+            _fail(node, row, f"http_{status}")
+            report.failed.append(batch_id)
+            continue
+        try:
+            verified = verify_receipt(
+                receipt,
+                receiver_key=node.peers.signing_key_of(peer.id),
+                batch_id=batch_id,
+                records_sha256=row["records_sha256"],
+            )
+        except (VerificationFailed, KeyMaterialError) as exc:
+            log.error("batch %s to %s: receipt rejected: %s", batch_id, peer.id, exc)
+            _fail(node, row, "bad_receipt")
+            report.failed.append(batch_id)
+            continue
+        now = node.now()
+        with node.store.write() as conn:
+            conn.execute(
+                update(outbound_batches)
+                .where(b.batch_id == batch_id)
+                .values(
+                    status="delivered",
+                    attempts=b.attempts + 1,
+                    last_attempt_at=iso(now),
+                    delivered_at=iso(now),
+                    receipt=receipt,
+                    last_error=None,
+                )
+            )
+            common = {"dataset": row["dataset"], "batch_id": batch_id, "peer": peer.id}
+            audit.append(
+                conn,
+                event="batch_sent",
+                actor=node.party_id,
+                at=now,
+                **common,
+                record_count=row["record_count"],
+                envelope_sha256=hashlib.sha256(row["envelope"].encode()).hexdigest(),
+            )
+            audit.append(
+                conn,
+                event="receipt_verified",
+                actor=node.party_id,
+                at=now,
+                **common,
+                records_sha256=row["records_sha256"],
+                signer_kid=verified.signer_kid,
+                receipt_sha256=hashlib.sha256(receipt.encode()).hexdigest(),
+            )
+        report.delivered.append(batch_id)
+    return report
+
+
+def run(node: Node, *, dataset: str | None = None, post: Poster = http_post) -> TransferReport:
+    """Seal and deliver what is pending, for one outgoing dataset or all of them."""
+    report = TransferReport()
+    outgoing = node.config.agreement.outgoing(node.party_id)
+    if dataset is not None:
+        outgoing = [d for d in outgoing if d.name == dataset]
+        if not outgoing:
+            raise GatewayError(f"{node.party_id} sends no dataset named {dataset!r}")
+    for agreed in outgoing:
+        report.sealed += seal_pending(node, agreed)
+        report.merge(send_pending(node, agreed, post=post))
+    return report

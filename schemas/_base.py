@@ -1,0 +1,145 @@
+"""Shared building blocks of the agreed schemas.
+
+Every error a schema raises is a stable *code* (``required``, ``one_of``,
+``nik_invalid``, ...), never free text: :mod:`schemas.registry` turns codes into
+messages, so the wording can change (or be translated) without breaking the
+clients that act on the codes.
+
+Field metadata marks personal data (UU 27/2022):
+
+* ``personal``: personal data of a natural person;
+* ``specific``: specific personal data (health, biometric, children's, ...);
+* ``confidential``: withheld when a report is confidential (UU 37/2008 Pasal 24(2)).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+
+JAKARTA = dt.timezone(dt.timedelta(hours=7), "WIB")
+
+PERSONAL = {"personal": True}
+CONFIDENTIAL_PERSONAL = {"personal": True, "confidential": True}
+
+
+class AgreedSchema(Schema):
+    """Base of every agreed schema: unknown fields are an error, errors are codes."""
+
+    class Meta:
+        unknown = RAISE
+
+    # marshmallow reports an unknown field with this message; make it a code too.
+    error_messages = {"unknown": "unknown_field", "type": "invalid_type"}
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field[Any]) -> None:
+        # Replace each built-in message with its own key, which is stable.
+        _codify(field_obj)
+
+
+def _codify(field_obj: fields.Field[Any]) -> None:
+    field_obj.error_messages = {key: key for key in field_obj.error_messages}
+    inner = getattr(field_obj, "inner", None)
+    if isinstance(inner, fields.Field):
+        _codify(inner)
+
+
+class Text(fields.String):
+    """A trimmed, non-empty string of bounded length."""
+
+    def __init__(self, *, max_length: int = 500, **kwargs: Any) -> None:
+        super().__init__(validate=validate.Length(min=1, max=max_length, error="length"), **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if text != text.strip():
+            raise ValidationError("untrimmed")
+        return text
+
+
+class Choice(fields.String):
+    """A value from a closed vocabulary."""
+
+    def __init__(self, choices: tuple[str, ...], **kwargs: Any) -> None:
+        metadata = {**kwargs.pop("metadata", {}), "enum": list(choices)}
+        super().__init__(
+            validate=validate.OneOf(choices, error="one_of"), metadata=metadata, **kwargs
+        )
+
+
+class Date(fields.Date):
+    """An ISO 8601 calendar date (YYYY-MM-DD), a day in Asia/Jakarta."""
+
+
+class DateTime(fields.AwareDateTime):
+    """An ISO 8601 instant with an explicit offset; kept in Asia/Jakarta."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="iso", **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.datetime:
+        return super()._deserialize(value, attr, data, **kwargs).astimezone(JAKARTA)
+
+
+_NIK = re.compile(r"^\d{16}$")
+
+
+def check_nik(value: str) -> None:
+    """NIK: 16 digits; day of birth (plus 40 for women) forms a real date; sequence not 0000."""
+    if not _NIK.match(value):
+        raise ValidationError("nik_format")
+    day, month, year = int(value[6:8]), int(value[8:10]), int(value[10:12])
+    if day > 40:
+        day -= 40
+    try:
+        # The two-digit year cannot tell 1900s from 2000s; any leap year checks 29 Feb.
+        dt.date(2000 + year, month, day)
+    except ValueError:
+        raise ValidationError("nik_birth_date") from None
+    if value[12:] == "0000":
+        raise ValidationError("nik_sequence")
+
+
+class NIK(fields.String):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(validate=check_nik, metadata={**PERSONAL, "confidential": True}, **kwargs)
+
+
+@cache
+def region_codes() -> dict[str, str]:
+    """Kemendagri region codes of Kota Bekasi shipped with the package: code -> level."""
+    text = resources.files("schemas").joinpath("data/kota_bekasi_wilayah.csv").read_text("utf-8")
+    return {row["kode"]: row["tingkat"] for row in csv.DictReader(text.splitlines())}
+
+
+def check_region(value: str) -> None:
+    if value not in region_codes():
+        raise ValidationError("region_unknown")
+
+
+class RegionCode(fields.String):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(validate=check_region, **kwargs)
+
+
+__all__ = [
+    "CONFIDENTIAL_PERSONAL",
+    "EXCLUDE",
+    "JAKARTA",
+    "NIK",
+    "PERSONAL",
+    "AgreedSchema",
+    "Choice",
+    "Date",
+    "DateTime",
+    "RegionCode",
+    "Text",
+    "check_nik",
+    "region_codes",
+]

@@ -1,0 +1,30 @@
+"""The registry of agreed schemas, keyed by (dataset, version).
+
+Adding a dataset or a version is a deliberate change to this table; the
+agreement then names which of the registered versions each party accepts.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema
+
+from schemas.permintaan_klarifikasi import PermintaanKlarifikasiV1
+from schemas.tanggapan_klarifikasi import TanggapanKlarifikasiV1
+
+_REGISTRY: dict[tuple[str, str], type[Schema]] = {
+    ("permintaan_klarifikasi", "1.0"): PermintaanKlarifikasiV1,
+    ("tanggapan_klarifikasi", "1.0"): TanggapanKlarifikasiV1,
+}
+
+
+def dataset_names() -> list[str]:
+    return sorted({name for name, _ in _REGISTRY})
+
+
+def versions(dataset: str) -> list[str]:
+    return sorted(v for name, v in _REGISTRY if name == dataset)
+
+
+def schema_class(dataset: str, version: str) -> type[Schema]:
+    """The schema class for one dataset version; ``KeyError`` if there is none."""
+    return _REGISTRY[(dataset, version)]

@@ -1,0 +1,47 @@
+"""``tanggapan_klarifikasi``: Pemkot's answer to a clarification request.
+
+Direction: Pemkot -> Ombudsman. MoU clause 1 (faster handling of public reports).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from schemas import vocab
+from schemas._base import PERSONAL, AgreedSchema, Choice, Date, Text
+
+
+class Bukti(AgreedSchema):
+    """Evidence is exchanged by digest; the file itself travels by other agreed means."""
+
+    nama_berkas = Text(required=True, max_length=255)
+    sha256 = fields.String(
+        required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$", error="sha256_format")
+    )
+
+
+class Pejabat(AgreedSchema):
+    nama = Text(required=True, max_length=200, metadata=PERSONAL)
+    jabatan = Text(required=True, max_length=200)
+
+
+class TanggapanKlarifikasiV1(AgreedSchema):
+    """Version 1.0."""
+
+    nomor_laporan = Text(required=True, max_length=64)
+    nomor_surat_tanggapan = Text(required=True, max_length=100)
+    tanggal_tanggapan = Date(required=True)
+    status = Choice(vocab.STATUS_TANGGAPAN, required=True)
+    penjelasan = Text(required=True, max_length=8000, metadata={"personal": True})
+    unit_penanggung_jawab = Text(required=True, max_length=200)
+    pejabat_penanggung_jawab = fields.Nested(Pejabat, required=True)
+    bukti = fields.List(
+        fields.Nested(Bukti), load_default=list, validate=validate.Length(max=50, error="length")
+    )
+
+    @validates_schema(skip_on_field_errors=True)
+    def _cross_field(self, data: dict[str, Any], **_: Any) -> None:
+        if data["status"] == "selesai" and not data["bukti"]:
+            raise ValidationError("evidence_required", "bukti")

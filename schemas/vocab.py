@@ -1,0 +1,57 @@
+"""Closed vocabularies of complaint handling (see ``docs/`` and the domain reference).
+
+Values are lower-case snake_case forms of the Indonesian terms the Ombudsman
+uses in its statistics and regulations, so they are stable identifiers.
+"""
+
+MALADMINISTRASI = (
+    "penundaan_berlarut",
+    "penyimpangan_prosedur",
+    "tidak_memberikan_pelayanan",
+    "penyalahgunaan_wewenang",
+    "permintaan_imbalan",
+    "tidak_kompeten",
+    "tidak_patut",
+    "diskriminasi",
+    "berpihak",
+    "konflik_kepentingan",
+)
+
+JENIS_PENERIMAAN = (
+    "laporan_masyarakat",
+    "respons_cepat_ombudsman",
+    "investigasi_prakarsa_sendiri",
+    "konsultasi_non_laporan",
+    "tembusan",
+)
+
+SALURAN = (
+    "datang_langsung",
+    "surat",
+    "email",
+    "whatsapp",
+    "telepon",
+    "website",
+    "penerimaan_di_lokasi",
+)
+
+SUBSTANSI = (
+    "pertanahan",
+    "kepegawaian",
+    "administrasi_kependudukan",
+    "pendidikan",
+    "kepolisian",
+    "kesehatan",
+    "ketenagakerjaan",
+    "jaminan_sosial",
+    "perizinan",
+    "desa",
+    "kelistrikan",
+    "air_minum",
+    "perhubungan",
+    "lainnya",
+)
+
+TAHAP = ("penerimaan_verifikasi", "pemeriksaan", "resolusi_monitoring")
+
+STATUS_TANGGAPAN = ("selesai", "dalam_proses", "tidak_dapat_ditindaklanjuti", "bukan_kewenangan")

@@ -1,0 +1,170 @@
+"""Two gateway nodes exchanging real data end to end, on loopback.
+
+1. creates each institution's keys (if absent) and fresh demo databases;
+2. starts the Pemkot Bekasi and Ombudsman RI nodes as real gunicorn servers;
+3. the Ombudsman's system posts clarification requests, Pemkot's system posts
+   answers (and one invalid record, to show a refusal);
+4. each node seals and sends its pending batches (``gateway transfer run``);
+5. each side pulls what it received, checks the sender's signature against the
+   agreement's registered key, and acknowledges;
+6. prints a summary and stops both servers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import requests
+from joserfc import jws
+from joserfc.jwk import KeySet
+
+from gateway.config import load_node_config
+from gateway.process import NodeProcess
+from schemas.samples import sample_records
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var" / "demo"
+DEMO_PASSPHRASE = "demo-only-passphrase-do-not-use-in-production"  # noqa: S105
+TOKENS = {  # development tokens; their SHA-256 hashes are in config/*.toml
+    "pemkot-bekasi": "dev-only-pemkot-sistem-pengaduan",
+    "ombudsman-ri": "dev-only-ombudsman-simpel",
+}
+SENDS = {"ombudsman-ri": "permintaan_klarifikasi", "pemkot-bekasi": "tanggapan_klarifikasi"}
+RECORDS_PER_SIDE = 40
+
+
+def say(text: str) -> None:
+    print(f"==> {text}", flush=True)
+
+
+def gateway_cli(*args: str, env: dict[str, str]) -> str:
+    done = subprocess.run([sys.executable, "-m", "gateway", *args], env=env,
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"demo: 'gateway {' '.join(args)}' failed:\n{done.stderr.strip()}")
+    return done.stdout
+
+
+def main() -> int:
+    env = dict(os.environ)
+    env.setdefault("GATEWAY_KEY_PASSPHRASE", DEMO_PASSPHRASE)
+    shutil.rmtree(VAR, ignore_errors=True)
+    VAR.mkdir(parents=True)
+    nodes: dict[str, NodeProcess] = {}
+    configs = {p: ROOT / "config" / f"{p}.toml" for p in TOKENS}
+    for party, path in configs.items():
+        config = load_node_config(path)
+        if not (config.key_dir / "signing.pem").exists():
+            say(f"{party}: creating keys in {config.key_dir.relative_to(ROOT)}")
+            gateway_cli("keys", "init", "--config", str(path), env=env)
+    try:
+        for party, path in configs.items():
+            config = load_node_config(path)
+            node_env = {**env, "GATEWAY_DATABASE_URL": f"sqlite:///{VAR / party}.db"}
+            nodes[party] = NodeProcess(path, listen=config.listen, env=node_env,
+                                       log_path=VAR / f"{party}.log", args=("--no-scheduler",))
+            say(f"{party}: starting node on http://{config.listen}")
+            nodes[party].start()
+        return exchange(nodes, env)
+    finally:
+        for party, node in nodes.items():
+            say(f"{party}: stopping node (exit code {node.stop()})")
+
+
+def post(node: NodeProcess, party: str, dataset: str, records: list[Any]) -> requests.Response:
+    return requests.post(
+        f"{node.base_url}/api/v1/datasets/{dataset}/records",
+        json={"schema_version": "1.0", "records": records},
+        headers={"Authorization": f"Bearer {TOKENS[party]}"}, timeout=30,
+    )
+
+
+def exchange(nodes: dict[str, NodeProcess], env: dict[str, str]) -> int:
+    for party, dataset in SENDS.items():
+        records = sample_records(dataset, RECORDS_PER_SIDE, seed=2021)
+        answer = post(nodes[party], party, dataset, records)
+        answer.raise_for_status()
+        body = answer.json()
+        say(f"{party}: posted {body['record_count']} {dataset} records "
+            f"(HTTP {answer.status_code}, submission {body['submission_id']})")
+
+    bad = sample_records("tanggapan_klarifikasi", 1, seed=7)[0]
+    bad["status"] = "sudah"
+    bad.pop("nomor_laporan")
+    refused = post(nodes["pemkot-bekasi"], "pemkot-bekasi", "tanggapan_klarifikasi", [bad])
+    errors = refused.json()["error"]["errors"]
+    say(f"pemkot-bekasi: an invalid record is refused with HTTP {refused.status_code}: "
+        + "; ".join(f"{e['path']} {e['code']}" for e in errors))
+
+    for party in SENDS:
+        node_env = {**env, "GATEWAY_DATABASE_URL": f"sqlite:///{VAR / party}.db"}
+        result = json.loads(gateway_cli("transfer", "run", "--config",
+                                        str(nodes[party].config), env=node_env))
+        say(f"{party}: transfer run sealed {result['sealed']} batch(es), "
+            f"delivered {result['delivered']} with verified receipts")
+
+    agreement = load_node_config(nodes["pemkot-bekasi"].config).agreement
+    for party, dataset in (("pemkot-bekasi", SENDS["ombudsman-ri"]),
+                           ("ombudsman-ri", SENDS["pemkot-bekasi"])):
+        pull(nodes[party], party, dataset, agreement)
+
+    print()
+    print(f"{'node':<15} {'outbox records':>14} {'batches out':>11} {'receipts':>8} "
+          f"{'batches in':>10} {'records in':>10} {'audit events':>12}")
+    for party in nodes:
+        print(summary_line(party))
+    print()
+    print(f"Logs and databases: {VAR.relative_to(ROOT)}/")
+    return 0
+
+
+def pull(node: NodeProcess, party: str, dataset: str, agreement: Any) -> None:
+    auth = {"Authorization": f"Bearer {TOKENS[party]}"}
+    listing = requests.get(f"{node.base_url}/api/v1/datasets/{dataset}/batches",
+                           headers=auth, timeout=30)
+    listing.raise_for_status()
+    total = 0
+    for item in listing.json()["batches"]:
+        batch = requests.get(f"{node.base_url}/api/v1/batches/{item['batch_id']}",
+                             headers=auth, timeout=30).json()
+        provenance = batch["provenance"]
+        sender_jwks = json.loads(agreement.party(provenance["sender"]).jwks_file.read_text())
+        # Verify the sender's signature independently of the node that stored it.
+        verified = jws.deserialize_compact(provenance["signed_batch"],
+                                           KeySet.import_key_set(sender_jwks),
+                                           algorithms=["Ed25519"])
+        assert json.loads(verified.payload)["records"] == batch["records"]
+        requests.post(f"{node.base_url}/api/v1/batches/{item['batch_id']}/ack", headers=auth,
+                      timeout=30).raise_for_status()
+        total += len(batch["records"])
+        say(f"{party}: pulled batch {item['batch_id']} from {provenance['sender']}: "
+            f"{len(batch['records'])} records, signature by {provenance['signer_kid'][:12]}… "
+            "verified, acknowledged")
+    say(f"{party}: {total} {dataset} records pulled")
+
+
+def summary_line(party: str) -> str:
+    db = sqlite3.connect(VAR / f"{party}.db")
+    try:
+        def one(sql: str) -> int:
+            return int(db.execute(sql).fetchone()[0] or 0)
+
+        return (f"{party:<15} {one('SELECT count(*) FROM outbox_records'):>14} "
+                f"{one('SELECT count(*) FROM outbound_batches'):>11} "
+                f"{one('SELECT count(*) FROM outbound_batches WHERE receipt IS NOT NULL'):>8} "
+                f"{one('SELECT count(*) FROM inbound_batches'):>10} "
+                f"{one('SELECT sum(record_count) FROM inbound_batches'):>10} "
+                f"{one('SELECT count(*) FROM audit_events'):>12}")
+    finally:
+        db.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
