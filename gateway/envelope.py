@@ -38,6 +38,7 @@ __all__ = [
     "BatchHeader",
     "OpenedBatch",
     "Receipt",
+    "envelope_limit",
     "open_batch",
     "records_digest",
     "seal_batch",
@@ -52,6 +53,15 @@ RECEIPT_TYP = "gw-receipt+jws"
 ENC = "A256GCM"
 # Slack for the headers, key, IV and tag around a payload, and base64url growth.
 _OVERHEAD = 4096
+
+
+def envelope_limit(max_bytes: int) -> int:
+    """The largest envelope that can carry a signed document of ``max_bytes``.
+
+    The document is base64url-encoded twice (JWS payload, then JWE ciphertext),
+    so an envelope is up to (4/3)^2 = 16/9 times the document, plus headers.
+    """
+    return max_bytes * 16 // 9 + _OVERHEAD
 
 
 def records_digest(records: Sequence[Any]) -> str:
@@ -170,8 +180,9 @@ def open_batch(
     Raises :class:`EnvelopeRejected` whatever is wrong; its ``detail`` says what.
     """
     raw = token.encode("ascii", "replace") if isinstance(token, str) else token
-    if len(raw) > max_bytes + _OVERHEAD:
-        raise EnvelopeRejected(f"envelope is {len(raw)} bytes, over {max_bytes}", reason="size")
+    if len(raw) > envelope_limit(max_bytes):
+        raise EnvelopeRejected(
+            f"envelope is {len(raw)} bytes, over {envelope_limit(max_bytes)}", reason="size")
     try:
         decrypted = jwe.decrypt_compact(raw, decryption_key, registry=_jwe_registry(len(raw)))
     except Exception as exc:  # any library error means the same thing to the peer

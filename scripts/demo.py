@@ -116,8 +116,7 @@ def exchange(nodes: dict[str, NodeProcess], env: dict[str, str]) -> int:
         pull(nodes[party], party, dataset, agreement)
 
     print()
-    print(f"{'node':<15} {'outbox records':>14} {'batches out':>11} {'receipts':>8} "
-          f"{'batches in':>10} {'records in':>10} {'audit events':>12}")
+    print(summary_header())
     for party in nodes:
         print(summary_line(party))
     print()
@@ -150,20 +149,27 @@ def pull(node: NodeProcess, party: str, dataset: str, agreement: Any) -> None:
     say(f"{party}: {total} {dataset} records pulled")
 
 
+SUMMARY_QUERIES = (
+    ("outbox records", "SELECT count(*) FROM outbox_records"),
+    ("batches out", "SELECT count(*) FROM outbound_batches"),
+    ("receipts", "SELECT count(*) FROM outbound_batches WHERE receipt IS NOT NULL"),
+    ("batches in", "SELECT count(*) FROM inbound_batches"),
+    ("records in", "SELECT sum(record_count) FROM inbound_batches"),
+    ("audit events", "SELECT count(*) FROM audit_events"),
+)
+
+
+def summary_header() -> str:
+    return f"{'node':<15}" + "".join(f" {title:>14}" for title, _ in SUMMARY_QUERIES)
+
+
 def summary_line(party: str) -> str:
     db = sqlite3.connect(VAR / f"{party}.db")
     try:
-        def one(sql: str) -> int:
-            return int(db.execute(sql).fetchone()[0] or 0)
-
-        return (f"{party:<15} {one('SELECT count(*) FROM outbox_records'):>14} "
-                f"{one('SELECT count(*) FROM outbound_batches'):>11} "
-                f"{one('SELECT count(*) FROM outbound_batches WHERE receipt IS NOT NULL'):>8} "
-                f"{one('SELECT count(*) FROM inbound_batches'):>10} "
-                f"{one('SELECT sum(record_count) FROM inbound_batches'):>10} "
-                f"{one('SELECT count(*) FROM audit_events'):>12}")
+        counts = [int(db.execute(sql).fetchone()[0] or 0) for _, sql in SUMMARY_QUERIES]
     finally:
         db.close()
+    return f"{party:<15}" + "".join(f" {n:>14}" for n in counts)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,419 @@
+"""Benchmarks of a gateway node, each against a baseline measured in the same run.
+
+``submission``: single-record submissions (``POST /api/v1/datasets/
+tanggapan_klarifikasi/records`` with one record, answered 202 after a durable
+SQLite commit) to the Pemkot Bekasi node running under gunicorn, against a
+plain Flask app that parses the same JSON body and answers 202, served by
+gunicorn with the same settings (``gateway.gunicorn_config``: same worker
+count and worker class). Both servers run side by side on loopback; the same
+client threads send the same bodies to both, in alternating rounds.
+
+Prints one JSON line per figure on stdout::
+
+    {"name": ..., "value": ..., "unit": ..., "baseline": ..., "ratio": ...}
+
+where ``ratio`` is ``value / baseline``. Progress goes to stderr. Exits
+non-zero if any request was not answered 202 or the run overran its time limit.
+
+Usage: ``./scripts/bench [--requests N] [--concurrency C] [--rounds R] ...``
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import math
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import requests
+
+from gateway.config import load_node_config
+from gateway.process import NodeProcess, wait_until
+from schemas.samples import sample_records
+
+ROOT = Path(__file__).resolve().parent.parent
+PARTY = "pemkot-bekasi"
+PEER = "ombudsman-ri"
+DATASET = "tanggapan_klarifikasi"
+PATH = f"/api/v1/datasets/{DATASET}/records"
+TOKEN = "dev-only-pemkot-sistem-pengaduan"  # noqa: S105 (development token; hash in config/)
+PASSPHRASE = "bench-only-passphrase"  # noqa: S105 (throw-away keys in a temp directory)
+SAMPLE_POOL = 64  # distinct sample records, sent in turn
+
+# The baseline: a plain Flask app that parses the same JSON body and answers 202.
+BASELINE_APP = '''\
+import json
+
+from flask import Flask, jsonify, request
+
+app = Flask("bench_baseline")
+
+
+@app.get("/healthz")
+def healthz():
+    return jsonify({"status": "ok"})
+
+
+@app.post("/api/v1/datasets/<dataset>/records")
+def submit_records(dataset):
+    body = json.loads(request.get_data(cache=False))
+    return jsonify({"dataset": dataset, "record_count": len(body["records"])}), 202
+'''
+
+
+def say(text: str) -> None:
+    print(f"bench: {text}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- the servers ------------------------------------------------------------------------------
+
+
+class BaselineServer:
+    """The plain Flask app under gunicorn with the gateway's gunicorn settings."""
+
+    def __init__(self, app_dir: Path, *, listen: str, workers: int, log_path: Path) -> None:
+        self.app_dir = app_dir
+        self.listen = listen
+        self.base_url = f"http://{listen}"
+        self.workers = workers
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    def start(self, *, timeout: float = 60) -> None:
+        env = {
+            **os.environ,
+            "GATEWAY_LISTEN": self.listen,
+            "GATEWAY_WORKERS": str(self.workers),
+        }
+        env.pop("GATEWAY_ACCESS_LOG", None)
+        self._log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "python:gateway.gunicorn_config",
+             "--pythonpath", str(self.app_dir), "bench_baseline:app"],
+            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_until(self._ready, timeout=timeout, what=f"{self.base_url}/healthz")
+
+    def _ready(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            tail = self.log_path.read_text(encoding="utf-8", errors="replace")[-3000:]
+            raise RuntimeError(f"baseline exited with {self.proc.returncode}:\n{tail}")
+        try:
+            return requests.get(f"{self.base_url}/healthz", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def stop(self, *, timeout: float = 30) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=timeout)
+        if self._log is not None:
+            self._log.close()
+        return self.proc.returncode
+
+
+def gateway_cli(*args: str, env: dict[str, str]) -> None:
+    done = subprocess.run([sys.executable, "-m", "gateway", *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, check=False, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"'gateway {' '.join(args)}' failed:\n{done.stderr.strip()}")
+
+
+def prepare_node(tmp: Path, env: dict[str, str]) -> Path:
+    """Copies of config/*.toml in ``tmp/config`` with fresh keys for both parties in ``tmp/keys``.
+
+    The copies keep their relative paths, so ``../keys/<party>`` (each node's key
+    directory, and the ``jwks_file`` of each party in the agreement) points into ``tmp``.
+    Returns the Pemkot Bekasi node config.
+    """
+    config_dir = tmp / "config"
+    config_dir.mkdir()
+    for name in ("agreement.toml", f"{PARTY}.toml", f"{PEER}.toml"):
+        shutil.copyfile(ROOT / "config" / name, config_dir / name)
+    for party in (PARTY, PEER):
+        key_dir = tmp / "keys" / party
+        gateway_cli("keys", "init", "--config", str(config_dir / f"{party}.toml"),
+                    env={**env, "GATEWAY_KEY_DIR": str(key_dir)})
+    config_path = config_dir / f"{PARTY}.toml"
+    agreement = load_node_config(config_path, environ={}).agreement
+    for party in (PARTY, PEER):
+        jwks = agreement.party(party).jwks_file
+        if not jwks.is_file() or not jwks.is_relative_to(tmp.resolve()):
+            raise RuntimeError(f"expected the {party} JWKS inside the temp dir, not {jwks}")
+    return config_path
+
+
+# -- the load generator -----------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    """What one target answered during the measured rounds."""
+
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> int:
+        return self.statuses.get("202", 0)
+
+    @property
+    def failed(self) -> int:
+        return sum(n for s, n in self.statuses.items() if s != "202")
+
+
+def run_load(
+    base_url: str, bodies: list[bytes], count: int, *, concurrency: int, deadline: float,
+    tally: Tally | None = None,
+) -> Tally:
+    """``count`` POSTs from ``concurrency`` threads; adds timings and statuses to ``tally``."""
+    tally = tally if tally is not None else Tally()
+    host, _, port = base_url.removeprefix("http://").rpartition(":")
+    headers = {
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {TOKEN}",
+    }
+    lock = threading.Lock()
+    next_index = iter(range(count))
+    start_gate = threading.Barrier(concurrency + 1)
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        latencies: list[float] = []
+        statuses: dict[str, int] = {}
+        errors: list[str] = []
+        start_gate.wait()
+        try:
+            while True:
+                with lock:
+                    i = next(next_index, None)
+                if i is None:
+                    break
+                if time.monotonic() > deadline:
+                    statuses["timed_out"] = statuses.get("timed_out", 0) + 1
+                    continue
+                began = time.perf_counter()
+                try:
+                    # gunicorn's sync workers close each connection after the
+                    # answer; http.client reconnects for the next request.
+                    conn.request("POST", PATH, body=bodies[i % len(bodies)], headers=headers)
+                    response = conn.getresponse()
+                    answer = response.read()
+                    status = str(response.status)
+                except (OSError, http.client.HTTPException) as exc:
+                    conn.close()
+                    status = type(exc).__name__
+                    answer = str(exc).encode()
+                latencies.append(time.perf_counter() - began)
+                statuses[status] = statuses.get(status, 0) + 1
+                if status != "202" and len(errors) < 5:
+                    errors.append(f"{status}: {answer[:300].decode(errors='replace')}")
+        finally:
+            conn.close()
+            with lock:
+                tally.latencies.extend(latencies)
+                for s, n in statuses.items():
+                    tally.statuses[s] = tally.statuses.get(s, 0) + n
+                tally.errors.extend(errors[: max(0, 10 - len(tally.errors))])
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    start_gate.wait()
+    began = time.perf_counter()
+    for t in threads:
+        t.join(timeout=max(1.0, deadline - time.monotonic() + 35))
+    tally.seconds += time.perf_counter() - began
+    if any(t.is_alive() for t in threads):
+        tally.statuses["hung"] = tally.statuses.get("hung", 0) + 1
+    return tally
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (``q`` in 0..100)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def figure(name: str, value: float, unit: str, baseline: float, digits: int) -> str:
+    return json.dumps({
+        "name": name,
+        "value": round(value, digits),
+        "unit": unit,
+        "baseline": round(baseline, digits),
+        "ratio": round(value / baseline, 3) if baseline else None,
+    })
+
+
+# -- the benchmark ----------------------------------------------------------------------------
+
+
+def split(total: int, parts: int) -> list[int]:
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+def submission(args: argparse.Namespace, tmp: Path) -> int:
+    deadline = time.monotonic() + args.time_limit
+    env = {**os.environ, "GATEWAY_KEY_PASSPHRASE": PASSPHRASE}
+    env.pop("GATEWAY_ACCESS_LOG", None)
+    config_path = prepare_node(tmp, env)
+    workers = args.workers or load_node_config(config_path, environ={}).workers
+    db_path = tmp / f"{PARTY}.db"
+    node_env = {
+        **env,
+        "GATEWAY_DATABASE_URL": f"sqlite:///{db_path}",
+        "GATEWAY_KEY_DIR": str(tmp / "keys" / PARTY),
+        "GATEWAY_WORKERS": str(workers),
+    }
+    (tmp / "bench_baseline.py").write_text(BASELINE_APP, encoding="utf-8")
+
+    records = sample_records(DATASET, SAMPLE_POOL, seed=2021)
+    bodies = [
+        json.dumps({"schema_version": "1.0", "records": [r]}, ensure_ascii=False).encode()
+        for r in records
+    ]
+
+    node = NodeProcess(config_path, listen=f"127.0.0.1:{free_port()}", env=node_env,
+                       log_path=tmp / "node.log", args=("--no-scheduler",))
+    baseline = BaselineServer(tmp, listen=f"127.0.0.1:{free_port()}", workers=workers,
+                              log_path=tmp / "baseline.log")
+    try:
+        say(f"starting the {PARTY} node ({workers} sync workers) and the plain Flask baseline")
+        node.start()
+        baseline.start()
+        targets = {"gateway": node.base_url, "baseline": baseline.base_url}
+
+        say(f"warm-up: {args.warmup} requests to each target")
+        warm = {name: run_load(url, bodies, args.warmup, concurrency=args.concurrency,
+                               deadline=deadline) for name, url in targets.items()}
+
+        tallies = {name: Tally() for name in targets}
+        order = list(targets)
+        for round_no, count in enumerate(split(args.requests, args.rounds), start=1):
+            for name in order if round_no % 2 else reversed(order):
+                before = tallies[name].seconds
+                run_load(targets[name], bodies, count, concurrency=args.concurrency,
+                         deadline=deadline, tally=tallies[name])
+                took = tallies[name].seconds - before
+                say(f"round {round_no}/{args.rounds}: {name:<8} {count} requests "
+                    f"in {took:.2f} s = {count / took:.1f} requests/s")
+    finally:
+        say(f"stopping the node (exit code {node.stop()}) "
+            f"and the baseline (exit code {baseline.stop()})")
+
+    failed = 0
+    for name, tally in (*((f"{n} warm-up", t) for n, t in warm.items()), *tallies.items()):
+        if tally.failed:
+            failed += tally.failed
+            say(f"{name}: {tally.failed} request(s) not answered 202: {tally.statuses}")
+            for line in tally.errors:
+                say(f"  {line}")
+    stored = count_outbox(db_path)
+    expected = args.warmup + args.requests
+    if stored != expected and not failed:
+        say(f"the node's outbox holds {stored} records, expected {expected}")
+        failed += 1
+    if failed:
+        say("FAILED: figures are not reported for a run with failed requests")
+        return 1
+
+    gw, base = tallies["gateway"], tallies["baseline"]
+    gw_rate, base_rate = gw.ok / gw.seconds, base.ok / base.seconds
+    print(figure("submission_single_record_throughput", gw_rate, "requests/s", base_rate, 1))
+    for q in (50, 99):
+        print(figure(f"submission_single_record_latency_p{q}",
+                     percentile(gw.latencies, q) * 1000, "ms",
+                     percentile(base.latencies, q) * 1000, 2))
+    sys.stdout.flush()
+    say(f"{gw.ok + base.ok} measured requests, all answered 202; "
+        f"{stored} records durably stored in the node's outbox; "
+        f"throughput ratio {gw_rate / base_rate:.3f} (target >= {args.target})")
+    return 0
+
+
+def count_outbox(db_path: Path) -> int:
+    db = sqlite3.connect(db_path)
+    try:
+        return int(db.execute("SELECT count(*) FROM outbox_records").fetchone()[0])
+    finally:
+        db.close()
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=positive, default=3000,
+                        help="measured requests per target (default: 3000)")
+    parser.add_argument("--concurrency", type=positive, default=8,
+                        help="concurrent client threads (default: 8)")
+    parser.add_argument("--warmup", type=positive, default=200,
+                        help="unmeasured requests per target first (default: 200)")
+    parser.add_argument("--rounds", type=positive, default=3,
+                        help="measured rounds, alternating which target goes first (default: 3)")
+    parser.add_argument("--workers", type=positive, default=None,
+                        help="gunicorn workers for both servers (default: the node config's)")
+    parser.add_argument("--time-limit", type=positive, default=600,
+                        help="seconds after which remaining requests are abandoned (default: 600)")
+    parser.add_argument("--target", type=float, default=0.5,
+                        help="throughput ratio to report against (default: 0.5)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the temp directory (databases, logs) and print its path")
+    args = parser.parse_args(argv)
+    if args.rounds > args.requests:
+        parser.error("--rounds cannot exceed --requests")
+
+    tmp = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
+    try:
+        return submission(args, tmp)
+    except (RuntimeError, TimeoutError, subprocess.SubprocessError) as exc:
+        say(f"FAILED: {exc}")
+        for log in ("node.log", "baseline.log"):
+            if (tmp / log).is_file():
+                tail = (tmp / log).read_text(encoding="utf-8", errors="replace").splitlines()
+                say(f"last lines of {log}:\n" + "\n".join(tail[-20:]))
+        return 2
+    finally:
+        if args.keep:
+            say(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,334 @@
+"""The HTTP API of two nodes, in process, on real SQLite databases."""
+
+import hashlib
+import json
+import logging
+
+import pytest
+from sqlalchemy import func, select
+
+from gateway import transfer
+from gateway.storage import audit_events, inbound_batches, outbound_batches, outbox_records
+from schemas.samples import sample_records
+from tests.conftest import build_apps
+
+PERMINTAAN = "permintaan_klarifikasi"
+TANGGAPAN = "tanggapan_klarifikasi"
+
+
+def node(app):
+    return app.app.extensions["gateway.node"]
+
+
+def count(app, table):
+    with node(app).store.read() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def events(app):
+    with node(app).store.read() as conn:
+        return [json.loads(r) for r in conn.execute(
+            select(audit_events.c.entry).order_by(audit_events.c.idx)).scalars()]
+
+
+def submit(app, records, *, dataset=TANGGAPAN, version="1.0", headers=None):
+    return app.client.post(f"/api/v1/datasets/{dataset}/records",
+                           json={"schema_version": version, "records": records},
+                           headers=app.auth() if headers is None else headers)
+
+
+def bridge(apps):
+    """A Poster that hands envelopes to the in-process peer app."""
+    by_base = {node(a).config.party.base_url: a for a in apps.values()}
+
+    def post(url, body, timeout):
+        base, _, path = url.partition("/exchange")
+        answer = by_base[base].client.post("/exchange" + path, data=body,
+                                           content_type="application/jose")
+        return answer.status_code, answer.get_json()
+
+    return post
+
+
+@pytest.fixture
+def pemkot(apps):
+    return apps["pemkot-bekasi"]
+
+
+@pytest.fixture
+def ombudsman(apps):
+    return apps["ombudsman-ri"]
+
+
+# --- submission -------------------------------------------------------------------------
+
+
+def test_valid_submission_is_stored_before_202(pemkot):
+    records = sample_records(TANGGAPAN, 3, seed=1)
+    answer = submit(pemkot, records)
+    assert answer.status_code == 202
+    body = answer.get_json()
+    assert body["record_count"] == 3
+    assert body["submission_id"]
+    assert count(pemkot, outbox_records) == 3
+    (event,) = events(pemkot)
+    assert event["event"] == "submission_accepted"
+    assert event["submission_id"] == body["submission_id"]
+    assert event["actor"] == "sistem-pengaduan"
+
+
+def test_one_invalid_record_stores_nothing_and_lists_every_error(pemkot):
+    records = sample_records(TANGGAPAN, 3, seed=1)
+    records[1] = dict(records[1], status="sudah")
+    records[2] = {k: v for k, v in records[2].items() if k != "penjelasan"}
+    answer = submit(pemkot, records)
+    assert answer.status_code == 422
+    error = answer.get_json()["error"]
+    assert error["code"] == "validation_failed"
+    assert [(e["path"], e["code"]) for e in error["errors"]] == [
+        ("/records/1/status", "one_of"), ("/records/2/penjelasan", "required")]
+    assert all(e["message"] for e in error["errors"])
+    assert count(pemkot, outbox_records) == 0
+    assert [e["event"] for e in events(pemkot)] == ["submission_rejected"]
+    assert events(pemkot)[0]["reason"] == "validation_failed"
+
+
+@pytest.mark.parametrize(("kwargs", "status", "code"), [
+    ({"data": "{not json", "content_type": "application/json"}, 400, "invalid_json"),
+    ({"data": b"\xff\xfe", "content_type": "application/json"}, 400, "invalid_json"),
+    ({"data": "[1, 2]", "content_type": "application/json"}, 400, "bad_request"),
+    ({"data": '{"schema_version": "1.0", "records": [{}], "x": 1}',
+      "content_type": "application/json"}, 400, "bad_request"),
+    ({"data": '{"schema_version": "1.0", "records": []}',
+      "content_type": "application/json"}, 400, "bad_request"),
+    ({"data": '{"schema_version": "1.0", "records": [NaN]}',
+      "content_type": "application/json"}, 400, "invalid_json"),
+    ({"data": "schema_version=1.0", "content_type": "text/plain"}, 415, "unsupported_media_type"),
+    ({"json": {"schema_version": "9.9", "records": [{}]}}, 422, "unknown_schema_version"),
+    ({"json": {"schema_version": 1, "records": [{}]}}, 400, "bad_request"),
+])
+def test_bad_bodies(pemkot, kwargs, status, code):
+    answer = pemkot.client.post(f"/api/v1/datasets/{TANGGAPAN}/records", headers=pemkot.auth(),
+                                **kwargs)
+    assert answer.status_code == status
+    assert answer.get_json()["error"]["code"] == code
+    assert answer.get_json()["error"]["message"]
+    assert count(pemkot, outbox_records) == 0
+    assert [e["reason"] for e in events(pemkot)] == [code]
+
+
+def test_body_over_the_limit_is_413(pemkot):
+    big = sample_records(TANGGAPAN, 1)[0]
+    big["penjelasan"] = "x" * 1_100_000
+    answer = submit(pemkot, [big])
+    assert answer.status_code == 413
+    assert answer.get_json()["error"]["code"] == "payload_too_large"
+    assert count(pemkot, outbox_records) == 0
+
+
+def test_too_many_records_is_413(pemkot):
+    answer = submit(pemkot, sample_records(TANGGAPAN, 501))
+    assert answer.status_code == 413
+    assert answer.get_json()["error"]["path"] == "/records"
+
+
+@pytest.mark.parametrize(("headers", "status", "code"), [
+    ({}, 401, "unauthorized"),
+    ({"Authorization": "Bearer wrong"}, 401, "unauthorized"),
+    ({"Authorization": "Basic dXNlcjpwYXNz"}, 401, "unauthorized"),
+    ({"Authorization": "Bearer token-insp"}, 403, "forbidden"),  # may pull, may not submit
+])
+def test_authentication_and_authorization(pemkot, headers, status, code):
+    answer = submit(pemkot, sample_records(TANGGAPAN, 1), headers=headers)
+    assert answer.status_code == status
+    assert answer.get_json()["error"]["code"] == code
+    if status == 401:
+        assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+    assert count(pemkot, outbox_records) == 0
+    assert events(pemkot)[-1]["event"] == "submission_rejected"
+
+
+def test_direction_is_enforced_and_unknown_dataset_is_404(pemkot):
+    # Pemkot does not send permintaan_klarifikasi; its client is not allowed to.
+    answer = submit(pemkot, sample_records(PERMINTAAN, 1), dataset=PERMINTAAN)
+    assert answer.status_code == 403
+    answer = submit(pemkot, [{}], dataset="data_lain")
+    assert answer.status_code == 404
+    assert answer.get_json()["error"]["code"] == "unknown_dataset"
+    assert "dataset" not in events(pemkot)[-1]  # unknown names are not echoed into the log
+
+
+def test_unknown_endpoint_and_method_are_json(pemkot):
+    assert pemkot.client.get("/api/v1/nope").get_json()["error"]["code"] == "not_found"
+    answer = pemkot.client.get(f"/api/v1/datasets/{TANGGAPAN}/records")
+    assert answer.status_code == 405
+    assert answer.get_json()["error"]["code"] == "method_not_allowed"
+
+
+# --- exchange -----------------------------------------------------------------------------
+
+
+def deliver(apps, sender):
+    return transfer.run(node(sender), post=bridge(apps))
+
+
+def test_batch_travels_with_signed_receipt_and_audit_trail(apps, pemkot, ombudsman):
+    records = sample_records(TANGGAPAN, 5, seed=9)
+    assert submit(pemkot, records).status_code == 202
+    report = deliver(apps, pemkot)
+    assert len(report.sealed) == 1 and report.delivered == report.sealed and not report.failed
+    with node(pemkot).store.read() as conn:
+        row = conn.execute(select(outbound_batches)).mappings().one()
+    assert row["status"] == "delivered" and row["receipt"]
+    assert [e["event"] for e in events(pemkot)] == [
+        "submission_accepted", "batch_sealed", "batch_sent", "receipt_verified"]
+    assert [e["event"] for e in events(ombudsman)] == ["batch_received"]
+    # Nothing more to send: a second run is a no-op.
+    again = deliver(apps, pemkot)
+    assert not (again.sealed or again.delivered or again.failed)
+
+    # The Ombudsman's system pulls it.
+    auth = ombudsman.auth()
+    listing = ombudsman.client.get(f"/api/v1/datasets/{TANGGAPAN}/batches", headers=auth)
+    (item,) = listing.get_json()["batches"]
+    assert item["record_count"] == 5 and item["sender"] == "pemkot-bekasi"
+    batch = ombudsman.client.get(f"/api/v1/batches/{item['batch_id']}", headers=auth).get_json()
+    assert batch["records"] == records
+    assert batch["provenance"]["signer_kid"] == node(pemkot).keys.signing_kid
+    assert batch["provenance"]["receipt"] == row["receipt"]
+    ack = ombudsman.client.post(f"/api/v1/batches/{item['batch_id']}/ack", headers=auth)
+    assert ack.status_code == 200 and ack.get_json()["acknowledged_by"] == "simpel"
+    again = ombudsman.client.post(f"/api/v1/batches/{item['batch_id']}/ack", headers=auth)
+    assert again.get_json()["acknowledged_at"] == ack.get_json()["acknowledged_at"]
+    later = ombudsman.client.get(f"/api/v1/datasets/{TANGGAPAN}/batches?after={item['cursor']}",
+                                 headers=auth)
+    assert later.get_json()["batches"] == []
+    assert [e["event"] for e in events(ombudsman)] == [
+        "batch_received", "batch_pulled", "batch_acknowledged"]
+
+
+def test_batches_respect_the_agreed_record_limit(deployment_factory, monkeypassphrase):
+    apps = build_apps(deployment_factory(max_records=2))
+    pemkot = apps["pemkot-bekasi"]
+    assert submit(pemkot, sample_records(TANGGAPAN, 3)).status_code == 202
+    assert submit(pemkot, sample_records(TANGGAPAN, 2, seed=4)).status_code == 202
+    report = deliver(apps, pemkot)
+    assert len(report.sealed) == 3 and report.delivered == report.sealed
+    with node(apps["ombudsman-ri"]).store.read() as conn:
+        sizes = conn.execute(select(inbound_batches.c.record_count)
+                             .order_by(inbound_batches.c.seq)).scalars().all()
+    assert sizes == [2, 2, 1]
+
+
+def sealed_envelope(apps, pemkot):
+    assert submit(pemkot, sample_records(TANGGAPAN, 2)).status_code == 202
+    (_batch_id,) = transfer.seal_pending(node(pemkot), node(pemkot).config.agreement.datasets[
+        TANGGAPAN])
+    with node(pemkot).store.read() as conn:
+        return conn.execute(select(outbound_batches.c.envelope)).scalar_one()
+
+
+def post_envelope(app, body, content_type="application/jose"):
+    return app.client.post("/exchange/v1/batches", data=body, content_type=content_type)
+
+
+def test_replayed_envelope_is_stored_once_with_the_same_receipt(apps, pemkot, ombudsman):
+    envelope = sealed_envelope(apps, pemkot)
+    first = post_envelope(ombudsman, envelope)
+    second = post_envelope(ombudsman, envelope)
+    assert first.status_code == second.status_code == 200
+    assert first.get_json()["receipt"] == second.get_json()["receipt"]
+    assert second.get_json()["duplicate"] is True
+    assert count(ombudsman, inbound_batches) == 1
+    assert [e["event"] for e in events(ombudsman)] == [
+        "batch_received", "batch_received_duplicate"]
+
+
+@pytest.mark.parametrize("tamper", ["ciphertext", "header", "truncate", "garbage", "empty"])
+def test_tampered_envelopes_get_one_generic_answer(apps, pemkot, ombudsman, tamper, caplog):
+    envelope = sealed_envelope(apps, pemkot)
+    parts = envelope.split(".")
+    if tamper == "ciphertext":
+        parts[3] = ("B" if parts[3][0] == "A" else "A") + parts[3][1:]
+    elif tamper == "header":
+        parts[0] = parts[0][:-2] + ("AA" if parts[0][-2:] != "AA" else "BB")
+    body = {"truncate": envelope[: len(envelope) // 3], "garbage": "not-an-envelope",
+            "empty": ""}.get(tamper, ".".join(parts))
+    with caplog.at_level(logging.WARNING, logger="gateway"):
+        answer = post_envelope(ombudsman, body)
+    assert answer.status_code == 400
+    assert answer.get_json() == {"error": {"code": "envelope_rejected",
+                                           "message": "envelope rejected"}}
+    assert "rejected" in caplog.text  # the detail is in the operator log
+    assert count(ombudsman, inbound_batches) == 0
+    (event,) = events(ombudsman)
+    assert event["event"] == "envelope_rejected"
+    assert event["envelope_sha256"] == hashlib.sha256(body.encode()).hexdigest()
+
+
+def test_envelope_for_another_node_is_rejected(apps, pemkot):
+    # Pemkot's own envelope, addressed to the Ombudsman, posted back to Pemkot.
+    envelope = sealed_envelope(apps, pemkot)
+    answer = post_envelope(pemkot, envelope)
+    assert answer.status_code == 400
+    assert events(pemkot)[-1]["reason"] == "decrypt"
+
+
+def test_envelope_needs_jose_media_type(apps, pemkot, ombudsman):
+    answer = post_envelope(ombudsman, sealed_envelope(apps, pemkot), "application/json")
+    assert answer.status_code == 415
+
+
+def test_dead_peer_leaves_batch_sealed_for_the_next_run(apps, pemkot):
+    import requests
+
+    assert submit(pemkot, sample_records(TANGGAPAN, 2)).status_code == 202
+
+    def dead(url, body, timeout):
+        raise requests.ConnectionError("connection refused")
+
+    report = transfer.run(node(pemkot), post=dead)
+    assert report.failed == report.sealed
+    with node(pemkot).store.read() as conn:
+        row = conn.execute(select(outbound_batches)).mappings().one()
+    assert (row["status"], row["attempts"], row["last_error"]) == ("sealed", 1,
+                                                                   "peer_unreachable")
+    report = transfer.run(node(pemkot), post=bridge(apps))
+    assert report.delivered == [row["batch_id"]]
+
+
+def test_forged_receipt_is_not_accepted(apps, pemkot):
+    assert submit(pemkot, sample_records(TANGGAPAN, 1)).status_code == 202
+    real = bridge(apps)
+
+    def forging(url, body, timeout):
+        status, answer = real(url, body, timeout)
+        token = answer["receipt"]
+        head, payload, sig = token.split(".")
+        return status, dict(answer, receipt=f"{head}.{payload}.{sig[::-1]}")
+
+    report = transfer.run(node(pemkot), post=forging)
+    assert report.failed and not report.delivered
+    assert events(pemkot)[-1]["reason"] == "bad_receipt"
+
+
+def test_pull_is_limited_to_the_clients_datasets(apps, pemkot, ombudsman):
+    assert submit(pemkot, sample_records(TANGGAPAN, 1)).status_code == 202
+    deliver(apps, pemkot)
+    (item,) = ombudsman.client.get(f"/api/v1/datasets/{TANGGAPAN}/batches",
+                                   headers=ombudsman.auth()).get_json()["batches"]
+    # Pemkot's clients cannot pull tanggapan (Pemkot sends it).
+    answer = pemkot.client.get(f"/api/v1/datasets/{TANGGAPAN}/batches", headers=pemkot.auth())
+    assert answer.status_code == 403
+    assert pemkot.client.get(f"/api/v1/batches/{item['batch_id']}",
+                             headers=pemkot.auth()).status_code == 404
+    assert ombudsman.client.get(f"/api/v1/batches/{item['batch_id']}").status_code == 401
+    bad = ombudsman.client.get(f"/api/v1/datasets/{TANGGAPAN}/batches?after=x",
+                               headers=ombudsman.auth())
+    assert bad.status_code == 400 and bad.get_json()["error"]["path"] == "after"
+
+
+def test_jwks_is_public_and_has_no_private_parts(pemkot):
+    jwks = pemkot.client.get("/exchange/v1/jwks").get_json()
+    assert {k["use"] for k in jwks["keys"]} == {"sig", "enc"}
+    assert not any("d" in k for k in jwks["keys"])

@@ -1,0 +1,76 @@
+import re
+from pathlib import Path
+
+import pytest
+
+from gateway.config import load_agreement, load_node_config
+from gateway.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_configs_load():
+    for party in ("pemkot-bekasi", "ombudsman-ri"):
+        config = load_node_config(ROOT / "config" / f"{party}.toml", environ={})
+        assert config.party_id == party
+        assert config.database_url.endswith(f"var/{party}.db")
+        assert config.agreement.datasets["permintaan_klarifikasi"].purpose == "1"
+
+
+def test_environment_overrides_file(deployment):
+    config = load_node_config(deployment.config_path("ombudsman-ri"), environ={
+        "GATEWAY_DATABASE_URL": "sqlite:///elsewhere.db", "GATEWAY_LISTEN": "127.0.0.1:9999"})
+    assert config.database_url == "sqlite:///elsewhere.db"
+    assert config.listen == "127.0.0.1:9999"
+
+
+def edit(deployment, name, old, new):
+    path = deployment.root / name
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+@pytest.mark.parametrize(("file", "old", "new", "key", "problem"), [
+    ("agreement.toml", 'sender = "ombudsman-ri"', 'sender = "kota-depok"',
+     "datasets[0].sender", "unknown party 'kota-depok'"),
+    ("agreement.toml", 'schema_versions = ["1.0"]', 'schema_versions = ["3.0"]',
+     "datasets[0].schema_versions", "no schema permintaan_klarifikasi '3.0'"),
+    ("agreement.toml", "interval_seconds = 3600", "interval_seconds = -5",
+     "datasets[0].schedule.interval_seconds", "must be a positive integer"),
+    ("agreement.toml", "max_records_per_batch = 1000", 'max_records_per_batch = "many"',
+     "datasets[0].max_records_per_batch", "must be an integer, got str"),
+    ("agreement.toml", "purpose = 1", "purpose = 9",
+     "datasets[0].purpose", "must name a clause"),
+    ("agreement.toml", 'name = "permintaan_klarifikasi"', 'name = "data_rahasia"',
+     "datasets[0].name", "no agreed schema exists"),
+    ("agreement.toml", 'base_url = "http://', 'base_url = "ftp://',
+     "parties[0].base_url", "must be an http(s) URL"),
+    ("pemkot-bekasi.toml", 'party = "pemkot-bekasi"', 'party = "pemkot-depok"',
+     "node.party", "is not a party"),
+    ("pemkot-bekasi.toml", 'submit = ["tanggapan_klarifikasi"]',
+     'submit = ["permintaan_klarifikasi"]', "clients[0].submit",
+     "'permintaan_klarifikasi' is not one that pemkot-bekasi sends"),
+    ("pemkot-bekasi.toml", "workers = 1", "workers = true", "node.workers",
+     "got a boolean"),
+    ("pemkot-bekasi.toml", "[node]", "[node]\ncolour = 'red'", "node.colour",
+     "is not a known setting"),
+])
+def test_invalid_config_names_file_key_and_problem(deployment, file, old, new, key, problem):
+    path = edit(deployment, file, old, new)
+    with pytest.raises(ConfigError) as info:
+        load_node_config(deployment.config_path("pemkot-bekasi"), environ={})
+    assert info.value.file == str(path)
+    assert info.value.key == key
+    assert problem in info.value.problem
+    assert str(info.value).startswith(f"{path}: {key}: ")
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_agreement(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("format = [")
+    with pytest.raises(ConfigError, match=re.escape(f"{bad}: -: not valid TOML")):
+        load_agreement(bad)

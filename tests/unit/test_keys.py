@@ -1,0 +1,60 @@
+import json
+import logging
+import stat
+
+import pytest
+
+from gateway.errors import KeyMaterialError
+from gateway.keys import NodeKeys, PeerKeys, init_keys
+
+ENV = {"GATEWAY_KEY_PASSPHRASE": "s3cret"}
+
+
+def test_init_writes_encrypted_pkcs8_and_a_public_jwks(tmp_path):
+    jwks = init_keys(tmp_path, environ=ENV)
+    for name in ("signing.pem", "encryption.pem"):
+        pem = (tmp_path / name).read_bytes()
+        assert pem.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600
+    assert json.loads((tmp_path / "jwks.json").read_text()) == jwks
+    sig, enc = jwks["keys"]
+    assert (sig["crv"], sig["use"], sig["alg"]) == ("Ed25519", "sig", "Ed25519")
+    assert (enc["crv"], enc["use"], enc["alg"]) == ("X25519", "enc", "ECDH-ES+A256KW")
+    assert all("d" not in k for k in jwks["keys"])
+    keys = NodeKeys.from_directory(tmp_path, environ=ENV)
+    assert keys.signing_kid == sig["kid"]
+    peers = PeerKeys.from_jwks({"x": jwks})
+    assert peers.signing_key(sig["kid"]).party == "x"
+
+
+def test_init_refuses_without_passphrase_unless_insecure(tmp_path, caplog):
+    with pytest.raises(KeyMaterialError, match="set GATEWAY_KEY_PASSPHRASE"):
+        init_keys(tmp_path, environ={})
+    with caplog.at_level(logging.WARNING):
+        init_keys(tmp_path, environ={}, insecure=True)
+    assert "INSECURE" in caplog.text
+    assert b"BEGIN PRIVATE KEY" in (tmp_path / "signing.pem").read_bytes()
+
+
+def test_init_never_overwrites(tmp_path):
+    init_keys(tmp_path, environ=ENV)
+    with pytest.raises(KeyMaterialError, match="already exists"):
+        init_keys(tmp_path, environ=ENV)
+
+
+def test_wrong_or_missing_passphrase(tmp_path):
+    init_keys(tmp_path, environ=ENV)
+    with pytest.raises(KeyMaterialError, match="key is encrypted; set GATEWAY_KEY_PASSPHRASE"):
+        NodeKeys.from_directory(tmp_path, environ={})
+    with pytest.raises(KeyMaterialError, match="cannot load private key"):
+        NodeKeys.from_directory(tmp_path, environ={"GATEWAY_KEY_PASSPHRASE": "wrong"})
+
+
+def test_peer_jwks_refuses_private_or_mislabelled_keys(tmp_path):
+    jwks = init_keys(tmp_path, environ=ENV)
+    bad_kid = {"keys": [dict(jwks["keys"][0], kid="not-the-thumbprint")]}
+    with pytest.raises(KeyMaterialError, match="is not the key's RFC 7638 thumbprint"):
+        PeerKeys.from_jwks({"x": bad_kid})
+    private = {"keys": [dict(jwks["keys"][0], d="AAAA")]}
+    with pytest.raises(KeyMaterialError, match="unusable JWK"):
+        PeerKeys.from_jwks({"x": private})

@@ -1,0 +1,75 @@
+import pytest
+
+from gateway.errors import SchemaViolation, UnknownDataset, UnknownSchemaVersion
+from gateway.validation import validator_for
+from schemas._base import check_nik
+from schemas.samples import sample_records
+
+
+def codes(dataset, records):
+    return [(e.path, e.code) for e in validator_for(dataset, "1.0").errors(records)]
+
+
+@pytest.mark.parametrize("dataset", ["permintaan_klarifikasi", "tanggapan_klarifikasi"])
+def test_samples_are_valid(dataset):
+    assert codes(dataset, sample_records(dataset, 200, seed=5)) == []
+
+
+def test_every_error_has_path_and_code():
+    good = sample_records("permintaan_klarifikasi", 1, seed=1)[0]
+    bad = dict(good, jenis_maladministrasi=["pungli"], kode_wilayah="31.71", extra=1)
+    bad.pop("nomor_surat")
+    assert sorted(codes("permintaan_klarifikasi", [good, bad, "text"])) == [
+        ("/records/1/extra", "unknown_field"),
+        ("/records/1/jenis_maladministrasi/0", "one_of"),
+        ("/records/1/kode_wilayah", "region_unknown"),
+        ("/records/1/nomor_surat", "required"),
+        ("/records/2", "invalid_type"),
+    ]
+
+
+def test_confidential_report_carries_no_identity():
+    record = next(r for r in sample_records("permintaan_klarifikasi", 50, seed=2)
+                  if not r["pelapor_dirahasiakan"])
+    record = dict(record, pelapor_dirahasiakan=True)
+    assert codes("permintaan_klarifikasi", [record]) == [
+        ("/records/0/pelapor", "confidential_with_identity")]
+
+
+def test_deadline_after_letter():
+    record = dict(sample_records("permintaan_klarifikasi", 1, seed=3)[0])
+    record["batas_waktu_tanggapan"] = record["tanggal_surat"]
+    assert codes("permintaan_klarifikasi", [record]) == [
+        ("/records/0/batas_waktu_tanggapan", "deadline_not_after_letter")]
+
+
+@pytest.mark.parametrize(("nik", "code"), [
+    ("327501120590000", "nik_format"),
+    ("32750112059000a1", "nik_format"),
+    ("3275013202900001", "nik_birth_date"),  # 32 February
+    ("3275017202900001", "nik_birth_date"),  # 72 - 40 = 32
+    ("3275015202900000", "nik_sequence"),
+])
+def test_nik_rules(nik, code):
+    from marshmallow import ValidationError
+
+    with pytest.raises(ValidationError, match=code):
+        check_nik(nik)
+
+
+def test_nik_accepts_women_day_plus_40():
+    check_nik("3275015202900001")  # 12 February, female
+
+
+def test_check_raises_with_all_errors():
+    with pytest.raises(SchemaViolation, match="2 of 3 records") as info:
+        validator_for("tanggapan_klarifikasi", "1.0").check(
+            [sample_records("tanggapan_klarifikasi", 1)[0], {}, {"status": "x"}])
+    assert {e.path.split("/")[2] for e in info.value.errors} == {"1", "2"}
+
+
+def test_unknown_dataset_and_version():
+    with pytest.raises(UnknownDataset):
+        validator_for("nope", "1.0")
+    with pytest.raises(UnknownSchemaVersion, match=r"known: \['1.0'\]"):
+        validator_for("tanggapan_klarifikasi", "9.9")
