@@ -1,0 +1,35 @@
+import subprocess
+import sys
+
+
+def run(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True,
+                          text=True, timeout=60, env=env or {"PATH": "/usr/bin:/bin"})
+
+
+def test_invalid_config_is_one_line_naming_file_and_key(deployment):
+    path = deployment.config_path("pemkot-bekasi")
+    path.write_text(path.read_text().replace('party = "pemkot-bekasi"', 'party = "x"'))
+    done = run("transfer", "run", "--config", str(path))
+    assert done.returncode == 1
+    assert done.stderr == (f"gateway: error: {path}: node.party: is not a party of agreement "
+                           "'test-agreement' (parties: ['ombudsman-ri', 'pemkot-bekasi'])\n")
+
+
+def test_serve_refuses_to_start_without_the_key_passphrase(deployment):
+    done = run("serve", "--config", str(deployment.config_path("ombudsman-ri")))
+    assert done.returncode == 1
+    assert "key is encrypted; set GATEWAY_KEY_PASSPHRASE" in done.stderr
+    assert done.stderr.count("\n") == 1
+
+
+def test_keys_init_refuses_without_passphrase(tmp_path, deployment):
+    done = run("keys", "init", "--config", str(deployment.config_path("ombudsman-ri")))
+    assert done.returncode == 1
+    assert "GATEWAY_KEY_PASSPHRASE" in done.stderr
+
+
+def test_missing_config_is_a_usage_error():
+    done = run("transfer", "run")
+    assert done.returncode == 2
+    assert "give --config or set GATEWAY_CONFIG" in done.stderr
