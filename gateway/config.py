@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
+from gateway.envelope import envelope_limit
 from gateway.errors import ConfigError
 from schemas import registry as schema_registry
 
@@ -417,6 +418,14 @@ def load_node_config(
             )
         )
 
+    max_body_bytes = node.positive_int("max_body_bytes", 16 * 1024 * 1024)
+    for dataset in agreement.incoming(party_id):
+        if envelope_limit(dataset.max_batch_bytes) > max_body_bytes:
+            raise node.fail("max_body_bytes", (
+                f"{max_body_bytes} is too small for {dataset.name} envelopes of up to "
+                f"{envelope_limit(dataset.max_batch_bytes)} bytes (max_batch_bytes "
+                f"{dataset.max_batch_bytes} in the agreement)"))
+
     return NodeConfig(
         party_id=party_id,
         agreement=agreement,
@@ -424,7 +433,7 @@ def load_node_config(
         database_url=database_url,
         key_dir=(file.parent / layered["key_dir"]).resolve(),
         clients=tuple(clients),
-        max_body_bytes=node.positive_int("max_body_bytes", 16 * 1024 * 1024),
+        max_body_bytes=max_body_bytes,
         max_records_per_submission=node.positive_int("max_records_per_submission", 10_000),
         peer_timeout_seconds=float(node.get("peer_timeout_seconds", (int, float), 30)),
         workers=layered["workers"],

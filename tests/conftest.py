@@ -64,7 +64,7 @@ schema_versions = ["1.0"]
 purpose = 1
 schedule = {{ interval_seconds = {interval} }}
 max_records_per_batch = {max_records}
-max_batch_bytes = 1048576
+max_batch_bytes = 262144
 
 [[datasets]]
 name = "tanggapan_klarifikasi"
@@ -74,7 +74,7 @@ schema_versions = ["1.0"]
 purpose = 1
 schedule = {{ interval_seconds = {interval} }}
 max_records_per_batch = {max_records}
-max_batch_bytes = 1048576
+max_batch_bytes = 262144
 """
 
 NODE = """\

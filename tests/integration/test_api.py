@@ -332,3 +332,71 @@ def test_jwks_is_public_and_has_no_private_parts(pemkot):
     jwks = pemkot.client.get("/exchange/v1/jwks").get_json()
     assert {k["use"] for k in jwks["keys"]} == {"sig", "enc"}
     assert not any("d" in k for k in jwks["keys"])
+
+
+def forged_envelope(apps, *, signer=None, sender="pemkot-bekasi", receiver="ombudsman-ri",
+                    dataset=TANGGAPAN, records=None, version="1.0"):
+    import datetime as dt
+    import uuid
+
+    from gateway.envelope import BatchHeader, seal_batch
+
+    pemkot, ombudsman = node(apps["pemkot-bekasi"]), node(apps["ombudsman-ri"])
+    header = BatchHeader(sender=sender, receiver=receiver, dataset=dataset,
+                         schema_version=version, batch_id=str(uuid.uuid4()),
+                         created_at=dt.datetime.now(dt.UTC))
+    return seal_batch(header, records or sample_records(TANGGAPAN, 2),
+                      signing_key=signer or pemkot.keys.signing,
+                      recipient_key=ombudsman.keys.encryption, max_bytes=1_000_000)
+
+
+def _stranger():
+    from joserfc.jwk import OKPKey
+
+    return OKPKey.generate_key("Ed25519")
+
+
+@pytest.mark.parametrize(("kwargs", "reason"), [
+    ({"signer": "stranger"}, "unknown_key"),
+    ({"receiver": "kota-depok"}, "wrong_receiver"),
+    ({"sender": "ombudsman-ri"}, "sender_mismatch"),
+    ({"dataset": PERMINTAAN}, "policy"),  # Pemkot may not send this dataset
+    ({"version": "0.9"}, "schema_version"),
+    ({"records": [{"status": "selesai"}]}, "schema"),
+])
+def test_authenticated_but_unacceptable_batches_are_refused_and_audited(
+        apps, ombudsman, kwargs, reason, caplog):
+    if kwargs.get("signer") == "stranger":
+        kwargs = dict(kwargs, signer=_stranger())
+    envelope = forged_envelope(apps, **kwargs)
+    with caplog.at_level(logging.WARNING, logger="gateway"):
+        answer = post_envelope(ombudsman, envelope)
+    assert answer.status_code == 400
+    assert answer.get_json() == {"error": {"code": "envelope_rejected",
+                                           "message": "envelope rejected"}}
+    assert f"({reason})" in caplog.text
+    assert count(ombudsman, inbound_batches) == 0
+    assert events(ombudsman)[-1]["reason"] == reason
+    # Audit entries never carry record contents.
+    assert "selesai" not in json.dumps(events(ombudsman))
+
+
+def test_same_batch_id_with_other_content_is_refused(apps, pemkot, ombudsman):
+    envelope = sealed_envelope(apps, pemkot)
+    assert post_envelope(ombudsman, envelope).status_code == 200
+    with node(pemkot).store.read() as conn:
+        batch_id = conn.execute(select(outbound_batches.c.batch_id)).scalar_one()
+    import datetime as dt
+
+    from gateway.envelope import BatchHeader, seal_batch
+
+    header = BatchHeader(sender="pemkot-bekasi", receiver="ombudsman-ri", dataset=TANGGAPAN,
+                         schema_version="1.0", batch_id=batch_id,
+                         created_at=dt.datetime.now(dt.UTC))
+    other = seal_batch(header, sample_records(TANGGAPAN, 1, seed=99),
+                       signing_key=node(pemkot).keys.signing,
+                       recipient_key=node(ombudsman).keys.encryption, max_bytes=1_000_000)
+    answer = post_envelope(ombudsman, other)
+    assert answer.status_code == 400
+    assert events(ombudsman)[-1]["reason"] == "batch_id_conflict"
+    assert count(ombudsman, inbound_batches) == 1

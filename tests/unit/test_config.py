@@ -74,3 +74,10 @@ def test_missing_and_malformed_files(tmp_path):
     bad.write_text("format = [")
     with pytest.raises(ConfigError, match=re.escape(f"{bad}: -: not valid TOML")):
         load_agreement(bad)
+
+
+def test_body_limit_must_fit_the_largest_incoming_envelope(deployment):
+    edit(deployment, "pemkot-bekasi.toml", "max_body_bytes = 1000000", "max_body_bytes = 100000")
+    with pytest.raises(ConfigError, match="max_body_bytes: 100000 is too small for "
+                                          "permintaan_klarifikasi envelopes"):
+        load_node_config(deployment.config_path("pemkot-bekasi"), environ={})
