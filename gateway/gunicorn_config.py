@@ -17,3 +17,5 @@ accesslog = "-" if os.environ.get("GATEWAY_ACCESS_LOG") == "1" else None
 errorlog = "-"
 loglevel = "info"
 proc_name = "gateway-node"
+# Several nodes may run on one host; none needs gunicorn's shared control socket.
+control_socket_disable = True
