@@ -29,7 +29,8 @@ def create_app(config: NodeConfig | str | None = None, *, clock: Clock | None = 
     node = Node.from_config(config, clock=clock)
 
     app = Flask("gateway")
-    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.config["GATEWAY_MAX_BODY"] = config.max_body_bytes
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes + 1
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["gateway.node"] = node
 

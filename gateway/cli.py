@@ -109,25 +109,32 @@ def envelope_seal(
         raise GatewayError(f"{records_file.name}: not JSON: {exc}") from None
     if not isinstance(records, list):
         raise GatewayError(f"{records_file.name}: expected a JSON array of records")
+    if schema_version not in agreed.schema_versions:
+        raise GatewayError(
+            f"schema version {schema_version!r} of {dataset!r} is not accepted "
+            f"under the agreement (accepted: {list(agreed.schema_versions)})"
+        )
     validator_for(dataset, schema_version).check(records)
     own = NodeKeys.from_directory(config.key_dir)
-    header = BatchHeader(
-        sender=config.party_id,
-        receiver=agreed.receiver,
-        dataset=dataset,
-        schema_version=schema_version,
-        batch_id=batch_id or str(uuid.uuid4()),
-        created_at=utc_now(),
-    )
-    click.echo(
-        seal_batch(
+    try:
+        header = BatchHeader(
+            sender=config.party_id,
+            receiver=agreed.receiver,
+            dataset=dataset,
+            schema_version=schema_version,
+            batch_id=batch_id or str(uuid.uuid4()),
+            created_at=utc_now(),
+        )
+        token = seal_batch(
             header,
             records,
             signing_key=own.signing,
             recipient_key=_peer_keys(config).encryption_key_of(agreed.receiver),
             max_bytes=agreed.max_batch_bytes,
         )
-    )
+    except ValueError as exc:
+        raise GatewayError(str(exc)) from None
+    click.echo(token)
 
 
 @envelope.command("open")
@@ -178,10 +185,11 @@ def transfer_run(config_path: str | None, dataset: str | None) -> None:
                 "sealed": len(report.sealed),
                 "delivered": len(report.delivered),
                 "failed": len(report.failed),
+                "errors": report.errors,
             }
         )
     )
-    if report.failed:
+    if report.failed or report.errors:
         sys.exit(3)
 
 

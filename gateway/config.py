@@ -140,7 +140,7 @@ class _Table:
         self.data = data
 
     def key(self, name: str) -> str:
-        return f"{self.prefix}{name}"
+        return f"{self.prefix}{name}" if name else self.prefix.rstrip(".")
 
     def fail(self, name: str, problem: str) -> ConfigError:
         return ConfigError(str(self.file), self.key(name), problem)
@@ -163,6 +163,13 @@ class _Table:
         if value <= 0:
             raise self.fail(name, f"must be a positive integer, got {value}")
         return value
+
+    def strings(self, name: str) -> list[str]:
+        items: list[Any] = self.get(name, list, [])
+        for i, item in enumerate(items):
+            if not isinstance(item, str):
+                raise self.fail(f"{name}[{i}]", f"must be a string, got {type(item).__name__}")
+        return items
 
     def table(self, name: str) -> _Table:
         return _Table(self.file, f"{self.prefix}{name}.", self.get(name, dict))
@@ -215,7 +222,7 @@ def _check_url(t: _Table, name: str) -> str:
     return url.rstrip("/")
 
 
-def _schedule(t: _Table) -> Schedule:
+def _schedule(t: _Table, timezone: str) -> Schedule:
     t.reject_unknown({"interval_seconds", "cron"})
     interval = t.data.get("interval_seconds")
     cron = t.data.get("cron")
@@ -225,7 +232,7 @@ def _schedule(t: _Table) -> Schedule:
         return Schedule(interval_seconds=t.positive_int("interval_seconds"))
     expr: str = t.get("cron", str)
     try:
-        CronTrigger.from_crontab(expr, timezone="Asia/Jakarta")
+        CronTrigger.from_crontab(expr, timezone=timezone)
     except ValueError as exc:
         raise t.fail("cron", f"is not a valid crontab expression: {exc}") from None
     return Schedule(cron=expr)
@@ -309,7 +316,7 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
             receiver=receiver,
             schema_versions=tuple(versions),
             purpose=purpose,
-            schedule=_schedule(t.table("schedule")),
+            schedule=_schedule(t.table("schedule"), timezone),
             max_records_per_batch=t.positive_int("max_records_per_batch", 1000),
             max_batch_bytes=t.positive_int("max_batch_bytes", 8 * 1024 * 1024),
         )
@@ -324,16 +331,26 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
     )
 
 
+_ENV = {
+    "database_url": "GATEWAY_DATABASE_URL",
+    "listen": "GATEWAY_LISTEN",
+    "key_dir": "GATEWAY_KEY_DIR",
+    "workers": "GATEWAY_WORKERS",
+}
+
+
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key, name in (
-        ("GATEWAY_DATABASE_URL", "database_url"),
-        ("GATEWAY_LISTEN", "listen"),
-        ("GATEWAY_KEY_DIR", "key_dir"),
-        ("GATEWAY_WORKERS", "workers"),
-    ):
-        if environ.get(key):
-            out[name] = int(environ[key]) if name == "workers" else environ[key]
+    for name, key in _ENV.items():
+        value = environ.get(key)
+        if not value:
+            continue
+        if name == "workers":
+            if not value.isdigit() or int(value) < 1:
+                raise ConfigError("environment", key, f"must be a positive integer, got {value!r}")
+            out[name] = int(value)
+        else:
+            out[name] = value
     return out
 
 
@@ -376,11 +393,15 @@ def load_node_config(
         "key_dir": node.get("key_dir", str, f"../keys/{party_id}"),
         "workers": node.positive_int("workers", 2),
     }
-    layered.update(_env_overrides(os.environ if environ is None else environ))
+    from_env = _env_overrides(os.environ if environ is None else environ)
+    layered.update(from_env)
     layered.update(overrides or {})
 
     if not re.match(r"^[\w.\-\[\]:]+:\d{1,5}$", layered["listen"]):
-        raise node.fail("listen", f"must be host:port, got {layered['listen']!r}")
+        problem = f"must be host:port, got {layered['listen']!r}"
+        if "listen" in from_env and "listen" not in (overrides or {}):
+            raise ConfigError("environment", _ENV["listen"], problem)
+        raise node.fail("listen", problem)
     database_url = (
         layered["database_url"] or f"sqlite:///{file.parent.parent / 'var' / party_id}.db"
     )
@@ -398,8 +419,10 @@ def load_node_config(
         digest: str = t.get("token_sha256", str)
         if not _HEX64.match(digest):
             raise t.fail("token_sha256", "must be the lower-case hex SHA-256 of the token")
-        submit = frozenset(t.get("submit", list, []))
-        pull = frozenset(t.get("pull", list, []))
+        if any(c.token_sha256 == digest for c in clients):
+            raise t.fail("token_sha256", "the same token is already given to another client")
+        submit = frozenset(t.strings("submit"))
+        pull = frozenset(t.strings("pull"))
         # The agreement's direction rules are enforced here, once, at start-up.
         for key, names, allowed, verb in (
             ("submit", submit, sends, "sends"),
@@ -419,12 +442,21 @@ def load_node_config(
         )
 
     max_body_bytes = node.positive_int("max_body_bytes", 16 * 1024 * 1024)
+    peer_timeout = float(node.get("peer_timeout_seconds", (int, float), 30))
+    if not 0 < peer_timeout <= 600:
+        raise node.fail(
+            "peer_timeout_seconds", f"must be above 0 and at most 600, got {peer_timeout}"
+        )
     for dataset in agreement.incoming(party_id):
         if envelope_limit(dataset.max_batch_bytes) > max_body_bytes:
-            raise node.fail("max_body_bytes", (
-                f"{max_body_bytes} is too small for {dataset.name} envelopes of up to "
-                f"{envelope_limit(dataset.max_batch_bytes)} bytes (max_batch_bytes "
-                f"{dataset.max_batch_bytes} in the agreement)"))
+            raise node.fail(
+                "max_body_bytes",
+                (
+                    f"{max_body_bytes} is too small for {dataset.name} envelopes of up to "
+                    f"{envelope_limit(dataset.max_batch_bytes)} bytes (max_batch_bytes "
+                    f"{dataset.max_batch_bytes} in the agreement)"
+                ),
+            )
 
     return NodeConfig(
         party_id=party_id,
@@ -435,7 +467,7 @@ def load_node_config(
         clients=tuple(clients),
         max_body_bytes=max_body_bytes,
         max_records_per_submission=node.positive_int("max_records_per_submission", 10_000),
-        peer_timeout_seconds=float(node.get("peer_timeout_seconds", (int, float), 30)),
+        peer_timeout_seconds=peer_timeout,
         workers=layered["workers"],
         scheduler_enabled=node.get("scheduler", bool, True),
         source=file,

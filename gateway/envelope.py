@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,7 @@ __all__ = [
     "Receipt",
     "envelope_limit",
     "open_batch",
+    "records_budget",
     "records_digest",
     "seal_batch",
     "sign_receipt",
@@ -51,6 +53,8 @@ BATCH_JWS_TYP = "gw-batch+jws"
 BATCH_JWE_TYP = "gw-batch+jwe"
 RECEIPT_TYP = "gw-receipt+jws"
 ENC = "A256GCM"
+# Batch ids are UUIDs in canonical lower-case form.
+BATCH_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # Slack for the headers, key, IV and tag around a payload, and base64url growth.
 _OVERHEAD = 4096
 
@@ -62,6 +66,15 @@ def envelope_limit(max_bytes: int) -> int:
     so an envelope is up to (4/3)^2 = 16/9 times the document, plus headers.
     """
     return max_bytes * 16 // 9 + _OVERHEAD
+
+
+# Room for the batch document's own fields around its records.
+_DOCUMENT_FIELDS_ALLOWANCE = 1024
+
+
+def records_budget(max_batch_bytes: int) -> int:
+    """How many bytes of canonical records fit in a batch of ``max_batch_bytes``."""
+    return max_batch_bytes - _DOCUMENT_FIELDS_ALLOWANCE
 
 
 def records_digest(records: Sequence[Any]) -> str:
@@ -99,6 +112,12 @@ class BatchHeader:
     batch_id: str
     created_at: dt.datetime
 
+    def __post_init__(self) -> None:
+        if not BATCH_ID.match(self.batch_id):
+            raise ValueError(f"batch id must be a lower-case UUID, got {self.batch_id!r}")
+        if self.created_at.tzinfo is None:
+            raise ValueError("created_at must be timezone-aware")
+
 
 @dataclass(frozen=True)
 class OpenedBatch:
@@ -108,6 +127,7 @@ class OpenedBatch:
     records_sha256: str
     signer_kid: str
     signed: str  # the verified inner JWS, kept as the sender's proof of origin
+    document_bytes: int  # size of the signed document, for the agreed batch limit
 
     @property
     def document(self) -> dict[str, Any]:
@@ -182,7 +202,8 @@ def open_batch(
     raw = token.encode("ascii", "replace") if isinstance(token, str) else token
     if len(raw) > envelope_limit(max_bytes):
         raise EnvelopeRejected(
-            f"envelope is {len(raw)} bytes, over {envelope_limit(max_bytes)}", reason="size")
+            f"envelope is {len(raw)} bytes, over {envelope_limit(max_bytes)}", reason="size"
+        )
     try:
         decrypted = jwe.decrypt_compact(raw, decryption_key, registry=_jwe_registry(len(raw)))
     except Exception as exc:  # any library error means the same thing to the peer
@@ -190,7 +211,11 @@ def open_batch(
             f"cannot decrypt: {type(exc).__name__}: {exc}", reason="decrypt"
         ) from None
     protected = decrypted.protected
-    if protected.get("kid") != decryption_key.thumbprint() or protected.get("typ") != BATCH_JWE_TYP:
+    if (
+        protected.get("kid") != decryption_key.thumbprint()
+        or protected.get("typ") != BATCH_JWE_TYP
+        or protected.get("cty") != "JOSE"
+    ):
         raise EnvelopeRejected(f"unexpected JWE header {protected!r}", reason="header")
     signed = decrypted.plaintext or b""
     registry = _jws_registry(len(signed))
@@ -212,8 +237,8 @@ def open_batch(
     if verified.headers().get("typ") != BATCH_JWS_TYP:
         raise EnvelopeRejected("inner JWS typ is not gw-batch+jws", reason="header")
     try:
-        document = json.loads(verified.payload)
-    except ValueError as exc:
+        document = json.loads(verified.payload, parse_constant=_no_constants)
+    except (ValueError, RecursionError) as exc:
         raise EnvelopeRejected(f"signed payload is not JSON: {exc}", reason="malformed") from None
     if not isinstance(document, dict) or document.get("v") != ENVELOPE_VERSION:
         raise EnvelopeRejected("unsupported envelope version", reason="version")
@@ -235,23 +260,27 @@ def open_batch(
         raise EnvelopeRejected(
             f"record_count {count} but {len(records)} records", reason="count_mismatch"
         )
-    actual = records_digest(records)
+    try:
+        actual = records_digest(records)
+    except Exception as exc:  # rfc8785 refuses numbers outside the I-JSON range
+        raise EnvelopeRejected(
+            f"records cannot be canonicalised: {exc}", reason="malformed"
+        ) from None
     if actual != digest:
         raise EnvelopeRejected(
             f"records digest: expected {digest}, got {actual}", reason="digest_mismatch"
         )
     try:
-        created_at = dt.datetime.fromisoformat(_require(document, "created_at", str))
-    except ValueError:
-        raise EnvelopeRejected("created_at is not ISO 8601", reason="malformed") from None
-    header = BatchHeader(
-        sender=sender,
-        receiver=receiver,
-        dataset=_require(document, "dataset", str),
-        schema_version=_require(document, "schema_version", str),
-        batch_id=_require(document, "batch_id", str),
-        created_at=created_at,
-    )
+        header = BatchHeader(
+            sender=sender,
+            receiver=receiver,
+            dataset=_require(document, "dataset", str),
+            schema_version=_require(document, "schema_version", str),
+            batch_id=_require(document, "batch_id", str),
+            created_at=dt.datetime.fromisoformat(_require(document, "created_at", str)),
+        )
+    except ValueError as exc:
+        raise EnvelopeRejected(f"bad batch header: {exc}", reason="malformed") from None
     return OpenedBatch(
         header=header,
         records=records,
@@ -259,7 +288,12 @@ def open_batch(
         records_sha256=digest,
         signer_kid=str(kid),
         signed=signed.decode("ascii"),
+        document_bytes=len(verified.payload),
     )
+
+
+def _no_constants(value: str) -> Any:
+    raise ValueError(f"{value} is not valid JSON")
 
 
 @dataclass(frozen=True)
@@ -296,14 +330,24 @@ def sign_receipt(batch: OpenedBatch, *, received_at: dt.datetime, signing_key: O
 
 
 def verify_receipt(
-    token: str, *, receiver_key: OKPKey, batch_id: str, records_sha256: str
+    token: str, *, peer_keys: PeerKeys, receiver: str, batch_id: str, records_sha256: str
 ) -> Receipt:
-    """Check a receipt's signature and that it is for the batch we sent.
+    """Check a receipt's signature by one of ``receiver``'s keys, and that it is for our batch.
 
     Raises :class:`VerificationFailed` saying what was expected and what was found.
     """
+    registry = _jws_registry(64 * 1024)
     try:
-        verified = jws.deserialize_compact(token, receiver_key, registry=_jws_registry(64 * 1024))
+        kid = jws.extract_compact(token.encode("ascii"), registry=registry).headers().get("kid")
+    except Exception as exc:
+        raise VerificationFailed(f"receipt is not a JWS: {type(exc).__name__}: {exc}") from None
+    signer = peer_keys.signing_key(str(kid))
+    if signer is None or signer.party != receiver:
+        raise VerificationFailed(
+            f"receipt signed by key {kid!r}, not a registered signing key of {receiver!r}"
+        )
+    try:
+        verified = jws.deserialize_compact(token, signer.key, registry=registry)
         document = json.loads(verified.payload)
     except Exception as exc:
         raise VerificationFailed(f"receipt does not verify: {type(exc).__name__}: {exc}") from None
@@ -312,6 +356,7 @@ def verify_receipt(
     for name, expected in (
         ("batch_id", batch_id),
         ("records_sha256", records_sha256),
+        ("receiver", receiver),
         ("v", ENVELOPE_VERSION),
     ):
         if document.get(name) != expected:

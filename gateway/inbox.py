@@ -50,6 +50,12 @@ def _check_policy(node: Node, batch: OpenedBatch) -> None:
             f"{batch.record_count} records, over the batch limit {agreed.max_records_per_batch}",
             reason="batch_limit",
         )
+    if batch.document_bytes > agreed.max_batch_bytes:
+        raise EnvelopeRejected(
+            f"signed document of {batch.document_bytes} bytes, over the batch limit "
+            f"{agreed.max_batch_bytes}",
+            reason="batch_limit",
+        )
     errors = validator_for(h.dataset, h.schema_version).errors(batch.records)
     if errors:
         # Paths and codes only: the values may be personal data.
@@ -79,7 +85,10 @@ def receive(node: Node, token: bytes) -> Delivery:
             max_bytes=max_bytes,
         )
         peer, batch_id = batch.header.sender, batch.header.batch_id
-        _check_policy(node, batch)
+        # A batch already accepted is answered with its receipt even if the agreement
+        # has changed since, so that the sender stops resending it.
+        if not _seen(node, batch_id):
+            _check_policy(node, batch)
         return _store(node, batch, envelope_sha256)
     except EnvelopeRejected as exc:
         log.warning("envelope %s rejected (%s): %s", envelope_sha256[:16], exc.reason, exc.detail)
@@ -97,6 +106,14 @@ def receive(node: Node, token: bytes) -> Delivery:
         raise
 
 
+def _seen(node: Node, batch_id: str) -> bool:
+    with node.store.read() as conn:
+        found = conn.execute(
+            select(inbound_batches.c.seq).where(inbound_batches.c.batch_id == batch_id)
+        ).first()
+    return found is not None
+
+
 def _store(node: Node, batch: OpenedBatch, envelope_sha256: str, *, retry: bool = True) -> Delivery:
     h = batch.header
     try:
@@ -110,9 +127,12 @@ def _store(node: Node, batch: OpenedBatch, envelope_sha256: str, *, retry: bool 
             )
             now = node.now()
             if existing is not None:
-                if (
-                    existing["sender"] != h.sender
-                    or existing["records_sha256"] != batch.records_sha256
+                same = (h.sender, h.dataset, h.schema_version, batch.records_sha256)
+                if same != (
+                    existing["sender"],
+                    existing["dataset"],
+                    existing["schema_version"],
+                    existing["records_sha256"],
                 ):
                     raise EnvelopeRejected(
                         f"batch id {h.batch_id} already received with other content",

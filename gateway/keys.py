@@ -182,12 +182,6 @@ class PeerKeys:
                 return k.key
         raise KeyMaterialError(f"no encryption key registered for party {party!r}")
 
-    def signing_key_of(self, party: str) -> OKPKey:
-        for k in self._by_kid.values():
-            if k.party == party and k.use == "sig":
-                return k.key
-        raise KeyMaterialError(f"no signing key registered for party {party!r}")
-
     @classmethod
     def from_jwks(cls, jwks_by_party: Mapping[str, Mapping[str, Any]]) -> PeerKeys:
         out = []

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from gateway.config import ClientConfig, NodeConfig
-from gateway.errors import Unauthorized
+from gateway.errors import KeyMaterialError, Unauthorized
 from gateway.keys import NodeKeys, PeerKeys, load_jwks_file
 from gateway.storage import Store
 
@@ -44,6 +44,7 @@ class Node:
         environ: Mapping[str, str] | None = None,
     ) -> Node:
         keys = NodeKeys.from_directory(config.key_dir, environ=environ)
+        _check_registered(config, keys)
         peers = PeerKeys.from_jwks(
             {
                 party.id: load_jwks_file(party.jwks_file)
@@ -76,3 +77,20 @@ class Node:
         if found is None:
             raise Unauthorized("the bearer token is not valid")
         return found
+
+
+def _check_registered(config: NodeConfig, keys: NodeKeys) -> None:
+    """Refuse to run with keys that the agreement does not register for this party.
+
+    Peers verify our signatures and encrypt to us with the keys the agreement
+    registers; with any other keys every exchange would fail, so fail at start.
+    """
+    party = config.party
+    registered = {k.get("kid") for k in load_jwks_file(party.jwks_file)["keys"]}
+    for use, kid in (("signing", keys.signing_kid), ("encryption", keys.encryption_kid)):
+        if kid not in registered:
+            raise KeyMaterialError(
+                f"this node's {use} key {kid} is not registered for {party.id} in "
+                f"{party.jwks_file} (the agreement's jwks_file); register the output of "
+                "'gateway keys jwks' there"
+            )

@@ -10,6 +10,7 @@ import rfc8785
 
 from gateway import audit
 from gateway.config import ClientConfig
+from gateway.envelope import records_budget
 from gateway.errors import (
     BadRequest,
     Forbidden,
@@ -62,6 +63,14 @@ def submit(node: Node, client: ClientConfig, dataset: str, body: Any) -> dict[st
     validator.check(records)
 
     canonical = [rfc8785.dumps(r) for r in records]
+    # A record that cannot fit in any batch would block its dataset's queue.
+    budget = records_budget(agreed.max_batch_bytes)
+    for i, c in enumerate(canonical):
+        if len(c) + 1 > budget:
+            raise PayloadTooLarge(
+                f"record is {len(c)} bytes; a batch of {dataset} carries at most {budget}",
+                path=f"/records/{i}",
+            )
     digests = [hashlib.sha256(c).hexdigest() for c in canonical]
     submission_id = str(uuid.uuid4())
     now = node.now()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -25,7 +26,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 
 __all__ = [
     "Store",
@@ -101,7 +102,8 @@ inbound_batches = Table(
     Column("received_at", String(40), nullable=False),
     Column("acked_at", String(40), nullable=True),
     Column("acked_by", String(64), nullable=True),
-    UniqueConstraint("sender", "batch_id", name="uq_inbound_sender_batch"),
+    # Batch ids are UUIDs chosen by senders; one id is accepted once, from one sender.
+    UniqueConstraint("batch_id", name="uq_inbound_batch_id"),
     Index("ix_inbound_dataset_seq", "dataset", "seq"),
 )
 
@@ -146,6 +148,9 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        database = make_url(url).database
+        if self.is_sqlite and database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
         kwargs: dict[str, Any] = {}
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}

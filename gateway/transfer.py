@@ -22,8 +22,14 @@ from sqlalchemy import select, update
 
 from gateway import audit
 from gateway.config import DatasetAgreement
-from gateway.envelope import BatchHeader, records_digest, seal_batch, verify_receipt
-from gateway.errors import GatewayError, KeyMaterialError, VerificationFailed
+from gateway.envelope import (
+    BatchHeader,
+    records_budget,
+    records_digest,
+    seal_batch,
+    verify_receipt,
+)
+from gateway.errors import GatewayError, VerificationFailed
 from gateway.node import Node, iso
 from gateway.storage import outbound_batches, outbox_records
 
@@ -54,11 +60,13 @@ class TransferReport:
     sealed: list[str] = field(default_factory=list)
     delivered: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # datasets whose run raised
 
     def merge(self, other: TransferReport) -> None:
         self.sealed += other.sealed
         self.delivered += other.delivered
         self.failed += other.failed
+        self.errors += other.errors
 
 
 def seal_pending(node: Node, dataset: DatasetAgreement) -> list[str]:
@@ -83,13 +91,12 @@ def seal_pending(node: Node, dataset: DatasetAgreement) -> list[str]:
                 .order_by(c.seq)
                 .limit(dataset.max_records_per_batch)
             ).all()
-            # Keep the signed document under the agreed byte limit, leaving room
-            # for the header fields around the records.
-            budget = dataset.max_batch_bytes - 1024
+            # Keep the signed document under the agreed byte limit.
+            budget = records_budget(dataset.max_batch_bytes)
             take: list[tuple[int, str]] = []
             size = 0
             for seq, record in rows:
-                size += len(record) + 1
+                size += len(record.encode("utf-8")) + 1
                 if take and size > budget:
                     break
                 take.append((seq, record))
@@ -214,11 +221,12 @@ def send_pending(
         try:
             verified = verify_receipt(
                 receipt,
-                receiver_key=node.peers.signing_key_of(peer.id),
+                peer_keys=node.peers,
+                receiver=peer.id,
                 batch_id=batch_id,
                 records_sha256=row["records_sha256"],
             )
-        except (VerificationFailed, KeyMaterialError) as exc:
+        except VerificationFailed as exc:
             log.error("batch %s to %s: receipt rejected: %s", batch_id, peer.id, exc)
             _fail(node, row, "bad_receipt")
             report.failed.append(batch_id)
@@ -270,6 +278,11 @@ def run(node: Node, *, dataset: str | None = None, post: Poster = http_post) -> 
         if not outgoing:
             raise GatewayError(f"{node.party_id} sends no dataset named {dataset!r}")
     for agreed in outgoing:
-        report.sealed += seal_pending(node, agreed)
-        report.merge(send_pending(node, agreed, post=post))
+        try:
+            report.sealed += seal_pending(node, agreed)
+            report.merge(send_pending(node, agreed, post=post))
+        except Exception:
+            # One dataset's failure must not hold back the others; the next run retries it.
+            log.exception("transfer of %s failed", agreed.name)
+            report.errors.append(agreed.name)
     return report

@@ -64,7 +64,7 @@ schema_versions = ["1.0"]
 purpose = 1
 schedule = {{ interval_seconds = {interval} }}
 max_records_per_batch = {max_records}
-max_batch_bytes = 262144
+max_batch_bytes = {max_batch_bytes}
 
 [[datasets]]
 name = "tanggapan_klarifikasi"
@@ -74,7 +74,7 @@ schema_versions = ["1.0"]
 purpose = 1
 schedule = {{ interval_seconds = {interval} }}
 max_records_per_batch = {max_records}
-max_batch_bytes = 262144
+max_batch_bytes = {max_batch_bytes}
 """
 
 NODE = """\
@@ -134,13 +134,13 @@ class Deployment:
 
 def make_deployment(
     root: Path, *, interval: int = 3600, max_records: int = 1000, workers: int = 1,
-    max_body: int = 1_000_000,
+    max_body: int = 1_000_000, max_batch_bytes: int = 262144,
 ) -> Deployment:
     ports = {"pemkot-bekasi": free_port(), "ombudsman-ri": free_port()}
     root.mkdir(parents=True, exist_ok=True)
     (root / "agreement.toml").write_text(AGREEMENT.format(
         pemkot_port=ports["pemkot-bekasi"], ombudsman_port=ports["ombudsman-ri"],
-        interval=interval, max_records=max_records))
+        interval=interval, max_records=max_records, max_batch_bytes=max_batch_bytes))
     for party in PARTIES:
         tokens = list(TOKENS[party].values())
         hashes = {f"h{i + 1}": _sha256(t) for i, t in enumerate(tokens)}

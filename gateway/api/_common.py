@@ -27,10 +27,15 @@ def read_body(media_type: str) -> bytes:
         raise UnsupportedMediaType(
             f"Content-Type must be {media_type}, got {request.mimetype or 'none'!r}"
         )
-    limit = int(current_app.config["MAX_CONTENT_LENGTH"])
+    limit = int(current_app.config["GATEWAY_MAX_BODY"])
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"the request body is over the limit of {limit} bytes")
-    return request.get_data(cache=False)
+    # A chunked body has no length up front; Werkzeug stops reading one byte past
+    # the limit (MAX_CONTENT_LENGTH), which is how an oversized one is told apart.
+    body = request.get_data(cache=False)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"the request body is over the limit of {limit} bytes")
+    return body
 
 
 def _reject_constant(value: str) -> Any:

@@ -45,7 +45,7 @@ def init_app(app: Flask) -> None:
         status = exc.code or 500
         code = _HTTP_CODES.get(status, "http_error")
         message = {
-            413: f"the request body is over the limit of {app.config['MAX_CONTENT_LENGTH']} bytes",
+            413: f"the request body is over the limit of {app.config['GATEWAY_MAX_BODY']} bytes",
             404: f"no such endpoint: {request.method} {request.path}",
             405: f"method {request.method} is not allowed on {request.path}",
         }.get(status, exc.description or code)

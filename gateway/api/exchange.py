@@ -20,7 +20,8 @@ def jwks() -> Response:
 
 @bp.post("/batches")
 def receive_batch() -> Response:
-    token = read_body(JOSE_MEDIA_TYPE)
+    # Compact serialisation has no white space; tolerate a trailing newline from a file.
+    token = read_body(JOSE_MEDIA_TYPE).strip()
     delivery = inbox.receive(node(), token)
     return jsonify(
         {

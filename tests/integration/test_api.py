@@ -400,3 +400,38 @@ def test_same_batch_id_with_other_content_is_refused(apps, pemkot, ombudsman):
     assert answer.status_code == 400
     assert events(ombudsman)[-1]["reason"] == "batch_id_conflict"
     assert count(ombudsman, inbound_batches) == 1
+
+
+def test_chunked_body_over_the_limit_is_413(pemkot):
+    import io
+
+    body = b'{"schema_version": "1.0", "records": [' + b" " * 1_200_000 + b"]}"
+    answer = pemkot.client.post(
+        f"/api/v1/datasets/{TANGGAPAN}/records", input_stream=io.BytesIO(body),
+        environ_overrides={"wsgi.input_terminated": True},  # as gunicorn does for chunked
+        headers={**pemkot.auth(), "Content-Type": "application/json",
+                 "Transfer-Encoding": "chunked"})
+    assert answer.status_code == 413
+    assert answer.get_json()["error"]["code"] == "payload_too_large"
+
+
+def test_record_larger_than_any_batch_is_refused_at_submission(deployment_factory,
+                                                               monkeypassphrase):
+    pemkot = build_apps(deployment_factory(max_batch_bytes=3072))["pemkot-bekasi"]
+    small, big = sample_records(TANGGAPAN, 2)
+    big["penjelasan"] = "x" * 2500
+    answer = submit(pemkot, [small, big])
+    assert answer.status_code == 413
+    assert answer.get_json()["error"]["path"] == "/records/1"
+    assert count(pemkot, outbox_records) == 0
+
+
+def test_resent_batch_is_acknowledged_after_the_agreement_changes(apps, pemkot, ombudsman):
+    envelope = sealed_envelope(apps, pemkot)
+    first = post_envelope(ombudsman, envelope).get_json()
+    # The Ombudsman stops accepting version 1.0; a resend of the stored batch still gets
+    # its receipt, so the sender can stop retrying.
+    agreed = node(ombudsman).config.agreement.datasets[TANGGAPAN]
+    object.__setattr__(agreed, "schema_versions", ("2.0",))
+    again = post_envelope(ombudsman, envelope)
+    assert again.status_code == 200 and again.get_json()["receipt"] == first["receipt"]

@@ -33,3 +33,14 @@ def test_missing_config_is_a_usage_error():
     done = run("transfer", "run")
     assert done.returncode == 2
     assert "give --config or set GATEWAY_CONFIG" in done.stderr
+
+
+def test_serve_refuses_keys_the_agreement_does_not_register(deployment):
+    agreement = deployment.root / "agreement.toml"
+    agreement.write_text(agreement.read_text().replace(
+        'jwks_file = "keys/pemkot-bekasi/jwks.json"', 'jwks_file = "keys/ombudsman-ri/jwks.json"'))
+    done = run("serve", "--config", str(deployment.config_path("pemkot-bekasi")),
+               env={"PATH": "/usr/bin:/bin", "GATEWAY_KEY_PASSPHRASE": "test-passphrase"})
+    assert done.returncode == 1
+    assert "this node's signing key" in done.stderr
+    assert "is not registered for pemkot-bekasi" in done.stderr

@@ -56,6 +56,15 @@ def edit(deployment, name, old, new):
      "got a boolean"),
     ("pemkot-bekasi.toml", "[node]", "[node]\ncolour = 'red'", "node.colour",
      "is not a known setting"),
+    ("pemkot-bekasi.toml", "peer_timeout_seconds = 10", "peer_timeout_seconds = -1",
+     "node.peer_timeout_seconds", "must be above 0"),
+    ("pemkot-bekasi.toml", 'pull = ["permintaan_klarifikasi"]', 'pull = [1]',
+     "clients[0].pull[0]", "must be a string, got int"),
+    ("agreement.toml", "schedule = { interval_seconds = 3600 }", "schedule = {}",
+     "datasets[0].schedule", "needs exactly one of interval_seconds or cron"),
+    ("agreement.toml", "schedule = { interval_seconds = 3600 }",
+     'schedule = { cron = "99 * * * *" }',
+     "datasets[0].schedule.cron", "is not a valid crontab expression"),
 ])
 def test_invalid_config_names_file_key_and_problem(deployment, file, old, new, key, problem):
     path = edit(deployment, file, old, new)
@@ -81,3 +90,24 @@ def test_body_limit_must_fit_the_largest_incoming_envelope(deployment):
     with pytest.raises(ConfigError, match="max_body_bytes: 100000 is too small for "
                                           "permintaan_klarifikasi envelopes"):
         load_node_config(deployment.config_path("pemkot-bekasi"), environ={})
+
+
+def test_two_clients_may_not_share_a_token(deployment):
+    path = deployment.config_path("pemkot-bekasi")
+    text = path.read_text()
+    first = text.split('token_sha256 = "')[1].split('"')[0]
+    second = text.split('token_sha256 = "')[2].split('"')[0]
+    path.write_text(text.replace(second, first))
+    with pytest.raises(ConfigError, match=r"clients\[1\]\.token_sha256: the same token"):
+        load_node_config(path, environ={})
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"GATEWAY_WORKERS": "abc"}, "environment: GATEWAY_WORKERS: must be a positive integer"),
+    ({"GATEWAY_WORKERS": "-3"}, "environment: GATEWAY_WORKERS: must be a positive integer"),
+    ({"GATEWAY_LISTEN": "nowhere"}, "environment: GATEWAY_LISTEN: must be host:port"),
+])
+def test_bad_environment_overrides_name_the_variable(deployment, env, message):
+    with pytest.raises(ConfigError) as info:
+        load_node_config(deployment.config_path("pemkot-bekasi"), environ=env)
+    assert str(info.value).startswith(message)

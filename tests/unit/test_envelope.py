@@ -139,13 +139,49 @@ def test_seal_refuses_a_batch_over_the_limit(keys):
 def test_receipt_verifies_and_binds_batch_and_digest(keys):
     opened = open_(keys, seal(keys))
     token = sign_receipt(opened, received_at=NOW, signing_key=keys["p_sig"])
-    receipt = verify_receipt(token, receiver_key=keys["p_sig"], batch_id=opened.header.batch_id,
-                             records_sha256=opened.records_sha256)
+    peers = PeerKeys([PeerKey("pemkot-bekasi", keys["p_sig"], "sig"),
+                      PeerKey("ombudsman-ri", keys["o_sig"], "sig")])
+    check = {"peer_keys": peers, "receiver": "pemkot-bekasi",
+             "batch_id": opened.header.batch_id, "records_sha256": opened.records_sha256}
+    receipt = verify_receipt(token, **check)
     assert receipt.received_at == "2026-11-28T03:00:00.000000Z"
     assert receipt.signer_kid == keys["p_sig"].thumbprint()
     with pytest.raises(VerificationFailed, match="receipt batch_id: expected 'other'"):
-        verify_receipt(token, receiver_key=keys["p_sig"], batch_id="other",
-                       records_sha256=opened.records_sha256)
+        verify_receipt(token, **{**check, "batch_id": "other"})
+    # Signed by a registered key, but of another party than the receiver.
+    forged = sign_receipt(opened, received_at=NOW, signing_key=keys["o_sig"])
+    with pytest.raises(VerificationFailed, match="not a registered signing key of"):
+        verify_receipt(forged, **check)
+    head, payload, sig = token.split(".")
     with pytest.raises(VerificationFailed, match="does not verify"):
-        verify_receipt(token, receiver_key=keys["o_sig"], batch_id=opened.header.batch_id,
-                       records_sha256=opened.records_sha256)
+        verify_receipt(f"{head}.{payload}.{flip(sig)}", **check)
+
+
+@pytest.mark.parametrize(("field", "value", "reason"), [
+    ("batch_id", "../../etc", "malformed"),
+    ("created_at", "2026-11-28T03:00:00", "malformed"),
+    ("records", [{"n": 10**400}], "malformed"),
+    ("v", 2, "version"),
+    ("record_count", 5, "count_mismatch"),
+    ("records_sha256", "0" * 64, "digest_mismatch"),
+])
+def test_signed_but_malformed_documents_are_rejected(keys, field, value, reason):
+    import rfc8785
+    from joserfc import jwe, jws
+
+    document = {"v": 1, "sender": "ombudsman-ri", "receiver": "pemkot-bekasi",
+                "dataset": "permintaan_klarifikasi", "schema_version": "1.0",
+                "batch_id": "7d1f3c9e-0000-4000-8000-000000000001",
+                "created_at": "2026-11-28T03:00:00.000000Z", "record_count": 1,
+                "records_sha256": records_digest([{"n": 1}]), "records": [{"n": 1}]}
+    document[field] = value
+    payload = (json.dumps(document) if field == "records" else rfc8785.dumps(document))
+    signed = jws.serialize_compact({"alg": "Ed25519", "kid": keys["o_sig"].thumbprint(),
+                                    "typ": "gw-batch+jws"}, payload, keys["o_sig"],
+                                   algorithms=["Ed25519"])
+    token = jwe.encrypt_compact({"alg": "ECDH-ES+A256KW", "enc": "A256GCM", "cty": "JOSE",
+                                 "kid": keys["p_enc"].thumbprint(), "typ": "gw-batch+jwe"},
+                                signed, keys["p_enc"], algorithms=["ECDH-ES+A256KW", "A256GCM"])
+    with pytest.raises(EnvelopeRejected) as info:
+        open_(keys, token)
+    assert info.value.reason == reason
