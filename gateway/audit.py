@@ -55,6 +55,11 @@ _FIELDS = (
     "status",
 )
 
+# Built once: constructing statements per call costs more than running them.
+_NEXT_INDEX = select(func.coalesce(func.max(audit_events.c.idx) + 1, 0))
+_INSERT = audit_events.insert()
+_PG_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+
 # A fixed advisory-lock key so that audit appends on PostgreSQL are serialised.
 _PG_LOCK_KEY = 0x6761_7564  # "gaud"
 
@@ -67,21 +72,22 @@ def append(conn: Connection, *, event: str, actor: str, at: dt.datetime, **field
     if unknown:
         raise ValueError(f"audit entries may not carry {sorted(unknown)}")
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-    idx = conn.execute(select(func.coalesce(func.max(audit_events.c.idx) + 1, 0))).scalar_one()
+        conn.execute(_PG_LOCK, {"k": _PG_LOCK_KEY})
+    idx = conn.execute(_NEXT_INDEX).scalar_one()
     stamp = at.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
     entry = {"v": ENTRY_VERSION, "index": idx, "at": stamp, "event": event, "actor": actor}
     entry.update({k: v for k, v in fields.items() if v is not None})
     conn.execute(
-        audit_events.insert().values(
-            idx=idx,
-            at=stamp,
-            event=event,
-            actor=actor,
-            dataset=fields.get("dataset"),
-            batch_id=fields.get("batch_id"),
-            submission_id=fields.get("submission_id"),
-            entry=rfc8785.dumps(entry).decode("utf-8"),
-        )
+        _INSERT,
+        {
+            "idx": idx,
+            "at": stamp,
+            "event": event,
+            "actor": actor,
+            "dataset": fields.get("dataset"),
+            "batch_id": fields.get("batch_id"),
+            "submission_id": fields.get("submission_id"),
+            "entry": rfc8785.dumps(entry).decode("utf-8"),
+        },
     )
     return int(idx)

@@ -212,6 +212,7 @@ def serve(config_path: str | None, no_scheduler: bool, dev_server: bool) -> None
         "GATEWAY_CONFIG": str(config.source),
         "GATEWAY_LISTEN": config.listen,
         "GATEWAY_WORKERS": str(config.workers),
+        "GATEWAY_THREADS": str(config.threads),
     }
     if dev_server:
         host, _, port = config.listen.rpartition(":")

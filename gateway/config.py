@@ -122,6 +122,7 @@ class NodeConfig:
     max_records_per_submission: int
     peer_timeout_seconds: float
     workers: int
+    threads: int
     scheduler_enabled: bool
     source: Path
     overrides: Mapping[str, Any] = field(default_factory=dict)
@@ -336,6 +337,7 @@ _ENV = {
     "listen": "GATEWAY_LISTEN",
     "key_dir": "GATEWAY_KEY_DIR",
     "workers": "GATEWAY_WORKERS",
+    "threads": "GATEWAY_THREADS",
 }
 
 
@@ -345,7 +347,7 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
         value = environ.get(key)
         if not value:
             continue
-        if name == "workers":
+        if name in ("workers", "threads"):
             if not value.isdigit() or int(value) < 1:
                 raise ConfigError("environment", key, f"must be a positive integer, got {value!r}")
             out[name] = int(value)
@@ -392,6 +394,7 @@ def load_node_config(
         "database_url": node.get("database_url", str, ""),
         "key_dir": node.get("key_dir", str, f"../keys/{party_id}"),
         "workers": node.positive_int("workers", 2),
+        "threads": node.positive_int("threads", 8),
     }
     from_env = _env_overrides(os.environ if environ is None else environ)
     layered.update(from_env)
@@ -469,6 +472,7 @@ def load_node_config(
         max_records_per_submission=node.positive_int("max_records_per_submission", 10_000),
         peer_timeout_seconds=peer_timeout,
         workers=layered["workers"],
+        threads=layered["threads"],
         scheduler_enabled=node.get("scheduler", bool, True),
         source=file,
         overrides=dict(overrides or {}),

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import rfc8785
+from sqlalchemy.engine import Connection
 
 from gateway import audit
 from gateway.config import ClientConfig
@@ -25,6 +26,8 @@ from gateway.validation import validator_for
 __all__ = ["record_rejection", "submit"]
 
 _BODY_KEYS = {"schema_version", "records"}
+_INSERT_SUBMISSION = submissions.insert()
+_INSERT_RECORD = outbox_records.insert()
 
 
 def submit(node: Node, client: ClientConfig, dataset: str, body: Any) -> dict[str, Any]:
@@ -75,21 +78,24 @@ def submit(node: Node, client: ClientConfig, dataset: str, body: Any) -> dict[st
     submission_id = str(uuid.uuid4())
     now = node.now()
     stamp = iso(now)
-    total = hashlib.sha256(rfc8785.dumps(records)).hexdigest()
-    with node.store.write() as conn:
+    # The canonical form of an array is its elements' canonical forms, comma-separated.
+    total = hashlib.sha256(b"[" + b",".join(canonical) + b"]").hexdigest()
+
+    def store(conn: Connection) -> None:
         conn.execute(
-            submissions.insert().values(
-                id=submission_id,
-                client_id=client.id,
-                dataset=dataset,
-                schema_version=version,
-                record_count=len(records),
-                records_sha256=total,
-                received_at=stamp,
-            )
+            _INSERT_SUBMISSION,
+            {
+                "id": submission_id,
+                "client_id": client.id,
+                "dataset": dataset,
+                "schema_version": version,
+                "record_count": len(records),
+                "records_sha256": total,
+                "received_at": stamp,
+            },
         )
         conn.execute(
-            outbox_records.insert(),
+            _INSERT_RECORD,
             [
                 {
                     "submission_id": submission_id,
@@ -113,6 +119,9 @@ def submit(node: Node, client: ClientConfig, dataset: str, body: Any) -> dict[st
             record_count=len(records),
             records_sha256=total,
         )
+
+    # Durable before the answer: run() returns only after the commit that holds it.
+    node.store.group.run(store)
     return {
         "submission_id": submission_id,
         "dataset": dataset,

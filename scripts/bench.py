@@ -40,6 +40,7 @@ from typing import IO
 
 import requests
 
+from gateway import gunicorn_config
 from gateway.config import load_node_config
 from gateway.process import NodeProcess, wait_until
 from schemas.samples import sample_records
@@ -90,11 +91,14 @@ def free_port() -> int:
 class BaselineServer:
     """The plain Flask app under gunicorn with the gateway's gunicorn settings."""
 
-    def __init__(self, app_dir: Path, *, listen: str, workers: int, log_path: Path) -> None:
+    def __init__(
+        self, app_dir: Path, *, listen: str, workers: int, threads: int, log_path: Path
+    ) -> None:
         self.app_dir = app_dir
         self.listen = listen
         self.base_url = f"http://{listen}"
         self.workers = workers
+        self.threads = threads
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -104,6 +108,7 @@ class BaselineServer:
             **os.environ,
             "GATEWAY_LISTEN": self.listen,
             "GATEWAY_WORKERS": str(self.workers),
+            "GATEWAY_THREADS": str(self.threads),
         }
         env.pop("GATEWAY_ACCESS_LOG", None)
         self._log = self.log_path.open("ab")
@@ -236,15 +241,19 @@ def run_load(
                     answer = str(exc).encode()
                 latencies.append(time.perf_counter() - began)
                 statuses[status] = statuses.get(status, 0) + 1
-                if status != "202" and len(errors) < 5:
-                    errors.append(f"{status}: {answer[:300].decode(errors='replace')}")
+                if status != "202":
+                    message = f"{status}: {answer[:300].decode(errors='replace').strip()}"
+                    if message not in errors:
+                        errors.append(message)
         finally:
             conn.close()
             with lock:
                 tally.latencies.extend(latencies)
                 for s, n in statuses.items():
                     tally.statuses[s] = tally.statuses.get(s, 0) + n
-                tally.errors.extend(errors[: max(0, 10 - len(tally.errors))])
+                for message in errors:
+                    if message not in tally.errors and len(tally.errors) < 3:
+                        tally.errors.append(message)
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
     for t in threads:
@@ -287,13 +296,16 @@ def submission(args: argparse.Namespace, tmp: Path) -> int:
     env = {**os.environ, "GATEWAY_KEY_PASSPHRASE": PASSPHRASE}
     env.pop("GATEWAY_ACCESS_LOG", None)
     config_path = prepare_node(tmp, env)
-    workers = args.workers or load_node_config(config_path, environ={}).workers
+    node_config = load_node_config(config_path, environ={})
+    workers = args.workers or node_config.workers
+    threads = node_config.threads
     db_path = tmp / f"{PARTY}.db"
     node_env = {
         **env,
         "GATEWAY_DATABASE_URL": f"sqlite:///{db_path}",
         "GATEWAY_KEY_DIR": str(tmp / "keys" / PARTY),
         "GATEWAY_WORKERS": str(workers),
+        "GATEWAY_THREADS": str(threads),
     }
     (tmp / "bench_baseline.py").write_text(BASELINE_APP, encoding="utf-8")
 
@@ -306,9 +318,11 @@ def submission(args: argparse.Namespace, tmp: Path) -> int:
     node = NodeProcess(config_path, listen=f"127.0.0.1:{free_port()}", env=node_env,
                        log_path=tmp / "node.log", args=("--no-scheduler",))
     baseline = BaselineServer(tmp, listen=f"127.0.0.1:{free_port()}", workers=workers,
+                              threads=threads,
                               log_path=tmp / "baseline.log")
     try:
-        say(f"starting the {PARTY} node ({workers} sync workers) and the plain Flask baseline")
+        say(f"starting the {PARTY} node and the plain Flask baseline, each with "
+            f"{workers} gunicorn {gunicorn_config.worker_class} workers of {threads} threads")
         node.start()
         baseline.start()
         targets = {"gateway": node.base_url, "baseline": baseline.base_url}
@@ -320,13 +334,18 @@ def submission(args: argparse.Namespace, tmp: Path) -> int:
         tallies = {name: Tally() for name in targets}
         order = list(targets)
         for round_no, count in enumerate(split(args.requests, args.rounds), start=1):
+            if time.monotonic() > deadline:
+                say(f"the time limit of {args.time_limit} s is over; skipping the remaining rounds")
+                for tally in tallies.values():
+                    tally.statuses["skipped"] = tally.statuses.get("skipped", 0) + count
+                continue
             for name in order if round_no % 2 else reversed(order):
-                before = tallies[name].seconds
+                seconds, ok = tallies[name].seconds, tallies[name].ok
                 run_load(targets[name], bodies, count, concurrency=args.concurrency,
                          deadline=deadline, tally=tallies[name])
-                took = tallies[name].seconds - before
-                say(f"round {round_no}/{args.rounds}: {name:<8} {count} requests "
-                    f"in {took:.2f} s = {count / took:.1f} requests/s")
+                seconds, ok = tallies[name].seconds - seconds, tallies[name].ok - ok
+                say(f"round {round_no}/{args.rounds}: {name:<8} {ok}/{count} answered 202 "
+                    f"in {seconds:.2f} s = {ok / seconds:.1f} requests/s")
     finally:
         say(f"stopping the node (exit code {node.stop()}) "
             f"and the baseline (exit code {baseline.stop()})")

@@ -191,8 +191,21 @@ def build_apps(deployment: Deployment) -> dict[str, NodeApp]:
 
 
 @pytest.fixture
-def apps(deployment: Deployment, monkeypassphrase: None) -> Iterator[dict[str, NodeApp]]:
-    out = build_apps(deployment)
-    yield out
-    for node_app in out.values():
-        node_app.app.extensions["gateway.node"].store.dispose()
+def make_apps(monkeypassphrase: None) -> Iterator[Callable[[Deployment], dict[str, NodeApp]]]:
+    """Builds both nodes' apps for a deployment; closes their databases afterwards."""
+    built: list[dict[str, NodeApp]] = []
+
+    def make(deployment: Deployment) -> dict[str, NodeApp]:
+        built.append(build_apps(deployment))
+        return built[-1]
+
+    yield make
+    for apps in built:
+        for node_app in apps.values():
+            node_app.app.extensions["gateway.node"].store.dispose()
+
+
+@pytest.fixture
+def apps(deployment: Deployment, make_apps: Callable[[Deployment], dict[str, NodeApp]]
+         ) -> dict[str, NodeApp]:
+    return make_apps(deployment)

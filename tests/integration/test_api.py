@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from gateway import transfer
 from gateway.storage import audit_events, inbound_batches, outbound_batches, outbox_records
 from schemas.samples import sample_records
-from tests.conftest import build_apps
 
 PERMINTAAN = "permintaan_klarifikasi"
 TANGGAPAN = "tanggapan_klarifikasi"
@@ -207,8 +206,8 @@ def test_batch_travels_with_signed_receipt_and_audit_trail(apps, pemkot, ombudsm
         "batch_received", "batch_pulled", "batch_acknowledged"]
 
 
-def test_batches_respect_the_agreed_record_limit(deployment_factory, monkeypassphrase):
-    apps = build_apps(deployment_factory(max_records=2))
+def test_batches_respect_the_agreed_record_limit(deployment_factory, make_apps):
+    apps = make_apps(deployment_factory(max_records=2))
     pemkot = apps["pemkot-bekasi"]
     assert submit(pemkot, sample_records(TANGGAPAN, 3)).status_code == 202
     assert submit(pemkot, sample_records(TANGGAPAN, 2, seed=4)).status_code == 202
@@ -415,9 +414,8 @@ def test_chunked_body_over_the_limit_is_413(pemkot):
     assert answer.get_json()["error"]["code"] == "payload_too_large"
 
 
-def test_record_larger_than_any_batch_is_refused_at_submission(deployment_factory,
-                                                               monkeypassphrase):
-    pemkot = build_apps(deployment_factory(max_batch_bytes=3072))["pemkot-bekasi"]
+def test_record_larger_than_any_batch_is_refused_at_submission(deployment_factory, make_apps):
+    pemkot = make_apps(deployment_factory(max_batch_bytes=3072))["pemkot-bekasi"]
     small, big = sample_records(TANGGAPAN, 2)
     big["penjelasan"] = "x" * 2500
     answer = submit(pemkot, [small, big])

@@ -1,0 +1,119 @@
+import threading
+from contextlib import contextmanager
+
+import pytest
+
+from gateway.groupcommit import GroupCommit
+from gateway.process import wait_until
+
+
+class FakeDB:
+    """Transactions that record what they committed; the first can be held open."""
+
+    def __init__(self):
+        self.committed: list[list[str]] = []
+        self.hold = threading.Event()
+        self.entered = threading.Event()
+        self.fail_commit = False
+
+    @contextmanager
+    def transaction(self):
+        tx: list[str] = []
+        self.entered.set()
+        self.hold.wait(timeout=10)
+        yield tx
+        if self.fail_commit:
+            raise OSError("disk full")
+        self.committed.append(tx)
+
+    @staticmethod
+    @contextmanager
+    def savepoint(tx):
+        mark = len(tx)
+        try:
+            yield
+        except Exception:
+            del tx[mark:]
+            raise
+
+
+def run_concurrently(group, works):
+    results = [None] * len(works)
+
+    def call(i):
+        try:
+            results[i] = group.run(works[i])
+        except Exception as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(works))]
+    return threads, results
+
+
+def test_waiting_writers_share_one_commit_and_each_gets_its_own_result():
+    db = FakeDB()
+    group = GroupCommit(db.transaction, db.savepoint)
+
+    def work(name):
+        def apply(tx):
+            tx.append(name)
+            return name.upper()
+        return apply
+
+    threads, results = run_concurrently(group, [work(f"w{i}") for i in range(6)])
+    threads[0].start()
+    assert db.entered.wait(timeout=10)  # w0 leads and holds its transaction open
+    for t in threads[1:]:
+        t.start()
+    wait_until(lambda: len(group._pending) == 5, timeout=10, what="five waiting writers")
+    db.hold.set()
+    for t in threads:
+        t.join(timeout=10)
+    assert results == ["W0", "W1", "W2", "W3", "W4", "W5"]
+    assert db.committed[0] == ["w0"]
+    assert sorted(db.committed[1]) == ["w1", "w2", "w3", "w4", "w5"]  # one commit for five
+    assert len(db.committed) == 2
+
+
+def test_a_failing_writer_is_undone_alone():
+    db = FakeDB()
+    db.hold.set()
+    group = GroupCommit(db.transaction, db.savepoint)
+
+    def bad(tx):
+        tx.append("half")
+        raise ValueError("bad record")
+
+    db.hold.clear()
+    threads, results = run_concurrently(group, [lambda tx: tx.append("a"), bad,
+                                                lambda tx: tx.append("b") or "ok"])
+    threads[0].start()
+    assert db.entered.wait(timeout=10)
+    threads[1].start()
+    threads[2].start()
+    wait_until(lambda: len(group._pending) == 2, timeout=10, what="two waiting writers")
+    db.hold.set()
+    for t in threads:
+        t.join(timeout=10)
+    assert isinstance(results[1], ValueError)
+    assert results[2] == "ok"
+    assert db.committed == [["a"], ["b"]]
+
+
+def test_a_failed_commit_fails_every_writer_in_it():
+    db = FakeDB()
+    db.hold.set()
+    db.fail_commit = True
+    group = GroupCommit(db.transaction, db.savepoint)
+    with pytest.raises(OSError, match="disk full"):
+        group.run(lambda tx: tx.append("x"))
+    db.fail_commit = False
+    assert group.run(lambda tx: "after") == "after"  # leadership was released
+
+
+def test_a_lone_writer_commits_alone():
+    db = FakeDB()
+    db.hold.set()
+    group = GroupCommit(db.transaction, db.savepoint)
+    assert group.run(lambda tx: tx.append("solo") or 1) == 1
+    assert db.committed == [["solo"]]
