@@ -16,7 +16,7 @@ import rfc8785
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection
 
-from gateway.storage import audit_events
+from gateway.storage import FastInsert, audit_events, scalar
 
 __all__ = ["ENTRY_VERSION", "EVENTS", "append"]
 
@@ -57,7 +57,11 @@ _FIELDS = (
 
 # Built once: constructing statements per call costs more than running them.
 _NEXT_INDEX = select(func.coalesce(func.max(audit_events.c.idx) + 1, 0))
-_INSERT = audit_events.insert()
+_NEXT_INDEX_SQLITE = "SELECT coalesce(max(idx) + 1, 0) FROM audit_events"
+_INSERT = FastInsert(
+    audit_events,
+    ["idx", "at", "event", "actor", "dataset", "batch_id", "submission_id", "entry"],
+)
 _PG_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 
 # A fixed advisory-lock key so that audit appends on PostgreSQL are serialised.
@@ -73,21 +77,23 @@ def append(conn: Connection, *, event: str, actor: str, at: dt.datetime, **field
         raise ValueError(f"audit entries may not carry {sorted(unknown)}")
     if conn.dialect.name == "postgresql":
         conn.execute(_PG_LOCK, {"k": _PG_LOCK_KEY})
-    idx = conn.execute(_NEXT_INDEX).scalar_one()
+    idx = scalar(conn, _NEXT_INDEX, _NEXT_INDEX_SQLITE)
     stamp = at.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
     entry = {"v": ENTRY_VERSION, "index": idx, "at": stamp, "event": event, "actor": actor}
     entry.update({k: v for k, v in fields.items() if v is not None})
-    conn.execute(
-        _INSERT,
-        {
-            "idx": idx,
-            "at": stamp,
-            "event": event,
-            "actor": actor,
-            "dataset": fields.get("dataset"),
-            "batch_id": fields.get("batch_id"),
-            "submission_id": fields.get("submission_id"),
-            "entry": rfc8785.dumps(entry).decode("utf-8"),
-        },
+    _INSERT.execute(
+        conn,
+        [
+            {
+                "idx": idx,
+                "at": stamp,
+                "event": event,
+                "actor": actor,
+                "dataset": fields.get("dataset"),
+                "batch_id": fields.get("batch_id"),
+                "submission_id": fields.get("submission_id"),
+                "entry": rfc8785.dumps(entry).decode("utf-8"),
+            }
+        ],
     )
     return int(idx)

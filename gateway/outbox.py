@@ -20,14 +20,28 @@ from gateway.errors import (
     UnknownSchemaVersion,
 )
 from gateway.node import Node, iso
-from gateway.storage import outbox_records, submissions
+from gateway.storage import FastInsert, outbox_records, submissions
 from gateway.validation import validator_for
 
 __all__ = ["record_rejection", "submit"]
 
 _BODY_KEYS = {"schema_version", "records"}
-_INSERT_SUBMISSION = submissions.insert()
-_INSERT_RECORD = outbox_records.insert()
+_INSERT_SUBMISSION = FastInsert(
+    submissions,
+    [
+        "id",
+        "client_id",
+        "dataset",
+        "schema_version",
+        "record_count",
+        "records_sha256",
+        "received_at",
+    ],
+)
+_INSERT_RECORD = FastInsert(
+    outbox_records,
+    ["submission_id", "dataset", "schema_version", "record", "record_sha256", "created_at"],
+)
 
 
 def submit(node: Node, client: ClientConfig, dataset: str, body: Any) -> dict[str, Any]:
@@ -82,20 +96,22 @@ def submit(node: Node, client: ClientConfig, dataset: str, body: Any) -> dict[st
     total = hashlib.sha256(b"[" + b",".join(canonical) + b"]").hexdigest()
 
     def store(conn: Connection) -> None:
-        conn.execute(
-            _INSERT_SUBMISSION,
-            {
-                "id": submission_id,
-                "client_id": client.id,
-                "dataset": dataset,
-                "schema_version": version,
-                "record_count": len(records),
-                "records_sha256": total,
-                "received_at": stamp,
-            },
+        _INSERT_SUBMISSION.execute(
+            conn,
+            [
+                {
+                    "id": submission_id,
+                    "client_id": client.id,
+                    "dataset": dataset,
+                    "schema_version": version,
+                    "record_count": len(records),
+                    "records_sha256": total,
+                    "received_at": stamp,
+                }
+            ],
         )
-        conn.execute(
-            _INSERT_RECORD,
+        _INSERT_RECORD.execute(
+            conn,
             [
                 {
                     "submission_id": submission_id,
