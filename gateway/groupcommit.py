@@ -2,11 +2,11 @@
 
 Each durable commit costs an fsync. When several requests of one process want
 to write at the same moment, the first becomes the *leader*: it runs every
-waiting request's work in one transaction, each inside its own savepoint (so one
-failure undoes only its own work), commits once, and wakes the others with
+waiting request's work in one transaction, commits once, and wakes the others with
 their results. Nobody is answered before the commit that holds their work is
-on disk, so every acknowledgement stays durable. With no concurrency a request
-simply commits alone.
+on disk, so every acknowledgement stays durable. If one request's work fails,
+the shared transaction is rolled back and each request is run again alone, so
+only the failing one fails. With no concurrency a request simply commits alone.
 
 Pure threading; the transaction itself is supplied by the caller.
 """
@@ -22,6 +22,10 @@ __all__ = ["GroupCommit"]
 
 T = TypeVar("T")
 Conn = TypeVar("Conn")
+
+
+class _Rollback(Exception):
+    """Raised inside the shared transaction to roll it back."""
 
 
 class _Item(Generic[T]):
@@ -43,19 +47,17 @@ class _Item(Generic[T]):
 class GroupCommit(Generic[Conn]):
     """Runs units of work in shared transactions opened by ``transaction()``.
 
-    ``savepoint(conn)`` must return a context manager that rolls back to a
-    savepoint when its block raises, and releases it otherwise.
+    ``transaction()`` must return a context manager that commits when its block
+    ends normally and rolls back when it raises.
     """
 
     def __init__(
         self,
         transaction: Callable[[], AbstractContextManager[Conn]],
-        savepoint: Callable[[Conn], AbstractContextManager[Any]],
         *,
         max_batch: int = 256,
     ) -> None:
         self._transaction = transaction
-        self._savepoint = savepoint
         self._max_batch = max_batch
         self._mutex = threading.Lock()
         self._pending: list[_Item[Any]] = []
@@ -93,24 +95,40 @@ class GroupCommit(Generic[Conn]):
 
     def _commit(self, batch: list[_Item[Any]]) -> None:
         try:
-            with self._transaction() as conn:
-                if len(batch) == 1:
-                    # Alone in its transaction: a failure rolls the whole of it back.
-                    batch[0].result = batch[0].work(conn)
-                    return
-                for item in batch:
-                    try:
-                        with self._savepoint(conn):
-                            item.result = item.work(conn)
-                    except Exception as exc:  # only this item's work is undone
-                        item.error = exc
-        except BaseException as exc:
-            # The commit itself failed: nothing in this group is durable.
             for item in batch:
-                if item.error is None:
-                    item.error = exc
-                    item.result = None
-            raise
+                item.error = RuntimeError("not committed")
+            if not self._run_together(batch) and len(batch) > 1:
+                # Some work failed and the shared transaction was rolled back: give each
+                # item a transaction of its own, so that only the failing one fails.
+                for item in batch:
+                    self._run_together([item])
         finally:
             for item in batch:
                 item.done.set()
+
+    def _run_together(self, batch: list[_Item[Any]]) -> bool:
+        """Run the items' work in one transaction; False if some work failed.
+
+        There is no savepoint per item: input is validated before it gets here,
+        so work rarely fails, and a savepoint would cost more than the work.
+        """
+        results: list[Any] = []
+        try:
+            with self._transaction() as conn:
+                for item in batch:
+                    try:
+                        results.append(item.work(conn))
+                    except Exception as exc:
+                        item.error = exc
+                        raise _Rollback from exc
+        except _Rollback:
+            return False
+        except BaseException as exc:
+            # The commit itself failed: nothing in this transaction is durable.
+            for item in batch:
+                item.error = exc
+            raise
+        for item, result in zip(batch, results, strict=True):
+            item.result = result
+            item.error = None
+        return True

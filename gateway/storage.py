@@ -211,7 +211,7 @@ class Store:
         if self.is_sqlite:
             _sqlite_setup(self.engine)
         # Concurrent small writes of this process share commits (see gateway.groupcommit).
-        self.group: GroupCommit[Connection] = GroupCommit(self.write, lambda c: c.begin_nested())
+        self.group: GroupCommit[Connection] = GroupCommit(self.write)
 
     @property
     def backend(self) -> str:

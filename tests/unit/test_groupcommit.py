@@ -26,16 +26,6 @@ class FakeDB:
             raise OSError("disk full")
         self.committed.append(tx)
 
-    @staticmethod
-    @contextmanager
-    def savepoint(tx):
-        mark = len(tx)
-        try:
-            yield
-        except Exception:
-            del tx[mark:]
-            raise
-
 
 def run_concurrently(group, works):
     results = [None] * len(works)
@@ -52,12 +42,13 @@ def run_concurrently(group, works):
 
 def test_waiting_writers_share_one_commit_and_each_gets_its_own_result():
     db = FakeDB()
-    group = GroupCommit(db.transaction, db.savepoint)
+    group = GroupCommit(db.transaction)
 
     def work(name):
         def apply(tx):
             tx.append(name)
             return name.upper()
+
         return apply
 
     threads, results = run_concurrently(group, [work(f"w{i}") for i in range(6)])
@@ -78,15 +69,16 @@ def test_waiting_writers_share_one_commit_and_each_gets_its_own_result():
 def test_a_failing_writer_is_undone_alone():
     db = FakeDB()
     db.hold.set()
-    group = GroupCommit(db.transaction, db.savepoint)
+    group = GroupCommit(db.transaction)
 
     def bad(tx):
         tx.append("half")
         raise ValueError("bad record")
 
     db.hold.clear()
-    threads, results = run_concurrently(group, [lambda tx: tx.append("a"), bad,
-                                                lambda tx: tx.append("b") or "ok"])
+    threads, results = run_concurrently(
+        group, [lambda tx: tx.append("a"), bad, lambda tx: tx.append("b") or "ok"]
+    )
     threads[0].start()
     assert db.entered.wait(timeout=10)
     threads[1].start()
@@ -104,7 +96,7 @@ def test_a_failed_commit_fails_every_writer_in_it():
     db = FakeDB()
     db.hold.set()
     db.fail_commit = True
-    group = GroupCommit(db.transaction, db.savepoint)
+    group = GroupCommit(db.transaction)
     with pytest.raises(OSError, match="disk full"):
         group.run(lambda tx: tx.append("x"))
     db.fail_commit = False
@@ -114,6 +106,6 @@ def test_a_failed_commit_fails_every_writer_in_it():
 def test_a_lone_writer_commits_alone():
     db = FakeDB()
     db.hold.set()
-    group = GroupCommit(db.transaction, db.savepoint)
+    group = GroupCommit(db.transaction)
     assert group.run(lambda tx: tx.append("solo") or 1) == 1
     assert db.committed == [["solo"]]
