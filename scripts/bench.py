@@ -229,8 +229,8 @@ def run_load(
                     continue
                 began = time.perf_counter()
                 try:
-                    # gunicorn's sync workers close each connection after the
-                    # answer; http.client reconnects for the next request.
+                    # Connections are kept alive between requests where the server
+                    # allows it; http.client reconnects when the server closed one.
                     conn.request("POST", PATH, body=bodies[i % len(bodies)], headers=headers)
                     response = conn.getresponse()
                     answer = response.read()
