@@ -78,12 +78,22 @@ class GroupCommit(Generic[Conn]):
         return item.outcome()
 
     def _lead(self) -> None:
-        with self._mutex:
-            batch = self._pending[: self._max_batch]
-            del self._pending[: self._max_batch]
+        batch: list[_Item[Any]] = []
         try:
-            self._commit(batch)
+            if not self._run_together(batch, take_pending=True) and len(batch) > 1:
+                # Some work failed and the shared transaction was rolled back: give each
+                # item a transaction of its own, so that only the failing one fails.
+                for item in batch:
+                    self._run_together([item])
+        except BaseException as exc:
+            if not batch:  # the transaction could not even begin
+                self._take(batch)
+                for item in batch:
+                    item.error = exc
+            raise
         finally:
+            for item in batch:
+                item.done.set()
             with self._mutex:
                 if self._pending:
                     # Hand leadership to the oldest waiter; it commits the next group.
@@ -93,28 +103,28 @@ class GroupCommit(Generic[Conn]):
                 else:
                     self._leading = False
 
-    def _commit(self, batch: list[_Item[Any]]) -> None:
-        try:
-            for item in batch:
-                item.error = RuntimeError("not committed")
-            if not self._run_together(batch) and len(batch) > 1:
-                # Some work failed and the shared transaction was rolled back: give each
-                # item a transaction of its own, so that only the failing one fails.
-                for item in batch:
-                    self._run_together([item])
-        finally:
-            for item in batch:
-                item.done.set()
+    def _take(self, batch: list[_Item[Any]]) -> None:
+        with self._mutex:
+            taken = self._pending[: self._max_batch]
+            del self._pending[: self._max_batch]
+        for item in taken:
+            item.error = RuntimeError("not committed")
+        batch.extend(taken)
 
-    def _run_together(self, batch: list[_Item[Any]]) -> bool:
+    def _run_together(self, batch: list[_Item[Any]], *, take_pending: bool = False) -> bool:
         """Run the items' work in one transaction; False if some work failed.
 
+        With ``take_pending``, the items are taken from the queue only once the
+        transaction has begun: whoever queued while the leader waited for the
+        database's write lock joins this commit instead of waiting for the next.
         There is no savepoint per item: input is validated before it gets here,
         so work rarely fails, and a savepoint would cost more than the work.
         """
         results: list[Any] = []
         try:
             with self._transaction() as conn:
+                if take_pending:
+                    self._take(batch)
                 for item in batch:
                     try:
                         results.append(item.work(conn))

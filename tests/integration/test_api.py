@@ -26,14 +26,20 @@ def count(app, table):
 
 def events(app):
     with node(app).store.read() as conn:
-        return [json.loads(r) for r in conn.execute(
-            select(audit_events.c.entry).order_by(audit_events.c.idx)).scalars()]
+        return [
+            json.loads(r)
+            for r in conn.execute(
+                select(audit_events.c.entry).order_by(audit_events.c.idx)
+            ).scalars()
+        ]
 
 
 def submit(app, records, *, dataset=TANGGAPAN, version="1.0", headers=None):
-    return app.client.post(f"/api/v1/datasets/{dataset}/records",
-                           json={"schema_version": version, "records": records},
-                           headers=app.auth() if headers is None else headers)
+    return app.client.post(
+        f"/api/v1/datasets/{dataset}/records",
+        json={"schema_version": version, "records": records},
+        headers=app.auth() if headers is None else headers,
+    )
 
 
 def bridge(apps):
@@ -42,8 +48,9 @@ def bridge(apps):
 
     def post(url, body, timeout):
         base, _, path = url.partition("/exchange")
-        answer = by_base[base].client.post("/exchange" + path, data=body,
-                                           content_type="application/jose")
+        answer = by_base[base].client.post(
+            "/exchange" + path, data=body, content_type="application/jose"
+        )
         return answer.status_code, answer.get_json()
 
     return post
@@ -85,30 +92,58 @@ def test_one_invalid_record_stores_nothing_and_lists_every_error(pemkot):
     error = answer.get_json()["error"]
     assert error["code"] == "validation_failed"
     assert [(e["path"], e["code"]) for e in error["errors"]] == [
-        ("/records/1/status", "one_of"), ("/records/2/penjelasan", "required")]
+        ("/records/1/status", "one_of"),
+        ("/records/2/penjelasan", "required"),
+    ]
     assert all(e["message"] for e in error["errors"])
     assert count(pemkot, outbox_records) == 0
     assert [e["event"] for e in events(pemkot)] == ["submission_rejected"]
     assert events(pemkot)[0]["reason"] == "validation_failed"
 
 
-@pytest.mark.parametrize(("kwargs", "status", "code"), [
-    ({"data": "{not json", "content_type": "application/json"}, 400, "invalid_json"),
-    ({"data": b"\xff\xfe", "content_type": "application/json"}, 400, "invalid_json"),
-    ({"data": "[1, 2]", "content_type": "application/json"}, 400, "bad_request"),
-    ({"data": '{"schema_version": "1.0", "records": [{}], "x": 1}',
-      "content_type": "application/json"}, 400, "bad_request"),
-    ({"data": '{"schema_version": "1.0", "records": []}',
-      "content_type": "application/json"}, 400, "bad_request"),
-    ({"data": '{"schema_version": "1.0", "records": [NaN]}',
-      "content_type": "application/json"}, 400, "invalid_json"),
-    ({"data": "schema_version=1.0", "content_type": "text/plain"}, 415, "unsupported_media_type"),
-    ({"json": {"schema_version": "9.9", "records": [{}]}}, 422, "unknown_schema_version"),
-    ({"json": {"schema_version": 1, "records": [{}]}}, 400, "bad_request"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "status", "code"),
+    [
+        ({"data": "{not json", "content_type": "application/json"}, 400, "invalid_json"),
+        ({"data": b"\xff\xfe", "content_type": "application/json"}, 400, "invalid_json"),
+        ({"data": "[1, 2]", "content_type": "application/json"}, 400, "bad_request"),
+        (
+            {
+                "data": '{"schema_version": "1.0", "records": [{}], "x": 1}',
+                "content_type": "application/json",
+            },
+            400,
+            "bad_request",
+        ),
+        (
+            {
+                "data": '{"schema_version": "1.0", "records": []}',
+                "content_type": "application/json",
+            },
+            400,
+            "bad_request",
+        ),
+        (
+            {
+                "data": '{"schema_version": "1.0", "records": [NaN]}',
+                "content_type": "application/json",
+            },
+            400,
+            "invalid_json",
+        ),
+        (
+            {"data": "schema_version=1.0", "content_type": "text/plain"},
+            415,
+            "unsupported_media_type",
+        ),
+        ({"json": {"schema_version": "9.9", "records": [{}]}}, 422, "unknown_schema_version"),
+        ({"json": {"schema_version": 1, "records": [{}]}}, 400, "bad_request"),
+    ],
+)
 def test_bad_bodies(pemkot, kwargs, status, code):
-    answer = pemkot.client.post(f"/api/v1/datasets/{TANGGAPAN}/records", headers=pemkot.auth(),
-                                **kwargs)
+    answer = pemkot.client.post(
+        f"/api/v1/datasets/{TANGGAPAN}/records", headers=pemkot.auth(), **kwargs
+    )
     assert answer.status_code == status
     assert answer.get_json()["error"]["code"] == code
     assert answer.get_json()["error"]["message"]
@@ -131,12 +166,15 @@ def test_too_many_records_is_413(pemkot):
     assert answer.get_json()["error"]["path"] == "/records"
 
 
-@pytest.mark.parametrize(("headers", "status", "code"), [
-    ({}, 401, "unauthorized"),
-    ({"Authorization": "Bearer wrong"}, 401, "unauthorized"),
-    ({"Authorization": "Basic dXNlcjpwYXNz"}, 401, "unauthorized"),
-    ({"Authorization": "Bearer token-insp"}, 403, "forbidden"),  # may pull, may not submit
-])
+@pytest.mark.parametrize(
+    ("headers", "status", "code"),
+    [
+        ({}, 401, "unauthorized"),
+        ({"Authorization": "Bearer wrong"}, 401, "unauthorized"),
+        ({"Authorization": "Basic dXNlcjpwYXNz"}, 401, "unauthorized"),
+        ({"Authorization": "Bearer token-insp"}, 403, "forbidden"),  # may pull, may not submit
+    ],
+)
 def test_authentication_and_authorization(pemkot, headers, status, code):
     answer = submit(pemkot, sample_records(TANGGAPAN, 1), headers=headers)
     assert answer.status_code == status
@@ -180,7 +218,11 @@ def test_batch_travels_with_signed_receipt_and_audit_trail(apps, pemkot, ombudsm
         row = conn.execute(select(outbound_batches)).mappings().one()
     assert row["status"] == "delivered" and row["receipt"]
     assert [e["event"] for e in events(pemkot)] == [
-        "submission_accepted", "batch_sealed", "batch_sent", "receipt_verified"]
+        "submission_accepted",
+        "batch_sealed",
+        "batch_sent",
+        "receipt_verified",
+    ]
     assert [e["event"] for e in events(ombudsman)] == ["batch_received"]
     # Nothing more to send: a second run is a no-op.
     again = deliver(apps, pemkot)
@@ -199,11 +241,15 @@ def test_batch_travels_with_signed_receipt_and_audit_trail(apps, pemkot, ombudsm
     assert ack.status_code == 200 and ack.get_json()["acknowledged_by"] == "simpel"
     again = ombudsman.client.post(f"/api/v1/batches/{item['batch_id']}/ack", headers=auth)
     assert again.get_json()["acknowledged_at"] == ack.get_json()["acknowledged_at"]
-    later = ombudsman.client.get(f"/api/v1/datasets/{TANGGAPAN}/batches?after={item['cursor']}",
-                                 headers=auth)
+    later = ombudsman.client.get(
+        f"/api/v1/datasets/{TANGGAPAN}/batches?after={item['cursor']}", headers=auth
+    )
     assert later.get_json()["batches"] == []
     assert [e["event"] for e in events(ombudsman)] == [
-        "batch_received", "batch_pulled", "batch_acknowledged"]
+        "batch_received",
+        "batch_pulled",
+        "batch_acknowledged",
+    ]
 
 
 def test_batches_respect_the_agreed_record_limit(deployment_factory, make_apps):
@@ -214,15 +260,19 @@ def test_batches_respect_the_agreed_record_limit(deployment_factory, make_apps):
     report = deliver(apps, pemkot)
     assert len(report.sealed) == 3 and report.delivered == report.sealed
     with node(apps["ombudsman-ri"]).store.read() as conn:
-        sizes = conn.execute(select(inbound_batches.c.record_count)
-                             .order_by(inbound_batches.c.seq)).scalars().all()
+        sizes = (
+            conn.execute(select(inbound_batches.c.record_count).order_by(inbound_batches.c.seq))
+            .scalars()
+            .all()
+        )
     assert sizes == [2, 2, 1]
 
 
 def sealed_envelope(apps, pemkot):
     assert submit(pemkot, sample_records(TANGGAPAN, 2)).status_code == 202
-    (_batch_id,) = transfer.seal_pending(node(pemkot), node(pemkot).config.agreement.datasets[
-        TANGGAPAN])
+    (_batch_id,) = transfer.seal_pending(
+        node(pemkot), node(pemkot).config.agreement.datasets[TANGGAPAN]
+    )
     with node(pemkot).store.read() as conn:
         return conn.execute(select(outbound_batches.c.envelope)).scalar_one()
 
@@ -239,8 +289,7 @@ def test_replayed_envelope_is_stored_once_with_the_same_receipt(apps, pemkot, om
     assert first.get_json()["receipt"] == second.get_json()["receipt"]
     assert second.get_json()["duplicate"] is True
     assert count(ombudsman, inbound_batches) == 1
-    assert [e["event"] for e in events(ombudsman)] == [
-        "batch_received", "batch_received_duplicate"]
+    assert [e["event"] for e in events(ombudsman)] == ["batch_received", "batch_received_duplicate"]
 
 
 @pytest.mark.parametrize("tamper", ["ciphertext", "header", "truncate", "garbage", "empty"])
@@ -251,13 +300,17 @@ def test_tampered_envelopes_get_one_generic_answer(apps, pemkot, ombudsman, tamp
         parts[3] = ("B" if parts[3][0] == "A" else "A") + parts[3][1:]
     elif tamper == "header":
         parts[0] = parts[0][:-2] + ("AA" if parts[0][-2:] != "AA" else "BB")
-    body = {"truncate": envelope[: len(envelope) // 3], "garbage": "not-an-envelope",
-            "empty": ""}.get(tamper, ".".join(parts))
+    body = {
+        "truncate": envelope[: len(envelope) // 3],
+        "garbage": "not-an-envelope",
+        "empty": "",
+    }.get(tamper, ".".join(parts))
     with caplog.at_level(logging.WARNING, logger="gateway"):
         answer = post_envelope(ombudsman, body)
     assert answer.status_code == 400
-    assert answer.get_json() == {"error": {"code": "envelope_rejected",
-                                           "message": "envelope rejected"}}
+    assert answer.get_json() == {
+        "error": {"code": "envelope_rejected", "message": "envelope rejected"}
+    }
     assert "rejected" in caplog.text  # the detail is in the operator log
     assert count(ombudsman, inbound_batches) == 0
     (event,) = events(ombudsman)
@@ -290,8 +343,7 @@ def test_dead_peer_leaves_batch_sealed_for_the_next_run(apps, pemkot):
     assert report.failed == report.sealed
     with node(pemkot).store.read() as conn:
         row = conn.execute(select(outbound_batches)).mappings().one()
-    assert (row["status"], row["attempts"], row["last_error"]) == ("sealed", 1,
-                                                                   "peer_unreachable")
+    assert (row["status"], row["attempts"], row["last_error"]) == ("sealed", 1, "peer_unreachable")
     report = transfer.run(node(pemkot), post=bridge(apps))
     assert report.delivered == [row["batch_id"]]
 
@@ -314,16 +366,20 @@ def test_forged_receipt_is_not_accepted(apps, pemkot):
 def test_pull_is_limited_to_the_clients_datasets(apps, pemkot, ombudsman):
     assert submit(pemkot, sample_records(TANGGAPAN, 1)).status_code == 202
     deliver(apps, pemkot)
-    (item,) = ombudsman.client.get(f"/api/v1/datasets/{TANGGAPAN}/batches",
-                                   headers=ombudsman.auth()).get_json()["batches"]
+    (item,) = ombudsman.client.get(
+        f"/api/v1/datasets/{TANGGAPAN}/batches", headers=ombudsman.auth()
+    ).get_json()["batches"]
     # Pemkot's clients cannot pull tanggapan (Pemkot sends it).
     answer = pemkot.client.get(f"/api/v1/datasets/{TANGGAPAN}/batches", headers=pemkot.auth())
     assert answer.status_code == 403
-    assert pemkot.client.get(f"/api/v1/batches/{item['batch_id']}",
-                             headers=pemkot.auth()).status_code == 404
+    assert (
+        pemkot.client.get(f"/api/v1/batches/{item['batch_id']}", headers=pemkot.auth()).status_code
+        == 404
+    )
     assert ombudsman.client.get(f"/api/v1/batches/{item['batch_id']}").status_code == 401
-    bad = ombudsman.client.get(f"/api/v1/datasets/{TANGGAPAN}/batches?after=x",
-                               headers=ombudsman.auth())
+    bad = ombudsman.client.get(
+        f"/api/v1/datasets/{TANGGAPAN}/batches?after=x", headers=ombudsman.auth()
+    )
     assert bad.status_code == 400 and bad.get_json()["error"]["path"] == "after"
 
 
@@ -333,20 +389,37 @@ def test_jwks_is_public_and_has_no_private_parts(pemkot):
     assert not any("d" in k for k in jwks["keys"])
 
 
-def forged_envelope(apps, *, signer=None, sender="pemkot-bekasi", receiver="ombudsman-ri",
-                    dataset=TANGGAPAN, records=None, version="1.0"):
+def forged_envelope(
+    apps,
+    *,
+    signer=None,
+    sender="pemkot-bekasi",
+    receiver="ombudsman-ri",
+    dataset=TANGGAPAN,
+    records=None,
+    version="1.0",
+):
     import datetime as dt
     import uuid
 
     from gateway.envelope import BatchHeader, seal_batch
 
     pemkot, ombudsman = node(apps["pemkot-bekasi"]), node(apps["ombudsman-ri"])
-    header = BatchHeader(sender=sender, receiver=receiver, dataset=dataset,
-                         schema_version=version, batch_id=str(uuid.uuid4()),
-                         created_at=dt.datetime.now(dt.UTC))
-    return seal_batch(header, records or sample_records(TANGGAPAN, 2),
-                      signing_key=signer or pemkot.keys.signing,
-                      recipient_key=ombudsman.keys.encryption, max_bytes=1_000_000)
+    header = BatchHeader(
+        sender=sender,
+        receiver=receiver,
+        dataset=dataset,
+        schema_version=version,
+        batch_id=str(uuid.uuid4()),
+        created_at=dt.datetime.now(dt.UTC),
+    )
+    return seal_batch(
+        header,
+        records or sample_records(TANGGAPAN, 2),
+        signing_key=signer or pemkot.keys.signing,
+        recipient_key=ombudsman.keys.encryption,
+        max_bytes=1_000_000,
+    )
 
 
 def _stranger():
@@ -355,24 +428,29 @@ def _stranger():
     return OKPKey.generate_key("Ed25519")
 
 
-@pytest.mark.parametrize(("kwargs", "reason"), [
-    ({"signer": "stranger"}, "unknown_key"),
-    ({"receiver": "kota-depok"}, "wrong_receiver"),
-    ({"sender": "ombudsman-ri"}, "sender_mismatch"),
-    ({"dataset": PERMINTAAN}, "policy"),  # Pemkot may not send this dataset
-    ({"version": "0.9"}, "schema_version"),
-    ({"records": [{"status": "selesai"}]}, "schema"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"signer": "stranger"}, "unknown_key"),
+        ({"receiver": "kota-depok"}, "wrong_receiver"),
+        ({"sender": "ombudsman-ri"}, "sender_mismatch"),
+        ({"dataset": PERMINTAAN}, "policy"),  # Pemkot may not send this dataset
+        ({"version": "0.9"}, "schema_version"),
+        ({"records": [{"status": "selesai"}]}, "schema"),
+    ],
+)
 def test_authenticated_but_unacceptable_batches_are_refused_and_audited(
-        apps, ombudsman, kwargs, reason, caplog):
+    apps, ombudsman, kwargs, reason, caplog
+):
     if kwargs.get("signer") == "stranger":
         kwargs = dict(kwargs, signer=_stranger())
     envelope = forged_envelope(apps, **kwargs)
     with caplog.at_level(logging.WARNING, logger="gateway"):
         answer = post_envelope(ombudsman, envelope)
     assert answer.status_code == 400
-    assert answer.get_json() == {"error": {"code": "envelope_rejected",
-                                           "message": "envelope rejected"}}
+    assert answer.get_json() == {
+        "error": {"code": "envelope_rejected", "message": "envelope rejected"}
+    }
     assert f"({reason})" in caplog.text
     assert count(ombudsman, inbound_batches) == 0
     assert events(ombudsman)[-1]["reason"] == reason
@@ -389,12 +467,21 @@ def test_same_batch_id_with_other_content_is_refused(apps, pemkot, ombudsman):
 
     from gateway.envelope import BatchHeader, seal_batch
 
-    header = BatchHeader(sender="pemkot-bekasi", receiver="ombudsman-ri", dataset=TANGGAPAN,
-                         schema_version="1.0", batch_id=batch_id,
-                         created_at=dt.datetime.now(dt.UTC))
-    other = seal_batch(header, sample_records(TANGGAPAN, 1, seed=99),
-                       signing_key=node(pemkot).keys.signing,
-                       recipient_key=node(ombudsman).keys.encryption, max_bytes=1_000_000)
+    header = BatchHeader(
+        sender="pemkot-bekasi",
+        receiver="ombudsman-ri",
+        dataset=TANGGAPAN,
+        schema_version="1.0",
+        batch_id=batch_id,
+        created_at=dt.datetime.now(dt.UTC),
+    )
+    other = seal_batch(
+        header,
+        sample_records(TANGGAPAN, 1, seed=99),
+        signing_key=node(pemkot).keys.signing,
+        recipient_key=node(ombudsman).keys.encryption,
+        max_bytes=1_000_000,
+    )
     answer = post_envelope(ombudsman, other)
     assert answer.status_code == 400
     assert events(ombudsman)[-1]["reason"] == "batch_id_conflict"
@@ -406,10 +493,15 @@ def test_chunked_body_over_the_limit_is_413(pemkot):
 
     body = b'{"schema_version": "1.0", "records": [' + b" " * 1_200_000 + b"]}"
     answer = pemkot.client.post(
-        f"/api/v1/datasets/{TANGGAPAN}/records", input_stream=io.BytesIO(body),
+        f"/api/v1/datasets/{TANGGAPAN}/records",
+        input_stream=io.BytesIO(body),
         environ_overrides={"wsgi.input_terminated": True},  # as gunicorn does for chunked
-        headers={**pemkot.auth(), "Content-Type": "application/json",
-                 "Transfer-Encoding": "chunked"})
+        headers={
+            **pemkot.auth(),
+            "Content-Type": "application/json",
+            "Transfer-Encoding": "chunked",
+        },
+    )
     assert answer.status_code == 413
     assert answer.get_json()["error"]["code"] == "payload_too_large"
 
@@ -433,3 +525,36 @@ def test_resent_batch_is_acknowledged_after_the_agreement_changes(apps, pemkot, 
     object.__setattr__(agreed, "schema_versions", ("2.0",))
     again = post_envelope(ombudsman, envelope)
     assert again.status_code == 200 and again.get_json()["receipt"] == first["receipt"]
+
+
+def test_concurrent_submissions_are_all_stored_with_a_gapless_audit_log(pemkot):
+    import threading
+
+    records = sample_records(TANGGAPAN, 40, seed=21)
+    answers = []
+
+    def post(chunk):
+        client = pemkot.app.test_client()
+        for record in chunk:
+            answers.append(
+                client.post(
+                    f"/api/v1/datasets/{TANGGAPAN}/records",
+                    json={"schema_version": "1.0", "records": [record]},
+                    headers=pemkot.auth(),
+                ).status_code
+            )
+
+    threads = [threading.Thread(target=post, args=(records[i::8],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert answers == [202] * 40
+    assert count(pemkot, outbox_records) == 40
+    assert [e["index"] for e in events(pemkot)] == list(range(40))
+    with node(pemkot).store.read() as conn:
+        stored = {
+            json.loads(r)["nomor_surat_tanggapan"]
+            for r in conn.execute(select(outbox_records.c.record)).scalars()
+        }
+    assert stored == {r["nomor_surat_tanggapan"] for r in records}
