@@ -223,9 +223,11 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction: committed on success, rolled back on any error."""
+        # The connection is taken from the pool before queueing for the write lock,
+        # so that the lock is held only for the transaction itself.
         with (
-            self._writer_turn(),
             self.engine.connect().execution_options(gateway_write=True) as conn,
+            self._writer_turn(),
             conn.begin(),
         ):
             yield conn
