@@ -10,6 +10,8 @@ stored ``entry`` (RFC 8785 canonical JSON) as its leaf.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import rfc8785
@@ -18,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from gateway.storage import FastInsert, audit_events, scalar
 
-__all__ = ["ENTRY_VERSION", "EVENTS", "append"]
+__all__ = ["ENTRY_VERSION", "EVENTS", "PreparedEvent", "append", "append_prepared", "prepare"]
 
 ENTRY_VERSION = 1
 
@@ -68,32 +70,71 @@ _PG_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 _PG_LOCK_KEY = 0x6761_7564  # "gaud"
 
 
-def append(conn: Connection, *, event: str, actor: str, at: dt.datetime, **fields: Any) -> int:
-    """Append one event inside the caller's transaction; returns its index."""
+@dataclass(frozen=True)
+class PreparedEvent:
+    """An audit event checked and serialised up to its index.
+
+    Everything but the index is done before the write transaction, so that the
+    transaction (which holds the node's one write lock) only numbers and stores.
+    """
+
+    columns: dict[str, Any]
+    _before: str  # canonical members whose names sort before "index"
+    _after: str  # and after it
+
+    def entry(self, index: int) -> str:
+        """The RFC 8785 canonical JSON of the entry with its index.
+
+        RFC 8785 writes an object's members in the order of their names; all
+        names here are ASCII, so the members before and after ``index`` can be
+        serialised ahead and joined around it.
+        """
+        members = [m for m in (self._before, f'"index":{index}', self._after) if m]
+        return "{" + ",".join(members) + "}"
+
+
+def prepare(*, event: str, actor: str, at: dt.datetime, **fields: Any) -> PreparedEvent:
+    """Check an event and serialise everything but its index."""
     if event not in EVENTS:
         raise ValueError(f"unknown audit event {event!r}")
     unknown = set(fields) - set(_FIELDS)
     if unknown:
         raise ValueError(f"audit entries may not carry {sorted(unknown)}")
+    stamp = at.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    entry: dict[str, Any] = {"v": ENTRY_VERSION, "at": stamp, "event": event, "actor": actor}
+    entry.update({k: v for k, v in fields.items() if v is not None})
+    before = {k: v for k, v in entry.items() if k < "index"}
+    after = {k: v for k, v in entry.items() if k > "index"}
+    return PreparedEvent(
+        columns={
+            "at": stamp,
+            "event": event,
+            "actor": actor,
+            "dataset": fields.get("dataset"),
+            "batch_id": fields.get("batch_id"),
+            "submission_id": fields.get("submission_id"),
+        },
+        _before=rfc8785.dumps(before).decode("utf-8")[1:-1],
+        _after=rfc8785.dumps(after).decode("utf-8")[1:-1],
+    )
+
+
+def append_prepared(conn: Connection, events: Sequence[PreparedEvent]) -> list[int]:
+    """Number and store prepared events, in order, inside the caller's transaction."""
     if conn.dialect.name == "postgresql":
         conn.execute(_PG_LOCK, {"k": _PG_LOCK_KEY})
-    idx = scalar(conn, _NEXT_INDEX, _NEXT_INDEX_SQLITE)
-    stamp = at.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-    entry = {"v": ENTRY_VERSION, "index": idx, "at": stamp, "event": event, "actor": actor}
-    entry.update({k: v for k, v in fields.items() if v is not None})
+    first = int(scalar(conn, _NEXT_INDEX, _NEXT_INDEX_SQLITE))
+    indexes = list(range(first, first + len(events)))
     _INSERT.execute(
         conn,
         [
-            {
-                "idx": idx,
-                "at": stamp,
-                "event": event,
-                "actor": actor,
-                "dataset": fields.get("dataset"),
-                "batch_id": fields.get("batch_id"),
-                "submission_id": fields.get("submission_id"),
-                "entry": rfc8785.dumps(entry).decode("utf-8"),
-            }
+            {**e.columns, "idx": idx, "entry": e.entry(idx)}
+            for e, idx in zip(events, indexes, strict=True)
         ],
     )
-    return int(idx)
+    return indexes
+
+
+def append(conn: Connection, *, event: str, actor: str, at: dt.datetime, **fields: Any) -> int:
+    """Append one event inside the caller's transaction; returns its index."""
+    return append_prepared(conn, [prepare(event=event, actor=actor, at=at, **fields)])[0]

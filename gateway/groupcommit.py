@@ -1,14 +1,17 @@
 """Group commit: many small write transactions share one durable commit.
 
-Each durable commit costs an fsync. When several requests of one process want
-to write at the same moment, the first becomes the *leader*: it runs every
-waiting request's work in one transaction, commits once, and wakes the others with
-their results. Nobody is answered before the commit that holds their work is
-on disk, so every acknowledgement stays durable. If one request's work fails,
-the shared transaction is rolled back and each request is run again alone, so
-only the failing one fails. With no concurrency a request simply commits alone.
+Each durable commit costs an fsync, and SQLite admits one writer at a time.
+When several requests of one process want to write at the same moment, the
+first becomes the *leader*: it begins a transaction (waiting, if need be, for
+the database's write lock), then takes every request queued by then, applies
+all of them with one call of ``run_batch`` (so a batch of rows is one statement,
+not one per request), commits once, and wakes the others with their results.
+Nobody is answered before the commit that holds their write is on disk, so every
+acknowledgement stays durable. If the batch fails, the transaction is rolled
+back and each request is run again alone, so only the failing one fails. With
+no concurrency a request simply commits alone.
 
-Pure threading; the transaction itself is supplied by the caller.
+Pure threading; the transaction and the batch function are supplied by the caller.
 """
 
 from __future__ import annotations
@@ -18,54 +21,54 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, Generic, TypeVar
 
-__all__ = ["GroupCommit"]
+__all__ = ["GroupCommit", "run_each"]
 
-T = TypeVar("T")
 Conn = TypeVar("Conn")
+P = TypeVar("P")
+R = TypeVar("R")
 
 
-class _Rollback(Exception):
-    """Raised inside the shared transaction to roll it back."""
+class _Item(Generic[P, R]):
+    __slots__ = ("done", "error", "lead", "payload", "result")
 
-
-class _Item(Generic[T]):
-    __slots__ = ("done", "error", "lead", "result", "work")
-
-    def __init__(self, work: Callable[[Any], T]) -> None:
-        self.work = work
+    def __init__(self, payload: P) -> None:
+        self.payload = payload
         self.done = threading.Event()
         self.lead = False
-        self.result: T | None = None
+        self.result: R | None = None
         self.error: BaseException | None = None
 
-    def outcome(self) -> T:
+    def outcome(self) -> R:
         if self.error is not None:
             raise self.error
         return self.result  # type: ignore[return-value]
 
 
-class GroupCommit(Generic[Conn]):
-    """Runs units of work in shared transactions opened by ``transaction()``.
+class GroupCommit(Generic[Conn, P, R]):
+    """Applies payloads in shared transactions.
 
-    ``transaction()`` must return a context manager that commits when its block
-    ends normally and rolls back when it raises.
+    ``transaction()`` returns a context manager that commits when its block
+    ends normally and rolls back when it raises. ``run_batch(conn, payloads)``
+    applies the payloads in order and returns one result per payload.
     """
 
     def __init__(
         self,
         transaction: Callable[[], AbstractContextManager[Conn]],
+        run_batch: Callable[[Conn, list[P]], list[R]],
         *,
         max_batch: int = 256,
     ) -> None:
         self._transaction = transaction
+        self._run_batch = run_batch
         self._max_batch = max_batch
         self._mutex = threading.Lock()
-        self._pending: list[_Item[Any]] = []
+        self._pending: list[_Item[P, R]] = []
         self._leading = False
 
-    def run(self, work: Callable[[Conn], T]) -> T:
-        """Run ``work(conn)`` in a transaction; return once that transaction is committed."""
-        item: _Item[T] = _Item(work)
+    def run(self, payload: P) -> R:
+        """Apply ``payload``; return its result once the transaction holding it is committed."""
+        item: _Item[P, R] = _Item(payload)
         with self._mutex:
             self._pending.append(item)
             follower = self._leading
@@ -78,11 +81,11 @@ class GroupCommit(Generic[Conn]):
         return item.outcome()
 
     def _lead(self) -> None:
-        batch: list[_Item[Any]] = []
+        batch: list[_Item[P, R]] = []
         try:
             if not self._run_together(batch, take_pending=True) and len(batch) > 1:
-                # Some work failed and the shared transaction was rolled back: give each
-                # item a transaction of its own, so that only the failing one fails.
+                # The batch failed and its transaction was rolled back: give each
+                # payload a transaction of its own, so that only the failing one fails.
                 for item in batch:
                     self._run_together([item])
         except BaseException as exc:
@@ -103,7 +106,7 @@ class GroupCommit(Generic[Conn]):
                 else:
                     self._leading = False
 
-    def _take(self, batch: list[_Item[Any]]) -> None:
+    def _take(self, batch: list[_Item[P, R]]) -> None:
         with self._mutex:
             taken = self._pending[: self._max_batch]
             del self._pending[: self._max_batch]
@@ -111,26 +114,27 @@ class GroupCommit(Generic[Conn]):
             item.error = RuntimeError("not committed")
         batch.extend(taken)
 
-    def _run_together(self, batch: list[_Item[Any]], *, take_pending: bool = False) -> bool:
-        """Run the items' work in one transaction; False if some work failed.
+    def _run_together(self, batch: list[_Item[P, R]], *, take_pending: bool = False) -> bool:
+        """Apply the items in one transaction; False if ``run_batch`` failed.
 
         With ``take_pending``, the items are taken from the queue only once the
         transaction has begun: whoever queued while the leader waited for the
         database's write lock joins this commit instead of waiting for the next.
-        There is no savepoint per item: input is validated before it gets here,
-        so work rarely fails, and a savepoint would cost more than the work.
         """
-        results: list[Any] = []
         try:
             with self._transaction() as conn:
                 if take_pending:
                     self._take(batch)
-                for item in batch:
-                    try:
-                        results.append(item.work(conn))
-                    except Exception as exc:
-                        item.error = exc
-                        raise _Rollback from exc
+                try:
+                    results = self._run_batch(conn, [item.payload for item in batch])
+                except Exception as exc:
+                    if len(batch) == 1:
+                        batch[0].error = exc
+                    raise _Rollback from exc
+                if len(results) != len(batch):
+                    raise RuntimeError(
+                        f"run_batch returned {len(results)} results for {len(batch)} payloads"
+                    )
         except _Rollback:
             return False
         except BaseException as exc:
@@ -142,3 +146,12 @@ class GroupCommit(Generic[Conn]):
             item.result = result
             item.error = None
         return True
+
+
+class _Rollback(Exception):
+    """Raised inside the shared transaction to roll it back."""
+
+
+def run_each(conn: Any, works: list[Callable[[Any], Any]]) -> list[Any]:
+    """A ``run_batch`` for payloads that are functions of the connection."""
+    return [work(conn) for work in works]

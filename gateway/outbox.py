@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import rfc8785
@@ -95,49 +96,41 @@ def submit(node: Node, client: ClientConfig, dataset: str, body: Any) -> dict[st
     # The canonical form of an array is its elements' canonical forms, comma-separated.
     total = hashlib.sha256(b"[" + b",".join(canonical) + b"]").hexdigest()
 
-    def store(conn: Connection) -> None:
-        _INSERT_SUBMISSION.execute(
-            conn,
-            [
-                {
-                    "id": submission_id,
-                    "client_id": client.id,
-                    "dataset": dataset,
-                    "schema_version": version,
-                    "record_count": len(records),
-                    "records_sha256": total,
-                    "received_at": stamp,
-                }
-            ],
-        )
-        _INSERT_RECORD.execute(
-            conn,
-            [
-                {
-                    "submission_id": submission_id,
-                    "dataset": dataset,
-                    "schema_version": version,
-                    "record": c.decode("utf-8"),
-                    "record_sha256": d,
-                    "created_at": stamp,
-                }
-                for c, d in zip(canonical, digests, strict=True)
-            ],
-        )
-        audit.append(
-            conn,
-            event="submission_accepted",
-            actor=client.id,
-            at=now,
-            dataset=dataset,
-            schema_version=version,
-            submission_id=submission_id,
-            record_count=len(records),
-            records_sha256=total,
-        )
-
+    event = audit.prepare(
+        event="submission_accepted",
+        actor=client.id,
+        at=now,
+        dataset=dataset,
+        schema_version=version,
+        submission_id=submission_id,
+        record_count=len(records),
+        records_sha256=total,
+    )
+    write = _Write(
+        submission={
+            "id": submission_id,
+            "client_id": client.id,
+            "dataset": dataset,
+            "schema_version": version,
+            "record_count": len(records),
+            "records_sha256": total,
+            "received_at": stamp,
+        },
+        records=[
+            {
+                "submission_id": submission_id,
+                "dataset": dataset,
+                "schema_version": version,
+                "record": c.decode("utf-8"),
+                "record_sha256": d,
+                "created_at": stamp,
+            }
+            for c, d in zip(canonical, digests, strict=True)
+        ],
+        event=event,
+    )
     # Durable before the answer: run() returns only after the commit that holds it.
-    node.store.group.run(store)
+    node.store.group("submissions", _store_writes).run(write)
     return {
         "submission_id": submission_id,
         "dataset": dataset,
@@ -146,6 +139,23 @@ def submit(node: Node, client: ClientConfig, dataset: str, body: Any) -> dict[st
         "records_sha256": total,
         "received_at": stamp,
     }
+
+
+@dataclass(frozen=True)
+class _Write:
+    """One submission's rows, prepared before the write transaction."""
+
+    submission: dict[str, Any]
+    records: list[dict[str, Any]]
+    event: audit.PreparedEvent
+
+
+def _store_writes(conn: Connection, writes: list[_Write]) -> list[None]:
+    """Store a group of submissions with one statement per table."""
+    _INSERT_SUBMISSION.execute(conn, [w.submission for w in writes])
+    _INSERT_RECORD.execute(conn, [r for w in writes for r in w.records])
+    audit.append_prepared(conn, [w.event for w in writes])
+    return [None] * len(writes)
 
 
 def record_rejection(

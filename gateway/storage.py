@@ -11,7 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -211,7 +211,8 @@ class Store:
         if self.is_sqlite:
             _sqlite_setup(self.engine)
         # Concurrent small writes of this process share commits (see gateway.groupcommit).
-        self.group: GroupCommit[Connection] = GroupCommit(self.write)
+        self._groups: dict[str, GroupCommit[Connection, Any, Any]] = {}
+        self._groups_lock = threading.Lock()
 
     @property
     def backend(self) -> str:
@@ -260,6 +261,16 @@ class Store:
     def read(self) -> Iterator[Connection]:
         with self.engine.connect() as conn, conn.begin():
             yield conn
+
+    def group(
+        self, name: str, run_batch: Callable[[Connection, list[Any]], list[Any]]
+    ) -> GroupCommit[Connection, Any, Any]:
+        """This store's group commit for one kind of write (created on first use)."""
+        with self._groups_lock:
+            group = self._groups.get(name)
+            if group is None:
+                group = self._groups[name] = GroupCommit(self.write, run_batch)
+            return group
 
     def dispose(self) -> None:
         self.engine.dispose()

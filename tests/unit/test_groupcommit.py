@@ -3,7 +3,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from gateway.groupcommit import GroupCommit
+from gateway.groupcommit import GroupCommit, run_each
 from gateway.process import wait_until
 
 
@@ -42,7 +42,7 @@ def run_concurrently(group, works):
 
 def test_waiting_writers_share_one_commit_and_each_gets_its_own_result():
     db = FakeDB()
-    group = GroupCommit(db.transaction)
+    group = GroupCommit(db.transaction, run_each)
 
     def work(name):
         def apply(tx):
@@ -69,7 +69,7 @@ def test_waiting_writers_share_one_commit_and_each_gets_its_own_result():
 def test_a_failing_writer_is_undone_alone():
     db = FakeDB()
     db.hold.set()
-    group = GroupCommit(db.transaction)
+    group = GroupCommit(db.transaction, run_each)
 
     def bad(tx):
         tx.append("half")
@@ -96,7 +96,7 @@ def test_a_failed_commit_fails_every_writer_in_it():
     db = FakeDB()
     db.hold.set()
     db.fail_commit = True
-    group = GroupCommit(db.transaction)
+    group = GroupCommit(db.transaction, run_each)
     with pytest.raises(OSError, match="disk full"):
         group.run(lambda tx: tx.append("x"))
     db.fail_commit = False
@@ -104,7 +104,7 @@ def test_a_failed_commit_fails_every_writer_in_it():
 
 
 def test_a_transaction_that_cannot_begin_fails_its_writers():
-    group = GroupCommit(_broken_transaction)
+    group = GroupCommit(_broken_transaction, run_each)
     with pytest.raises(OSError, match="database is locked"):
         group.run(lambda tx: "never")
     assert group._pending == [] and not group._leading
@@ -119,6 +119,6 @@ def _broken_transaction():
 def test_a_lone_writer_commits_alone():
     db = FakeDB()
     db.hold.set()
-    group = GroupCommit(db.transaction)
+    group = GroupCommit(db.transaction, run_each)
     assert group.run(lambda tx: tx.append("solo") or 1) == 1
     assert db.committed == [["solo"]]

@@ -1,0 +1,32 @@
+import datetime as dt
+import json
+import random
+
+import pytest
+import rfc8785
+
+from gateway import audit
+
+AT = dt.datetime(2026, 11, 28, 3, 4, 5, 678901, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_prepared_entries_are_exactly_rfc8785(seed):
+    rng = random.Random(seed)
+    fields = {name: rng.choice([f"v-{rng.randint(0, 9)}", rng.randint(0, 10**6), None])
+              for name in audit._FIELDS if rng.random() < 0.5}
+    event = audit.prepare(event=rng.choice(sorted(audit.EVENTS)), actor="simpel", at=AT,
+                          **fields)
+    index = rng.choice([0, 7, 10**9])
+    expected = {"v": 1, "index": index, "at": "2026-11-28T03:04:05.678901Z",
+                "event": event.columns["event"], "actor": "simpel"}
+    expected.update({k: v for k, v in fields.items() if v is not None})
+    assert event.entry(index) == rfc8785.dumps(expected).decode()
+    assert json.loads(event.entry(index)) == expected
+
+
+def test_entries_refuse_unknown_events_and_fields():
+    with pytest.raises(ValueError, match="unknown audit event"):
+        audit.prepare(event="record_viewed", actor="x", at=AT)
+    with pytest.raises(ValueError, match=r"may not carry \['nik'\]"):
+        audit.prepare(event="batch_pulled", actor="x", at=AT, nik="3275011202900001")
