@@ -1,64 +1,75 @@
-"""Running a node as a child process and waiting until it answers.
+"""Running a server as a child process and waiting until it answers.
 
 Used by ``scripts/demo``, ``scripts/bench`` and the end-to-end tests, which all
 need real node processes on loopback. Waiting polls with a deadline; stopping
-signals only the process this object started, by its PID.
+signals only the process (group) this object started, by its PID.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
 import requests
 
-__all__ = ["NodeProcess", "wait_until"]
+__all__ = ["NodeProcess", "ServerProcess", "free_port", "wait_until"]
 
 
-def wait_until(check: object, *, timeout: float, interval: float = 0.05, what: str = "") -> None:
+def wait_until(
+    check: Callable[[], object], *, timeout: float, interval: float = 0.05, what: str = ""
+) -> None:
     """Call ``check()`` until it returns true, or raise TimeoutError at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
-        if check():  # type: ignore[operator]
+        if check():
             return
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what or check}")
         time.sleep(interval)
 
 
-class NodeProcess:
-    """``gateway serve`` for one node config, as a child process."""
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free at the moment of asking."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerProcess:
+    """An HTTP server as a child process in its own process group."""
 
     def __init__(
         self,
-        config: Path,
+        argv: Sequence[str],
         *,
         listen: str,
         env: Mapping[str, str] | None = None,
         log_path: Path,
-        args: tuple[str, ...] = (),
+        cwd: Path | None = None,
     ) -> None:
-        self.config = config
+        self.argv = list(argv)
         self.listen = listen
         self.base_url = f"http://{listen}"
         self.env = {**os.environ, **(env or {}), "GATEWAY_LISTEN": listen}
         self.log_path = log_path
-        self.args = args
+        self.cwd = cwd
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
-    def start(self, *, timeout: float = 60) -> NodeProcess:
+    def start(self, *, timeout: float = 60) -> ServerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "serve", "--config", str(self.config), *self.args],
+            self.argv,
             env=self.env,
+            cwd=self.cwd,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -70,7 +81,7 @@ class NodeProcess:
         assert self.proc is not None
         if self.proc.poll() is not None:
             raise RuntimeError(
-                f"node {self.config.name} exited with {self.proc.returncode}:\n{self.log_tail()}"
+                f"{self.argv[2:4]} exited with {self.proc.returncode}:\n{self.log_tail()}"
             )
         try:
             return requests.get(f"{self.base_url}/healthz", timeout=1).status_code == 200
@@ -85,7 +96,7 @@ class NodeProcess:
         return "\n".join(text.splitlines()[-lines:])
 
     def stop(self, *, timeout: float = 30) -> int | None:
-        """SIGTERM, then SIGKILL after ``timeout``; returns the exit code."""
+        """SIGTERM, then SIGKILL to its process group after ``timeout``; the exit code."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
@@ -99,8 +110,33 @@ class NodeProcess:
             self._log.close()
         return self.proc.returncode
 
-    def __enter__(self) -> NodeProcess:
+    def __enter__(self) -> ServerProcess:
         return self.start()
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+class NodeProcess(ServerProcess):
+    """``gateway serve`` for one node config, as a child process."""
+
+    def __init__(
+        self,
+        config: Path,
+        *,
+        listen: str,
+        env: Mapping[str, str] | None = None,
+        log_path: Path,
+        args: tuple[str, ...] = (),
+    ) -> None:
+        self.config = config
+        super().__init__(
+            [sys.executable, "-m", "gateway", "serve", "--config", str(config), *args],
+            listen=listen,
+            env=env,
+            log_path=log_path,
+        )
+
+    def start(self, *, timeout: float = 60) -> NodeProcess:
+        super().start(timeout=timeout)
+        return self

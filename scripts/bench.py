@@ -26,8 +26,6 @@ import json
 import math
 import os
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -36,13 +34,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
-
-import requests
 
 from gateway import gunicorn_config
 from gateway.config import load_node_config
-from gateway.process import NodeProcess, wait_until
+from gateway.process import NodeProcess, ServerProcess, free_port
 from schemas.samples import sample_records
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,70 +74,19 @@ def say(text: str) -> None:
     print(f"bench: {text}", file=sys.stderr, flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 # -- the servers ------------------------------------------------------------------------------
 
 
-class BaselineServer:
+def baseline_server(app_dir: Path, *, listen: str, workers: int, threads: int,
+                    log_path: Path) -> ServerProcess:
     """The plain Flask app under gunicorn with the gateway's gunicorn settings."""
-
-    def __init__(
-        self, app_dir: Path, *, listen: str, workers: int, threads: int, log_path: Path
-    ) -> None:
-        self.app_dir = app_dir
-        self.listen = listen
-        self.base_url = f"http://{listen}"
-        self.workers = workers
-        self.threads = threads
-        self.log_path = log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-
-    def start(self, *, timeout: float = 60) -> None:
-        env = {
-            **os.environ,
-            "GATEWAY_LISTEN": self.listen,
-            "GATEWAY_WORKERS": str(self.workers),
-            "GATEWAY_THREADS": str(self.threads),
-        }
-        env.pop("GATEWAY_ACCESS_LOG", None)
-        self._log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "python:gateway.gunicorn_config",
-             "--pythonpath", str(self.app_dir), "bench_baseline:app"],
-            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        wait_until(self._ready, timeout=timeout, what=f"{self.base_url}/healthz")
-
-    def _ready(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            tail = self.log_path.read_text(encoding="utf-8", errors="replace")[-3000:]
-            raise RuntimeError(f"baseline exited with {self.proc.returncode}:\n{tail}")
-        try:
-            return requests.get(f"{self.base_url}/healthz", timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
-
-    def stop(self, *, timeout: float = 30) -> int | None:
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=timeout)
-        if self._log is not None:
-            self._log.close()
-        return self.proc.returncode
+    env = {"GATEWAY_WORKERS": str(workers), "GATEWAY_THREADS": str(threads)}
+    return ServerProcess(
+        [sys.executable, "-m", "gunicorn", "-c", "python:gateway.gunicorn_config",
+         "--pythonpath", str(app_dir), "bench_baseline:app"],
+        listen=listen, env=env, log_path=log_path, cwd=ROOT,
+    )
 
 
 def gateway_cli(*args: str, env: dict[str, str]) -> None:
@@ -317,7 +261,7 @@ def submission(args: argparse.Namespace, tmp: Path) -> int:
 
     node = NodeProcess(config_path, listen=f"127.0.0.1:{free_port()}", env=node_env,
                        log_path=tmp / "node.log", args=("--no-scheduler",))
-    baseline = BaselineServer(tmp, listen=f"127.0.0.1:{free_port()}", workers=workers,
+    baseline = baseline_server(tmp, listen=f"127.0.0.1:{free_port()}", workers=workers,
                               threads=threads,
                               log_path=tmp / "baseline.log")
     try:

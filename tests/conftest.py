@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from flask.testing import FlaskClient
 from gateway.app import create_app
 from gateway.config import NodeConfig, load_node_config
 from gateway.keys import init_keys
+from gateway.process import free_port
 
 PASSPHRASE = "test-passphrase"
 PARTIES = ("pemkot-bekasi", "ombudsman-ri")
@@ -24,11 +24,6 @@ TOKENS = {
     "ombudsman-ri": {"simpel": "token-ombudsman-simpel"},
 }
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _sha256(text: str) -> str:
