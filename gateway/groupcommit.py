@@ -87,7 +87,10 @@ class GroupCommit(Generic[Conn, P, R]):
                 # The batch failed and its transaction was rolled back: give each
                 # payload a transaction of its own, so that only the failing one fails.
                 for item in batch:
-                    self._run_together([item])
+                    try:
+                        self._run_together([item])
+                    except Exception:  # noqa: S112 - recorded in item.error; try the rest
+                        continue
         except BaseException as exc:
             if not batch:  # the transaction could not even begin
                 self._take(batch)

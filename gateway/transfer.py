@@ -211,7 +211,8 @@ def send_pending(
             break
         receipt = answer.get("receipt") if isinstance(answer, dict) else None
         if status != 200 or not isinstance(receipt, str):
-            code = answer.get("error", {}).get("code") if isinstance(answer, dict) else None
+            error = answer.get("error") if isinstance(answer, dict) else None
+            code = error.get("code") if isinstance(error, dict) else None
             log.warning(
                 "batch %s to %s: refused with HTTP %s (%s)", batch_id, peer.id, status, code
             )

@@ -122,3 +122,55 @@ def test_a_lone_writer_commits_alone():
     group = GroupCommit(db.transaction, run_each)
     assert group.run(lambda tx: tx.append("solo") or 1) == 1
     assert db.committed == [["solo"]]
+
+
+def test_a_commit_failure_while_retrying_alone_does_not_reach_committed_writers():
+    db = FakeDB()
+    db.hold.set()
+    commits = []
+
+    @contextmanager
+    def transaction():
+        tx: list[str] = []
+        yield tx
+        if "boom" in tx:
+            raise OSError("commit failed")
+        commits.append(tx)
+
+    def batch(tx, payloads):
+        for p in payloads:
+            if p == "poison":
+                raise ValueError("bad")
+            tx.append(p)
+        return [p.upper() for p in payloads]
+
+    group = GroupCommit(transaction, batch)
+    # Queue three writers behind a held leader so that they form one group.
+    gate = threading.Event()
+
+    @contextmanager
+    def gated():
+        gate.wait(timeout=10)
+        with transaction() as tx:
+            yield tx
+
+    group._transaction = gated
+    results = {}
+
+    def call(p):
+        try:
+            results[p] = group.run(p)
+        except Exception as exc:
+            results[p] = type(exc).__name__
+
+    threads = [threading.Thread(target=call, args=(p,)) for p in ("a", "poison", "boom", "b")]
+    threads[0].start()
+    wait_until(lambda: len(group._pending) == 1 and group._leading, timeout=10, what="leader")
+    for t in threads[1:]:
+        t.start()
+    wait_until(lambda: len(group._pending) == 4, timeout=10, what="four queued writers")
+    gate.set()
+    for t in threads:
+        t.join(timeout=10)
+    assert results == {"a": "A", "poison": "ValueError", "boom": "OSError", "b": "B"}
+    assert commits == [["a"], ["b"]]
