@@ -17,8 +17,8 @@ from gateway import transfer
 from gateway.config import NodeConfig, load_node_config
 from gateway.envelope import BatchHeader, open_batch, seal_batch
 from gateway.errors import GatewayError, KeyMaterialError
-from gateway.keys import NodeKeys, PeerKeys, init_keys, load_jwks_file
-from gateway.node import Node, utc_now
+from gateway.keys import NodeKeys, init_keys
+from gateway.node import Node, peer_keys, utc_now
 from gateway.validation import validator_for
 
 CONFIG_HELP = "the node's config file (default: $GATEWAY_CONFIG)"
@@ -29,16 +29,6 @@ def _config(path: str | None) -> NodeConfig:
     if not path:
         raise click.UsageError("give --config or set GATEWAY_CONFIG")
     return load_node_config(path)
-
-
-def _peer_keys(config: NodeConfig) -> PeerKeys:
-    return PeerKeys.from_jwks(
-        {
-            p.id: load_jwks_file(p.jwks_file)
-            for p in config.agreement.parties.values()
-            if p.id != config.party_id
-        }
-    )
 
 
 config_option = click.option("--config", "config_path", metavar="FILE", help=CONFIG_HELP)
@@ -129,7 +119,7 @@ def envelope_seal(
             header,
             records,
             signing_key=own.signing,
-            recipient_key=_peer_keys(config).encryption_key_of(agreed.receiver),
+            recipient_key=peer_keys(config).encryption_key_of(agreed.receiver),
             max_bytes=agreed.max_batch_bytes,
         )
     except ValueError as exc:
@@ -144,15 +134,13 @@ def envelope_open(config_path: str | None, envelope_file: Any) -> None:
     """Decrypt and verify an envelope addressed to this node; print the signed document."""
     config = _config(config_path)
     own = NodeKeys.from_directory(config.key_dir)
-    max_bytes = max(
-        (d.max_batch_bytes for d in config.agreement.incoming(config.party_id)), default=0
-    )
+    max_bytes = config.agreement.largest_incoming_batch(config.party_id)
     try:
         opened = open_batch(
             envelope_file.read().strip(),
             own_party=config.party_id,
             decryption_key=own.encryption,
-            peer_keys=_peer_keys(config),
+            peer_keys=peer_keys(config),
             max_bytes=max_bytes,
         )
     except GatewayError as exc:

@@ -98,6 +98,10 @@ class Agreement:
         """Datasets that ``party_id`` receives."""
         return [d for d in self.datasets.values() if d.receiver == party_id]
 
+    def largest_incoming_batch(self, party_id: str) -> int:
+        """The largest ``max_batch_bytes`` of the datasets ``party_id`` receives (0 if none)."""
+        return max((d.max_batch_bytes for d in self.incoming(party_id)), default=0)
+
 
 @dataclass(frozen=True)
 class ClientConfig:

@@ -19,9 +19,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
-__all__ = ["GroupCommit", "run_each"]
+__all__ = ["GroupCommit"]
 
 Conn = TypeVar("Conn")
 P = TypeVar("P")
@@ -153,8 +153,3 @@ class GroupCommit(Generic[Conn, P, R]):
 
 class _Rollback(Exception):
     """Raised inside the shared transaction to roll it back."""
-
-
-def run_each(conn: Any, works: list[Callable[[Any], Any]]) -> list[Any]:
-    """A ``run_batch`` for payloads that are functions of the connection."""
-    return [work(conn) for work in works]

@@ -71,9 +71,7 @@ def receive(node: Node, token: bytes) -> Delivery:
     as :class:`EnvelopeRejected`, whose public message says nothing more.
     """
     envelope_sha256 = hashlib.sha256(token).hexdigest()
-    max_bytes = max(
-        (d.max_batch_bytes for d in node.config.agreement.incoming(node.party_id)), default=0
-    )
+    max_bytes = node.config.agreement.largest_incoming_batch(node.party_id)
     peer: str | None = None
     batch_id: str | None = None
     try:

@@ -13,7 +13,7 @@ from gateway.errors import KeyMaterialError, Unauthorized
 from gateway.keys import NodeKeys, PeerKeys, load_jwks_file
 from gateway.storage import Store
 
-__all__ = ["Clock", "Node", "utc_now"]
+__all__ = ["Clock", "Node", "peer_keys", "utc_now"]
 
 Clock = Callable[[], dt.datetime]
 
@@ -45,13 +45,7 @@ class Node:
     ) -> Node:
         keys = NodeKeys.from_directory(config.key_dir, environ=environ)
         _check_registered(config, keys)
-        peers = PeerKeys.from_jwks(
-            {
-                party.id: load_jwks_file(party.jwks_file)
-                for party in config.agreement.parties.values()
-                if party.id != config.party_id
-            }
-        )
+        peers = peer_keys(config)
         store = Store(config.database_url)
         store.create_schema()
         return cls(config=config, store=store, keys=keys, peers=peers, clock=clock or utc_now)
@@ -77,6 +71,17 @@ class Node:
         if found is None:
             raise Unauthorized("the bearer token is not valid")
         return found
+
+
+def peer_keys(config: NodeConfig) -> PeerKeys:
+    """The public keys the agreement registers for every party but this node's."""
+    return PeerKeys.from_jwks(
+        {
+            party.id: load_jwks_file(party.jwks_file)
+            for party in config.agreement.parties.values()
+            if party.id != config.party_id
+        }
+    )
 
 
 def _check_registered(config: NodeConfig, keys: NodeKeys) -> None:

@@ -3,8 +3,13 @@ from contextlib import contextmanager
 
 import pytest
 
-from gateway.groupcommit import GroupCommit, run_each
+from gateway.groupcommit import GroupCommit
 from gateway.process import wait_until
+
+
+def run_each(conn, works):
+    """A run_batch for payloads that are functions of the connection."""
+    return [work(conn) for work in works]
 
 
 class FakeDB:
