@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import rfc8785
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection
 
+from gateway import canonical
 from gateway.storage import FastInsert, audit_events, scalar
 
 __all__ = ["ENTRY_VERSION", "EVENTS", "PreparedEvent", "append", "append_prepared", "prepare"]
@@ -114,8 +114,8 @@ def prepare(*, event: str, actor: str, at: dt.datetime, **fields: Any) -> Prepar
             "batch_id": fields.get("batch_id"),
             "submission_id": fields.get("submission_id"),
         },
-        _before=rfc8785.dumps(before).decode("utf-8")[1:-1],
-        _after=rfc8785.dumps(after).decode("utf-8")[1:-1],
+        _before=canonical.dumps(before).decode("utf-8")[1:-1],
+        _after=canonical.dumps(after).decode("utf-8")[1:-1],
     )
 
 

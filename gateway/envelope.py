@@ -27,10 +27,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import rfc8785
 from joserfc import jwe, jws
 from joserfc.jwk import OKPKey
 
+from gateway import canonical
 from gateway.errors import EnvelopeRejected, VerificationFailed
 from gateway.keys import ENC_ALG, SIG_ALG, PeerKeys
 
@@ -79,7 +79,7 @@ def records_budget(max_batch_bytes: int) -> int:
 
 def records_digest(records: Sequence[Any]) -> str:
     """Lower-case hex SHA-256 of the RFC 8785 canonical JSON of the records array."""
-    return hashlib.sha256(rfc8785.dumps(list(records))).hexdigest()
+    return hashlib.sha256(canonical.dumps(list(records))).hexdigest()
 
 
 def _utc_iso(moment: dt.datetime) -> str:
@@ -155,7 +155,7 @@ def seal_batch(
         "records_sha256": records_digest(records),
         "records": list(records),
     }
-    payload = rfc8785.dumps(document)
+    payload = canonical.dumps(document)
     if len(payload) > max_bytes:
         raise ValueError(f"batch payload is {len(payload)} bytes, over the limit of {max_bytes}")
     signed = jws.serialize_compact(
@@ -262,7 +262,7 @@ def open_batch(
         )
     try:
         actual = records_digest(records)
-    except Exception as exc:  # rfc8785 refuses numbers outside the I-JSON range
+    except Exception as exc:  # RFC 8785 refuses numbers outside the I-JSON range
         raise EnvelopeRejected(
             f"records cannot be canonicalised: {exc}", reason="malformed"
         ) from None
@@ -323,7 +323,7 @@ def sign_receipt(batch: OpenedBatch, *, received_at: dt.datetime, signing_key: O
     }
     return jws.serialize_compact(
         {"alg": SIG_ALG, "kid": signing_key.thumbprint(), "typ": RECEIPT_TYP},
-        rfc8785.dumps(document),
+        canonical.dumps(document),
         signing_key,
         registry=_jws_registry(64 * 1024),
     )

@@ -6,10 +6,14 @@ first becomes the *leader*: it begins a transaction (waiting, if need be, for
 the database's write lock), then takes every request queued by then, applies
 all of them with one call of ``run_batch`` (so a batch of rows is one statement,
 not one per request), commits once, and wakes the others with their results.
-Nobody is answered before the commit that holds their write is on disk, so every
-acknowledgement stays durable. If the batch fails, the transaction is rolled
-back and each request is run again alone, so only the failing one fails. With
-no concurrency a request simply commits alone.
+Where the database makes a commit durable in a separate step (``durable``: on
+SQLite, an fsync of the write-ahead log after the write lock is released), the
+leader hands leadership on first, so that the next group's transaction runs
+while this group's commit goes to disk. Nobody is answered before the commit
+that holds their write is on disk, so every acknowledgement stays durable. If
+the batch fails, the transaction is rolled back and each request is run again
+alone, so only the failing one fails. With no concurrency a request simply
+commits alone.
 
 Pure threading; the transaction and the batch function are supplied by the caller.
 """
@@ -50,6 +54,8 @@ class GroupCommit(Generic[Conn, P, R]):
     ``transaction()`` returns a context manager that commits when its block
     ends normally and rolls back when it raises. ``run_batch(conn, payloads)``
     applies the payloads in order and returns one result per payload.
+    ``durable()``, if given, makes every commit so far durable; it runs after
+    the commit and before anyone in the group is answered.
     """
 
     def __init__(
@@ -57,10 +63,12 @@ class GroupCommit(Generic[Conn, P, R]):
         transaction: Callable[[], AbstractContextManager[Conn]],
         run_batch: Callable[[Conn, list[P]], list[R]],
         *,
+        durable: Callable[[], None] | None = None,
         max_batch: int = 256,
     ) -> None:
         self._transaction = transaction
         self._run_batch = run_batch
+        self._durable = durable
         self._max_batch = max_batch
         self._mutex = threading.Lock()
         self._pending: list[_Item[P, R]] = []
@@ -98,16 +106,36 @@ class GroupCommit(Generic[Conn, P, R]):
                     item.error = exc
             raise
         finally:
-            for item in batch:
-                item.done.set()
-            with self._mutex:
-                if self._pending:
-                    # Hand leadership to the oldest waiter; it commits the next group.
-                    successor = self._pending[0]
-                    successor.lead = True
-                    successor.done.set()
-                else:
-                    self._leading = False
+            # The next group may begin while this one's commit goes to disk.
+            self._hand_over()
+            try:
+                self._make_durable(batch)
+            finally:
+                for item in batch:
+                    item.done.set()
+
+    def _hand_over(self) -> None:
+        with self._mutex:
+            if self._pending:
+                # Hand leadership to the oldest waiter; it commits the next group.
+                successor = self._pending[0]
+                successor.lead = True
+                successor.done.set()
+            else:
+                self._leading = False
+
+    def _make_durable(self, batch: list[_Item[P, R]]) -> None:
+        committed = [item for item in batch if item.error is None]
+        if self._durable is None or not committed:
+            return
+        try:
+            self._durable()
+        except BaseException as exc:
+            # Committed, but not known to be on disk: nobody may be told it is stored.
+            for item in committed:
+                item.result = None
+                item.error = exc
+            raise
 
     def _take(self, batch: list[_Item[P, R]]) -> None:
         with self._mutex:

@@ -7,10 +7,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import rfc8785
 from sqlalchemy.engine import Connection
 
-from gateway import audit
+from gateway import audit, canonical
 from gateway.config import ClientConfig
 from gateway.envelope import records_budget
 from gateway.errors import (
@@ -80,21 +79,21 @@ def submit(node: Node, client: ClientConfig, dataset: str, body: Any) -> dict[st
         )
     validator.check(records)
 
-    canonical = [rfc8785.dumps(r) for r in records]
+    forms = [canonical.dumps(r) for r in records]
     # A record that cannot fit in any batch would block its dataset's queue.
     budget = records_budget(agreed.max_batch_bytes)
-    for i, c in enumerate(canonical):
+    for i, c in enumerate(forms):
         if len(c) + 1 > budget:
             raise PayloadTooLarge(
                 f"record is {len(c)} bytes; a batch of {dataset} carries at most {budget}",
                 path=f"/records/{i}",
             )
-    digests = [hashlib.sha256(c).hexdigest() for c in canonical]
+    digests = [hashlib.sha256(c).hexdigest() for c in forms]
     submission_id = str(uuid.uuid4())
     now = node.now()
     stamp = iso(now)
     # The canonical form of an array is its elements' canonical forms, comma-separated.
-    total = hashlib.sha256(b"[" + b",".join(canonical) + b"]").hexdigest()
+    total = hashlib.sha256(b"[" + b",".join(forms) + b"]").hexdigest()
 
     event = audit.prepare(
         event="submission_accepted",
@@ -125,7 +124,7 @@ def submit(node: Node, client: ClientConfig, dataset: str, body: Any) -> dict[st
                 "record_sha256": d,
                 "created_at": stamp,
             }
-            for c, d in zip(canonical, digests, strict=True)
+            for c, d in zip(forms, digests, strict=True)
         ],
         event=event,
     )

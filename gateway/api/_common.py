@@ -42,10 +42,15 @@ def _reject_constant(value: str) -> Any:
     raise ValueError(f"{value} is not valid JSON")
 
 
+# Built once: json.loads with options builds a new decoder on every call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def read_json() -> Any:
     raw = read_body("application/json")
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        # RFC 8259 section 8.1: JSON exchanged between systems is UTF-8.
+        return _DECODER.decode(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise InvalidJSON("the body is not UTF-8") from None
     except json.JSONDecodeError as exc:

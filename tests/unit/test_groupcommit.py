@@ -179,3 +179,62 @@ def test_a_commit_failure_while_retrying_alone_does_not_reach_committed_writers(
         t.join(timeout=10)
     assert results == {"a": "A", "poison": "ValueError", "boom": "OSError", "b": "B"}
     assert commits == [["a"], ["b"]]
+
+
+def test_nobody_is_answered_before_the_group_is_durable_and_the_next_group_need_not_wait():
+    db = FakeDB()
+    db.hold.set()
+    syncing = threading.Event()
+    release_sync = threading.Event()
+    synced: list[int] = []
+
+    def durable():
+        synced.append(len(db.committed))
+        if len(synced) == 1:  # hold the first group's sync on the "disk"
+            syncing.set()
+            assert release_sync.wait(timeout=10)
+
+    group = GroupCommit(db.transaction, run_each, durable=durable)
+    answered: dict[str, str] = {}
+
+    def call(name):
+        answered[name] = group.run(lambda tx: tx.append(name) or name)
+
+    first = threading.Thread(target=call, args=("first",))
+    first.start()
+    assert syncing.wait(timeout=10)  # committed, now syncing
+    assert db.committed == [["first"]] and "first" not in answered
+    # Leadership was handed over before the sync: a second writer commits meanwhile.
+    second = threading.Thread(target=call, args=("second",))
+    second.start()
+    wait_until(lambda: "second" in answered, timeout=10, what="the second group")
+    assert db.committed == [["first"], ["second"]] and "first" not in answered
+    release_sync.set()
+    first.join(timeout=10)
+    second.join(timeout=10)
+    assert answered == {"first": "first", "second": "second"}
+    assert synced == [1, 2]
+
+
+def test_a_failed_sync_fails_the_writers_whose_commit_it_was_to_make_durable():
+    db = FakeDB()
+    db.hold.set()
+    fail = [True]
+
+    def durable():
+        if fail[0]:
+            raise OSError("I/O error")
+
+    group = GroupCommit(db.transaction, run_each, durable=durable)
+    with pytest.raises(OSError, match="I/O error"):
+        group.run(lambda tx: tx.append("x") or "stored")
+    fail[0] = False
+    assert group.run(lambda tx: "after") == "after"  # leadership was released
+
+
+def test_no_sync_when_nothing_was_committed():
+    calls = []
+    group = GroupCommit(_broken_transaction, run_each, durable=lambda: calls.append(1))
+    with pytest.raises(OSError):
+        group.run(lambda tx: "never")
+    assert calls == []

@@ -1,0 +1,68 @@
+"""RFC 8785 canonical JSON (JCS), fast where the standard library already agrees.
+
+:mod:`rfc8785` is the reference we follow, but it serialises in pure Python, and
+the submission path canonicalises every record and every audit entry. For the
+values our records and entries are made of (objects, arrays, strings, booleans,
+null and integers in the I-JSON range) the standard library's C encoder, with
+sorted keys, no spaces and no ASCII escaping, writes exactly the bytes RFC 8785
+prescribes:
+
+* strings: both escape only ``"``, ``\\`` and the controls below U+0020, with
+  the short forms ``\\b \\t \\n \\f \\r`` and lower-case ``\\u00xx`` otherwise
+  (RFC 8785 section 3.2.2.2); everything else is written as UTF-8;
+* integers: both write the shortest decimal form, which is what ECMAScript's
+  number serialisation gives for integers of magnitude up to 2**53 - 1;
+* member order: RFC 8785 sorts names by UTF-16 code units, Python by code
+  points; the two orders are the same while no name holds a character above
+  U+FFFF.
+
+Anything else (a float, a larger integer, a name with a character above U+FFFF,
+a lone surrogate, another type) goes to :func:`rfc8785.dumps`, which formats
+numbers as ECMAScript does or refuses what I-JSON does not allow. The tests
+compare both paths on generated values.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import rfc8785
+
+__all__ = ["dumps"]
+
+_MAX_SAFE_INTEGER = 2**53 - 1
+_encode = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
+).encode
+
+
+def dumps(value: Any) -> bytes:
+    """The RFC 8785 canonical form of ``value``, as UTF-8 bytes."""
+    if _plain(value):
+        try:
+            return _encode(value).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: let the reference decide
+            pass
+    return rfc8785.dumps(value)
+
+
+def _plain(value: Any) -> bool:
+    """True if the standard encoder writes ``value`` exactly as RFC 8785 does."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return bool(-_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER)
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            if not key.isascii() and max(key) > "\uffff":
+                return False
+            if not _plain(item):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        return all(_plain(item) for item in value)
+    return False
