@@ -48,6 +48,9 @@ __all__ = [
 
 metadata = MetaData()
 
+# Host parameters per statement: SQLite before 3.32 allowed at most 999.
+_SQLITE_MAX_PARAMETERS = 999
+
 submissions = Table(
     "submissions",
     metadata,
@@ -147,16 +150,36 @@ class FastInsert:
         self.keys = tuple(compiled.positiontup or ())
         if set(self.keys) != set(keys):
             raise ValueError(f"cannot prepare INSERT INTO {table.name} for {sorted(keys)}")
+        head, values, row = self.sql.rpartition(" VALUES ")
+        if not values or row != "(" + ", ".join(["?"] * len(self.keys)) + ")":
+            raise ValueError(f"unexpected INSERT form for {table.name}: {self.sql}")
+        self.sql_head = head + " VALUES "
+        self.sql_row = row
+        self._sql_by_count: dict[int, str] = {}
 
     def execute(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         if conn.dialect.name != "sqlite":
             conn.execute(self.statement, [dict(r) for r in rows])
             return
+        keys = self.keys
+        chunk = max(1, _SQLITE_MAX_PARAMETERS // len(keys))
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.executemany(self.sql, [tuple(r[k] for k in self.keys) for r in rows])
+            # One multi-row statement per chunk: one step into SQLite (and one
+            # release of the interpreter lock) instead of one per row.
+            for start in range(0, len(rows), chunk):
+                part = rows[start : start + chunk]
+                cursor.execute(
+                    self._multi_row_sql(len(part)), [r[k] for r in part for k in keys]
+                )
         finally:
             cursor.close()
+
+    def _multi_row_sql(self, count: int) -> str:
+        sql = self._sql_by_count.get(count)
+        if sql is None:
+            sql = self._sql_by_count[count] = self.sql_head + ", ".join([self.sql_row] * count)
+        return sql
 
 
 def scalar(conn: Connection, statement: Any, sqlite_sql: str) -> Any:
@@ -186,8 +209,9 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get("gateway_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # Write transactions are begun (IMMEDIATE) by Store.transaction itself.
+        if not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+            conn.exec_driver_sql("BEGIN")
 
 
 class Store:
@@ -237,12 +261,29 @@ class Store:
         """A write transaction whose commit is durable only after :meth:`make_durable`."""
         # The connection is taken from the pool before queueing for the write lock,
         # so that the lock is held only for the transaction itself.
-        with (
-            self.engine.connect().execution_options(gateway_write=True) as conn,
-            self._writer_turn(),
-            conn.begin(),
-        ):
-            yield conn
+        if not self.is_sqlite:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+            return
+        with self.engine.connect() as conn, self._writer_turn():
+            # On SQLite the transaction is begun and ended on the driver's connection:
+            # SQLAlchemy's transaction machinery costs more than the few statements
+            # of a submission group, and the write lock is held all that time.
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            raw.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction():
+                    conn.rollback()  # ends the driver's transaction too
+                elif raw.in_transaction:
+                    raw.execute("ROLLBACK")
+                raise
+            if conn.in_transaction():
+                conn.commit()  # statements run through SQLAlchemy joined this transaction
+            else:
+                raw.execute("COMMIT")
 
     def make_durable(self) -> None:
         """Make every transaction committed so far survive a crash or power loss.

@@ -23,16 +23,18 @@ def client() -> ClientConfig:
 
 def read_body(media_type: str) -> bytes:
     """The raw body, after checking its type and size (before reading it)."""
-    if request.mimetype != media_type:
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    if req.mimetype != media_type:
         raise UnsupportedMediaType(
-            f"Content-Type must be {media_type}, got {request.mimetype or 'none'!r}"
+            f"Content-Type must be {media_type}, got {req.mimetype or 'none'!r}"
         )
     limit = int(current_app.config["GATEWAY_MAX_BODY"])
-    if request.content_length is not None and request.content_length > limit:
+    length = req.content_length
+    if length is not None and length > limit:
         raise PayloadTooLarge(f"the request body is over the limit of {limit} bytes")
     # A chunked body has no length up front; Werkzeug stops reading one byte past
     # the limit (MAX_CONTENT_LENGTH), which is how an oversized one is told apart.
-    body = request.get_data(cache=False)
+    body: bytes = req.get_data(cache=False)
     if len(body) > limit:
         raise PayloadTooLarge(f"the request body is over the limit of {limit} bytes")
     return body

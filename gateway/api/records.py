@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from gateway import inbox, outbox
 from gateway.api._common import client, node, read_json
@@ -13,14 +13,15 @@ bp = Blueprint("records", __name__, url_prefix="/api/v1")
 
 @bp.post("/datasets/<dataset>/records")
 def submit_records(dataset: str) -> tuple[Response, int]:
-    g.client_id = None
+    gateway = node()
+    client_id = None
     try:
         who = client()
-        g.client_id = who.id
+        client_id = who.id
         body = read_json()
-        result = outbox.submit(node(), who, dataset, body)
+        result = outbox.submit(gateway, who, dataset, body)
     except GatewayError as exc:
-        outbox.record_rejection(node(), client_id=g.client_id, dataset=dataset, reason=exc.code)
+        outbox.record_rejection(gateway, client_id=client_id, dataset=dataset, reason=exc.code)
         raise
     return jsonify(result), 202
 
