@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 
 from flask import Flask, Response, g
 
@@ -36,13 +35,14 @@ def create_app(config: NodeConfig | str | None = None, *, clock: Clock | None = 
 
     @app.before_request
     def _request_id() -> None:
-        g.request_id = uuid.uuid4().hex
+        g.request_id = os.urandom(16).hex()
 
     @app.after_request
     def _headers(response: Response) -> Response:
-        response.headers["X-Request-Id"] = g.get("request_id", "")
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Cache-Control"] = response.headers.get("Cache-Control", "no-store")
+        headers = response.headers
+        headers["X-Request-Id"] = g.get("request_id", "")
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers.setdefault("Cache-Control", "no-store")
         return response
 
     api.init_app(app)

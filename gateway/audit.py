@@ -57,6 +57,8 @@ _FIELDS = (
     "status",
 )
 
+_FIELD_SET = frozenset(_FIELDS)
+
 # Built once: constructing statements per call costs more than running them.
 _NEXT_INDEX = select(func.coalesce(func.max(audit_events.c.idx) + 1, 0))
 _NEXT_INDEX_SQLITE = "SELECT coalesce(max(idx) + 1, 0) FROM audit_events"
@@ -97,14 +99,15 @@ def prepare(*, event: str, actor: str, at: dt.datetime, **fields: Any) -> Prepar
     """Check an event and serialise everything but its index."""
     if event not in EVENTS:
         raise ValueError(f"unknown audit event {event!r}")
-    unknown = set(fields) - set(_FIELDS)
-    if unknown:
-        raise ValueError(f"audit entries may not carry {sorted(unknown)}")
+    if not _FIELD_SET.issuperset(fields):
+        raise ValueError(f"audit entries may not carry {sorted(set(fields) - _FIELD_SET)}")
     stamp = at.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-    entry: dict[str, Any] = {"v": ENTRY_VERSION, "at": stamp, "event": event, "actor": actor}
-    entry.update({k: v for k, v in fields.items() if v is not None})
-    before = {k: v for k, v in entry.items() if k < "index"}
-    after = {k: v for k, v in entry.items() if k > "index"}
+    # "at", "actor" and "event" sort before "index", "v" after it.
+    before: dict[str, Any] = {"at": stamp, "event": event, "actor": actor}
+    after: dict[str, Any] = {"v": ENTRY_VERSION}
+    for name, value in fields.items():
+        if value is not None:
+            (before if name < "index" else after)[name] = value
     return PreparedEvent(
         columns={
             "at": stamp,

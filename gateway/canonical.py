@@ -50,19 +50,17 @@ def dumps(value: Any) -> bytes:
 def _plain(value: Any) -> bool:
     """True if the standard encoder writes ``value`` exactly as RFC 8785 does."""
     kind = type(value)
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or (not key.isascii() and max(key) > "\uffff"):
+                return False
+            if type(item) is not str and not _plain(item):  # strings are the common case
+                return False
+        return True
     if kind is str or kind is bool or value is None:
         return True
     if kind is int:
         return bool(-_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER)
-    if kind is dict:
-        for key, item in value.items():
-            if type(key) is not str:
-                return False
-            if not key.isascii() and max(key) > "\uffff":
-                return False
-            if not _plain(item):
-                return False
-        return True
     if kind is list or kind is tuple:
-        return all(_plain(item) for item in value)
+        return all(type(item) is str or _plain(item) for item in value)
     return False

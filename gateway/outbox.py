@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ from gateway.errors import (
     UnknownDataset,
     UnknownSchemaVersion,
 )
+from gateway.ids import uuid7
 from gateway.node import Node, iso
 from gateway.storage import FastInsert, outbox_records, submissions
 from gateway.validation import validator_for
@@ -89,7 +89,7 @@ def submit(node: Node, client: ClientConfig, dataset: str, body: Any) -> dict[st
                 path=f"/records/{i}",
             )
     digests = [hashlib.sha256(c).hexdigest() for c in forms]
-    submission_id = str(uuid.uuid4())
+    submission_id = uuid7()
     now = node.now()
     stamp = iso(now)
     # The canonical form of an array is its elements' canonical forms, comma-separated.

@@ -28,6 +28,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.engine import Connection, make_url
@@ -61,6 +62,8 @@ submissions = Table(
     Column("record_count", Integer, nullable=False),
     Column("records_sha256", String(64), nullable=False),
     Column("received_at", String(40), nullable=False),
+    # Keyed by the id alone: one B-tree instead of a rowid table plus an index.
+    sqlite_with_rowid=False,
 )
 
 outbox_records = Table(
@@ -131,7 +134,13 @@ audit_events = Table(
     Column("batch_id", String(36), nullable=True),
     Column("submission_id", String(36), nullable=True),
     Column("entry", Text, nullable=False),
-    Index("ix_audit_batch", "batch_id"),
+    # Only batch events carry a batch id; submission events stay out of the index.
+    Index(
+        "ix_audit_batch",
+        "batch_id",
+        sqlite_where=text("batch_id IS NOT NULL"),
+        postgresql_where=text("batch_id IS NOT NULL"),
+    ),
 )
 
 
@@ -214,6 +223,26 @@ def _sqlite_setup(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN")
 
 
+class _KeptConnection:
+    """A connection kept open for one writer at a time, per process."""
+
+    def __init__(self) -> None:
+        self._conn: Connection | None = None
+        self._pid = 0
+
+    def get(self, engine: Engine) -> Connection:
+        if self._conn is None or self._pid != os.getpid():
+            # A forked child must not use its parent's connection.
+            self._conn = engine.connect()
+            self._pid = os.getpid()
+        return self._conn
+
+    def discard(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and self._pid == os.getpid():
+            conn.close()
+
+
 class Store:
     """The database of one node."""
 
@@ -241,6 +270,7 @@ class Store:
         # Concurrent small writes of this process share commits (see gateway.groupcommit).
         self._groups: dict[str, GroupCommit[Connection, Any, Any]] = {}
         self._groups_lock = threading.Lock()
+        self._kept: list[_KeptConnection] = []
 
     @property
     def backend(self) -> str:
@@ -257,15 +287,19 @@ class Store:
         self.make_durable()
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """A write transaction whose commit is durable only after :meth:`make_durable`."""
+    def transaction(self, kept: _KeptConnection | None = None) -> Iterator[Connection]:
+        """A write transaction whose commit is durable only after :meth:`make_durable`.
+
+        ``kept``: on SQLite, run it on this long-lived connection instead of one
+        from the pool (see :meth:`group`).
+        """
         # The connection is taken from the pool before queueing for the write lock,
         # so that the lock is held only for the transaction itself.
         if not self.is_sqlite:
             with self.engine.connect() as conn, conn.begin():
                 yield conn
             return
-        with self.engine.connect() as conn, self._writer_turn():
+        with self._connection(kept) as conn, self._writer_turn():
             # On SQLite the transaction is begun and ended on the driver's connection:
             # SQLAlchemy's transaction machinery costs more than the few statements
             # of a submission group, and the write lock is held all that time.
@@ -339,19 +373,42 @@ class Store:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
+    @contextmanager
+    def _connection(self, kept: _KeptConnection | None) -> Iterator[Connection]:
+        if kept is None:
+            with self.engine.connect() as conn:
+                yield conn
+            return
+        conn = kept.get(self.engine)
+        try:
+            yield conn
+        except BaseException:
+            kept.discard()  # start the next transaction on a fresh connection
+            raise
+
     def group(
         self, name: str, run_batch: Callable[[Connection, list[Any]], list[Any]]
     ) -> GroupCommit[Connection, Any, Any]:
-        """This store's group commit for one kind of write (created on first use)."""
+        """This store's group commit for one kind of write (created on first use).
+
+        On SQLite its transactions, which run one at a time, all use one kept
+        connection: SQLite empties a connection's page cache whenever another
+        connection wrote since its last transaction, so a pooled connection
+        per commit would read every page it touches afresh.
+        """
         with self._groups_lock:
             group = self._groups.get(name)
             if group is None:
+                kept = _KeptConnection()
+                self._kept.append(kept)
                 group = self._groups[name] = GroupCommit(
-                    self.transaction, run_batch, durable=self.make_durable
+                    lambda: self.transaction(kept), run_batch, durable=self.make_durable
                 )
             return group
 
     def dispose(self) -> None:
+        for kept in self._kept:
+            kept.discard()
         self.engine.dispose()
         if self._lock_file is not None:
             self._lock_file.close()

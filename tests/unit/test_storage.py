@@ -102,3 +102,25 @@ def test_make_durable_without_a_log_is_a_no_op(tmp_path):
         s.make_durable()  # no log file yet: nothing was committed
     finally:
         s.dispose()
+
+
+def test_group_transactions_keep_one_connection_and_replace_it_after_a_failure(store):
+    seen = []
+
+    def insert(conn, rows):
+        seen.append(conn)
+        if rows[0] == "fail":
+            raise sqlite3.OperationalError("disk I/O error")
+        _INSERT.execute(conn, rows)
+        return [None] * len(rows)
+
+    group = store.group("kept", insert)
+    group.run(_row(10))
+    group.run(_row(11))
+    assert seen[0] is seen[1]  # its page cache stays warm between commits
+    with pytest.raises(sqlite3.OperationalError):
+        group.run("fail")
+    group.run(_row(12))
+    assert seen[3] is not seen[0]  # a fresh checkout, reset by the pool
+    with store.read() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM submissions").scalar_one() == 3
