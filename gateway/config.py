@@ -382,6 +382,7 @@ def load_node_config(
             "max_records_per_submission",
             "peer_timeout_seconds",
             "workers",
+            "threads",
             "scheduler",
         }
     )
@@ -397,8 +398,8 @@ def load_node_config(
         "listen": node.get("listen", str, "127.0.0.1:8700"),
         "database_url": node.get("database_url", str, ""),
         "key_dir": node.get("key_dir", str, f"../keys/{party_id}"),
-        "workers": node.positive_int("workers", 2),
-        "threads": node.positive_int("threads", 8),
+        "workers": node.positive_int("workers", 3),
+        "threads": node.positive_int("threads", 6),
     }
     from_env = _env_overrides(os.environ if environ is None else environ)
     layered.update(from_env)

@@ -6,11 +6,11 @@
 import os
 
 bind = os.environ.get("GATEWAY_LISTEN", "127.0.0.1:8700")
-workers = int(os.environ.get("GATEWAY_WORKERS", "2"))
+workers = int(os.environ.get("GATEWAY_WORKERS", "3"))
 # Threads let one worker hold several requests at once, so that their writes
 # share a durable commit (gateway.groupcommit) instead of an fsync each.
 worker_class = "gthread"
-threads = int(os.environ.get("GATEWAY_THREADS", "8"))
+threads = int(os.environ.get("GATEWAY_THREADS", "6"))
 timeout = 60
 graceful_timeout = 20
 # Bodies are limited by the app (max_body_bytes); headers are limited here.

@@ -242,7 +242,7 @@ def submission(args: argparse.Namespace, tmp: Path) -> int:
     config_path = prepare_node(tmp, env)
     node_config = load_node_config(config_path, environ={})
     workers = args.workers or node_config.workers
-    threads = node_config.threads
+    threads = args.threads or node_config.threads
     db_path = tmp / f"{PARTY}.db"
     node_env = {
         **env,
@@ -355,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="measured rounds, alternating which target goes first (default: 12)")
     parser.add_argument("--workers", type=positive, default=None,
                         help="gunicorn workers for both servers (default: the node config's)")
+    parser.add_argument("--threads", type=positive, default=None,
+                        help="threads per worker for both servers (default: the node config's)")
     parser.add_argument("--time-limit", type=positive, default=600,
                         help="seconds after which remaining requests are abandoned (default: 600)")
     parser.add_argument("--target", type=float, default=0.5,

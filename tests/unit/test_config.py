@@ -15,6 +15,14 @@ def test_shipped_configs_load():
         assert config.party_id == party
         assert config.database_url.endswith(f"var/{party}.db")
         assert config.agreement.datasets["permintaan_klarifikasi"].purpose == "1"
+        assert (config.workers, config.threads) == (3, 6)
+
+
+def test_threads_are_set_in_the_file_and_overridden_by_the_environment(deployment):
+    edit(deployment, "pemkot-bekasi.toml", "workers = 1", "workers = 1\nthreads = 3")
+    path = deployment.config_path("pemkot-bekasi")
+    assert load_node_config(path, environ={}).threads == 3
+    assert load_node_config(path, environ={"GATEWAY_THREADS": "5"}).threads == 5
 
 
 def test_environment_overrides_file(deployment):
