@@ -10,56 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import random
-from collections.abc import Callable
 from typing import Any
 
 from faker import Faker
 
 from schemas import vocab
 from schemas._base import region_codes
+from schemas.samples._common import ANSWERS, COMPLAINTS, ROMAN, UNITS, Maker, nik
 
 __all__ = ["sample_records"]
-
-UNITS = (
-    "Dinas Kependudukan dan Pencatatan Sipil",
-    "Dinas Kesehatan",
-    "Dinas Pendidikan",
-    "Dinas Sosial",
-    "Dinas Penanaman Modal dan Pelayanan Terpadu Satu Pintu",
-    "Puskesmas Karang Kitri",
-    "Puskesmas Jatibening",
-    "Dinas Perhubungan",
-    "Badan Pendapatan Daerah",
-)
-
-
-COMPLAINTS = (
-    "penerbitan KTP elektronik yang tertunda lebih dari tiga bulan",
-    "permintaan biaya tambahan untuk pengurusan akta kelahiran",
-    "penolakan layanan rawat jalan tanpa penjelasan",
-    "proses izin usaha yang melebihi jangka waktu standar pelayanan",
-    "bantuan sosial yang tidak disalurkan sesuai data penerima",
-    "penerimaan peserta didik baru yang dinilai tidak transparan",
-    "petugas yang tidak hadir pada jam layanan",
-)
-
-ANSWERS = (
-    "Unit terkait telah melakukan verifikasi dan menyelesaikan layanan kepada pelapor.",
-    "Permohonan pelapor sedang diproses dan ditargetkan selesai dalam 14 hari kerja.",
-    "Petugas yang bersangkutan telah diberi pembinaan oleh atasan langsung.",
-    "Pungutan tersebut tidak memiliki dasar hukum dan telah dikembalikan kepada pelapor.",
-    "Substansi laporan merupakan kewenangan instansi vertikal dan telah diteruskan.",
-)
-
-
-ROMAN = ("", "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")
-
-
-def _nik(rng: random.Random, region: str, birth: dt.date, female: bool) -> str:
-    district = region.replace(".", "")[:6]  # province, city, kecamatan
-    day = birth.day + (40 if female else 0)
-    return f"{district}{day:02d}{birth.month:02d}{birth.year % 100:02d}{rng.randint(1, 9999):04d}"
-
 
 def _permintaan(fake: Faker, rng: random.Random, i: int, today: dt.date) -> dict[str, Any]:
     kelurahan = sorted(k for k, level in region_codes().items() if level == "kelurahan")
@@ -93,7 +52,7 @@ def _permintaan(fake: Faker, rng: random.Random, i: int, today: dt.date) -> dict
         birth = fake.date_of_birth(minimum_age=18, maximum_age=80)
         record["pelapor"] = {
             "nama": fake.name_female() if female else fake.name_male(),
-            "nik": _nik(rng, region, birth, female),
+            "nik": nik(rng, region, birth, female),
             "telepon": f"+628{rng.randint(100000000, 9999999999)}",
             "email": fake.free_email(),
         }
@@ -121,7 +80,7 @@ def _tanggapan(fake: Faker, rng: random.Random, i: int, today: dt.date) -> dict[
     }
 
 
-_MAKERS: dict[str, Callable[[Faker, random.Random, int, dt.date], dict[str, Any]]] = {
+_MAKERS: dict[str, Maker] = {
     "permintaan_klarifikasi": _permintaan,
     "tanggapan_klarifikasi": _tanggapan,
 }
