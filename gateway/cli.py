@@ -90,8 +90,8 @@ def envelope_seal(
 ) -> None:
     """Seal a JSON array of records from RECORDS_FILE ('-' for stdin) to the dataset's receiver."""
     config = _config(config_path)
-    agreed = config.agreement.datasets.get(dataset)
-    if agreed is None or agreed.sender != config.party_id:
+    agreed = config.agreement.flow(dataset, sender=config.party_id)
+    if agreed is None:
         raise GatewayError(f"{config.party_id} sends no dataset named {dataset!r}")
     try:
         records = json.loads(records_file.read())

@@ -67,6 +67,12 @@ class Schedule:
 
 @dataclass(frozen=True)
 class DatasetAgreement:
+    """One flow of a dataset: ``sender`` sends ``name`` to ``receiver``.
+
+    A dataset that both parties send (``kegiatan_pengembangan``) has one flow
+    per direction, each with its own schedule and limits.
+    """
+
     name: str
     sender: str
     receiver: str
@@ -84,19 +90,30 @@ class Agreement:
     timezone: str
     purposes: Mapping[str, str]
     parties: Mapping[str, Party]
-    datasets: Mapping[str, DatasetAgreement]
+    flows: tuple[DatasetAgreement, ...]
     source: Path
 
     def party(self, party_id: str) -> Party:
         return self.parties[party_id]
 
+    @property
+    def dataset_names(self) -> frozenset[str]:
+        return frozenset(d.name for d in self.flows)
+
+    def flow(self, dataset: str, *, sender: str) -> DatasetAgreement | None:
+        """The agreed flow of ``dataset`` from ``sender``, if there is one."""
+        for d in self.flows:
+            if d.name == dataset and d.sender == sender:
+                return d
+        return None
+
     def outgoing(self, party_id: str) -> list[DatasetAgreement]:
-        """Datasets that ``party_id`` sends."""
-        return [d for d in self.datasets.values() if d.sender == party_id]
+        """Dataset flows that ``party_id`` sends."""
+        return [d for d in self.flows if d.sender == party_id]
 
     def incoming(self, party_id: str) -> list[DatasetAgreement]:
-        """Datasets that ``party_id`` receives."""
-        return [d for d in self.datasets.values() if d.receiver == party_id]
+        """Dataset flows that ``party_id`` receives."""
+        return [d for d in self.flows if d.receiver == party_id]
 
     def largest_incoming_batch(self, party_id: str) -> int:
         """The largest ``max_batch_bytes`` of the datasets ``party_id`` receives (0 if none)."""
@@ -276,7 +293,7 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
             jwks_file=(file.parent / t.get("jwks_file", str)).resolve(),
         )
 
-    datasets: dict[str, DatasetAgreement] = {}
+    flows: dict[tuple[str, str], DatasetAgreement] = {}
     for t in root.tables("datasets"):
         t.reject_unknown(
             {
@@ -291,8 +308,6 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
             }
         )
         name: str = t.get("name", str)
-        if name in datasets:
-            raise t.fail("name", f"duplicate dataset {name!r}")
         known = schema_registry.versions(name)
         if not known:
             raise t.fail(
@@ -306,6 +321,8 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
                 raise t.fail(key, f"unknown party {value!r} (parties: {sorted(parties)})")
         if sender == receiver:
             raise t.fail("receiver", "must differ from sender")
+        if (name, sender) in flows:
+            raise t.fail("name", f"duplicate dataset {name!r} from {sender!r}")
         versions = t.get("schema_versions", list)
         if not versions:
             raise t.fail("schema_versions", "must name at least one version")
@@ -315,7 +332,7 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
         purpose = str(t.get("purpose", (str, int)))
         if purpose not in purposes:
             raise t.fail("purpose", f"must name a clause in [purposes], got {purpose!r}")
-        datasets[name] = DatasetAgreement(
+        flows[(name, sender)] = DatasetAgreement(
             name=name,
             sender=sender,
             receiver=receiver,
@@ -331,7 +348,7 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
         timezone=timezone,
         purposes=purposes,
         parties=parties,
-        datasets=datasets,
+        flows=tuple(flows.values()),
         source=file,
     )
 

@@ -35,8 +35,8 @@ class Delivery:
 def _check_policy(node: Node, batch: OpenedBatch) -> None:
     """The agreement's rules for an authenticated batch; raises EnvelopeRejected."""
     h = batch.header
-    agreed = node.config.agreement.datasets.get(h.dataset)
-    if agreed is None or agreed.sender != h.sender or agreed.receiver != node.party_id:
+    agreed = node.config.agreement.flow(h.dataset, sender=h.sender)
+    if agreed is None or agreed.receiver != node.party_id:
         raise EnvelopeRejected(
             f"{h.sender} may not send dataset {h.dataset!r} to {node.party_id}", reason="policy"
         )
@@ -202,7 +202,7 @@ def _summary(row: Any) -> dict[str, Any]:
 def list_batches(
     node: Node, client: ClientConfig, dataset: str, *, after: str | None, limit: int
 ) -> dict[str, Any]:
-    if dataset not in node.config.agreement.datasets:
+    if dataset not in node.config.agreement.dataset_names:
         raise UnknownDataset(f"dataset {dataset!r} is not in the agreement", path="dataset")
     if dataset not in client.pull:
         raise Forbidden(f"client {client.id!r} may not pull {dataset!r}")

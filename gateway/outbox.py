@@ -46,10 +46,11 @@ _INSERT_RECORD = FastInsert(
 
 def submit(node: Node, client: ClientConfig, dataset: str, body: Any) -> dict[str, Any]:
     """Validate every record and store all of them, or none; returns the submission."""
-    agreed = node.config.agreement.datasets.get(dataset)
-    if agreed is None:
+    agreement = node.config.agreement
+    if dataset not in agreement.dataset_names:
         raise UnknownDataset(f"dataset {dataset!r} is not in the agreement", path="dataset")
-    if dataset not in client.submit:
+    agreed = agreement.flow(dataset, sender=node.party_id)
+    if agreed is None or dataset not in client.submit:
         raise Forbidden(f"client {client.id!r} may not submit {dataset!r}")
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object", path="")
@@ -161,7 +162,7 @@ def record_rejection(
     node: Node, *, client_id: str | None, dataset: str | None, reason: str
 ) -> None:
     """Audit a refused submission (identifiers and the error code only)."""
-    known = dataset if dataset in node.config.agreement.datasets else None
+    known = dataset if dataset in node.config.agreement.dataset_names else None
     with node.store.write() as conn:
         audit.append(
             conn,

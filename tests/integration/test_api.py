@@ -271,7 +271,7 @@ def test_batches_respect_the_agreed_record_limit(deployment_factory, make_apps):
 def sealed_envelope(apps, pemkot):
     assert submit(pemkot, sample_records(TANGGAPAN, 2)).status_code == 202
     (_batch_id,) = transfer.seal_pending(
-        node(pemkot), node(pemkot).config.agreement.datasets[TANGGAPAN]
+        node(pemkot), node(pemkot).config.agreement.flow(TANGGAPAN, sender="pemkot-bekasi")
     )
     with node(pemkot).store.read() as conn:
         return conn.execute(select(outbound_batches.c.envelope)).scalar_one()
@@ -521,7 +521,7 @@ def test_resent_batch_is_acknowledged_after_the_agreement_changes(apps, pemkot, 
     first = post_envelope(ombudsman, envelope).get_json()
     # The Ombudsman stops accepting version 1.0; a resend of the stored batch still gets
     # its receipt, so the sender can stop retrying.
-    agreed = node(ombudsman).config.agreement.datasets[TANGGAPAN]
+    agreed = node(ombudsman).config.agreement.flow(TANGGAPAN, sender="pemkot-bekasi")
     object.__setattr__(agreed, "schema_versions", ("2.0",))
     again = post_envelope(ombudsman, envelope)
     assert again.status_code == 200 and again.get_json()["receipt"] == first["receipt"]

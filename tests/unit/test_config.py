@@ -14,7 +14,7 @@ def test_shipped_configs_load():
         config = load_node_config(ROOT / "config" / f"{party}.toml", environ={})
         assert config.party_id == party
         assert config.database_url.endswith(f"var/{party}.db")
-        assert config.agreement.datasets["permintaan_klarifikasi"].purpose == "1"
+        assert config.agreement.flow("permintaan_klarifikasi", sender="ombudsman-ri").purpose == "1"
         assert (config.workers, config.threads) == (3, 6)
 
 
@@ -23,6 +23,25 @@ def test_threads_are_set_in_the_file_and_overridden_by_the_environment(deploymen
     path = deployment.config_path("pemkot-bekasi")
     assert load_node_config(path, environ={}).threads == 3
     assert load_node_config(path, environ={"GATEWAY_THREADS": "5"}).threads == 5
+
+
+def test_a_dataset_may_flow_both_ways_but_each_direction_once(deployment):
+    path = deployment.root / "agreement.toml"
+    text = path.read_text()
+    start = text.index("[[datasets]]")
+    first = text[start:text.index("[[datasets]]", start + 1)]
+    reverse = (first.replace('sender = "ombudsman-ri"', 'sender = "x"')
+               .replace('receiver = "pemkot-bekasi"', 'receiver = "ombudsman-ri"')
+               .replace('sender = "x"', 'sender = "pemkot-bekasi"'))
+    path.write_text(text + "\n" + reverse)
+    agreement = load_agreement(path)
+    flows = [(d.sender, d.receiver) for d in agreement.flows if d.name == "permintaan_klarifikasi"]
+    assert flows == [("ombudsman-ri", "pemkot-bekasi"), ("pemkot-bekasi", "ombudsman-ri")]
+    reverse_flow = agreement.flow("permintaan_klarifikasi", sender="pemkot-bekasi")
+    assert reverse_flow.receiver == "ombudsman-ri"
+    path.write_text(text + "\n" + first)
+    with pytest.raises(ConfigError, match="duplicate dataset 'permintaan_klarifikasi' from"):
+        load_agreement(path)
 
 
 def test_environment_overrides_file(deployment):
