@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.messages import field_message
+
 
 class GatewayError(Exception):
     """Root of every error the gateway raises on purpose."""
@@ -111,15 +113,30 @@ class SchemaViolation(GatewayError):
     status = 422
 
     def __init__(self, errors: Sequence[FieldError], *, record_count: int) -> None:
-        bad = len({e.path.split("/")[2] for e in errors if e.path.startswith("/records/")})
-        super().__init__(
-            f"{bad} of {record_count} records do not match the agreed schema; nothing was stored"
-        )
+        self.bad = len({e.path.split("/")[2] for e in errors if e.path.startswith("/records/")})
+        self.record_count = record_count
+        super().__init__(self._summary("en"))
         self.errors = list(errors)
 
-    def to_dict(self) -> dict[str, Any]:
+    def _summary(self, language: str) -> str:
+        if language == "id":
+            return (
+                f"{self.bad} dari {self.record_count} rekaman tidak sesuai dengan skema yang "
+                "disepakati; tidak ada yang disimpan"
+            )
+        return (
+            f"{self.bad} of {self.record_count} records do not match the agreed schema; "
+            "nothing was stored"
+        )
+
+    def to_dict(self, language: str = "en") -> dict[str, Any]:
+        """The error body, its messages in ``language`` (``en`` or ``id``)."""
         body = super().to_dict()
-        body["errors"] = [e.to_dict() for e in self.errors]
+        body["message"] = self._summary(language)
+        body["errors"] = [
+            FieldError(e.path, e.code, field_message(e.code, language)).to_dict()
+            for e in self.errors
+        ]
         return body
 
 

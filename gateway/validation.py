@@ -14,34 +14,10 @@ from typing import Any
 from marshmallow import Schema, ValidationError
 
 from gateway.errors import FieldError, SchemaViolation, UnknownDataset, UnknownSchemaVersion
+from gateway.messages import field_message
 from schemas import registry
 
-__all__ = ["MESSAGES", "RecordValidator", "validator_for"]
-
-MESSAGES: dict[str, str] = {
-    "required": "this field is required",
-    "null": "this field may not be null",
-    "invalid": "value has the wrong type or format",
-    "invalid_type": "a record must be a JSON object",
-    "invalid_utf8": "text is not valid UTF-8",
-    "unknown_field": "this field is not part of the agreed schema",
-    "length": "value is too short or too long",
-    "untrimmed": "value has leading or trailing white space",
-    "one_of": "value is not one of the agreed values",
-    "format": "value has the wrong format",
-    "phone_format": "not a phone number",
-    "sha256_format": "must be 64 lower-case hex digits",
-    "nik_format": "a NIK is exactly 16 digits",
-    "nik_birth_date": "the NIK's birth date digits do not form a real date",
-    "nik_sequence": "the NIK's sequence number cannot be 0000",
-    "region_unknown": "not a Kemendagri region code of Kota Bekasi",
-    "deadline_not_after_letter": "the response deadline must fall after the letter date",
-    "incident_after_letter": "the incident cannot be after the letter date",
-    "incident_too_old": "the incident is more than two years before the letter date",
-    "confidential_with_identity": "a confidential report must not carry the reporter's identity",
-    "evidence_required": "a finished clarification must list its evidence",
-    "validator_failed": "value is not valid",
-}
+__all__ = ["RecordValidator", "validator_for"]
 
 
 def _flatten(messages: Any, path: str, out: list[FieldError]) -> None:
@@ -52,13 +28,13 @@ def _flatten(messages: Any, path: str, out: list[FieldError]) -> None:
             _flatten(value, sub, out)
     elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
         for code in messages:
-            out.append(FieldError(path=path, code=code, message=MESSAGES.get(code) or code))
+            out.append(FieldError(path=path, code=code, message=field_message(code)))
     elif isinstance(messages, list):
         for m in messages:
             _flatten(m, path, out)
     else:
         code = str(messages)
-        out.append(FieldError(path=path, code=code, message=MESSAGES.get(code, code)))
+        out.append(FieldError(path=path, code=code, message=field_message(code)))
 
 
 class RecordValidator:
@@ -75,7 +51,9 @@ class RecordValidator:
         load = self._schema.load
         for i, record in enumerate(records):
             if not isinstance(record, dict):
-                out.append(FieldError(f"{prefix}/{i}", "invalid_type", MESSAGES["invalid_type"]))
+                out.append(
+                    FieldError(f"{prefix}/{i}", "invalid_type", field_message("invalid_type"))
+                )
                 continue
             try:
                 load(record)

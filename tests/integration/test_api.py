@@ -102,6 +102,30 @@ def test_one_invalid_record_stores_nothing_and_lists_every_error(pemkot):
 
 
 @pytest.mark.parametrize(
+    ("accept", "language", "summary", "message"),
+    [
+        (None, "en", "1 of 2 records do not match", "value is not one of the agreed values"),
+        ("id-ID,id;q=0.9,en;q=0.5", "id", "1 dari 2 rekaman tidak sesuai",
+         "nilai tidak termasuk nilai yang disepakati"),
+        ("en-GB,en;q=0.8", "en", "1 of 2 records", "value is not one of the agreed values"),
+        ("fr", "en", "1 of 2 records", "value is not one of the agreed values"),
+    ],
+)
+def test_field_errors_speak_the_requested_language(pemkot, accept, language, summary, message):
+    records = sample_records(TANGGAPAN, 2, seed=3)
+    records[0] = dict(records[0], status="sudah")
+    headers = pemkot.auth() | ({"Accept-Language": accept} if accept else {})
+    answer = submit(pemkot, records, headers=headers)
+    assert answer.status_code == 422
+    assert answer.headers["Content-Language"] == language
+    assert "Accept-Language" in answer.headers["Vary"]
+    error = answer.get_json()["error"]
+    assert error["message"].startswith(summary)
+    # Codes and paths do not change with the language; only the words do.
+    assert error["errors"] == [{"path": "/records/0/status", "code": "one_of", "message": message}]
+
+
+@pytest.mark.parametrize(
     ("kwargs", "status", "code"),
     [
         ({"data": "{not json", "content_type": "application/json"}, 400, "invalid_json"),

@@ -1,0 +1,116 @@
+"""Messages for field error codes, in English and Bahasa Indonesia.
+
+Codes are the stable contract; messages may be reworded or translated without
+breaking a client that acts on the codes. The API picks the language from the
+request's ``Accept-Language`` (English when it names neither).
+"""
+
+from __future__ import annotations
+
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "field_message", "known_codes"]
+
+DEFAULT_LANGUAGE = "en"
+LANGUAGES = ("en", "id")
+
+_MESSAGES: dict[str, dict[str, str]] = {
+    "required": {
+        "en": "this field is required",
+        "id": "kolom ini wajib diisi",
+    },
+    "null": {
+        "en": "this field may not be null",
+        "id": "kolom ini tidak boleh kosong (null)",
+    },
+    "invalid": {
+        "en": "value has the wrong type or format",
+        "id": "jenis atau format nilai salah",
+    },
+    "invalid_type": {
+        "en": "a record must be a JSON object",
+        "id": "setiap rekaman harus berupa objek JSON",
+    },
+    "invalid_utf8": {
+        "en": "text is not valid UTF-8",
+        "id": "teks bukan UTF-8 yang sah",
+    },
+    "unknown_field": {
+        "en": "this field is not part of the agreed schema",
+        "id": "kolom ini bukan bagian dari skema yang disepakati",
+    },
+    "length": {
+        "en": "value is too short or too long",
+        "id": "nilai terlalu pendek atau terlalu panjang",
+    },
+    "untrimmed": {
+        "en": "value has leading or trailing white space",
+        "id": "nilai diawali atau diakhiri spasi",
+    },
+    "one_of": {
+        "en": "value is not one of the agreed values",
+        "id": "nilai tidak termasuk nilai yang disepakati",
+    },
+    "format": {
+        "en": "value has the wrong format",
+        "id": "format nilai salah",
+    },
+    "phone_format": {
+        "en": "not a phone number",
+        "id": "bukan nomor telepon",
+    },
+    "sha256_format": {
+        "en": "must be 64 lower-case hex digits",
+        "id": "harus 64 digit heksadesimal huruf kecil",
+    },
+    "nik_format": {
+        "en": "a NIK is exactly 16 digits",
+        "id": "NIK harus tepat 16 digit",
+    },
+    "nik_birth_date": {
+        "en": "the NIK's birth date digits do not form a real date",
+        "id": "digit tanggal lahir pada NIK bukan tanggal yang sah",
+    },
+    "nik_sequence": {
+        "en": "the NIK's sequence number cannot be 0000",
+        "id": "nomor urut NIK tidak boleh 0000",
+    },
+    "region_unknown": {
+        "en": "not a Kemendagri region code of Kota Bekasi",
+        "id": "bukan kode wilayah Kemendagri di Kota Bekasi",
+    },
+    "deadline_not_after_letter": {
+        "en": "the response deadline must fall after the letter date",
+        "id": "batas waktu tanggapan harus setelah tanggal surat",
+    },
+    "incident_after_letter": {
+        "en": "the incident cannot be after the letter date",
+        "id": "tanggal kejadian tidak boleh setelah tanggal surat",
+    },
+    "incident_too_old": {
+        "en": "the incident is more than two years before the letter date",
+        "id": "kejadian lebih dari dua tahun sebelum tanggal surat",
+    },
+    "confidential_with_identity": {
+        "en": "a confidential report must not carry the reporter's identity",
+        "id": "laporan yang dirahasiakan tidak boleh memuat identitas pelapor",
+    },
+    "evidence_required": {
+        "en": "a finished clarification must list its evidence",
+        "id": "klarifikasi yang selesai harus mencantumkan buktinya",
+    },
+    "validator_failed": {
+        "en": "value is not valid",
+        "id": "nilai tidak sah",
+    },
+}
+
+
+def field_message(code: str, language: str = DEFAULT_LANGUAGE) -> str:
+    """The message for ``code`` in ``language`` (the code itself if none is known)."""
+    texts = _MESSAGES.get(code)
+    if texts is None:
+        return code
+    return texts.get(language) or texts[DEFAULT_LANGUAGE]
+
+
+def known_codes() -> frozenset[str]:
+    return frozenset(_MESSAGES)
