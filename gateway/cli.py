@@ -181,6 +181,37 @@ def transfer_run(config_path: str | None, dataset: str | None) -> None:
         sys.exit(3)
 
 
+@cli.group("schemas")
+def schemas_group() -> None:
+    """The agreed schemas: export them as JSON Schema."""
+
+
+@schemas_group.command("export")
+@click.option(
+    "--out",
+    "out_dir",
+    default="json-schema",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="directory to write DATASET/VERSION.schema.json into",
+)
+def schemas_export(out_dir: str) -> None:
+    """Write the JSON Schema (draft 2020-12) of every dataset version."""
+    from pathlib import Path
+
+    from schemas import registry
+    from schemas.export import json_schema
+
+    root = Path(out_dir)
+    for dataset in registry.dataset_names():
+        for version in registry.versions(dataset):
+            target = root / dataset / f"{version}.schema.json"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            document = json.dumps(json_schema(dataset, version), indent=2, ensure_ascii=False)
+            target.write_text(document + "\n", encoding="utf-8")
+            click.echo(str(target))
+
+
 @cli.command()
 @config_option
 @click.option("--no-scheduler", is_flag=True, help="serve the API only; run no transfers")

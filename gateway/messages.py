@@ -97,6 +97,10 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "a finished clarification must list its evidence",
         "id": "klarifikasi yang selesai harus mencantumkan buktinya",
     },
+    "reporter_required": {
+        "en": "a report that is not confidential must carry the reporter's identity",
+        "id": "laporan yang tidak dirahasiakan harus memuat identitas pelapor",
+    },
     "validator_failed": {
         "en": "value is not valid",
         "id": "nilai tidak sah",

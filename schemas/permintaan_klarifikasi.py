@@ -74,7 +74,7 @@ class PermintaanKlarifikasiV1(AgreedSchema):
         if data["pelapor_dirahasiakan"] and data.get("pelapor") is not None:
             raise ValidationError("confidential_with_identity", "pelapor")
         if not data["pelapor_dirahasiakan"] and data.get("pelapor") is None:
-            raise ValidationError("required", "pelapor")
+            raise ValidationError("reporter_required", "pelapor")
 
 
 def _years_before(day: dt.date, years: int) -> dt.date:

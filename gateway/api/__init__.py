@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, jsonify
 
-from gateway.api import errors, exchange, records
+from gateway.api import errors, exchange, records, schemas
 
 __all__ = ["init_app"]
 
@@ -13,6 +13,7 @@ def init_app(app: Flask) -> None:
     errors.init_app(app)
     app.register_blueprint(records.bp)
     app.register_blueprint(exchange.bp)
+    app.register_blueprint(schemas.bp)
 
     @app.get("/healthz")
     def healthz() -> Response:

@@ -582,3 +582,20 @@ def test_concurrent_submissions_are_all_stored_with_a_gapless_audit_log(pemkot):
             for r in conn.execute(select(outbox_records.c.record)).scalars()
         }
     assert stored == {r["nomor_surat_tanggapan"] for r in records}
+
+
+def test_agreed_schemas_are_published_to_the_nodes_clients(pemkot):
+    assert pemkot.client.get("/api/v1/schemas").status_code == 401
+    listing = pemkot.client.get("/api/v1/schemas", headers=pemkot.auth()).get_json()["schemas"]
+    entry = next(s for s in listing if s["dataset"] == TANGGAPAN and s["version"] == "1.0")
+    assert entry["accepted_by"] == [{"sender": "pemkot-bekasi", "receiver": "ombudsman-ri"}]
+    answer = pemkot.client.get(entry["url"], headers=pemkot.auth())
+    assert answer.status_code == 200
+    assert answer.mimetype == "application/schema+json"
+    document = answer.get_json()
+    assert document["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert "status" in document["required"]
+    missing = pemkot.client.get("/api/v1/schemas/no_such/1.0", headers=pemkot.auth())
+    assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "unknown_dataset"
+    version = pemkot.client.get(f"/api/v1/schemas/{TANGGAPAN}/9.9", headers=pemkot.auth())
+    assert version.get_json()["error"]["code"] == "unknown_schema_version"

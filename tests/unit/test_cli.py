@@ -44,3 +44,18 @@ def test_serve_refuses_keys_the_agreement_does_not_register(deployment):
     assert done.returncode == 1
     assert "this node's signing key" in done.stderr
     assert "is not registered for pemkot-bekasi" in done.stderr
+
+
+def test_schemas_export_writes_one_json_schema_per_dataset_version(tmp_path):
+    import json
+
+    from schemas import registry
+
+    done = subprocess.run([sys.executable, "-m", "gateway", "schemas", "export", "--out",
+                           str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.json"))
+    assert written == sorted(f"{d}/{v}.schema.json" for d in registry.dataset_names()
+                             for v in registry.versions(d))
+    document = json.loads((tmp_path / written[0]).read_text())
+    assert document["$schema"].endswith("/draft/2020-12/schema")

@@ -1,0 +1,105 @@
+"""The agreed schemas as JSON Schema (draft 2020-12), for counterparties on any stack.
+
+The conversion of fields and validators is apispec's (its marshmallow plugin,
+OpenAPI 3.1 flavour, whose schema objects are JSON Schema 2020-12). On top of
+it this module adds what our own field types mean (a trimmed text, a NIK, a
+Kota Bekasi region code) and marks personal data with ``x-personal``,
+``x-specific-personal`` and ``x-confidential``.
+
+Some rules of the agreement span several fields or need a calendar; JSON
+Schema cannot state them, and :data:`NOT_EXPRESSED` names them by error code.
+A record that passes the exported schema can still be refused for those.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import Schema, fields
+
+from schemas import registry
+from schemas._base import NIK, RegionCode, Text, region_codes
+
+__all__ = ["DIALECT", "NOT_EXPRESSED", "json_schema"]
+
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+# Error codes of rules that the exported JSON Schema does not check.
+NOT_EXPRESSED: dict[str, str] = {
+    "nik_birth_date": "a NIK's birth-date digits form a real date (needs a calendar)",
+    "nik_sequence": "a NIK's sequence number is not 0000",
+    "deadline_not_after_letter": "the response deadline falls after the letter date",
+    "incident_after_letter": "the incident is not after the letter date",
+    "incident_too_old": "the incident is at most two years before the letter date",
+    "confidential_with_identity": "a confidential report carries no reporter identity",
+    "reporter_required": "a report that is not confidential carries the reporter's identity",
+    "evidence_required": "a finished clarification lists its evidence",
+    "invalid": "an e-mail address as marshmallow's validator reads it (JSON Schema's "
+    "'email' format is looser)",
+}
+
+_MARKS = {"personal": "x-personal", "specific": "x-specific-personal",
+          "confidential": "x-confidential"}  # fmt: skip
+# Trimmed: no white space at either end (Python's and ECMAScript's \s agree on ASCII).
+_TRIMMED = r"^\S(?:[\s\S]*\S)?$"
+_NIK = r"^[0-9]{16}$"
+
+
+def json_schema(dataset: str, version: str, *, base_uri: str = "") -> dict[str, Any]:
+    """The JSON Schema of one record of ``dataset`` at ``version``."""
+    schema_cls = registry.schema_class(dataset, version)
+    schema = schema_cls()
+    body = _converter().schema2jsonschema(schema)
+    _annotate(schema, body)
+    doc = inspect.getdoc(inspect.getmodule(schema_cls)) or ""
+    out: dict[str, Any] = {
+        "$schema": DIALECT,
+        "$id": f"{base_uri}/api/v1/schemas/{dataset}/{version}",
+        "title": f"{dataset} {version}",
+        "description": doc.strip(),
+    }
+    out.update(body)
+    return out
+
+
+def _converter() -> Any:
+    spec = APISpec(
+        title="agreed schemas",
+        version="1",
+        openapi_version="3.1.0",
+        plugins=[MarshmallowPlugin(schema_name_resolver=_inline)],
+    )
+    return spec.plugins[0].converter  # type: ignore[attr-defined]
+
+
+def _inline(_schema: type[Schema]) -> str:
+    # No names: apispec then writes each nested schema in place (its resolver may
+    # return None, though its type hint says str), so each document stands alone.
+    return None  # type: ignore[return-value]
+
+
+def _annotate(schema: Schema, body: dict[str, Any]) -> None:
+    properties = body.get("properties", {})
+    for name, field in schema.fields.items():
+        prop = properties.get(field.data_key or name)
+        if prop is not None:
+            _annotate_field(field, prop)
+
+
+def _annotate_field(field: fields.Field[Any], prop: dict[str, Any]) -> None:
+    for mark, keyword in _MARKS.items():
+        if field.metadata.get(mark):
+            prop[keyword] = True
+    if isinstance(field, Text):
+        prop["pattern"] = _TRIMMED
+    elif isinstance(field, NIK):
+        prop["pattern"] = _NIK
+    elif isinstance(field, RegionCode):
+        prop["enum"] = sorted(region_codes())
+    if isinstance(field, fields.Nested) and isinstance(field.schema, Schema):
+        _annotate(field.schema, prop)
+    elif isinstance(field, fields.List) and "items" in prop:
+        _annotate_field(field.inner, prop["items"])
