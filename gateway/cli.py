@@ -212,6 +212,43 @@ def schemas_export(out_dir: str) -> None:
             click.echo(str(target))
 
 
+@schemas_group.command("validate")
+@click.argument("dataset")
+@click.argument("records_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--version", "version", default=None, help="schema version (default: the latest)")
+@click.option("--format", "fmt", type=click.Choice(["json", "jsonl", "csv"]), default=None,
+              help="default: from the file name")
+@click.option("--lang", type=click.Choice(["en", "id"]), default="en", show_default=True)
+def schemas_validate(
+    dataset: str, records_file: str, version: str | None, fmt: str | None, lang: str
+) -> None:
+    """Check every record in RECORDS_FILE against the agreed schema; exit 1 if any is invalid."""
+    from pathlib import Path
+
+    from gateway.messages import field_message
+    from schemas import registry
+    from schemas.reader import ReadError, read_records
+
+    known = registry.versions(dataset)
+    if not known:
+        raise GatewayError(f"unknown dataset {dataset!r} (known: {registry.dataset_names()})")
+    version = version or max(known, key=lambda v: tuple(int(p) for p in v.split(".")))
+    validator = validator_for(dataset, version)
+    try:
+        records = read_records(Path(records_file), registry.schema_class(dataset, version)(),
+                               fmt=fmt)
+    except ReadError as exc:
+        raise GatewayError(str(exc)) from None
+    errors = validator.errors(records)
+    for e in errors:
+        click.echo(f"{e.path}\t{e.code}\t{field_message(e.code, lang)}")
+    bad = len({e.path.split("/")[2] for e in errors})
+    click.echo(f"{dataset} {version}: {len(records) - bad} of {len(records)} records valid",
+               err=True)
+    if errors:
+        sys.exit(1)
+
+
 @cli.command()
 @config_option
 @click.option("--no-scheduler", is_flag=True, help="serve the API only; run no transfers")

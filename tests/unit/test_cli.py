@@ -59,3 +59,57 @@ def test_schemas_export_writes_one_json_schema_per_dataset_version(tmp_path):
                              for v in registry.versions(d))
     document = json.loads((tmp_path / written[0]).read_text())
     assert document["$schema"].endswith("/draft/2020-12/schema")
+
+
+def _validate(*args):
+    return subprocess.run([sys.executable, "-m", "gateway", "schemas", "validate", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_schemas_validate_reads_json_jsonl_and_csv(tmp_path):
+    import csv
+    import json
+
+    from schemas.samples import sample_records
+
+    records = sample_records("tanggapan_klarifikasi", 3, seed=5)
+    (tmp_path / "ok.json").write_text(json.dumps(records))
+    (tmp_path / "ok.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    with (tmp_path / "ok.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(records[0]))
+        writer.writeheader()
+        for r in records:
+            writer.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v
+                             for k, v in r.items()})
+    for name in ("ok.json", "ok.jsonl", "ok.csv"):
+        done = _validate("tanggapan_klarifikasi", str(tmp_path / name))
+        assert done.returncode == 0, (name, done.stdout, done.stderr)
+        assert done.stdout == ""
+        assert "3 of 3 records valid" in done.stderr
+
+
+def test_schemas_validate_prints_every_error_and_exits_1(tmp_path):
+    import json
+
+    from schemas.samples import sample_records
+
+    records = sample_records("tanggapan_klarifikasi", 3, seed=5)
+    records[0]["status"] = "sudah"
+    del records[2]["penjelasan"]
+    (tmp_path / "bad.json").write_text(json.dumps(records))
+    done = _validate("tanggapan_klarifikasi", str(tmp_path / "bad.json"), "--lang", "id")
+    assert done.returncode == 1
+    lines = [line.split("\t")[:2] for line in done.stdout.splitlines()]
+    assert lines == [["/records/0/status", "one_of"], ["/records/2/penjelasan", "required"]]
+    assert "kolom ini wajib diisi" in done.stdout
+    assert "1 of 3 records valid" in done.stderr
+
+
+def test_schemas_validate_refuses_unreadable_input_in_one_line(tmp_path):
+    (tmp_path / "broken.json").write_text("[{")
+    done = _validate("tanggapan_klarifikasi", str(tmp_path / "broken.json"))
+    assert done.returncode == 1
+    assert done.stderr.strip().startswith("gateway: error:")
+    assert len(done.stderr.strip().splitlines()) == 1
+    unknown = _validate("no_such_dataset", str(tmp_path / "broken.json"))
+    assert unknown.returncode == 1 and "unknown dataset" in unknown.stderr

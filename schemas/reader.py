@@ -1,0 +1,90 @@
+"""Reading records to validate from JSON, JSON Lines or CSV files.
+
+JSON: an array of records (or one record). JSON Lines: one record per line.
+CSV: one record per row, a column per top-level field; a cell is read as the
+field's type says: text stays text (so a NIK keeps its digits as written),
+booleans are ``true``/``false``, numbers are numbers, and lists and nested
+records are written as JSON inside the cell. An empty cell leaves the field out.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from marshmallow import Schema, fields
+
+__all__ = ["FORMATS", "ReadError", "read_records"]
+
+FORMATS = ("json", "jsonl", "csv")
+
+
+class ReadError(ValueError):
+    """The file cannot be read as records; the message says where and why."""
+
+
+def read_records(path: Path, schema: Schema, *, fmt: str | None = None) -> list[Any]:
+    fmt = fmt or _format_of(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ReadError(f"{path}: not UTF-8") from None
+    if fmt == "json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ReadError(f"{path}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from None
+        return data if isinstance(data, list) else [data]
+    if fmt == "jsonl":
+        records = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise ReadError(f"{path}:{number}: not JSON: {exc.msg}") from None
+        return records
+    if fmt == "csv":
+        return [_from_row(schema, row, path, n) for n, row in _rows(text)]
+    raise ReadError(f"{path}: unknown format {fmt!r} (one of {', '.join(FORMATS)})")
+
+
+def _format_of(path: Path) -> str:
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix in ("json", "csv"):
+        return suffix
+    if suffix in ("jsonl", "ndjson"):
+        return "jsonl"
+    raise ReadError(f"{path}: cannot tell the format from the name; give --format")
+
+
+def _rows(text: str) -> list[tuple[int, dict[str, str]]]:
+    reader = csv.DictReader(io.StringIO(text))
+    return [(n, row) for n, row in enumerate(reader, start=2)]  # row 1 is the header
+
+
+def _from_row(schema: Schema, row: dict[str, str], path: Path, number: int) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    for name, cell in row.items():
+        if name is None:
+            raise ReadError(f"{path}:{number}: more cells than columns")
+        if cell is None or cell == "":
+            continue
+        record[name] = _cell(schema.fields.get(name), cell)
+    return record
+
+
+def _cell(field: fields.Field[Any] | None, cell: str) -> Any:
+    if isinstance(field, fields.String) or field is None:
+        return cell
+    if isinstance(field, fields.Boolean):
+        lowered = cell.strip().lower()
+        return {"true": True, "false": False}.get(lowered, cell)
+    try:
+        return json.loads(cell)
+    except json.JSONDecodeError:
+        return cell  # let the schema say what is wrong with it
