@@ -249,6 +249,26 @@ def schemas_validate(
         sys.exit(1)
 
 
+@schemas_group.command("diff")
+@click.argument("dataset")
+@click.argument("old")
+@click.argument("new")
+def schemas_diff(dataset: str, old: str, new: str) -> None:
+    """Classify the change from version OLD to NEW; exit 0 if compatible, 1 if breaking."""
+    from schemas.diff import diff
+
+    for version in (old, new):
+        validator_for(dataset, version)  # a one-line error for an unknown dataset or version
+    changes = diff(dataset, old, new)
+    for change in changes:
+        kind = "breaking" if change.breaking else "compatible"
+        click.echo(f"{kind}\t{change.path}\t{change.description}")
+    breaking = any(c.breaking for c in changes)
+    click.echo(f"{dataset} {old} -> {new}: {'breaking' if breaking else 'compatible'}", err=True)
+    if breaking:
+        sys.exit(1)
+
+
 @cli.command()
 @config_option
 @click.option("--no-scheduler", is_flag=True, help="serve the API only; run no transfers")

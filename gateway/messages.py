@@ -101,6 +101,10 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "a report that is not confidential must carry the reporter's identity",
         "id": "laporan yang tidak dirahasiakan harus memuat identitas pelapor",
     },
+    "completion_date_without_completion": {
+        "en": "a completion date is given only when the status is selesai",
+        "id": "tanggal selesai hanya diisi bila status selesai",
+    },
     "validator_failed": {
         "en": "value is not valid",
         "id": "nilai tidak sah",

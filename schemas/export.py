@@ -23,7 +23,7 @@ from marshmallow import Schema, fields
 from schemas import registry
 from schemas._base import NIK, RegionCode, Text, region_codes
 
-__all__ = ["DIALECT", "NOT_EXPRESSED", "json_schema"]
+__all__ = ["DIALECT", "NOT_EXPRESSED", "json_schema", "schema_body"]
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -37,6 +37,7 @@ NOT_EXPRESSED: dict[str, str] = {
     "confidential_with_identity": "a confidential report carries no reporter identity",
     "reporter_required": "a report that is not confidential carries the reporter's identity",
     "evidence_required": "a finished clarification lists its evidence",
+    "completion_date_without_completion": "a completion date only with status selesai",
     "invalid": "an e-mail address as marshmallow's validator reads it (JSON Schema's "
     "'email' format is looser)",
 }
@@ -51,9 +52,6 @@ _NIK = r"^[0-9]{16}$"
 def json_schema(dataset: str, version: str, *, base_uri: str = "") -> dict[str, Any]:
     """The JSON Schema of one record of ``dataset`` at ``version``."""
     schema_cls = registry.schema_class(dataset, version)
-    schema = schema_cls()
-    body = _converter().schema2jsonschema(schema)
-    _annotate(schema, body)
     doc = inspect.getdoc(inspect.getmodule(schema_cls)) or ""
     out: dict[str, Any] = {
         "$schema": DIALECT,
@@ -61,8 +59,16 @@ def json_schema(dataset: str, version: str, *, base_uri: str = "") -> dict[str, 
         "title": f"{dataset} {version}",
         "description": doc.strip(),
     }
-    out.update(body)
+    out.update(schema_body(schema_cls))
     return out
+
+
+def schema_body(schema_cls: type[Schema]) -> dict[str, Any]:
+    """The JSON Schema keywords of one record of ``schema_cls`` (no ``$schema``/``$id``)."""
+    schema = schema_cls()
+    body: dict[str, Any] = _converter().schema2jsonschema(schema)
+    _annotate(schema, body)
+    return body
 
 
 def _converter() -> Any:

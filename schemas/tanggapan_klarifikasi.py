@@ -45,3 +45,17 @@ class TanggapanKlarifikasiV1(AgreedSchema):
     def _cross_field(self, data: dict[str, Any], **_: Any) -> None:
         if data["status"] == "selesai" and not data["bukti"]:
             raise ValidationError("evidence_required", "bukti")
+
+
+class TanggapanKlarifikasiV2(TanggapanKlarifikasiV1):
+    """Version 2.0: adds the optional completion date (compatible with 1.0)."""
+
+    tanggal_selesai = Date(
+        load_default=None,
+        metadata={"description": "the day the case was settled; only when status is selesai"},
+    )
+
+    @validates_schema(skip_on_field_errors=True)
+    def _completion(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("tanggal_selesai") is not None and data["status"] != "selesai":
+            raise ValidationError("completion_date_without_completion", "tanggal_selesai")

@@ -65,7 +65,7 @@ max_batch_bytes = {max_batch_bytes}
 name = "tanggapan_klarifikasi"
 sender = "pemkot-bekasi"
 receiver = "ombudsman-ri"
-schema_versions = ["1.0"]
+schema_versions = ["1.0", "2.0"]
 purpose = 1
 schedule = {{ interval_seconds = {interval} }}
 max_records_per_batch = {max_records}

@@ -599,3 +599,52 @@ def test_agreed_schemas_are_published_to_the_nodes_clients(pemkot):
     assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "unknown_dataset"
     version = pemkot.client.get(f"/api/v1/schemas/{TANGGAPAN}/9.9", headers=pemkot.auth())
     assert version.get_json()["error"]["code"] == "unknown_schema_version"
+
+
+def _v2_records():
+    records = sample_records(TANGGAPAN, 3, seed=8)
+    for r in records:
+        r["status"] = "selesai"
+        r["bukti"] = r["bukti"] or [{"nama_berkas": "bukti.pdf", "sha256": "a" * 64}]
+        r["tanggal_selesai"] = r["tanggal_tanggapan"]
+    return records
+
+
+def test_a_new_schema_version_flows_when_the_agreement_admits_it(apps, pemkot, ombudsman):
+    records = _v2_records()
+    # 2.0 fields are refused under 1.0, accepted under 2.0.
+    old = submit(pemkot, records, version="1.0")
+    assert old.status_code == 422
+    assert {e["code"] for e in old.get_json()["error"]["errors"]} == {"unknown_field"}
+    assert submit(pemkot, records, version="2.0").status_code == 202
+    assert submit(pemkot, sample_records(TANGGAPAN, 2, seed=9), version="1.0").status_code == 202
+    report = deliver(apps, pemkot)
+    assert len(report.sealed) == 2 and report.delivered == report.sealed  # a batch per version
+    listing = ombudsman.client.get(f"/api/v1/datasets/{TANGGAPAN}/batches",
+                                   headers=ombudsman.auth()).get_json()["batches"]
+    versions = {}
+    for item in listing:
+        batch = ombudsman.client.get(f"/api/v1/batches/{item['batch_id']}",
+                                     headers=ombudsman.auth()).get_json()
+        versions[batch["schema_version"]] = batch["records"]
+    assert versions["2.0"] == records
+    assert all("tanggal_selesai" not in r for r in versions["1.0"])
+
+
+def test_a_version_one_side_no_longer_accepts_is_refused_on_that_side(apps, pemkot, ombudsman):
+    # The sender's side: its clients may submit only what the agreement lists.
+    pemkot_flow = node(pemkot).config.agreement.flow(TANGGAPAN, sender="pemkot-bekasi")
+    object.__setattr__(pemkot_flow, "schema_versions", ("1.0",))
+    refused = submit(pemkot, _v2_records(), version="2.0")
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["code"] == "unknown_schema_version"
+    # The receiver's side: a 2.0 batch is refused when it accepts only 1.0.
+    object.__setattr__(pemkot_flow, "schema_versions", ("1.0", "2.0"))
+    assert submit(pemkot, _v2_records(), version="2.0").status_code == 202
+    ombudsman_flow = node(ombudsman).config.agreement.flow(TANGGAPAN, sender="pemkot-bekasi")
+    object.__setattr__(ombudsman_flow, "schema_versions", ("1.0",))
+    report = deliver(apps, pemkot)
+    assert report.failed and not report.delivered
+    assert count(ombudsman, inbound_batches) == 0
+    (event,) = [e for e in events(ombudsman) if e["event"] == "envelope_rejected"]
+    assert event["reason"] == "schema_version"

@@ -113,3 +113,17 @@ def test_schemas_validate_refuses_unreadable_input_in_one_line(tmp_path):
     assert len(done.stderr.strip().splitlines()) == 1
     unknown = _validate("no_such_dataset", str(tmp_path / "broken.json"))
     assert unknown.returncode == 1 and "unknown dataset" in unknown.stderr
+
+
+def test_schemas_diff_exits_by_compatibility():
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "gateway", "schemas", "diff", *args],
+                              capture_output=True, text=True, timeout=60)
+
+    forward = run("tanggapan_klarifikasi", "1.0", "2.0")
+    assert forward.returncode == 0
+    assert forward.stdout == "compatible\t/tanggal_selesai\tnew optional field\n"
+    back = run("tanggapan_klarifikasi", "2.0", "1.0")
+    assert back.returncode == 1 and back.stdout.startswith("breaking\t/tanggal_selesai")
+    unknown = run("tanggapan_klarifikasi", "1.0", "7.0")
+    assert unknown.returncode == 1 and "no schema version '7.0'" in unknown.stderr

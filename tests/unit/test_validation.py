@@ -71,5 +71,5 @@ def test_check_raises_with_all_errors():
 def test_unknown_dataset_and_version():
     with pytest.raises(UnknownDataset):
         validator_for("nope", "1.0")
-    with pytest.raises(UnknownSchemaVersion, match=r"known: \['1.0'\]"):
+    with pytest.raises(UnknownSchemaVersion, match=r"known: \['1.0', '2.0'\]"):
         validator_for("tanggapan_klarifikasi", "9.9")
