@@ -269,6 +269,26 @@ def schemas_diff(dataset: str, old: str, new: str) -> None:
         sys.exit(1)
 
 
+@schemas_group.command("sample")
+@click.argument("dataset")
+@click.option("--count", "count", type=click.IntRange(1, 100_000), default=10, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--jsonl", is_flag=True, help="one record per line instead of a JSON array")
+def schemas_sample(dataset: str, count: int, seed: int, jsonl: bool) -> None:
+    """Print COUNT valid, realistic records of DATASET (the same for a seed on a given day)."""
+    from schemas.samples import sample_records
+
+    try:
+        records = sample_records(dataset, count, seed=seed)
+    except KeyError:
+        raise GatewayError(f"no sample generator for dataset {dataset!r}") from None
+    if jsonl:
+        for record in records:
+            click.echo(json.dumps(record, ensure_ascii=False))
+    else:
+        click.echo(json.dumps(records, ensure_ascii=False, indent=2))
+
+
 @cli.command()
 @config_option
 @click.option("--no-scheduler", is_flag=True, help="serve the API only; run no transfers")

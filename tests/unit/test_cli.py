@@ -127,3 +127,18 @@ def test_schemas_diff_exits_by_compatibility():
     assert back.returncode == 1 and back.stdout.startswith("breaking\t/tanggal_selesai")
     unknown = run("tanggapan_klarifikasi", "1.0", "7.0")
     assert unknown.returncode == 1 and "no schema version '7.0'" in unknown.stderr
+
+
+def test_schemas_sample_is_valid_and_repeatable(tmp_path):
+    def sample(*args):
+        return subprocess.run([sys.executable, "-m", "gateway", "schemas", "sample", *args],
+                              capture_output=True, text=True, timeout=60)
+
+    first = sample("permintaan_klarifikasi", "--count", "5", "--seed", "7")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == sample("permintaan_klarifikasi", "--count", "5", "--seed", "7").stdout
+    (tmp_path / "s.json").write_text(first.stdout)
+    assert _validate("permintaan_klarifikasi", str(tmp_path / "s.json")).returncode == 0
+    lines = sample("permintaan_klarifikasi", "--count", "3", "--jsonl").stdout.splitlines()
+    assert len(lines) == 3
+    assert sample("no_such", "--count", "1").returncode == 1
