@@ -289,6 +289,24 @@ def schemas_sample(dataset: str, count: int, seed: int, jsonl: bool) -> None:
         click.echo(json.dumps(records, ensure_ascii=False, indent=2))
 
 
+@schemas_group.command("docs")
+@click.option("--out", "out_dir", default="docs/datasets", show_default=True,
+              type=click.Path(file_okay=False))
+def schemas_docs(out_dir: str) -> None:
+    """Write a Markdown page per dataset, and an index, from the agreed schemas."""
+    from pathlib import Path
+
+    from schemas import registry
+    from schemas.docs import dataset_page, index_page
+
+    root = Path(out_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "README.md").write_text(index_page(), encoding="utf-8")
+    for dataset in registry.dataset_names():
+        (root / f"{dataset}.md").write_text(dataset_page(dataset), encoding="utf-8")
+        click.echo(str(root / f"{dataset}.md"))
+
+
 @cli.command()
 @config_option
 @click.option("--no-scheduler", is_flag=True, help="serve the API only; run no transfers")

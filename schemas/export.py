@@ -23,7 +23,7 @@ from marshmallow import Schema, fields
 from schemas import registry
 from schemas._base import NIK, RegionCode, Text, region_codes
 
-__all__ = ["DIALECT", "NOT_EXPRESSED", "json_schema", "schema_body"]
+__all__ = ["DIALECT", "NOT_EXPRESSED", "TRIMMED", "json_schema", "schema_body"]
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -45,7 +45,7 @@ NOT_EXPRESSED: dict[str, str] = {
 _MARKS = {"personal": "x-personal", "specific": "x-specific-personal",
           "confidential": "x-confidential"}  # fmt: skip
 # Trimmed: no white space at either end (Python's and ECMAScript's \s agree on ASCII).
-_TRIMMED = r"^\S(?:[\s\S]*\S)?$"
+TRIMMED = r"^\S(?:[\s\S]*\S)?$"
 _NIK = r"^[0-9]{16}$"
 
 
@@ -100,7 +100,7 @@ def _annotate_field(field: fields.Field[Any], prop: dict[str, Any]) -> None:
         if field.metadata.get(mark):
             prop[keyword] = True
     if isinstance(field, Text):
-        prop["pattern"] = _TRIMMED
+        prop["pattern"] = TRIMMED
     elif isinstance(field, NIK):
         prop["pattern"] = _NIK
     elif isinstance(field, RegionCode):
