@@ -324,6 +324,60 @@ def submission(args: argparse.Namespace, tmp: Path) -> int:
     return 0
 
 
+def validation(args: argparse.Namespace) -> int:
+    """Records validated per second by the gateway's validator against plain marshmallow."""
+    from gateway.validation import RecordValidator
+    from schemas import registry
+
+    per_dataset = max(1, args.validation_records)
+    totals = {"gateway": 0.0, "baseline": 0.0}
+    count = 0
+    for dataset in registry.dataset_names():
+        version = registry.versions(dataset)[-1]
+        try:
+            records = sample_records(dataset, per_dataset, seed=2021)
+        except KeyError:
+            say(f"validation: no sample generator for {dataset}; skipped")
+            continue
+        schema_cls = registry.schema_class(dataset, version)
+        validator = RecordValidator(dataset, version, schema_cls())
+        plain = schema_cls()
+        if validator.errors(records):
+            say(f"FAILED: sample records of {dataset} {version} do not validate")
+            return 1
+
+        def gateway_run(records: list[dict[str, object]] = records,
+                        validator: RecordValidator = validator) -> None:
+            validator.errors(records)
+
+        def baseline_run(records: list[dict[str, object]] = records,
+                         plain: object = plain) -> None:
+            for record in records:
+                plain.load(record)  # type: ignore[attr-defined]
+
+        seconds = {"gateway": 0.0, "baseline": 0.0}
+        runs = {"gateway": gateway_run, "baseline": baseline_run}
+        for round_no in range(args.rounds):
+            order = ["gateway", "baseline"] if round_no % 2 == 0 else ["baseline", "gateway"]
+            for name in order:
+                began = time.perf_counter()
+                runs[name]()
+                seconds[name] += time.perf_counter() - began
+        n = per_dataset * args.rounds
+        print(figure(f"validation_{dataset}_throughput", n / seconds["gateway"], "records/s",
+                     n / seconds["baseline"], 1))
+        totals["gateway"] += seconds["gateway"]
+        totals["baseline"] += seconds["baseline"]
+        count += n
+    if count:
+        print(figure("validation_throughput", count / totals["gateway"], "records/s",
+                     count / totals["baseline"], 1))
+        say(f"validation: {count} records per side; ratio "
+            f"{totals['baseline'] / totals['gateway']:.3f} (target >= 0.7)")
+    sys.stdout.flush()
+    return 0
+
+
 def count_outbox(db_path: Path) -> int:
     db = sqlite3.connect(db_path)
     try:
@@ -361,6 +415,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds after which remaining requests are abandoned (default: 600)")
     parser.add_argument("--target", type=float, default=0.5,
                         help="throughput ratio to report against (default: 0.5)")
+    parser.add_argument("--benchmark", choices=("all", "submission", "validation"),
+                        default="all", help="which benchmark to run (default: all)")
+    parser.add_argument("--validation-records", type=positive, default=2000,
+                        help="sample records per dataset for the validation benchmark")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temp directory (databases, logs) and print its path")
     args = parser.parse_args(argv)
@@ -369,7 +427,12 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
     try:
-        return submission(args, tmp)
+        status = 0
+        if args.benchmark in ("all", "validation"):
+            status = validation(args)
+        if status == 0 and args.benchmark in ("all", "submission"):
+            status = submission(args, tmp)
+        return status
     except (RuntimeError, TimeoutError, subprocess.SubprocessError) as exc:
         say(f"FAILED: {exc}")
         for log in ("node.log", "baseline.log"):
