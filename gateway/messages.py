@@ -105,6 +105,26 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "a completion date is given only when the status is selesai",
         "id": "tanggal selesai hanya diisi bila status selesai",
     },
+    "corrective_actions_required": {
+        "en": "a finding of maladministration must name corrective actions",
+        "id": "temuan maladministrasi harus memuat tindakan korektif",
+    },
+    "corrective_actions_without_finding": {
+        "en": "corrective actions are given only when maladministration is found",
+        "id": "tindakan korektif hanya diisi bila ditemukan maladministrasi",
+    },
+    "maladministration_types_required": {
+        "en": "a finding of maladministration must name its types",
+        "id": "temuan maladministrasi harus menyebut jenisnya",
+    },
+    "maladministration_types_without_finding": {
+        "en": "maladministration types are given only when maladministration is found",
+        "id": "jenis maladministrasi hanya diisi bila ditemukan maladministrasi",
+    },
+    "deadline_not_after_lahp": {
+        "en": "the deadline must fall after the LAHP date",
+        "id": "batas waktu harus setelah tanggal LAHP",
+    },
     "validator_failed": {
         "en": "value is not valid",
         "id": "nilai tidak sah",

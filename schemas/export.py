@@ -38,6 +38,11 @@ NOT_EXPRESSED: dict[str, str] = {
     "reporter_required": "a report that is not confidential carries the reporter's identity",
     "evidence_required": "a finished clarification lists its evidence",
     "completion_date_without_completion": "a completion date only with status selesai",
+    "corrective_actions_required": "a finding of maladministration names corrective actions",
+    "corrective_actions_without_finding": "corrective actions only with a finding",
+    "maladministration_types_required": "a finding of maladministration names its types",
+    "maladministration_types_without_finding": "maladministration types only with a finding",
+    "deadline_not_after_lahp": "each corrective action's deadline falls after the LAHP date",
     "invalid": "an e-mail address as marshmallow's validator reads it (JSON Schema's "
     "'email' format is looser)",
 }

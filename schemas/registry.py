@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from marshmallow import Schema
 
+from schemas.lahp import LahpV1
 from schemas.permintaan_klarifikasi import PermintaanKlarifikasiV1
 from schemas.tanggapan_klarifikasi import TanggapanKlarifikasiV1, TanggapanKlarifikasiV2
 
 _REGISTRY: dict[tuple[str, str], type[Schema]] = {
     ("permintaan_klarifikasi", "1.0"): PermintaanKlarifikasiV1,
+    ("lahp", "1.0"): LahpV1,
     ("tanggapan_klarifikasi", "1.0"): TanggapanKlarifikasiV1,
     ("tanggapan_klarifikasi", "2.0"): TanggapanKlarifikasiV2,
 }

@@ -16,6 +16,7 @@ from faker import Faker
 
 from schemas import vocab
 from schemas._base import region_codes
+from schemas.samples import lahp
 from schemas.samples._common import ANSWERS, COMPLAINTS, ROMAN, UNITS, Maker, nik
 
 __all__ = ["sample_records"]
@@ -83,6 +84,7 @@ def _tanggapan(fake: Faker, rng: random.Random, i: int, today: dt.date) -> dict[
 _MAKERS: dict[str, Maker] = {
     "permintaan_klarifikasi": _permintaan,
     "tanggapan_klarifikasi": _tanggapan,
+    "lahp": lahp.make,
 }
 
 

@@ -1,0 +1,17 @@
+import datetime as dt
+
+import pytest
+
+from gateway.validation import validator_for
+from schemas import registry
+from schemas.samples import sample_records
+
+
+@pytest.mark.parametrize("dataset", registry.dataset_names())
+def test_every_dataset_has_valid_realistic_samples(dataset):
+    latest = registry.versions(dataset)[-1]
+    for seed in (1, 2, 3):
+        records = sample_records(dataset, 20, seed=seed, today=dt.date(2026, 11, 28))
+        assert validator_for(dataset, latest).errors(records) == []
+    # The same seed gives the same records.
+    assert sample_records(dataset, 3, seed=5) == sample_records(dataset, 3, seed=5)
