@@ -125,6 +125,22 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "the deadline must fall after the LAHP date",
         "id": "batas waktu harus setelah tanggal LAHP",
     },
+    "range": {
+        "en": "value is outside the agreed range",
+        "id": "nilai di luar rentang yang disepakati",
+    },
+    "too_many_decimals": {
+        "en": "at most two decimals",
+        "id": "paling banyak dua angka desimal",
+    },
+    "grade_zone_mismatch": {
+        "en": "the zone does not agree with the grade (A, B: hijau; C: kuning; D, E: merah)",
+        "id": "zona tidak sesuai dengan predikat (A, B: hijau; C: kuning; D, E: merah)",
+    },
+    "grade_opinion_mismatch": {
+        "en": "the opinion does not agree with the grade",
+        "id": "opini tidak sesuai dengan predikat",
+    },
     "validator_failed": {
         "en": "value is not valid",
         "id": "nilai tidak sah",

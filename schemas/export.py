@@ -43,6 +43,9 @@ NOT_EXPRESSED: dict[str, str] = {
     "maladministration_types_required": "a finding of maladministration names its types",
     "maladministration_types_without_finding": "maladministration types only with a finding",
     "deadline_not_after_lahp": "each corrective action's deadline falls after the LAHP date",
+    "grade_zone_mismatch": "the zone agrees with the grade",
+    "grade_opinion_mismatch": "the opinion agrees with the grade",
+    "too_many_decimals": "a score has at most two decimals",
     "invalid": "an e-mail address as marshmallow's validator reads it (JSON Schema's "
     "'email' format is looser)",
 }

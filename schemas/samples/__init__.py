@@ -16,7 +16,7 @@ from faker import Faker
 
 from schemas import vocab
 from schemas._base import region_codes
-from schemas.samples import lahp
+from schemas.samples import hasil_penilaian_kepatuhan, lahp
 from schemas.samples._common import ANSWERS, COMPLAINTS, ROMAN, UNITS, Maker, nik
 
 __all__ = ["sample_records"]
@@ -85,6 +85,7 @@ _MAKERS: dict[str, Maker] = {
     "permintaan_klarifikasi": _permintaan,
     "tanggapan_klarifikasi": _tanggapan,
     "lahp": lahp.make,
+    "hasil_penilaian_kepatuhan": hasil_penilaian_kepatuhan.make,
 }
 
 
