@@ -141,6 +141,10 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "the opinion does not agree with the grade",
         "id": "opini tidak sesuai dengan predikat",
     },
+    "fee_legal_basis_required": {
+        "en": "a fee above Rp 0 needs its legal basis",
+        "id": "biaya di atas Rp 0 harus mencantumkan dasar hukumnya",
+    },
     "validator_failed": {
         "en": "value is not valid",
         "id": "nilai tidak sah",

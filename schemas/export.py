@@ -46,6 +46,7 @@ NOT_EXPRESSED: dict[str, str] = {
     "grade_zone_mismatch": "the zone agrees with the grade",
     "grade_opinion_mismatch": "the opinion agrees with the grade",
     "too_many_decimals": "a score has at most two decimals",
+    "fee_legal_basis_required": "a fee above Rp 0 names its legal basis",
     "invalid": "an e-mail address as marshmallow's validator reads it (JSON Schema's "
     "'email' format is looser)",
 }
