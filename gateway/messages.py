@@ -145,6 +145,26 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "a fee above Rp 0 needs its legal basis",
         "id": "biaya di atas Rp 0 harus mencantumkan dasar hukumnya",
     },
+    "count_not_suppressed": {
+        "en": "a count from 1 to 4 must be suppressed (jumlah null, disamarkan true)",
+        "id": "jumlah 1 sampai 4 harus disamarkan (jumlah null, disamarkan true)",
+    },
+    "suppressed_count_sent": {
+        "en": "a suppressed row carries no count",
+        "id": "baris yang disamarkan tidak memuat jumlah",
+    },
+    "value_not_in_dimension": {
+        "en": "not a value of this row's dimension",
+        "id": "bukan nilai dari dimensi baris ini",
+    },
+    "count_required": {
+        "en": "a row that is not suppressed must carry its count",
+        "id": "baris yang tidak disamarkan harus memuat jumlahnya",
+    },
+    "duplicate_row": {
+        "en": "this dimension and value are counted twice",
+        "id": "dimensi dan nilai ini dihitung dua kali",
+    },
     "validator_failed": {
         "en": "value is not valid",
         "id": "nilai tidak sah",

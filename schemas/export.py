@@ -47,6 +47,11 @@ NOT_EXPRESSED: dict[str, str] = {
     "grade_opinion_mismatch": "the opinion agrees with the grade",
     "too_many_decimals": "a score has at most two decimals",
     "fee_legal_basis_required": "a fee above Rp 0 names its legal basis",
+    "count_not_suppressed": "a count from 1 to 4 is sent as suppressed",
+    "suppressed_count_sent": "a suppressed row carries no count",
+    "duplicate_row": "each dimension and value is counted once",
+    "value_not_in_dimension": "a row's value belongs to its dimension's vocabulary",
+    "count_required": "a row that is not suppressed carries its count",
     "invalid": "an e-mail address as marshmallow's validator reads it (JSON Schema's "
     "'email' format is looser)",
 }

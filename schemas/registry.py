@@ -11,6 +11,7 @@ from marshmallow import Schema
 from schemas.hasil_penilaian_kepatuhan import HasilPenilaianKepatuhanV1
 from schemas.lahp import LahpV1
 from schemas.permintaan_klarifikasi import PermintaanKlarifikasiV1
+from schemas.rekap_pengaduan import RekapPengaduanV1
 from schemas.standar_pelayanan import StandarPelayananV1
 from schemas.tanggapan_klarifikasi import TanggapanKlarifikasiV1, TanggapanKlarifikasiV2
 
@@ -19,6 +20,7 @@ _REGISTRY: dict[tuple[str, str], type[Schema]] = {
     ("lahp", "1.0"): LahpV1,
     ("hasil_penilaian_kepatuhan", "1.0"): HasilPenilaianKepatuhanV1,
     ("standar_pelayanan", "1.0"): StandarPelayananV1,
+    ("rekap_pengaduan", "1.0"): RekapPengaduanV1,
     ("tanggapan_klarifikasi", "1.0"): TanggapanKlarifikasiV1,
     ("tanggapan_klarifikasi", "2.0"): TanggapanKlarifikasiV2,
 }
