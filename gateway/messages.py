@@ -165,6 +165,14 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "this dimension and value are counted twice",
         "id": "dimensi dan nilai ini dihitung dua kali",
     },
+    "reason_required": {
+        "en": "a reason is required unless the action was fully carried out",
+        "id": "alasan wajib diisi kecuali tindakan telah dilaksanakan seluruhnya",
+    },
+    "action_index_required": {
+        "en": "a corrective action is identified by its index in the LAHP",
+        "id": "tindakan korektif ditunjuk dengan nomor urutnya dalam LAHP",
+    },
     "validator_failed": {
         "en": "value is not valid",
         "id": "nilai tidak sah",

@@ -50,6 +50,8 @@ NOT_EXPRESSED: dict[str, str] = {
     "count_not_suppressed": "a count from 1 to 4 is sent as suppressed",
     "suppressed_count_sent": "a suppressed row carries no count",
     "duplicate_row": "each dimension and value is counted once",
+    "reason_required": "a reason unless the action was fully carried out",
+    "action_index_required": "a corrective action names its index in the LAHP",
     "value_not_in_dimension": "a row's value belongs to its dimension's vocabulary",
     "count_required": "a row that is not suppressed carries its count",
     "invalid": "an e-mail address as marshmallow's validator reads it (JSON Schema's "

@@ -10,6 +10,7 @@ from marshmallow import Schema
 
 from schemas.hasil_penilaian_kepatuhan import HasilPenilaianKepatuhanV1
 from schemas.lahp import LahpV1
+from schemas.monitoring_tindak_lanjut import MonitoringTindakLanjutV1
 from schemas.permintaan_klarifikasi import PermintaanKlarifikasiV1
 from schemas.rekap_pengaduan import RekapPengaduanV1
 from schemas.standar_pelayanan import StandarPelayananV1
@@ -21,6 +22,7 @@ _REGISTRY: dict[tuple[str, str], type[Schema]] = {
     ("hasil_penilaian_kepatuhan", "1.0"): HasilPenilaianKepatuhanV1,
     ("standar_pelayanan", "1.0"): StandarPelayananV1,
     ("rekap_pengaduan", "1.0"): RekapPengaduanV1,
+    ("monitoring_tindak_lanjut", "1.0"): MonitoringTindakLanjutV1,
     ("tanggapan_klarifikasi", "1.0"): TanggapanKlarifikasiV1,
     ("tanggapan_klarifikasi", "2.0"): TanggapanKlarifikasiV2,
 }

@@ -16,7 +16,13 @@ from faker import Faker
 
 from schemas import vocab
 from schemas._base import region_codes
-from schemas.samples import hasil_penilaian_kepatuhan, lahp, rekap_pengaduan, standar_pelayanan
+from schemas.samples import (
+    hasil_penilaian_kepatuhan,
+    lahp,
+    monitoring_tindak_lanjut,
+    rekap_pengaduan,
+    standar_pelayanan,
+)
 from schemas.samples._common import ANSWERS, COMPLAINTS, ROMAN, UNITS, Maker, nik
 
 __all__ = ["sample_records"]
@@ -88,6 +94,7 @@ _MAKERS: dict[str, Maker] = {
     "hasil_penilaian_kepatuhan": hasil_penilaian_kepatuhan.make,
     "standar_pelayanan": standar_pelayanan.make,
     "rekap_pengaduan": rekap_pengaduan.make,
+    "monitoring_tindak_lanjut": monitoring_tindak_lanjut.make,
 }
 
 
