@@ -173,6 +173,18 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "a corrective action is identified by its index in the LAHP",
         "id": "tindakan korektif ditunjuk dengan nomor urutnya dalam LAHP",
     },
+    "end_before_start": {
+        "en": "the end date is before the start date",
+        "id": "tanggal selesai sebelum tanggal mulai",
+    },
+    "participant_counts_mismatch": {
+        "en": "men and women do not add up to the number of participants",
+        "id": "jumlah peserta laki-laki dan perempuan tidak sama dengan jumlah peserta",
+    },
+    "target_before_end": {
+        "en": "the target date is before the end of the activity",
+        "id": "tanggal target sebelum kegiatan selesai",
+    },
     "validator_failed": {
         "en": "value is not valid",
         "id": "nilai tidak sah",

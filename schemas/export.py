@@ -52,6 +52,9 @@ NOT_EXPRESSED: dict[str, str] = {
     "duplicate_row": "each dimension and value is counted once",
     "reason_required": "a reason unless the action was fully carried out",
     "action_index_required": "a corrective action names its index in the LAHP",
+    "end_before_start": "an activity ends on or after its start",
+    "participant_counts_mismatch": "men and women add up to the participants",
+    "target_before_end": "a follow-up target date is on or after the activity's end",
     "value_not_in_dimension": "a row's value belongs to its dimension's vocabulary",
     "count_required": "a row that is not suppressed carries its count",
     "invalid": "an e-mail address as marshmallow's validator reads it (JSON Schema's "

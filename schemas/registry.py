@@ -9,6 +9,7 @@ from __future__ import annotations
 from marshmallow import Schema
 
 from schemas.hasil_penilaian_kepatuhan import HasilPenilaianKepatuhanV1
+from schemas.kegiatan_pengembangan import KegiatanPengembanganV1
 from schemas.lahp import LahpV1
 from schemas.monitoring_tindak_lanjut import MonitoringTindakLanjutV1
 from schemas.permintaan_klarifikasi import PermintaanKlarifikasiV1
@@ -23,6 +24,7 @@ _REGISTRY: dict[tuple[str, str], type[Schema]] = {
     ("standar_pelayanan", "1.0"): StandarPelayananV1,
     ("rekap_pengaduan", "1.0"): RekapPengaduanV1,
     ("monitoring_tindak_lanjut", "1.0"): MonitoringTindakLanjutV1,
+    ("kegiatan_pengembangan", "1.0"): KegiatanPengembanganV1,
     ("tanggapan_klarifikasi", "1.0"): TanggapanKlarifikasiV1,
     ("tanggapan_klarifikasi", "2.0"): TanggapanKlarifikasiV2,
 }

@@ -18,6 +18,7 @@ from schemas import vocab
 from schemas._base import region_codes
 from schemas.samples import (
     hasil_penilaian_kepatuhan,
+    kegiatan_pengembangan,
     lahp,
     monitoring_tindak_lanjut,
     rekap_pengaduan,
@@ -95,6 +96,7 @@ _MAKERS: dict[str, Maker] = {
     "standar_pelayanan": standar_pelayanan.make,
     "rekap_pengaduan": rekap_pengaduan.make,
     "monitoring_tindak_lanjut": monitoring_tindak_lanjut.make,
+    "kegiatan_pengembangan": kegiatan_pengembangan.make,
 }
 
 
