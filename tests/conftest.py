@@ -70,6 +70,25 @@ purpose = 1
 schedule = {{ interval_seconds = {interval} }}
 max_records_per_batch = {max_records}
 max_batch_bytes = {max_batch_bytes}
+[[datasets]]
+name = "kegiatan_pengembangan"
+sender = "pemkot-bekasi"
+receiver = "ombudsman-ri"
+schema_versions = ["1.0"]
+purpose = 1
+schedule = {{ interval_seconds = {interval} }}
+max_records_per_batch = {max_records}
+max_batch_bytes = {max_batch_bytes}
+
+[[datasets]]
+name = "kegiatan_pengembangan"
+sender = "ombudsman-ri"
+receiver = "pemkot-bekasi"
+schema_versions = ["1.0"]
+purpose = 1
+schedule = {{ interval_seconds = {interval} }}
+max_records_per_batch = {max_records}
+max_batch_bytes = {max_batch_bytes}
 """
 
 NODE = """\
@@ -90,8 +109,8 @@ CLIENTS = {
 [[clients]]
 id = "sistem-pengaduan"
 token_sha256 = "{h1}"
-submit = ["tanggapan_klarifikasi"]
-pull = ["permintaan_klarifikasi"]
+submit = ["tanggapan_klarifikasi", "kegiatan_pengembangan"]
+pull = ["permintaan_klarifikasi", "kegiatan_pengembangan"]
 
 [[clients]]
 id = "inspektorat"
@@ -102,8 +121,8 @@ pull = ["permintaan_klarifikasi"]
 [[clients]]
 id = "simpel"
 token_sha256 = "{h1}"
-submit = ["permintaan_klarifikasi"]
-pull = ["tanggapan_klarifikasi"]
+submit = ["permintaan_klarifikasi", "kegiatan_pengembangan"]
+pull = ["tanggapan_klarifikasi", "kegiatan_pengembangan"]
 """,
 }
 

@@ -648,3 +648,21 @@ def test_a_version_one_side_no_longer_accepts_is_refused_on_that_side(apps, pemk
     assert count(ombudsman, inbound_batches) == 0
     (event,) = [e for e in events(ombudsman) if e["event"] == "envelope_rejected"]
     assert event["reason"] == "schema_version"
+
+
+def test_a_dataset_agreed_both_ways_flows_both_ways(apps, pemkot, ombudsman):
+    dataset = "kegiatan_pengembangan"
+    sent = {
+        "pemkot-bekasi": sample_records(dataset, 2, seed=31),
+        "ombudsman-ri": sample_records(dataset, 3, seed=32),
+    }
+    for app, peer in ((pemkot, ombudsman), (ombudsman, pemkot)):
+        assert submit(app, sent[node(app).party_id], dataset=dataset).status_code == 202
+        report = deliver(apps, app)
+        assert len(report.sealed) == 1 and report.delivered == report.sealed
+        (item,) = peer.client.get(f"/api/v1/datasets/{dataset}/batches",
+                                  headers=peer.auth()).get_json()["batches"]
+        assert item["sender"] == node(app).party_id
+        batch = peer.client.get(f"/api/v1/batches/{item['batch_id']}",
+                                headers=peer.auth()).get_json()
+        assert batch["records"] == sent[node(app).party_id]
