@@ -43,6 +43,14 @@ class AgreedSchema(Schema):
         _codify(field_obj)
 
 
+def describe(schema_cls: type[Schema], **descriptions: str) -> None:
+    """Attach a description to declared fields of ``schema_cls`` (shown in the docs and
+    the exported JSON Schema), keeping the field definitions themselves short."""
+    for name, text in descriptions.items():
+        field_obj = schema_cls._declared_fields[name]
+        field_obj.metadata = {**field_obj.metadata, "description": text}
+
+
 def _codify(field_obj: fields.Field[Any]) -> None:
     field_obj.error_messages = {key: key for key in field_obj.error_messages}
     inner = getattr(field_obj, "inner", None)
@@ -141,5 +149,6 @@ __all__ = [
     "RegionCode",
     "Text",
     "check_nik",
+    "describe",
     "region_codes",
 ]

@@ -15,7 +15,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from schemas._base import AgreedSchema, Choice, Text
+from schemas._base import AgreedSchema, Choice, Text, describe
 
 GRADES = ("A", "B", "C", "D", "E")
 ZONES = ("hijau", "kuning", "merah")
@@ -95,3 +95,21 @@ class HasilPenilaianKepatuhanV1(AgreedSchema):
             raise ValidationError("grade_zone_mismatch", "zona")
         if data["opini"] != OPINION_OF_GRADE[grade]:
             raise ValidationError("grade_opinion_mismatch", "opini")
+
+
+describe(
+    HasilPenilaianKepatuhanV1,
+    versi_metode="version of the assessment method",
+    nilai_dimensi="the four dimension scores",
+    nilai_total="total score, 0-100",
+    zona="zone; agrees with the grade",
+    opini="opinion; agrees with the grade",
+)
+
+describe(
+    Dimensi,
+    input="input dimension score",
+    proses="process dimension score",
+    output="output dimension score",
+    pengaduan="complaint-handling score",
+)

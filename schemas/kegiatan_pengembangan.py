@@ -12,7 +12,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from schemas._base import AgreedSchema, Choice, Date, Text
+from schemas._base import AgreedSchema, Choice, Date, Text, describe
 
 JENIS_KEGIATAN = ("pelatihan", "pendampingan", "sosialisasi")
 
@@ -70,3 +70,20 @@ class KegiatanPengembanganV1(AgreedSchema):
         }
         if early:
             raise ValidationError({"rencana_tindak_lanjut": early})
+
+
+describe(
+    KegiatanPengembanganV1,
+    jenis="kind of activity",
+    judul="title",
+    tanggal_mulai="first day",
+    tanggal_selesai="last day",
+    unit_sasaran="units the activity is for",
+    rencana_tindak_lanjut="follow-up plan",
+)
+
+describe(
+    RencanaTindakLanjut,
+    kegiatan="what will be done",
+    unit_penanggung_jawab="unit responsible",
+)

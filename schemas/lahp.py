@@ -14,7 +14,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from schemas import vocab
-from schemas._base import PERSONAL, AgreedSchema, Choice, Date, Text
+from schemas._base import PERSONAL, AgreedSchema, Choice, Date, Text, describe
 
 KESIMPULAN = (
     "ditemukan_maladministrasi",
@@ -68,8 +68,9 @@ class LahpV1(AgreedSchema):
         if not found and actions:
             raise ValidationError("corrective_actions_without_finding", "tindakan_korektif")
         if not found and data["jenis_maladministrasi"]:
-            raise ValidationError("maladministration_types_without_finding",
-                                  "jenis_maladministrasi")
+            raise ValidationError(
+                "maladministration_types_without_finding", "jenis_maladministrasi"
+            )
         issued: dt.date = data["tanggal_lahp"]
         late = {
             str(i): ["deadline_not_after_lahp"]
@@ -77,5 +78,14 @@ class LahpV1(AgreedSchema):
             if action["batas_waktu"] <= issued
         }
         if late:
-            raise ValidationError({"tindakan_korektif": {k: {"batas_waktu": v}
-                                                         for k, v in late.items()}})
+            raise ValidationError(
+                {"tindakan_korektif": {k: {"batas_waktu": v} for k, v in late.items()}}
+            )
+
+
+describe(
+    LahpV1,
+    nomor_lahp="LAHP number",
+    tanggal_lahp="date the LAHP was issued",
+    unit_terlapor="the Pemkot unit examined",
+)

@@ -13,7 +13,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from schemas._base import AgreedSchema, Choice, Date, Text
+from schemas._base import AgreedSchema, Choice, Date, Text, describe
 
 STATUS_TINDAK_LANJUT = ("dilaksanakan", "dilaksanakan_sebagian", "tidak_dilaksanakan")
 JENIS_RUJUKAN = ("tindakan_korektif", "rekomendasi")
@@ -67,3 +67,18 @@ class MonitoringTindakLanjutV1(AgreedSchema):
             raise ValidationError("evidence_required", "bukti")
         if data["jenis_rujukan"] == "tindakan_korektif" and data.get("urutan_tindakan") is None:
             raise ValidationError("action_index_required", "urutan_tindakan")
+
+
+describe(
+    MonitoringTindakLanjutV1,
+    tanggal_laporan="date of this progress report",
+    status="how far the action was carried out",
+    bukti="evidence, by digest; required unless not carried out",
+    unit_penanggung_jawab="the Pemkot unit responsible",
+)
+
+describe(
+    Bukti,
+    nama_berkas="file name",
+    sha256="SHA-256 of the file, lower-case hex",
+)

@@ -19,6 +19,7 @@ from schemas._base import (
     Date,
     RegionCode,
     Text,
+    describe,
 )
 
 
@@ -82,3 +83,29 @@ def _years_before(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year - years)
     except ValueError:  # 29 February
         return day.replace(year=day.year - years, day=28)
+
+
+describe(
+    PermintaanKlarifikasiV1,
+    nomor_surat="number of the Ombudsman's clarification letter",
+    tanggal_surat="date of the letter",
+    jenis_penerimaan="how the report reached the Ombudsman (intake type)",
+    tahap="stage of the case",
+    substansi="substance area of the report",
+    jenis_maladministrasi="alleged maladministration types, one or more",
+    unit_terlapor="the Pemkot unit reported",
+    tanggal_kejadian="date of the incident; not after the letter, at most two years before",
+    kode_wilayah="Kemendagri region code (Kota Bekasi) where it happened",
+    batas_waktu_tanggapan="deadline for Pemkot's answer; after the letter date",
+    ringkasan="summary of the report",
+    pelapor_dirahasiakan="true when the reporter's identity is kept secret (UU 37/2008 Ps 24(2))",
+    pelapor="the reporter; absent when confidential, required otherwise",
+)
+
+describe(
+    Pelapor,
+    nama="reporter's name",
+    nik="reporter's NIK",
+    telepon="reporter's phone number",
+    email="reporter's e-mail address",
+)

@@ -14,7 +14,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from schemas import vocab
-from schemas._base import AgreedSchema, Choice, Text
+from schemas._base import AgreedSchema, Choice, Text, describe
 
 KLASIFIKASI = ("aspirasi", "pengaduan", "permintaan_informasi")
 DIMENSI = ("saluran", "klasifikasi", "substansi")
@@ -80,3 +80,9 @@ class RekapPengaduanV1(AgreedSchema):
             if key in seen:
                 raise ValidationError({"baris": {str(i): {"nilai": ["duplicate_row"]}}})
             seen.add(key)
+
+
+describe(
+    RekapPengaduanV1,
+    baris="the counts, one row per dimension and value",
+)

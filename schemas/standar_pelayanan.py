@@ -13,7 +13,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from schemas._base import AgreedSchema, Choice, Date, Text
+from schemas._base import AgreedSchema, Choice, Date, Text, describe
 
 SATUAN_WAKTU = ("menit", "jam", "hari", "hari_kerja")
 
@@ -76,6 +76,21 @@ class StandarPelayananV1(AgreedSchema):
     def _cross_field(self, data: dict[str, Any], **_: Any) -> None:
         fee = data["biaya_tarif"]
         if fee["jumlah_rupiah"] > 0 and not fee.get("dasar_hukum"):
-            raise ValidationError(
-                {"biaya_tarif": {"dasar_hukum": ["fee_legal_basis_required"]}}
-            )
+            raise ValidationError({"biaya_tarif": {"dasar_hukum": ["fee_legal_basis_required"]}})
+
+
+describe(
+    StandarPelayananV1,
+    nama_layanan="name of the service",
+    unit="the unit that delivers it",
+    tanggal_sk="date of the decree",
+    jangka_waktu="time limit of the service",
+    biaya_tarif="fee or tariff",
+    jumlah_pelaksana="number of staff delivering the service",
+)
+
+describe(
+    JangkaWaktu,
+    nilai="amount of time",
+    satuan="unit of time",
+)

@@ -10,7 +10,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from schemas import vocab
-from schemas._base import PERSONAL, AgreedSchema, Choice, Date, Text
+from schemas._base import PERSONAL, AgreedSchema, Choice, Date, Text, describe
 
 
 class Bukti(AgreedSchema):
@@ -59,3 +59,28 @@ class TanggapanKlarifikasiV2(TanggapanKlarifikasiV1):
     def _completion(self, data: dict[str, Any], **_: Any) -> None:
         if data.get("tanggal_selesai") is not None and data["status"] != "selesai":
             raise ValidationError("completion_date_without_completion", "tanggal_selesai")
+
+
+describe(
+    TanggapanKlarifikasiV1,
+    nomor_laporan="the Ombudsman's case number being answered",
+    nomor_surat_tanggapan="number of Pemkot's answer letter",
+    tanggal_tanggapan="date of the answer",
+    status="where the case stands at Pemkot",
+    penjelasan="the explanation",
+    unit_penanggung_jawab="the Pemkot unit responsible",
+    pejabat_penanggung_jawab="the official responsible",
+    bukti="evidence, by digest; required when the status is selesai",
+)
+
+describe(
+    Pejabat,
+    nama="official's name",
+    jabatan="official's position",
+)
+
+describe(
+    Bukti,
+    nama_berkas="file name",
+    sha256="SHA-256 of the file, lower-case hex",
+)

@@ -15,3 +15,20 @@ def test_every_dataset_has_valid_realistic_samples(dataset):
         assert validator_for(dataset, latest).errors(records) == []
     # The same seed gives the same records.
     assert sample_records(dataset, 3, seed=5) == sample_records(dataset, 3, seed=5)
+
+
+@pytest.mark.parametrize("dataset", registry.dataset_names())
+def test_every_field_is_described(dataset):
+    from marshmallow import fields
+
+    def undescribed(schema, prefix=""):
+        for name, field in schema.fields.items():
+            if not field.metadata.get("description"):
+                yield prefix + name
+            if isinstance(field, fields.List):
+                field = field.inner
+            if isinstance(field, fields.Nested):
+                yield from undescribed(field.schema, f"{prefix}{name}.")
+
+    for version in registry.versions(dataset):
+        assert list(undescribed(registry.schema_class(dataset, version)())) == []
