@@ -94,8 +94,8 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "id": "laporan yang dirahasiakan tidak boleh memuat identitas pelapor",
     },
     "evidence_required": {
-        "en": "a finished clarification must list its evidence",
-        "id": "klarifikasi yang selesai harus mencantumkan buktinya",
+        "en": "evidence is required for this status",
+        "id": "status ini wajib disertai bukti",
     },
     "reporter_required": {
         "en": "a report that is not confidential must carry the reporter's identity",
@@ -184,6 +184,18 @@ _MESSAGES: dict[str, dict[str, str]] = {
     "target_before_end": {
         "en": "the target date is before the end of the activity",
         "id": "tanggal target sebelum kegiatan selesai",
+    },
+    "duplicate_value": {
+        "en": "this list names the same value more than once",
+        "id": "daftar ini menyebut nilai yang sama lebih dari sekali",
+    },
+    "action_reference_required": {
+        "en": "an action of a recommendation must be named by its position or its text",
+        "id": "tindakan dari rekomendasi harus disebut dengan nomor urut atau uraiannya",
+    },
+    "special": {
+        "en": "a number may not be NaN or infinite",
+        "id": "angka tidak boleh NaN atau tak hingga",
     },
     "validator_failed": {
         "en": "value is not valid",

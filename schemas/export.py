@@ -52,6 +52,7 @@ NOT_EXPRESSED: dict[str, str] = {
     "duplicate_row": "each dimension and value is counted once",
     "reason_required": "a reason unless the action was fully carried out",
     "action_index_required": "a corrective action names its index in the LAHP",
+    "action_reference_required": "an action of a recommendation is named by index or text",
     "end_before_start": "an activity ends on or after its start",
     "participant_counts_mismatch": "men and women add up to the participants",
     "target_before_end": "a follow-up target date is on or after the activity's end",

@@ -1,20 +1,27 @@
 """``lahp``: the Ombudsman's final examination report (Laporan Akhir Hasil Pemeriksaan).
 
-Direction: Ombudsman -> Pemkot. MoU clause 2 (compliance and prevention of
-maladministration). Per PO 48/2020 Pasal 25 the conclusion is one of three;
-when maladministration is found, the report names corrective actions (who must
-do what by when).
+Direction: Ombudsman -> Pemkot. MoU clause 1 (faster handling and resolution of
+public reports): the LAHP closes the examination stage of a case and opens its
+resolution and monitoring. Per PO 48/2020 Pasal 25 the conclusion is one of
+three. When maladministration is found, the report names its types and the
+corrective actions (who must do what by when, each deadline after the LAHP
+date); otherwise it carries neither. The summary may name people, so it is
+personal data, as are the corrective actions, which may name officials or the
+reporter.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from schemas import vocab
-from schemas._base import PERSONAL, AgreedSchema, Choice, Date, Text, describe
+from schemas._base import PERSONAL, AgreedSchema, Choice, Date, Text
+
+__all__ = ["FOUND", "KESIMPULAN", "LahpV1", "TindakanKorektif"]
 
 KESIMPULAN = (
     "ditemukan_maladministrasi",
@@ -22,70 +29,105 @@ KESIMPULAN = (
     "pemeriksaan_dihentikan",
 )
 
+FOUND = "ditemukan_maladministrasi"
+MAX_ACTIONS = 100
+
+
+def _distinct(values: Sequence[str]) -> None:
+    if len(set(values)) != len(values):
+        raise ValidationError("duplicate_value")
+
 
 class TindakanKorektif(AgreedSchema):
     """One corrective action: who must do what, by when."""
 
-    pihak = Text(required=True, max_length=200, metadata={"description": "who must act"})
-    tindakan = Text(required=True, max_length=2000, metadata={"description": "what to do"})
-    batas_waktu = Date(required=True, metadata={"description": "by when; after the LAHP date"})
+    pihak = Text(
+        required=True,
+        max_length=200,
+        metadata={**PERSONAL, "description": "who must act: an office or official"},
+    )
+    tindakan = Text(
+        required=True,
+        max_length=2000,
+        metadata={**PERSONAL, "description": "what must be done"},
+    )
+    batas_waktu = Date(
+        required=True,
+        metadata={"description": "deadline (a day in Asia/Jakarta); after the LAHP date"},
+    )
 
 
 class LahpV1(AgreedSchema):
     """Version 1.0."""
 
     nomor_laporan = Text(
-        required=True, max_length=64, metadata={"description": "case number, opaque"}
+        required=True,
+        max_length=64,
+        metadata={"description": "Ombudsman case number, an opaque string"},
     )
-    nomor_lahp = Text(required=True, max_length=100)
-    tanggal_lahp = Date(required=True)
-    unit_terlapor = Text(required=True, max_length=200)
-    kesimpulan = Choice(KESIMPULAN, required=True, metadata={"description": "the conclusion"})
+    nomor_lahp = Text(
+        required=True, max_length=100, metadata={"description": "number of the LAHP document"}
+    )
+    tanggal_lahp = Date(
+        required=True, metadata={"description": "date the LAHP was issued (Asia/Jakarta)"}
+    )
+    unit_terlapor = Text(
+        required=True, max_length=200, metadata={"description": "the reported Pemkot unit"}
+    )
+    kesimpulan = Choice(
+        KESIMPULAN,
+        required=True,
+        metadata={"description": "the conclusion of the examination (PO 48/2020 Pasal 25)"},
+    )
     jenis_maladministrasi = fields.List(
         Choice(vocab.MALADMINISTRASI),
         load_default=list,
-        validate=validate.Length(max=len(vocab.MALADMINISTRASI), error="length"),
-        metadata={"description": "the types found; only when maladministration is found"},
+        validate=[
+            validate.Length(max=len(vocab.MALADMINISTRASI), error="length"),
+            _distinct,
+        ],
+        metadata={
+            "uniqueItems": True,
+            "description": "maladministration types found, each once; required (non-empty) "
+            "when maladministration is found, empty otherwise",
+        },
     )
     tindakan_korektif = fields.List(
         fields.Nested(TindakanKorektif),
         load_default=list,
-        validate=validate.Length(max=100, error="length"),
-        metadata={"description": "required when maladministration is found"},
+        validate=validate.Length(max=MAX_ACTIONS, error="length"),
+        metadata={
+            "description": "corrective actions; required (non-empty) when maladministration "
+            "is found, empty otherwise"
+        },
     )
     ringkasan = Text(
-        required=True, max_length=8000, metadata={**PERSONAL, "description": "summary"}
+        required=True,
+        max_length=8000,
+        metadata={**PERSONAL, "description": "summary of the findings; may name people"},
     )
 
     @validates_schema(skip_on_field_errors=True)
     def _cross_field(self, data: dict[str, Any], **_: Any) -> None:
-        found = data["kesimpulan"] == "ditemukan_maladministrasi"
+        errors: dict[str, Any] = {}
+        found = data["kesimpulan"] == FOUND
+        types: list[str] = data["jenis_maladministrasi"]
         actions: list[dict[str, Any]] = data["tindakan_korektif"]
+        if found and not types:
+            errors["jenis_maladministrasi"] = ["maladministration_types_required"]
+        if not found and types:
+            errors["jenis_maladministrasi"] = ["maladministration_types_without_finding"]
         if found and not actions:
-            raise ValidationError("corrective_actions_required", "tindakan_korektif")
-        if found and not data["jenis_maladministrasi"]:
-            raise ValidationError("maladministration_types_required", "jenis_maladministrasi")
+            errors["tindakan_korektif"] = ["corrective_actions_required"]
         if not found and actions:
-            raise ValidationError("corrective_actions_without_finding", "tindakan_korektif")
-        if not found and data["jenis_maladministrasi"]:
-            raise ValidationError(
-                "maladministration_types_without_finding", "jenis_maladministrasi"
-            )
+            errors["tindakan_korektif"] = ["corrective_actions_without_finding"]
         issued: dt.date = data["tanggal_lahp"]
         late = {
-            str(i): ["deadline_not_after_lahp"]
+            i: {"batas_waktu": ["deadline_not_after_lahp"]}
             for i, action in enumerate(actions)
             if action["batas_waktu"] <= issued
         }
-        if late:
-            raise ValidationError(
-                {"tindakan_korektif": {k: {"batas_waktu": v} for k, v in late.items()}}
-            )
-
-
-describe(
-    LahpV1,
-    nomor_lahp="LAHP number",
-    tanggal_lahp="date the LAHP was issued",
-    unit_terlapor="the Pemkot unit examined",
-)
+        if late and "tindakan_korektif" not in errors:
+            errors["tindakan_korektif"] = late
+        if errors:
+            raise ValidationError(errors)

@@ -12,13 +12,17 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from schemas import vocab
 from schemas._base import PERSONAL, AgreedSchema, Choice, Date, Text, describe
 
+# Exactly 64 hex digits: "$" would let a trailing newline through in Python, so
+# nothing may follow instead (the same in ECMAScript, for the exported pattern).
+_SHA256 = r"^[0-9a-f]{64}(?![\s\S])"
+
 
 class Bukti(AgreedSchema):
     """Evidence is exchanged by digest; the file itself travels by other agreed means."""
 
     nama_berkas = Text(required=True, max_length=255)
     sha256 = fields.String(
-        required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$", error="sha256_format")
+        required=True, validate=validate.Regexp(_SHA256, error="sha256_format")
     )
 
 

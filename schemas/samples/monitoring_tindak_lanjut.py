@@ -3,45 +3,99 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import random
 from typing import Any
 
 from faker import Faker
 
-from schemas.samples._common import ROMAN, UNITS
+from schemas.samples._common import ROMAN
 
-DONE = (
-    "Dokumen kependudukan pelapor telah diterbitkan dan diserahkan.",
-    "Biaya yang dipungut telah dikembalikan kepada pelapor disertai tanda terima.",
-    "Standar pelayanan telah ditetapkan dan dipublikasikan di laman resmi.",
+__all__ = ["make"]
+
+# Every four records carry each status at least once; most actions are carried out.
+PLAN = ("dilaksanakan", "dilaksanakan_sebagian", "dilaksanakan", "tidak_dilaksanakan")
+
+# (responsible units, the action as worded, what was done, evidence file names)
+ACTIONS: tuple[tuple[tuple[str, ...], str, str, tuple[str, ...]], ...] = (
+    (
+        ("Dinas Kependudukan dan Pencatatan Sipil",),
+        "Menerbitkan KTP elektronik pelapor tanpa memungut biaya",
+        "KTP elektronik pelapor telah dicetak dan diserahkan tanpa biaya.",
+        ("berita-acara-serah-terima-ktp-el.pdf", "tanda-terima.pdf"),
+    ),
+    (
+        ("Dinas Kependudukan dan Pencatatan Sipil", "Dinas Perhubungan"),
+        "Mengembalikan biaya yang dipungut tanpa dasar hukum kepada pelapor",
+        "Biaya yang dipungut telah dikembalikan kepada pelapor disertai kuitansi.",
+        ("kuitansi-pengembalian.pdf",),
+    ),
+    (
+        ("Dinas Penanaman Modal dan Pelayanan Terpadu Satu Pintu", "Dinas Pendidikan"),
+        "Menyusun, menetapkan dan mempublikasikan standar pelayanan",
+        "Standar pelayanan telah dibahas bersama perwakilan masyarakat dan ditetapkan.",
+        ("sk-standar-pelayanan.pdf", "tangkapan-layar-laman-resmi.png"),
+    ),
+    (
+        ("Dinas Kesehatan", "Puskesmas Karang Kitri", "Puskesmas Jatibening"),
+        "Memberikan pembinaan kepada petugas pelayanan yang bersangkutan",
+        "Atasan langsung telah memberikan pembinaan kepada petugas yang bersangkutan.",
+        ("berita-acara-pembinaan.pdf",),
+    ),
+    (
+        ("Dinas Sosial", "Badan Pendapatan Daerah"),
+        "Memperbaiki mekanisme penanganan pengaduan di unit layanan",
+        "Petugas pengelola pengaduan telah ditunjuk dengan surat keputusan kepala unit.",
+        ("sk-pengelola-pengaduan.pdf", "alur-penanganan-pengaduan.pdf"),
+    ),
 )
-REASONS = (
-    "Penyusunan standar pelayanan menunggu penetapan peraturan wali kota.",
-    "Anggaran perbaikan sarana baru tersedia pada tahun anggaran berikutnya.",
+
+PARTLY = (
+    "Sebagian kegiatan menunggu penetapan peraturan wali kota.",
+    "Anggaran perbaikan sarana baru tersedia pada perubahan APBD tahun berjalan.",
+    "Pelapor belum melengkapi dokumen yang diperlukan untuk penyelesaian layanan.",
+)
+
+NOT_DONE = (
+    "Pejabat yang berwenang menandatangani sedang dimutasi dan belum ada penggantinya.",
+    "Terlapor mengajukan keberatan atas tindakan korektif dan menunggu tanggapan Ombudsman.",
+    "Anggaran tidak tersedia pada tahun anggaran berjalan.",
 )
 
 
 def make(fake: Faker, rng: random.Random, i: int, today: dt.date) -> dict[str, Any]:
-    status = rng.choice(("dilaksanakan", "dilaksanakan", "dilaksanakan_sebagian",
-                         "tidak_dilaksanakan"))  # fmt: skip
-    kind = rng.choice(("tindakan_korektif", "rekomendasi"))
-    day = today - dt.timedelta(days=rng.randint(0, 60))
-    number = (f"LAHP/{rng.randint(100, 999)}/LM.01-15/{day.year}" if kind == "tindakan_korektif"
-              else f"{rng.randint(1, 99):03d}/RM.03.01/{ROMAN[day.month]}/{day.year}")
-    record: dict[str, Any] = {
-        "jenis_rujukan": kind,
-        "nomor_rujukan": number,
-        "urutan_tindakan": rng.randint(0, 2) if kind == "tindakan_korektif" else None,
-        "tanggal_laporan": day.isoformat(),
-        "status": status,
-        "uraian": rng.choice(DONE),
-        "alasan": None if status == "dilaksanakan" else rng.choice(REASONS),
-        "bukti": [
-            {"nama_berkas": f"tindak-lanjut-{i}-{n}.pdf",
-             "sha256": hashlib.sha256(f"{i}-{n}-{rng.random()}".encode()).hexdigest()}
-            for n in range(0 if status == "tidak_dilaksanakan" else rng.randint(1, 2))
-        ],
-        "unit_penanggung_jawab": rng.choice(UNITS),
-    }
+    status = PLAN[i % len(PLAN)]
+    corrective = rng.random() < 0.6
+    reported = today - dt.timedelta(days=rng.randint(0, 60))
+    issued = reported - dt.timedelta(days=rng.randint(20, 90))
+    registered = issued - dt.timedelta(days=rng.randint(45, 200))
+    units, action, done, files = ACTIONS[rng.randrange(len(ACTIONS))]
+    index = rng.randint(0, 2)
+    record: dict[str, Any] = {"jenis_rujukan": "tindakan_korektif" if corrective else "rekomendasi"}
+    if corrective or rng.random() < 0.5:
+        record["nomor_laporan"] = (
+            f"{rng.randint(100, 999):04d}/LM/{ROMAN[registered.month]}/{registered.year}/JKT"
+        )
+    if corrective:
+        record["nomor_rujukan"] = f"LAHP/{rng.randint(1, 999):04d}.{i}/LM.01-15/{issued.year}"
+        record["urutan_tindakan"] = index
+    else:
+        number = f"{rng.randint(1, 60):03d}/RM.03.01/{ROMAN[issued.month]}/{issued.year}"
+        record["nomor_rujukan"] = number
+        if rng.random() < 0.5:
+            record["urutan_tindakan"] = index
+    record["tindakan"] = action
+    record["tanggal_laporan"] = reported.isoformat()
+    record["status"] = status
+    if status == "tidak_dilaksanakan":
+        record["uraian"] = "Tindakan belum dapat dilaksanakan pada periode pemantauan ini."
+        record["alasan"] = rng.choice(NOT_DONE)
+    else:
+        record["uraian"] = done
+        if status == "dilaksanakan_sebagian":
+            record["alasan"] = rng.choice(PARTLY)
+        record["bukti"] = [
+            {"nama_berkas": f"{i:03d}-{name}", "sha256": f"{rng.getrandbits(256):064x}"}
+            for name in files[: rng.randint(1, len(files))]
+        ]
+    record["unit_penanggung_jawab"] = rng.choice(units)
     return record

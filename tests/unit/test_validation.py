@@ -73,3 +73,11 @@ def test_unknown_dataset_and_version():
         validator_for("nope", "1.0")
     with pytest.raises(UnknownSchemaVersion, match=r"known: \['1.0', '2.0'\]"):
         validator_for("tanggapan_klarifikasi", "9.9")
+
+
+def test_an_evidence_digest_is_exactly_64_hex_digits():
+    record = dict(sample_records("tanggapan_klarifikasi", 1, seed=3)[0], status="selesai")
+    for digest, ok in (("a" * 64, True), ("a" * 64 + "\n", False), ("A" * 64, False)):
+        record["bukti"] = [{"nama_berkas": "b.pdf", "sha256": digest}]
+        errors = validator_for("tanggapan_klarifikasi", "1.0").errors([record])
+        assert (errors == []) is ok, digest
