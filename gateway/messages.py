@@ -69,6 +69,10 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "the NIK's birth date digits do not form a real date",
         "id": "digit tanggal lahir pada NIK bukan tanggal yang sah",
     },
+    "nik_region": {
+        "en": "the NIK's first six digits are not a real province, city and district",
+        "id": "enam digit pertama NIK bukan kode provinsi, kabupaten/kota dan kecamatan yang sah",
+    },
     "nik_sequence": {
         "en": "the NIK's sequence number cannot be 0000",
         "id": "nomor urut NIK tidak boleh 0000",

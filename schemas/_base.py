@@ -95,13 +95,65 @@ class DateTime(fields.AwareDateTime):
         return super()._deserialize(value, attr, data, **kwargs).astimezone(JAKARTA)
 
 
-_NIK = re.compile(r"^\d{16}$")
+_NIK = re.compile(r"[0-9]{16}")
+
+# Kemendagri province codes: the first two digits of every NIK.
+PROVINCE_CODES = frozenset(
+    [
+        "11",
+        "12",
+        "13",
+        "14",
+        "15",
+        "16",
+        "17",
+        "18",
+        "19",
+        "21",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "36",
+        "51",
+        "52",
+        "53",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+        "71",
+        "72",
+        "73",
+        "74",
+        "75",
+        "76",
+        "81",
+        "82",
+        "91",
+        "92",
+        "93",
+        "94",
+        "95",
+        "96",
+    ]
+)
+KOTA_BEKASI = "3275"
 
 
 def check_nik(value: str) -> None:
-    """NIK: 16 digits; day of birth (plus 40 for women) forms a real date; sequence not 0000."""
-    if not _NIK.match(value):
+    """NIK: 16 digits; a real region prefix; day of birth (plus 40 for women) forms a
+    real date; sequence not 0000."""
+    # fullmatch and [0-9]: "$" would pass a trailing newline, "\\d" other scripts' digits.
+    if not isinstance(value, str) or not _NIK.fullmatch(value):
         raise ValidationError("nik_format")
+    province, city, district = value[0:2], value[2:4], value[4:6]
+    if province not in PROVINCE_CODES or city == "00" or district == "00":
+        raise ValidationError("nik_region")
+    if value[:4] == KOTA_BEKASI and f"32.75.{district}" not in region_codes():
+        raise ValidationError("nik_region")  # Kota Bekasi's kecamatan are known exactly
     day, month, year = int(value[6:8]), int(value[8:10]), int(value[10:12])
     if day > 40:
         day -= 40

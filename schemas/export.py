@@ -31,6 +31,7 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 NOT_EXPRESSED: dict[str, str] = {
     "nik_birth_date": "a NIK's birth-date digits form a real date (needs a calendar)",
     "nik_sequence": "a NIK's sequence number is not 0000",
+    "nik_region": "a NIK starts with a real province code (and, in Kota Bekasi, kecamatan)",
     "deadline_not_after_letter": "the response deadline falls after the letter date",
     "incident_after_letter": "the incident is not after the letter date",
     "incident_too_old": "the incident is at most two years before the letter date",

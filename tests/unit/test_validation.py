@@ -1,4 +1,5 @@
 import pytest
+from marshmallow import ValidationError
 
 from gateway.errors import SchemaViolation, UnknownDataset, UnknownSchemaVersion
 from gateway.validation import validator_for
@@ -81,3 +82,24 @@ def test_an_evidence_digest_is_exactly_64_hex_digits():
         record["bukti"] = [{"nama_berkas": "b.pdf", "sha256": digest}]
         errors = validator_for("tanggapan_klarifikasi", "1.0").errors([record])
         assert (errors == []) is ok, digest
+
+
+@pytest.mark.parametrize(
+    ("nik", "code"),
+    [
+        ("3275015202900001", None),  # Kota Bekasi, kecamatan 01
+        ("3171015202900001", None),  # another region: only the province is checked
+        ("9975015202900001", "nik_region"),  # no province 99
+        ("3200015202900001", "nik_region"),  # city 00
+        ("3275995202900001", "nik_region"),  # Kota Bekasi has no kecamatan 99
+        ("3275015202900001\n", "nik_format"),
+        ("٣٢٧٥٠١٥٢٠٢٩٠٠٠٠١", "nik_format"),  # Arabic-Indic digits
+    ],
+)
+def test_nik_region_prefix(nik, code):
+    if code is None:
+        check_nik(nik)
+    else:
+        with pytest.raises(ValidationError) as info:
+            check_nik(nik)
+        assert info.value.messages == [code]
