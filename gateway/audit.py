@@ -37,6 +37,8 @@ EVENTS = frozenset(
         "envelope_rejected",
         "batch_pulled",
         "batch_acknowledged",
+        # This node as a witness refused a peer's checkpoint: a rollback or a fork.
+        "witness_alert",
     }
 )
 
@@ -55,6 +57,8 @@ _FIELDS = (
     "signer_kid",
     "reason",
     "status",
+    "tree_size",
+    "witnessed_size",
 )
 
 _FIELD_SET = frozenset(_FIELDS)
@@ -64,7 +68,7 @@ _NEXT_INDEX = select(func.coalesce(func.max(audit_events.c.idx) + 1, 0))
 _NEXT_INDEX_SQLITE = "SELECT coalesce(max(idx) + 1, 0) FROM audit_events"
 _INSERT = FastInsert(
     audit_events,
-    ["idx", "at", "event", "actor", "dataset", "batch_id", "submission_id", "entry"],
+    ["idx", "at", "event", "actor", "dataset", "batch_id", "submission_id", "peer", "entry"],
 )
 _PG_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 
@@ -116,6 +120,7 @@ def prepare(*, event: str, actor: str, at: dt.datetime, **fields: Any) -> Prepar
             "dataset": fields.get("dataset"),
             "batch_id": fields.get("batch_id"),
             "submission_id": fields.get("submission_id"),
+            "peer": fields.get("peer"),
         },
         _before=canonical.dumps(before).decode("utf-8")[1:-1],
         _after=canonical.dumps(after).decode("utf-8")[1:-1],

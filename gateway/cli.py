@@ -9,9 +9,11 @@ import signal
 import subprocess
 import sys
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
+import requests
 
 from gateway import transfer
 from gateway.config import NodeConfig, load_node_config
@@ -55,9 +57,19 @@ def keys() -> None:
     "--insecure-dev-keys", is_flag=True, help="store private keys unencrypted (development only)"
 )
 def keys_init(config_path: str | None, insecure_dev_keys: bool) -> None:
-    """Create the node's Ed25519 signing and X25519 encryption keys; print the public JWKS."""
+    """Create the node's missing keys; print the public JWKS.
+
+    The keys: Ed25519 for signing batches, X25519 for receiving them, and two
+    Ed25519 keys for the audit log (checkpoints, cosignatures). The public JWKS
+    and the C2SP vkeys are written beside them as jwks.json and note-keys.txt.
+    """
     config = _config(config_path)
-    jwks = init_keys(config.key_dir, insecure=insecure_dev_keys)
+    party = config.party
+    jwks = init_keys(
+        config.key_dir,
+        insecure=insecure_dev_keys,
+        note_names=(party.log_origin, party.witness_name),
+    )
     click.echo(json.dumps(jwks, indent=2))
     click.echo(f"keys written to {config.key_dir}", err=True)
 
@@ -68,6 +80,16 @@ def keys_jwks(config_path: str | None) -> None:
     """Print the node's public JWKS."""
     config = _config(config_path)
     click.echo(json.dumps(NodeKeys.from_directory(config.key_dir).public_jwks(), indent=2))
+
+
+@keys.command("vkeys")
+@config_option
+def keys_vkeys(config_path: str | None) -> None:
+    """Print the C2SP vkeys of the node's log and witness keys."""
+    config = _config(config_path)
+    party = config.party
+    for vkey in NodeKeys.from_directory(config.key_dir).vkeys(party.log_origin, party.witness_name):
+        click.echo(vkey)
 
 
 @cli.group()
@@ -181,6 +203,283 @@ def transfer_run(config_path: str | None, dataset: str | None) -> None:
         sys.exit(3)
 
 
+@cli.group("audit")
+def audit_group() -> None:
+    """The tamper-evident audit log: checkpoints, evidence bundles, verification."""
+
+
+@audit_group.command("checkpoint")
+@config_option
+def audit_checkpoint(config_path: str | None) -> None:
+    """Sign a checkpoint of the whole log and have the peers' witnesses cosign it."""
+    from gateway import tlog, witness
+
+    node = Node.from_config(_config(config_path))
+    try:
+        report = witness.publish(node)
+        with node.store.read() as conn:
+            click.echo(tlog.cosigned_note(conn, report.checkpoint), nl=False)
+    finally:
+        node.store.dispose()
+    for party, reason in report.failed.items():
+        click.echo(f"gateway: warning: witness {party} did not cosign: {reason}", err=True)
+
+
+@audit_group.command("export")
+@config_option
+@click.option("--batch", "batch_id", required=True, help="the batch id")
+@click.option("--out", "out", type=click.File("w"), default="-", help="output file (default: -)")
+def audit_export(config_path: str | None, batch_id: str, out: Any) -> None:
+    """Write the evidence bundle of one batch: entries, inclusion proofs, checkpoint, keys."""
+    from gateway.auditor import export_bundle
+
+    node = Node.from_config(_config(config_path))
+    try:
+        bundle = export_bundle(node, batch_id)
+    except LookupError as exc:
+        raise GatewayError(str(exc)) from None
+    finally:
+        node.store.dispose()
+    json.dump(bundle, out, indent=2)
+    out.write("\n")
+
+
+def _trusted(agreement_path: str, origin: str) -> Any:
+    from gateway.auditor import TrustedKeys
+    from gateway.config import load_agreement
+    from gateway.keys import load_note_keys
+
+    agreement = load_agreement(agreement_path)
+    party = next((p for p in agreement.parties.values() if p.log_origin == origin), None)
+    if party is None:
+        raise GatewayError(f"no party of {agreement_path} keeps a log named {origin!r}")
+    witnesses = tuple(
+        load_note_keys(
+            p.note_keys_file, log_origin=p.log_origin, witness_name=p.witness_name
+        ).witness
+        for p in agreement.parties.values()
+        if p.id != party.id
+    )
+    own = load_note_keys(
+        party.note_keys_file, log_origin=party.log_origin, witness_name=party.witness_name
+    )
+    return party.id, TrustedKeys(log=own.log, witnesses=witnesses, source=agreement_path)
+
+
+def _state_for(state_dir: str | None, no_state: bool, origin: str) -> Any:
+    from pathlib import Path
+
+    from gateway.auditor import SavedState
+
+    if no_state:
+        return None
+    base = Path(state_dir) if state_dir else Path(click.get_app_dir("gateway-audit"))
+    return SavedState(base / origin.replace("/", "_"))
+
+
+def _origin_of(signed: str) -> str:
+    return signed.split("\n", 1)[0]
+
+
+def _print_report(report: Any, party: str) -> None:
+    from gateway.auditor import utc
+
+    cosigners = ", ".join(f"{name} at {utc(ts)}" for name, ts in report.cosigned_by) or "none"
+    click.echo(f"log {report.origin} ({party})")
+    click.echo(f"  checkpoint: size {report.size}, root {report.root_hash.hex()}")
+    click.echo(f"  cosigned by: {cosigners}")
+    if report.previous_size is not None:
+        click.echo(f"  consistent with the checkpoint of size {report.previous_size} saved before")
+    click.echo(f"  entries verified: {report.entries_checked}")
+    for problem in report.problems:
+        click.echo(f"  FAILED: {problem}")
+
+
+audit_state_options = [
+    click.option(
+        "--agreement",
+        "agreement_path",
+        metavar="FILE",
+        help="trust the log and witness keys this agreement registers",
+    ),
+    click.option(
+        "--state",
+        "state_dir",
+        metavar="DIR",
+        help="where the last verified checkpoints are kept "
+        "(default: the user's gateway-audit folder)",
+    ),
+    click.option("--no-state", is_flag=True, help="neither read nor save a verified checkpoint"),
+]
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _with_options(options: list[Any]) -> Callable[[F], F]:
+    def wrap(f: F) -> F:
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return wrap
+
+
+@audit_group.command("verify")
+@click.argument("bundle", type=click.File("r"), required=False)
+@click.option("--url", help="verify the whole log of the node at this URL instead of a bundle")
+@click.option("--token", envvar="GATEWAY_AUDIT_TOKEN", help="auditor token ($GATEWAY_AUDIT_TOKEN)")
+@_with_options(audit_state_options)
+def audit_verify(
+    bundle: Any,
+    url: str | None,
+    token: str | None,
+    agreement_path: str | None,
+    state_dir: str | None,
+    no_state: bool,
+) -> None:
+    """Verify an evidence bundle, or a node's whole log, with keys you trust.
+
+    Exit status 0 when everything verifies, 1 when something does not (the
+    first bad entry is named), 2 for a usage error.
+    """
+    from gateway import auditor
+
+    if (bundle is None) == (url is None):
+        raise click.UsageError("give a BUNDLE file or --url")
+    try:
+        if bundle is not None:
+            try:
+                data = json.load(bundle)
+            except ValueError as exc:
+                raise GatewayError(f"{bundle.name}: not JSON ({exc})") from None
+            origin = _origin_of(str(data.get("checkpoint", ""))) if isinstance(data, dict) else ""
+            if agreement_path:
+                party, keys = _trusted(agreement_path, origin)
+            else:
+                party, keys = str(data.get("party")), auditor.keys_from_bundle(data)
+                click.echo(
+                    "gateway: warning: no --agreement: the keys come from the bundle itself, "
+                    "which shows the bundle is intact, not who signed it",
+                    err=True,
+                )
+            report = auditor.verify_bundle(
+                data, keys, state=_state_for(state_dir, no_state, origin)
+            )
+        else:
+            if not token:
+                raise click.UsageError("--url needs --token or $GATEWAY_AUDIT_TOKEN")
+            if not agreement_path:
+                raise click.UsageError("--url needs --agreement (the keys to trust)")
+            client = auditor.LogClient(str(url), token)
+            report = _verify_url(client, agreement_path, state_dir, no_state)
+            party = report.party
+    except auditor.VerificationError as exc:
+        click.echo(f"gateway: verification failed: {exc}", err=True)
+        sys.exit(1)
+    except requests.RequestException as exc:
+        raise GatewayError(f"cannot reach the node: {type(exc).__name__}") from None
+    _print_report(report, party)
+    if not report.ok:
+        sys.exit(1)
+    click.echo("  OK")
+
+
+def _verify_url(
+    client: Any, agreement_path: str, state_dir: str | None, no_state: bool, *, keep: bool = False
+) -> Any:
+    from gateway import auditor
+
+    origin = _origin_of(client.checkpoint())
+    party, keys = _trusted(agreement_path, origin)
+    bars: list[Any] = []
+
+    def progress(done: int, total: int) -> None:
+        if not bars:
+            bars.append(
+                click.progressbar(length=total, label=f"verifying {origin}", file=sys.stderr)
+            )
+        if done % 1000 == 0 or done == total:
+            bars[0].update(done - bars[0].pos)
+
+    try:
+        report = auditor.verify_log(
+            client,
+            keys,
+            state=_state_for(state_dir, no_state, origin),
+            progress=progress,
+            keep_entries=keep,
+        )
+    finally:
+        if bars:
+            bars[0].render_finish()
+    report.party = party
+    return report
+
+
+@audit_group.command("reconcile")
+@click.argument("url_a")
+@click.argument("url_b")
+@click.option(
+    "--token-a",
+    envvar="GATEWAY_AUDIT_TOKEN_A",
+    required=True,
+    help="auditor token at A ($GATEWAY_AUDIT_TOKEN_A)",
+)
+@click.option(
+    "--token-b",
+    envvar="GATEWAY_AUDIT_TOKEN_B",
+    required=True,
+    help="auditor token at B ($GATEWAY_AUDIT_TOKEN_B)",
+)
+@_with_options(audit_state_options)
+def audit_reconcile(
+    url_a: str,
+    url_b: str,
+    token_a: str,
+    token_b: str,
+    agreement_path: str | None,
+    state_dir: str | None,
+    no_state: bool,
+) -> None:
+    """Verify two nodes' logs, then check every batch one sent the other received.
+
+    Lists every gap; exit status 1 when there is one (or a log does not verify).
+    """
+    from gateway import auditor
+
+    if not agreement_path:
+        raise click.UsageError("reconcile needs --agreement (the keys to trust)")
+    logs: dict[str, list[str]] = {}
+    failed = False
+    try:
+        for url, token in ((url_a, token_a), (url_b, token_b)):
+            report = _verify_url(
+                auditor.LogClient(url, token), agreement_path, state_dir, no_state, keep=True
+            )
+            _print_report(report, report.party)
+            failed = failed or not report.ok
+            logs[report.party] = report.entries
+    except auditor.VerificationError as exc:
+        click.echo(f"gateway: verification failed: {exc}", err=True)
+        sys.exit(1)
+    except requests.RequestException as exc:
+        raise GatewayError(f"cannot reach a node: {type(exc).__name__}") from None
+    if failed:
+        sys.exit(1)
+    if len(logs) != 2:
+        raise GatewayError("both URLs serve the same party's log")
+    result = auditor.reconcile(logs)
+    click.echo(
+        f"reconciliation: {result.batches} batches, {result.matched} matched, "
+        f"{len(result.gaps)} gaps"
+    )
+    for gap in result.gaps:
+        click.echo(f"  GAP: {gap}")
+    if not result.ok:
+        sys.exit(1)
+
+
 @cli.group("schemas")
 def schemas_group() -> None:
     """The agreed schemas: export them as JSON Schema."""
@@ -216,8 +515,13 @@ def schemas_export(out_dir: str) -> None:
 @click.argument("dataset")
 @click.argument("records_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--version", "version", default=None, help="schema version (default: the latest)")
-@click.option("--format", "fmt", type=click.Choice(["json", "jsonl", "csv"]), default=None,
-              help="default: from the file name")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "jsonl", "csv"]),
+    default=None,
+    help="default: from the file name",
+)
 @click.option("--lang", type=click.Choice(["en", "id"]), default="en", show_default=True)
 def schemas_validate(
     dataset: str, records_file: str, version: str | None, fmt: str | None, lang: str
@@ -235,16 +539,18 @@ def schemas_validate(
     version = version or max(known, key=lambda v: tuple(int(p) for p in v.split(".")))
     validator = validator_for(dataset, version)
     try:
-        records = read_records(Path(records_file), registry.schema_class(dataset, version)(),
-                               fmt=fmt)
+        records = read_records(
+            Path(records_file), registry.schema_class(dataset, version)(), fmt=fmt
+        )
     except ReadError as exc:
         raise GatewayError(str(exc)) from None
     errors = validator.errors(records)
     for e in errors:
         click.echo(f"{e.path}\t{e.code}\t{field_message(e.code, lang)}")
     bad = len({e.path.split("/")[2] for e in errors})
-    click.echo(f"{dataset} {version}: {len(records) - bad} of {len(records)} records valid",
-               err=True)
+    click.echo(
+        f"{dataset} {version}: {len(records) - bad} of {len(records)} records valid", err=True
+    )
     if errors:
         sys.exit(1)
 
@@ -290,8 +596,9 @@ def schemas_sample(dataset: str, count: int, seed: int, jsonl: bool) -> None:
 
 
 @schemas_group.command("docs")
-@click.option("--out", "out_dir", default="docs/datasets", show_default=True,
-              type=click.Path(file_okay=False))
+@click.option(
+    "--out", "out_dir", default="docs/datasets", show_default=True, type=click.Path(file_okay=False)
+)
 def schemas_docs(out_dir: str) -> None:
     """Write a Markdown page per dataset, and an index, from the agreed schemas."""
     from pathlib import Path

@@ -52,6 +52,13 @@ class Party:
     name: str
     base_url: str
     jwks_file: Path
+    # The party's transparency log (docs/AUDIT.md): its C2SP origin line, which is
+    # also the name of the key that signs its checkpoints, and the name under
+    # which the party's node cosigns its peers' checkpoints as a witness.
+    log_origin: str
+    witness_name: str
+    # C2SP vkeys of the log and witness keys, exchanged out of band like the JWKS.
+    note_keys_file: Path
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,11 @@ class ClientConfig:
     token_sha256: str
     submit: frozenset[str]
     pull: frozenset[str]
+    # "auditor": may read the audit log, its checkpoints and proofs.
+    roles: frozenset[str] = frozenset()
+
+
+ROLES = frozenset({"auditor"})
 
 
 @dataclass(frozen=True)
@@ -146,6 +158,7 @@ class NodeConfig:
     threads: int
     scheduler_enabled: bool
     source: Path
+    checkpoint_interval_seconds: int = 300
     overrides: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -260,6 +273,19 @@ def _schedule(t: _Table, timezone: str) -> Schedule:
     return Schedule(cron=expr)
 
 
+# C2SP signed-note key names: non-empty, no white space, no "+".
+_NOTE_NAME = re.compile(r"^[^\s+]{1,255}$")
+
+
+def _note_name(t: _Table, key: str) -> str:
+    value: str = t.get(key, str)
+    if not _NOTE_NAME.match(value) or not value.isprintable():
+        raise t.fail(
+            key, f"must be a key name without spaces or '+', e.g. host/path; got {value!r}"
+        )
+    return value
+
+
 def load_agreement(path: str | os.PathLike[str]) -> Agreement:
     """Read and check an agreement file."""
     file = Path(path).resolve()
@@ -280,7 +306,9 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
 
     parties: dict[str, Party] = {}
     for t in root.tables("parties"):
-        t.reject_unknown({"id", "name", "base_url", "jwks_file"})
+        t.reject_unknown(
+            {"id", "name", "base_url", "jwks_file", "log_origin", "witness_name", "note_keys_file"}
+        )
         pid: str = t.get("id", str)
         if not _ID.match(pid):
             raise t.fail("id", f"must be lower-case letters, digits and '-', got {pid!r}")
@@ -291,7 +319,15 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
             name=t.get("name", str),
             base_url=_check_url(t, "base_url"),
             jwks_file=(file.parent / t.get("jwks_file", str)).resolve(),
+            log_origin=_note_name(t, "log_origin"),
+            witness_name=_note_name(t, "witness_name"),
+            note_keys_file=(file.parent / t.get("note_keys_file", str)).resolve(),
         )
+        if parties[pid].log_origin == parties[pid].witness_name:
+            raise t.fail("witness_name", "must differ from log_origin")
+    names = [n for p in parties.values() for n in (p.log_origin, p.witness_name)]
+    if len(names) != len(set(names)):
+        raise root.fail("parties", "every log_origin and witness_name must be unique")
 
     flows: dict[tuple[str, str], DatasetAgreement] = {}
     for t in root.tables("datasets"):
@@ -401,6 +437,7 @@ def load_node_config(
             "workers",
             "threads",
             "scheduler",
+            "checkpoint_interval_seconds",
         }
     )
     agreement = load_agreement(file.parent / node.get("agreement", str))
@@ -435,7 +472,7 @@ def load_node_config(
     sends = {d.name for d in agreement.outgoing(party_id)}
     receives = {d.name for d in agreement.incoming(party_id)}
     for t in root.tables("clients") if "clients" in root.data else []:
-        t.reject_unknown({"id", "name", "token_sha256", "submit", "pull"})
+        t.reject_unknown({"id", "name", "token_sha256", "submit", "pull", "roles"})
         cid: str = t.get("id", str)
         if not _ID.match(cid):
             raise t.fail("id", f"must be lower-case letters, digits and '-', got {cid!r}")
@@ -448,6 +485,9 @@ def load_node_config(
             raise t.fail("token_sha256", "the same token is already given to another client")
         submit = frozenset(t.strings("submit"))
         pull = frozenset(t.strings("pull"))
+        roles = frozenset(t.strings("roles"))
+        if not roles <= ROLES:
+            raise t.fail("roles", f"unknown roles {sorted(roles - ROLES)} (known: {sorted(ROLES)})")
         # The agreement's direction rules are enforced here, once, at start-up.
         for key, names, allowed, verb in (
             ("submit", submit, sends, "sends"),
@@ -462,7 +502,12 @@ def load_node_config(
                     )
         clients.append(
             ClientConfig(
-                id=cid, name=t.get("name", str, cid), token_sha256=digest, submit=submit, pull=pull
+                id=cid,
+                name=t.get("name", str, cid),
+                token_sha256=digest,
+                submit=submit,
+                pull=pull,
+                roles=roles,
             )
         )
 
@@ -497,5 +542,6 @@ def load_node_config(
         threads=layered["threads"],
         scheduler_enabled=node.get("scheduler", bool, True),
         source=file,
+        checkpoint_interval_seconds=node.positive_int("checkpoint_interval_seconds", 300),
         overrides=dict(overrides or {}),
     )

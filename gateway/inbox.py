@@ -12,7 +12,7 @@ from joserfc import jws
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from gateway import audit
+from gateway import audit, tlog
 from gateway.config import ClientConfig
 from gateway.envelope import OpenedBatch, open_batch, sign_receipt
 from gateway.errors import BadRequest, EnvelopeRejected, Forbidden, NotFound, UnknownDataset
@@ -87,7 +87,7 @@ def receive(node: Node, token: bytes) -> Delivery:
         # has changed since, so that the sender stops resending it.
         if not _seen(node, batch_id):
             _check_policy(node, batch)
-        return _store(node, batch, envelope_sha256)
+        delivery = _store(node, batch, envelope_sha256)
     except EnvelopeRejected as exc:
         log.warning("envelope %s rejected (%s): %s", envelope_sha256[:16], exc.reason, exc.detail)
         with node.store.write() as conn:
@@ -102,6 +102,13 @@ def receive(node: Node, token: bytes) -> Delivery:
                 envelope_sha256=envelope_sha256,
             )
         raise
+    if not delivery.duplicate:
+        # A new checkpoint after each batch received; the schedule has it cosigned.
+        try:
+            tlog.checkpoint(node)
+        except Exception:  # the batch is stored and its receipt signed; the schedule retries
+            log.exception("checkpoint after batch %s failed", delivery.batch_id)
+    return delivery
 
 
 def _seen(node: Node, batch_id: str) -> bool:

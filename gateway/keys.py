@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 from joserfc.jwk import OKPKey
 
+from gateway import note
 from gateway.errors import KeyMaterialError
 
 __all__ = [
@@ -28,10 +29,12 @@ __all__ = [
     "PASSPHRASE_ENV",
     "SIG_ALG",
     "NodeKeys",
+    "NoteKeys",
     "PeerKeys",
     "init_keys",
     "jwks_of",
     "load_jwks_file",
+    "load_note_keys",
 ]
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,13 @@ ENC_ALG = "ECDH-ES+A256KW"
 SIGNING_FILE = "signing.pem"
 ENCRYPTION_FILE = "encryption.pem"
 JWKS_FILE = "jwks.json"
+# Ed25519 keys of the audit log (docs/AUDIT.md): one signs this node's checkpoints,
+# the other cosigns its peers' checkpoints as a witness. Kept apart from the JWS
+# signing key so that no signature made for one purpose can serve another.
+LOG_FILE = "log.pem"
+WITNESS_FILE = "witness.pem"
+NOTE_KEYS_FILE = "note-keys.txt"
+_KEY_FILES = (SIGNING_FILE, ENCRYPTION_FILE, LOG_FILE, WITNESS_FILE)
 
 _INSECURE_WARNING = (
     "INSECURE: private key %s is NOT encrypted. This is for development only; "
@@ -66,12 +76,20 @@ def _passphrase(environ: Mapping[str, str]) -> bytes | None:
 
 
 def init_keys(
-    key_dir: Path, *, environ: Mapping[str, str] | None = None, insecure: bool = False
+    key_dir: Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    insecure: bool = False,
+    note_names: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Create a node's signing and encryption keys and its public JWKS.
+    """Create a node's keys, its public JWKS and (given ``note_names``) its C2SP vkeys.
 
-    Refuses to overwrite existing keys. Without a passphrase in the environment,
-    refuses unless ``insecure`` (development mode) is asked for explicitly.
+    Creates whichever of the signing, encryption, log and witness keys is
+    missing, so that a node made before the audit log gains its log keys; never
+    overwrites a key, and refuses when all exist. Without a passphrase in the
+    environment, refuses unless ``insecure`` (development mode) is asked for
+    explicitly. ``note_names``: the party's ``(log_origin, witness_name)`` from
+    the agreement; the vkeys name their keys so.
     """
     env = os.environ if environ is None else environ
     passphrase = _passphrase(env)
@@ -80,20 +98,23 @@ def init_keys(
             f"set {PASSPHRASE_ENV} to encrypt the private keys "
             "(or pass --insecure-dev-keys for an unencrypted development key)"
         )
-    for name in (SIGNING_FILE, ENCRYPTION_FILE):
-        if (key_dir / name).exists():
-            raise KeyMaterialError(f"{key_dir / name} already exists; refusing to overwrite it")
+    missing = [name for name in _KEY_FILES if not (key_dir / name).exists()]
+    if not missing:
+        raise KeyMaterialError(f"{key_dir} already holds every key; refusing to overwrite them")
     key_dir.mkdir(parents=True, exist_ok=True)
     encryption: serialization.KeySerializationEncryption = (
         serialization.BestAvailableEncryption(passphrase)
         if passphrase
         else serialization.NoEncryption()
     )
-    pairs = (
-        (SIGNING_FILE, ed25519.Ed25519PrivateKey.generate()),
-        (ENCRYPTION_FILE, x25519.X25519PrivateKey.generate()),
-    )
-    for name, private in pairs:
+    generate: dict[str, Callable[[], ed25519.Ed25519PrivateKey | x25519.X25519PrivateKey]] = {
+        SIGNING_FILE: ed25519.Ed25519PrivateKey.generate,
+        ENCRYPTION_FILE: x25519.X25519PrivateKey.generate,
+        LOG_FILE: ed25519.Ed25519PrivateKey.generate,
+        WITNESS_FILE: ed25519.Ed25519PrivateKey.generate,
+    }
+    for name in missing:
+        private = generate[name]()
         pem = private.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
         )
@@ -107,6 +128,10 @@ def init_keys(
     keys = NodeKeys.from_directory(key_dir, environ=env)
     jwks = keys.public_jwks()
     (key_dir / JWKS_FILE).write_text(json.dumps(jwks, indent=2) + "\n", encoding="utf-8")
+    if note_names is not None:
+        (key_dir / NOTE_KEYS_FILE).write_text(
+            "".join(v + "\n" for v in keys.vkeys(*note_names)), encoding="utf-8"
+        )
     return jwks
 
 
@@ -133,6 +158,8 @@ class NodeKeys:
 
     signing: OKPKey
     encryption: OKPKey
+    log: ed25519.Ed25519PrivateKey
+    witness: ed25519.Ed25519PrivateKey
 
     @property
     def signing_kid(self) -> str:
@@ -151,10 +178,32 @@ class NodeKeys:
             raise KeyMaterialError(f"{key_dir / SIGNING_FILE}: expected an Ed25519 key")
         if not isinstance(encryption, x25519.X25519PrivateKey):
             raise KeyMaterialError(f"{key_dir / ENCRYPTION_FILE}: expected an X25519 key")
-        return cls(signing=OKPKey.import_key(signing), encryption=OKPKey.import_key(encryption))
+        note_keys = []
+        for name in (LOG_FILE, WITNESS_FILE):
+            key = _load_private(key_dir / name, passphrase)
+            if not isinstance(key, ed25519.Ed25519PrivateKey):
+                raise KeyMaterialError(f"{key_dir / name}: expected an Ed25519 key")
+            note_keys.append(key)
+        return cls(
+            signing=OKPKey.import_key(signing),
+            encryption=OKPKey.import_key(encryption),
+            log=note_keys[0],
+            witness=note_keys[1],
+        )
 
     def public_jwks(self) -> dict[str, Any]:
         return jwks_of([(self.signing, "sig", SIG_ALG), (self.encryption, "enc", ENC_ALG)])
+
+    def log_signer(self, origin: str) -> note.Signer:
+        """The signer of this node's checkpoints; the key name is the log's origin."""
+        return note.Signer(origin, self.log)
+
+    def witness_signer(self, name: str) -> note.CosignatureSigner:
+        return note.CosignatureSigner(name, self.witness)
+
+    def vkeys(self, log_origin: str, witness_name: str) -> list[str]:
+        """The C2SP verifier keys of the log and witness keys, as peers register them."""
+        return [self.log_signer(log_origin).vkey(), self.witness_signer(witness_name).vkey()]
 
 
 @dataclass(frozen=True)
@@ -214,3 +263,37 @@ def load_jwks_file(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
         raise KeyMaterialError(f"{path}: not a JWKS (expected an object with a 'keys' list)")
     return data
+
+
+@dataclass(frozen=True)
+class NoteKeys:
+    """A party's registered C2SP verifier keys: of its log, and of its witness."""
+
+    log: note.Verifier
+    witness: note.CosignatureVerifier
+
+
+def load_note_keys(path: Path, *, log_origin: str, witness_name: str) -> NoteKeys:
+    """Read a party's vkeys file: one C2SP vkey a line; ``#`` starts a comment."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise KeyMaterialError(f"{path}: note keys not found (run 'gateway keys init')") from None
+    log_key: note.Verifier | None = None
+    witness_key: note.CosignatureVerifier | None = None
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name = line.split("+", 1)[0]
+        try:
+            if name == log_origin:
+                log_key = note.Verifier.from_vkey(line)
+            elif name == witness_name:
+                witness_key = note.CosignatureVerifier.from_vkey(line)
+        except note.NoteError as exc:
+            raise KeyMaterialError(f"{path}:{number}: {exc}") from None
+    if log_key is None or witness_key is None:
+        missing = log_origin if log_key is None else witness_name
+        raise KeyMaterialError(f"{path}: no vkey named {missing!r}")
+    return NoteKeys(log=log_key, witness=witness_key)

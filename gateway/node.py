@@ -8,12 +8,13 @@ import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from gateway import note
 from gateway.config import ClientConfig, NodeConfig
 from gateway.errors import KeyMaterialError, Unauthorized
-from gateway.keys import NodeKeys, PeerKeys, load_jwks_file
+from gateway.keys import NodeKeys, NoteKeys, PeerKeys, load_jwks_file, load_note_keys
 from gateway.storage import Store
 
-__all__ = ["Clock", "Node", "peer_keys", "utc_now"]
+__all__ = ["Clock", "Node", "note_keys", "peer_keys", "utc_now"]
 
 Clock = Callable[[], dt.datetime]
 
@@ -33,6 +34,8 @@ class Node:
     store: Store
     keys: NodeKeys
     peers: PeerKeys
+    # Every party's registered log and witness keys (docs/AUDIT.md), this one's too.
+    note_keys: Mapping[str, NoteKeys]
     clock: Clock = field(default=utc_now)
 
     @classmethod
@@ -46,13 +49,30 @@ class Node:
         keys = NodeKeys.from_directory(config.key_dir, environ=environ)
         _check_registered(config, keys)
         peers = peer_keys(config)
+        notes = note_keys(config)
+        _check_note_keys(config, keys, notes[config.party_id])
         store = Store(config.database_url)
         store.create_schema()
-        return cls(config=config, store=store, keys=keys, peers=peers, clock=clock or utc_now)
+        return cls(
+            config=config,
+            store=store,
+            keys=keys,
+            peers=peers,
+            note_keys=notes,
+            clock=clock or utc_now,
+        )
 
     @property
     def party_id(self) -> str:
         return self.config.party_id
+
+    @property
+    def log_signer(self) -> note.Signer:
+        return self.keys.log_signer(self.config.party.log_origin)
+
+    @property
+    def witness_signer(self) -> note.CosignatureSigner:
+        return self.keys.witness_signer(self.config.party.witness_name)
 
     def now(self) -> dt.datetime:
         return self.clock()
@@ -82,6 +102,35 @@ def peer_keys(config: NodeConfig) -> PeerKeys:
             if party.id != config.party_id
         }
     )
+
+
+def note_keys(config: NodeConfig) -> dict[str, NoteKeys]:
+    """The log and witness vkeys the agreement registers for every party."""
+    return {
+        party.id: load_note_keys(
+            party.note_keys_file, log_origin=party.log_origin, witness_name=party.witness_name
+        )
+        for party in config.agreement.parties.values()
+    }
+
+
+def _check_note_keys(config: NodeConfig, keys: NodeKeys, registered: NoteKeys) -> None:
+    party = config.party
+    pairs = (
+        ("log", keys.log_signer(party.log_origin).public_key, registered.log.public_key),
+        (
+            "witness",
+            keys.witness_signer(party.witness_name).public_key,
+            registered.witness.public_key,
+        ),
+    )
+    for use, mine, known in pairs:
+        if mine != known:
+            raise KeyMaterialError(
+                f"this node's {use} key is not the one registered for {party.id} in "
+                f"{party.note_keys_file} (the agreement's note_keys_file); register the "
+                "output of 'gateway keys vkeys' there"
+            )
 
 
 def _check_registered(config: NodeConfig, keys: NodeKeys) -> None:

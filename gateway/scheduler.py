@@ -1,4 +1,5 @@
-"""Scheduled transfers: one APScheduler job per outgoing dataset, in Asia/Jakarta time."""
+"""Scheduled work, in Asia/Jakarta time: one transfer job per outgoing dataset,
+and the audit log's checkpoint, which peers' witnesses cosign."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from gateway import transfer
+from gateway import transfer, witness
 from gateway.config import DatasetAgreement
 from gateway.node import Node
 
@@ -31,6 +32,16 @@ def _job(node: Node, dataset: DatasetAgreement) -> None:
             len(report.delivered),
             len(report.failed),
         )
+
+
+def _checkpoint_job(node: Node) -> None:
+    try:
+        report = witness.publish(node)
+    except Exception:  # the next run retries
+        log.exception("scheduled checkpoint failed")
+        return
+    for party, reason in report.failed.items():
+        log.warning("checkpoint %d not cosigned by %s: %s", report.checkpoint.size, party, reason)
 
 
 def build_scheduler(node: Node) -> BackgroundScheduler:
@@ -60,4 +71,14 @@ def build_scheduler(node: Node) -> BackgroundScheduler:
             dataset.receiver,
             schedule.describe(),
         )
+    scheduler.add_job(
+        _checkpoint_job,
+        IntervalTrigger(seconds=node.config.checkpoint_interval_seconds, timezone=tz),
+        args=(node,),
+        id="audit:checkpoint",
+        name="sign a checkpoint and have it cosigned",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=60,
+    )
     return scheduler

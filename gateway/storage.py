@@ -21,6 +21,7 @@ from sqlalchemy import (
     Engine,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -38,13 +39,17 @@ from gateway.groupcommit import GroupCommit
 __all__ = [
     "FastInsert",
     "Store",
+    "audit_checkpoints",
+    "audit_cosignatures",
     "audit_events",
+    "audit_tree",
     "inbound_batches",
     "metadata",
     "outbound_batches",
     "outbox_records",
     "scalar",
     "submissions",
+    "witnessed_logs",
 ]
 
 metadata = MetaData()
@@ -133,6 +138,7 @@ audit_events = Table(
     Column("dataset", String(64), nullable=True),
     Column("batch_id", String(36), nullable=True),
     Column("submission_id", String(36), nullable=True),
+    Column("peer", String(64), nullable=True),
     Column("entry", Text, nullable=False),
     # Only batch events carry a batch id; submission events stay out of the index.
     Index(
@@ -141,6 +147,50 @@ audit_events = Table(
         sqlite_where=text("batch_id IS NOT NULL"),
         postgresql_where=text("batch_id IS NOT NULL"),
     ),
+)
+
+
+# The Merkle tree over the audit entries (RFC 9162), as the hashes of its complete
+# subtrees: (level, index) covers entries [index << level, (index + 1) << level);
+# level 0 holds the leaf hashes. Any proof then costs O(log n) point reads.
+audit_tree = Table(
+    "audit_tree",
+    metadata,
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", Integer, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# Every checkpoint this node signed (C2SP tlog-checkpoint as a signed note).
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("size", Integer, primary_key=True, autoincrement=False),
+    Column("root_hash", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
+# Cosignatures (C2SP tlog-cosignature) that peers' witnesses gave our checkpoints.
+audit_cosignatures = Table(
+    "audit_cosignatures",
+    metadata,
+    Column("size", Integer, primary_key=True, autoincrement=False),
+    Column("witness", String(255), primary_key=True),
+    Column("signature", Text, nullable=False),  # the note signature line
+    Column("timestamp", Integer, nullable=False),
+)
+
+# This node as a witness: the last checkpoint it cosigned, per peer log.
+witnessed_logs = Table(
+    "witnessed_logs",
+    metadata,
+    Column("origin", String(255), primary_key=True),
+    Column("size", Integer, nullable=False),
+    Column("root_hash", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("updated_at", String(40), nullable=False),
 )
 
 
@@ -178,9 +228,7 @@ class FastInsert:
             # release of the interpreter lock) instead of one per row.
             for start in range(0, len(rows), chunk):
                 part = rows[start : start + chunk]
-                cursor.execute(
-                    self._multi_row_sql(len(part)), [r[k] for r in part for k in keys]
-                )
+                cursor.execute(self._multi_row_sql(len(part)), [r[k] for r in part for k in keys])
         finally:
             cursor.close()
 

@@ -7,7 +7,10 @@
 4. each node seals and sends its pending batches (``gateway transfer run``);
 5. each side pulls what it received, checks the sender's signature against the
    agreement's registered key, and acknowledges;
-6. prints a summary and stops both servers.
+6. each node signs a checkpoint of its audit log, which the other node's witness
+   cosigns; one batch's evidence bundle is exported and verified offline;
+7. an auditor verifies both logs with the agreement's keys and reconciles them;
+8. prints a summary and stops both servers.
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ TOKENS = {  # development tokens; their SHA-256 hashes are in config/*.toml
     "pemkot-bekasi": "dev-only-pemkot-sistem-pengaduan",
     "ombudsman-ri": "dev-only-ombudsman-simpel",
 }
+AUDITOR_TOKENS = {  # development tokens of the auditor clients in config/*.toml
+    "pemkot-bekasi": "dev-only-pemkot-inspektorat",
+    "ombudsman-ri": "dev-only-ombudsman-auditor",
+}
 SENDS = {"ombudsman-ri": "permintaan_klarifikasi", "pemkot-bekasi": "tanggapan_klarifikasi"}
 RECORDS_PER_SIDE = 40
 
@@ -61,7 +68,8 @@ def main() -> int:
     configs = {p: ROOT / "config" / f"{p}.toml" for p in TOKENS}
     for party, path in configs.items():
         config = load_node_config(path)
-        if not (config.key_dir / "signing.pem").exists():
+        key_files = ("signing.pem", "encryption.pem", "log.pem", "witness.pem")
+        if not all((config.key_dir / name).exists() for name in key_files):
             say(f"{party}: creating keys in {config.key_dir.relative_to(ROOT)}")
             gateway_cli("keys", "init", "--config", str(path), env=env)
     try:
@@ -115,6 +123,8 @@ def exchange(nodes: dict[str, NodeProcess], env: dict[str, str]) -> int:
                            ("ombudsman-ri", SENDS["pemkot-bekasi"])):
         pull(nodes[party], party, dataset, agreement)
 
+    audit(nodes, env)
+
     print()
     print(summary_header())
     for party in nodes:
@@ -122,6 +132,39 @@ def exchange(nodes: dict[str, NodeProcess], env: dict[str, str]) -> int:
     print()
     print(f"Logs and databases: {VAR.relative_to(ROOT)}/")
     return 0
+
+
+def audit(nodes: dict[str, NodeProcess], env: dict[str, str]) -> None:
+    for party, node in nodes.items():
+        node_env = {**env, "GATEWAY_DATABASE_URL": f"sqlite:///{VAR / party}.db"}
+        signed = gateway_cli("audit", "checkpoint", "--config", str(node.config), env=node_env)
+        lines = signed.splitlines()
+        cosigners = [line.split()[1] for line in lines[lines.index("") + 2:]]
+        say(f"{party}: checkpoint of {lines[1]} audit entries signed as {lines[0]}, "
+            f"cosigned by {', '.join(cosigners) or 'no witness'}")
+
+    node_env = {**env, "GATEWAY_DATABASE_URL": f"sqlite:///{VAR / 'pemkot-bekasi'}.db"}
+    db = sqlite3.connect(VAR / "pemkot-bekasi.db")
+    try:
+        batch_id = db.execute("SELECT batch_id FROM inbound_batches LIMIT 1").fetchone()[0]
+    finally:
+        db.close()
+    bundle = VAR / f"evidence-{batch_id}.json"
+    gateway_cli("audit", "export", "--config", str(nodes["pemkot-bekasi"].config),
+                "--batch", batch_id, "--out", str(bundle), env=node_env)
+    agreement = str(ROOT / "config" / "agreement.toml")
+    verified = gateway_cli("audit", "verify", "--agreement", agreement, "--no-state", str(bundle),
+                           env=env)
+    say(f"pemkot-bekasi: evidence of batch {batch_id} exported to "
+        f"{bundle.relative_to(ROOT)} and verified offline:")
+    print(verified, end="")
+
+    say("auditor: verifying both logs with the agreement's keys, then reconciling them")
+    urls = [nodes[p].base_url for p in ("pemkot-bekasi", "ombudsman-ri")]
+    print(gateway_cli("audit", "reconcile", *urls, "--agreement", agreement,
+                      "--state", str(VAR / "auditor"),
+                      env={**env, "GATEWAY_AUDIT_TOKEN_A": AUDITOR_TOKENS["pemkot-bekasi"],
+                           "GATEWAY_AUDIT_TOKEN_B": AUDITOR_TOKENS["ombudsman-ri"]}), end="")
 
 
 def pull(node: NodeProcess, party: str, dataset: str, agreement: Any) -> None:

@@ -20,9 +20,15 @@ from gateway.process import free_port
 PASSPHRASE = "test-passphrase"
 PARTIES = ("pemkot-bekasi", "ombudsman-ri")
 TOKENS = {
-    "pemkot-bekasi": {"sistem-pengaduan": "token-pemkot-pengaduan", "inspektorat": "token-insp"},
-    "ombudsman-ri": {"simpel": "token-ombudsman-simpel"},
+    "pemkot-bekasi": {
+        "sistem-pengaduan": "token-pemkot-pengaduan",
+        "inspektorat": "token-insp",
+        "auditor": "token-pemkot-auditor",
+    },
+    "ombudsman-ri": {"simpel": "token-ombudsman-simpel", "auditor": "token-ombudsman-auditor"},
 }
+LOG_ORIGINS = {"pemkot-bekasi": "pemkot.test/audit", "ombudsman-ri": "ombudsman.test/audit"}
+WITNESS_NAMES = {"pemkot-bekasi": "pemkot.test/witness", "ombudsman-ri": "ombudsman.test/witness"}
 
 
 
@@ -44,12 +50,18 @@ id = "pemkot-bekasi"
 name = "Pemerintah Kota Bekasi"
 base_url = "http://127.0.0.1:{pemkot_port}"
 jwks_file = "keys/pemkot-bekasi/jwks.json"
+log_origin = "pemkot.test/audit"
+witness_name = "pemkot.test/witness"
+note_keys_file = "keys/pemkot-bekasi/note-keys.txt"
 
 [[parties]]
 id = "ombudsman-ri"
 name = "Ombudsman RI"
 base_url = "http://127.0.0.1:{ombudsman_port}"
 jwks_file = "keys/ombudsman-ri/jwks.json"
+log_origin = "ombudsman.test/audit"
+witness_name = "ombudsman.test/witness"
+note_keys_file = "keys/ombudsman-ri/note-keys.txt"
 
 [[datasets]]
 name = "permintaan_klarifikasi"
@@ -116,6 +128,11 @@ pull = ["permintaan_klarifikasi", "kegiatan_pengembangan"]
 id = "inspektorat"
 token_sha256 = "{h2}"
 pull = ["permintaan_klarifikasi"]
+
+[[clients]]
+id = "auditor"
+token_sha256 = "{h3}"
+roles = ["auditor"]
 """,
     "ombudsman-ri": """
 [[clients]]
@@ -123,6 +140,11 @@ id = "simpel"
 token_sha256 = "{h1}"
 submit = ["permintaan_klarifikasi", "kegiatan_pengembangan"]
 pull = ["tanggapan_klarifikasi", "kegiatan_pengembangan"]
+
+[[clients]]
+id = "auditor"
+token_sha256 = "{h2}"
+roles = ["auditor"]
 """,
 }
 
@@ -162,7 +184,8 @@ def make_deployment(
             NODE.format(party=party, port=ports[party], db=root / f"{party}.db",
                         max_body=max_body, workers=workers)
             + CLIENTS[party].format(**hashes))
-        init_keys(root / "keys" / party, environ={"GATEWAY_KEY_PASSPHRASE": PASSPHRASE})
+        init_keys(root / "keys" / party, environ={"GATEWAY_KEY_PASSPHRASE": PASSPHRASE},
+                  note_names=(LOG_ORIGINS[party], WITNESS_NAMES[party]))
     return Deployment(root=root, ports=ports)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, jsonify
 
-from gateway.api import errors, exchange, records, schemas
+from gateway.api import audit, errors, exchange, records, schemas
 
 __all__ = ["init_app"]
 
@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(records.bp)
     app.register_blueprint(exchange.bp)
     app.register_blueprint(schemas.bp)
+    app.register_blueprint(audit.bp)
 
     @app.get("/healthz")
     def healthz() -> Response:

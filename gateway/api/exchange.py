@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 
-from gateway import inbox
+from gateway import inbox, witness
 from gateway.api._common import node, read_body
 from gateway.transfer import JOSE_MEDIA_TYPE
 
@@ -30,3 +30,15 @@ def receive_batch() -> Response:
             "duplicate": delivery.duplicate,
         }
     )
+
+
+@bp.post("/witness/add-checkpoint")
+def add_checkpoint() -> Response:
+    """C2SP tlog-witness: cosign a peer's checkpoint that is consistent with the last one."""
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    length = req.content_length
+    if length is not None and length > witness.MAX_REQUEST_BYTES:
+        answer = witness.WitnessAnswer(400, "request too large\n")
+    else:
+        answer = witness.add_checkpoint(node(), req.get_data(cache=False))
+    return Response(answer.body, status=answer.status, content_type=answer.content_type)

@@ -5,7 +5,7 @@ import stat
 import pytest
 
 from gateway.errors import KeyMaterialError
-from gateway.keys import NodeKeys, PeerKeys, init_keys
+from gateway.keys import NodeKeys, PeerKeys, init_keys, load_note_keys
 
 ENV = {"GATEWAY_KEY_PASSPHRASE": "s3cret"}
 
@@ -38,8 +38,35 @@ def test_init_refuses_without_passphrase_unless_insecure(tmp_path, caplog):
 
 def test_init_never_overwrites(tmp_path):
     init_keys(tmp_path, environ=ENV)
-    with pytest.raises(KeyMaterialError, match="already exists"):
+    with pytest.raises(KeyMaterialError, match="already holds every key"):
         init_keys(tmp_path, environ=ENV)
+
+
+def test_init_adds_only_the_missing_keys_and_writes_vkeys(tmp_path):
+    init_keys(tmp_path, environ=ENV)
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("*.pem")}
+    (tmp_path / "log.pem").unlink()
+    (tmp_path / "witness.pem").unlink()  # a node made before the audit log had keys
+    init_keys(tmp_path, environ=ENV, note_names=("example.test/audit", "example.test/witness"))
+    after = {p.name: p.read_bytes() for p in tmp_path.glob("*.pem")}
+    assert after["signing.pem"] == before["signing.pem"]
+    assert after["encryption.pem"] == before["encryption.pem"]
+    assert after["log.pem"] != before["log.pem"]
+    notes = load_note_keys(tmp_path / "note-keys.txt", log_origin="example.test/audit",
+                           witness_name="example.test/witness")
+    keys = NodeKeys.from_directory(tmp_path, environ=ENV)
+    assert notes.log.public_key == keys.log_signer("example.test/audit").public_key
+    assert notes.witness.public_key == keys.witness_signer("example.test/witness").public_key
+
+
+def test_note_keys_file_errors_name_file_and_line(tmp_path):
+    path = tmp_path / "note-keys.txt"
+    path.write_text("# comment\nexample.test/audit+00000000+AQ==\n")
+    with pytest.raises(KeyMaterialError, match=r"note-keys\.txt:2: "):
+        load_note_keys(path, log_origin="example.test/audit", witness_name="w")
+    path.write_text("")
+    with pytest.raises(KeyMaterialError, match=r"no vkey named 'example\.test/audit'"):
+        load_note_keys(path, log_origin="example.test/audit", witness_name="w")
 
 
 def test_wrong_or_missing_passphrase(tmp_path):
