@@ -158,7 +158,7 @@ class NodeConfig:
     threads: int
     scheduler_enabled: bool
     source: Path
-    checkpoint_interval_seconds: int = 300
+    checkpoint_interval_seconds: int = 60
     overrides: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -542,6 +542,6 @@ def load_node_config(
         threads=layered["threads"],
         scheduler_enabled=node.get("scheduler", bool, True),
         source=file,
-        checkpoint_interval_seconds=node.positive_int("checkpoint_interval_seconds", 300),
+        checkpoint_interval_seconds=node.positive_int("checkpoint_interval_seconds", 60),
         overrides=dict(overrides or {}),
     )

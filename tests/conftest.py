@@ -114,6 +114,7 @@ max_body_bytes = {max_body}
 max_records_per_submission = 500
 peer_timeout_seconds = 10
 workers = {workers}
+checkpoint_interval_seconds = 1
 """
 
 CLIENTS = {

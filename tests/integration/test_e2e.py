@@ -8,7 +8,7 @@ import requests
 from joserfc import jws
 from joserfc.jwk import KeySet
 
-from gateway.process import NodeProcess, wait_until
+from gateway.process import wait_until
 from schemas.samples import sample_records
 from tests.conftest import TOKENS
 
@@ -20,21 +20,6 @@ OTHER = {"ombudsman-ri": "pemkot-bekasi", "pemkot-bekasi": "ombudsman-ri"}
 
 def auth(party):
     return {"Authorization": f"Bearer {next(iter(TOKENS[party].values()))}"}
-
-
-@pytest.fixture
-def running(deployment_factory):
-    deployment = deployment_factory(interval=1, workers=2)
-    nodes = {}
-    try:
-        for party, port in deployment.ports.items():
-            nodes[party] = NodeProcess(deployment.config_path(party), listen=f"127.0.0.1:{port}",
-                                       env=deployment.env,
-                                       log_path=deployment.root / f"{party}.log").start()
-        yield deployment, nodes
-    finally:
-        for node in nodes.values():
-            assert node.stop() == 0, node.log_tail()
 
 
 def test_scheduled_exchange_both_ways_with_proof_of_origin(running):

@@ -570,3 +570,30 @@ def test_reconcile_lists_every_gap():
     assert "not (yet) received" in problems["b2"]
     assert "receipt the sender verified is not the one" in problems["b3"]
     assert "never sealed" in problems["b4"]
+
+
+def test_a_checkpoint_verifies_with_cryptography_alone(apps):
+    """The recipe of docs/AUDIT.md section 7, with nothing of the gateway's code."""
+    import hashlib
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    node = node_of(apps, "ombudsman-ri")
+    add_events(node, 3)
+    signed = tlog.checkpoint(node).note
+    vkey = (node.config.party.note_keys_file.read_text().splitlines())[0]
+
+    name, key_id, key = vkey.split("+")
+    raw = base64.b64decode(key)
+    assert hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4].hex() == key_id
+    body, _, signatures = signed.partition("\n\n")
+    checked = 0
+    for line in signatures.splitlines():
+        _, signer, sig = line.split(" ")
+        sig = base64.b64decode(sig)
+        if signer == name and sig[:4].hex() == key_id:
+            Ed25519PublicKey.from_public_bytes(raw[1:]).verify(sig[4:], (body + "\n").encode())
+            checked += 1
+    assert checked == 1
+    leaves = [hashlib.sha256(b"\x00" + e.encode()).digest() for e in entries_of(node)]
+    assert body.split("\n")[2] == base64.b64encode(merkle.root(leaves)).decode()
