@@ -95,8 +95,8 @@ def _fetch(conn: Connection, keys: Iterable[tuple[int, int]]) -> dict[tuple[int,
     return found
 
 
-def integrate(conn: Connection) -> int:
-    """Hash every entry not yet in the tree into it; the new tree size.
+def integrate(conn: Connection, *, limit: int | None = None) -> int:
+    """Hash the entries not yet in the tree (at most ``limit``) into it; the new tree size.
 
     Runs in the caller's write transaction. Entries must be numbered 0, 1, 2 ...
     without a gap; anything else is refused, never papered over.
@@ -108,9 +108,11 @@ def integrate(conn: Connection) -> int:
     frontier = {level: known[(level, idx)] for level, idx in _frontier_keys(size)}
     e = audit_events.c
     leaf_hash, node_hash = merkle.leaf_hash, merkle.node_hash
-    while True:
+    stop = None if limit is None else size + limit
+    while stop is None or size < stop:
+        step = _CHUNK if stop is None else min(_CHUNK, stop - size)
         rows = conn.execute(
-            select(e.idx, e.entry).where(e.idx >= size).order_by(e.idx).limit(_CHUNK)
+            select(e.idx, e.entry).where(e.idx >= size).order_by(e.idx).limit(step)
         ).all()
         if not rows:
             return size
@@ -129,6 +131,7 @@ def integrate(conn: Connection) -> int:
             frontier[level] = h
             size += 1
         _INSERT_NODES.execute(conn, out)
+    return size
 
 
 def mth(conn: Connection, start: int, end: int) -> bytes:
@@ -176,8 +179,15 @@ def latest_checkpoint(conn: Connection, size: int | None = None) -> SignedCheckp
 def checkpoint(node: Node) -> SignedCheckpoint:
     """Integrate every entry and sign a checkpoint of the whole log.
 
-    Returns the latest checkpoint unchanged when no entry was added since.
+    Returns the latest checkpoint unchanged when no entry was added since. A
+    long backlog is integrated in several transactions, so that writers wait
+    for the node's write lock no longer than one of them takes.
     """
+    while True:
+        with node.store.write() as conn:
+            before = tree_size(conn)
+            if integrate(conn, limit=_CHUNK) - before < _CHUNK:
+                break
     with node.store.write() as conn:
         size = integrate(conn)
         latest = latest_checkpoint(conn)

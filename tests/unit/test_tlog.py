@@ -154,6 +154,24 @@ def test_stored_proofs_equal_the_reference_tree_at_every_size(apps):
                 )
 
 
+def test_a_backlog_is_integrated_in_several_transactions(apps, monkeypatch):
+    node = node_of(apps, "ombudsman-ri")
+    monkeypatch.setattr(tlog, "_CHUNK", 7)
+    add_events(node, 30)
+    transactions = []
+    write = node.store.write
+
+    def counted():
+        transactions.append(1)
+        return write()
+
+    monkeypatch.setattr(node.store, "write", counted)
+    signed = tlog.checkpoint(node)
+    leaves = [merkle.leaf_hash(e.encode()) for e in entries_of(node)]
+    assert (signed.size, signed.root_hash) == (30, merkle.root(leaves))
+    assert len(transactions) == 6  # 7 + 7 + 7 + 7 + 2 (short: caught up), then the signing
+
+
 def test_a_gap_in_the_entries_is_refused_not_papered_over(apps):
     node = node_of(apps, "ombudsman-ri")
     add_events(node, 5)
