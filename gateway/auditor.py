@@ -15,9 +15,12 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import fcntl
 import json
 import os
+import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,6 +95,7 @@ class LogReport:
     problems: list[Problem] = field(default_factory=list)
     entries: list[str] = field(default_factory=list)  # kept only when asked for
     party: str = ""
+    latest_size: int | None = None  # of the newest checkpoint, witnessed or not
 
     @property
     def ok(self) -> bool:
@@ -155,6 +159,8 @@ def open_checkpoint(
 
 # -- the auditor's saved state -------------------------------------------------------------
 
+_STATE_MAGIC = b"gateway-audit-state/v1\n"
+
 
 @dataclass
 class SavedState:
@@ -162,50 +168,87 @@ class SavedState:
 
     With it, a later run catches a rollback (a smaller checkpoint), a fork (a
     checkpoint inconsistent with the saved one) and names any entry changed
-    since (its leaf hash differs from the one saved).
+    since (its leaf hash differs from the one saved). One file, replaced
+    atomically; runs on the same folder take turns on a lock file.
     """
 
     directory: Path
 
     @property
-    def _checkpoint_file(self) -> Path:
-        return self.directory / "checkpoint"
+    def _file(self) -> Path:
+        return self.directory / "state"
 
-    @property
-    def _leaves_file(self) -> Path:
-        return self.directory / "leaves"
-
-    def checkpoint(self) -> str | None:
+    @contextmanager
+    def locked(self) -> Iterator[None]:
         try:
-            return self._checkpoint_file.read_text(encoding="utf-8")
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fh = open(self.directory / "lock", "a+b")  # noqa: SIM115
+        except OSError as exc:
+            raise VerificationError(Problem(f"cannot use the state folder: {exc}")) from None
+        with fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            yield
+
+    def load(self) -> tuple[str, bytes] | None:
+        """The saved checkpoint note and leaf hashes, or None if nothing was saved."""
+        try:
+            data = self._file.read_bytes()
         except FileNotFoundError:
             return None
-
-    def leaves(self) -> bytes:
+        except OSError as exc:
+            raise VerificationError(Problem(f"cannot read the saved state: {exc}")) from None
         try:
-            return self._leaves_file.read_bytes()
-        except FileNotFoundError:
-            return b""
+            if not data.startswith(_STATE_MAGIC):
+                raise ValueError("not a state file")
+            rest = data[len(_STATE_MAGIC) :]
+            length, _, rest = rest.partition(b"\n")
+            note_length = int(length)
+            saved = rest[:note_length].decode("utf-8")
+            leaves = rest[note_length:]
+            if len(leaves) % 32:
+                raise ValueError("truncated")
+        except (ValueError, UnicodeDecodeError):
+            raise VerificationError(
+                Problem(f"the saved state {self._file} is damaged; move it away to start afresh")
+            ) from None
+        return saved, leaves
 
     def save(self, checkpoint: str, leaves: Sequence[bytes]) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        for path, data in (
-            (self._leaves_file, b"".join(leaves)),
-            (self._checkpoint_file, checkpoint.encode("utf-8")),
-        ):
-            tmp = path.with_suffix(".tmp")
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
+        note_bytes = checkpoint.encode("utf-8")
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".state-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(_STATE_MAGIC + str(len(note_bytes)).encode() + b"\n" + note_bytes)
+                    fh.write(b"".join(leaves))
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, self._file)
+            except BaseException:
+                with suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                raise
+            dir_fd = os.open(self.directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError as exc:
+            raise VerificationError(Problem(f"cannot save the verified state: {exc}")) from None
 
 
 # -- fetching from a node ------------------------------------------------------------------
 
+# Bounds on what a node may make the verifier do.
+MAX_PAGES = 100_000
+
+
+def _malformed(path: str, what: str) -> VerificationError:
+    return VerificationError(Problem(f"the node's answer to {path} is malformed: {what}"))
+
 
 class LogClient:
-    """The auditor API of one node."""
+    """The auditor API of one node. Every answer is checked before it is used."""
 
     def __init__(
         self, base_url: str, token: str, *, session: requests.Session | None = None
@@ -226,43 +269,67 @@ class LogClient:
             )
         return answer
 
-    def checkpoint(self, size: int | None = None) -> str:
-        params = {} if size is None else {"size": size}
+    def _json(self, path: str, **params: Any) -> dict[str, Any]:
+        try:
+            data = self._get(path, **params).json()
+        except ValueError:
+            raise _malformed(path, "not JSON") from None
+        if not isinstance(data, dict):
+            raise _malformed(path, "not a JSON object")
+        return data
+
+    def _pages(self, path: str, member: str, **params: Any) -> Iterator[dict[str, Any]]:
+        after: int | None = None
+        for _ in range(MAX_PAGES):
+            data = self._json(path, **params, **({} if after is None else {"after": after}))
+            items, following = data.get(member), data.get("next_after")
+            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+                raise _malformed(path, f"{member} is not a list of objects")
+            yield from items
+            if following is None:
+                return
+            if not isinstance(following, int) or (after is not None and following <= after):
+                raise _malformed(path, "next_after does not move forward")
+            after = following
+        raise _malformed(path, f"more than {MAX_PAGES} pages")
+
+    def checkpoint(self, size: int | None = None, *, cosigned: bool = False) -> str:
+        params: dict[str, Any] = {} if size is None else {"size": size}
+        if cosigned:
+            params["cosigned"] = 1
         return self._get("/checkpoint", **params).text
 
     def entries(self, start: int, end: int) -> Iterator[dict[str, Any]]:
         while start < end:
             stop = min(end, start + PAGE)
-            page = self._get("/entries", start=start, end=stop).json()["entries"]
+            page = self._json("/entries", start=start, end=stop).get("entries")
+            if not isinstance(page, list) or not all(isinstance(i, dict) for i in page):
+                raise _malformed("/entries", "entries is not a list of objects")
             yield from page
             if len(page) < stop - start:
                 return
             start = stop
 
     def consistency(self, old: int, new: int) -> list[bytes]:
-        data = self._get("/proof/consistency", old=old, new=new).json()
-        return [_b64decode(h, "a proof hash") for h in data["hashes"]]
+        hashes = self._json("/proof/consistency", old=old, new=new).get("hashes")
+        if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
+            raise _malformed("/proof/consistency", "hashes is not a list of strings")
+        return [_b64decode(h, "a proof hash") for h in hashes]
 
     def checkpoints(self) -> Iterator[str]:
         """Every checkpoint the node signed, oldest first (signed notes, unverified)."""
-        after: int | None = None
-        while True:
-            data = self._get("/checkpoints", **({} if after is None else {"after": after})).json()
-            for item in data["checkpoints"]:
-                yield item["checkpoint"]
-            after = data["next_after"]
-            if after is None:
-                return
+        for item in self._pages("/checkpoints", "checkpoints"):
+            yield str(item.get("checkpoint", ""))
+
+    def witnessed(self) -> list[dict[str, Any]]:
+        """The peers' checkpoints this node last cosigned as a witness (unverified)."""
+        logs = self._json("/witnessed").get("logs")
+        if not isinstance(logs, list) or not all(isinstance(i, dict) for i in logs):
+            raise _malformed("/witnessed", "logs is not a list of objects")
+        return logs
 
     def search(self, **params: Any) -> Iterator[dict[str, Any]]:
-        after: int | None = None
-        while True:
-            query = {**params, "limit": 1000, **({} if after is None else {"after": after})}
-            data = self._get("/search", **query).json()
-            yield from data["entries"]
-            after = data["next_after"]
-            if after is None:
-                return
+        yield from self._pages("/search", "entries", limit=1000, **params)
 
 
 # -- verifying a whole log -----------------------------------------------------------------
@@ -303,22 +370,56 @@ def verify_log(
     state: SavedState | None = None,
     progress: Callable[[int, int], None] | None = None,
     keep_entries: bool = False,
+    min_cosignatures: int = 1,
 ) -> LogReport:
-    """Fetch and verify a node's whole log against its latest checkpoint.
+    """Fetch and verify a node's whole log against its latest witnessed checkpoint.
 
-    Raises :class:`VerificationError` for a checkpoint that cannot be trusted at
-    all; otherwise returns a report whose ``problems`` name the first bad entry.
-    The saved state is updated only when everything verifies.
+    The checkpoint must carry at least ``min_cosignatures`` valid cosignatures
+    by witnesses the auditor trusts: the operator holds the log key and could
+    re-sign a rewritten history, but cannot make the other party's witness
+    cosign it. Raises :class:`VerificationError` for a checkpoint that cannot be
+    trusted; otherwise returns a report whose ``problems`` name the first bad
+    entry. The saved state is updated only when everything verifies, and only
+    from a cosigned checkpoint.
     """
-    signed = client.checkpoint()
+    if state is None:
+        return _verify_log(client, keys, None, progress, keep_entries, min_cosignatures)
+    with state.locked():
+        return _verify_log(client, keys, state, progress, keep_entries, min_cosignatures)
+
+
+def _require_cosigned(checkpoint: note.Checkpoint, cosigners: Sequence[Any], wanted: int) -> None:
+    if len(cosigners) < wanted:
+        raise VerificationError(
+            Problem(
+                f"checkpoint {checkpoint.size} is not witnessed: it carries {len(cosigners)} "
+                f"valid cosignature(s) by the agreement's witnesses, {wanted} required",
+            )
+        )
+
+
+def _verify_log(
+    client: LogClient,
+    keys: TrustedKeys,
+    state: SavedState | None,
+    progress: Callable[[int, int], None] | None,
+    keep_entries: bool,
+    min_cosignatures: int,
+) -> LogReport:
+    signed = client.checkpoint(cosigned=min_cosignatures > 0)
     checkpoint, _, cosigners = open_checkpoint(signed, keys)
+    _require_cosigned(checkpoint, cosigners, min_cosignatures)
     report = LogReport(checkpoint.origin, checkpoint.size, checkpoint.root_hash, signed, cosigners)
+    if min_cosignatures > 0:
+        latest, _, _ = open_checkpoint(client.checkpoint(), keys)
+        report.latest_size = latest.size
 
     saved_leaves = b""
-    if state is not None and (saved := state.checkpoint()) is not None:
+    loaded = state.load() if state is not None else None
+    if loaded is not None:
+        saved, saved_leaves = loaded
         previous, _, _ = open_checkpoint(saved, keys)
         report.previous_size = previous.size
-        saved_leaves = state.leaves()
         if previous.size > checkpoint.size:
             report.problems.append(
                 Problem(
@@ -349,6 +450,12 @@ def verify_log(
     leaves: list[bytes] = []
     for position, item in enumerate(client.entries(0, checkpoint.size)):
         leaf, problem = _check_entry(position, item.get("entry"))
+        if problem is None and item.get("index") != position:
+            problem = Problem(
+                "the node served entries out of order",
+                index=position,
+                found=f"index {item.get('index')!r}",
+            )
         if problem is None and position * 32 < len(saved_leaves):
             before = saved_leaves[position * 32 : position * 32 + 32]
             if before != leaf:
@@ -360,7 +467,7 @@ def verify_log(
                 )
         served = item.get("leaf_hash")
         if problem is None and served is not None:
-            held = _b64decode(served, "a leaf hash")
+            held = _b64decode(str(served), "a leaf hash")
             if held != leaf:
                 problem = Problem(
                     "the entry does not hash to the leaf the log's tree holds",
@@ -391,7 +498,7 @@ def verify_log(
     if computed != checkpoint.root_hash:
         report.problems.append(_locate(client, keys, checkpoint, leaves, computed))
         return report
-    if state is not None:
+    if state is not None and cosigners:
         state.save(signed, leaves)
     return report
 
@@ -450,13 +557,16 @@ def export_bundle(node: Any, batch_id: str) -> dict[str, Any]:
         rows = conn.execute(
             select(e.idx, e.entry).where(e.batch_id == batch_id).order_by(e.idx)
         ).all()
-        latest = tlog.latest_checkpoint(conn)
+        latest = tlog.latest_checkpoint(conn, cosigned=True)
     if not rows:
         raise LookupError(f"this node's log has no entry for batch {batch_id}")
     if latest is None or latest.size <= rows[-1].idx:
-        witness.publish(node)  # a checkpoint that covers the batch, cosigned where reachable
+        # No witnessed checkpoint covers the batch yet: sign one and have it cosigned.
+        witness.publish(node)
     with node.store.read() as conn:
-        signed = tlog.latest_checkpoint(conn)
+        signed = tlog.latest_checkpoint(conn, cosigned=True)
+        if signed is None or signed.size <= rows[-1].idx:
+            signed = tlog.latest_checkpoint(conn)  # unwitnessed: verifiers will say so
         assert signed is not None
         cosigned = tlog.cosigned_note(conn, signed)
         proofs = [tlog.inclusion_proof(conn, r.idx, signed.size) for r in rows]
@@ -501,17 +611,29 @@ def keys_from_bundle(bundle: Mapping[str, Any]) -> TrustedKeys:
 
 
 def verify_bundle(
-    bundle: Mapping[str, Any], keys: TrustedKeys, *, state: SavedState | None = None
+    bundle: Any,
+    keys: TrustedKeys,
+    *,
+    state: SavedState | None = None,
+    min_cosignatures: int = 1,
 ) -> LogReport:
-    """Verify every entry of a bundle by its inclusion proof in the bundle's checkpoint."""
+    """Verify every entry of a bundle by its inclusion proof in the bundle's checkpoint.
+
+    The checkpoint must be cosigned by ``min_cosignatures`` trusted witnesses.
+    With a saved state, a checkpoint of the saved size must be the saved one;
+    other sizes cannot be related to it offline (no consistency proof travels
+    in a bundle), which the report says.
+    """
     if not isinstance(bundle, Mapping) or bundle.get("format") != BUNDLE_FORMAT:
         raise VerificationError(Problem("not an audit bundle", expected=BUNDLE_FORMAT))
     checkpoint, _, cosigners = open_checkpoint(str(bundle.get("checkpoint", "")), keys)
+    _require_cosigned(checkpoint, cosigners, min_cosignatures)
     report = LogReport(
         checkpoint.origin, checkpoint.size, checkpoint.root_hash, bundle["checkpoint"], cosigners
     )
-    if state is not None and (saved := state.checkpoint()) is not None:
-        previous, _, _ = open_checkpoint(saved, keys)
+    loaded = state.load() if state is not None else None
+    if loaded is not None:
+        previous, _, _ = open_checkpoint(loaded[0], keys)
         report.previous_size = previous.size
         if previous.size == checkpoint.size and previous.root_hash != checkpoint.root_hash:
             report.problems.append(
@@ -534,6 +656,8 @@ def verify_bundle(
             report.problems.append(Problem("an entry without an index"))
             return report
         leaf, problem = _check_entry(index, item.get("entry"))
+        if problem is None and index >= checkpoint.size:
+            problem = Problem("the entry is beyond the checkpoint", index=index)
         if problem is None and json.loads(item["entry"]).get("batch_id") != batch_id:
             problem = Problem("the entry is of another batch", index=index, expected=str(batch_id))
         if problem is None:
@@ -590,6 +714,8 @@ class Reconciliation:
     batches: int = 0
     matched: int = 0
     gaps: list[Gap] = field(default_factory=list)
+    # Not gaps: the other log's witnessed part ends before the batch could be in it.
+    pending: list[Gap] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -601,14 +727,20 @@ def reconcile(logs: Mapping[str, Sequence[str]]) -> Reconciliation:
 
     ``logs`` maps each party id to its log's entries (their JSON texts, as
     :func:`verify_log` keeps them). A batch is matched when the sender sealed it,
-    the receiver stored it
-    with the same records digest, record count and envelope digest, and the
-    receipt the sender verified is the one the receiver issued.
+    the receiver stored it with the same records digest, record count, schema
+    version and envelope digest, and the receipt the sender verified is the one
+    the receiver issued. The two logs are witnessed at different moments: what
+    one log could not hold yet (its last entry is older than the other side's
+    event) is *pending*, not a gap.
     """
     parties = list(logs)
     if len(parties) != 2:
         raise ValueError("reconcile compares exactly two logs")
-    events = {p: [json.loads(text) for text in logs[p]] for p in parties}
+    events: dict[str, list[dict[str, Any]]] = {}
+    for party in parties:
+        parsed = (json.loads(text) for text in logs[party])
+        events[party] = [e for e in parsed if isinstance(e, dict)]
+    horizon = {p: max((str(e.get("at", "")) for e in events[p]), default="") for p in parties}
     result = Reconciliation()
     for sender in parties:
         receiver = next(p for p in parties if p != sender)
@@ -617,13 +749,16 @@ def reconcile(logs: Mapping[str, Sequence[str]]) -> Reconciliation:
             return {
                 e["batch_id"]: e
                 for e in events[party]
-                if e.get("event") == event and e.get("peer") == peer
+                if e.get("event") == event
+                and e.get("peer") == peer
+                and isinstance(e.get("batch_id"), str)
             }
 
         sealed = by_batch(sender, "batch_sealed", receiver)
         verified = by_batch(sender, "receipt_verified", receiver)
         sent = by_batch(sender, "batch_sent", receiver)
         received = by_batch(receiver, "batch_received", sender)
+        refused = by_batch(receiver, "envelope_rejected", sender)
         for batch_id in sorted(set(sealed) | set(received)):
             result.batches += 1
             s, r = sealed.get(batch_id), received.get(batch_id)
@@ -631,21 +766,45 @@ def reconcile(logs: Mapping[str, Sequence[str]]) -> Reconciliation:
 
             def gap(
                 problem: str,
+                *,
+                later_than: Any = None,
+                log_of: str = "",
                 batch_id: str = batch_id,
                 dataset: Any = dataset,
                 sender: str = sender,
                 receiver: str = receiver,
             ) -> None:
-                result.gaps.append(Gap(batch_id, dataset, sender, receiver, problem))
+                found = Gap(batch_id, dataset, sender, receiver, problem)
+                if later_than is not None and horizon[log_of] < str(later_than.get("at", "")):
+                    found.problem += f" (pending: {log_of}'s witnessed log ends before it)"
+                    result.pending.append(found)
+                else:
+                    result.gaps.append(found)
 
             if s is None:
-                gap(f"received by {receiver} but never sealed by {sender}")
+                assert r is not None
+                gap(
+                    f"received by {receiver} but never sealed by {sender}",
+                    later_than=r,
+                    log_of=sender,
+                )
                 continue
             if r is None:
-                if batch_id in verified:
-                    gap(f"{sender} holds a verified receipt but {receiver} has no record of it")
+                if batch_id in refused:
+                    reason = refused[batch_id].get("reason")
+                    gap(f"sealed by {sender}, refused by {receiver} ({reason})")
+                elif batch_id in verified:
+                    gap(
+                        f"{sender} holds a verified receipt but {receiver} has no record of it",
+                        later_than=verified[batch_id],
+                        log_of=receiver,
+                    )
                 else:
-                    gap(f"sealed by {sender}, not (yet) received by {receiver}")
+                    gap(
+                        f"sealed by {sender}, not (yet) received by {receiver}",
+                        later_than=s,
+                        log_of=receiver,
+                    )
                 continue
             mismatches = [
                 name
@@ -660,13 +819,38 @@ def reconcile(logs: Mapping[str, Sequence[str]]) -> Reconciliation:
                 continue
             receipt = verified.get(batch_id)
             if receipt is None:
-                gap(f"received by {receiver}, but {sender} has not verified a receipt")
+                gap(
+                    f"received by {receiver}, but {sender} has not verified a receipt",
+                    later_than=r,
+                    log_of=sender,
+                )
                 continue
             if receipt.get("receipt_sha256") != r.get("receipt_sha256"):
                 gap("the receipt the sender verified is not the one the receiver issued")
                 continue
             result.matched += 1
     return result
+
+
+def cross_check(
+    report: LogReport, witnessed_by_peer: Sequence[Mapping[str, Any]], keys: TrustedKeys
+) -> Problem | None:
+    """Whether a log serves at least what the other party's witness last cosigned of it.
+
+    A log that hides its newer entries (or went back to an older state) serves
+    a witnessed checkpoint smaller than the one the peer's witness holds.
+    """
+    for item in witnessed_by_peer:
+        if item.get("origin") != report.origin:
+            continue
+        held, _, _ = open_checkpoint(str(item.get("checkpoint", "")), keys)
+        if held.size > max(report.size, report.latest_size or 0):
+            return Problem(
+                "the log serves less than the other party's witness cosigned",
+                expected=f"a witnessed checkpoint of size at least {held.size}",
+                found=f"size {report.size}",
+            )
+    return None
 
 
 def utc(timestamp: int) -> str:

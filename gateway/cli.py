@@ -288,6 +288,11 @@ def _print_report(report: Any, party: str) -> None:
     click.echo(f"log {report.origin} ({party})")
     click.echo(f"  checkpoint: size {report.size}, root {report.root_hash.hex()}")
     click.echo(f"  cosigned by: {cosigners}")
+    if report.latest_size is not None and report.latest_size > report.size:
+        unwitnessed = report.latest_size - report.size
+        click.echo(
+            f"  not yet witnessed: {unwitnessed} newer entries (checkpoint {report.latest_size})"
+        )
     if report.previous_size is not None:
         click.echo(f"  consistent with the checkpoint of size {report.previous_size} saved before")
     click.echo(f"  entries verified: {report.entries_checked}")
@@ -310,6 +315,13 @@ audit_state_options = [
         "(default: the user's gateway-audit folder)",
     ),
     click.option("--no-state", is_flag=True, help="neither read nor save a verified checkpoint"),
+    click.option(
+        "--min-cosignatures",
+        type=click.IntRange(min=0),
+        default=1,
+        show_default=True,
+        help="cosignatures by the agreement's witnesses a checkpoint needs to be trusted",
+    ),
 ]
 
 
@@ -337,6 +349,7 @@ def audit_verify(
     agreement_path: str | None,
     state_dir: str | None,
     no_state: bool,
+    min_cosignatures: int,
 ) -> None:
     """Verify an evidence bundle, or a node's whole log, with keys you trust.
 
@@ -353,7 +366,9 @@ def audit_verify(
                 data = json.load(bundle)
             except ValueError as exc:
                 raise GatewayError(f"{bundle.name}: not JSON ({exc})") from None
-            origin = _origin_of(str(data.get("checkpoint", ""))) if isinstance(data, dict) else ""
+            if not isinstance(data, dict):
+                raise GatewayError(f"{bundle.name}: not an audit bundle (a JSON object)")
+            origin = _origin_of(str(data.get("checkpoint", "")))
             if agreement_path:
                 party, keys = _trusted(agreement_path, origin)
             else:
@@ -364,7 +379,10 @@ def audit_verify(
                     err=True,
                 )
             report = auditor.verify_bundle(
-                data, keys, state=_state_for(state_dir, no_state, origin)
+                data,
+                keys,
+                state=_state_for(state_dir, no_state, origin),
+                min_cosignatures=min_cosignatures,
             )
         else:
             if not token:
@@ -372,7 +390,7 @@ def audit_verify(
             if not agreement_path:
                 raise click.UsageError("--url needs --agreement (the keys to trust)")
             client = auditor.LogClient(str(url), token)
-            report = _verify_url(client, agreement_path, state_dir, no_state)
+            report = _verify_url(client, agreement_path, state_dir, no_state, min_cosignatures)
             party = report.party
     except auditor.VerificationError as exc:
         click.echo(f"gateway: verification failed: {exc}", err=True)
@@ -386,7 +404,13 @@ def audit_verify(
 
 
 def _verify_url(
-    client: Any, agreement_path: str, state_dir: str | None, no_state: bool, *, keep: bool = False
+    client: Any,
+    agreement_path: str,
+    state_dir: str | None,
+    no_state: bool,
+    min_cosignatures: int,
+    *,
+    keep: bool = False,
 ) -> Any:
     from gateway import auditor
 
@@ -409,6 +433,7 @@ def _verify_url(
             state=_state_for(state_dir, no_state, origin),
             progress=progress,
             keep_entries=keep,
+            min_cosignatures=min_cosignatures,
         )
     finally:
         if bars:
@@ -441,6 +466,7 @@ def audit_reconcile(
     agreement_path: str | None,
     state_dir: str | None,
     no_state: bool,
+    min_cosignatures: int,
 ) -> None:
     """Verify two nodes' logs, then check every batch one sent the other received.
 
@@ -451,15 +477,26 @@ def audit_reconcile(
     if not agreement_path:
         raise click.UsageError("reconcile needs --agreement (the keys to trust)")
     logs: dict[str, list[str]] = {}
+    reports, witnessed = [], []
     failed = False
     try:
         for url, token in ((url_a, token_a), (url_b, token_b)):
+            client = auditor.LogClient(url, token)
             report = _verify_url(
-                auditor.LogClient(url, token), agreement_path, state_dir, no_state, keep=True
+                client, agreement_path, state_dir, no_state, min_cosignatures, keep=True
             )
+            reports.append(report)
+            witnessed.append(client.witnessed())
+            logs[report.party] = report.entries
+        # Each log must serve at least what the other party's witness cosigned of it.
+        for report, other in zip(reports, reversed(witnessed), strict=True):
+            _, keys = _trusted(agreement_path, report.origin)
+            behind = auditor.cross_check(report, other, keys)
+            if behind is not None:
+                report.problems.append(behind)
+        for report in reports:
             _print_report(report, report.party)
             failed = failed or not report.ok
-            logs[report.party] = report.entries
     except auditor.VerificationError as exc:
         click.echo(f"gateway: verification failed: {exc}", err=True)
         sys.exit(1)
@@ -472,10 +509,12 @@ def audit_reconcile(
     result = auditor.reconcile(logs)
     click.echo(
         f"reconciliation: {result.batches} batches, {result.matched} matched, "
-        f"{len(result.gaps)} gaps"
+        f"{len(result.gaps)} gaps, {len(result.pending)} pending"
     )
     for gap in result.gaps:
         click.echo(f"  GAP: {gap}")
+    for gap in result.pending:
+        click.echo(f"  PENDING: {gap}")
     if not result.ok:
         sys.exit(1)
 

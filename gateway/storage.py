@@ -49,6 +49,7 @@ __all__ = [
     "outbox_records",
     "scalar",
     "submissions",
+    "witness_alerts",
     "witnessed_logs",
 ]
 
@@ -191,6 +192,24 @@ witnessed_logs = Table(
     Column("root_hash", LargeBinary(32), nullable=False),
     Column("note", Text, nullable=False),
     Column("updated_at", String(40), nullable=False),
+)
+
+
+# What this node as a witness refused, with the evidence: one row per distinct
+# (log, kind, size, root), however often it is presented again.
+witness_alerts = Table(
+    "witness_alerts",
+    metadata,
+    Column("origin", String(255), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # fork | inconsistent
+    Column("size", Integer, primary_key=True, autoincrement=False),
+    Column("root_hash", LargeBinary(32), primary_key=True),
+    Column("witnessed_size", Integer, nullable=False),
+    Column("witnessed_note", Text, nullable=False),  # the checkpoint cosigned before
+    Column("request", Text, nullable=False),  # the refused request: its note and proof
+    Column("first_seen", String(40), nullable=False),
+    Column("last_seen", String(40), nullable=False),
+    Column("count", Integer, nullable=False),
 )
 
 

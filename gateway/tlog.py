@@ -167,10 +167,14 @@ def _row(row: Any) -> SignedCheckpoint:
     return SignedCheckpoint(int(row[0]), bytes(row[1]), str(row[2]), str(row[3]))
 
 
-def latest_checkpoint(conn: Connection, size: int | None = None) -> SignedCheckpoint | None:
-    """The newest checkpoint, or the one of exactly ``size``."""
+def latest_checkpoint(
+    conn: Connection, size: int | None = None, *, cosigned: bool = False
+) -> SignedCheckpoint | None:
+    """The newest checkpoint (with a cosignature, if ``cosigned``), or that of ``size``."""
     c = audit_checkpoints.c
     query = select(c.size, c.root_hash, c.note, c.created_at)
+    if cosigned:
+        query = query.where(c.size.in_(select(audit_cosignatures.c.size).scalar_subquery()))
     query = query.order_by(c.size.desc()).limit(1) if size is None else query.where(c.size == size)
     row = conn.execute(query).first()
     return None if row is None else _row(row)

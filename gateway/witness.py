@@ -14,17 +14,21 @@ checkpoint schedule, and stores each cosignature it receives.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import requests
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from gateway import audit, merkle, note, tlog
 from gateway.config import Party
 from gateway.node import Node, iso
-from gateway.storage import audit_cosignatures, witnessed_logs
+from gateway.storage import audit_cosignatures, witness_alerts, witnessed_logs
 
 __all__ = [
     "ADD_CHECKPOINT_PATH",
@@ -50,31 +54,75 @@ class WitnessAnswer:
     content_type: str = TEXT
 
 
-def _signature_line(signature: note.Signature) -> str:
-    return note.format_note(note.Note("x\n", (signature,))).split("\n\n", 1)[1]
+def _alert(
+    node: Node,
+    party: Party,
+    *,
+    kind: str,
+    checkpoint: note.Checkpoint,
+    witnessed: tuple[int, str],
+    request: str,
+) -> None:
+    """Record a refused checkpoint with its evidence; alert once per distinct checkpoint.
 
-
-def _alert(node: Node, party: Party, *, reason: str, size: int, witnessed: int) -> None:
+    A peer (or anyone holding one of its signed checkpoints) may present the same
+    refused checkpoint again and again: it is stored, logged and audited the first
+    time only, and counted at most once a minute after that.
+    """
+    a = witness_alerts.c
+    key = (
+        (a.origin == party.log_origin)
+        & (a.kind == kind)
+        & (a.size == checkpoint.size)
+        & (a.root_hash == checkpoint.root_hash)
+    )
+    now = node.now()
+    with node.store.read() as conn:
+        seen = conn.execute(select(a.last_seen).where(key)).scalar()
+    if seen is not None:
+        if seen < iso(now - dt.timedelta(seconds=60)):
+            with node.store.write() as conn:
+                conn.execute(
+                    update(witness_alerts).where(key).values(last_seen=iso(now), count=a.count + 1)
+                )
+        return
     log.critical(
-        "ALERT witness: %s's log %s presented a checkpoint of size %d that is not consistent "
-        "with the checkpoint of size %d this node cosigned (%s)",
+        "ALERT witness: %s's log %s: checkpoint of size %d is not consistent with the checkpoint "
+        "of size %d this node cosigned (%s); evidence kept in witness_alerts",
         party.id,
         party.log_origin,
-        size,
-        witnessed,
-        reason,
+        checkpoint.size,
+        witnessed[0],
+        kind,
     )
-    with node.store.write() as conn:
-        audit.append(
-            conn,
-            event="witness_alert",
-            actor=node.party_id,
-            at=node.now(),
-            peer=party.id,
-            reason=reason,
-            tree_size=size,
-            witnessed_size=witnessed,
-        )
+    try:
+        with node.store.write() as conn:
+            conn.execute(
+                witness_alerts.insert().values(
+                    origin=party.log_origin,
+                    kind=kind,
+                    size=checkpoint.size,
+                    root_hash=checkpoint.root_hash,
+                    witnessed_size=witnessed[0],
+                    witnessed_note=witnessed[1],
+                    request=request,
+                    first_seen=iso(now),
+                    last_seen=iso(now),
+                    count=1,
+                )
+            )
+            audit.append(
+                conn,
+                event="witness_alert",
+                actor=node.party_id,
+                at=now,
+                peer=party.id,
+                reason=kind,
+                tree_size=checkpoint.size,
+                witnessed_size=witnessed[0],
+            )
+    except IntegrityError:
+        pass  # a concurrent request recorded the same alert
 
 
 def add_checkpoint(node: Node, body: bytes) -> WitnessAnswer:
@@ -85,6 +133,13 @@ def add_checkpoint(node: Node, body: bytes) -> WitnessAnswer:
     signature of the log, 404 for a log this node does not witness, 409 with
     this witness's size when the request's old size is not it (or when it is,
     but the root differs), 422 for a consistency proof that does not verify.
+
+    Alerts are raised only on evidence: another root for the size this witness
+    cosigned (two signed checkpoints of one size: a fork), or a signed checkpoint
+    that no proof from the cosigned one supports. A checkpoint smaller than the
+    one cosigned is answered 409 without an alert: an old checkpoint replayed by
+    anyone looks the same; a log that really went back is caught when it grows
+    again (fork), by its own submitting side, and by auditors.
     """
     if len(body) > MAX_REQUEST_BYTES:
         return WitnessAnswer(400, "request too large\n")
@@ -111,68 +166,101 @@ def add_checkpoint(node: Node, body: bytes) -> WitnessAnswer:
     except note.NoteError as exc:
         return WitnessAnswer(400, f"malformed checkpoint: {exc}\n")
 
+    w = witnessed_logs.c
     with node.store.read() as conn:
-        state = conn.execute(
-            select(witnessed_logs.c.size, witnessed_logs.c.root_hash).where(
-                witnessed_logs.c.origin == origin
-            )
-        ).first()
-    known_size, known_root = (0, merkle.EMPTY_ROOT) if state is None else (state[0], state[1])
-    if checkpoint.size < known_size:
-        _alert(node, party, reason="rollback", size=checkpoint.size, witnessed=known_size)
+        state = conn.execute(select(w.size, w.root_hash, w.note).where(w.origin == origin)).first()
+    if state is None:
+        known_size, known_root, known_note = 0, merkle.EMPTY_ROOT, ""
+    else:
+        known_size, known_root, known_note = int(state[0]), bytes(state[1]), str(state[2])
     if request.old_size != known_size:
-        return WitnessAnswer(409, f"{known_size}\n", SIZE_MEDIA_TYPE)
-    if checkpoint.size < request.old_size:
-        return WitnessAnswer(400, "the checkpoint is smaller than the old size\n")
-    if checkpoint.size == known_size and state is not None and checkpoint.root_hash != known_root:
-        # The same size with another root: two histories of one log.
-        _alert(node, party, reason="fork", size=checkpoint.size, witnessed=known_size)
-        return WitnessAnswer(409, f"{known_size}\n", SIZE_MEDIA_TYPE)
+        if checkpoint.size < known_size:
+            log.warning(
+                "witness: %s presented checkpoint %d, older than the cosigned %d (refused)",
+                origin,
+                checkpoint.size,
+                known_size,
+            )
+        return WitnessAnswer(409, note.format_tlog_size(known_size), SIZE_MEDIA_TYPE)
+    witnessed, refused = (known_size, known_note), body.decode("utf-8")
+    if state is not None and checkpoint.size == known_size and checkpoint.root_hash != known_root:
+        _alert(
+            node, party, kind="fork", checkpoint=checkpoint, witnessed=witnessed, request=refused
+        )
+        return WitnessAnswer(409, note.format_tlog_size(known_size), SIZE_MEDIA_TYPE)
     try:
         merkle.verify_consistency(
-            known_size,
-            checkpoint.size,
-            bytes(known_root),
-            checkpoint.root_hash,
-            request.consistency_proof,
+            known_size, checkpoint.size, known_root, checkpoint.root_hash, request.consistency_proof
         )
     except merkle.ProofError:
-        _alert(node, party, reason="fork", size=checkpoint.size, witnessed=known_size)
+        _alert(
+            node,
+            party,
+            kind="inconsistent",
+            checkpoint=checkpoint,
+            witnessed=witnessed,
+            request=refused,
+        )
         return WitnessAnswer(422, "the consistency proof does not verify\n")
 
     if checkpoint.size > known_size or state is None:
-        now = iso(node.now())
         values = {
             "size": checkpoint.size,
             "root_hash": checkpoint.root_hash,
             "note": request.checkpoint,
-            "updated_at": now,
+            "updated_at": iso(node.now()),
         }
+        moved = 1
         with node.store.write() as conn:
             if state is None:
-                conn.execute(witnessed_logs.insert().values(origin=origin, **values))
+                try:
+                    with conn.begin_nested():
+                        conn.execute(witnessed_logs.insert().values(origin=origin, **values))
+                except IntegrityError:
+                    moved = 0  # a concurrent first submission won
             else:
                 # Compare and set: a concurrent request that moved the size wins.
                 moved = conn.execute(
                     update(witnessed_logs)
-                    .where(witnessed_logs.c.origin == origin, witnessed_logs.c.size == known_size)
+                    .where(w.origin == origin, w.size == known_size)
                     .values(**values)
                 ).rowcount
-                if moved != 1:
-                    current = conn.execute(
-                        select(witnessed_logs.c.size).where(witnessed_logs.c.origin == origin)
-                    ).scalar_one()
-                    return WitnessAnswer(409, f"{current}\n", SIZE_MEDIA_TYPE)
+            if moved != 1:
+                current = conn.execute(select(w.size).where(w.origin == origin)).scalar_one()
+                return WitnessAnswer(409, note.format_tlog_size(current), SIZE_MEDIA_TYPE)
     timestamp = int(node.now().timestamp())
     signature = node.witness_signer.cosign(opened.text, timestamp)
-    return WitnessAnswer(200, _signature_line(signature))
+    return WitnessAnswer(200, note.format_signature_lines([signature]))
 
 
-Poster = Callable[[str, bytes, float], requests.Response]
+class Answer(Protocol):
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def text(self) -> str: ...
 
 
-def _http_post(url: str, body: bytes, timeout: float) -> requests.Response:
-    return requests.post(url, data=body, headers={"Content-Type": TEXT}, timeout=timeout)
+@dataclass(frozen=True)
+class PeerAnswer:
+    status_code: int
+    text: str
+
+
+Poster = Callable[[str, bytes, float], Answer]
+
+# A witness answers with a line or two; anything longer is not read.
+MAX_ANSWER_BYTES = 16 * 1024
+
+
+def _http_post(url: str, body: bytes, timeout: float) -> PeerAnswer:
+    with requests.post(
+        url, data=body, headers={"Content-Type": TEXT}, timeout=timeout, stream=True
+    ) as answer:
+        data = answer.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
+        if len(data) > MAX_ANSWER_BYTES:
+            raise WitnessRefused("the witness's answer is too long")
+        return PeerAnswer(answer.status_code, data.decode("utf-8", errors="replace"))
 
 
 @dataclass
@@ -196,6 +284,13 @@ def _submit(node: Node, party: Party, signed: tlog.SignedCheckpoint, post: Poste
     url = party.base_url + ADD_CHECKPOINT_PATH
     for _attempt in range(2):
         if old > signed.size:
+            log.critical(
+                "ALERT log: witness %s has cosigned size %d of this log, which has only %d "
+                "entries: the log was rolled back (restored from a backup?)",
+                party.witness_name,
+                old,
+                signed.size,
+            )
             raise WitnessRefused(
                 f"the witness has cosigned size {old}, more than this log's {signed.size}"
             )
@@ -203,9 +298,12 @@ def _submit(node: Node, party: Party, signed: tlog.SignedCheckpoint, post: Poste
             proof = tlog.consistency_proof(conn, old, signed.size) if old else []
         body = note.format_add_checkpoint(note.AddCheckpoint(old, tuple(proof), signed.note))
         answer = post(url, body.encode("utf-8"), node.config.peer_timeout_seconds)
-        if answer.status_code == 409 and answer.text.strip().isdigit():
+        if answer.status_code == 409:
             # The witness knows another size of our log (we lost its last answer): retry from it.
-            old = int(answer.text.strip())
+            try:
+                old = note.parse_tlog_size(answer.text)
+            except note.NoteError:
+                raise WitnessRefused("HTTP 409 without a valid size") from None
             continue
         if answer.status_code != 200:
             raise WitnessRefused(f"HTTP {answer.status_code}: {answer.text.strip()[:200]}")
@@ -234,7 +332,7 @@ def _submit(node: Node, party: Party, signed: tlog.SignedCheckpoint, post: Poste
                         audit_cosignatures.insert().values(
                             size=signed.size,
                             witness=verifier.name,
-                            signature=_signature_line(signature).rstrip("\n"),
+                            signature=note.format_signature_lines([signature]).rstrip("\n"),
                             timestamp=timestamp,
                         )
                     )
@@ -247,8 +345,24 @@ class WitnessRefused(Exception):
     """A peer's witness did not cosign our checkpoint."""
 
 
+_publishing: dict[str, threading.Lock] = {}
+_publishing_lock = threading.Lock()
+
+
 def publish(node: Node, *, post: Poster = _http_post) -> PublishReport:
-    """Make a checkpoint and have every peer's witness cosign it."""
+    """Make a checkpoint and have every peer's witness cosign it.
+
+    One publication at a time per node in this process (the transfer jobs and
+    the checkpoint job run in parallel threads), each with the latest
+    checkpoint: a witness never sees this log's checkpoints out of order.
+    """
+    with _publishing_lock:
+        lock = _publishing.setdefault(node.store.url, threading.Lock())
+    with lock:
+        return _publish(node, post)
+
+
+def _publish(node: Node, post: Poster) -> PublishReport:
     signed = tlog.checkpoint(node)
     report = PublishReport(signed)
     if signed.size == 0:

@@ -18,7 +18,7 @@ from gateway import note, tlog
 from gateway.api._common import client, node
 from gateway.config import ClientConfig
 from gateway.errors import BadRequest, Forbidden, NotFound
-from gateway.storage import audit_checkpoints, audit_events, audit_tree
+from gateway.storage import audit_checkpoints, audit_events, audit_tree, witnessed_logs
 
 bp = Blueprint("audit", __name__, url_prefix="/api/v1/audit")
 
@@ -40,7 +40,7 @@ def _int_arg(name: str, default: int | None = None, *, minimum: int = 0) -> int:
         if default is None:
             raise BadRequest(f"{name} is required", path=name)
         return default
-    if not raw.isdigit() or int(raw) < minimum or len(raw) > 18:
+    if len(raw) > 18 or not (raw.isascii() and raw.isdigit()) or int(raw) < minimum:
         raise BadRequest(f"{name} must be an integer of at least {minimum}", path=name)
     return int(raw)
 
@@ -49,25 +49,41 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _checkpoint(conn: Any, size: int | None) -> tlog.SignedCheckpoint:
-    found = tlog.latest_checkpoint(conn, size)
+def _checkpoint(conn: Any, size: int | None, *, cosigned: bool = False) -> tlog.SignedCheckpoint:
+    found = tlog.latest_checkpoint(conn, size, cosigned=cosigned)
     if found is None:
-        what = (
-            "no checkpoint has been signed yet" if size is None else f"no checkpoint of size {size}"
-        )
-        raise NotFound(what, path="size" if size is not None else "")
+        if size is not None:
+            raise NotFound(f"no checkpoint of size {size}", path="size")
+        raise NotFound(f"no checkpoint has been {'cosigned' if cosigned else 'signed'} yet")
     return found
 
 
 @bp.get("/checkpoint")
 def checkpoint() -> Response:
-    """The latest checkpoint (or ``?size=``) as a signed note with its cosignatures."""
+    """The latest checkpoint (or ``?size=``) as a signed note with its cosignatures.
+
+    ``?cosigned=1``: the latest checkpoint that a witness has cosigned.
+    """
     _auditor()
     size = _int_arg("size") if request.args.get("size") else None
     with node().store.read() as conn:
-        signed = _checkpoint(conn, size)
+        signed = _checkpoint(conn, size, cosigned=request.args.get("cosigned") == "1")
         text = tlog.cosigned_note(conn, signed)
     return Response(text, content_type=NOTE_TYPE)
+
+
+@bp.get("/witnessed")
+def witnessed() -> Response:
+    """The other parties' logs this node witnesses: the last checkpoint it cosigned of each."""
+    _auditor()
+    w = witnessed_logs.c
+    with node().store.read() as conn:
+        rows = conn.execute(select(w.origin, w.size, w.note, w.updated_at).order_by(w.origin))
+        found = [
+            {"origin": r.origin, "size": r.size, "checkpoint": r.note, "updated_at": r.updated_at}
+            for r in rows
+        ]
+    return jsonify({"logs": found})
 
 
 @bp.get("/checkpoints")
@@ -104,9 +120,11 @@ def _leaves(conn: Any, indexes: list[int]) -> dict[int, bytes]:
     if not indexes:
         return {}
     t = audit_tree.c
-    rows = conn.execute(
-        select(t.idx, t.hash).where(t.level == 0, t.idx.between(min(indexes), max(indexes)))
-    ).all()
+    if max(indexes) - min(indexes) < 2 * len(indexes):  # a page of entries: one range read
+        where = t.idx.between(min(indexes), max(indexes))
+    else:  # scattered search hits: point reads
+        where = t.idx.in_(indexes)
+    rows = conn.execute(select(t.idx, t.hash).where(t.level == 0, where)).all()
     wanted = set(indexes)
     return {int(i): bytes(h) for i, h in rows if i in wanted}
 
@@ -137,13 +155,14 @@ def _moment(name: str) -> str | None:
         return None
     try:
         moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+        utc = moment.astimezone(dt.UTC) if moment.tzinfo is not None else None
+    except (ValueError, OverflowError):
         raise BadRequest(f"{name} must be an ISO 8601 date-time", path=name) from None
-    if moment.tzinfo is None:
+    if utc is None:
         raise BadRequest(
             f"{name} must carry a UTC offset, e.g. 2026-11-29T08:00:00+07:00", path=name
         )
-    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return utc.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 @bp.get("/search")

@@ -72,7 +72,7 @@ def test_auditor_verifies_and_reconciles_both_logs_then_catches_an_edit(exchange
 
     done = gateway("audit", "reconcile", *urls, "--agreement", agreement, "--state", state, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "reconciliation: 2 batches, 2 matched, 0 gaps" in done.stdout
+    assert "reconciliation: 2 batches, 2 matched, 0 gaps, 0 pending" in done.stdout
     assert "cosigned by: ombudsman.test/witness" in done.stdout
     assert "cosigned by: pemkot.test/witness" in done.stdout
 
@@ -123,6 +123,10 @@ def test_audit_cli_refuses_bad_input_with_one_line(tmp_path, deployment):
     assert "not JSON" in done.stderr
     done = gateway("audit", "verify")
     assert done.returncode == 2 and "give a BUNDLE file or --url" in done.stderr
+    not_json.write_text("[1, 2]")
+    done = gateway("audit", "verify", "--no-state", str(not_json))
+    assert done.returncode == 1 and done.stderr.count("\n") == 1
+    assert "not an audit bundle" in done.stderr
     done = gateway("audit", "export", "--config", str(deployment.config_path("pemkot-bekasi")),
                    "--batch", "no-such-batch", env=deployment.env)
     assert done.returncode == 1

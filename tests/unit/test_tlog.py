@@ -222,7 +222,7 @@ def _alerts(node: Node) -> list[dict[str, Any]]:
     return [json.loads(e) for e in entries_of(node) if '"witness_alert"' in e]
 
 
-def test_witness_refuses_a_fork_and_raises_an_alert(apps):
+def test_witness_refuses_an_inconsistent_checkpoint_once_with_its_evidence(apps):
     node, peer = node_of(apps, "ombudsman-ri"), node_of(apps, "pemkot-bekasi")
     add_events(node, 4)
     witness.publish(node, post=flask_poster(apps))
@@ -231,11 +231,18 @@ def test_witness_refuses_a_fork_and_raises_an_alert(apps):
     with node.store.read() as conn:
         proof = tlog.consistency_proof(conn, 4, 4)
     body = note.format_add_checkpoint(note.AddCheckpoint(4, (*proof, b"\x01" * 32), forged))
-    answer = witness.add_checkpoint(peer, body.encode())
-    assert answer.status == 422
+    for _ in range(3):  # presented again and again: one alert, one audit entry
+        answer = witness.add_checkpoint(peer, body.encode())
+        assert answer.status == 422
     [alert] = _alerts(peer)
-    assert alert["reason"] == "fork" and alert["peer"] == "ombudsman-ri"
+    assert alert["reason"] == "inconsistent" and alert["peer"] == "ombudsman-ri"
     assert (alert["tree_size"], alert["witnessed_size"]) == (6, 4)
+    with peer.store.read() as conn:
+        [(kind, size, request, witnessed)] = conn.execute(
+            text("SELECT kind, size, request, witnessed_note FROM witness_alerts")
+        ).all()
+    assert (kind, size, request) == ("inconsistent", 6, body)
+    assert witnessed.startswith("ombudsman.test/audit\n4\n")
 
 
 def test_witness_refuses_another_root_for_the_same_size(apps):
@@ -251,7 +258,7 @@ def test_witness_refuses_another_root_for_the_same_size(apps):
     assert alert["reason"] == "fork"
 
 
-def test_witness_refuses_a_rollback_and_raises_an_alert(apps):
+def test_witness_refuses_an_older_checkpoint_and_the_log_sees_its_rollback(apps, caplog):
     node, peer = node_of(apps, "ombudsman-ri"), node_of(apps, "pemkot-bekasi")
     add_events(node, 6)
     witness.publish(node, post=flask_poster(apps))
@@ -263,8 +270,17 @@ def test_witness_refuses_a_rollback_and_raises_an_alert(apps):
     )
     assert answer.status == 409 and answer.body == "6\n"
     assert answer.content_type == "text/x.tlog.size"
-    [alert] = _alerts(peer)
-    assert alert["reason"] == "rollback" and (alert["tree_size"], alert["witnessed_size"]) == (4, 6)
+    # Anyone may replay an old checkpoint: refused, but no alert.
+    assert not _alerts(peer)
+    # A log really rolled back (restored from a backup) learns it from the witness.
+    sql(node, "DELETE FROM audit_checkpoints WHERE size = 6")
+    sql(node, "DELETE FROM audit_cosignatures")
+    sql(node, "DELETE FROM audit_events WHERE idx >= 4")
+    sql(node, "DELETE FROM audit_tree WHERE (level = 0 AND idx >= 4) OR (level = 1 AND idx >= 2)")
+    report = witness.publish(node, post=flask_poster(apps))
+    assert report.checkpoint.size == 4
+    assert "more than this log's 4" in report.failed["pemkot-bekasi"]
+    assert "ALERT log: witness pemkot.test/witness has cosigned size 6" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -378,6 +394,9 @@ def test_auditor_api_serves_entries_search_and_proofs(apps):
         ("/search?since=yesterday", "since"),
         ("/search?since=2026-11-29T08:00:00", "since"),
         ("/search?limit=5000", "limit"),
+        ("/proof/inclusion?index=%C2%B2", "index"),
+        ("/entries?start=" + "9" * 5000, "start"),
+        ("/search?since=0001-01-01T00:00:00%2B14:00", "since"),
     ],
 )
 def test_auditor_api_refuses_bad_queries_with_a_path(apps, query, path):
@@ -419,9 +438,29 @@ def _verify(
 def test_an_intact_log_verifies_and_grows_consistently(apps, tmp_path):
     node, state = _verified(apps, tmp_path)
     add_events(node, 5)
-    tlog.checkpoint(node)
+    witness.publish(node, post=flask_poster(apps))
+    add_events(node, 2)
+    tlog.checkpoint(node)  # signed, not yet witnessed
     report = _verify(apps, node, state)
     assert report.ok and report.previous_size == 20 and report.size == 25
+    assert report.latest_size == 27
+
+
+def test_an_unwitnessed_rewrite_is_not_trusted(apps, tmp_path):
+    """The operator holds the log key and re-signs a rewritten log; no witness cosigns it."""
+    node, _ = _verified(apps, tmp_path)
+    sql(node, "DELETE FROM audit_tree")
+    sql(node, "DELETE FROM audit_checkpoints")
+    sql(node, "DELETE FROM audit_cosignatures")
+    edit(node, 2, '"record_count":3', '"record_count":30')
+    tlog.checkpoint(node)
+    with pytest.raises(auditor.VerificationError, match="no checkpoint has been cosigned yet"):
+        _verify(apps, node)
+    # Submitted to the witness, it is refused as inconsistent with what was cosigned.
+    report = witness.publish(node, post=flask_poster(apps))
+    assert report.failed and not report.cosigned_by
+    [alert] = _alerts(node_of(apps, "pemkot-bekasi"))
+    assert alert["reason"] == "fork"
 
 
 def test_an_edited_entry_is_named(apps, tmp_path):
@@ -437,7 +476,7 @@ def test_an_edited_entry_and_leaf_is_bounded_by_the_signed_checkpoints(apps, tmp
     node = node_of(apps, "ombudsman-ri")
     for count in (4, 4, 12):
         add_events(node, count)
-        tlog.checkpoint(node)  # sizes 4, 8 and 20
+        witness.publish(node, post=flask_poster(apps))  # sizes 4, 8 and 20
     edit(node, 5, '"record_count":2', '"record_count":20')
     changed = merkle.leaf_hash(entries_of(node)[5].encode())
     sql(node, "UPDATE audit_tree SET hash = :h WHERE level = 0 AND idx = 5", h=changed)
@@ -516,9 +555,10 @@ def test_a_swapped_checkpoint_is_refused(apps, tmp_path):
 def test_a_rolled_back_checkpoint_is_caught_by_the_saved_state(apps, tmp_path):
     node, state = _verified(apps, tmp_path)
     add_events(node, 3)
-    tlog.checkpoint(node)
+    witness.publish(node, post=flask_poster(apps))
     assert _verify(apps, node, state).ok  # the auditor saw size 23
     sql(node, "DELETE FROM audit_checkpoints WHERE size = 23")
+    sql(node, "DELETE FROM audit_cosignatures WHERE size = 23")
     [problem] = _verify(apps, node, state).problems
     assert problem.message.startswith("rollback") and problem.found == "size 20"
 
@@ -531,7 +571,14 @@ def test_a_forked_log_is_caught_by_the_saved_state(apps, tmp_path):
     edit(node, 0, '"record_count":1', '"record_count":2')
     add_events(node, 2)
     tlog.checkpoint(node)
-    [problem] = _verify(apps, node, state).problems
+    # No witness cosigns it (see above); an auditor who accepts an unwitnessed
+    # checkpoint still catches the fork with the checkpoint saved before.
+    [problem] = auditor.verify_log(
+        log_client(apps, "ombudsman-ri"),
+        trusted(node, "ombudsman-ri"),
+        state=state,
+        min_cosignatures=0,
+    ).problems
     assert problem.message.startswith("fork")
 
 
@@ -540,11 +587,17 @@ def test_a_bundle_verifies_offline_and_names_an_altered_entry(apps):
     add_events(node, 6)
     add_events(node, 3, batch_id="22222222-2222-4222-8222-222222222222")
     add_events(node, 2)
+    witness.publish(node, post=flask_poster(apps))
+    add_events(node, 1)  # after the witnessed checkpoint: the bundle uses the witnessed one
     bundle = auditor.export_bundle(node, "22222222-2222-4222-8222-222222222222")
     assert [e["index"] for e in bundle["entries"]] == [6, 7, 8]
-    keys = auditor.TrustedKeys(node.note_keys["pemkot-bekasi"].log)
+    keys = trusted(node, "pemkot-bekasi")
     report = auditor.verify_bundle(bundle, keys)
     assert report.ok and report.entries_checked == 3 and report.size == 11
+    assert [name for name, _ in report.cosigned_by] == ["ombudsman.test/witness"]
+    # Trusting the log key alone, the same bundle is not witnessed.
+    with pytest.raises(auditor.VerificationError, match="not witnessed"):
+        auditor.verify_bundle(bundle, auditor.TrustedKeys(keys.log))
 
     altered = json.loads(json.dumps(bundle))
     altered["entries"][1]["entry"] = altered["entries"][1]["entry"].replace(
@@ -601,7 +654,7 @@ def test_a_checkpoint_verifies_with_cryptography_alone(apps):
     signed = tlog.checkpoint(node).note
     vkey = (node.config.party.note_keys_file.read_text().splitlines())[0]
 
-    name, key_id, key = vkey.split("+")
+    name, key_id, key = vkey.split("+", 2)  # base64 may hold "+"
     raw = base64.b64decode(key)
     assert hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4].hex() == key_id
     body, _, signatures = signed.partition("\n\n")
@@ -615,3 +668,84 @@ def test_a_checkpoint_verifies_with_cryptography_alone(apps):
     assert checked == 1
     leaves = [hashlib.sha256(b"\x00" + e.encode()).digest() for e in entries_of(node)]
     assert body.split("\n")[2] == base64.b64encode(merkle.root(leaves)).decode()
+
+
+class _Scripted:
+    """A node that answers the auditor's requests with whatever a test scripts."""
+
+    def __init__(self, answers: dict[str, Any], real: Any) -> None:
+        self.answers, self.real, self.headers = answers, real, {}
+
+    def get(self, url: str, params: dict[str, Any], timeout: float) -> Any:
+        for path, body in self.answers.items():
+            if url.endswith(path):
+                response = _Answer.__new__(_Answer)
+                response.status_code, response.text = 200, json.dumps(body)
+                return response
+        return self.real.get(url, params, timeout)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        ("/entries", {"entries": [1, 2]}, "entries is not a list of objects"),
+        ("/entries", {"no": "entries"}, "entries is not a list of objects"),
+        ("/entries", [], "not a JSON object"),
+        ("/checkpoints", {"checkpoints": [], "next_after": 0}, "next_after does not move"),
+    ],
+)
+def test_a_malicious_node_gets_a_clean_refusal_not_a_crash(apps, path, body, message):
+    node = node_of(apps, "ombudsman-ri")
+    add_events(node, 4)
+    witness.publish(node, post=flask_poster(apps))
+    edit(node, 1, '"record_count":2', '"record_count":20')
+    sql(
+        node,
+        "UPDATE audit_tree SET hash = :h WHERE level = 0 AND idx = 1",
+        h=merkle.leaf_hash(entries_of(node)[1].encode()),
+    )  # so that the checkpoints are read
+    client = log_client(apps, "ombudsman-ri")
+    client.session = _Scripted({path: body}, client.session)  # type: ignore[assignment]
+    with pytest.raises(auditor.VerificationError, match=message):
+        auditor.verify_log(client, trusted(node, "ombudsman-ri"))
+
+
+def test_a_malformed_witness_answer_is_a_refusal(apps):
+    node = node_of(apps, "ombudsman-ri")
+    add_events(node, 2)
+
+    def post(url: str, body: bytes, timeout: float) -> Any:
+        return witness.PeerAnswer(409, "\u00b2\n")
+
+    report = witness.publish(node, post=post)
+    assert report.failed == {"pemkot-bekasi": "HTTP 409 without a valid size"}
+
+
+def test_reconcile_tells_pending_and_refused_from_gaps():
+    def entry(event: str, peer: str, batch: str, at: str, **extra: Any) -> str:
+        return json.dumps({"event": event, "peer": peer, "batch_id": batch, "at": at, **extra})
+
+    logs = {
+        "ombudsman-ri": [
+            entry("batch_sealed", "pemkot-bekasi", "b1", "2026-11-29T08:00:00Z"),
+            entry("batch_sealed", "pemkot-bekasi", "b2", "2026-11-29T08:00:01Z"),
+            json.dumps({"event": "batch_sealed", "peer": "pemkot-bekasi"}),  # no batch id
+            entry("batch_sealed", "pemkot-bekasi", "b3", "2026-11-29T08:09:00Z"),
+        ],
+        "pemkot-bekasi": [
+            entry(
+                "envelope_rejected", "ombudsman-ri", "b2", "2026-11-29T08:00:02Z", reason="schema"
+            ),
+            entry("submission_accepted", "", "", "2026-11-29T08:05:00Z"),
+        ],
+    }
+    result = auditor.reconcile(logs)
+    gaps = {g.batch_id: g.problem for g in result.gaps}
+    assert gaps == {
+        "b1": "sealed by ombudsman-ri, not (yet) received by pemkot-bekasi",
+        "b2": "sealed by ombudsman-ri, refused by pemkot-bekasi (schema)",
+    }
+    [pending] = result.pending
+    assert pending.batch_id == "b3" and "pending: pemkot-bekasi's witnessed log ends" in (
+        pending.problem
+    )
