@@ -519,6 +519,42 @@ def audit_reconcile(
         sys.exit(1)
 
 
+@cli.group("db")
+def db_group() -> None:
+    """The node's database: migrations."""
+
+
+@db_group.command("upgrade")
+@config_option
+def db_upgrade(config_path: str | None) -> None:
+    """Create or upgrade the node's tables to this release (also done at start)."""
+    from gateway import migrate
+    from gateway.storage import Store
+
+    store = Store(_config(config_path).database_url)
+    try:
+        migrate.upgrade(store.engine)
+        click.echo(f"database at revision {migrate.current(store.engine)}")
+    finally:
+        store.dispose()
+
+
+@db_group.command("current")
+@config_option
+def db_current(config_path: str | None) -> None:
+    """Print the database's revision and this release's newest one."""
+    from gateway import migrate
+    from gateway.storage import Store
+
+    store = Store(_config(config_path).database_url)
+    try:
+        click.echo(
+            f"database: {migrate.current(store.engine) or 'none'}, release: {migrate.head()}"
+        )
+    finally:
+        store.dispose()
+
+
 @cli.group("schemas")
 def schemas_group() -> None:
     """The agreed schemas: export them as JSON Schema."""

@@ -344,7 +344,10 @@ class Store:
         return self.engine.dialect.name
 
     def create_schema(self) -> None:
-        metadata.create_all(self.engine)
+        """Create or upgrade the tables, by the migrations (gateway.migrate)."""
+        from gateway import migrate
+
+        migrate.upgrade(self.engine)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,7 +110,7 @@ NODE = """\
 party = "{party}"
 agreement = "agreement.toml"
 listen = "127.0.0.1:{port}"
-database_url = "sqlite:///{db}"
+database_url = "{db}"
 key_dir = "keys/{party}"
 max_body_bytes = {max_body}
 max_records_per_submission = 500
@@ -150,10 +152,17 @@ roles = ["auditor"]
 }
 
 
+# Which database the nodes of the test deployments use: "sqlite" (the default) or
+# "postgresql" (scripts/test runs the suite once more so when a server answers).
+BACKEND = os.environ.get("GATEWAY_TEST_BACKEND", "sqlite")
+_SCHEMAS: list[str] = []  # PostgreSQL schemas made for this run, dropped at its end
+
+
 @dataclass
 class Deployment:
     root: Path
     ports: dict[str, int]
+    urls: dict[str, str]
 
     def config_path(self, party: str) -> Path:
         return self.root / f"{party}.toml"
@@ -161,8 +170,18 @@ class Deployment:
     def config(self, party: str) -> NodeConfig:
         return load_node_config(self.config_path(party), environ={})
 
-    def db_path(self, party: str) -> Path:
-        return self.root / f"{party}.db"
+    def query(self, party: str, sql: str, **params: Any) -> list[Any]:
+        """Rows of a statement run on a node's database (a change is committed)."""
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.pool import NullPool
+
+        engine = create_engine(self.urls[party], poolclass=NullPool)
+        try:
+            with engine.begin() as conn:
+                result = conn.execute(text(sql), params)
+                return list(result.all()) if result.returns_rows else []
+        finally:
+            engine.dispose()
 
     @property
     def env(self) -> dict[str, str]:
@@ -175,6 +194,7 @@ def make_deployment(
 ) -> Deployment:
     ports = {"pemkot-bekasi": free_port(), "ombudsman-ri": free_port()}
     root.mkdir(parents=True, exist_ok=True)
+    urls = {party: _database_url(root, party) for party in PARTIES}
     (root / "agreement.toml").write_text(AGREEMENT.format(
         pemkot_port=ports["pemkot-bekasi"], ombudsman_port=ports["ombudsman-ri"],
         interval=interval, max_records=max_records, max_batch_bytes=max_batch_bytes))
@@ -182,12 +202,86 @@ def make_deployment(
         tokens = list(TOKENS[party].values())
         hashes = {f"h{i + 1}": _sha256(t) for i, t in enumerate(tokens)}
         (root / f"{party}.toml").write_text(
-            NODE.format(party=party, port=ports[party], db=root / f"{party}.db",
+            NODE.format(party=party, port=ports[party], db=urls[party],
                         max_body=max_body, workers=workers)
             + CLIENTS[party].format(**hashes))
         init_keys(root / "keys" / party, environ={"GATEWAY_KEY_PASSPHRASE": PASSPHRASE},
                   note_names=(LOG_ORIGINS[party], WITNESS_NAMES[party]))
-    return Deployment(root=root, ports=ports)
+    return Deployment(root=root, ports=ports, urls=urls)
+
+
+def _database_url(root: Path, party: str) -> str:
+    if BACKEND == "sqlite":
+        return f"sqlite:///{root / party}.db"
+    if BACKEND != "postgresql":
+        raise RuntimeError(f"GATEWAY_TEST_BACKEND must be sqlite or postgresql, not {BACKEND!r}")
+    base = _postgres_base()
+    if base is None:
+        raise RuntimeError(f"GATEWAY_TEST_BACKEND=postgresql, but no PostgreSQL answers at "
+                           f"{os.environ.get(POSTGRES_ENV, POSTGRES_DEFAULT)}")
+    return f"{base}?options=-csearch_path%3D{_new_schema(base)}"
+
+
+def _new_schema(base: str) -> str:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    schema = f"t_{os.urandom(6).hex()}"
+    engine = create_engine(base, poolclass=NullPool)
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    _SCHEMAS.append(schema)
+    return schema
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_schemas() -> Iterator[None]:
+    yield
+    base = _postgres_base() if _SCHEMAS else None
+    if base is None:
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(base, poolclass=NullPool)
+    for schema in _SCHEMAS:  # one at a time: a single transaction runs out of lock slots
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
+
+
+POSTGRES_ENV = "GATEWAY_TEST_POSTGRES"  # a SQLAlchemy URL of a database tests may use
+POSTGRES_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@functools.cache
+def _postgres_base() -> str | None:
+    """The PostgreSQL server for the tests, if one answers (else those tests are skipped)."""
+    url = os.environ.get(POSTGRES_ENV, POSTGRES_DEFAULT)
+    if url == "":
+        return None
+    try:
+        import psycopg  # noqa: F401
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(url, connect_args={"connect_timeout": 2})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception:  # no driver, no server: PostgreSQL tests are skipped, and say so
+        return None
+    return url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A URL of an empty schema of its own on the test PostgreSQL server, dropped afterwards."""
+    base = _postgres_base()
+    if base is None:
+        pytest.skip(f"no PostgreSQL at ${POSTGRES_ENV} or {POSTGRES_DEFAULT}")
+
+    yield f"{base}?options=-csearch_path%3D{_new_schema(base)}"
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ batch's evidence, and catches an entry edited in a live node's database.
 """
 
 import json
-import sqlite3
 import subprocess
 import sys
 
@@ -30,11 +29,10 @@ def gateway(*args, env=None, timeout=120):
 
 
 def latest_is_cosigned(deployment, party):
-    with sqlite3.connect(deployment.db_path(party)) as db:
-        return db.execute(
-            "SELECT count(*) FROM audit_cosignatures WHERE size = "
-            "(SELECT max(size) FROM audit_checkpoints) AND size = "
-            "(SELECT count(*) FROM audit_events)").fetchone()[0]
+    [(count,)] = deployment.query(
+        party, "SELECT count(*) FROM audit_cosignatures WHERE size = "
+        "(SELECT max(size) FROM audit_checkpoints) AND size = (SELECT count(*) FROM audit_events)")
+    return count
 
 
 @pytest.fixture
@@ -77,11 +75,10 @@ def test_auditor_verifies_and_reconciles_both_logs_then_catches_an_edit(exchange
     assert "cosigned by: pemkot.test/witness" in done.stdout
 
     # An operator edits one entry of the running Ombudsman node's log.
-    with sqlite3.connect(deployment.db_path("ombudsman-ri")) as db:
-        index, entry = db.execute(
-            "SELECT idx, entry FROM audit_events WHERE event = 'batch_sealed'").fetchone()
-        db.execute("UPDATE audit_events SET entry = ? WHERE idx = ?",
-                   (entry.replace('"record_count":5', '"record_count":4'), index))
+    [(index, entry)] = deployment.query(
+        "ombudsman-ri", "SELECT idx, entry FROM audit_events WHERE event = 'batch_sealed'")
+    deployment.query("ombudsman-ri", "UPDATE audit_events SET entry = :e WHERE idx = :i",
+                     e=entry.replace('"record_count":5', '"record_count":4'), i=index)
     done = gateway("audit", "verify", "--url", urls[1], "--agreement", agreement,
                    "--state", state, env=env)
     assert done.returncode == 1
@@ -90,8 +87,7 @@ def test_auditor_verifies_and_reconciles_both_logs_then_catches_an_edit(exchange
 
 def test_evidence_bundle_is_exported_and_verified_offline(exchanged, tmp_path):
     deployment, _ = exchanged
-    with sqlite3.connect(deployment.db_path("pemkot-bekasi")) as db:
-        (batch_id,) = db.execute("SELECT batch_id FROM inbound_batches").fetchone()
+    [(batch_id,)] = deployment.query("pemkot-bekasi", "SELECT batch_id FROM inbound_batches")
     bundle = tmp_path / "bundle.json"
     done = gateway("audit", "export", "--config", str(deployment.config_path("pemkot-bekasi")),
                    "--batch", batch_id, "--out", str(bundle), env=deployment.env)

@@ -1,7 +1,6 @@
 """Two real node processes (gunicorn, scheduler) exchanging data over loopback HTTP."""
 
 import json
-import sqlite3
 
 import pytest
 import requests
@@ -56,26 +55,25 @@ def test_scheduled_exchange_both_ways_with_proof_of_origin(running):
 
         # The sender holds the receiver's signed receipt for exactly this batch.
         def delivered(sender=sender, batch_id=item["batch_id"]):
-            with sqlite3.connect(deployment.db_path(sender)) as db:
-                return db.execute("SELECT status, receipt FROM outbound_batches "
-                                  "WHERE batch_id = ?", (batch_id,)).fetchone()
+            rows = deployment.query(sender, "SELECT status, receipt FROM outbound_batches "
+                                    "WHERE batch_id = :b", b=batch_id)
+            return rows[0] if rows else None
 
         wait_until(lambda d=delivered: (d() or ("",))[0] == "delivered", timeout=10,
                    what="delivered status")
         assert delivered()[1] == batch["provenance"]["receipt"]
 
     # Replaying a captured envelope at the live node yields the same receipt, not a copy.
-    with sqlite3.connect(deployment.db_path("pemkot-bekasi")) as db:
-        envelope, receipt = db.execute(
-            "SELECT envelope, receipt FROM outbound_batches").fetchone()
+    [(envelope, receipt)] = deployment.query(
+        "pemkot-bekasi", "SELECT envelope, receipt FROM outbound_batches")
     replay = requests.post(f"{nodes['ombudsman-ri'].base_url}/exchange/v1/batches",
                            data=envelope, headers={"Content-Type": "application/jose"},
                            timeout=10)
     assert replay.status_code == 200
     assert replay.json() == {"batch_id": replay.json()["batch_id"], "receipt": receipt,
                              "duplicate": True}
-    with sqlite3.connect(deployment.db_path("ombudsman-ri")) as db:
-        assert db.execute("SELECT count(*) FROM inbound_batches").fetchone() == (1,)
-        events = [e for (e,) in db.execute("SELECT event FROM audit_events ORDER BY idx")]
+    assert deployment.query("ombudsman-ri", "SELECT count(*) FROM inbound_batches") == [(1,)]
+    events = [e for (e,) in deployment.query("ombudsman-ri",
+                                              "SELECT event FROM audit_events ORDER BY idx")]
     assert events.count("batch_received") == 1
     assert "batch_received_duplicate" in events

@@ -28,7 +28,11 @@ def test_one_job_per_outgoing_dataset_in_jakarta_time(deployment, monkeypassphra
         first = job.trigger.get_next_fire_time(
             None, dt.datetime(2026, 11, 27, 0, 0, tzinfo=dt.UTC))  # a Friday, 07:00 WIB
         assert first.isoformat() == "2026-11-27T08:30:00+07:00"
-        other = build_scheduler(Node.from_config(deployment.config("ombudsman-ri")))
+        ombudsman = Node.from_config(deployment.config("ombudsman-ri"))
+        try:
+            other = build_scheduler(ombudsman)
+        finally:
+            ombudsman.store.dispose()
         job = next(j for j in other.get_jobs() if j.id == "transfer:permintaan_klarifikasi")
         assert isinstance(job.trigger, IntervalTrigger)
         assert job.trigger.interval == dt.timedelta(hours=1)

@@ -1,0 +1,73 @@
+"""The node's database schema, made and upgraded by Alembic migrations only.
+
+``gateway/migrations/versions`` holds one migration per schema change. A node
+upgrades its database to the newest revision when it starts (several replicas
+on PostgreSQL take turns on an advisory lock), and ``gateway db upgrade`` does
+it on demand. A test keeps the migrations and ``gateway.storage.metadata``
+equal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.engine import Connection
+
+from gateway.errors import GatewayError
+from gateway.storage import metadata
+
+__all__ = ["current", "differences", "head", "upgrade"]
+
+SCRIPT_LOCATION = "gateway:migrations"
+_PG_LOCK_KEY = 0x6761_6D67  # "gamg": one migrating process at a time
+
+
+def _config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", SCRIPT_LOCATION)
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head() -> str:
+    """The newest revision this release knows."""
+    found = ScriptDirectory.from_config(_config()).get_current_head()
+    assert found is not None
+    return found
+
+
+def current(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def differences(conn: Connection) -> list[Any]:
+    """How the database differs from this release's tables (empty when equal)."""
+    return list(compare_metadata(MigrationContext.configure(conn), metadata))
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the database to the newest revision, in one transaction."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        tables = set(inspect(conn).get_table_names())
+        if "alembic_version" not in tables and "audit_events" in tables:
+            # Made by a release before migrations: adopt it if it is this schema.
+            found = differences(conn)
+            if found:
+                raise GatewayError(
+                    "the database was made by an earlier release without migrations and "
+                    f"differs from this one ({len(found)} differences, e.g. {found[0]!r}); "
+                    "move it away, or export what it holds first"
+                )
+            command.stamp(_config(conn), "head")
+            return
+        command.upgrade(_config(conn), "head")
