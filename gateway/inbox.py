@@ -123,6 +123,9 @@ def _store(node: Node, batch: OpenedBatch, envelope_sha256: str, *, retry: bool 
     h = batch.header
     try:
         with node.store.write() as conn:
+            # Batches are committed in the order of their cursor (seq), so that a
+            # client paging "after" a cursor never skips one committed late.
+            node.store.serialize(conn, "inbound")
             existing = (
                 conn.execute(
                     select(inbound_batches).where(inbound_batches.c.batch_id == h.batch_id)

@@ -19,6 +19,15 @@ log = logging.getLogger(__name__)
 
 
 def _job(node: Node, dataset: DatasetAgreement) -> None:
+    # Every replica of the node schedules the job; one runs it at a time.
+    with node.store.try_lock(f"transfer:{dataset.name}:{dataset.receiver}") as leader:
+        if not leader:
+            log.info("transfer of %s runs on another replica; skipped here", dataset.name)
+            return
+        _run(node, dataset)
+
+
+def _run(node: Node, dataset: DatasetAgreement) -> None:
     try:
         report = transfer.run(node, dataset=dataset.name)
     except Exception:  # a failed run must not kill the scheduler; the next run retries
@@ -35,6 +44,12 @@ def _job(node: Node, dataset: DatasetAgreement) -> None:
 
 
 def _checkpoint_job(node: Node) -> None:
+    with node.store.try_lock("audit:publish") as leader:
+        if leader:
+            _publish(node)
+
+
+def _publish(node: Node) -> None:
     try:
         report = witness.publish(node)
     except Exception:  # the next run retries

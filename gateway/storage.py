@@ -9,6 +9,7 @@ so that two writers queue for the lock instead of failing half-way.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -258,6 +259,11 @@ class FastInsert:
         return sql
 
 
+def lock_key(name: str) -> int:
+    """A PostgreSQL advisory-lock key (a signed 64-bit integer) for a lock's name."""
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big", signed=True)
+
+
 def scalar(conn: Connection, statement: Any, sqlite_sql: str) -> Any:
     """One value: on SQLite by ``sqlite_sql`` on the raw cursor, elsewhere by ``statement``."""
     if conn.dialect.name != "sqlite":
@@ -437,6 +443,57 @@ class Store:
                 yield
             finally:
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+
+    @staticmethod
+    def serialize(conn: Connection, name: str) -> None:
+        """Within a write transaction, let one transaction named ``name`` run at a time.
+
+        On PostgreSQL, where transactions of several replicas run side by side,
+        a transaction-level advisory lock; on SQLite every write transaction
+        already runs alone.
+        """
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(name)})
+
+    @contextmanager
+    def try_lock(self, name: str) -> Iterator[bool]:
+        """Whether this process got the lock ``name``, held until the block ends.
+
+        For work that one replica (or process) of the node should do at a time,
+        such as a scheduled transfer. PostgreSQL: a session-level advisory lock on
+        a connection kept for the block; SQLite: an OS file lock beside the
+        database. Either is released when its holder dies, so another replica
+        takes over at its next attempt.
+        """
+        if not self.is_sqlite:
+            with self.engine.connect() as conn:
+                got = bool(
+                    conn.execute(
+                        text("SELECT pg_try_advisory_lock(:k)"), {"k": lock_key(name)}
+                    ).scalar()
+                )
+                conn.commit()
+                try:
+                    yield got
+                finally:
+                    if got:
+                        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key(name)})
+                        conn.commit()
+            return
+        if self._lock_path is None:
+            yield True
+            return
+        safe = "".join(ch if ch.isalnum() else "_" for ch in name)
+        with open(f"{self._lock_path[: -len('writer.lock')]}{safe}.lock", "a+b") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -76,6 +76,8 @@ def seal_pending(node: Node, dataset: DatasetAgreement) -> list[str]:
     c = outbox_records.c
     while True:
         with node.store.write() as conn:
+            # Replicas on PostgreSQL must not claim the same pending records.
+            node.store.serialize(conn, f"seal:{dataset.name}")
             first = conn.execute(
                 select(c.schema_version)
                 .where(c.dataset == dataset.name, c.batch_id.is_(None))

@@ -1,0 +1,97 @@
+"""Several processes or replicas on one database: locks that keep them from colliding."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import text
+
+from gateway import outbox, transfer
+from gateway.config import load_node_config
+from gateway.node import Node
+from gateway.storage import Store
+from schemas.samples import sample_records
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'node.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def test_try_lock_lets_one_holder_in_at_a_time(url):
+    first, second = Store(url), Store(url)
+    try:
+        with first.try_lock("transfer:x") as got:
+            assert got
+            with second.try_lock("transfer:x") as other:
+                assert not other
+            with second.try_lock("transfer:y") as unrelated:
+                assert unrelated
+        with second.try_lock("transfer:x") as after:
+            assert after
+    finally:
+        first.dispose()
+        second.dispose()
+
+
+def test_two_replicas_sealing_at_once_claim_every_record_once(postgres_url, deployment_factory,
+                                                               monkeypassphrase):
+    deployment = deployment_factory(max_records=3)
+    config = load_node_config(deployment.config_path("ombudsman-ri"),
+                              overrides={"database_url": postgres_url})
+    replicas = [Node.from_config(config) for _ in range(2)]
+    try:
+        client = next(c for c in config.clients if c.id == "simpel")
+        records = sample_records("permintaan_klarifikasi", 40, seed=5)
+        for start in range(0, 40, 10):
+            outbox.submit(replicas[0], client, "permintaan_klarifikasi",
+                          {"schema_version": "1.0", "records": records[start:start + 10]})
+        flow = config.agreement.flow("permintaan_klarifikasi", sender="ombudsman-ri")
+        assert flow is not None
+        barrier = threading.Barrier(2)
+        sealed: list[list[str]] = [[], []]
+
+        def seal(i: int) -> None:
+            barrier.wait()
+            sealed[i] = transfer.seal_pending(replicas[i], flow)
+
+        threads = [threading.Thread(target=seal, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        with replicas[0].store.read() as conn:
+            total = conn.execute(text("SELECT sum(record_count) FROM outbound_batches")).scalar()
+            unclaimed = conn.execute(
+                text("SELECT count(*) FROM outbox_records WHERE batch_id IS NULL")).scalar()
+        assert (total, unclaimed) == (40, 0)
+        assert len(sealed[0]) + len(sealed[1]) == 14  # ceil(40 / 3), none twice
+    finally:
+        for node in replicas:
+            node.store.dispose()
+
+
+def test_a_scheduled_transfer_runs_on_one_replica_at_a_time(deployment, monkeypassphrase,
+                                                            monkeypatch):
+    from gateway import scheduler
+
+    config = deployment.config("ombudsman-ri")
+    node = Node.from_config(config)
+    other = Store(config.database_url)
+    ran: list[str] = []
+    monkeypatch.setattr(transfer, "run", lambda n, dataset: ran.append(dataset) or
+                        transfer.TransferReport())
+    flow = config.agreement.flow("permintaan_klarifikasi", sender="ombudsman-ri")
+    try:
+        with other.try_lock("transfer:permintaan_klarifikasi:pemkot-bekasi") as leader:
+            assert leader
+            scheduler._job(node, flow)  # another replica is the leader: skipped
+        assert ran == []
+        scheduler._job(node, flow)  # the leader is gone: this replica takes over
+        assert ran == ["permintaan_klarifikasi"]
+    finally:
+        other.dispose()
+        node.store.dispose()
