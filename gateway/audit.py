@@ -39,6 +39,10 @@ EVENTS = frozenset(
         "batch_acknowledged",
         # This node as a witness refused a peer's checkpoint: a rollback or a fork.
         "witness_alert",
+        # A batch given up on after its last attempt, and what operators did about one.
+        "batch_dead_lettered",
+        "batch_retry_requested",
+        "batch_cancelled",
     }
 )
 
@@ -59,6 +63,7 @@ _FIELDS = (
     "status",
     "tree_size",
     "witnessed_size",
+    "attempts",
 )
 
 _FIELD_SET = frozenset(_FIELDS)

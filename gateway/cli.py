@@ -203,6 +203,80 @@ def transfer_run(config_path: str | None, dataset: str | None) -> None:
         sys.exit(3)
 
 
+operator_option = click.option(
+    "--operator",
+    default=lambda: os.environ.get("USER") or "operator",
+    show_default="the login name",
+    help="who does this, for the audit log",
+)
+
+
+@transfer_group.command("status")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
+def transfer_status(config_path: str | None, as_json: bool) -> None:
+    """Records pending and batches per state, per dataset and peer, with the oldest's age."""
+    from gateway import operations
+
+    node = Node.from_config(_config(config_path))
+    try:
+        rows = operations.status(node)
+    finally:
+        node.store.dispose()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    states = ("pending", "in_flight", "retrying", "dead", "cancelled", "delivered")
+    click.echo(f"{'dataset':<28} {'peer':<15}" + "".join(f" {s:>16}" for s in states))
+    for row in rows:
+        cells = []
+        for state in states:
+            item = row[state]
+            count = item["records"] if state == "pending" else item["batches"]
+            age = item["oldest_age_seconds"]
+            cells.append(f"{count}" + (f" ({_ago(age)})" if age is not None and count else ""))
+        click.echo(f"{row['dataset']:<28} {row['peer']:<15}" + "".join(f" {c:>16}" for c in cells))
+
+
+def _ago(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+@transfer_group.command("retry")
+@config_option
+@operator_option
+@click.argument("batch_id")
+def transfer_retry(config_path: str | None, operator: str, batch_id: str) -> None:
+    """Send a dead (or waiting) batch again at the next run."""
+    from gateway import operations
+
+    node = Node.from_config(_config(config_path))
+    try:
+        click.echo(json.dumps(operations.retry(node, batch_id, operator=operator)))
+    finally:
+        node.store.dispose()
+
+
+@transfer_group.command("cancel")
+@config_option
+@operator_option
+@click.option("--release", is_flag=True, help="put the batch's records back to be sealed anew")
+@click.argument("batch_id")
+def transfer_cancel(config_path: str | None, operator: str, release: bool, batch_id: str) -> None:
+    """Stop sending a batch that is not delivered."""
+    from gateway import operations
+
+    node = Node.from_config(_config(config_path))
+    try:
+        result = operations.cancel(node, batch_id, operator=operator, release=release)
+    finally:
+        node.store.dispose()
+    click.echo(json.dumps(result))
+
+
 @cli.group("audit")
 def audit_group() -> None:
     """The tamper-evident audit log: checkpoints, evidence bundles, verification."""

@@ -37,6 +37,7 @@ __all__ = [
     "DatasetAgreement",
     "NodeConfig",
     "Party",
+    "RetryPolicy",
     "Schedule",
     "load_agreement",
     "load_node_config",
@@ -73,6 +74,28 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class RetryPolicy:
+    """How a batch that the peer did not take is retried, then given up on (dead-lettered).
+
+    Attempt n (from 1) that fails waits ``min(max_seconds, initial_seconds *
+    multiplier ** (n - 1))``, halved and topped up with a random part of the
+    other half (jitter, so that many senders do not retry in step). After
+    ``max_attempts`` failed attempts the batch is dead: it is no longer sent
+    until an operator retries it.
+    """
+
+    max_attempts: int = 12
+    initial_seconds: float = 30.0
+    max_seconds: float = 3600.0
+    multiplier: float = 2.0
+
+    def delay(self, attempts: int, unit_random: float) -> float:
+        """Seconds to wait after the ``attempts``-th failure; ``unit_random`` in [0, 1)."""
+        ceiling = min(self.max_seconds, self.initial_seconds * self.multiplier ** (attempts - 1))
+        return ceiling / 2 + unit_random * ceiling / 2
+
+
+@dataclass(frozen=True)
 class DatasetAgreement:
     """One flow of a dataset: ``sender`` sends ``name`` to ``receiver``.
 
@@ -88,6 +111,7 @@ class DatasetAgreement:
     schedule: Schedule
     max_records_per_batch: int
     max_batch_bytes: int
+    retry: RetryPolicy = RetryPolicy()
 
 
 @dataclass(frozen=True)
@@ -273,6 +297,22 @@ def _schedule(t: _Table, timezone: str) -> Schedule:
     return Schedule(cron=expr)
 
 
+def _retry(t: _Table) -> RetryPolicy:
+    t.reject_unknown({"max_attempts", "initial_seconds", "max_seconds", "multiplier"})
+    default = RetryPolicy()
+    numbers = {}
+    for name in ("initial_seconds", "max_seconds", "multiplier"):
+        value = float(t.get(name, (int, float), getattr(default, name)))
+        if not 0 < value <= 7 * 24 * 3600:
+            raise t.fail(name, f"must be above 0 and at most a week, got {value}")
+        numbers[name] = value
+    if numbers["multiplier"] < 1:
+        raise t.fail("multiplier", "must be at least 1")
+    if numbers["max_seconds"] < numbers["initial_seconds"]:
+        raise t.fail("max_seconds", "must be at least initial_seconds")
+    return RetryPolicy(max_attempts=t.positive_int("max_attempts", default.max_attempts), **numbers)
+
+
 # C2SP signed-note key names: non-empty, no white space, no "+".
 _NOTE_NAME = re.compile(r"^[^\s+]{1,255}$")
 
@@ -341,6 +381,7 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
                 "schedule",
                 "max_records_per_batch",
                 "max_batch_bytes",
+                "retry",
             }
         )
         name: str = t.get("name", str)
@@ -377,6 +418,7 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
             schedule=_schedule(t.table("schedule"), timezone),
             max_records_per_batch=t.positive_int("max_records_per_batch", 1000),
             max_batch_bytes=t.positive_int("max_batch_bytes", 8 * 1024 * 1024),
+            retry=_retry(t.table("retry")) if "retry" in t.data else RetryPolicy(),
         )
     return Agreement(
         id=root.get("id", str),

@@ -9,20 +9,26 @@ equal.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect, text
-from sqlalchemy.engine import Connection
+# Alembic narrates every run (even its import) at INFO; this module says what changed instead.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
-from gateway.errors import GatewayError
-from gateway.storage import metadata
+from alembic import command  # noqa: E402
+from alembic.autogenerate import compare_metadata  # noqa: E402
+from alembic.config import Config  # noqa: E402
+from alembic.runtime.migration import MigrationContext  # noqa: E402
+from alembic.script import ScriptDirectory  # noqa: E402
+from sqlalchemy import Engine, inspect, text  # noqa: E402
+from sqlalchemy.engine import Connection  # noqa: E402
+
+from gateway.errors import GatewayError  # noqa: E402
+from gateway.storage import metadata  # noqa: E402
 
 __all__ = ["current", "differences", "head", "upgrade"]
+
+log = logging.getLogger(__name__)
 
 SCRIPT_LOCATION = "gateway:migrations"
 _PG_LOCK_KEY = 0x6761_6D67  # "gamg": one migrating process at a time
@@ -70,4 +76,7 @@ def upgrade(engine: Engine) -> None:
                 )
             command.stamp(_config(conn), "head")
             return
+        before = MigrationContext.configure(conn).get_current_revision()
         command.upgrade(_config(conn), "head")
+        if before != head():
+            log.info("database upgraded from revision %s to %s", before or "none", head())

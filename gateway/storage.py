@@ -97,13 +97,15 @@ outbound_batches = Table(
     Column("record_count", Integer, nullable=False),
     Column("records_sha256", String(64), nullable=False),
     Column("envelope", Text, nullable=False),
-    Column("status", String(16), nullable=False),  # sealed | delivered
+    Column("status", String(16), nullable=False),  # sealed | delivered | dead | cancelled
     Column("attempts", Integer, nullable=False, default=0),
     Column("created_at", String(40), nullable=False),
     Column("last_attempt_at", String(40), nullable=True),
     Column("delivered_at", String(40), nullable=True),
     Column("receipt", Text, nullable=True),
     Column("last_error", String(200), nullable=True),
+    # When a sealed batch that failed may be sent again (NULL: now).
+    Column("next_attempt_at", String(40), nullable=True),
     Index("ix_outbound_status", "status", "dataset"),
 )
 

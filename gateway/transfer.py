@@ -9,16 +9,18 @@ receiver and answered with the same receipt.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
+import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from gateway import audit
 from gateway.config import DatasetAgreement
@@ -156,27 +158,58 @@ def seal_pending(node: Node, dataset: DatasetAgreement) -> list[str]:
         sealed.append(batch_id)
 
 
-def _fail(node: Node, row: Any, reason: str) -> None:
+def _fail(node: Node, dataset: DatasetAgreement, row: Any, reason: str) -> None:
+    """Record a failed attempt: wait with backoff, or give the batch up (dead) after the last."""
+    now = node.now()
+    attempts = int(row["attempts"]) + 1
+    policy = dataset.retry
+    dead = attempts >= policy.max_attempts
+    wait = dt.timedelta(seconds=policy.delay(attempts, _jitter()))
+    common = {"dataset": row["dataset"], "batch_id": row["batch_id"], "peer": row["receiver"]}
     with node.store.write() as conn:
         conn.execute(
             update(outbound_batches)
             .where(outbound_batches.c.batch_id == row["batch_id"])
             .values(
-                attempts=outbound_batches.c.attempts + 1,
-                last_attempt_at=iso(node.now()),
+                attempts=attempts,
+                last_attempt_at=iso(now),
                 last_error=reason,
+                status="dead" if dead else "sealed",
+                next_attempt_at=None if dead else iso(now + wait),
             )
         )
         audit.append(
             conn,
             event="batch_send_failed",
             actor=node.party_id,
-            at=node.now(),
-            dataset=row["dataset"],
-            batch_id=row["batch_id"],
-            peer=row["receiver"],
+            at=now,
+            **common,
             reason=reason,
+            attempts=attempts,
         )
+        if dead:
+            log.error(
+                "batch %s to %s: dead after %d attempts (last: %s); "
+                "'gateway transfer retry %s' sends it again",
+                row["batch_id"],
+                row["receiver"],
+                attempts,
+                reason,
+                row["batch_id"],
+            )
+            audit.append(
+                conn,
+                event="batch_dead_lettered",
+                actor=node.party_id,
+                at=now,
+                **common,
+                reason=reason,
+                attempts=attempts,
+            )
+
+
+def _jitter() -> float:
+    return random.random()  # noqa: S311 (spreading retries, not a secret)
 
 
 def send_pending(
@@ -187,11 +220,17 @@ def send_pending(
     peer = node.config.agreement.party(dataset.receiver)
     url = peer.base_url + BATCHES_PATH
     b = outbound_batches.c
+    due = iso(node.now())
     with node.store.read() as conn:
         rows = (
             conn.execute(
                 select(outbound_batches)
-                .where(b.dataset == dataset.name, b.status == "sealed")
+                .where(
+                    b.dataset == dataset.name,
+                    b.receiver == dataset.receiver,
+                    b.status == "sealed",
+                    or_(b.next_attempt_at.is_(None), b.next_attempt_at <= due),
+                )
                 .order_by(b.created_at, b.batch_id)
             )
             .mappings()
@@ -207,7 +246,7 @@ def send_pending(
             log.warning(
                 "batch %s to %s: peer unreachable: %s", batch_id, peer.id, type(exc).__name__
             )
-            _fail(node, row, "peer_unreachable")
+            _fail(node, dataset, row, "peer_unreachable")
             report.failed.append(batch_id)
             # The peer is down: the remaining batches would fail the same way.
             break
@@ -218,7 +257,7 @@ def send_pending(
             log.warning(
                 "batch %s to %s: refused with HTTP %s (%s)", batch_id, peer.id, status, code
             )
-            _fail(node, row, f"http_{status}")
+            _fail(node, dataset, row, f"http_{status}")
             report.failed.append(batch_id)
             continue
         try:
@@ -231,7 +270,7 @@ def send_pending(
             )
         except VerificationFailed as exc:
             log.error("batch %s to %s: receipt rejected: %s", batch_id, peer.id, exc)
-            _fail(node, row, "bad_receipt")
+            _fail(node, dataset, row, "bad_receipt")
             report.failed.append(batch_id)
             continue
         now = node.now()
@@ -246,6 +285,7 @@ def send_pending(
                     delivered_at=iso(now),
                     receipt=receipt,
                     last_error=None,
+                    next_attempt_at=None,
                 )
             )
             common = {"dataset": row["dataset"], "batch_id": batch_id, "peer": peer.id}

@@ -355,21 +355,87 @@ def test_envelope_needs_jose_media_type(apps, pemkot, ombudsman):
     assert answer.status_code == 415
 
 
-def test_dead_peer_leaves_batch_sealed_for_the_next_run(apps, pemkot):
+def test_dead_peer_leaves_batch_sealed_for_a_later_run_with_backoff(apps, pemkot):
+    import datetime as dt
+
     import requests
 
     assert submit(pemkot, sample_records(TANGGAPAN, 2)).status_code == 202
+    start = dt.datetime(2026, 11, 29, 1, 0, tzinfo=dt.UTC)
+    sender = node(pemkot)
+    sender.clock = lambda: start
 
     def dead(url, body, timeout):
         raise requests.ConnectionError("connection refused")
 
-    report = transfer.run(node(pemkot), post=dead)
+    report = transfer.run(sender, post=dead)
     assert report.failed == report.sealed
-    with node(pemkot).store.read() as conn:
+    with sender.store.read() as conn:
         row = conn.execute(select(outbound_batches)).mappings().one()
     assert (row["status"], row["attempts"], row["last_error"]) == ("sealed", 1, "peer_unreachable")
-    report = transfer.run(node(pemkot), post=bridge(apps))
+    # The first retry waits between half and all of initial_seconds (30 s by default).
+    wait = dt.datetime.fromisoformat(row["next_attempt_at"].replace("Z", "+00:00")) - start
+    assert dt.timedelta(seconds=15) <= wait <= dt.timedelta(seconds=30)
+    assert transfer.run(sender, post=bridge(apps)).delivered == []  # not yet due
+    sender.clock = lambda: start + dt.timedelta(seconds=31)
+    report = transfer.run(sender, post=bridge(apps))
     assert report.delivered == [row["batch_id"]]
+
+
+def test_a_batch_is_dead_after_its_last_attempt_and_operators_retry_or_cancel_it(apps, pemkot):
+    import datetime as dt
+
+    import requests
+
+    from gateway import operations
+
+    assert submit(pemkot, sample_records(TANGGAPAN, 2)).status_code == 202
+    sender = node(pemkot)
+    moment = [dt.datetime(2026, 11, 29, 1, 0, tzinfo=dt.UTC)]
+    sender.clock = lambda: moment[0]
+
+    def dead(url, body, timeout):
+        raise requests.ConnectionError("connection refused")
+
+    flow = sender.config.agreement.flow(TANGGAPAN, sender="pemkot-bekasi")
+    for _ in range(flow.retry.max_attempts):
+        transfer.run(sender, post=dead)
+        moment[0] += dt.timedelta(seconds=flow.retry.max_seconds + 1)
+    with sender.store.read() as conn:
+        row = conn.execute(select(outbound_batches)).mappings().one()
+    assert (row["status"], row["attempts"]) == ("dead", flow.retry.max_attempts)
+    assert events(pemkot)[-1]["event"] == "batch_dead_lettered"
+    [status] = [r for r in operations.status(sender) if r["dataset"] == TANGGAPAN]
+    assert status["dead"]["batches"] == 1 and status["dead"]["records"] == 2
+    assert transfer.run(sender, post=bridge(apps)).delivered == []  # dead: not sent
+
+    operations.retry(sender, row["batch_id"], operator="budi")
+    assert events(pemkot)[-1]["event"] == "batch_retry_requested"
+    assert events(pemkot)[-1]["actor"] == "budi"
+    assert transfer.run(sender, post=bridge(apps)).delivered == [row["batch_id"]]
+    with pytest.raises(Exception, match="already delivered"):
+        operations.cancel(sender, row["batch_id"], operator="budi", release=True)
+
+
+def test_cancel_with_release_reseals_the_records(apps, pemkot):
+    import requests
+
+    from gateway import operations
+
+    assert submit(pemkot, sample_records(TANGGAPAN, 3)).status_code == 202
+    sender = node(pemkot)
+
+    def dead(url, body, timeout):
+        raise requests.ConnectionError("connection refused")
+
+    [batch_id] = transfer.run(sender, post=dead).sealed
+    result = operations.cancel(sender, batch_id, operator="budi", release=True)
+    assert result == {"batch_id": batch_id, "status": "cancelled", "records_released": 3}
+    report = transfer.run(sender, post=bridge(apps))
+    assert len(report.delivered) == 1 and report.delivered != [batch_id]
+    [status] = [r for r in operations.status(sender) if r["dataset"] == TANGGAPAN]
+    assert (status["cancelled"]["batches"], status["delivered"]["records"]) == (1, 3)
+    assert status["pending"]["records"] == 0
 
 
 def test_forged_receipt_is_not_accepted(apps, pemkot):

@@ -142,3 +142,24 @@ def test_schemas_sample_is_valid_and_repeatable(tmp_path):
     lines = sample("permintaan_klarifikasi", "--count", "3", "--jsonl").stdout.splitlines()
     assert len(lines) == 3
     assert sample("no_such", "--count", "1").returncode == 1
+
+
+def test_transfer_status_retry_and_cancel(deployment):
+    import json
+
+    env = {"PATH": "/usr/bin:/bin", **deployment.env}
+    config = str(deployment.config_path("pemkot-bekasi"))
+    done = run("transfer", "status", "--config", config, "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert [(r["dataset"], r["peer"]) for r in rows] == [
+        ("tanggapan_klarifikasi", "ombudsman-ri"), ("kegiatan_pengembangan", "ombudsman-ri")]
+    assert rows[0]["pending"] == {"records": 0, "oldest_age_seconds": None}
+    table = run("transfer", "status", "--config", config, env=env)
+    assert table.stdout.splitlines()[0].split() == [
+        "dataset", "peer", "pending", "in_flight", "retrying", "dead", "cancelled", "delivered"]
+    done = run("transfer", "retry", "--config", config, "no-such-batch", env=env)
+    assert done.returncode == 1
+    assert done.stderr == "gateway: error: no outgoing batch no-such-batch\n"
+    done = run("transfer", "cancel", "--config", config, "no-such-batch", env=env)
+    assert done.returncode == 1

@@ -93,6 +93,17 @@ def edit(deployment, name, old, new):
     ("agreement.toml", "schedule = { interval_seconds = 3600 }",
      'schedule = { cron = "99 * * * *" }',
      "datasets[0].schedule.cron", "is not a valid crontab expression"),
+    ("agreement.toml", "max_records_per_batch = 1000",
+     "max_records_per_batch = 1000\nretry = { max_attempts = 0 }",
+     "datasets[0].retry.max_attempts", "must be a positive integer"),
+    ("agreement.toml", "max_records_per_batch = 1000",
+     "max_records_per_batch = 1000\nretry = { initial_seconds = 60, max_seconds = 10 }",
+     "datasets[0].retry.max_seconds", "must be at least initial_seconds"),
+    ("agreement.toml", "max_records_per_batch = 1000",
+     "max_records_per_batch = 1000\nretry = { backoff = 'fast' }",
+     "datasets[0].retry.backoff", "is not a known setting"),
+    ("pemkot-bekasi.toml", "checkpoint_interval_seconds = 1", "checkpoint_interval_seconds = 0",
+     "node.checkpoint_interval_seconds", "must be a positive integer"),
 ])
 def test_invalid_config_names_file_key_and_problem(deployment, file, old, new, key, problem):
     path = edit(deployment, file, old, new)
@@ -139,3 +150,22 @@ def test_bad_environment_overrides_name_the_variable(deployment, env, message):
     with pytest.raises(ConfigError) as info:
         load_node_config(deployment.config_path("pemkot-bekasi"), environ=env)
     assert str(info.value).startswith(message)
+
+
+def test_retry_policy_from_the_agreement(deployment):
+    edit(deployment, "agreement.toml", "max_records_per_batch = 1000",
+         "max_records_per_batch = 1000\n"
+         "retry = { max_attempts = 5, initial_seconds = 10, max_seconds = 60, multiplier = 3 }")
+    agreement = load_node_config(deployment.config_path("pemkot-bekasi"), environ={}).agreement
+    policy = agreement.flows[0].retry
+    assert (policy.max_attempts, policy.initial_seconds, policy.max_seconds) == (5, 10, 60)
+    # 10, 30, then capped at 60; each between half and all of that.
+    assert [policy.delay(n, 0.0) for n in (1, 2, 3, 4)] == [5, 15, 30, 30]
+    assert [policy.delay(n, 0.999) for n in (1, 2, 3)] == pytest.approx([10, 30, 60], rel=1e-3)
+    assert agreement.flows[1].retry.max_attempts == 12  # the default
+
+
+def test_roles_are_checked(deployment):
+    edit(deployment, "pemkot-bekasi.toml", 'roles = ["auditor"]', 'roles = ["root"]')
+    with pytest.raises(ConfigError, match=r"unknown roles \['root'\]"):
+        load_node_config(deployment.config_path("pemkot-bekasi"), environ={})
