@@ -160,11 +160,12 @@ class ClientConfig:
     token_sha256: str
     submit: frozenset[str]
     pull: frozenset[str]
-    # "auditor": may read the audit log, its checkpoints and proofs.
+    # "auditor": may read the audit log, its checkpoints and proofs;
+    # "operator": may read the node's metrics.
     roles: frozenset[str] = frozenset()
 
 
-ROLES = frozenset({"auditor"})
+ROLES = frozenset({"auditor", "operator"})
 
 
 @dataclass(frozen=True)

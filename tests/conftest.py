@@ -26,6 +26,7 @@ TOKENS = {
         "sistem-pengaduan": "token-pemkot-pengaduan",
         "inspektorat": "token-insp",
         "auditor": "token-pemkot-auditor",
+        "operator": "token-pemkot-operator",
     },
     "ombudsman-ri": {"simpel": "token-ombudsman-simpel", "auditor": "token-ombudsman-auditor"},
 }
@@ -136,6 +137,11 @@ pull = ["permintaan_klarifikasi"]
 id = "auditor"
 token_sha256 = "{h3}"
 roles = ["auditor"]
+
+[[clients]]
+id = "operator"
+token_sha256 = "{h4}"
+roles = ["operator"]
 """,
     "ombudsman-ri": """
 [[clients]]

@@ -732,3 +732,44 @@ def test_a_dataset_agreed_both_ways_flows_both_ways(apps, pemkot, ombudsman):
         batch = peer.client.get(f"/api/v1/batches/{item['batch_id']}",
                                 headers=peer.auth()).get_json()
         assert batch["records"] == sent[node(app).party_id]
+
+
+def test_metrics_for_operators_only_from_the_database(apps, pemkot):
+    import datetime as dt
+
+    import requests
+    from prometheus_client.parser import text_string_to_metric_families
+
+    assert pemkot.client.get("/metrics").status_code == 401
+    assert pemkot.client.get("/metrics", headers=pemkot.auth("auditor")).status_code == 403
+
+    def scrape():
+        answer = pemkot.client.get("/metrics", headers=pemkot.auth("operator"))
+        assert answer.status_code == 200 and answer.mimetype == "text/plain"
+        return {
+            (sample.name, sample.labels.get("dataset"), sample.labels.get("state")): sample.value
+            for family in text_string_to_metric_families(answer.get_data(as_text=True))
+            for sample in family.samples
+        }
+
+    assert submit(pemkot, sample_records(TANGGAPAN, 3)).status_code == 202
+    before = scrape()
+    assert before[("gateway_outbox_pending_records", TANGGAPAN, None)] == 3
+    assert before[("gateway_outbox_oldest_pending_age_seconds", TANGGAPAN, None)] >= 0
+
+    def dead(url, body, timeout):
+        raise requests.ConnectionError("connection refused")
+
+    transfer.run(node(pemkot), post=dead)
+    failed = scrape()
+    assert failed[("gateway_outbox_pending_records", TANGGAPAN, None)] == 0
+    assert failed[("gateway_outbound_batches", TANGGAPAN, "sealed")] == 1
+    assert failed[("gateway_send_failures_total", TANGGAPAN, None)] == 1
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)  # past the retry's wait
+    node(pemkot).clock = lambda: later
+    transfer.run(node(pemkot), post=bridge(apps))
+    done = scrape()
+    assert done[("gateway_sent_records_total", TANGGAPAN, None)] == 3
+    assert done[("gateway_sent_bytes_total", TANGGAPAN, None)] > 1000
+    assert done[("gateway_outbound_batches", TANGGAPAN, "delivered")] == 1
+    assert done[("gateway_audit_entries", None, None)] >= 5
