@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text, tuple_
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.engine import Connection
 
 from gateway import merkle, note
@@ -85,8 +85,15 @@ def _fetch(conn: Connection, keys: Iterable[tuple[int, int]]) -> dict[tuple[int,
     if not wanted:
         return {}
     c = audit_tree.c
+    by_level: dict[int, list[int]] = {}
+    for level, idx in wanted:
+        by_level.setdefault(level, []).append(idx)
+    # One indexed lookup per level: SQLite does not use the primary key for a
+    # row-value IN over (level, idx), and would scan the whole tree.
     rows = conn.execute(
-        select(c.level, c.idx, c.hash).where(tuple_(c.level, c.idx).in_(wanted))
+        select(c.level, c.idx, c.hash).where(
+            or_(*(and_(c.level == level, c.idx.in_(idxs)) for level, idxs in by_level.items()))
+        )
     ).all()
     found = {(int(level), int(idx)): bytes(h) for level, idx, h in rows}
     missing = [k for k in wanted if k not in found]
