@@ -15,6 +15,7 @@ C2SP signed notes with the node's log key, whose name is the log's origin.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -84,22 +85,52 @@ def _fetch(conn: Connection, keys: Iterable[tuple[int, int]]) -> dict[tuple[int,
     wanted = sorted(set(keys))
     if not wanted:
         return {}
-    c = audit_tree.c
-    by_level: dict[int, list[int]] = {}
-    for level, idx in wanted:
-        by_level.setdefault(level, []).append(idx)
-    # One indexed lookup per level: SQLite does not use the primary key for a
-    # row-value IN over (level, idx), and would scan the whole tree.
-    rows = conn.execute(
-        select(c.level, c.idx, c.hash).where(
-            or_(*(and_(c.level == level, c.idx.in_(idxs)) for level, idxs in by_level.items()))
+    if conn.dialect.name == "sqlite":
+        rows: list[Any] = []
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            for start in range(0, len(wanted), _KEYS_PER_STATEMENT):
+                part = wanted[start : start + _KEYS_PER_STATEMENT]
+                flat = [v for key in part for v in key]
+                rows += cursor.execute(_sqlite_fetch_sql(len(part)), flat).fetchall()
+        finally:
+            cursor.close()
+    else:
+        c = audit_tree.c
+        by_level: dict[int, list[int]] = {}
+        for level, idx in wanted:
+            by_level.setdefault(level, []).append(idx)
+        rows = list(
+            conn.execute(
+                select(c.level, c.idx, c.hash).where(
+                    or_(*(and_(c.level == lv, c.idx.in_(idxs)) for lv, idxs in by_level.items()))
+                )
+            ).all()
         )
-    ).all()
     found = {(int(level), int(idx)): bytes(h) for level, idx, h in rows}
     missing = [k for k in wanted if k not in found]
     if missing:
         raise LogIntegrityError(f"the audit tree lacks the node(s) {missing[:4]}")
     return found
+
+
+_KEYS_PER_STATEMENT = 400  # two parameters each, under SQLite's old limit of 999
+
+
+@functools.lru_cache(maxsize=128)
+def _sqlite_fetch_sql(count: int) -> str:
+    """Point reads by primary key for ``count`` (level, idx) pairs, in one statement.
+
+    SQLite scans the whole table for a row-value ``IN``, and SQLAlchemy's
+    statement machinery costs more than the lookups: a join with a VALUES list
+    on the driver's cursor reads each node by its key (0.6 ms for a proof at a
+    million entries, see docs/PERFORMANCE.md).
+    """
+    values = ", ".join(["(?, ?)"] * count)
+    return (
+        f"SELECT t.level, t.idx, t.hash FROM (VALUES {values}) AS k "  # noqa: S608 (placeholders)
+        "JOIN audit_tree AS t ON t.level = k.column1 AND t.idx = k.column2"
+    )
 
 
 def integrate(conn: Connection, *, limit: int | None = None) -> int:

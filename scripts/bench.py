@@ -15,16 +15,38 @@ Prints one JSON line per figure on stdout::
 where ``ratio`` is ``value / baseline``. Progress goes to stderr. Exits
 non-zero if any request was not answered 202 or the run overran its time limit.
 
+``validation``: records validated per second by the gateway's validator, against
+plain marshmallow loading of the same records.
+
+``audit``: the audit log (docs/AUDIT.md). (1) Durable appends: batches of
+prepared audit events stored by ``audit.append_prepared`` and hashed into the
+Merkle tree by ``tlog.integrate`` in one ``Store.write()`` transaction, against
+the same entry texts inserted by the plain ``sqlite3`` module into a plain table
+with the same durability (WAL, one commit and one ``fdatasync`` of the log per
+batch). (2) A log of ``--audit-log-size`` entries, checkpointed and cosigned by
+the peer's witness, served by a real node: ``auditor.verify_log`` over HTTP
+and on the entries already in memory, against the raw SHA-256 work of the same tree (leaf hashes and
+``merkle.root``). (3) Inclusion proofs in that log from the stored tree
+(``tlog.inclusion_proof``) against the same proofs from a ``merkle.MemoryTree``,
+and ``GET /api/v1/audit/proof/inclusion`` against ``GET /api/v1/audit/checkpoint``
+of the same node. Exits non-zero if a stored entry, a root, a verification or a
+proof is not the expected one.
+
 Usage: ``./scripts/bench [--requests N] [--concurrency C] [--rounds R] ...``
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import datetime as dt
+import gc
+import hashlib
 import http.client
 import json
 import math
 import os
+import random
 import shutil
 import sqlite3
 import subprocess
@@ -32,12 +54,21 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from gateway import gunicorn_config
+import requests
+
+from gateway import audit, auditor, gunicorn_config, merkle, tlog, witness
+from gateway.audit import PreparedEvent
+from gateway.auditor import LogClient, TrustedKeys
 from gateway.config import load_node_config
+from gateway.node import Node
 from gateway.process import NodeProcess, ServerProcess, free_port
+from gateway.storage import Store
 from schemas.samples import sample_records
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +79,17 @@ PATH = f"/api/v1/datasets/{DATASET}/records"
 TOKEN = "dev-only-pemkot-sistem-pengaduan"  # noqa: S105 (development token; hash in config/)
 PASSPHRASE = "bench-only-passphrase"  # noqa: S105 (throw-away keys in a temp directory)
 SAMPLE_POOL = 64  # distinct sample records, sent in turn
+
+# The audit benchmark. The auditor's development token (client "inspektorat",
+# role "auditor", in config/pemkot-bekasi.toml).
+AUDIT_TOKEN = "dev-only-pemkot-inspektorat"  # noqa: S105 (development token; hash in config/)
+AUDIT_SEED = 2021
+AUDIT_BUILD_CHUNK = 50_000  # entries per transaction while building the big log
+AUDIT_VERIFY_ROUNDS = 2  # alternating rounds of offline verification and its baseline
+AUDIT_APPEND_TARGET = 5000  # events/s
+AUDIT_VERIFY_TARGET = 10  # seconds for the whole log over HTTP
+AUDIT_PROOF_TARGET_MS = 5
+AUDIT_PROOF_SECONDS = 20  # at most this long per kind of proof measurement
 
 # The baseline: a plain Flask app that parses the same JSON body and answers 202.
 BASELINE_APP = '''\
@@ -378,6 +420,466 @@ def validation(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- the audit log ----------------------------------------------------------------------------
+
+
+def audit_event_fields(count: int, seed: int) -> list[dict[str, Any]]:
+    """``count`` audit events as a Pemkot Bekasi node writes them, in log order.
+
+    Per outgoing batch: 20 ``submission_accepted`` events of the internal system,
+    then the node's ``batch_sealed``, ``batch_sent`` and ``receipt_verified``;
+    ids, digests and counts drawn from ``seed``, timestamps 37 ms apart.
+    """
+    rng = random.Random(seed)
+    began = dt.datetime(2026, 1, 5, 1, 0, tzinfo=dt.UTC)
+    datasets = ("tanggapan_klarifikasi", "standar_pelayanan", "rekap_pengaduan",
+                "monitoring_tindak_lanjut", "kegiatan_pengembangan")
+    signer_kid = base64.urlsafe_b64encode(rng.randbytes(32)).decode().rstrip("=")
+
+    def uid() -> str:
+        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+    def digest() -> str:
+        return rng.randbytes(32).hex()
+
+    events: list[dict[str, Any]] = []
+    batch_records = 0
+    dataset = datasets[0]
+    batch_id = uid()
+    for i in range(count):
+        at = began + dt.timedelta(milliseconds=37 * i)
+        step = i % 23
+        if step == 0:
+            dataset, batch_id, batch_records = rng.choice(datasets), uid(), 0
+        common = {"at": at, "dataset": dataset, "schema_version": "1.0"}
+        if step < 20:
+            records = rng.randint(1, 50)
+            batch_records += records
+            events.append({**common, "event": "submission_accepted", "actor": "sistem-pengaduan",
+                           "submission_id": uid(), "record_count": records,
+                           "records_sha256": digest()})
+        elif step == 20:
+            events.append({**common, "event": "batch_sealed", "actor": PARTY, "peer": PEER,
+                           "batch_id": batch_id, "record_count": batch_records,
+                           "records_sha256": digest(), "envelope_sha256": digest()})
+        elif step == 21:
+            events.append({"at": at, "dataset": dataset, "event": "batch_sent", "actor": PARTY,
+                           "peer": PEER, "batch_id": batch_id, "record_count": batch_records,
+                           "envelope_sha256": digest()})
+        else:
+            events.append({"at": at, "dataset": dataset, "event": "receipt_verified",
+                           "actor": PARTY, "peer": PEER, "batch_id": batch_id,
+                           "records_sha256": digest(), "signer_kid": signer_kid,
+                           "receipt_sha256": digest()})
+    return events
+
+
+def fdatasync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+
+
+def audit_append(args: argparse.Namespace, tmp: Path, prepared: list[PreparedEvent],
+                 texts: list[str]) -> bool:
+    """Durable appends of batches of prepared events, against plain SQLite of the same texts."""
+    ok = True
+    for size in args.audit_batch_sizes:
+        batches = max(1, min(args.audit_events, len(prepared)) // size)
+        store = Store(f"sqlite:///{tmp / f'append-{size}.db'}")
+        store.create_schema()
+        plain_path = tmp / f"append-{size}-plain.db"
+        plain = sqlite3.connect(plain_path, isolation_level=None)
+        plain.execute("PRAGMA journal_mode=WAL")
+        plain.execute("PRAGMA synchronous=NORMAL")
+        plain.execute("CREATE TABLE plain_log (idx INTEGER PRIMARY KEY, entry TEXT NOT NULL)")
+        plain_wal = Path(f"{plain_path}-wal")
+        store_db = sqlite3.connect(tmp / f"append-{size}.db")
+
+        def gateway_batch(start: int, stop: int, store: Store = store) -> None:
+            with store.write() as conn:
+                audit.append_prepared(conn, prepared[start:stop])
+                tlog.integrate(conn)
+
+        def baseline_batch(start: int, stop: int, plain: sqlite3.Connection = plain,
+                           plain_wal: Path = plain_wal) -> None:
+            plain.execute("BEGIN IMMEDIATE")
+            plain.executemany("INSERT INTO plain_log (idx, entry) VALUES (?, ?)",
+                              zip(range(start, stop), texts[start:stop], strict=True))
+            plain.execute("COMMIT")
+            fdatasync_file(plain_wal)
+
+        runs: dict[str, Callable[[int, int], None]] = {
+            "gateway": gateway_batch, "baseline": baseline_batch,
+        }
+        seconds = {"gateway": 0.0, "baseline": 0.0}
+        position = {"gateway": 0, "baseline": 0}
+        per_round: dict[str, list[float]] = {"gateway": [], "baseline": []}
+        try:
+            for round_no, count in enumerate(split(batches, min(args.rounds, batches))):
+                for name in ("gateway", "baseline") if round_no % 2 == 0 else ("baseline",
+                                                                               "gateway"):
+                    began = time.perf_counter()
+                    for _ in range(count):
+                        start = position[name]
+                        runs[name](start, start + size)
+                        position[name] = start + size
+                    took = time.perf_counter() - began
+                    seconds[name] += took
+                    per_round[name].append(count * size / took)
+            total = batches * size
+            # Both sides hold the same entries, and the tree commits to exactly them.
+            with store.read() as conn:
+                root = tlog.mth(conn, 0, tlog.tree_size(conn))
+            same = True
+            for db, table in ((plain, "plain_log"), (store_db, "audit_events")):
+                rows = db.execute(f"SELECT entry FROM {table} ORDER BY idx")  # noqa: S608
+                same = same and all(a == b for (a,), b in zip(rows, texts[:total], strict=True))
+            expected_root = merkle.root([merkle.leaf_hash(t.encode()) for t in texts[:total]])
+        finally:
+            store.dispose()
+            store_db.close()
+            plain.close()
+        if not same or root != expected_root:
+            say(f"FAILED: after appending batches of {size}, the stored entries or the tree "
+                "are not the expected ones")
+            ok = False
+            continue
+        rate = {name: total / seconds[name] for name in seconds}
+        say(f"append, batches of {size}: {total} events per side; gateway "
+            f"{rate['gateway']:.0f} events/s, plain SQLite {rate['baseline']:.0f} events/s "
+            f"(target >= {AUDIT_APPEND_TARGET} events/s); first and last of "
+            f"{len(per_round['gateway'])} rounds: gateway {per_round['gateway'][0]:.0f} and "
+            f"{per_round['gateway'][-1]:.0f}, plain {per_round['baseline'][0]:.0f} and "
+            f"{per_round['baseline'][-1]:.0f} events/s")
+        print(figure(f"audit_append_batch{size}_throughput", rate["gateway"], "events/s",
+                     rate["baseline"], 1), flush=True)
+    return ok
+
+
+class MemoryLogClient(LogClient):
+    """A log already fetched: what :func:`auditor.verify_log` reads, without HTTP or JSON."""
+
+    def __init__(self, signed: str, items: list[tuple[int, str, str]]) -> None:
+        self.signed = signed  # the latest checkpoint, cosigned
+        self.items = items
+
+    def checkpoint(self, size: int | None = None, *, cosigned: bool = False) -> str:
+        return self.signed
+
+    def entry_pages(self, start: int, end: int) -> Iterator[list[tuple[int, str, str]]]:
+        for a in range(start, end, auditor.PAGE):
+            yield self.items[a : min(end, a + auditor.PAGE)]
+
+
+@dataclass
+class WitnessReply:
+    status_code: int
+    text: str
+
+
+def witness_in_process(peer: Node) -> Callable[[str, bytes, float], WitnessReply]:
+    """A ``witness.publish`` poster that hands the request to ``peer``'s witness directly."""
+
+    def post(_url: str, body: bytes, _timeout: float) -> WitnessReply:
+        answer = witness.add_checkpoint(peer, body)
+        return WitnessReply(answer.status, answer.body)
+
+    return post
+
+
+def fetch_pages(base_url: str, size: int) -> tuple[list[tuple[int, str, str]], float, float, int]:
+    """Every entry by ``GET /api/v1/audit/entries`` in pages of :data:`auditor.PAGE`.
+
+    Returns the entries, the seconds spent waiting for the answers (the node's
+    work and the transfer), the seconds spent parsing them, and the bytes read.
+    """
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {AUDIT_TOKEN}"
+    items: list[tuple[int, str, str]] = []
+    waited = parsed = 0.0
+    received = 0
+    try:
+        for start in range(0, size, auditor.PAGE):
+            began = time.perf_counter()
+            answer = session.get(f"{base_url}/api/v1/audit/entries", timeout=60,
+                                 params={"start": start, "end": min(size, start + auditor.PAGE),
+                                         "format": "lines"})
+            body = answer.content
+            got = time.perf_counter()
+            if answer.status_code != 200:
+                raise RuntimeError(f"GET /api/v1/audit/entries answered {answer.status_code}")
+            page = []
+            for line in body.decode("utf-8").splitlines():
+                index, leaf, entry = line.split(" ", 2)
+                page.append((int(index), leaf, entry))
+            parsed += time.perf_counter() - got
+            waited += got - began
+            received += len(body)
+            items.extend(page)
+            # Entries kept for the offline pass are left out of garbage collection, so
+            # that keeping them does not slow down the collections of what follows.
+            gc.freeze()
+    finally:
+        session.close()
+    return items, waited, parsed, received
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU time (user + system) of the live processes of one process group, from /proc."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid:  # fields from the state on: state, ppid, pgrp, ...
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def timed_get(conn: http.client.HTTPConnection, path: str) -> tuple[float, int, bytes]:
+    began = time.perf_counter()
+    conn.request("GET", path, headers={"Authorization": f"Bearer {AUDIT_TOKEN}"})
+    response = conn.getresponse()
+    body = response.read()
+    return time.perf_counter() - began, response.status, body
+
+
+def audit_log(args: argparse.Namespace, tmp: Path, prepared: list[PreparedEvent],
+              deadline: float) -> bool:
+    """Full verification of, and inclusion proofs in, a log of ``--audit-log-size`` entries."""
+    size = args.audit_log_size
+    deploy = tmp / "audit"
+    deploy.mkdir()
+    env = {**os.environ, "GATEWAY_KEY_PASSPHRASE": PASSPHRASE}
+    env.pop("GATEWAY_ACCESS_LOG", None)
+    config_path = prepare_node(deploy, env)
+    node_env = {
+        **env,
+        "GATEWAY_DATABASE_URL": f"sqlite:///{deploy / f'{PARTY}.db'}",
+        "GATEWAY_KEY_DIR": str(deploy / "keys" / PARTY),
+    }
+    node = Node.from_config(load_node_config(config_path, environ=node_env), environ=node_env)
+    peer_env = {
+        **env,
+        "GATEWAY_DATABASE_URL": f"sqlite:///{deploy / f'{PEER}.db'}",
+        "GATEWAY_KEY_DIR": str(deploy / "keys" / PEER),
+    }
+    peer = Node.from_config(load_node_config(config_path.with_name(f"{PEER}.toml"),
+                                             environ=peer_env), environ=peer_env)
+    try:
+        say(f"audit log: appending {size} entries ({len(prepared)} prepared events in turn, "
+            f"each with its own index) in transactions of {AUDIT_BUILD_CHUNK}")
+        began = time.perf_counter()
+        for start in range(0, size, AUDIT_BUILD_CHUNK):
+            stop = min(size, start + AUDIT_BUILD_CHUNK)
+            chunk = [prepared[i % len(prepared)] for i in range(start, stop)]
+            with node.store.write() as conn:
+                audit.append_prepared(conn, chunk)
+        appended = time.perf_counter() - began
+        # Auditors verify against a witnessed checkpoint: the peer's witness (its node,
+        # in this process, on its own database) cosigns this one.
+        published = witness.publish(node, post=witness_in_process(peer))
+        if published.failed:
+            raise RuntimeError(f"the peer's witness did not cosign: {published.failed}")
+        signed = published.checkpoint
+        with node.store.read() as conn:
+            cosigned_note = tlog.cosigned_note(conn, signed)
+        say(f"audit log: appended in {appended:.1f} s; integrated into the tree, signed and "
+            f"cosigned (witness.publish) in {time.perf_counter() - began - appended:.1f} s")
+        keys = TrustedKeys(
+            log=node.note_keys[PARTY].log,
+            witnesses=tuple(k.witness for p, k in node.note_keys.items() if p != PARTY),
+        )
+    finally:
+        node.store.dispose()
+        peer.store.dispose()
+    if signed.size != size:
+        say(f"FAILED: the checkpoint covers {signed.size} entries, expected {size}")
+        return False
+
+    server = NodeProcess(config_path, listen=f"127.0.0.1:{free_port()}", env=node_env,
+                         log_path=tmp / "node.log", args=("--no-scheduler",))
+    items: list[dict[str, Any]] = []
+    try:
+        say(f"starting the {PARTY} node on that database")
+        server.start()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the time limit of {args.time_limit} s is over")
+
+        # 1. Full verification over HTTP, as an auditor runs it.
+        assert server.proc is not None
+        node_cpu, own_cpu = group_cpu_seconds(server.proc.pid), time.process_time()
+        began = time.perf_counter()
+        report = auditor.verify_log(LogClient(server.base_url, AUDIT_TOKEN), keys)
+        http_seconds = time.perf_counter() - began
+        node_cpu = group_cpu_seconds(server.proc.pid) - node_cpu
+        own_cpu = time.process_time() - own_cpu
+        if not report.ok or report.entries_checked != size or report.root_hash != signed.root_hash:
+            say(f"FAILED: verify_log over HTTP: {[str(p) for p in report.problems]}")
+            return False
+        say(f"verify_log over HTTP: {size} entries in {http_seconds:.2f} s; CPU time meanwhile: "
+            f"the node's processes {node_cpu:.2f} s, this client {own_cpu:.2f} s")
+
+        # 2. Where that time goes: the same pages fetched and parsed only.
+        node_cpu = group_cpu_seconds(server.proc.pid)
+        items, waited, parsed, received = fetch_pages(server.base_url, size)
+        node_cpu = group_cpu_seconds(server.proc.pid) - node_cpu
+        pages = math.ceil(size / auditor.PAGE)
+        say(f"fetch only: {pages} pages of {auditor.PAGE}: waiting for the node {waited:.2f} s "
+            f"({waited / pages * 1000:.0f} ms a page; the node's CPU time {node_cpu:.2f} s), "
+            f"parsing the pages {parsed:.2f} s, {received / 1e6:.0f} MB "
+            f"({received / size:.0f} bytes an entry)")
+
+        # 3. The offline part (per-entry checks, leaf hashes, root) against raw SHA-256.
+        blobs = [entry.encode("utf-8") for _, _, entry in items]
+        memory = MemoryLogClient(cosigned_note, items)
+        seconds = {"gateway": 0.0, "baseline": 0.0}
+        leaves: list[bytes] = []
+        raw_root = b""
+        for round_no in range(AUDIT_VERIFY_ROUNDS):
+            for name in ("gateway", "baseline") if round_no % 2 == 0 else ("baseline",
+                                                                           "gateway"):
+                began = time.perf_counter()
+                if name == "gateway":
+                    offline = auditor.verify_log(memory, keys)
+                else:
+                    sha256 = hashlib.sha256
+                    leaves = [sha256(b"\x00" + blob).digest() for blob in blobs]
+                    raw_root = merkle.root(leaves)
+                seconds[name] += time.perf_counter() - began
+                if name == "gateway" and not offline.ok:
+                    say(f"FAILED: verify_log offline: {[str(p) for p in offline.problems]}")
+                    return False
+        if raw_root != signed.root_hash:
+            say("FAILED: the root of the entries' hashes is not the signed root")
+            return False
+        offline_seconds = seconds["gateway"] / AUDIT_VERIFY_ROUNDS
+        raw_seconds = seconds["baseline"] / AUDIT_VERIFY_ROUNDS
+        say(f"verify_log offline {offline_seconds:.2f} s, raw SHA-256 {raw_seconds:.2f} s "
+            f"(mean of {AUDIT_VERIFY_ROUNDS} alternating rounds); over HTTP: "
+            f"{http_seconds:.2f} s ~ node + transfer {waited:.2f} + page JSON {parsed:.2f} "
+            f"+ offline {offline_seconds:.2f} (target <= {AUDIT_VERIFY_TARGET} s)")
+        print(figure(f"audit_verify_{size}_http", http_seconds, "s", raw_seconds, 3))
+        print(figure(f"audit_verify_{size}_offline", offline_seconds, "s", raw_seconds, 3))
+        sys.stdout.flush()
+        del items, blobs, memory
+        gc.unfreeze()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the time limit of {args.time_limit} s is over")
+
+        # 4. Inclusion proofs: from the stored tree, from a tree in memory, over HTTP.
+        # Each kind stops early when its proofs have taken AUDIT_PROOF_SECONDS.
+        indexes = random.Random(AUDIT_SEED).choices(range(size), k=args.audit_proofs)
+        tree = merkle.MemoryTree(leaves)
+        stored_ms: list[float] = []
+        memory_ms: list[float] = []
+        verify_seconds = 0.0
+        store = Store(node_env["GATEWAY_DATABASE_URL"])
+        try:
+            with store.read() as conn:
+                for index in indexes[:3]:  # warm-up
+                    tlog.inclusion_proof(conn, index, size)
+                for index in indexes:
+                    if sum(stored_ms) > AUDIT_PROOF_SECONDS * 1000:
+                        break
+                    began = time.perf_counter()
+                    proof = tlog.inclusion_proof(conn, index, size)
+                    stored_ms.append((time.perf_counter() - began) * 1000)
+                    began = time.perf_counter()
+                    expected = tree.inclusion_proof(index, size)
+                    memory_ms.append((time.perf_counter() - began) * 1000)
+                    began = time.perf_counter()
+                    merkle.verify_inclusion(leaves[index], index, size, proof, signed.root_hash)
+                    verify_seconds += time.perf_counter() - began
+                    if proof != expected:
+                        say(f"FAILED: the stored tree's proof of {index} is not the in-memory one")
+                        return False
+        except merkle.ProofError as exc:
+            say(f"FAILED: an inclusion proof does not verify: {exc}")
+            return False
+        finally:
+            store.dispose()
+        for q in (50, 99, 100):
+            label = "max" if q == 100 else f"p{q}"
+            print(figure(f"audit_inclusion_proof_{size}_{label}", percentile(stored_ms, q), "ms",
+                         percentile(memory_ms, q), 4))
+        sys.stdout.flush()
+        say(f"inclusion proofs: {len(stored_ms)} of {len(indexes)} from the stored tree "
+            f"(stopping after {AUDIT_PROOF_SECONDS} s), all equal to the in-memory tree's and "
+            f"verified against the signed root ({verify_seconds / len(stored_ms) * 1e6:.0f} us "
+            f"each to verify); p99 {percentile(stored_ms, 99):.3f} ms "
+            f"(target <= {AUDIT_PROOF_TARGET_MS} ms)")
+
+        host, _, port = server.listen.rpartition(":")
+        web = http.client.HTTPConnection(host, int(port), timeout=60)
+        latencies: dict[str, list[float]] = {"gateway": [], "baseline": []}
+        try:
+            for index in indexes[:3]:  # warm-up
+                timed_get(web, "/api/v1/audit/checkpoint")
+                timed_get(web, f"/api/v1/audit/proof/inclusion?index={index}")
+            for n, index in enumerate(indexes):
+                if sum(latencies["gateway"]) > AUDIT_PROOF_SECONDS * 1000:
+                    break
+                for name in ("gateway", "baseline") if n % 2 == 0 else ("baseline", "gateway"):
+                    path = (f"/api/v1/audit/proof/inclusion?index={index}" if name == "gateway"
+                            else "/api/v1/audit/checkpoint")
+                    seconds_taken, status, body = timed_get(web, path)
+                    if status != 200:
+                        raise RuntimeError(f"GET {path} answered {status}: {body[:200]!r}")
+                    latencies[name].append(seconds_taken * 1000)
+                    if name == "gateway":
+                        answer = json.loads(body)
+                        hashes = [base64.b64decode(h) for h in answer["hashes"]]
+                        merkle.verify_inclusion(leaves[index], index, size, hashes,
+                                                signed.root_hash)
+        except merkle.ProofError as exc:
+            say(f"FAILED: an inclusion proof served over HTTP does not verify: {exc}")
+            return False
+        finally:
+            web.close()
+        for q in (50, 99):
+            print(figure(f"audit_inclusion_proof_{size}_http_p{q}",
+                         percentile(latencies["gateway"], q), "ms",
+                         percentile(latencies["baseline"], q), 3))
+        sys.stdout.flush()
+        say(f"inclusion proofs over HTTP: {len(latencies['gateway'])} requests (stopping after "
+            f"{AUDIT_PROOF_SECONDS} s), each answered 200 and verified; baseline: as many "
+            "GET /api/v1/audit/checkpoint, alternating with them")
+    finally:
+        gc.unfreeze()
+        say(f"stopping the node (exit code {server.stop()})")
+    return True
+
+
+def audit_benchmark(args: argparse.Namespace, tmp: Path) -> int:
+    deadline = time.monotonic() + args.time_limit
+    tmp = tmp / "audit-bench"
+    tmp.mkdir()
+    count = max(args.audit_events, max(args.audit_batch_sizes))
+    fields = audit_event_fields(count, AUDIT_SEED)
+    began = time.perf_counter()
+    prepared = [audit.prepare(**f) for f in fields]
+    say(f"audit: prepared {count} events in {time.perf_counter() - began:.1f} s = "
+        f"{(time.perf_counter() - began) / count * 1e6:.1f} us each (not measured below: "
+        "the node prepares an event before it queues for the write lock)")
+    texts = [p.entry(i) for i, p in enumerate(prepared)]
+    say(f"audit: entries are {sum(map(len, texts)) / len(texts):.0f} bytes on average")
+    if not audit_append(args, tmp, prepared, texts):
+        return 1
+    if time.monotonic() > deadline:
+        say(f"FAILED: the time limit of {args.time_limit} s is over")
+        return 1
+    del texts
+    return 0 if audit_log(args, tmp, prepared, deadline) else 1
+
+
 def count_outbox(db_path: Path) -> int:
     db = sqlite3.connect(db_path)
     try:
@@ -391,6 +893,10 @@ def positive(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
     return value
+
+
+def positives(text: str) -> tuple[int, ...]:
+    return tuple(positive(part) for part in text.split(","))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -415,10 +921,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds after which remaining requests are abandoned (default: 600)")
     parser.add_argument("--target", type=float, default=0.5,
                         help="throughput ratio to report against (default: 0.5)")
-    parser.add_argument("--benchmark", choices=("all", "submission", "validation"),
+    parser.add_argument("--benchmark", choices=("all", "submission", "validation", "audit"),
                         default="all", help="which benchmark to run (default: all)")
     parser.add_argument("--validation-records", type=positive, default=2000,
                         help="sample records per dataset for the validation benchmark")
+    parser.add_argument("--audit-events", type=positive, default=200_000,
+                        help="audit events appended per side and batch size (default: 200000)")
+    parser.add_argument("--audit-batch-sizes", type=positives, default=(100, 1000),
+                        help="events per durable append, comma-separated (default: 100,1000)")
+    parser.add_argument("--audit-log-size", type=positive, default=1_000_000,
+                        help="entries of the log that is verified and proved (default: 1000000)")
+    parser.add_argument("--audit-proofs", type=positive, default=2000,
+                        help="inclusion proofs of random entries (default: 2000)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temp directory (databases, logs) and print its path")
     args = parser.parse_args(argv)
@@ -432,10 +946,13 @@ def main(argv: list[str] | None = None) -> int:
             status = validation(args)
         if status == 0 and args.benchmark in ("all", "submission"):
             status = submission(args, tmp)
+        if status == 0 and args.benchmark in ("all", "audit"):
+            status = audit_benchmark(args, tmp)
         return status
-    except (RuntimeError, TimeoutError, subprocess.SubprocessError) as exc:
+    except (RuntimeError, TimeoutError, subprocess.SubprocessError, requests.RequestException,
+            auditor.VerificationError) as exc:
         say(f"FAILED: {exc}")
-        for log in ("node.log", "baseline.log"):
+        for log in ("node.log", "baseline.log", "audit-bench/node.log"):
             if (tmp / log).is_file():
                 tail = (tmp / log).read_text(encoding="utf-8", errors="replace").splitlines()
                 say(f"last lines of {log}:\n" + "\n".join(tail[-20:]))

@@ -45,11 +45,20 @@ def exchanged(running):
             headers={"Authorization": f"Bearer {TOKENS[party][SUBMITTERS[party]]}"},
             timeout=10)
         assert answer.status_code == 202, answer.text
-    for party in SENDS:
-        # Each transfer ends with a checkpoint cosigned by the peer's witness; one made
-        # after a batch was received is cosigned on the checkpoint schedule (1 s here).
-        wait_until(lambda p=party: latest_is_cosigned(deployment, p), timeout=30,
-                   what=f"a cosigned checkpoint of {party}'s whole log")
+
+    def settled():
+        # Both batches delivered with receipts, and each log's latest checkpoint, which
+        # covers every entry, cosigned by the peer's witness (after a transfer, or on the
+        # checkpoint schedule: every second here).
+        return all(
+            deployment.query(p, "SELECT count(*) FROM outbound_batches "
+                                "WHERE status = 'delivered'") == [(1,)]
+            and deployment.query(p, "SELECT count(*) FROM inbound_batches") == [(1,)]
+            and latest_is_cosigned(deployment, p)
+            for p in SENDS
+        )
+
+    wait_until(settled, timeout=45, what="both batches delivered and both logs cosigned")
     return deployment, nodes
 
 

@@ -688,9 +688,8 @@ class _Scripted:
 @pytest.mark.parametrize(
     ("path", "body", "message"),
     [
-        ("/entries", {"entries": [1, 2]}, "entries is not a list of objects"),
-        ("/entries", {"no": "entries"}, "entries is not a list of objects"),
-        ("/entries", [], "not a JSON object"),
+        ("/entries", "no such line", "a line is not '<index> <leaf> <entry>'"),
+        ("/entries", {"index": 0}, "a line is not '<index> <leaf> <entry>'"),
         ("/checkpoints", {"checkpoints": [], "next_after": 0}, "next_after does not move"),
     ],
 )
@@ -749,3 +748,20 @@ def test_reconcile_tells_pending_and_refused_from_gaps():
     assert pending.batch_id == "b3" and "pending: pemkot-bekasi's witnessed log ends" in (
         pending.problem
     )
+
+
+def test_entries_as_lines_equal_the_json_page(apps):
+    node = node_of(apps, "ombudsman-ri")
+    add_events(node, 5)
+    tlog.checkpoint(node)
+    add_events(node, 2)  # not yet in the tree
+    ombudsman = apps["ombudsman-ri"]
+    auth = ombudsman.auth("auditor")
+    page = ombudsman.client.get("/api/v1/audit/entries?start=3&end=7", headers=auth).get_json()
+    lines = ombudsman.client.get(
+        "/api/v1/audit/entries?start=3&end=7&format=lines", headers=auth
+    ).get_data(as_text=True)
+    expected = "".join(
+        f"{e['index']} {e['leaf_hash'] or '-'} {e['entry']}\n" for e in page["entries"]
+    )
+    assert lines == expected and lines.count("\n") == 4 and " - " in lines
