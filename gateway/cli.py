@@ -188,7 +188,22 @@ def transfer_group() -> None:
 def transfer_run(config_path: str | None, dataset: str | None) -> None:
     """Seal pending records and deliver sealed batches now."""
     node = Node.from_config(_config(config_path))
-    report = transfer.run(node, dataset=dataset)
+    bars: dict[str, Any] = {}
+
+    def progress(name: str, done: int, total: int) -> None:
+        # A bar per dataset on a terminal (click draws nothing when stderr is not one).
+        if total == 0:
+            return
+        bar = bars.get(name)
+        if bar is None:
+            bar = bars[name] = click.progressbar(
+                length=total, label=f"sending {name}", file=sys.stderr
+            )
+        bar.update(done - bar.pos)
+        if done == total:
+            bar.render_finish()
+
+    report = transfer.run(node, dataset=dataset, progress=progress)
     click.echo(
         json.dumps(
             {

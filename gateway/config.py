@@ -68,6 +68,11 @@ class Schedule:
 
     interval_seconds: int | None = None
     cron: str | None = None
+    # A run that could not start on time (the node was down or busy) still runs if
+    # it is at most this late; later ones are skipped until the next due time.
+    misfire_grace_seconds: int = 300
+    # Runs missed in a row are run once, not once each.
+    coalesce: bool = True
 
     def describe(self) -> str:
         return f"every {self.interval_seconds} s" if self.interval_seconds else f"cron {self.cron}"
@@ -283,19 +288,23 @@ def _check_url(t: _Table, name: str) -> str:
 
 
 def _schedule(t: _Table, timezone: str) -> Schedule:
-    t.reject_unknown({"interval_seconds", "cron"})
+    t.reject_unknown({"interval_seconds", "cron", "misfire_grace_seconds", "coalesce"})
     interval = t.data.get("interval_seconds")
     cron = t.data.get("cron")
     if (interval is None) == (cron is None):
         raise t.fail("", "needs exactly one of interval_seconds or cron")
+    rules = {
+        "misfire_grace_seconds": t.positive_int("misfire_grace_seconds", 300),
+        "coalesce": t.get("coalesce", bool, True),
+    }
     if interval is not None:
-        return Schedule(interval_seconds=t.positive_int("interval_seconds"))
+        return Schedule(interval_seconds=t.positive_int("interval_seconds"), **rules)
     expr: str = t.get("cron", str)
     try:
         CronTrigger.from_crontab(expr, timezone=timezone)
     except ValueError as exc:
         raise t.fail("cron", f"is not a valid crontab expression: {exc}") from None
-    return Schedule(cron=expr)
+    return Schedule(cron=expr, **rules)
 
 
 def _retry(t: _Table) -> RetryPolicy:

@@ -76,9 +76,9 @@ def build_scheduler(node: Node) -> BackgroundScheduler:
             args=(node, dataset),
             id=f"transfer:{dataset.name}",
             name=f"transfer {dataset.name} to {dataset.receiver}",
-            coalesce=True,
+            coalesce=schedule.coalesce,
             max_instances=1,
-            misfire_grace_time=60,
+            misfire_grace_time=schedule.misfire_grace_seconds,
         )
         log.info(
             "scheduled transfer of %s to %s: %s",

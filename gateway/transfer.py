@@ -212,8 +212,16 @@ def _jitter() -> float:
     return random.random()  # noqa: S311 (spreading retries, not a secret)
 
 
+# (dataset, batches done, batches to send) after each batch: for progress bars.
+Progress = Callable[[str, int, int], None]
+
+
 def send_pending(
-    node: Node, dataset: DatasetAgreement, *, post: Poster = http_post
+    node: Node,
+    dataset: DatasetAgreement,
+    *,
+    post: Poster = http_post,
+    progress: Progress | None = None,
 ) -> TransferReport:
     """Deliver every sealed, undelivered batch of ``dataset``, oldest first."""
     report = TransferReport()
@@ -236,7 +244,9 @@ def send_pending(
             .mappings()
             .all()
         )
-    for row in rows:
+    for done, row in enumerate(rows):
+        if progress is not None:
+            progress(dataset.name, done, len(rows))
         batch_id = row["batch_id"]
         try:
             status, answer = post(
@@ -309,10 +319,18 @@ def send_pending(
                 receipt_sha256=hashlib.sha256(receipt.encode()).hexdigest(),
             )
         report.delivered.append(batch_id)
+    if progress is not None:
+        progress(dataset.name, len(rows), len(rows))
     return report
 
 
-def run(node: Node, *, dataset: str | None = None, post: Poster = http_post) -> TransferReport:
+def run(
+    node: Node,
+    *,
+    dataset: str | None = None,
+    post: Poster = http_post,
+    progress: Progress | None = None,
+) -> TransferReport:
     """Seal and deliver what is pending, for one outgoing dataset or all of them."""
     report = TransferReport()
     outgoing = node.config.agreement.outgoing(node.party_id)
@@ -323,7 +341,7 @@ def run(node: Node, *, dataset: str | None = None, post: Poster = http_post) -> 
     for agreed in outgoing:
         try:
             report.sealed += seal_pending(node, agreed)
-            report.merge(send_pending(node, agreed, post=post))
+            report.merge(send_pending(node, agreed, post=post, progress=progress))
         except Exception:
             # One dataset's failure must not hold back the others; the next run retries it.
             log.exception("transfer of %s failed", agreed.name)

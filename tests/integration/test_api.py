@@ -773,3 +773,12 @@ def test_metrics_for_operators_only_from_the_database(apps, pemkot):
     assert done[("gateway_sent_bytes_total", TANGGAPAN, None)] > 1000
     assert done[("gateway_outbound_batches", TANGGAPAN, "delivered")] == 1
     assert done[("gateway_audit_entries", None, None)] >= 5
+
+
+def test_transfer_reports_progress_per_batch(apps, pemkot):
+    assert submit(pemkot, sample_records(TANGGAPAN, 2)).status_code == 202
+    calls = []
+    report = transfer.run(node(pemkot), post=bridge(apps),
+                          progress=lambda *args: calls.append(args))
+    assert len(report.delivered) == 1
+    assert calls == [(TANGGAPAN, 0, 1), (TANGGAPAN, 1, 1), ("kegiatan_pengembangan", 0, 0)]

@@ -38,3 +38,22 @@ def test_one_job_per_outgoing_dataset_in_jakarta_time(deployment, monkeypassphra
         assert job.trigger.interval == dt.timedelta(hours=1)
     finally:
         node.store.dispose()
+
+
+def test_misfire_and_coalescing_rules_come_from_the_agreement(deployment, monkeypassphrase):
+    agreement = deployment.root / "agreement.toml"
+    text = agreement.read_text()
+    start = text.index('name = "tanggapan_klarifikasi"')
+    tail = text[start:].replace(
+        "interval_seconds = 3600", "interval_seconds = 600, misfire_grace_seconds = 30, "
+        "coalesce = false", 1)
+    agreement.write_text(text[:start] + tail)
+    node = Node.from_config(deployment.config("pemkot-bekasi"))
+    try:
+        jobs = {job.id: job for job in build_scheduler(node).get_jobs()}
+    finally:
+        node.store.dispose()
+    changed = jobs["transfer:tanggapan_klarifikasi"]
+    default = jobs["transfer:kegiatan_pengembangan"]
+    assert (changed.misfire_grace_time, changed.coalesce) == (30, False)
+    assert (default.misfire_grace_time, default.coalesce) == (300, True)
