@@ -43,6 +43,8 @@ EVENTS = frozenset(
         "batch_dead_lettered",
         "batch_retry_requested",
         "batch_cancelled",
+        # A batch arrived with a channel number above the next expected one.
+        "batch_sequence_gap",
     }
 )
 
@@ -64,6 +66,8 @@ _FIELDS = (
     "tree_size",
     "witnessed_size",
     "attempts",
+    "sequence",
+    "expected_sequence",
 )
 
 _FIELD_SET = frozenset(_FIELDS)

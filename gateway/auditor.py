@@ -835,7 +835,13 @@ def reconcile(logs: Mapping[str, Sequence[str]]) -> Reconciliation:
                 continue
             mismatches = [
                 name
-                for name in ("records_sha256", "record_count", "dataset", "schema_version")
+                for name in (
+                    "records_sha256",
+                    "record_count",
+                    "dataset",
+                    "schema_version",
+                    "sequence",
+                )
                 if s.get(name) != r.get(name)
             ]
             envelope = (sent.get(batch_id) or s).get("envelope_sha256")

@@ -101,6 +101,9 @@ def _jwe_registry(max_ciphertext: int) -> jwe.JWERegistry:
     return registry
 
 
+MAX_SEQUENCE = 2**53 - 1  # exact in every JSON implementation (RFC 8785 numbers)
+
+
 @dataclass(frozen=True)
 class BatchHeader:
     """What the sender signs about a batch, besides the records themselves."""
@@ -111,10 +114,15 @@ class BatchHeader:
     schema_version: str
     batch_id: str
     created_at: dt.datetime
+    # The batch's number on its channel (sender, receiver, dataset): 1, 2, 3 ...
+    # in the order sealed, so that the receiver notices a gap or a replay.
+    sequence: int = 1
 
     def __post_init__(self) -> None:
         if not BATCH_ID.match(self.batch_id):
             raise ValueError(f"batch id must be a lower-case UUID, got {self.batch_id!r}")
+        if not 1 <= self.sequence <= MAX_SEQUENCE:
+            raise ValueError(f"sequence must be from 1 to {MAX_SEQUENCE}, got {self.sequence}")
         if self.created_at.tzinfo is None:
             raise ValueError("created_at must be timezone-aware")
 
@@ -150,6 +158,7 @@ def seal_batch(
         "dataset": header.dataset,
         "schema_version": header.schema_version,
         "batch_id": header.batch_id,
+        "sequence": header.sequence,
         "created_at": _utc_iso(header.created_at),
         "record_count": len(records),
         "records_sha256": records_digest(records),
@@ -278,6 +287,7 @@ def open_batch(
             schema_version=_require(document, "schema_version", str),
             batch_id=_require(document, "batch_id", str),
             created_at=dt.datetime.fromisoformat(_require(document, "created_at", str)),
+            sequence=_require(document, "sequence", int),
         )
     except ValueError as exc:
         raise EnvelopeRejected(f"bad batch header: {exc}", reason="malformed") from None

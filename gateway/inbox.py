@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from joserfc import jws
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gateway import audit, tlog
@@ -157,6 +157,22 @@ def _store(node: Node, batch: OpenedBatch, envelope_sha256: str, *, retry: bool 
                     envelope_sha256=envelope_sha256,
                 )
                 return Delivery(batch_id=h.batch_id, receipt=existing["receipt"], duplicate=True)
+            i = inbound_batches.c
+            channel = (i.sender == h.sender) & (i.dataset == h.dataset)
+            taken = conn.execute(
+                select(i.batch_id).where(channel, i.sequence == h.sequence)
+            ).scalar()
+            if taken is not None:
+                # Another batch already came with this number: a replay under a new id.
+                raise EnvelopeRejected(
+                    f"sequence {h.sequence} of {h.sender}/{h.dataset} was taken by batch {taken}",
+                    reason="sequence_reused",
+                )
+            last = int(
+                conn.execute(
+                    select(func.coalesce(func.max(i.sequence), 0)).where(channel)
+                ).scalar_one()
+            )
             receipt = sign_receipt(batch, received_at=now, signing_key=node.keys.signing)
             conn.execute(
                 inbound_batches.insert().values(
@@ -170,8 +186,30 @@ def _store(node: Node, batch: OpenedBatch, envelope_sha256: str, *, retry: bool 
                     signed=batch.signed,
                     receipt=receipt,
                     received_at=iso(now),
+                    sequence=h.sequence,
                 )
             )
+            if h.sequence > last + 1:
+                # Batches are numbered in the order sealed; the ones between have not
+                # arrived (yet): retried, dead at the sender, or lost. Accepted, recorded.
+                log.warning(
+                    "batch %s from %s: sequence %d, expected %d (a gap)",
+                    h.batch_id,
+                    h.sender,
+                    h.sequence,
+                    last + 1,
+                )
+                audit.append(
+                    conn,
+                    event="batch_sequence_gap",
+                    actor=h.sender,
+                    at=now,
+                    peer=h.sender,
+                    dataset=h.dataset,
+                    batch_id=h.batch_id,
+                    sequence=h.sequence,
+                    expected_sequence=last + 1,
+                )
             audit.append(
                 conn,
                 event="batch_received",
@@ -181,6 +219,7 @@ def _store(node: Node, batch: OpenedBatch, envelope_sha256: str, *, retry: bool 
                 dataset=h.dataset,
                 schema_version=h.schema_version,
                 batch_id=h.batch_id,
+                sequence=h.sequence,
                 record_count=batch.record_count,
                 records_sha256=batch.records_sha256,
                 envelope_sha256=envelope_sha256,

@@ -106,7 +106,10 @@ outbound_batches = Table(
     Column("last_error", String(200), nullable=True),
     # When a sealed batch that failed may be sent again (NULL: now).
     Column("next_attempt_at", String(40), nullable=True),
+    # Its number on the channel (receiver, dataset), in the order sealed.
+    Column("sequence", Integer, nullable=False, default=0),
     Index("ix_outbound_status", "status", "dataset"),
+    Index("ix_outbound_channel", "receiver", "dataset", "sequence"),
 )
 
 inbound_batches = Table(
@@ -125,8 +128,19 @@ inbound_batches = Table(
     Column("received_at", String(40), nullable=False),
     Column("acked_at", String(40), nullable=True),
     Column("acked_by", String(64), nullable=True),
+    # The batch's number on its channel (sender, dataset): each is taken once.
+    Column("sequence", Integer, nullable=False, default=0),
     # Batch ids are UUIDs chosen by senders; one id is accepted once, from one sender.
     UniqueConstraint("batch_id", name="uq_inbound_batch_id"),
+    Index(
+        "uq_inbound_channel_sequence",
+        "sender",
+        "dataset",
+        "sequence",
+        unique=True,
+        sqlite_where=text("sequence > 0"),
+        postgresql_where=text("sequence > 0"),
+    ),
     Index("ix_inbound_dataset_seq", "dataset", "seq"),
 )
 

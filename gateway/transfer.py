@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from gateway import audit
 from gateway.config import DatasetAgreement
@@ -107,6 +107,15 @@ def seal_pending(node: Node, dataset: DatasetAgreement) -> list[str]:
             records = [json.loads(r) for _, r in take]
             now = node.now()
             batch_id = str(uuid.uuid4())
+            # The channel's next number; sealing runs one at a time per dataset.
+            sequence = 1 + int(
+                conn.execute(
+                    select(func.coalesce(func.max(outbound_batches.c.sequence), 0)).where(
+                        outbound_batches.c.receiver == dataset.receiver,
+                        outbound_batches.c.dataset == dataset.name,
+                    )
+                ).scalar_one()
+            )
             header = BatchHeader(
                 sender=node.party_id,
                 receiver=dataset.receiver,
@@ -114,6 +123,7 @@ def seal_pending(node: Node, dataset: DatasetAgreement) -> list[str]:
                 schema_version=version,
                 batch_id=batch_id,
                 created_at=now,
+                sequence=sequence,
             )
             envelope = seal_batch(
                 header,
@@ -140,6 +150,7 @@ def seal_pending(node: Node, dataset: DatasetAgreement) -> list[str]:
                     status="sealed",
                     attempts=0,
                     created_at=iso(now),
+                    sequence=sequence,
                 )
             )
             audit.append(
@@ -150,6 +161,7 @@ def seal_pending(node: Node, dataset: DatasetAgreement) -> list[str]:
                 dataset=dataset.name,
                 schema_version=version,
                 batch_id=batch_id,
+                sequence=sequence,
                 peer=dataset.receiver,
                 record_count=len(records),
                 records_sha256=digest,

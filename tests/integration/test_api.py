@@ -782,3 +782,47 @@ def test_transfer_reports_progress_per_batch(apps, pemkot):
                           progress=lambda *args: calls.append(args))
     assert len(report.delivered) == 1
     assert calls == [(TANGGAPAN, 0, 1), (TANGGAPAN, 1, 1), ("kegiatan_pengembangan", 0, 0)]
+
+
+def test_channel_sequence_numbers_reveal_gaps_and_refuse_replays(apps, pemkot, ombudsman):
+    import datetime as dt
+    import uuid
+
+    import requests
+
+    from gateway import operations
+    from gateway.envelope import BatchHeader, seal_batch
+
+    sender = node(pemkot)
+
+    def dead(url, body, timeout):
+        raise requests.ConnectionError("connection refused")
+
+    assert submit(pemkot, sample_records(TANGGAPAN, 1, seed=1)).status_code == 202
+    [first] = transfer.run(sender, post=dead).sealed
+    operations.cancel(sender, first, operator="budi", release=False)  # number 1 never arrives
+    assert submit(pemkot, sample_records(TANGGAPAN, 1, seed=2)).status_code == 202
+    [second] = transfer.run(sender, post=bridge(apps)).delivered
+    assert submit(pemkot, sample_records(TANGGAPAN, 1, seed=3)).status_code == 202
+    [third] = transfer.run(sender, post=bridge(apps)).delivered
+    with node(ombudsman).store.read() as conn:
+        rows = conn.execute(select(inbound_batches.c.batch_id, inbound_batches.c.sequence))
+        numbers = {batch_id: number for batch_id, number in rows}
+    assert numbers == {second: 2, third: 3}
+    gaps = [e for e in events(ombudsman) if e["event"] == "batch_sequence_gap"]
+    assert [(g["batch_id"], g["sequence"], g["expected_sequence"]) for g in gaps] == [
+        (second, 2, 1)]
+
+    # A validly signed batch that reuses number 3 under a new id is a replay.
+    records = sample_records(TANGGAPAN, 1, seed=4)
+    header = BatchHeader(sender="pemkot-bekasi", receiver="ombudsman-ri", dataset=TANGGAPAN,
+                         schema_version="1.0", batch_id=str(uuid.uuid4()),
+                         created_at=dt.datetime.now(dt.UTC), sequence=3)
+    envelope = seal_batch(header, records, signing_key=sender.keys.signing,
+                          recipient_key=sender.peers.encryption_key_of("ombudsman-ri"),
+                          max_bytes=262144)
+    answer = ombudsman.client.post("/exchange/v1/batches", data=envelope,
+                                   content_type="application/jose")
+    assert answer.status_code == 400
+    assert answer.get_json()["error"]["code"] == "envelope_rejected"
+    assert events(ombudsman)[-1]["reason"] == "sequence_reused"

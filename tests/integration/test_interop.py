@@ -65,7 +65,7 @@ def test_gateway_envelope_open_reads_what_jwcrypto_seals(deployment):
     recipient = jwk.JWKSet.from_json(receiver_jwks).get_key(enc_kid)
     document = {"v": 1, "sender": "ombudsman-ri", "receiver": "pemkot-bekasi",
                 "dataset": "permintaan_klarifikasi", "schema_version": "1.0",
-                "batch_id": "6f6a2d7e-2b1c-4c55-9d1e-3b8f0f0a0b01",
+                "batch_id": "6f6a2d7e-2b1c-4c55-9d1e-3b8f0f0a0b01", "sequence": 1,
                 "created_at": "2026-11-28T01:02:03.000000Z", "record_count": 2,
                 "records_sha256": hashlib.sha256(rfc8785.dumps(records)).hexdigest(),
                 "records": records}
