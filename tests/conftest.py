@@ -75,6 +75,7 @@ purpose = 1
 schedule = {{ interval_seconds = {interval} }}
 max_records_per_batch = {max_records}
 max_batch_bytes = {max_batch_bytes}
+{retry}
 
 [[datasets]]
 name = "tanggapan_klarifikasi"
@@ -85,6 +86,7 @@ purpose = 1
 schedule = {{ interval_seconds = {interval} }}
 max_records_per_batch = {max_records}
 max_batch_bytes = {max_batch_bytes}
+{retry}
 [[datasets]]
 name = "kegiatan_pengembangan"
 sender = "pemkot-bekasi"
@@ -94,6 +96,7 @@ purpose = 1
 schedule = {{ interval_seconds = {interval} }}
 max_records_per_batch = {max_records}
 max_batch_bytes = {max_batch_bytes}
+{retry}
 
 [[datasets]]
 name = "kegiatan_pengembangan"
@@ -104,6 +107,7 @@ purpose = 1
 schedule = {{ interval_seconds = {interval} }}
 max_records_per_batch = {max_records}
 max_batch_bytes = {max_batch_bytes}
+{retry}
 """
 
 NODE = """\
@@ -196,14 +200,15 @@ class Deployment:
 
 def make_deployment(
     root: Path, *, interval: int = 3600, max_records: int = 1000, workers: int = 1,
-    max_body: int = 1_000_000, max_batch_bytes: int = 262144,
+    max_body: int = 1_000_000, max_batch_bytes: int = 262144, retry: str = "",
 ) -> Deployment:
     ports = {"pemkot-bekasi": free_port(), "ombudsman-ri": free_port()}
     root.mkdir(parents=True, exist_ok=True)
     urls = {party: _database_url(root, party) for party in PARTIES}
     (root / "agreement.toml").write_text(AGREEMENT.format(
         pemkot_port=ports["pemkot-bekasi"], ombudsman_port=ports["ombudsman-ri"],
-        interval=interval, max_records=max_records, max_batch_bytes=max_batch_bytes))
+        interval=interval, max_records=max_records, max_batch_bytes=max_batch_bytes,
+        retry=f"retry = {{ {retry} }}" if retry else ""))
     for party in PARTIES:
         tokens = list(TOKENS[party].values())
         hashes = {f"h{i + 1}": _sha256(t) for i, t in enumerate(tokens)}
