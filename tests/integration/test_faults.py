@@ -71,3 +71,39 @@ def test_a_peer_that_never_comes_back_leaves_a_dead_batch(deployment_factory):
         assert events.count("batch_dead_lettered") == 1
     finally:
         assert sender.stop() == 0, sender.log_tail()
+
+
+def test_two_replicas_one_killed_the_other_delivers_exactly_once(deployment_factory):
+    import os
+    import signal
+
+    from gateway.process import free_port
+
+    deployment = deployment_factory(interval=1, retry=RETRY)
+    config = deployment.config_path("pemkot-bekasi")
+    # Two replicas of the Pemkot node on one database, each with its own scheduler.
+    replicas = [
+        NodeProcess(config, listen=f"127.0.0.1:{port}", env=deployment.env,
+                    log_path=deployment.root / f"replica-{i}.log").start()
+        for i, port in enumerate((deployment.ports["pemkot-bekasi"], free_port()))
+    ]
+    receiver = None
+    try:
+        submit(replicas[1], 4, seed=13)  # accepted by either replica
+        wait_until(lambda: (batch_state(deployment) or ("", 0))[1] >= 1, timeout=30,
+                   what="a failed attempt while the peer is down")
+        victim = replicas.pop(0)
+        assert victim.proc is not None
+        os.killpg(victim.proc.pid, signal.SIGKILL)  # the replica we started, by its PID
+        victim.proc.wait(timeout=30)
+        assert victim.stop() == -signal.SIGKILL  # closes its log
+        receiver = start(deployment, "ombudsman-ri")
+        wait_until(lambda: batch_state(deployment)[0] == "delivered", timeout=30,
+                   what="delivery by the surviving replica")
+        assert deployment.query("ombudsman-ri", "SELECT count(*), sum(record_count) "
+                                "FROM inbound_batches") == [(1, 4)]
+        assert deployment.query("pemkot-bekasi", "SELECT count(*) FROM outbound_batches") == [(1,)]
+    finally:
+        for node in (*replicas, receiver):
+            if node is not None:
+                assert node.stop() == 0, node.log_tail()
