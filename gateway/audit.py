@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from gateway import canonical
-from gateway.storage import FastInsert, audit_events, scalar
+from gateway.storage import FastInsert, Store, audit_events, scalar
 
 __all__ = ["ENTRY_VERSION", "EVENTS", "PreparedEvent", "append", "append_prepared", "prepare"]
 
@@ -79,10 +79,8 @@ _INSERT = FastInsert(
     audit_events,
     ["idx", "at", "event", "actor", "dataset", "batch_id", "submission_id", "peer", "entry"],
 )
-_PG_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
-
-# A fixed advisory-lock key so that audit appends on PostgreSQL are serialised.
-_PG_LOCK_KEY = 0x6761_7564  # "gaud"
+# Appends, and the tree's integration of them, take turns on this lock (PostgreSQL).
+APPEND_LOCK = "audit:append"
 
 
 @dataclass(frozen=True)
@@ -138,8 +136,7 @@ def prepare(*, event: str, actor: str, at: dt.datetime, **fields: Any) -> Prepar
 
 def append_prepared(conn: Connection, events: Sequence[PreparedEvent]) -> list[int]:
     """Number and store prepared events, in order, inside the caller's transaction."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(_PG_LOCK, {"k": _PG_LOCK_KEY})
+    Store.serialize(conn, APPEND_LOCK)
     first = int(scalar(conn, _NEXT_INDEX, _NEXT_INDEX_SQLITE))
     indexes = list(range(first, first + len(events)))
     _INSERT.execute(

@@ -336,23 +336,15 @@ def audit_export(config_path: str | None, batch_id: str, out: Any) -> None:
 def _trusted(agreement_path: str, origin: str) -> Any:
     from gateway.auditor import TrustedKeys
     from gateway.config import load_agreement
-    from gateway.keys import load_note_keys
+    from gateway.node import note_keys
 
     agreement = load_agreement(agreement_path)
     party = next((p for p in agreement.parties.values() if p.log_origin == origin), None)
     if party is None:
         raise GatewayError(f"no party of {agreement_path} keeps a log named {origin!r}")
-    witnesses = tuple(
-        load_note_keys(
-            p.note_keys_file, log_origin=p.log_origin, witness_name=p.witness_name
-        ).witness
-        for p in agreement.parties.values()
-        if p.id != party.id
-    )
-    own = load_note_keys(
-        party.note_keys_file, log_origin=party.log_origin, witness_name=party.witness_name
-    )
-    return party.id, TrustedKeys(log=own.log, witnesses=witnesses, source=agreement_path)
+    keys = note_keys(agreement)
+    witnesses = tuple(k.witness for pid, k in keys.items() if pid != party.id)
+    return party.id, TrustedKeys(log=keys[party.id].log, witnesses=witnesses, source=agreement_path)
 
 
 def _state_for(state_dir: str | None, no_state: bool, origin: str) -> Any:

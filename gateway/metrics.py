@@ -15,7 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from gateway.node import Node
+from gateway.node import Node, age_seconds
 from gateway.storage import audit_events, audit_tree, outbound_batches, outbox_records
 
 __all__ = ["NodeCollector"]
@@ -24,7 +24,7 @@ __all__ = ["NodeCollector"]
 def _age(now: dt.datetime, stamp: str | None) -> float:
     if stamp is None:
         return 0.0
-    return max(0.0, (now - dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))).total_seconds())
+    return max(0.0, age_seconds(now, stamp))
 
 
 class NodeCollector(Collector):

@@ -20,18 +20,17 @@ from alembic.autogenerate import compare_metadata  # noqa: E402
 from alembic.config import Config  # noqa: E402
 from alembic.runtime.migration import MigrationContext  # noqa: E402
 from alembic.script import ScriptDirectory  # noqa: E402
-from sqlalchemy import Engine, inspect, text  # noqa: E402
+from sqlalchemy import Engine, inspect  # noqa: E402
 from sqlalchemy.engine import Connection  # noqa: E402
 
 from gateway.errors import GatewayError  # noqa: E402
-from gateway.storage import metadata  # noqa: E402
+from gateway.storage import Store, metadata  # noqa: E402
 
 __all__ = ["current", "differences", "head", "upgrade"]
 
 log = logging.getLogger(__name__)
 
 SCRIPT_LOCATION = "gateway:migrations"
-_PG_LOCK_KEY = 0x6761_6D67  # "gamg": one migrating process at a time
 
 
 def _config(connection: Connection | None = None) -> Config:
@@ -62,8 +61,7 @@ def differences(conn: Connection) -> list[Any]:
 def upgrade(engine: Engine) -> None:
     """Bring the database to the newest revision, in one transaction."""
     with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        Store.serialize(conn, "migrate")  # replicas starting together migrate one at a time
         tables = set(inspect(conn).get_table_names())
         if "alembic_version" not in tables and "audit_events" in tables:
             # Made by a release before migrations: adopt it if it is this schema.

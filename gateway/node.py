@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from gateway import note
-from gateway.config import ClientConfig, NodeConfig
+from gateway.config import Agreement, ClientConfig, NodeConfig
 from gateway.errors import KeyMaterialError, Unauthorized
 from gateway.keys import NodeKeys, NoteKeys, PeerKeys, load_jwks_file, load_note_keys
 from gateway.storage import Store
@@ -26,6 +26,11 @@ def utc_now() -> dt.datetime:
 def iso(moment: dt.datetime) -> str:
     """The one timestamp format the node stores: UTC, microseconds, ``Z``."""
     return moment.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def age_seconds(now: dt.datetime, stamp: str) -> float:
+    """Seconds from a stored timestamp (see :func:`iso`) to ``now``."""
+    return (now - dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))).total_seconds()
 
 
 @dataclass
@@ -49,7 +54,7 @@ class Node:
         keys = NodeKeys.from_directory(config.key_dir, environ=environ)
         _check_registered(config, keys)
         peers = peer_keys(config)
-        notes = note_keys(config)
+        notes = note_keys(config.agreement)
         _check_note_keys(config, keys, notes[config.party_id])
         store = Store(config.database_url)
         store.create_schema()
@@ -104,13 +109,13 @@ def peer_keys(config: NodeConfig) -> PeerKeys:
     )
 
 
-def note_keys(config: NodeConfig) -> dict[str, NoteKeys]:
+def note_keys(agreement: Agreement) -> dict[str, NoteKeys]:
     """The log and witness vkeys the agreement registers for every party."""
     return {
         party.id: load_note_keys(
             party.note_keys_file, log_origin=party.log_origin, witness_name=party.witness_name
         )
-        for party in config.agreement.parties.values()
+        for party in agreement.parties.values()
     }
 
 

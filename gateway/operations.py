@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 
 from gateway import audit
 from gateway.errors import BadRequest, NotFound
-from gateway.node import Node, iso
+from gateway.node import Node, age_seconds, iso
 from gateway.storage import outbound_batches, outbox_records
 
 __all__ = ["cancel", "retry", "status"]
@@ -22,8 +22,7 @@ __all__ = ["cancel", "retry", "status"]
 def _age(now: dt.datetime, stamp: str | None) -> float | None:
     if stamp is None:
         return None
-    then = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    return round((now - then).total_seconds(), 1)
+    return round(age_seconds(now, stamp), 1)
 
 
 def status(node: Node) -> list[dict[str, Any]]:

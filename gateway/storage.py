@@ -340,6 +340,7 @@ class Store:
         self.is_sqlite = url.startswith("sqlite")
         database = make_url(url).database
         self._lock_path: str | None = None
+        self._lock_prefix: str | None = None  # of the files of Store.try_lock
         self._wal_path: str | None = None
         self._thread_lock = threading.Lock()
         self._lock_file: IO[bytes] | None = None
@@ -347,6 +348,7 @@ class Store:
         if self.is_sqlite and database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
             self._lock_path = f"{database}-writer.lock"
+            self._lock_prefix = f"{database}-"
             self._wal_path = f"{database}-wal"
         kwargs: dict[str, Any] = {}
         if self.is_sqlite:
@@ -496,11 +498,11 @@ class Store:
                         conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key(name)})
                         conn.commit()
             return
-        if self._lock_path is None:
+        if self._lock_prefix is None:
             yield True
             return
         safe = "".join(ch if ch.isalnum() else "_" for ch in name)
-        with open(f"{self._lock_path[: -len('writer.lock')]}{safe}.lock", "a+b") as fh:
+        with open(f"{self._lock_prefix}{safe}.lock", "a+b") as fh:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

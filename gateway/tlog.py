@@ -20,14 +20,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
-from gateway import merkle, note
+from gateway import audit, merkle, note
 from gateway.errors import GatewayError
 from gateway.node import Node, iso
 from gateway.storage import (
     FastInsert,
+    Store,
     audit_checkpoints,
     audit_cosignatures,
     audit_events,
@@ -50,8 +51,6 @@ __all__ = [
 # Entries read and hashed per step while integrating; bounds memory on large logs.
 _CHUNK = 20_000
 _INSERT_NODES = FastInsert(audit_tree, ["level", "idx", "hash"])
-_PG_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
-_PG_LOCK_KEY = 0x6761_7564  # the key gateway.audit serialises appends with
 
 
 class LogIntegrityError(GatewayError):
@@ -139,8 +138,7 @@ def integrate(conn: Connection, *, limit: int | None = None) -> int:
     Runs in the caller's write transaction. Entries must be numbered 0, 1, 2 ...
     without a gap; anything else is refused, never papered over.
     """
-    if conn.dialect.name == "postgresql":
-        conn.execute(_PG_LOCK, {"k": _PG_LOCK_KEY})
+    Store.serialize(conn, audit.APPEND_LOCK)  # no append may take an index meanwhile
     size = tree_size(conn)
     known = _fetch(conn, _frontier_keys(size))
     frontier = {level: known[(level, idx)] for level, idx in _frontier_keys(size)}
