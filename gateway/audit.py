@@ -45,6 +45,11 @@ EVENTS = frozenset(
         "batch_cancelled",
         # A batch arrived with a channel number above the next expected one.
         "batch_sequence_gap",
+        # Chunked batches: a receiver took a manifest, then each chunk; a sender
+        # took up a batch again from the first chunk its receiver had not acknowledged.
+        "batch_transfer_started",
+        "batch_chunk_received",
+        "batch_resumed",
     }
 )
 
@@ -58,6 +63,9 @@ _FIELDS = (
     "client",
     "record_count",
     "records_sha256",
+    "records_root",
+    "chunk_count",
+    "chunk",
     "envelope_sha256",
     "receipt_sha256",
     "signer_kid",

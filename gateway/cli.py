@@ -142,7 +142,7 @@ def envelope_seal(
             records,
             signing_key=own.signing,
             recipient_key=peer_keys(config).encryption_key_of(agreed.receiver),
-            max_bytes=agreed.max_batch_bytes,
+            max_bytes=agreed.max_chunk_bytes,
         )
     except ValueError as exc:
         raise GatewayError(str(exc)) from None
@@ -156,7 +156,7 @@ def envelope_open(config_path: str | None, envelope_file: Any) -> None:
     """Decrypt and verify an envelope addressed to this node; print the signed document."""
     config = _config(config_path)
     own = NodeKeys.from_directory(config.key_dir)
-    max_bytes = config.agreement.largest_incoming_batch(config.party_id)
+    max_bytes = config.agreement.largest_incoming_envelope(config.party_id)
     try:
         opened = open_batch(
             envelope_file.read().strip(),

@@ -100,6 +100,11 @@ class RetryPolicy:
         return ceiling / 2 + unit_random * ceiling / 2
 
 
+DEFAULT_MAX_CHUNK_BYTES = 4 * 1024 * 1024
+# Room for a chunk's own fields besides its records (gateway.envelope.records_budget).
+_MIN_CHUNK_BYTES = 2048
+
+
 @dataclass(frozen=True)
 class DatasetAgreement:
     """One flow of a dataset: ``sender`` sends ``name`` to ``receiver``.
@@ -117,6 +122,14 @@ class DatasetAgreement:
     max_records_per_batch: int
     max_batch_bytes: int
     retry: RetryPolicy = RetryPolicy()
+    # The largest signed document of one envelope. A batch larger than this is
+    # sent as chunks of at most this size under a signed manifest.
+    max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES
+
+    @property
+    def chunked(self) -> bool:
+        """Whether a batch of this flow can be larger than one envelope."""
+        return self.max_batch_bytes > self.max_chunk_bytes
 
 
 @dataclass(frozen=True)
@@ -151,9 +164,9 @@ class Agreement:
         """Dataset flows that ``party_id`` receives."""
         return [d for d in self.flows if d.receiver == party_id]
 
-    def largest_incoming_batch(self, party_id: str) -> int:
-        """The largest ``max_batch_bytes`` of the datasets ``party_id`` receives (0 if none)."""
-        return max((d.max_batch_bytes for d in self.incoming(party_id)), default=0)
+    def largest_incoming_envelope(self, party_id: str) -> int:
+        """The largest ``max_chunk_bytes`` of the datasets ``party_id`` receives (0 if none)."""
+        return max((d.max_chunk_bytes for d in self.incoming(party_id)), default=0)
 
 
 @dataclass(frozen=True)
@@ -391,6 +404,7 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
                 "schedule",
                 "max_records_per_batch",
                 "max_batch_bytes",
+                "max_chunk_bytes",
                 "retry",
             }
         )
@@ -419,6 +433,14 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
         purpose = str(t.get("purpose", (str, int)))
         if purpose not in purposes:
             raise t.fail("purpose", f"must name a clause in [purposes], got {purpose!r}")
+        max_batch_bytes = t.positive_int("max_batch_bytes", 8 * 1024 * 1024)
+        max_chunk_bytes = t.positive_int(
+            "max_chunk_bytes", min(max_batch_bytes, DEFAULT_MAX_CHUNK_BYTES)
+        )
+        if max_chunk_bytes > max_batch_bytes:
+            raise t.fail("max_chunk_bytes", f"must be at most max_batch_bytes ({max_batch_bytes})")
+        if "max_chunk_bytes" in t.data and max_chunk_bytes < _MIN_CHUNK_BYTES:
+            raise t.fail("max_chunk_bytes", f"must be at least {_MIN_CHUNK_BYTES}")
         flows[(name, sender)] = DatasetAgreement(
             name=name,
             sender=sender,
@@ -427,8 +449,9 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
             purpose=purpose,
             schedule=_schedule(t.table("schedule"), timezone),
             max_records_per_batch=t.positive_int("max_records_per_batch", 1000),
-            max_batch_bytes=t.positive_int("max_batch_bytes", 8 * 1024 * 1024),
+            max_batch_bytes=max_batch_bytes,
             retry=_retry(t.table("retry")) if "retry" in t.data else RetryPolicy(),
+            max_chunk_bytes=max_chunk_bytes,
         )
     return Agreement(
         id=root.get("id", str),
@@ -570,13 +593,13 @@ def load_node_config(
             "peer_timeout_seconds", f"must be above 0 and at most 600, got {peer_timeout}"
         )
     for dataset in agreement.incoming(party_id):
-        if envelope_limit(dataset.max_batch_bytes) > max_body_bytes:
+        if envelope_limit(dataset.max_chunk_bytes) > max_body_bytes:
             raise node.fail(
                 "max_body_bytes",
                 (
                     f"{max_body_bytes} is too small for {dataset.name} envelopes of up to "
-                    f"{envelope_limit(dataset.max_batch_bytes)} bytes (max_batch_bytes "
-                    f"{dataset.max_batch_bytes} in the agreement)"
+                    f"{envelope_limit(dataset.max_chunk_bytes)} bytes (max_chunk_bytes "
+                    f"{dataset.max_chunk_bytes} in the agreement)"
                 ),
             )
 

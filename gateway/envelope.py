@@ -30,20 +30,30 @@ from typing import Any
 from joserfc import jwe, jws
 from joserfc.jwk import OKPKey
 
-from gateway import canonical
+from gateway import canonical, merkle
 from gateway.errors import EnvelopeRejected, VerificationFailed
 from gateway.keys import ENC_ALG, SIG_ALG, PeerKeys
 
 __all__ = [
     "ENVELOPE_VERSION",
     "BatchHeader",
+    "ChunkInfo",
+    "Manifest",
     "OpenedBatch",
+    "OpenedChunk",
     "Receipt",
     "envelope_limit",
+    "forms_digest",
     "open_batch",
+    "open_chunk",
+    "open_manifest",
+    "record_leaf",
     "records_budget",
     "records_digest",
     "seal_batch",
+    "seal_batch_forms",
+    "seal_chunk",
+    "seal_manifest",
     "sign_receipt",
     "verify_receipt",
 ]
@@ -52,6 +62,10 @@ ENVELOPE_VERSION = 1
 BATCH_JWS_TYP = "gw-batch+jws"
 BATCH_JWE_TYP = "gw-batch+jwe"
 RECEIPT_TYP = "gw-receipt+jws"
+MANIFEST_JWS_TYP = "gw-manifest+jws"
+MANIFEST_JWE_TYP = "gw-manifest+jwe"
+CHUNK_JWS_TYP = "gw-chunk+jws"
+CHUNK_JWE_TYP = "gw-chunk+jwe"
 ENC = "A256GCM"
 # Batch ids are UUIDs in canonical lower-case form.
 BATCH_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -151,24 +165,88 @@ def seal_batch(
     max_bytes: int,
 ) -> str:
     """Sign the batch as the sender, then encrypt it to the receiver."""
-    document: dict[str, Any] = {
+    return seal_batch_forms(
+        header,
+        [canonical.dumps(r) for r in records],
+        signing_key=signing_key,
+        recipient_key=recipient_key,
+        max_bytes=max_bytes,
+    )
+
+
+def seal_batch_forms(
+    header: BatchHeader,
+    forms: Sequence[bytes],
+    *,
+    signing_key: OKPKey,
+    recipient_key: OKPKey,
+    max_bytes: int,
+) -> str:
+    """:func:`seal_batch` for records already in their RFC 8785 canonical form."""
+    fields: dict[str, Any] = {
+        **_header_fields(header),
+        "sequence": header.sequence,
+        "created_at": _utc_iso(header.created_at),
+        "record_count": len(forms),
+        "records_sha256": forms_digest(forms),
+    }
+    payload = _with_records(fields, forms)
+    if len(payload) > max_bytes:
+        raise ValueError(f"batch payload is {len(payload)} bytes, over the limit of {max_bytes}")
+    return _seal(payload, BATCH_JWS_TYP, BATCH_JWE_TYP, signing_key, recipient_key)
+
+
+def _header_fields(header: BatchHeader) -> dict[str, Any]:
+    """The members every signed document of a batch starts with."""
+    return {
         "v": ENVELOPE_VERSION,
         "sender": header.sender,
         "receiver": header.receiver,
         "dataset": header.dataset,
         "schema_version": header.schema_version,
         "batch_id": header.batch_id,
-        "sequence": header.sequence,
-        "created_at": _utc_iso(header.created_at),
-        "record_count": len(records),
-        "records_sha256": records_digest(records),
-        "records": list(records),
     }
-    payload = canonical.dumps(document)
-    if len(payload) > max_bytes:
-        raise ValueError(f"batch payload is {len(payload)} bytes, over the limit of {max_bytes}")
+
+
+def forms_digest(forms: Sequence[bytes]) -> str:
+    """:func:`records_digest` of records given in their canonical form."""
+    # The canonical form of an array is its elements' canonical forms, comma-separated.
+    digest = hashlib.sha256(b"[")
+    for i, form in enumerate(forms):
+        if i:
+            digest.update(b",")
+        digest.update(form)
+    digest.update(b"]")
+    return digest.hexdigest()
+
+
+def record_leaf(form: bytes) -> bytes:
+    """A record's leaf in the batch's records tree: the RFC 9162 leaf hash of its SHA-256."""
+    return merkle.leaf_hash(hashlib.sha256(form).digest())
+
+
+_RECORDS_SLOT = b'"records":[]'
+
+
+def _with_records(fields: dict[str, Any], forms: Sequence[bytes]) -> bytes:
+    """The canonical JSON of ``fields`` plus ``records``, from the records' canonical forms.
+
+    The canonical form of an object with a ``records`` array is that of the object
+    with an empty array, with the elements' canonical forms written into the
+    brackets; a quote inside a string is always escaped, so the empty array's
+    bytes occur exactly once. This spares parsing and re-serialising every record.
+    """
+    head, slot, tail = canonical.dumps({**fields, "records": []}).partition(_RECORDS_SLOT)
+    if not slot:
+        raise AssertionError("the canonical document has no records member")
+    return b"".join((head, b'"records":[', b",".join(forms), b"]", tail))
+
+
+def _seal(
+    payload: bytes, jws_typ: str, jwe_typ: str, signing_key: OKPKey, recipient_key: OKPKey
+) -> str:
     signed = jws.serialize_compact(
-        {"alg": SIG_ALG, "kid": signing_key.thumbprint(), "typ": BATCH_JWS_TYP},
+        {"alg": SIG_ALG, "kid": signing_key.thumbprint(), "typ": jws_typ},
         payload,
         signing_key,
         registry=_jws_registry(len(payload)),
@@ -179,7 +257,7 @@ def seal_batch(
             "enc": ENC,
             "kid": recipient_key.thumbprint(),
             "cty": "JOSE",
-            "typ": BATCH_JWE_TYP,
+            "typ": jwe_typ,
         },
         signed,
         recipient_key,
@@ -196,18 +274,27 @@ def _require(document: dict[str, Any], name: str, kind: type) -> Any:
     return value
 
 
-def open_batch(
+@dataclass(frozen=True)
+class _Opened:
+    document: dict[str, Any]
+    sender: str
+    receiver: str
+    signer_kid: str
+    signed: bytes
+    payload_bytes: int
+
+
+def _open(
     token: str | bytes,
+    jws_typ: str,
+    jwe_typ: str,
     *,
     own_party: str,
     decryption_key: OKPKey,
     peer_keys: PeerKeys,
     max_bytes: int,
-) -> OpenedBatch:
-    """Decrypt, verify and parse an envelope addressed to ``own_party``.
-
-    Raises :class:`EnvelopeRejected` whatever is wrong; its ``detail`` says what.
-    """
+) -> _Opened:
+    """Decrypt and verify an envelope of one kind; the signer must be its sender."""
     raw = token.encode("ascii", "replace") if isinstance(token, str) else token
     if len(raw) > envelope_limit(max_bytes):
         raise EnvelopeRejected(
@@ -222,7 +309,7 @@ def open_batch(
     protected = decrypted.protected
     if (
         protected.get("kid") != decryption_key.thumbprint()
-        or protected.get("typ") != BATCH_JWE_TYP
+        or protected.get("typ") != jwe_typ
         or protected.get("cty") != "JOSE"
     ):
         raise EnvelopeRejected(f"unexpected JWE header {protected!r}", reason="header")
@@ -243,8 +330,8 @@ def open_batch(
         raise EnvelopeRejected(
             f"signature does not verify: {type(exc).__name__}: {exc}", reason="signature"
         ) from None
-    if verified.headers().get("typ") != BATCH_JWS_TYP:
-        raise EnvelopeRejected("inner JWS typ is not gw-batch+jws", reason="header")
+    if verified.headers().get("typ") != jws_typ:
+        raise EnvelopeRejected(f"inner JWS typ is not {jws_typ}", reason="header")
     try:
         document = json.loads(verified.payload, parse_constant=_no_constants)
     except (ValueError, RecursionError) as exc:
@@ -262,6 +349,38 @@ def open_batch(
         raise EnvelopeRejected(
             f"addressed to {receiver!r}, not to {own_party!r}", reason="wrong_receiver"
         )
+    return _Opened(
+        document=document,
+        sender=sender,
+        receiver=receiver,
+        signer_kid=str(kid),
+        signed=signed,
+        payload_bytes=len(verified.payload),
+    )
+
+
+def open_batch(
+    token: str | bytes,
+    *,
+    own_party: str,
+    decryption_key: OKPKey,
+    peer_keys: PeerKeys,
+    max_bytes: int,
+) -> OpenedBatch:
+    """Decrypt, verify and parse an envelope addressed to ``own_party``.
+
+    Raises :class:`EnvelopeRejected` whatever is wrong; its ``detail`` says what.
+    """
+    opened = _open(
+        token,
+        BATCH_JWS_TYP,
+        BATCH_JWE_TYP,
+        own_party=own_party,
+        decryption_key=decryption_key,
+        peer_keys=peer_keys,
+        max_bytes=max_bytes,
+    )
+    document = opened.document
     records = _require(document, "records", list)
     count = _require(document, "record_count", int)
     digest = _require(document, "records_sha256", str)
@@ -279,10 +398,24 @@ def open_batch(
         raise EnvelopeRejected(
             f"records digest: expected {digest}, got {actual}", reason="digest_mismatch"
         )
+    header = _header(opened)
+    return OpenedBatch(
+        header=header,
+        records=records,
+        record_count=count,
+        records_sha256=digest,
+        signer_kid=opened.signer_kid,
+        signed=opened.signed.decode("ascii"),
+        document_bytes=opened.payload_bytes,
+    )
+
+
+def _header(opened: _Opened) -> BatchHeader:
+    document = opened.document
     try:
-        header = BatchHeader(
-            sender=sender,
-            receiver=receiver,
+        return BatchHeader(
+            sender=opened.sender,
+            receiver=opened.receiver,
             dataset=_require(document, "dataset", str),
             schema_version=_require(document, "schema_version", str),
             batch_id=_require(document, "batch_id", str),
@@ -291,14 +424,207 @@ def open_batch(
         )
     except ValueError as exc:
         raise EnvelopeRejected(f"bad batch header: {exc}", reason="malformed") from None
-    return OpenedBatch(
+
+
+# -- chunked batches (docs/ENVELOPE.md section 10) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChunkInfo:
+    """What the manifest says of one chunk."""
+
+    record_count: int
+    records_sha256: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A chunked batch's signed manifest: the batch header and what each chunk holds."""
+
+    header: BatchHeader
+    record_count: int
+    records_root: str  # hex RFC 9162 root over the records' SHA-256 digests
+    chunks: tuple[ChunkInfo, ...]
+    signer_kid: str
+    signed: str
+    document_bytes: int
+
+
+def seal_manifest(
+    header: BatchHeader,
+    *,
+    records_root: str,
+    chunks: Sequence[ChunkInfo],
+    signing_key: OKPKey,
+    recipient_key: OKPKey,
+) -> str:
+    """Sign and encrypt the manifest of a batch sent as ``len(chunks)`` chunks."""
+    document: dict[str, Any] = {
+        **_header_fields(header),
+        "sequence": header.sequence,
+        "created_at": _utc_iso(header.created_at),
+        "record_count": sum(c.record_count for c in chunks),
+        "records_root": records_root,
+        "chunk_count": len(chunks),
+        "chunks": [
+            {"record_count": c.record_count, "records_sha256": c.records_sha256} for c in chunks
+        ],
+    }
+    return _seal(
+        canonical.dumps(document), MANIFEST_JWS_TYP, MANIFEST_JWE_TYP, signing_key, recipient_key
+    )
+
+
+_HEX_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _digest_field(document: dict[str, Any], name: str) -> str:
+    value = _require(document, name, str)
+    if not _HEX_DIGEST.match(value):
+        raise EnvelopeRejected(f"{name} is not a lower-case hex SHA-256", reason="malformed")
+    return str(value)
+
+
+def open_manifest(
+    token: str | bytes,
+    *,
+    own_party: str,
+    decryption_key: OKPKey,
+    peer_keys: PeerKeys,
+    max_bytes: int,
+) -> Manifest:
+    """Decrypt, verify and parse a manifest addressed to ``own_party``."""
+    opened = _open(
+        token,
+        MANIFEST_JWS_TYP,
+        MANIFEST_JWE_TYP,
+        own_party=own_party,
+        decryption_key=decryption_key,
+        peer_keys=peer_keys,
+        max_bytes=max_bytes,
+    )
+    document = opened.document
+    header = _header(opened)
+    count = _require(document, "record_count", int)
+    chunk_count = _require(document, "chunk_count", int)
+    entries = _require(document, "chunks", list)
+    if chunk_count != len(entries) or chunk_count < 1:
+        raise EnvelopeRejected(
+            f"chunk_count {chunk_count} but {len(entries)} chunks", reason="count_mismatch"
+        )
+    chunks: list[ChunkInfo] = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise EnvelopeRejected("a chunks entry is not an object", reason="malformed")
+        records = _require(entry, "record_count", int)
+        if records < 1:
+            raise EnvelopeRejected("a chunk must hold at least one record", reason="malformed")
+        chunks.append(ChunkInfo(records, _digest_field(entry, "records_sha256")))
+    if count != sum(c.record_count for c in chunks):
+        raise EnvelopeRejected(
+            f"record_count {count} is not the sum of the chunks' counts", reason="count_mismatch"
+        )
+    return Manifest(
         header=header,
-        records=records,
         record_count=count,
+        records_root=_digest_field(document, "records_root"),
+        chunks=tuple(chunks),
+        signer_kid=opened.signer_kid,
+        signed=opened.signed.decode("ascii"),
+        document_bytes=opened.payload_bytes,
+    )
+
+
+@dataclass(frozen=True)
+class OpenedChunk:
+    sender: str
+    dataset: str
+    schema_version: str
+    batch_id: str
+    index: int
+    records: list[Any]
+    forms: list[bytes]  # each record's canonical form, for the records tree
+    records_sha256: str
+    signer_kid: str
+    signed: str
+    document_bytes: int
+
+
+def seal_chunk(
+    header: BatchHeader,
+    index: int,
+    forms: Sequence[bytes],
+    *,
+    signing_key: OKPKey,
+    recipient_key: OKPKey,
+    max_bytes: int,
+) -> str:
+    """Sign and encrypt chunk ``index`` (from 0) of a batch: records in canonical form."""
+    fields: dict[str, Any] = {
+        **_header_fields(header),
+        "chunk": index,
+        "record_count": len(forms),
+        "records_sha256": forms_digest(forms),
+    }
+    payload = _with_records(fields, forms)
+    if len(payload) > max_bytes:
+        raise ValueError(f"chunk payload is {len(payload)} bytes, over the limit of {max_bytes}")
+    return _seal(payload, CHUNK_JWS_TYP, CHUNK_JWE_TYP, signing_key, recipient_key)
+
+
+def open_chunk(
+    token: str | bytes,
+    *,
+    own_party: str,
+    decryption_key: OKPKey,
+    peer_keys: PeerKeys,
+    max_bytes: int,
+) -> OpenedChunk:
+    """Decrypt, verify and parse a chunk; its digest is checked against its records."""
+    opened = _open(
+        token,
+        CHUNK_JWS_TYP,
+        CHUNK_JWE_TYP,
+        own_party=own_party,
+        decryption_key=decryption_key,
+        peer_keys=peer_keys,
+        max_bytes=max_bytes,
+    )
+    document = opened.document
+    records = _require(document, "records", list)
+    count = _require(document, "record_count", int)
+    digest = _digest_field(document, "records_sha256")
+    if count != len(records):
+        raise EnvelopeRejected(
+            f"record_count {count} but {len(records)} records", reason="count_mismatch"
+        )
+    try:
+        forms = [canonical.dumps(r) for r in records]
+    except Exception as exc:  # RFC 8785 refuses numbers outside the I-JSON range
+        raise EnvelopeRejected(
+            f"records cannot be canonicalised: {exc}", reason="malformed"
+        ) from None
+    actual = forms_digest(forms)
+    if actual != digest:
+        raise EnvelopeRejected(
+            f"records digest: expected {digest}, got {actual}", reason="digest_mismatch"
+        )
+    index = _require(document, "chunk", int)
+    batch_id = _require(document, "batch_id", str)
+    if index < 0 or not BATCH_ID.match(batch_id):
+        raise EnvelopeRejected("bad chunk index or batch id", reason="malformed")
+    return OpenedChunk(
+        sender=opened.sender,
+        dataset=_require(document, "dataset", str),
+        schema_version=_require(document, "schema_version", str),
+        batch_id=batch_id,
+        index=index,
+        records=records,
+        forms=forms,
         records_sha256=digest,
-        signer_kid=str(kid),
-        signed=signed.decode("ascii"),
-        document_bytes=len(verified.payload),
+        signer_kid=opened.signer_kid,
+        signed=opened.signed.decode("ascii"),
+        document_bytes=opened.payload_bytes,
     )
 
 
@@ -319,8 +645,10 @@ class Receipt:
     token: str
 
 
-def sign_receipt(batch: OpenedBatch, *, received_at: dt.datetime, signing_key: OKPKey) -> str:
-    """The receiver's signed statement that it stored this batch."""
+def sign_receipt(
+    batch: OpenedBatch | Manifest, *, received_at: dt.datetime, signing_key: OKPKey
+) -> str:
+    """The receiver's signed statement that it stored this batch (every chunk of it)."""
     document: dict[str, Any] = {
         "v": ENVELOPE_VERSION,
         "batch_id": batch.header.batch_id,
@@ -328,9 +656,13 @@ def sign_receipt(batch: OpenedBatch, *, received_at: dt.datetime, signing_key: O
         "receiver": batch.header.receiver,
         "dataset": batch.header.dataset,
         "record_count": batch.record_count,
-        "records_sha256": batch.records_sha256,
         "received_at": _utc_iso(received_at),
     }
+    if isinstance(batch, Manifest):
+        document["records_root"] = batch.records_root
+        document["chunk_count"] = len(batch.chunks)
+    else:
+        document["records_sha256"] = batch.records_sha256
     return jws.serialize_compact(
         {"alg": SIG_ALG, "kid": signing_key.thumbprint(), "typ": RECEIPT_TYP},
         canonical.dumps(document),
@@ -340,9 +672,17 @@ def sign_receipt(batch: OpenedBatch, *, received_at: dt.datetime, signing_key: O
 
 
 def verify_receipt(
-    token: str, *, peer_keys: PeerKeys, receiver: str, batch_id: str, records_sha256: str
+    token: str,
+    *,
+    peer_keys: PeerKeys,
+    receiver: str,
+    batch_id: str,
+    records_sha256: str | None = None,
+    records_root: str | None = None,
 ) -> Receipt:
     """Check a receipt's signature by one of ``receiver``'s keys, and that it is for our batch.
+
+    A batch sent whole is named by ``records_sha256``, a chunked one by ``records_root``.
 
     Raises :class:`VerificationFailed` saying what was expected and what was found.
     """
@@ -363,9 +703,16 @@ def verify_receipt(
         raise VerificationFailed(f"receipt does not verify: {type(exc).__name__}: {exc}") from None
     if verified.headers().get("typ") != RECEIPT_TYP or not isinstance(document, dict):
         raise VerificationFailed("receipt has the wrong typ or shape")
+    if (records_sha256 is None) == (records_root is None):
+        raise ValueError("give exactly one of records_sha256 and records_root")
+    digest = (
+        ("records_sha256", records_sha256)
+        if records_root is None
+        else ("records_root", records_root)
+    )
     for name, expected in (
         ("batch_id", batch_id),
-        ("records_sha256", records_sha256),
+        digest,
         ("receiver", receiver),
         ("v", ENVELOPE_VERSION),
     ):
@@ -379,7 +726,7 @@ def verify_receipt(
         receiver=str(document.get("receiver")),
         dataset=str(document.get("dataset")),
         record_count=int(document.get("record_count", -1)),
-        records_sha256=records_sha256,
+        records_sha256=str(digest[1]),
         received_at=str(document.get("received_at")),
         signer_kid=str(verified.headers().get("kid")),
         token=token,

@@ -10,17 +10,32 @@ from typing import Any
 
 from joserfc import jws
 from sqlalchemy import func, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from gateway import audit, tlog
-from gateway.config import ClientConfig
-from gateway.envelope import OpenedBatch, open_batch, sign_receipt
+from gateway.config import ClientConfig, DatasetAgreement
+from gateway.envelope import BatchHeader, Manifest, OpenedBatch, open_batch, sign_receipt
 from gateway.errors import BadRequest, EnvelopeRejected, Forbidden, NotFound, UnknownDataset
 from gateway.node import Node, iso
-from gateway.storage import inbound_batches
+from gateway.storage import inbound_batches, inbound_chunks
 from gateway.validation import validator_for
 
-__all__ = ["Delivery", "acknowledge", "get_batch", "list_batches", "receive"]
+__all__ = [
+    "Delivery",
+    "acknowledge",
+    "audit_duplicate",
+    "check_flow",
+    "check_records",
+    "check_sequence",
+    "checkpoint_after",
+    "commit",
+    "get_batch",
+    "get_chunk",
+    "list_batches",
+    "receive",
+    "record_refusal",
+]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +50,14 @@ class Delivery:
 def _check_policy(node: Node, batch: OpenedBatch) -> None:
     """The agreement's rules for an authenticated batch; raises EnvelopeRejected."""
     h = batch.header
+    check_flow(node, h, record_count=batch.record_count, document_bytes=batch.document_bytes)
+    check_records(h.dataset, h.schema_version, batch.records)
+
+
+def check_flow(
+    node: Node, h: BatchHeader, *, record_count: int, document_bytes: int
+) -> DatasetAgreement:
+    """Whether the agreement lets this sender send this batch to us; raises EnvelopeRejected."""
     agreed = node.config.agreement.flow(h.dataset, sender=h.sender)
     if agreed is None or agreed.receiver != node.party_id:
         raise EnvelopeRejected(
@@ -45,22 +68,29 @@ def _check_policy(node: Node, batch: OpenedBatch) -> None:
             f"schema version {h.schema_version!r} of {h.dataset!r} not accepted",
             reason="schema_version",
         )
-    if batch.record_count > agreed.max_records_per_batch:
+    if record_count > agreed.max_records_per_batch:
         raise EnvelopeRejected(
-            f"{batch.record_count} records, over the batch limit {agreed.max_records_per_batch}",
+            f"{record_count} records, over the batch limit {agreed.max_records_per_batch}",
             reason="batch_limit",
         )
-    if batch.document_bytes > agreed.max_batch_bytes:
+    if document_bytes > agreed.max_chunk_bytes:
         raise EnvelopeRejected(
-            f"signed document of {batch.document_bytes} bytes, over the batch limit "
-            f"{agreed.max_batch_bytes}",
+            f"signed document of {document_bytes} bytes, over the envelope limit "
+            f"{agreed.max_chunk_bytes}",
             reason="batch_limit",
         )
-    errors = validator_for(h.dataset, h.schema_version).errors(batch.records)
+    return agreed
+
+
+def check_records(dataset: str, version: str, records: list[Any], offset: int = 0) -> None:
+    """Validate records against the agreed schema; raises EnvelopeRejected."""
+    errors = validator_for(dataset, version).errors(records)
     if errors:
         # Paths and codes only: the values may be personal data.
         where = ", ".join(f"{e.path} {e.code}" for e in errors[:5])
-        raise EnvelopeRejected(f"{len(errors)} schema errors: {where}", reason="schema")
+        raise EnvelopeRejected(
+            f"{len(errors)} schema errors (records from {offset}): {where}", reason="schema"
+        )
 
 
 def receive(node: Node, token: bytes) -> Delivery:
@@ -71,7 +101,7 @@ def receive(node: Node, token: bytes) -> Delivery:
     as :class:`EnvelopeRejected`, whose public message says nothing more.
     """
     envelope_sha256 = hashlib.sha256(token).hexdigest()
-    max_bytes = node.config.agreement.largest_incoming_batch(node.party_id)
+    max_bytes = node.config.agreement.largest_incoming_envelope(node.party_id)
     peer: str | None = None
     batch_id: str | None = None
     try:
@@ -89,26 +119,44 @@ def receive(node: Node, token: bytes) -> Delivery:
             _check_policy(node, batch)
         delivery = _store(node, batch, envelope_sha256)
     except EnvelopeRejected as exc:
-        log.warning("envelope %s rejected (%s): %s", envelope_sha256[:16], exc.reason, exc.detail)
-        with node.store.write() as conn:
-            audit.append(
-                conn,
-                event="envelope_rejected",
-                actor=peer or "unauthenticated",
-                at=node.now(),
-                peer=peer,
-                batch_id=batch_id,
-                reason=exc.reason,
-                envelope_sha256=envelope_sha256,
-            )
+        record_refusal(node, exc, envelope_sha256, peer=peer, batch_id=batch_id)
         raise
     if not delivery.duplicate:
-        # A new checkpoint after each batch received; the schedule has it cosigned.
-        try:
-            tlog.checkpoint(node)
-        except Exception:  # the batch is stored and its receipt signed; the schedule retries
-            log.exception("checkpoint after batch %s failed", delivery.batch_id)
+        checkpoint_after(node, delivery.batch_id)
     return delivery
+
+
+def record_refusal(
+    node: Node,
+    exc: EnvelopeRejected,
+    envelope_sha256: str,
+    *,
+    peer: str | None,
+    batch_id: str | None,
+    chunk: int | None = None,
+) -> None:
+    """Log a refused envelope with its detail, and audit it with the reason code only."""
+    log.warning("envelope %s rejected (%s): %s", envelope_sha256[:16], exc.reason, exc.detail)
+    with node.store.write() as conn:
+        audit.append(
+            conn,
+            event="envelope_rejected",
+            actor=peer or "unauthenticated",
+            at=node.now(),
+            peer=peer,
+            batch_id=batch_id,
+            chunk=chunk,
+            reason=exc.reason,
+            envelope_sha256=envelope_sha256,
+        )
+
+
+def checkpoint_after(node: Node, batch_id: str) -> None:
+    """A new checkpoint after each batch received; the schedule has it cosigned."""
+    try:
+        tlog.checkpoint(node)
+    except Exception:  # the batch is stored and its receipt signed; the schedule retries
+        log.exception("checkpoint after batch %s failed", batch_id)
 
 
 def _seen(node: Node, batch_id: str) -> bool:
@@ -146,92 +194,114 @@ def _store(node: Node, batch: OpenedBatch, envelope_sha256: str, *, retry: bool 
                         f"batch id {h.batch_id} already received with other content",
                         reason="batch_id_conflict",
                     )
-                audit.append(
-                    conn,
-                    event="batch_received_duplicate",
-                    actor=h.sender,
-                    at=now,
-                    peer=h.sender,
-                    dataset=h.dataset,
-                    batch_id=h.batch_id,
-                    envelope_sha256=envelope_sha256,
-                )
+                audit_duplicate(conn, node, h, envelope_sha256)
                 return Delivery(batch_id=h.batch_id, receipt=existing["receipt"], duplicate=True)
-            i = inbound_batches.c
-            channel = (i.sender == h.sender) & (i.dataset == h.dataset)
-            taken = conn.execute(
-                select(i.batch_id).where(channel, i.sequence == h.sequence)
-            ).scalar()
-            if taken is not None:
-                # Another batch already came with this number: a replay under a new id.
-                raise EnvelopeRejected(
-                    f"sequence {h.sequence} of {h.sender}/{h.dataset} was taken by batch {taken}",
-                    reason="sequence_reused",
-                )
-            last = int(
-                conn.execute(
-                    select(func.coalesce(func.max(i.sequence), 0)).where(channel)
-                ).scalar_one()
-            )
-            receipt = sign_receipt(batch, received_at=now, signing_key=node.keys.signing)
-            conn.execute(
-                inbound_batches.insert().values(
-                    sender=h.sender,
-                    batch_id=h.batch_id,
-                    dataset=h.dataset,
-                    schema_version=h.schema_version,
-                    record_count=batch.record_count,
-                    records_sha256=batch.records_sha256,
-                    signer_kid=batch.signer_kid,
-                    signed=batch.signed,
-                    receipt=receipt,
-                    received_at=iso(now),
-                    sequence=h.sequence,
-                )
-            )
-            if h.sequence > last + 1:
-                # Batches are numbered in the order sealed; the ones between have not
-                # arrived (yet): retried, dead at the sender, or lost. Accepted, recorded.
-                log.warning(
-                    "batch %s from %s: sequence %d, expected %d (a gap)",
-                    h.batch_id,
-                    h.sender,
-                    h.sequence,
-                    last + 1,
-                )
-                audit.append(
-                    conn,
-                    event="batch_sequence_gap",
-                    actor=h.sender,
-                    at=now,
-                    peer=h.sender,
-                    dataset=h.dataset,
-                    batch_id=h.batch_id,
-                    sequence=h.sequence,
-                    expected_sequence=last + 1,
-                )
-            audit.append(
-                conn,
-                event="batch_received",
-                actor=h.sender,
-                at=now,
-                peer=h.sender,
-                dataset=h.dataset,
-                schema_version=h.schema_version,
-                batch_id=h.batch_id,
-                sequence=h.sequence,
-                record_count=batch.record_count,
-                records_sha256=batch.records_sha256,
-                envelope_sha256=envelope_sha256,
-                signer_kid=batch.signer_kid,
-                receipt_sha256=hashlib.sha256(receipt.encode()).hexdigest(),
-            )
+            receipt = commit(conn, node, batch, envelope_sha256, now)
             return Delivery(batch_id=h.batch_id, receipt=receipt, duplicate=False)
     except IntegrityError:
         # A concurrent delivery of the same batch won the race; answer as a duplicate.
         if not retry:
             raise
         return _store(node, batch, envelope_sha256, retry=False)
+
+
+def commit(
+    conn: Any, node: Node, batch: OpenedBatch | Manifest, envelope_sha256: str, now: Any
+) -> str:
+    """Store a verified batch (of a chunked one: its manifest) and sign its receipt."""
+    h = batch.header
+    digest: dict[str, Any] = (
+        {"records_root": batch.records_root, "chunk_count": len(batch.chunks)}
+        if isinstance(batch, Manifest)
+        else {"records_sha256": batch.records_sha256}
+    )
+    check_sequence(conn, h)
+    i = inbound_batches.c
+    channel = (i.sender == h.sender) & (i.dataset == h.dataset)
+    last = int(
+        conn.execute(select(func.coalesce(func.max(i.sequence), 0)).where(channel)).scalar_one()
+    )
+    receipt = sign_receipt(batch, received_at=now, signing_key=node.keys.signing)
+    conn.execute(
+        inbound_batches.insert().values(
+            sender=h.sender,
+            batch_id=h.batch_id,
+            dataset=h.dataset,
+            schema_version=h.schema_version,
+            record_count=batch.record_count,
+            signer_kid=batch.signer_kid,
+            signed=batch.signed,
+            receipt=receipt,
+            received_at=iso(now),
+            sequence=h.sequence,
+            **digest,
+        )
+    )
+    if h.sequence > last + 1:
+        # Batches are numbered in the order sealed; the ones between have not
+        # arrived (yet): retried, dead at the sender, or lost. Accepted, recorded.
+        log.warning(
+            "batch %s from %s: sequence %d, expected %d (a gap)",
+            h.batch_id,
+            h.sender,
+            h.sequence,
+            last + 1,
+        )
+        audit.append(
+            conn,
+            event="batch_sequence_gap",
+            actor=h.sender,
+            at=now,
+            peer=h.sender,
+            dataset=h.dataset,
+            batch_id=h.batch_id,
+            sequence=h.sequence,
+            expected_sequence=last + 1,
+        )
+    audit.append(
+        conn,
+        event="batch_received",
+        actor=h.sender,
+        at=now,
+        peer=h.sender,
+        dataset=h.dataset,
+        schema_version=h.schema_version,
+        batch_id=h.batch_id,
+        sequence=h.sequence,
+        record_count=batch.record_count,
+        envelope_sha256=envelope_sha256,
+        **digest,
+        signer_kid=batch.signer_kid,
+        receipt_sha256=hashlib.sha256(receipt.encode()).hexdigest(),
+    )
+    return receipt
+
+
+def audit_duplicate(conn: Connection, node: Node, h: BatchHeader, envelope_sha256: str) -> None:
+    """Audit a batch delivered again; it is answered with the receipt it got the first time."""
+    audit.append(
+        conn,
+        event="batch_received_duplicate",
+        actor=h.sender,
+        at=node.now(),
+        peer=h.sender,
+        dataset=h.dataset,
+        batch_id=h.batch_id,
+        envelope_sha256=envelope_sha256,
+    )
+
+
+def check_sequence(conn: Any, h: BatchHeader) -> None:
+    """Refuse a batch whose channel number another batch has taken (a replay)."""
+    i = inbound_batches.c
+    channel = (i.sender == h.sender) & (i.dataset == h.dataset)
+    taken = conn.execute(select(i.batch_id).where(channel, i.sequence == h.sequence)).scalar()
+    if taken is not None:
+        # Another batch already came with this number: a replay under a new id.
+        raise EnvelopeRejected(
+            f"sequence {h.sequence} of {h.sender}/{h.dataset} was taken by batch {taken}",
+            reason="sequence_reused",
+        )
 
 
 def _summary(row: Any) -> dict[str, Any]:
@@ -243,6 +313,8 @@ def _summary(row: Any) -> dict[str, Any]:
         "sender": row["sender"],
         "record_count": row["record_count"],
         "records_sha256": row["records_sha256"],
+        "records_root": row["records_root"],
+        "chunk_count": row["chunk_count"],
         "received_at": row["received_at"],
         "acknowledged_at": row["acked_at"],
     }
@@ -293,31 +365,78 @@ def _load_for(node: Node, client: ClientConfig, batch_id: str, conn: Any) -> Any
 
 
 def get_batch(node: Node, client: ClientConfig, batch_id: str) -> dict[str, Any]:
+    """A batch with its records, or of a chunked batch the list of its chunks."""
     with node.store.write() as conn:
         row = _load_for(node, client, batch_id, conn)
-        audit.append(
-            conn,
-            event="batch_pulled",
-            actor=client.id,
-            at=node.now(),
-            client=client.id,
-            dataset=row["dataset"],
-            batch_id=batch_id,
-            peer=row["sender"],
-        )
+        _audit_pull(conn, node, client, row)
     document = json.loads(jws.extract_compact(row["signed"].encode()).payload)
+    provenance = {
+        "sender": row["sender"],
+        "signer_kid": row["signer_kid"],
+        "created_at": document["created_at"],
+        "records_sha256": row["records_sha256"],
+        "signed_batch": row["signed"],
+        "receipt": row["receipt"],
+    }
+    if row["chunk_count"] == 1:
+        return {**_summary(row), "records": document["records"], "provenance": provenance}
+    del provenance["records_sha256"], provenance["signed_batch"]
     return {
         **_summary(row),
+        "chunks": [
+            {"index": i, "record_count": c["record_count"], "records_sha256": c["records_sha256"]}
+            for i, c in enumerate(document["chunks"])
+        ],
+        "provenance": {
+            **provenance,
+            "records_root": row["records_root"],
+            "signed_manifest": row["signed"],
+        },
+    }
+
+
+def get_chunk(node: Node, client: ClientConfig, batch_id: str, index: int) -> dict[str, Any]:
+    """The records of one chunk of a chunked batch, with the sender's signed chunk."""
+    with node.store.read() as conn:
+        row = _load_for(node, client, batch_id, conn)
+        chunk = (
+            conn.execute(
+                select(inbound_chunks).where(
+                    inbound_chunks.c.batch_id == batch_id, inbound_chunks.c.idx == index
+                )
+            )
+            .mappings()
+            .first()
+        )
+    if chunk is None:
+        raise NotFound(f"batch {batch_id!r} has no chunk {index}", path="index")
+    document = json.loads(jws.extract_compact(chunk["signed"].encode()).payload)
+    return {
+        "batch_id": batch_id,
+        "index": index,
+        "chunk_count": row["chunk_count"],
+        "record_count": chunk["record_count"],
+        "records_sha256": chunk["records_sha256"],
         "records": document["records"],
         "provenance": {
             "sender": row["sender"],
-            "signer_kid": row["signer_kid"],
-            "created_at": document["created_at"],
-            "records_sha256": row["records_sha256"],
-            "signed_batch": row["signed"],
-            "receipt": row["receipt"],
+            "signer_kid": chunk["signer_kid"],
+            "signed_chunk": chunk["signed"],
         },
     }
+
+
+def _audit_pull(conn: Connection, node: Node, client: ClientConfig, row: Any) -> None:
+    audit.append(
+        conn,
+        event="batch_pulled",
+        actor=client.id,
+        at=node.now(),
+        client=client.id,
+        dataset=row["dataset"],
+        batch_id=row["batch_id"],
+        peer=row["sender"],
+    )
 
 
 def acknowledge(node: Node, client: ClientConfig, batch_id: str) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "Frontier",
     "MemoryTree",
     "ProofError",
     "consistency_proof",
@@ -447,3 +448,51 @@ class MemoryTree:
 
     def __repr__(self) -> str:
         return f"MemoryTree(size={self.size}, root={self.root().hex()})"
+
+
+class Frontier:
+    """The right edge of a growing tree: enough to append leaves and compute the root.
+
+    It holds one hash per set bit of the tree size (the complete subtrees the
+    leaves so far form, largest first), so a tree of any size is carried in
+    O(log n) space and can be stored between requests (:meth:`to_bytes`). The
+    receiver of a chunked batch folds each chunk's record digests into it and
+    compares the root with the one the sender signed.
+    """
+
+    __slots__ = ("_hashes", "size")
+
+    def __init__(self, size: int = 0, hashes: Sequence[bytes] = ()) -> None:
+        if size < 0 or len(hashes) != size.bit_count():
+            raise ValueError(f"a frontier of size {size} holds {size.bit_count()} hashes")
+        for digest in hashes:
+            _check_size("frontier hash", digest)
+        self.size = size
+        self._hashes = list(hashes)
+
+    def append(self, leaf_hash: bytes) -> None:
+        _check_size("leaf hash", leaf_hash)
+        hashes = self._hashes
+        merged = leaf_hash
+        size = self.size
+        # Each trailing set bit of the old size is a subtree the new leaf completes.
+        while size & 1:
+            merged = node_hash(hashes.pop(), merged)
+            size >>= 1
+        hashes.append(merged)
+        self.size += 1
+
+    def root(self) -> bytes:
+        """MTH of all leaves appended so far (RFC 9162 section 2.1.1)."""
+        return _fold(self._hashes)
+
+    def to_bytes(self) -> bytes:
+        return self.size.to_bytes(8, "big") + b"".join(self._hashes)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Frontier:
+        size = int.from_bytes(data[:8], "big")
+        rest = data[8:]
+        if len(rest) != HASH_SIZE * size.bit_count():
+            raise ValueError("truncated frontier")
+        return cls(size, [rest[i : i + HASH_SIZE] for i in range(0, len(rest), HASH_SIZE)])

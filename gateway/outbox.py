@@ -82,7 +82,7 @@ def submit(node: Node, client: ClientConfig, dataset: str, body: Any) -> dict[st
 
     forms = [canonical.dumps(r) for r in records]
     # A record that cannot fit in any batch would block its dataset's queue.
-    budget = records_budget(agreed.max_batch_bytes)
+    budget = records_budget(agreed.max_chunk_bytes)
     for i, c in enumerate(forms):
         if len(c) + 1 > budget:
             raise PayloadTooLarge(

@@ -45,8 +45,11 @@ __all__ = [
     "audit_events",
     "audit_tree",
     "inbound_batches",
+    "inbound_chunks",
+    "inbound_transfers",
     "metadata",
     "outbound_batches",
+    "outbound_chunks",
     "outbox_records",
     "scalar",
     "submissions",
@@ -95,7 +98,14 @@ outbound_batches = Table(
     Column("schema_version", String(16), nullable=False),
     Column("receiver", String(64), nullable=False),
     Column("record_count", Integer, nullable=False),
-    Column("records_sha256", String(64), nullable=False),
+    # The batch's digest: records_sha256 for a batch sent whole, records_root
+    # (hex RFC 9162 root over the records' digests) for a chunked one.
+    Column("records_sha256", String(64), nullable=True),
+    Column("records_root", String(64), nullable=True),
+    Column("chunk_count", Integer, nullable=False, default=1),
+    # How many chunks the receiver has acknowledged, in order.
+    Column("chunks_acked", Integer, nullable=False, default=0),
+    # The sealed batch, or of a chunked batch its sealed manifest.
     Column("envelope", Text, nullable=False),
     Column("status", String(16), nullable=False),  # sealed | delivered | dead | cancelled
     Column("attempts", Integer, nullable=False, default=0),
@@ -121,9 +131,12 @@ inbound_batches = Table(
     Column("dataset", String(64), nullable=False),
     Column("schema_version", String(16), nullable=False),
     Column("record_count", Integer, nullable=False),
-    Column("records_sha256", String(64), nullable=False),
+    Column("records_sha256", String(64), nullable=True),  # of a batch sent whole
+    Column("records_root", String(64), nullable=True),  # of a chunked batch
+    Column("chunk_count", Integer, nullable=False, default=1),
     Column("signer_kid", String(64), nullable=False),
-    Column("signed", Text, nullable=False),  # the sender's verified JWS: proof of origin
+    # The sender's verified JWS (of a chunked batch: its manifest): proof of origin.
+    Column("signed", Text, nullable=False),
     Column("receipt", Text, nullable=False),
     Column("received_at", String(40), nullable=False),
     Column("acked_at", String(40), nullable=True),
@@ -143,6 +156,58 @@ inbound_batches = Table(
     ),
     Index("ix_inbound_dataset_seq", "dataset", "seq"),
 )
+
+# The chunks of chunked outbound batches. Chunk ``idx`` is the batch's records with
+# ``seq`` from ``first_seq`` to ``last_seq``; envelopes are sealed when sent.
+outbound_chunks = Table(
+    "outbound_chunks",
+    metadata,
+    Column("batch_id", String(36), primary_key=True),
+    Column("idx", Integer, primary_key=True, autoincrement=False),
+    Column("record_count", Integer, nullable=False),
+    Column("records_sha256", String(64), nullable=False),
+    Column("first_seq", Integer, nullable=False),
+    Column("last_seq", Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# Chunked batches being received: the verified manifest and how far the chunks
+# have come. The batch is committed (a row in inbound_batches) with its last chunk.
+inbound_transfers = Table(
+    "inbound_transfers",
+    metadata,
+    Column("batch_id", String(36), primary_key=True),
+    Column("sender", String(64), nullable=False),
+    Column("dataset", String(64), nullable=False),
+    Column("schema_version", String(16), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("record_count", Integer, nullable=False),
+    Column("chunk_count", Integer, nullable=False),
+    Column("records_root", String(64), nullable=False),
+    Column("manifest", Text, nullable=False),  # the sender's verified manifest JWS
+    Column("manifest_sha256", String(64), nullable=False),  # of its envelope
+    Column("signer_kid", String(64), nullable=False),
+    Column("chunks_received", Integer, nullable=False),
+    Column("bytes_received", Integer, nullable=False),  # of the chunks' signed documents
+    # The records tree so far (gateway.merkle.Frontier), to check records_root.
+    Column("frontier", LargeBinary, nullable=False),
+    Column("started_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+)
+
+# Chunks received, each the sender's verified JWS (its records inside).
+inbound_chunks = Table(
+    "inbound_chunks",
+    metadata,
+    Column("batch_id", String(36), primary_key=True),
+    Column("idx", Integer, primary_key=True, autoincrement=False),
+    Column("record_count", Integer, nullable=False),
+    Column("records_sha256", String(64), nullable=False),
+    Column("signer_kid", String(64), nullable=False),
+    Column("signed", Text, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 
 # Append-only: rows are inserted, never updated or deleted. ``entry`` is the
 # RFC 8785 canonical JSON that the Merkle log hashes as a leaf.

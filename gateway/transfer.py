@@ -11,29 +11,32 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import logging
 import random
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 from sqlalchemy import func, or_, select, update
 
-from gateway import audit
+from gateway import audit, merkle
 from gateway.config import DatasetAgreement
 from gateway.envelope import (
     BatchHeader,
+    ChunkInfo,
+    forms_digest,
     records_budget,
-    records_digest,
-    seal_batch,
+    seal_batch_forms,
+    seal_chunk,
+    seal_manifest,
     verify_receipt,
 )
 from gateway.errors import GatewayError, VerificationFailed
 from gateway.node import Node, iso
-from gateway.storage import outbound_batches, outbox_records
+from gateway.storage import outbound_batches, outbound_chunks, outbox_records
 
 __all__ = ["BATCHES_PATH", "Poster", "TransferReport", "run", "seal_pending", "send_pending"]
 
@@ -73,101 +76,200 @@ class TransferReport:
 
 def seal_pending(node: Node, dataset: DatasetAgreement) -> list[str]:
     """Seal every pending record of ``dataset`` into batches within the agreed limits."""
-    recipient = node.peers.encryption_key_of(dataset.receiver)
     sealed: list[str] = []
+    while (batch_id := _seal_one(node, dataset)) is not None:
+        sealed.append(batch_id)
+    return sealed
+
+
+# Pending records read per query while a batch is sealed.
+_SEAL_PAGE = 1000
+
+
+@dataclass
+class _Chunk:
+    """A chunk being cut from the pending records: its count, digest and seq range."""
+
+    first_seq: int
+    last_seq: int = 0
+    record_count: int = 0
+    size: int = 0  # bytes of canonical records and commas
+    digest: Any = field(default_factory=lambda: hashlib.sha256(b"["))
+
+    def add(self, seq: int, record: bytes) -> None:
+        if self.record_count:
+            self.digest.update(b",")
+        self.digest.update(record)
+        self.record_count += 1
+        self.size += len(record) + 1
+        self.last_seq = seq
+
+    def info(self) -> ChunkInfo:
+        digest = self.digest.copy()
+        digest.update(b"]")
+        return ChunkInfo(self.record_count, digest.hexdigest())
+
+
+def _seal_one(node: Node, dataset: DatasetAgreement) -> str | None:
+    """Claim the oldest pending records of one schema version as a new batch.
+
+    The records are read a page at a time and cut into chunks of at most the
+    agreed chunk size, so memory stays bounded whatever the batch size. A batch
+    of one chunk is sealed whole (one envelope); a larger one is stored as its
+    chunks' record ranges under a signed manifest, and each chunk is sealed when
+    it is sent.
+    """
     c = outbox_records.c
-    while True:
-        with node.store.write() as conn:
-            # Replicas on PostgreSQL must not claim the same pending records.
-            node.store.serialize(conn, f"seal:{dataset.name}")
-            first = conn.execute(
-                select(c.schema_version)
-                .where(c.dataset == dataset.name, c.batch_id.is_(None))
-                .order_by(c.seq)
-                .limit(1)
-            ).first()
-            if first is None:
-                return sealed
-            version = first[0]
+    chunk_budget = records_budget(dataset.max_chunk_bytes)
+    batch_budget = records_budget(dataset.max_batch_bytes)
+    with node.store.write() as conn:
+        # Replicas on PostgreSQL must not claim the same pending records.
+        node.store.serialize(conn, f"seal:{dataset.name}")
+        first = conn.execute(
+            select(c.schema_version)
+            .where(c.dataset == dataset.name, c.batch_id.is_(None))
+            .order_by(c.seq)
+            .limit(1)
+        ).first()
+        if first is None:
+            return None
+        version = first[0]
+        batch_id = str(uuid.uuid4())
+        chunks: list[_Chunk] = []
+        first_forms: list[bytes] = []  # kept while the batch may still fit one envelope
+        tree = merkle.Frontier()
+        total = count = 0
+        after = 0
+        full = False
+        while not full:
             rows = conn.execute(
-                select(c.seq, c.record)
-                .where(c.dataset == dataset.name, c.batch_id.is_(None), c.schema_version == version)
+                select(c.seq, c.record, c.record_sha256)
+                .where(
+                    c.dataset == dataset.name,
+                    c.batch_id.is_(None),
+                    c.schema_version == version,
+                    c.seq > after,
+                )
                 .order_by(c.seq)
-                .limit(dataset.max_records_per_batch)
+                .limit(min(_SEAL_PAGE, dataset.max_records_per_batch - count))
             ).all()
-            # Keep the signed document under the agreed byte limit.
-            budget = records_budget(dataset.max_batch_bytes)
-            take: list[tuple[int, str]] = []
-            size = 0
-            for seq, record in rows:
-                size += len(record.encode("utf-8")) + 1
-                if take and size > budget:
+            taken: list[int] = []
+            for seq, text, digest in rows:
+                record = text.encode("utf-8")
+                if count and total + len(record) + 1 > batch_budget:
+                    full = True
                     break
-                take.append((seq, record))
-            records = [json.loads(r) for _, r in take]
-            now = node.now()
-            batch_id = str(uuid.uuid4())
-            # The channel's next number; sealing runs one at a time per dataset.
-            sequence = 1 + int(
+                if not chunks or chunks[-1].size + len(record) + 1 > chunk_budget:
+                    if chunks and chunks[-1].record_count == 0:
+                        raise AssertionError("a record larger than a chunk was accepted")
+                    chunks.append(_Chunk(first_seq=seq))
+                    if len(chunks) > 1:
+                        first_forms = []
+                chunks[-1].add(seq, record)
+                if len(chunks) == 1:
+                    first_forms.append(record)
+                tree.append(merkle.leaf_hash(bytes.fromhex(digest)))
+                total += len(record) + 1
+                count += 1
+                taken.append(seq)
+            for start in range(0, len(taken), _SEAL_PAGE // 2):
                 conn.execute(
-                    select(func.coalesce(func.max(outbound_batches.c.sequence), 0)).where(
-                        outbound_batches.c.receiver == dataset.receiver,
-                        outbound_batches.c.dataset == dataset.name,
-                    )
-                ).scalar_one()
-            )
-            header = BatchHeader(
-                sender=node.party_id,
-                receiver=dataset.receiver,
-                dataset=dataset.name,
-                schema_version=version,
-                batch_id=batch_id,
-                created_at=now,
-                sequence=sequence,
-            )
-            envelope = seal_batch(
+                    update(outbox_records)
+                    .where(c.seq.in_(taken[start : start + _SEAL_PAGE // 2]))
+                    .values(batch_id=batch_id)
+                )
+            if not rows or count >= dataset.max_records_per_batch:
+                full = True
+            else:
+                after = rows[-1][0]
+        now = node.now()
+        # The channel's next number; sealing runs one at a time per dataset.
+        sequence = 1 + int(
+            conn.execute(
+                select(func.coalesce(func.max(outbound_batches.c.sequence), 0)).where(
+                    outbound_batches.c.receiver == dataset.receiver,
+                    outbound_batches.c.dataset == dataset.name,
+                )
+            ).scalar_one()
+        )
+        header = BatchHeader(
+            sender=node.party_id,
+            receiver=dataset.receiver,
+            dataset=dataset.name,
+            schema_version=version,
+            batch_id=batch_id,
+            created_at=now,
+            sequence=sequence,
+        )
+        recipient = node.peers.encryption_key_of(dataset.receiver)
+        digests: dict[str, Any]
+        if len(chunks) == 1:
+            envelope = seal_batch_forms(
                 header,
-                records,
+                first_forms,
                 signing_key=node.keys.signing,
                 recipient_key=recipient,
-                max_bytes=dataset.max_batch_bytes,
+                max_bytes=dataset.max_chunk_bytes,
             )
-            digest = records_digest(records)
+            digests = {"records_sha256": chunks[0].info().records_sha256}
+        else:
+            infos = [chunk.info() for chunk in chunks]
+            root = tree.root().hex()
+            envelope = seal_manifest(
+                header,
+                records_root=root,
+                chunks=infos,
+                signing_key=node.keys.signing,
+                recipient_key=recipient,
+            )
             conn.execute(
-                update(outbox_records)
-                .where(c.seq.in_([s for s, _ in take]))
-                .values(batch_id=batch_id)
+                outbound_chunks.insert(),
+                [
+                    {
+                        "batch_id": batch_id,
+                        "idx": i,
+                        "record_count": info.record_count,
+                        "records_sha256": info.records_sha256,
+                        "first_seq": chunk.first_seq,
+                        "last_seq": chunk.last_seq,
+                    }
+                    for i, (chunk, info) in enumerate(zip(chunks, infos, strict=True))
+                ],
             )
-            conn.execute(
-                outbound_batches.insert().values(
-                    batch_id=batch_id,
-                    dataset=dataset.name,
-                    schema_version=version,
-                    receiver=dataset.receiver,
-                    record_count=len(records),
-                    records_sha256=digest,
-                    envelope=envelope,
-                    status="sealed",
-                    attempts=0,
-                    created_at=iso(now),
-                    sequence=sequence,
-                )
-            )
-            audit.append(
-                conn,
-                event="batch_sealed",
-                actor=node.party_id,
-                at=now,
+            digests = {"records_root": root, "chunk_count": len(chunks)}
+        conn.execute(
+            outbound_batches.insert().values(
+                batch_id=batch_id,
                 dataset=dataset.name,
                 schema_version=version,
-                batch_id=batch_id,
+                receiver=dataset.receiver,
+                record_count=count,
+                envelope=envelope,
+                status="sealed",
+                attempts=0,
+                created_at=iso(now),
                 sequence=sequence,
-                peer=dataset.receiver,
-                record_count=len(records),
-                records_sha256=digest,
-                envelope_sha256=hashlib.sha256(envelope.encode()).hexdigest(),
+                chunk_count=len(chunks),
+                chunks_acked=0,
+                records_sha256=digests.get("records_sha256"),
+                records_root=digests.get("records_root"),
             )
-        sealed.append(batch_id)
+        )
+        audit.append(
+            conn,
+            event="batch_sealed",
+            actor=node.party_id,
+            at=now,
+            dataset=dataset.name,
+            schema_version=version,
+            batch_id=batch_id,
+            sequence=sequence,
+            peer=dataset.receiver,
+            record_count=count,
+            envelope_sha256=hashlib.sha256(envelope.encode()).hexdigest(),
+            **digests,
+        )
+    return batch_id
 
 
 def _fail(node: Node, dataset: DatasetAgreement, row: Any, reason: str) -> None:
@@ -261,9 +363,12 @@ def send_pending(
             progress(dataset.name, done, len(rows))
         batch_id = row["batch_id"]
         try:
-            status, answer = post(
-                url, row["envelope"].encode("ascii"), node.config.peer_timeout_seconds
-            )
+            if row["chunk_count"] > 1:
+                status, answer = _send_chunked(node, dataset, row, url, post)
+            else:
+                status, answer = post(
+                    url, row["envelope"].encode("ascii"), node.config.peer_timeout_seconds
+                )
         except requests.RequestException as exc:
             log.warning(
                 "batch %s to %s: peer unreachable: %s", batch_id, peer.id, type(exc).__name__
@@ -279,7 +384,7 @@ def send_pending(
             log.warning(
                 "batch %s to %s: refused with HTTP %s (%s)", batch_id, peer.id, status, code
             )
-            _fail(node, dataset, row, f"http_{status}")
+            _fail(node, dataset, row, f"http_{status}" if status != 200 else "bad_answer")
             report.failed.append(batch_id)
             continue
         try:
@@ -289,6 +394,7 @@ def send_pending(
                 receiver=peer.id,
                 batch_id=batch_id,
                 records_sha256=row["records_sha256"],
+                records_root=row["records_root"],
             )
         except VerificationFailed as exc:
             log.error("batch %s to %s: receipt rejected: %s", batch_id, peer.id, exc)
@@ -302,6 +408,7 @@ def send_pending(
                 .where(b.batch_id == batch_id)
                 .values(
                     status="delivered",
+                    chunks_acked=row["chunk_count"],
                     attempts=b.attempts + 1,
                     last_attempt_at=iso(now),
                     delivered_at=iso(now),
@@ -319,6 +426,7 @@ def send_pending(
                 **common,
                 record_count=row["record_count"],
                 envelope_sha256=hashlib.sha256(row["envelope"].encode()).hexdigest(),
+                **_chunking(row),
             )
             audit.append(
                 conn,
@@ -326,7 +434,7 @@ def send_pending(
                 actor=node.party_id,
                 at=now,
                 **common,
-                records_sha256=row["records_sha256"],
+                **_digest(row),
                 signer_kid=verified.signer_kid,
                 receipt_sha256=hashlib.sha256(receipt.encode()).hexdigest(),
             )
@@ -334,6 +442,126 @@ def send_pending(
     if progress is not None:
         progress(dataset.name, len(rows), len(rows))
     return report
+
+
+def _digest(row: Any) -> dict[str, Any]:
+    """The batch's digest, as its audit entries name it."""
+    if row["records_root"] is not None:
+        return {"records_root": row["records_root"]}
+    return {"records_sha256": row["records_sha256"]}
+
+
+def _chunking(row: Any) -> dict[str, Any]:
+    return {"chunk_count": row["chunk_count"]} if row["chunk_count"] > 1 else {}
+
+
+def _send_chunked(
+    node: Node, dataset: DatasetAgreement, row: Any, url: str, post: Poster
+) -> tuple[int, Any]:
+    """Send a chunked batch: its manifest, then each chunk the receiver does not have.
+
+    Answers with the last exchange: the one that failed, or the one that carried
+    the receipt. The receiver acknowledges chunks in order; after an interruption
+    the manifest's answer says how many it holds, and sending resumes there.
+    While one chunk is in flight the next is sealed.
+    """
+    batch_id = row["batch_id"]
+    base = f"{url}/{batch_id}"
+    timeout = node.config.peer_timeout_seconds
+    status, answer = post(f"{base}/manifest", row["envelope"].encode("ascii"), timeout)
+    if status != 200 or not isinstance(answer, dict) or "receipt" in answer:
+        return status, answer
+    total = int(row["chunk_count"])
+    received = answer.get("chunks_received")
+    if type(received) is not int or not 0 <= received < total:
+        return status, None
+    if received:
+        _acknowledged(node, row, received, resumed=True)
+    header = BatchHeader(
+        sender=node.party_id,
+        receiver=row["receiver"],
+        dataset=row["dataset"],
+        schema_version=row["schema_version"],
+        batch_id=batch_id,
+        created_at=dt.datetime.fromisoformat(row["created_at"]),
+        sequence=max(1, int(row["sequence"])),
+    )
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="seal-chunk") as pool:
+        upcoming = pool.submit(_seal_stored_chunk, node, dataset, header, received)
+        for index in range(received, total):
+            envelope = upcoming.result()
+            if index + 1 < total:
+                upcoming = pool.submit(_seal_stored_chunk, node, dataset, header, index + 1)
+            status, answer = post(f"{base}/chunks/{index}", envelope, timeout)
+            if status != 200 or not isinstance(answer, dict) or index + 1 == total:
+                return status, answer
+            if answer.get("chunks_received") != index + 1:
+                return status, None
+            _acknowledged(node, row, index + 1)
+    raise AssertionError("unreachable")  # the last chunk returns above
+
+
+def _seal_stored_chunk(
+    node: Node, dataset: DatasetAgreement, header: BatchHeader, index: int
+) -> bytes:
+    """Seal chunk ``index`` of a stored batch from its records, as they were claimed."""
+    c = outbox_records.c
+    k = outbound_chunks.c
+    with node.store.read() as conn:
+        chunk = conn.execute(
+            select(k.first_seq, k.last_seq, k.record_count, k.records_sha256).where(
+                k.batch_id == header.batch_id, k.idx == index
+            )
+        ).one()
+        forms = [
+            text.encode("utf-8")
+            for (text,) in conn.execute(
+                select(c.record)
+                .where(
+                    c.dataset == header.dataset,
+                    c.batch_id == header.batch_id,
+                    c.seq >= chunk.first_seq,
+                    c.seq <= chunk.last_seq,
+                )
+                .order_by(c.seq)
+            )
+        ]
+    if len(forms) != chunk.record_count or forms_digest(forms) != chunk.records_sha256:
+        raise GatewayError(
+            f"batch {header.batch_id}: the stored records of chunk {index} no longer match "
+            "its digest"
+        )
+    return seal_chunk(
+        header,
+        index,
+        forms,
+        signing_key=node.keys.signing,
+        recipient_key=node.peers.encryption_key_of(header.receiver),
+        max_bytes=dataset.max_chunk_bytes,
+    ).encode("ascii")
+
+
+def _acknowledged(node: Node, row: Any, count: int, *, resumed: bool = False) -> None:
+    """Note that the receiver holds the batch's first ``count`` chunks."""
+    b = outbound_batches.c
+    with node.store.write() as conn:
+        conn.execute(
+            update(outbound_batches)
+            .where(b.batch_id == row["batch_id"], b.chunks_acked < count)
+            .values(chunks_acked=count)
+        )
+        if resumed:
+            audit.append(
+                conn,
+                event="batch_resumed",
+                actor=node.party_id,
+                at=node.now(),
+                dataset=row["dataset"],
+                batch_id=row["batch_id"],
+                peer=row["receiver"],
+                chunk=count,
+                chunk_count=row["chunk_count"],
+            )
 
 
 def run(

@@ -32,6 +32,11 @@ and ``GET /api/v1/audit/proof/inclusion`` against ``GET /api/v1/audit/checkpoint
 of the same node. Exits non-zero if a stored entry, a root, a verification or a
 proof is not the expected one.
 
+``transfer``: 1,000,000 records of about 1 KiB from the Ombudsman node to the
+Pemkot Bekasi node, both real processes, in chunked batches; against the
+receiver's bare validation rate for the same records; with each node's peak
+memory. See ``scripts/bench_transfer.py``.
+
 Usage: ``./scripts/bench [--requests N] [--concurrency C] [--rounds R] ...``
 """
 
@@ -921,7 +926,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds after which remaining requests are abandoned (default: 600)")
     parser.add_argument("--target", type=float, default=0.5,
                         help="throughput ratio to report against (default: 0.5)")
-    parser.add_argument("--benchmark", choices=("all", "submission", "validation", "audit"),
+    parser.add_argument("--benchmark",
+                        choices=("all", "submission", "validation", "audit", "transfer"),
                         default="all", help="which benchmark to run (default: all)")
     parser.add_argument("--validation-records", type=positive, default=2000,
                         help="sample records per dataset for the validation benchmark")
@@ -933,6 +939,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="entries of the log that is verified and proved (default: 1000000)")
     parser.add_argument("--audit-proofs", type=positive, default=2000,
                         help="inclusion proofs of random entries (default: 2000)")
+    parser.add_argument("--transfer-records", type=positive, default=1_000_000,
+                        help="records sent node to node in the transfer benchmark "
+                             "(default: 1000000)")
+    parser.add_argument("--transfer-workers", type=positive, default=2,
+                        help="gunicorn workers of each node in the transfer benchmark "
+                             "(default: 2)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temp directory (databases, logs) and print its path")
     args = parser.parse_args(argv)
@@ -948,11 +960,17 @@ def main(argv: list[str] | None = None) -> int:
             status = submission(args, tmp)
         if status == 0 and args.benchmark in ("all", "audit"):
             status = audit_benchmark(args, tmp)
+        if status == 0 and args.benchmark in ("all", "transfer"):
+            from bench_transfer import transfer_benchmark
+
+            status = transfer_benchmark(args, tmp, prepare=prepare_node, say=say, figure=figure,
+                                        passphrase=PASSPHRASE)
         return status
     except (RuntimeError, TimeoutError, subprocess.SubprocessError, requests.RequestException,
             auditor.VerificationError) as exc:
         say(f"FAILED: {exc}")
-        for log in ("node.log", "baseline.log", "audit-bench/node.log"):
+        for log in ("node.log", "baseline.log", "audit-bench/node.log",
+                    "transfer/ombudsman-ri.log", "transfer/pemkot-bekasi.log"):
             if (tmp / log).is_file():
                 tail = (tmp / log).read_text(encoding="utf-8", errors="replace").splitlines()
                 say(f"last lines of {log}:\n" + "\n".join(tail[-20:]))

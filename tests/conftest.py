@@ -75,6 +75,7 @@ purpose = 1
 schedule = {{ interval_seconds = {interval} }}
 max_records_per_batch = {max_records}
 max_batch_bytes = {max_batch_bytes}
+{chunk}
 {retry}
 
 [[datasets]]
@@ -86,6 +87,7 @@ purpose = 1
 schedule = {{ interval_seconds = {interval} }}
 max_records_per_batch = {max_records}
 max_batch_bytes = {max_batch_bytes}
+{chunk}
 {retry}
 [[datasets]]
 name = "kegiatan_pengembangan"
@@ -96,6 +98,7 @@ purpose = 1
 schedule = {{ interval_seconds = {interval} }}
 max_records_per_batch = {max_records}
 max_batch_bytes = {max_batch_bytes}
+{chunk}
 {retry}
 
 [[datasets]]
@@ -107,6 +110,7 @@ purpose = 1
 schedule = {{ interval_seconds = {interval} }}
 max_records_per_batch = {max_records}
 max_batch_bytes = {max_batch_bytes}
+{chunk}
 {retry}
 """
 
@@ -201,6 +205,7 @@ class Deployment:
 def make_deployment(
     root: Path, *, interval: int = 3600, max_records: int = 1000, workers: int = 1,
     max_body: int = 1_000_000, max_batch_bytes: int = 262144, retry: str = "",
+    max_chunk_bytes: int | None = None,
 ) -> Deployment:
     ports = {"pemkot-bekasi": free_port(), "ombudsman-ri": free_port()}
     root.mkdir(parents=True, exist_ok=True)
@@ -208,7 +213,8 @@ def make_deployment(
     (root / "agreement.toml").write_text(AGREEMENT.format(
         pemkot_port=ports["pemkot-bekasi"], ombudsman_port=ports["ombudsman-ri"],
         interval=interval, max_records=max_records, max_batch_bytes=max_batch_bytes,
-        retry=f"retry = {{ {retry} }}" if retry else ""))
+        retry=f"retry = {{ {retry} }}" if retry else "",
+        chunk=f"max_chunk_bytes = {max_chunk_bytes}" if max_chunk_bytes else ""))
     for party in PARTIES:
         tokens = list(TOKENS[party].values())
         hashes = {f"h{i + 1}": _sha256(t) for i, t in enumerate(tokens)}

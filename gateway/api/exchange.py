@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from gateway import inbox, witness
+from gateway import chunked, inbox, witness
 from gateway.api._common import node, read_body
 from gateway.transfer import JOSE_MEDIA_TYPE
 
@@ -30,6 +30,20 @@ def receive_batch() -> Response:
             "duplicate": delivery.duplicate,
         }
     )
+
+
+@bp.post("/batches/<batch_id>/manifest")
+def receive_manifest(batch_id: str) -> Response:
+    """The manifest of a batch sent as chunks; the answer says how many chunks are here."""
+    token = read_body(JOSE_MEDIA_TYPE).strip()
+    return jsonify(chunked.receive_manifest(node(), batch_id, token))
+
+
+@bp.post("/batches/<batch_id>/chunks/<int:index>")
+def receive_chunk(batch_id: str, index: int) -> Response:
+    """One chunk; the answer to the last is the batch's receipt."""
+    token = read_body(JOSE_MEDIA_TYPE).strip()
+    return jsonify(chunked.receive_chunk(node(), batch_id, index, token))
 
 
 @bp.post("/witness/add-checkpoint")

@@ -44,6 +44,11 @@ def get_batch(batch_id: str) -> Response:
     return jsonify(inbox.get_batch(node(), client(), batch_id))
 
 
+@bp.get("/batches/<batch_id>/chunks/<int:index>")
+def get_chunk(batch_id: str, index: int) -> Response:
+    return jsonify(inbox.get_chunk(node(), client(), batch_id, index))
+
+
 @bp.post("/batches/<batch_id>/ack")
 def ack_batch(batch_id: str) -> Response:
     return jsonify(inbox.acknowledge(node(), client(), batch_id))

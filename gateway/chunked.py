@@ -1,0 +1,364 @@
+"""Receiving a batch sent as chunks under a signed manifest (docs/ENVELOPE.md section 10).
+
+The sender first posts the sealed manifest: the batch header, the record count,
+each chunk's record count and digest, and ``records_root``, an RFC 9162 Merkle
+root over the SHA-256 of every record. Then it posts the chunks in order, each
+its own sealed envelope. The receiver
+
+* verifies each chunk on arrival (signature, its digest as the manifest states
+  it, the agreed schema) and stores it, with the records tree folded so far,
+  before it acknowledges it, so a sender that was interrupted resumes from the
+  first chunk not acknowledged;
+* commits the batch (a row in ``inbound_batches``, the pull cursor) in the same
+  transaction as the last chunk, and only if the records tree of all chunks
+  has the signed root. Until then no client sees any of its records.
+
+Every refusal is audited and logged with its detail, and raised as
+:class:`EnvelopeRejected`, whose public message says nothing more.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+from joserfc import jws
+from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Connection
+
+from gateway import audit
+from gateway.envelope import (
+    BatchHeader,
+    ChunkInfo,
+    Manifest,
+    OpenedChunk,
+    open_chunk,
+    open_manifest,
+    record_leaf,
+)
+from gateway.errors import EnvelopeRejected
+from gateway.inbox import (
+    audit_duplicate,
+    check_flow,
+    check_records,
+    check_sequence,
+    checkpoint_after,
+    commit,
+    record_refusal,
+)
+from gateway.merkle import Frontier
+from gateway.node import Node, iso
+from gateway.storage import inbound_batches, inbound_chunks, inbound_transfers
+
+__all__ = ["receive_chunk", "receive_manifest"]
+
+
+def _opening(node: Node) -> dict[str, Any]:
+    """What opening an envelope addressed to this node takes."""
+    return {
+        "own_party": node.party_id,
+        "decryption_key": node.keys.encryption,
+        "peer_keys": node.peers,
+        "max_bytes": node.config.agreement.largest_incoming_envelope(node.party_id),
+    }
+
+
+def _sha256(token: bytes) -> str:
+    return hashlib.sha256(token).hexdigest()
+
+
+def receive_manifest(node: Node, batch_id: str, token: bytes) -> dict[str, Any]:
+    """Take a batch's manifest; answer how many of its chunks this node holds.
+
+    Idempotent: the same manifest again gets the same answer, and for a batch
+    already committed the answer is its receipt.
+    """
+    envelope_sha256 = _sha256(token)
+    peer: str | None = None
+    try:
+        manifest = open_manifest(token, **_opening(node))
+        h = manifest.header
+        peer = h.sender
+        if h.batch_id != batch_id:
+            raise EnvelopeRejected(
+                f"manifest of batch {h.batch_id} posted for {batch_id}", reason="batch_id_mismatch"
+            )
+        with node.store.write() as conn:
+            node.store.serialize(conn, f"inbound:{batch_id}")
+            committed = _committed(conn, h, root=manifest.records_root)
+            if committed is not None:
+                audit_duplicate(conn, node, h, envelope_sha256)
+                return {"batch_id": batch_id, "receipt": committed, "duplicate": True}
+            row = _transfer(conn, batch_id)
+            if row is not None:
+                if row["manifest"] != manifest.signed:
+                    raise EnvelopeRejected(
+                        f"batch id {batch_id} already announced with another manifest",
+                        reason="batch_id_conflict",
+                    )
+                return _progress(row["chunks_received"], row["chunk_count"], batch_id)
+            check_flow(
+                node,
+                h,
+                record_count=manifest.record_count,
+                document_bytes=manifest.document_bytes,
+            )
+            check_sequence(conn, h)
+            now = node.now()
+            conn.execute(
+                inbound_transfers.insert().values(
+                    batch_id=batch_id,
+                    sender=h.sender,
+                    dataset=h.dataset,
+                    schema_version=h.schema_version,
+                    sequence=h.sequence,
+                    record_count=manifest.record_count,
+                    chunk_count=len(manifest.chunks),
+                    records_root=manifest.records_root,
+                    manifest=manifest.signed,
+                    manifest_sha256=envelope_sha256,
+                    signer_kid=manifest.signer_kid,
+                    chunks_received=0,
+                    bytes_received=0,
+                    frontier=Frontier().to_bytes(),
+                    started_at=iso(now),
+                    updated_at=iso(now),
+                )
+            )
+            audit.append(
+                conn,
+                event="batch_transfer_started",
+                actor=h.sender,
+                at=now,
+                peer=h.sender,
+                dataset=h.dataset,
+                schema_version=h.schema_version,
+                batch_id=batch_id,
+                sequence=h.sequence,
+                record_count=manifest.record_count,
+                records_root=manifest.records_root,
+                chunk_count=len(manifest.chunks),
+                envelope_sha256=envelope_sha256,
+                signer_kid=manifest.signer_kid,
+            )
+            return _progress(0, len(manifest.chunks), batch_id)
+    except EnvelopeRejected as exc:
+        record_refusal(node, exc, envelope_sha256, peer=peer, batch_id=batch_id)
+        raise
+
+
+def receive_chunk(node: Node, batch_id: str, index: int, token: bytes) -> dict[str, Any]:
+    """Verify and store chunk ``index``; the last one commits the batch and gets its receipt."""
+    envelope_sha256 = _sha256(token)
+    peer: str | None = None
+    try:
+        chunk = open_chunk(token, **_opening(node))
+        peer = chunk.sender
+        if (chunk.batch_id, chunk.index) != (batch_id, index):
+            raise EnvelopeRejected(
+                f"chunk {chunk.batch_id}/{chunk.index} posted as {batch_id}/{index}",
+                reason="batch_id_mismatch",
+            )
+        with node.store.read() as conn:
+            row = _transfer(conn, batch_id)
+            if row is None:
+                receipt = _receipt_of(conn, batch_id, sender=chunk.sender)
+                if receipt is None:
+                    raise EnvelopeRejected(
+                        f"chunk of batch {batch_id}, whose manifest has not come",
+                        reason="no_manifest",
+                    )
+                return {"batch_id": batch_id, "receipt": receipt, "duplicate": True}
+        manifest = _manifest(row)
+        _check_chunk(node, manifest, row, chunk)
+        if index < row["chunks_received"]:  # sent again after a lost answer
+            return _progress(row["chunks_received"], row["chunk_count"], batch_id)
+        if index > row["chunks_received"]:
+            raise EnvelopeRejected(
+                f"chunk {index} of batch {batch_id}, expected {row['chunks_received']}",
+                reason="chunk_order",
+            )
+        check_records(chunk.dataset, chunk.schema_version, chunk.records)
+        tree = Frontier.from_bytes(row["frontier"])
+        for form in chunk.forms:
+            tree.append(record_leaf(form))
+        receipt = _store_chunk(node, manifest, row, chunk, tree, envelope_sha256)
+    except EnvelopeRejected as exc:
+        record_refusal(node, exc, envelope_sha256, peer=peer, batch_id=batch_id, chunk=index)
+        raise
+    if receipt is None:
+        return _progress(index + 1, row["chunk_count"], batch_id)
+    checkpoint_after(node, batch_id)
+    return {"batch_id": batch_id, "receipt": receipt, "duplicate": False}
+
+
+def _check_chunk(node: Node, manifest: Manifest, row: Any, chunk: OpenedChunk) -> None:
+    h = manifest.header
+    if (chunk.sender, chunk.dataset, chunk.schema_version) != (
+        h.sender,
+        h.dataset,
+        h.schema_version,
+    ):
+        raise EnvelopeRejected(
+            f"chunk {chunk.index} names another sender, dataset or version than its manifest",
+            reason="chunk_mismatch",
+        )
+    if chunk.index >= len(manifest.chunks):
+        raise EnvelopeRejected(
+            f"chunk {chunk.index} of a batch of {len(manifest.chunks)}", reason="chunk_mismatch"
+        )
+    expected = manifest.chunks[chunk.index]
+    if expected != ChunkInfo(len(chunk.records), chunk.records_sha256):
+        raise EnvelopeRejected(
+            f"chunk {chunk.index} is not the chunk the manifest describes", reason="chunk_mismatch"
+        )
+    agreed = check_flow(
+        node, h, record_count=manifest.record_count, document_bytes=chunk.document_bytes
+    )
+    if row["bytes_received"] + chunk.document_bytes > agreed.max_batch_bytes:
+        raise EnvelopeRejected(
+            f"chunks over the batch limit of {agreed.max_batch_bytes} bytes", reason="batch_limit"
+        )
+
+
+def _store_chunk(
+    node: Node,
+    manifest: Manifest,
+    row: Any,
+    chunk: OpenedChunk,
+    tree: Frontier,
+    envelope_sha256: str,
+) -> str | None:
+    """Store a verified chunk; with the last one, commit the batch. Returns its receipt then."""
+    h = manifest.header
+    batch_id = h.batch_id
+    last = chunk.index + 1 == len(manifest.chunks)
+    if last and tree.root().hex() != manifest.records_root:
+        raise EnvelopeRejected(
+            f"the records of batch {batch_id} do not have the signed records_root",
+            reason="records_root_mismatch",
+        )
+    t = inbound_transfers.c
+    with node.store.write() as conn:
+        node.store.serialize(conn, f"inbound:{batch_id}")
+        # A copy of this chunk may have been stored meanwhile (a retry crossing this one).
+        now_received = conn.execute(
+            select(t.chunks_received).where(t.batch_id == batch_id)
+        ).scalar()
+        if now_received != chunk.index:
+            raise EnvelopeRejected(
+                f"chunk {chunk.index} of batch {batch_id} crossed another copy",
+                reason="chunk_order",
+            )
+        now = node.now()
+        conn.execute(
+            inbound_chunks.insert().values(
+                batch_id=batch_id,
+                idx=chunk.index,
+                record_count=len(chunk.records),
+                records_sha256=chunk.records_sha256,
+                signer_kid=chunk.signer_kid,
+                signed=chunk.signed,
+            )
+        )
+        audit.append(
+            conn,
+            event="batch_chunk_received",
+            actor=h.sender,
+            at=now,
+            peer=h.sender,
+            dataset=h.dataset,
+            batch_id=batch_id,
+            chunk=chunk.index,
+            record_count=len(chunk.records),
+            records_sha256=chunk.records_sha256,
+            envelope_sha256=envelope_sha256,
+        )
+        if not last:
+            conn.execute(
+                update(inbound_transfers)
+                .where(t.batch_id == batch_id)
+                .values(
+                    chunks_received=chunk.index + 1,
+                    bytes_received=t.bytes_received + chunk.document_bytes,
+                    frontier=tree.to_bytes(),
+                    updated_at=iso(now),
+                )
+            )
+            return None
+        # Batches are committed in the order of their cursor (see inbox._store).
+        node.store.serialize(conn, "inbound")
+        conn.execute(delete(inbound_transfers).where(t.batch_id == batch_id))
+        return commit(conn, node, manifest, row["manifest_sha256"], now)
+
+
+def _progress(received: int, total: int, batch_id: str) -> dict[str, Any]:
+    return {"batch_id": batch_id, "chunks_received": received, "chunk_count": total}
+
+
+def _transfer(conn: Connection, batch_id: str) -> Any:
+    return (
+        conn.execute(select(inbound_transfers).where(inbound_transfers.c.batch_id == batch_id))
+        .mappings()
+        .first()
+    )
+
+
+def _receipt_of(conn: Connection, batch_id: str, *, sender: str) -> str | None:
+    i = inbound_batches.c
+    row = conn.execute(
+        select(i.receipt).where(i.batch_id == batch_id, i.sender == sender, i.chunk_count > 1)
+    ).first()
+    return None if row is None else str(row[0])
+
+
+def _committed(conn: Connection, h: BatchHeader, *, root: str) -> str | None:
+    """The receipt of this batch if it was committed already; refuses another batch's id."""
+    i = inbound_batches.c
+    row = (
+        conn.execute(
+            select(i.sender, i.dataset, i.schema_version, i.records_root, i.receipt).where(
+                i.batch_id == h.batch_id
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    if (row["sender"], row["dataset"], row["schema_version"], row["records_root"]) != (
+        h.sender,
+        h.dataset,
+        h.schema_version,
+        root,
+    ):
+        raise EnvelopeRejected(
+            f"batch id {h.batch_id} already received with other content",
+            reason="batch_id_conflict",
+        )
+    return str(row["receipt"])
+
+
+def _manifest(row: Any) -> Manifest:
+    """The manifest of a transfer in progress, from its stored, verified JWS."""
+    document = json.loads(jws.extract_compact(row["manifest"].encode("ascii")).payload)
+    header = BatchHeader(
+        sender=row["sender"],
+        receiver=document["receiver"],
+        dataset=row["dataset"],
+        schema_version=row["schema_version"],
+        batch_id=row["batch_id"],
+        created_at=dt.datetime.fromisoformat(document["created_at"]),
+        sequence=row["sequence"],
+    )
+    return Manifest(
+        header=header,
+        record_count=row["record_count"],
+        records_root=row["records_root"],
+        chunks=tuple(ChunkInfo(c["record_count"], c["records_sha256"]) for c in document["chunks"]),
+        signer_kid=row["signer_kid"],
+        signed=row["manifest"],
+        document_bytes=0,
+    )

@@ -1,0 +1,287 @@
+"""The transfer benchmark: many records from one real node to the other.
+
+The Ombudsman node sends ``permintaan_klarifikasi`` to the Pemkot Bekasi node,
+both ``gateway serve`` processes (gunicorn, SQLite) on loopback. The records
+(about 1 KiB each, every one distinct) are first accepted into the sender's
+outbox by ``gateway.outbox.submit``, the code behind ``POST /records``, in
+process. Then the sender starts with its schedule, which seals batches of
+100,000 records as chunks of at most 1 MiB under signed manifests and sends
+them; the receiver verifies, validates, stores and commits them. Measured:
+the seconds from starting the sender to the moment the receiver has committed
+every record; the baseline is the receiver's bare schema validation rate for
+the same records (``RecordValidator.errors``, in this process). Memory: each
+node's processes (``gateway serve``, the gunicorn master and its workers) are
+sampled every 0.2 s; the figure is the peak of their summed PSS (shared pages
+counted once), with the summed RSS beside it. Afterwards every record is read
+back from the receiver's chunks and compared with the sender's outbox by
+digest: each must be there exactly once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from gateway import canonical, outbox
+from gateway.config import load_node_config
+from gateway.node import Node
+from gateway.process import NodeProcess, free_port, wait_until
+from gateway.validation import validator_for
+from schemas.samples import sample_records
+
+SENDER = "ombudsman-ri"
+RECEIVER = "pemkot-bekasi"
+DATASET = "permintaan_klarifikasi"
+CLIENT = "simpel"
+BATCH_RECORDS = 100_000
+BATCH_BYTES = 128 * 1024 * 1024
+CHUNK_BYTES = 1024 * 1024
+SUBMISSION = 10_000  # records per submit() call while loading
+FILLER = (
+    "Pelapor telah menyampaikan keberatan secara tertulis kepada unit pelayanan terkait, "
+    "namun sampai batas waktu yang ditetapkan dalam standar pelayanan belum memperoleh "
+    "tanggapan maupun penjelasan mengenai tindak lanjut. Pelapor juga telah mendatangi "
+    "kantor layanan sebanyak dua kali dan diminta melengkapi dokumen yang sebelumnya sudah "
+    "diserahkan. Tim pemeriksaan meminta klarifikasi atas prosedur, jangka waktu, dan biaya "
+    "yang dikenakan, serta dasar hukum penolakan permohonan pelapor."
+)
+
+
+def realistic_records(count: int, *, start: int = 0) -> list[dict[str, Any]]:
+    """``count`` valid, distinct records of about 1 KiB (a summary of a few sentences)."""
+    pool = _pool()
+    out = []
+    for i in range(start, start + count):
+        record = dict(pool[i % len(pool)])
+        record["ringkasan"] = f"{record['ringkasan']} {FILLER} (berkas {i:07d})"
+        out.append(record)
+    return out
+
+
+_POOL: list[dict[str, Any]] = []
+
+
+def _pool() -> list[dict[str, Any]]:
+    if not _POOL:
+        _POOL.extend(sample_records(DATASET, 5000, seed=2021))
+    return _POOL
+
+
+def _agreement_for_bench(text: str, ports: dict[str, int]) -> str:
+    text = text.replace('base_url = "http://127.0.0.1:8701"',
+                        f'base_url = "http://127.0.0.1:{ports[RECEIVER]}"')
+    text = text.replace('base_url = "http://127.0.0.1:8702"',
+                        f'base_url = "http://127.0.0.1:{ports[SENDER]}"')
+    block = re.compile(r'(name = "permintaan_klarifikasi"\n(?:.+\n)*?)schedule = .*\n'
+                       r'max_records_per_batch = .*\nmax_batch_bytes = .*\n')
+    text, found = block.subn(
+        lambda m: m.group(1) + "schedule = { interval_seconds = 2 }\n"
+        f"max_records_per_batch = {BATCH_RECORDS}\nmax_batch_bytes = {BATCH_BYTES}\n"
+        f"max_chunk_bytes = {CHUNK_BYTES}\n", text)
+    if found != 1:
+        raise RuntimeError("cannot find the permintaan_klarifikasi flow in the agreement")
+    return text
+
+
+def _group_memory(pgid: int) -> tuple[int, int]:
+    """Summed PSS and RSS (bytes) of the processes in process group ``pgid``."""
+    pss = rss = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii") as fh:
+                fields = fh.read().rpartition(")")[2].split()
+            if int(fields[2]) != pgid:  # field 5 of stat: the process group
+                continue
+            with open(f"/proc/{entry}/smaps_rollup", encoding="ascii") as fh:
+                for line in fh:
+                    if line.startswith("Pss:"):
+                        pss += int(line.split()[1]) * 1024
+                    elif line.startswith("Rss:"):
+                        rss += int(line.split()[1]) * 1024
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return pss, rss
+
+
+class MemorySampler(threading.Thread):
+    def __init__(self, nodes: dict[str, NodeProcess]) -> None:
+        super().__init__(daemon=True)
+        self.nodes = nodes
+        self.peak = {name: (0, 0) for name in nodes}
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.2):
+            for name, node in self.nodes.items():
+                if node.proc is None:
+                    continue
+                pss, rss = _group_memory(node.proc.pid)
+                old = self.peak[name]
+                self.peak[name] = (max(old[0], pss), max(old[1], rss))
+
+
+def _committed(db: Path) -> int:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        return int(conn.execute(
+            "SELECT coalesce(sum(record_count), 0) FROM inbound_batches WHERE dataset = ?",
+            (DATASET,)).fetchone()[0])
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+    finally:
+        conn.close()
+
+
+def _exactly_once(sender_db: Path, receiver_db: Path) -> str | None:
+    """None if every outbox record arrived exactly once; else what differs."""
+    import base64
+
+    sent: collections.Counter[str] = collections.Counter()
+    conn = sqlite3.connect(sender_db)
+    try:
+        for (digest,) in conn.execute(
+                "SELECT record_sha256 FROM outbox_records WHERE dataset = ?", (DATASET,)):
+            sent[digest] += 1
+    finally:
+        conn.close()
+    got: collections.Counter[str] = collections.Counter()
+    conn = sqlite3.connect(receiver_db)
+    try:
+        for (signed,) in conn.execute(
+                "SELECT c.signed FROM inbound_chunks c JOIN inbound_batches b "
+                "ON b.batch_id = c.batch_id WHERE b.dataset = ?", (DATASET,)):
+            part = signed.split(".")[1]
+            document = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+            for record in document["records"]:
+                got[hashlib.sha256(canonical.dumps(record)).hexdigest()] += 1
+    finally:
+        conn.close()
+    if sent == got:
+        return None
+    missing = sum((sent - got).values())
+    extra = sum((got - sent).values())
+    return f"{missing} records missing and {extra} extra or duplicated at the receiver"
+
+
+def transfer_benchmark(args: argparse.Namespace, tmp: Path, *, prepare: Any, say: Any,
+                       figure: Any, passphrase: str) -> int:
+    count = args.transfer_records
+    os.environ["GATEWAY_KEY_PASSPHRASE"] = passphrase
+    env = {**os.environ}
+    env.pop("GATEWAY_ACCESS_LOG", None)
+    work = tmp / "transfer"
+    work.mkdir()
+    receiver_config = prepare(work, env)
+    config_dir = receiver_config.parent
+    ports = {RECEIVER: free_port(), SENDER: free_port()}
+    agreement = config_dir / "agreement.toml"
+    agreement.write_text(_agreement_for_bench(agreement.read_text(encoding="utf-8"), ports),
+                         encoding="utf-8")
+    node_env = {
+        party: {
+            **env,
+            "GATEWAY_DATABASE_URL": f"sqlite:///{work / party}.db",
+            "GATEWAY_KEY_DIR": str(work / "keys" / party),
+            "GATEWAY_WORKERS": str(args.transfer_workers),
+            "GATEWAY_THREADS": "4",
+        }
+        for party in (SENDER, RECEIVER)
+    }
+
+    say(f"transfer: generating and accepting {count} records of about 1 KiB into the "
+        f"{SENDER} outbox")
+    sender_config = load_node_config(config_dir / f"{SENDER}.toml", environ=node_env[SENDER])
+    node = Node.from_config(sender_config)
+    client = next(c for c in sender_config.clients if c.id == CLIENT)
+    began = time.perf_counter()
+    size = 0
+    try:
+        for start in range(0, count, SUBMISSION):
+            part = realistic_records(min(SUBMISSION, count - start), start=start)
+            if start == 0:
+                size = sum(len(canonical.dumps(r)) for r in part) // len(part)
+            outbox.submit(node, client, DATASET, {"schema_version": "1.0", "records": part})
+    finally:
+        node.store.dispose()
+    say(f"transfer: {count} records accepted in {time.perf_counter() - began:.0f} s "
+        f"(mean canonical size {size} bytes)")
+
+    sample = realistic_records(min(count, 20_000))
+    validator = validator_for(DATASET, "1.0")
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        if validator.errors(sample):
+            say("FAILED: the benchmark records do not validate")
+            return 1
+        best = min(best, time.perf_counter() - t0)
+    validation_rate = len(sample) / best
+
+    nodes = {
+        party: NodeProcess(config_dir / f"{party}.toml", listen=f"127.0.0.1:{ports[party]}",
+                           env=node_env[party], log_path=work / f"{party}.log")
+        for party in (RECEIVER, SENDER)
+    }
+    sampler = MemorySampler(nodes)
+    receiver_db = work / f"{RECEIVER}.db"
+    try:
+        nodes[RECEIVER].start()
+        sampler.start()
+        say(f"transfer: starting the {SENDER} node; its schedule sends every 2 s")
+        t0 = time.perf_counter()
+        nodes[SENDER].start()
+        done = [0]
+
+        def arrived() -> bool:
+            done[0] = _committed(receiver_db)
+            return done[0] >= count
+
+        last_report = [t0]
+
+        def progress() -> bool:
+            finished = arrived()
+            now = time.perf_counter()
+            if now - last_report[0] > 15:
+                last_report[0] = now
+                say(f"transfer: {done[0]} of {count} committed after {now - t0:.0f} s")
+            return finished
+
+        wait_until(progress, timeout=args.time_limit, interval=0.1,
+                   what=f"{count} records at the receiver")
+        seconds = time.perf_counter() - t0
+    finally:
+        sampler.stop.set()
+        for proc in nodes.values():
+            proc.stop()
+    sampler.join()
+
+    say("transfer: checking that every record arrived exactly once")
+    problem = _exactly_once(work / f"{SENDER}.db", receiver_db)
+    if problem:
+        say(f"FAILED: {problem}")
+        return 1
+    rate = count / seconds
+    print(figure("transfer_throughput", rate, "records/s", validation_rate, 1))
+    mib = 1024 * 1024
+    for party, role in ((SENDER, "sender"), (RECEIVER, "receiver")):
+        pss, rss = sampler.peak[party]
+        print(json.dumps({"name": f"transfer_peak_memory_{role}", "value": round(pss / mib, 1),
+                          "unit": "MiB PSS", "rss": round(rss / mib, 1), "limit": 300}))
+    say(f"transfer: {count} records in {seconds:.1f} s = {rate:.0f} records/s "
+        f"(target >= 8000); the receiver validates {validation_rate:.0f} records/s bare "
+        f"(ratio {rate / validation_rate:.3f}); peak memory "
+        + ", ".
+        join(f"{p} {sampler.peak[p][0] / mib:.0f} MiB PSS ({sampler.peak[p][1] / mib:.0f} RSS)"
+             for p in (SENDER, RECEIVER)))
+    return 0

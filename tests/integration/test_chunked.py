@@ -1,0 +1,249 @@
+"""Batches larger than one envelope: chunks under a signed manifest, in process."""
+
+import datetime as dt
+import hashlib
+import json
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from gateway import canonical, transfer
+from gateway.envelope import BatchHeader, ChunkInfo, forms_digest, seal_chunk, seal_manifest
+from gateway.storage import inbound_batches, inbound_chunks, inbound_transfers, outbound_batches
+from schemas.samples import sample_records
+from tests.integration.test_api import TANGGAPAN, bridge, events, node, submit
+
+CHUNK = 4096  # the smallest chunk the agreement allows: a few records each
+
+
+@pytest.fixture
+def chunked(deployment_factory, make_apps):
+    apps = make_apps(deployment_factory(max_chunk_bytes=CHUNK))
+    pemkot, ombudsman = apps["pemkot-bekasi"], apps["ombudsman-ri"]
+    moment = [dt.datetime(2026, 11, 29, 1, 0, tzinfo=dt.UTC)]
+    node(pemkot).clock = lambda: moment[0]
+    return apps, pemkot, ombudsman, moment
+
+
+def later(moment, seconds=3600):
+    moment[0] += dt.timedelta(seconds=seconds)
+
+
+def outbound(app):
+    with node(app).store.read() as conn:
+        return conn.execute(select(outbound_batches)).mappings().one()
+
+
+def received_records(app, batch_id):
+    """Every record of a chunked batch, pulled through the API as a client would."""
+    headers = app.auth()
+    answer = app.client.get(f"/api/v1/batches/{batch_id}", headers=headers)
+    assert answer.status_code == 200, answer.get_json()
+    batch = answer.get_json()
+    records = []
+    for chunk in batch["chunks"]:
+        part = app.client.get(f"/api/v1/batches/{batch_id}/chunks/{chunk['index']}",
+                              headers=headers).get_json()
+        assert part["records_sha256"] == chunk["records_sha256"]
+        records += part["records"]
+    return batch, records
+
+
+def digests(records):
+    return sorted(hashlib.sha256(canonical.dumps(r)).hexdigest() for r in records)
+
+
+def counting(post, log):
+    def wrapped(url, body, timeout):
+        log.append(url.rsplit("/", 2)[-2:])
+        return post(url, body, timeout)
+    return wrapped
+
+
+def test_a_large_batch_travels_as_chunks_and_arrives_whole(chunked):
+    apps, pemkot, ombudsman, _ = chunked
+    records = sample_records(TANGGAPAN, 40, seed=3)
+    assert submit(pemkot, records).status_code == 202
+    report = transfer.run(node(pemkot), post=bridge(apps))
+    assert report.delivered == report.sealed and len(report.sealed) == 1
+    row = outbound(pemkot)
+    assert row["chunk_count"] > 3 and row["chunks_acked"] == row["chunk_count"]
+    assert row["records_sha256"] is None and len(row["records_root"]) == 64
+    batch, pulled = received_records(ombudsman, row["batch_id"])
+    assert batch["records_root"] == row["records_root"]
+    assert batch["chunk_count"] == row["chunk_count"] and batch["record_count"] == 40
+    assert digests(pulled) == digests(records)  # every record, once
+    kinds = [e["event"] for e in events(ombudsman)]
+    assert kinds.count("batch_chunk_received") == row["chunk_count"]
+    assert kinds.index("batch_transfer_started") < kinds.index("batch_received")
+    [sealed] = [e for e in events(pemkot) if e["event"] == "batch_sealed"]
+    [got] = [e for e in events(ombudsman) if e["event"] == "batch_received"]
+    assert sealed["records_root"] == got["records_root"] and sealed["envelope_sha256"] == \
+        got["envelope_sha256"]
+
+
+def test_an_interrupted_batch_resumes_from_the_first_chunk_not_acknowledged(chunked):
+    apps, pemkot, ombudsman, moment = chunked
+    assert submit(pemkot, sample_records(TANGGAPAN, 40, seed=4)).status_code == 202
+    real = bridge(apps)
+    sent = []
+
+    def cut_after_three(url, body, timeout):
+        if url.endswith("/chunks/3"):
+            raise requests.ConnectionError("the network dropped")
+        sent.append(url.rsplit("/", 1)[-1])
+        return real(url, body, timeout)
+
+    report = transfer.run(node(pemkot), post=cut_after_three)
+    assert report.failed == report.sealed
+    row = outbound(pemkot)
+    assert (row["status"], row["chunks_acked"]) == ("sealed", 3)
+    # Nothing is visible to the receiver's clients before the last chunk.
+    with node(ombudsman).store.read() as conn:
+        assert conn.execute(select(inbound_batches)).first() is None
+        assert conn.execute(select(inbound_transfers.c.chunks_received)).scalar() == 3
+    listing = ombudsman.client.get(f"/api/v1/datasets/{TANGGAPAN}/batches",
+                                   headers=ombudsman.auth()).get_json()
+    assert listing["batches"] == []
+
+    later(moment)
+    log = []
+    report = transfer.run(node(pemkot), post=counting(real, log))
+    assert report.delivered == [row["batch_id"]]
+    assert log[0] == [row["batch_id"], "manifest"]
+    assert [int(i) for _, i in log[1:]] == list(range(3, row["chunk_count"]))
+    resumed = [e for e in events(pemkot) if e["event"] == "batch_resumed"]
+    assert [(e["chunk"], e["chunk_count"]) for e in resumed] == [(3, row["chunk_count"])]
+    _, pulled = received_records(ombudsman, row["batch_id"])
+    assert len(pulled) == 40
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_a_damaged_chunk_is_refused_then_resent_and_never_committed_half(chunked, damage):
+    apps, pemkot, ombudsman, moment = chunked
+    records = sample_records(TANGGAPAN, 30, seed=5)
+    assert submit(pemkot, records).status_code == 202
+    real = bridge(apps)
+    answers = []
+
+    def damaging(url, body, timeout):
+        if url.endswith("/chunks/2"):
+            body = (body[:-40] + bytes([body[-40] ^ 1]) + body[-39:] if damage == "flip"
+                    else body[: len(body) // 2])
+            status, answer = real(url, body, timeout)
+            answers.append((status, answer))
+            return status, answer
+        return real(url, body, timeout)
+
+    report = transfer.run(node(pemkot), post=damaging)
+    assert report.failed == report.sealed
+    # The peer is told nothing about why.
+    assert answers == [(400, {"error": {"code": "envelope_rejected",
+                                        "message": "envelope rejected"}})]
+    [refused] = [e for e in events(ombudsman) if e["event"] == "envelope_rejected"]
+    assert refused["chunk"] == 2 and refused["reason"] in {"decrypt", "malformed"}
+    with node(ombudsman).store.read() as conn:
+        assert conn.execute(select(inbound_batches)).first() is None
+        assert [r.idx for r in conn.execute(select(inbound_chunks.c.idx))] == [0, 1]
+    later(moment)
+    assert transfer.run(node(pemkot), post=real).delivered == [outbound(pemkot)["batch_id"]]
+    _, pulled = received_records(ombudsman, outbound(pemkot)["batch_id"])
+    assert digests(pulled) == digests(records)
+
+
+def test_a_lost_answer_to_the_last_chunk_is_answered_with_the_same_receipt(chunked):
+    apps, pemkot, ombudsman, moment = chunked
+    assert submit(pemkot, sample_records(TANGGAPAN, 20, seed=6)).status_code == 202
+    real = bridge(apps)
+    receipts = []
+
+    def lose_the_receipt(url, body, timeout):
+        status, answer = real(url, body, timeout)
+        if "receipt" in (answer or {}):
+            receipts.append(answer["receipt"])
+            raise requests.ReadTimeout("the answer was lost")
+        return status, answer
+
+    transfer.run(node(pemkot), post=lose_the_receipt)
+    later(moment)
+    log = []
+    report = transfer.run(node(pemkot), post=counting(real, log))
+    assert report.delivered == [outbound(pemkot)["batch_id"]]
+    assert [p for _, p in log] == ["manifest"]  # committed already: the manifest gets the receipt
+    assert outbound(pemkot)["receipt"] == receipts[0]
+    with node(ombudsman).store.read() as conn:
+        assert len(conn.execute(select(inbound_batches)).all()) == 1
+
+
+def forge(sender_app, receiver_app, records, *, root=None, chunk_size=3):
+    """A manifest and chunks signed with the sender's real keys, for tampering tests."""
+    sender = node(sender_app)
+    header = BatchHeader(sender="pemkot-bekasi", receiver="ombudsman-ri", dataset=TANGGAPAN,
+                         schema_version="1.0", batch_id="0b7a3c2e-5d1f-4e8a-9b6c-7d8e9f0a1b2c",
+                         created_at=dt.datetime(2026, 11, 29, tzinfo=dt.UTC), sequence=1)
+    forms = [canonical.dumps(r) for r in records]
+    parts = [forms[i:i + chunk_size] for i in range(0, len(forms), chunk_size)]
+    from gateway.envelope import record_leaf
+    from gateway.merkle import root as merkle_root
+    records_root = root or merkle_root([record_leaf(f) for f in forms]).hex()
+    recipient = sender.peers.encryption_key_of("ombudsman-ri")
+    manifest = seal_manifest(header, records_root=records_root,
+                             chunks=[ChunkInfo(len(p), forms_digest(p)) for p in parts],
+                             signing_key=sender.keys.signing, recipient_key=recipient)
+    chunks = [seal_chunk(header, i, p, signing_key=sender.keys.signing, recipient_key=recipient,
+                         max_bytes=CHUNK) for i, p in enumerate(parts)]
+    return header.batch_id, manifest, chunks
+
+
+def post(app, path, body):
+    answer = app.client.post(path, data=body, content_type="application/jose")
+    return answer.status_code, answer.get_json()
+
+
+def test_chunks_out_of_order_from_another_batch_or_without_manifest_are_refused(chunked):
+    _, pemkot, ombudsman, _ = chunked
+    records = sample_records(TANGGAPAN, 9, seed=7)
+    batch_id, manifest, chunks = forge(pemkot, ombudsman, records)
+    base = f"/exchange/v1/batches/{batch_id}"
+    assert post(ombudsman, f"{base}/chunks/0", chunks[0])[0] == 400  # no manifest yet
+    assert post(ombudsman, f"{base}/manifest", manifest) == (
+        200, {"batch_id": batch_id, "chunks_received": 0, "chunk_count": 3})
+    assert post(ombudsman, f"{base}/chunks/1", chunks[1])[0] == 400  # out of order
+    assert post(ombudsman, f"{base}/chunks/1", chunks[0])[0] == 400  # posted as another index
+    other = "1c8b4d3f-6e2a-4f9b-8c7d-8e9f0a1b2c3d"
+    assert post(ombudsman, f"/exchange/v1/batches/{other}/chunks/0", chunks[0])[0] == 400
+    assert post(ombudsman, f"{base}/chunks/0", chunks[0])[1]["chunks_received"] == 1
+    assert post(ombudsman, f"{base}/chunks/0", chunks[0])[1]["chunks_received"] == 1  # again
+    reasons = [e["reason"] for e in events(ombudsman) if e["event"] == "envelope_rejected"]
+    assert reasons == ["no_manifest", "chunk_order", "batch_id_mismatch", "batch_id_mismatch"]
+
+
+def test_chunks_whose_records_lack_the_signed_root_are_never_committed(chunked):
+    _, pemkot, ombudsman, _ = chunked
+    records = sample_records(TANGGAPAN, 6, seed=8)
+    batch_id, manifest, chunks = forge(pemkot, ombudsman, records, root="ab" * 32)
+    base = f"/exchange/v1/batches/{batch_id}"
+    assert post(ombudsman, f"{base}/manifest", manifest)[0] == 200
+    assert post(ombudsman, f"{base}/chunks/0", chunks[0])[0] == 200
+    assert post(ombudsman, f"{base}/chunks/1", chunks[1])[0] == 400
+    [refused] = [e for e in events(ombudsman) if e["event"] == "envelope_rejected"]
+    assert refused["reason"] == "records_root_mismatch"
+    with node(ombudsman).store.read() as conn:
+        assert conn.execute(select(inbound_batches)).first() is None
+
+
+def test_a_chunk_with_an_invalid_record_is_refused_by_the_schema(chunked):
+    _, pemkot, ombudsman, _ = chunked
+    records = sample_records(TANGGAPAN, 6, seed=9)
+    records[4] = {**records[4], "nomor_laporan": 12}
+    batch_id, manifest, chunks = forge(pemkot, ombudsman, records)
+    base = f"/exchange/v1/batches/{batch_id}"
+    assert post(ombudsman, f"{base}/manifest", manifest)[0] == 200
+    assert post(ombudsman, f"{base}/chunks/0", chunks[0])[0] == 200
+    status, answer = post(ombudsman, f"{base}/chunks/1", chunks[1])
+    assert status == 400 and answer["error"]["message"] == "envelope rejected"
+    entries = [json.dumps(e) for e in events(ombudsman)]
+    assert not any("12" in e and "nomor_laporan" in e for e in entries)  # no values logged
+    [refused] = [e for e in events(ombudsman) if e["event"] == "envelope_rejected"]
+    assert refused["reason"] == "schema"
