@@ -1,10 +1,18 @@
 import datetime as dt
+import logging
+import threading
+from contextlib import contextmanager
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
+import pytest
+from apscheduler.events import EVENT_JOB_MISSED
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from gateway import scheduler as scheduler_module
 from gateway.node import Node
-from gateway.scheduler import build_scheduler
+from gateway.scheduler import build_scheduler, node_key
 
 
 def test_one_job_per_outgoing_dataset_in_jakarta_time(deployment, monkeypassphrase):
@@ -19,14 +27,18 @@ def test_one_job_per_outgoing_dataset_in_jakarta_time(deployment, monkeypassphra
         scheduler = build_scheduler(node)
         jobs = {job.id: job for job in scheduler.get_jobs()}
         assert sorted(jobs) == [
-            "audit:checkpoint", "transfer:kegiatan_pengembangan", "transfer:tanggapan_klarifikasi"]
+            "audit:checkpoint",
+            "transfer:kegiatan_pengembangan",
+            "transfer:tanggapan_klarifikasi",
+        ]
         # The audit log's checkpoint, at the node's interval (1 s in the test deployments).
         assert jobs["audit:checkpoint"].trigger.interval == dt.timedelta(seconds=1)
         job = jobs["transfer:tanggapan_klarifikasi"]
         assert isinstance(job.trigger, CronTrigger)
         assert str(job.trigger.timezone) == "Asia/Jakarta"
         first = job.trigger.get_next_fire_time(
-            None, dt.datetime(2026, 11, 27, 0, 0, tzinfo=dt.UTC))  # a Friday, 07:00 WIB
+            None, dt.datetime(2026, 11, 27, 0, 0, tzinfo=dt.UTC)
+        )  # a Friday, 07:00 WIB
         assert first.isoformat() == "2026-11-27T08:30:00+07:00"
         ombudsman = Node.from_config(deployment.config("ombudsman-ri"))
         try:
@@ -45,8 +57,10 @@ def test_misfire_and_coalescing_rules_come_from_the_agreement(deployment, monkey
     text = agreement.read_text()
     start = text.index('name = "tanggapan_klarifikasi"')
     tail = text[start:].replace(
-        "interval_seconds = 3600", "interval_seconds = 600, misfire_grace_seconds = 30, "
-        "coalesce = false", 1)
+        "interval_seconds = 3600",
+        "interval_seconds = 600, misfire_grace_seconds = 30, coalesce = false",
+        1,
+    )
     agreement.write_text(text[:start] + tail)
     node = Node.from_config(deployment.config("pemkot-bekasi"))
     try:
@@ -57,3 +71,339 @@ def test_misfire_and_coalescing_rules_come_from_the_agreement(deployment, monkey
     default = jobs["transfer:kegiatan_pengembangan"]
     assert (changed.misfire_grace_time, changed.coalesce) == (30, False)
     assert (default.misfire_grace_time, default.coalesce) == (300, True)
+
+
+# -- The schedule kept in the node's database ---------------------------------------------
+# A "restart" below is: a new Node on the same database, build_scheduler, start (paused:
+# reconcile only), shutdown, dispose. Times are injected by writing a stored job's
+# next_run_time; nothing waits for the clock except the runs started on purpose, which
+# are awaited with a deadline.
+
+PEMKOT = "pemkot-bekasi"
+IDS = ["audit:checkpoint", "transfer:kegiatan_pengembangan", "transfer:tanggapan_klarifikasi"]
+
+
+def _edit_flow(deployment, name, old, new, sender=PEMKOT):
+    """Replace ``old`` by ``new`` once in the agreement's block of the flow (name, sender)."""
+    agreement = deployment.root / "agreement.toml"
+    text = agreement.read_text()
+    start = text.index(f'name = "{name}"\nsender = "{sender}"')
+    tail = text[start:]
+    assert old in tail
+    agreement.write_text(text[:start] + tail.replace(old, new, 1))
+
+
+@contextmanager
+def _started(deployment, *, paused=True, party=PEMKOT, before_start=None):
+    node = Node.from_config(deployment.config(party))
+    try:
+        scheduler = build_scheduler(node)
+        if before_start is not None:
+            before_start(scheduler)
+        scheduler.start(paused=paused)
+        try:
+            yield scheduler
+        finally:
+            scheduler.shutdown(wait=True)
+    finally:
+        node.store.dispose()
+
+
+def _restart(deployment, **kwargs):
+    """The stored jobs, by id, after a restart of the node."""
+    with _started(deployment, **kwargs) as scheduler:
+        return {job.id: job for job in scheduler.get_jobs()}
+
+
+def _set_next_run(deployment, job_id, when):
+    with _started(deployment) as scheduler:
+        scheduler.modify_job(job_id, next_run_time=when)
+
+
+def _stored_rows(deployment):
+    return deployment.query(PEMKOT, "SELECT id, next_run_time FROM scheduler_jobs ORDER BY id")
+
+
+def _now():
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def test_the_jobs_are_stored_in_the_nodes_database(deployment, monkeypassphrase):
+    jobs = _restart(deployment)
+    rows = _stored_rows(deployment)
+    assert [row.id for row in rows] == IDS
+    assert {row.id: row.next_run_time for row in rows} == {
+        id_: job.next_run_time.timestamp() for id_, job in jobs.items()
+    }
+    job = jobs["transfer:tanggapan_klarifikasi"]
+    # A textual reference and plain arguments: a stored job holds no live object.
+    assert job.func_ref == "gateway.scheduler:transfer_job"
+    assert job.args[1:] == ("tanggapan_klarifikasi", "ombudsman-ri")
+    assert all(isinstance(arg, str) for arg in job.args)
+    assert jobs["audit:checkpoint"].func_ref == "gateway.scheduler:checkpoint_job"
+    assert not scheduler_module._NODES  # shut down: the node is no longer registered
+
+
+def test_a_restart_keeps_the_next_run_time_of_unchanged_jobs(deployment, monkeypassphrase):
+    first = _restart(deployment)
+    due = _now() + dt.timedelta(minutes=17)
+    _set_next_run(deployment, "transfer:tanggapan_klarifikasi", due)
+    jobs = _restart(deployment)
+    assert jobs["transfer:tanggapan_klarifikasi"].next_run_time == due
+    assert (
+        jobs["transfer:kegiatan_pengembangan"].next_run_time
+        == first["transfer:kegiatan_pengembangan"].next_run_time
+    )
+    assert sorted(jobs) == IDS
+
+
+def test_new_misfire_and_coalescing_rules_are_applied_and_the_schedule_kept(
+    deployment, monkeypassphrase
+):
+    _restart(deployment)
+    due = _now() + dt.timedelta(minutes=17)
+    _set_next_run(deployment, "transfer:tanggapan_klarifikasi", due)
+    _edit_flow(
+        deployment,
+        "tanggapan_klarifikasi",
+        "interval_seconds = 3600",
+        "interval_seconds = 3600, misfire_grace_seconds = 30, coalesce = false",
+    )
+    jobs = _restart(deployment)
+    job = jobs["transfer:tanggapan_klarifikasi"]
+    assert (job.misfire_grace_time, job.coalesce, job.next_run_time) == (30, False, due)
+    other = jobs["transfer:kegiatan_pengembangan"]
+    assert (other.misfire_grace_time, other.coalesce) == (300, True)
+
+
+def test_a_changed_trigger_replaces_the_job(deployment, monkeypassphrase):
+    _restart(deployment)
+    due = _now() + dt.timedelta(minutes=17)
+    _set_next_run(deployment, "transfer:tanggapan_klarifikasi", due)
+    _set_next_run(deployment, "transfer:kegiatan_pengembangan", due)
+    _edit_flow(
+        deployment, "tanggapan_klarifikasi", "interval_seconds = 3600", 'cron = "30 8 * * 1-5"'
+    )
+    _edit_flow(
+        deployment, "kegiatan_pengembangan", "interval_seconds = 3600", "interval_seconds = 600"
+    )
+    before = _now()
+    jobs = _restart(deployment)
+    cron = jobs["transfer:tanggapan_klarifikasi"]
+    assert isinstance(cron.trigger, CronTrigger)
+    local = cron.next_run_time.astimezone(ZoneInfo("Asia/Jakarta"))
+    assert (local.hour, local.minute, local.weekday() < 5) == (8, 30, True)
+    assert before < cron.next_run_time <= before + dt.timedelta(days=4)
+    interval = jobs["transfer:kegiatan_pengembangan"]
+    assert interval.trigger.interval == dt.timedelta(seconds=600)
+    assert (
+        before + dt.timedelta(seconds=599)
+        <= interval.next_run_time
+        <= _now() + dt.timedelta(seconds=601)
+    )
+
+
+def test_a_flow_removed_from_the_agreement_loses_its_job(deployment, monkeypassphrase):
+    assert sorted(_restart(deployment)) == IDS
+    agreement = deployment.root / "agreement.toml"
+    text = agreement.read_text()
+    start = text.index('[[datasets]]\nname = "kegiatan_pengembangan"\nsender = "pemkot-bekasi"')
+    end = text.index("[[datasets]]", start + 1)
+    agreement.write_text(text[:start] + text[end:])
+    config = deployment.config_path(PEMKOT)
+    config.write_text(
+        config.read_text().replace(
+            'submit = ["tanggapan_klarifikasi", "kegiatan_pengembangan"]',
+            'submit = ["tanggapan_klarifikasi"]',
+        )
+    )
+    assert sorted(_restart(deployment)) == ["audit:checkpoint", "transfer:tanggapan_klarifikasi"]
+    assert [row.id for row in _stored_rows(deployment)] == [
+        "audit:checkpoint",
+        "transfer:tanggapan_klarifikasi",
+    ]
+
+
+def test_two_replicas_reconciling_one_after_the_other_leave_one_job_each(
+    deployment, monkeypassphrase
+):
+    with _started(deployment) as first:
+        nexts = {job.id: job.next_run_time for job in first.get_jobs()}
+        with _started(deployment) as second:  # another Node on the same database
+            assert {job.id: job.next_run_time for job in second.get_jobs()} == nexts
+    rows = _stored_rows(deployment)
+    assert [row.id for row in rows] == IDS
+    assert {row.id: row.next_run_time for row in rows} == {
+        id_: when.timestamp() for id_, when in nexts.items()
+    }
+
+
+def test_two_replicas_starting_at_once_both_start(deployment, monkeypassphrase):
+    # The nodes are made one after the other (that migrates the database); their
+    # schedulers start at once.
+    nodes = [Node.from_config(deployment.config(PEMKOT)) for _ in range(2)]
+    schedulers = [build_scheduler(node) for node in nodes]
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def start(scheduler):
+        try:
+            barrier.wait(timeout=30)
+            scheduler.start(paused=True)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(s,)) for s in schedulers]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert errors == []
+        assert [sorted(job.id for job in s.get_jobs()) for s in schedulers] == [IDS, IDS]
+    finally:
+        for scheduler in schedulers:
+            if scheduler.running:
+                scheduler.shutdown(wait=True)
+        for node in nodes:
+            node.store.dispose()
+    assert [row.id for row in _stored_rows(deployment)] == IDS
+
+
+def test_a_replica_that_loses_a_race_looks_again(deployment, monkeypassphrase):
+    first = _restart(deployment)
+    with _started(deployment) as other:  # a job the agreement does not have
+        other.add_job(
+            "gateway.scheduler:checkpoint_job",
+            "interval",
+            args=("x",),
+            hours=1,
+            id="transfer:retired",
+        )
+
+    def stale(scheduler):
+        # This replica's view is out of date: it sees the jobs missing (another replica
+        # added them meanwhile) and the retired one still there (another removed it).
+        real_get_job, real_get_jobs, seen = scheduler.get_job, scheduler.get_jobs, set()
+
+        def get_job(job_id, jobstore=None):
+            if job_id not in seen:
+                seen.add(job_id)
+                return None
+            return real_get_job(job_id, jobstore)
+
+        def get_jobs(jobstore=None):
+            jobs = real_get_jobs(jobstore)
+            if scheduler.running and "others" not in seen:
+                seen.add("others")
+                with _started(deployment):
+                    pass  # another replica reconciles: the retired job is removed
+                assert "transfer:retired" in [job.id for job in jobs]
+            return jobs
+
+        scheduler.get_job, scheduler.get_jobs = get_job, get_jobs
+
+    jobs = _restart(deployment, before_start=stale)
+    assert sorted(jobs) == IDS
+    assert {job.id: job.next_run_time for job in jobs.values()} == {
+        job.id: job.next_run_time for job in first.values()
+    }
+    assert [row.id for row in _stored_rows(deployment)] == IDS
+
+
+def _recording(monkeypatch, expected):
+    """Record the transfers run (instead of running them); set the event at ``expected``."""
+    ran, done = [], threading.Event()
+
+    def run(node, dataset):
+        ran.append(dataset.name)
+        if len(ran) >= expected:
+            done.set()
+
+    monkeypatch.setattr(scheduler_module, "_run", run)
+    monkeypatch.setattr(scheduler_module, "_publish", lambda node: None)
+    return ran, done
+
+
+@pytest.mark.parametrize(("coalesce", "runs"), [(True, 1), (False, 3)])
+def test_runs_missed_while_down_run_at_start_within_the_grace_time(
+    deployment, monkeypassphrase, monkeypatch, coalesce, runs
+):
+    _edit_flow(
+        deployment,
+        "tanggapan_klarifikasi",
+        "interval_seconds = 3600",
+        f"interval_seconds = 60, coalesce = {str(coalesce).lower()}",
+    )
+    _restart(deployment)
+    down_since = _now() - dt.timedelta(seconds=150)  # due 150, 90 and 30 s ago
+    _set_next_run(deployment, "transfer:tanggapan_klarifikasi", down_since)
+    ran, done = _recording(monkeypatch, runs)
+    with _started(deployment, paused=False):
+        assert done.wait(timeout=20), ran
+    assert ran == ["tanggapan_klarifikasi"] * runs
+    after = _restart(deployment)["transfer:tanggapan_klarifikasi"]
+    assert after.next_run_time == down_since + dt.timedelta(seconds=180)
+
+
+def test_a_run_missed_by_more_than_the_grace_time_is_skipped_and_logged(
+    deployment, monkeypassphrase, monkeypatch, caplog
+):
+    _restart(deployment)
+    down_since = _now() - dt.timedelta(seconds=600)  # the grace time is 300 s
+    _set_next_run(deployment, "transfer:tanggapan_klarifikasi", down_since)
+    ran, _ = _recording(monkeypatch, 1)
+    missed = threading.Event()
+
+    def listen(scheduler):
+        scheduler.add_listener(
+            lambda event: event.job_id == "transfer:tanggapan_klarifikasi" and missed.set(),
+            EVENT_JOB_MISSED,
+        )
+
+    with (
+        caplog.at_level(logging.WARNING, logger="gateway.scheduler"),
+        _started(deployment, paused=False, before_start=listen),
+    ):
+        assert missed.wait(timeout=20)
+    assert ran == []
+    assert any(
+        "transfer:tanggapan_klarifikasi" in r.getMessage() and "missed" in r.getMessage()
+        for r in caplog.records
+        if r.name == "gateway.scheduler"
+    )
+    after = _restart(deployment)["transfer:tanggapan_klarifikasi"]
+    assert after.next_run_time == down_since + dt.timedelta(hours=1)
+
+
+def test_a_stored_job_finds_its_node_and_flow_when_it_runs(
+    deployment, monkeypassphrase, monkeypatch, caplog
+):
+    ran, _ = _recording(monkeypatch, 1)
+    with _started(deployment) as scheduler:
+        key = scheduler.node_key
+        scheduler_module.transfer_job(key, "tanggapan_klarifikasi", "ombudsman-ri")
+        # Stored by a replica whose database URL is written otherwise: the one node of
+        # the party that runs here.
+        scheduler_module.transfer_job(
+            PEMKOT + "@000000000000", "kegiatan_pengembangan", "ombudsman-ri"
+        )
+        with caplog.at_level(logging.WARNING, logger="gateway.scheduler"):
+            scheduler_module.transfer_job(key, "tanggapan_klarifikasi", "pemkot-bekasi")
+            scheduler_module.transfer_job("ombudsman-ri@000000000000", "x", "y")
+    assert ran == ["tanggapan_klarifikasi", "kegiatan_pengembangan"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "gateway.scheduler"]
+    assert any("no longer has this flow" in m for m in messages)
+    assert any("does not run here" in m for m in messages)
+    scheduler_module.transfer_job(key, "tanggapan_klarifikasi", "ombudsman-ri")  # shut down
+    assert ran == ["tanggapan_klarifikasi", "kegiatan_pengembangan"]
+
+
+def test_the_node_key_holds_no_password():
+    def node(url):
+        return SimpleNamespace(party_id="pemkot-bekasi", store=SimpleNamespace(url=url))
+
+    key = node_key(node("postgresql+psycopg://gw:s3cret@db.example/gateway"))
+    assert "s3cret" not in key and key.startswith("pemkot-bekasi@")
+    assert key == node_key(node("postgresql+psycopg://gw:other@db.example/gateway"))
+    assert key != node_key(node("postgresql+psycopg://gw:s3cret@db.example/other"))
