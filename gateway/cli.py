@@ -20,6 +20,7 @@ from gateway.config import NodeConfig, load_node_config
 from gateway.envelope import BatchHeader, open_batch, seal_batch
 from gateway.errors import GatewayError, KeyMaterialError
 from gateway.keys import NodeKeys, init_keys
+from gateway.memory import bound_large_allocations
 from gateway.node import Node, peer_keys, utc_now
 from gateway.validation import validator_for
 
@@ -829,6 +830,8 @@ def serve(config_path: str | None, no_scheduler: bool, dev_server: bool) -> None
 
 
 def main() -> None:
+    # Before any envelope is sealed or opened in this process (gateway.memory).
+    bound_large_allocations()
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

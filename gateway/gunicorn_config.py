@@ -5,6 +5,11 @@
 
 import os
 
+from gateway.memory import bound_large_allocations
+
+# Set in the master, inherited by every worker it forks (gateway.memory).
+bound_large_allocations()
+
 bind = os.environ.get("GATEWAY_LISTEN", "127.0.0.1:8700")
 workers = int(os.environ.get("GATEWAY_WORKERS", "3"))
 # Threads let one worker hold several requests at once, so that their writes

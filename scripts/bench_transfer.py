@@ -92,7 +92,7 @@ def _agreement_for_bench(text: str, ports: dict[str, int]) -> str:
     return text
 
 
-def _group_memory(pgid: int) -> tuple[int, int]:
+def _group_memory(pgid: int, each: dict[str, int] | None = None) -> tuple[int, int]:
     """Summed PSS and RSS (bytes) of the processes in process group ``pgid``."""
     pss = rss = 0
     for entry in os.listdir("/proc"):
@@ -107,6 +107,11 @@ def _group_memory(pgid: int) -> tuple[int, int]:
                 for line in fh:
                     if line.startswith("Pss:"):
                         pss += int(line.split()[1]) * 1024
+                        if each is not None:
+                            with open(f"/proc/{entry}/cmdline", "rb") as cmd:
+                                name = cmd.read().replace(b"\0", b" ")[:60].decode()
+                            key = f"{entry} {name}"
+                            each[key] = max(each.get(key, 0), int(line.split()[1]) // 1024)
                     elif line.startswith("Rss:"):
                         rss += int(line.split()[1]) * 1024
         except (FileNotFoundError, ProcessLookupError, PermissionError):
@@ -119,6 +124,7 @@ class MemorySampler(threading.Thread):
         super().__init__(daemon=True)
         self.nodes = nodes
         self.peak = {name: (0, 0) for name in nodes}
+        self.each: dict[str, dict[str, int]] = {name: {} for name in nodes}
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -126,7 +132,7 @@ class MemorySampler(threading.Thread):
             for name, node in self.nodes.items():
                 if node.proc is None:
                     continue
-                pss, rss = _group_memory(node.proc.pid)
+                pss, rss = _group_memory(node.proc.pid, self.each[name])
                 old = self.peak[name]
                 self.peak[name] = (max(old[0], pss), max(old[1], rss))
 
@@ -266,6 +272,8 @@ def transfer_benchmark(args: argparse.Namespace, tmp: Path, *, prepare: Any, say
             proc.stop()
     sampler.join()
 
+    for party, each in sampler.each.items():
+        say(f"transfer: {party} peak PSS per process (MiB): {each}")
     say("transfer: checking that every record arrived exactly once")
     problem = _exactly_once(work / f"{SENDER}.db", receiver_db)
     if problem:

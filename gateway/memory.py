@@ -1,0 +1,37 @@
+"""Keeping the large, short-lived buffers of sealing and opening from pinning memory.
+
+Every chunk sealed or opened makes a handful of buffers of one to a few MiB
+(payload, signature input, base64 forms, ciphertext). glibc's malloc serves
+allocations above a threshold with their own ``mmap`` and returns them to the
+system when freed, but by default it raises that threshold each time such a
+block is freed (up to 32 MiB on 64-bit systems), after which the buffers come
+from the heap, where freed space is kept: a node's resident memory then grows
+by hundreds of MiB while its live objects stay a few MiB (measured in
+docs/PERFORMANCE.md). Fixing the threshold with ``mallopt(M_MMAP_THRESHOLD)``,
+the documented equivalent of the ``MALLOC_MMAP_THRESHOLD_`` environment
+variable, keeps it where it is. Elsewhere than glibc this does nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+
+__all__ = ["MMAP_THRESHOLD", "bound_large_allocations"]
+
+_M_MMAP_THRESHOLD = -3  # from glibc's malloc.h
+MMAP_THRESHOLD = 64 * 1024
+
+
+def bound_large_allocations(threshold: int = MMAP_THRESHOLD) -> bool:
+    """Serve allocations of ``threshold`` bytes and more by ``mmap``; False if not glibc."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return False
+    mallopt = getattr(libc, "mallopt", None)
+    if mallopt is None:
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, threshold))
