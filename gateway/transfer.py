@@ -9,10 +9,12 @@ receiver and answered with the same receipt.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
 import random
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -486,19 +488,33 @@ def _send_chunked(
         created_at=dt.datetime.fromisoformat(row["created_at"]),
         sequence=max(1, int(row["sequence"])),
     )
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="seal-chunk") as pool:
-        upcoming = pool.submit(_seal_stored_chunk, node, dataset, header, received)
-        for index in range(received, total):
-            envelope = upcoming.result()
-            if index + 1 < total:
-                upcoming = pool.submit(_seal_stored_chunk, node, dataset, header, index + 1)
-            status, answer = post(f"{base}/chunks/{index}", envelope, timeout)
-            if status != 200 or not isinstance(answer, dict) or index + 1 == total:
-                return status, answer
-            if answer.get("chunks_received") != index + 1:
-                return status, None
-            _acknowledged(node, row, index + 1)
+    noted_at, noted, acked = time.monotonic(), received, received
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="seal-chunk") as pool:
+            upcoming = pool.submit(_seal_stored_chunk, node, dataset, header, received)
+            for index in range(received, total):
+                envelope = upcoming.result()
+                if index + 1 < total:
+                    upcoming = pool.submit(_seal_stored_chunk, node, dataset, header, index + 1)
+                status, answer = post(f"{base}/chunks/{index}", envelope, timeout)
+                if status != 200 or not isinstance(answer, dict) or index + 1 == total:
+                    return status, answer
+                if answer.get("chunks_received") != index + 1:
+                    return status, None
+                acked = index + 1
+                # Noted every few seconds for the operator's status, and when sending
+                # stops; after an interruption the receiver's answer to the manifest
+                # is what sending resumes from.
+                if time.monotonic() - noted_at >= _NOTE_ACKS_SECONDS:
+                    _acknowledged(node, row, acked)
+                    noted_at, noted = time.monotonic(), acked
+    finally:
+        if acked > noted:
+            _acknowledged(node, row, acked)
     raise AssertionError("unreachable")  # the last chunk returns above
+
+
+_NOTE_ACKS_SECONDS = 2.0
 
 
 def _seal_stored_chunk(
@@ -564,6 +580,46 @@ def _acknowledged(node: Node, row: Any, count: int, *, resumed: bool = False) ->
             )
 
 
+def _seal_and_send(
+    node: Node, dataset: DatasetAgreement, *, post: Poster, progress: Progress | None
+) -> TransferReport:
+    """Seal pending records and send the batches, sending each as soon as it is sealed.
+
+    Sealing runs in a thread beside the sending, so that a large backlog keeps
+    the receiver busy while the next batch is cut (the two write the database
+    at different moments: sealing once per batch, sending once per batch and
+    every few seconds between chunks).
+    """
+    report = TransferReport()
+    shown = False
+
+    def relay(name: str, done: int, total: int) -> None:
+        nonlocal shown
+        if progress is not None and total:  # passes that found nothing to send stay quiet
+            shown = True
+            progress(name, done, total)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="seal") as pool:
+        sealing = pool.submit(seal_pending, node, dataset)
+        while True:
+            finished = sealing.done()
+            part = send_pending(node, dataset, post=post, progress=relay)
+            report.merge(part)
+            if finished and not part.delivered:
+                break  # nothing more will be sealed, and nothing more could be sent
+            if not part.delivered and not part.failed:
+                # Wait for the next batch to be sealed, or for sealing to end.
+                with contextlib.suppress(TimeoutError):
+                    sealing.result(timeout=_SEAL_POLL_SECONDS)
+        report.sealed += sealing.result()
+    if progress is not None and not shown:
+        progress(dataset.name, 0, 0)
+    return report
+
+
+_SEAL_POLL_SECONDS = 0.2
+
+
 def run(
     node: Node,
     *,
@@ -580,8 +636,7 @@ def run(
             raise GatewayError(f"{node.party_id} sends no dataset named {dataset!r}")
     for agreed in outgoing:
         try:
-            report.sealed += seal_pending(node, agreed)
-            report.merge(send_pending(node, agreed, post=post, progress=progress))
+            report.merge(_seal_and_send(node, agreed, post=post, progress=progress))
         except Exception:
             # One dataset's failure must not hold back the others; the next run retries it.
             log.exception("transfer of %s failed", agreed.name)
