@@ -40,7 +40,15 @@ from gateway.errors import GatewayError, VerificationFailed
 from gateway.node import Node, iso
 from gateway.storage import outbound_batches, outbound_chunks, outbox_records
 
-__all__ = ["BATCHES_PATH", "Poster", "TransferReport", "run", "seal_pending", "send_pending"]
+__all__ = [
+    "BATCHES_PATH",
+    "Poster",
+    "TransferReport",
+    "accept_receipt",
+    "run",
+    "seal_pending",
+    "send_pending",
+]
 
 log = logging.getLogger(__name__)
 
@@ -390,60 +398,71 @@ def send_pending(
             report.failed.append(batch_id)
             continue
         try:
-            verified = verify_receipt(
-                receipt,
-                peer_keys=node.peers,
-                receiver=peer.id,
-                batch_id=batch_id,
-                records_sha256=row["records_sha256"],
-                records_root=row["records_root"],
-            )
+            accept_receipt(node, row, receipt)
         except VerificationFailed as exc:
             log.error("batch %s to %s: receipt rejected: %s", batch_id, peer.id, exc)
             _fail(node, dataset, row, "bad_receipt")
             report.failed.append(batch_id)
             continue
-        now = node.now()
-        with node.store.write() as conn:
-            conn.execute(
-                update(outbound_batches)
-                .where(b.batch_id == batch_id)
-                .values(
-                    status="delivered",
-                    chunks_acked=row["chunk_count"],
-                    attempts=b.attempts + 1,
-                    last_attempt_at=iso(now),
-                    delivered_at=iso(now),
-                    receipt=receipt,
-                    last_error=None,
-                    next_attempt_at=None,
-                )
-            )
-            common = {"dataset": row["dataset"], "batch_id": batch_id, "peer": peer.id}
-            audit.append(
-                conn,
-                event="batch_sent",
-                actor=node.party_id,
-                at=now,
-                **common,
-                record_count=row["record_count"],
-                envelope_sha256=hashlib.sha256(row["envelope"].encode()).hexdigest(),
-                **_chunking(row),
-            )
-            audit.append(
-                conn,
-                event="receipt_verified",
-                actor=node.party_id,
-                at=now,
-                **common,
-                **_digest(row),
-                signer_kid=verified.signer_kid,
-                receipt_sha256=hashlib.sha256(receipt.encode()).hexdigest(),
-            )
         report.delivered.append(batch_id)
     if progress is not None:
         progress(dataset.name, len(rows), len(rows))
     return report
+
+
+def accept_receipt(node: Node, row: Any, receipt: str) -> None:
+    """Verify the receiver's receipt for a sealed batch, then mark the batch delivered.
+
+    Raises :class:`VerificationFailed` if the receipt is not the receiver's
+    signed statement about this batch; the batch is then left as it was.
+    """
+    b = outbound_batches.c
+    batch_id = row["batch_id"]
+    verified = verify_receipt(
+        receipt,
+        peer_keys=node.peers,
+        receiver=row["receiver"],
+        batch_id=batch_id,
+        records_sha256=row["records_sha256"],
+        records_root=row["records_root"],
+    )
+    now = node.now()
+    with node.store.write() as conn:
+        conn.execute(
+            update(outbound_batches)
+            .where(b.batch_id == batch_id)
+            .values(
+                status="delivered",
+                chunks_acked=row["chunk_count"],
+                attempts=b.attempts + 1,
+                last_attempt_at=iso(now),
+                delivered_at=iso(now),
+                receipt=receipt,
+                last_error=None,
+                next_attempt_at=None,
+            )
+        )
+        common = {"dataset": row["dataset"], "batch_id": batch_id, "peer": row["receiver"]}
+        audit.append(
+            conn,
+            event="batch_sent",
+            actor=node.party_id,
+            at=now,
+            **common,
+            record_count=row["record_count"],
+            envelope_sha256=hashlib.sha256(row["envelope"].encode()).hexdigest(),
+            **_chunking(row),
+        )
+        audit.append(
+            conn,
+            event="receipt_verified",
+            actor=node.party_id,
+            at=now,
+            **common,
+            **_digest(row),
+            signer_kid=verified.signer_kid,
+            receipt_sha256=hashlib.sha256(receipt.encode()).hexdigest(),
+        )
 
 
 def _digest(row: Any) -> dict[str, Any]:
