@@ -29,7 +29,7 @@ from typing import Any
 
 import rfc8785
 
-__all__ = ["dumps"]
+__all__ = ["dumps", "dumps_plain"]
 
 _MAX_SAFE_INTEGER = 2**53 - 1
 _encode = json.JSONEncoder(
@@ -45,6 +45,15 @@ def dumps(value: Any) -> bytes:
         except UnicodeEncodeError:  # a lone surrogate: let the reference decide
             pass
     return rfc8785.dumps(value)
+
+
+def dumps_plain(value: Any) -> bytes:
+    """:func:`dumps` of a value parsed from JSON known to hold no float, no integer
+    beyond 2**53 - 1 and no character above U+FFFF, so the check can be skipped."""
+    try:
+        return _encode(value).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: let the reference decide
+        return rfc8785.dumps(value)
 
 
 def _plain(value: Any) -> bool:

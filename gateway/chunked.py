@@ -6,9 +6,11 @@ root over the SHA-256 of every record. Then it posts the chunks in order, each
 its own sealed envelope. The receiver
 
 * verifies each chunk on arrival (signature, its digest as the manifest states
-  it, the agreed schema) and stores it, with the records tree folded so far,
-  before it acknowledges it, so a sender that was interrupted resumes from the
-  first chunk not acknowledged;
+  it, the agreed schema) and stores it with its records' leaves before it
+  acknowledges it. Chunks may come in any order (a sender keeps a few in
+  flight); the records tree is folded over the chunks from the first without a
+  gap, and the answer says how many those are, so a sender that was
+  interrupted resumes there;
 * commits the batch (a row in ``inbound_batches``, the pull cursor) in the same
   transaction as the last chunk, and only if the records tree of all chunks
   has the signed root. Until then no client sees any of its records.
@@ -48,7 +50,7 @@ from gateway.inbox import (
     commit,
     record_refusal,
 )
-from gateway.merkle import Frontier
+from gateway.merkle import HASH_SIZE, Frontier
 from gateway.node import Node, iso
 from gateway.storage import inbound_batches, inbound_chunks, inbound_transfers
 
@@ -173,23 +175,16 @@ def receive_chunk(node: Node, batch_id: str, index: int, token: bytes) -> dict[s
                 return {"batch_id": batch_id, "receipt": receipt, "duplicate": True}
         manifest = _manifest(row)
         _check_chunk(node, manifest, row, chunk)
-        if index < row["chunks_received"]:  # sent again after a lost answer
+        if _held(node, batch_id, index):  # sent again after a lost answer
             return _progress(row["chunks_received"], row["chunk_count"], batch_id)
-        if index > row["chunks_received"]:
-            raise EnvelopeRejected(
-                f"chunk {index} of batch {batch_id}, expected {row['chunks_received']}",
-                reason="chunk_order",
-            )
         check_records(chunk.dataset, chunk.schema_version, chunk.records)
-        tree = Frontier.from_bytes(row["frontier"])
-        for form in chunk.forms:
-            tree.append(record_leaf(form))
-        receipt = _store_chunk(node, manifest, row, chunk, tree, envelope_sha256)
+        leaves = b"".join([record_leaf(form) for form in chunk.forms])
+        receipt, received = _store_chunk(node, manifest, chunk, leaves, envelope_sha256)
     except EnvelopeRejected as exc:
         record_refusal(node, exc, envelope_sha256, peer=peer, batch_id=batch_id, chunk=index)
         raise
     if receipt is None:
-        return _progress(index + 1, row["chunk_count"], batch_id)
+        return _progress(received, row["chunk_count"], batch_id)
     checkpoint_after(node, batch_id)
     return {"batch_id": batch_id, "receipt": receipt, "duplicate": False}
 
@@ -226,32 +221,35 @@ def _check_chunk(node: Node, manifest: Manifest, row: Any, chunk: OpenedChunk) -
 def _store_chunk(
     node: Node,
     manifest: Manifest,
-    row: Any,
     chunk: OpenedChunk,
-    tree: Frontier,
+    leaves: bytes,
     envelope_sha256: str,
-) -> str | None:
-    """Store a verified chunk; with the last one, commit the batch. Returns its receipt then."""
+) -> tuple[str | None, int]:
+    """Store a verified chunk and fold what is now contiguous into the records tree.
+
+    Returns the receipt when this completed the batch (which is then committed
+    in the same transaction), and how many chunks from the first are here.
+    Chunks may arrive in any order (a sender may have several in flight); the
+    tree is folded over the run of chunks from the first without a gap.
+    """
     h = manifest.header
     batch_id = h.batch_id
-    last = chunk.index + 1 == len(manifest.chunks)
-    if last and tree.root().hex() != manifest.records_root:
-        raise EnvelopeRejected(
-            f"the records of batch {batch_id} do not have the signed records_root",
-            reason="records_root_mismatch",
-        )
+    total = len(manifest.chunks)
     t = inbound_transfers.c
+    k = inbound_chunks.c
     with node.store.write() as conn:
         node.store.serialize(conn, f"inbound:{batch_id}")
-        # A copy of this chunk may have been stored meanwhile (a retry crossing this one).
-        now_received = conn.execute(
-            select(t.chunks_received).where(t.batch_id == batch_id)
-        ).scalar()
-        if now_received != chunk.index:
-            raise EnvelopeRejected(
-                f"chunk {chunk.index} of batch {batch_id} crossed another copy",
-                reason="chunk_order",
-            )
+        row = _transfer(conn, batch_id)
+        if row is None:  # another copy of the last chunk committed the batch meanwhile
+            receipt = _receipt_of(conn, batch_id, sender=h.sender)
+            if receipt is None:
+                raise EnvelopeRejected(f"batch {batch_id} vanished", reason="no_manifest")
+            return receipt, total
+        held = conn.execute(
+            select(k.idx).where(k.batch_id == batch_id, k.idx == chunk.index)
+        ).first()
+        if held is not None:  # a copy of this chunk crossed this one
+            return None, int(row["chunks_received"])
         now = node.now()
         conn.execute(
             inbound_chunks.insert().values(
@@ -261,6 +259,7 @@ def _store_chunk(
                 records_sha256=chunk.records_sha256,
                 signer_kid=chunk.signer_kid,
                 signed=chunk.signed,
+                leaves=leaves,
             )
         )
         audit.append(
@@ -276,22 +275,51 @@ def _store_chunk(
             records_sha256=chunk.records_sha256,
             envelope_sha256=envelope_sha256,
         )
-        if not last:
+        received = int(row["chunks_received"])
+        tree = Frontier.from_bytes(row["frontier"])
+        while received < total:
+            found = (
+                leaves
+                if received == chunk.index
+                else conn.execute(
+                    select(k.leaves).where(k.batch_id == batch_id, k.idx == received)
+                ).scalar()
+            )
+            if found is None:
+                break
+            for start in range(0, len(found), HASH_SIZE):
+                tree.append(found[start : start + HASH_SIZE])
+            received += 1
+        if received < total:
             conn.execute(
                 update(inbound_transfers)
                 .where(t.batch_id == batch_id)
                 .values(
-                    chunks_received=chunk.index + 1,
+                    chunks_received=received,
                     bytes_received=t.bytes_received + chunk.document_bytes,
                     frontier=tree.to_bytes(),
                     updated_at=iso(now),
                 )
             )
-            return None
+            return None, received
+        if tree.root().hex() != manifest.records_root:
+            raise EnvelopeRejected(
+                f"the records of batch {batch_id} do not have the signed records_root",
+                reason="records_root_mismatch",
+            )
         # Batches are committed in the order of their cursor (see inbox._store).
         node.store.serialize(conn, "inbound")
         conn.execute(delete(inbound_transfers).where(t.batch_id == batch_id))
-        return commit(conn, node, manifest, row["manifest_sha256"], now)
+        return commit(conn, node, manifest, row["manifest_sha256"], now), total
+
+
+def _held(node: Node, batch_id: str, index: int) -> bool:
+    k = inbound_chunks.c
+    with node.store.read() as conn:
+        return (
+            conn.execute(select(k.idx).where(k.batch_id == batch_id, k.idx == index)).first()
+            is not None
+        )
 
 
 def _progress(received: int, total: int, batch_id: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ operator's log; callers show a peer only the generic message.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import gc
 import hashlib
@@ -306,6 +307,46 @@ class _Opened:
     signer_kid: str
     signed: bytes
     payload_bytes: int
+    # The document holds nothing that canonical.dumps has to check for (no
+    # float, no integer beyond 2**53 - 1, no character above U+FFFF).
+    plain: bool = False
+
+
+class _Scan:
+    """Notes, while a payload is parsed, whether it holds anything beyond plain values."""
+
+    def __init__(self) -> None:
+        self.plain = True
+
+    def float(self, text: str) -> float:
+        self.plain = False
+        return float(text)
+
+    def int(self, text: str) -> int:
+        value = int(text)
+        if not -MAX_SEQUENCE <= value <= MAX_SEQUENCE:
+            self.plain = False
+        return value
+
+
+_BELOW_F0 = bytes(range(0xF0))
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89abAB]")
+
+
+def _astral(payload: bytes) -> bool:
+    """Whether the JSON text may hold a character above U+FFFF (UTF-8 or escaped)."""
+    if payload.translate(None, _BELOW_F0):  # a lead byte of a four-byte sequence
+        return True
+    return b"\\u" in payload and _ESCAPED_SURROGATE.search(payload) is not None
+
+
+def _protected_header(token: bytes) -> dict[str, Any]:
+    """The protected header of a compact JWS, without decoding its payload."""
+    segment = token.split(b".", 1)[0]
+    header = json.loads(base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4)))
+    if not isinstance(header, dict):
+        raise ValueError("the protected header is not a JSON object")
+    return header
 
 
 def _open(
@@ -364,7 +405,7 @@ def _open_now(
     signed = decrypted.plaintext or b""
     registry = _jws_registry(len(signed))
     try:
-        kid = jws.extract_compact(signed, registry=registry).headers().get("kid")
+        kid = _protected_header(signed).get("kid")
     except Exception as exc:
         raise EnvelopeRejected(
             f"inner JWS unreadable: {type(exc).__name__}: {exc}", reason="malformed"
@@ -380,8 +421,14 @@ def _open_now(
         ) from None
     if verified.headers().get("typ") != jws_typ:
         raise EnvelopeRejected(f"inner JWS typ is not {jws_typ}", reason="header")
+    scan = _Scan()
     try:
-        document = json.loads(verified.payload, parse_constant=_no_constants)
+        document = json.loads(
+            verified.payload,
+            parse_constant=_no_constants,
+            parse_float=scan.float,
+            parse_int=scan.int,
+        )
     except (ValueError, RecursionError) as exc:
         raise EnvelopeRejected(f"signed payload is not JSON: {exc}", reason="malformed") from None
     if not isinstance(document, dict) or document.get("v") != ENVELOPE_VERSION:
@@ -404,6 +451,7 @@ def _open_now(
         signer_kid=str(kid),
         signed=signed,
         payload_bytes=len(verified.payload),
+        plain=scan.plain and not _astral(verified.payload),
     )
 
 
@@ -436,8 +484,9 @@ def open_batch(
         raise EnvelopeRejected(
             f"record_count {count} but {len(records)} records", reason="count_mismatch"
         )
+    dumps = canonical.dumps_plain if opened.plain else canonical.dumps
     try:
-        actual = records_digest(records)
+        actual = forms_digest([dumps(r) for r in records])
     except Exception as exc:  # RFC 8785 refuses numbers outside the I-JSON range
         raise EnvelopeRejected(
             f"records cannot be canonicalised: {exc}", reason="malformed"
@@ -646,8 +695,9 @@ def open_chunk(
         raise EnvelopeRejected(
             f"record_count {count} but {len(records)} records", reason="count_mismatch"
         )
+    dumps = canonical.dumps_plain if opened.plain else canonical.dumps
     try:
-        forms = [canonical.dumps(r) for r in records]
+        forms = [dumps(r) for r in records]
     except Exception as exc:  # RFC 8785 refuses numbers outside the I-JSON range
         raise EnvelopeRejected(
             f"records cannot be canonicalised: {exc}", reason="malformed"

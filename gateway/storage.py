@@ -187,6 +187,7 @@ inbound_transfers = Table(
     Column("manifest", Text, nullable=False),  # the sender's verified manifest JWS
     Column("manifest_sha256", String(64), nullable=False),  # of its envelope
     Column("signer_kid", String(64), nullable=False),
+    # How many chunks from the first are here without a gap (folded into the tree).
     Column("chunks_received", Integer, nullable=False),
     Column("bytes_received", Integer, nullable=False),  # of the chunks' signed documents
     # The records tree so far (gateway.merkle.Frontier), to check records_root.
@@ -195,7 +196,7 @@ inbound_transfers = Table(
     Column("updated_at", String(40), nullable=False),
 )
 
-# Chunks received, each the sender's verified JWS (its records inside).
+# Chunks received, in any order, each the sender's verified JWS (its records inside).
 inbound_chunks = Table(
     "inbound_chunks",
     metadata,
@@ -205,6 +206,9 @@ inbound_chunks = Table(
     Column("records_sha256", String(64), nullable=False),
     Column("signer_kid", String(64), nullable=False),
     Column("signed", Text, nullable=False),
+    # The chunk's leaves of the records tree (32 bytes a record), so that chunks that
+    # arrive out of order are folded into it once the ones before them are here.
+    Column("leaves", LargeBinary, nullable=False),
     sqlite_with_rowid=False,
 )
 

@@ -9,6 +9,7 @@ receiver and answered with the same receipt.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
 import hashlib
@@ -17,7 +18,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -481,15 +482,17 @@ def _send_chunked(
 ) -> tuple[int, Any]:
     """Send a chunked batch: its manifest, then each chunk the receiver does not have.
 
-    Answers with the last exchange: the one that failed, or the one that carried
-    the receipt. The receiver acknowledges chunks in order; after an interruption
-    the manifest's answer says how many it holds, and sending resumes there.
-    While one chunk is in flight the next is sealed.
+    Answers with the exchange that failed, or the one that carried the receipt.
+    After an interruption the manifest's answer says how many chunks from the
+    first the receiver holds, and sending resumes there. A few chunks are in
+    flight at a time, each sealed by the thread that sends it, so the receiver
+    can verify and validate one while it stores another.
     """
     batch_id = row["batch_id"]
     base = f"{url}/{batch_id}"
     timeout = node.config.peer_timeout_seconds
-    status, answer = post(f"{base}/manifest", row["envelope"].encode("ascii"), timeout)
+    manifest = row["envelope"].encode("ascii")
+    status, answer = post(f"{base}/manifest", manifest, timeout)
     if status != 200 or not isinstance(answer, dict) or "receipt" in answer:
         return status, answer
     total = int(row["chunk_count"])
@@ -507,20 +510,36 @@ def _send_chunked(
         created_at=dt.datetime.fromisoformat(row["created_at"]),
         sequence=max(1, int(row["sequence"])),
     )
+
+    def send(index: int) -> tuple[int, Any]:
+        envelope = _seal_stored_chunk(node, dataset, header, index)
+        return post(f"{base}/chunks/{index}", envelope, timeout)
+
     noted_at, noted, acked = time.monotonic(), received, received
+    failed: tuple[int, Any] | None = None
+    final: tuple[int, Any] | None = None
+    in_flight: collections.deque[Future[tuple[int, Any]]] = collections.deque()
+    upcoming = iter(range(received, total))
     try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="seal-chunk") as pool:
-            upcoming = pool.submit(_seal_stored_chunk, node, dataset, header, received)
-            for index in range(received, total):
-                envelope = upcoming.result()
-                if index + 1 < total:
-                    upcoming = pool.submit(_seal_stored_chunk, node, dataset, header, index + 1)
-                status, answer = post(f"{base}/chunks/{index}", envelope, timeout)
-                if status != 200 or not isinstance(answer, dict) or index + 1 == total:
-                    return status, answer
-                if answer.get("chunks_received") != index + 1:
-                    return status, None
-                acked = index + 1
+        with ThreadPoolExecutor(_CHUNKS_IN_FLIGHT, thread_name_prefix="send-chunk") as pool:
+            while True:
+                while failed is None and len(in_flight) < _CHUNKS_IN_FLIGHT:
+                    index = next(upcoming, None)
+                    if index is None:
+                        break
+                    in_flight.append(pool.submit(send, index))
+                if not in_flight:
+                    break
+                status, answer = in_flight.popleft().result()
+                if status != 200 or not isinstance(answer, dict):
+                    failed = failed or (status, answer)
+                    continue
+                if "receipt" in answer:
+                    final = (status, answer)
+                    continue
+                prefix = answer.get("chunks_received")
+                if type(prefix) is int and prefix > acked:
+                    acked = prefix
                 # Noted every few seconds for the operator's status, and when sending
                 # stops; after an interruption the receiver's answer to the manifest
                 # is what sending resumes from.
@@ -528,11 +547,19 @@ def _send_chunked(
                     _acknowledged(node, row, acked)
                     noted_at, noted = time.monotonic(), acked
     finally:
-        if acked > noted:
+        if acked > noted and final is None:
             _acknowledged(node, row, acked)
-    raise AssertionError("unreachable")  # the last chunk returns above
+    if failed is not None:
+        return failed
+    if final is not None:
+        return final
+    # Every chunk is there but the answers that said so crossed: the manifest's
+    # answer for a committed batch is its receipt.
+    return post(f"{base}/manifest", manifest, timeout)
 
 
+# Chunks sent at once: the receiver works on one while another travels or is stored.
+_CHUNKS_IN_FLIGHT = 2
 _NOTE_ACKS_SECONDS = 2.0
 
 

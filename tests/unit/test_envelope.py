@@ -185,3 +185,25 @@ def test_signed_but_malformed_documents_are_rejected(keys, field, value, reason)
     with pytest.raises(EnvelopeRejected) as info:
         open_(keys, token)
     assert info.value.reason == reason
+
+
+@pytest.mark.parametrize("record", [
+    {"n": 1, "s": "plain"},
+    {"x": 1.5, "y": 1e21},  # floats: ECMAScript number forms
+    {"big": 2**53 - 1, "neg": -(2**53 - 1)},
+    {"\U0001f600": 1, "\uffff": 2},  # a key above U+FFFF sorts by UTF-16 code units
+    {"v": "\U0001f600 emoji", "z": "\u00e9"},
+])
+def test_a_chunk_gives_the_canonical_form_of_every_record(keys, record):
+    from gateway import canonical
+    from gateway.envelope import forms_digest, open_chunk, record_leaf, seal_chunk
+
+    forms = [canonical.dumps(record), canonical.dumps({"k": 0})]
+    token = seal_chunk(make_header(), 0, forms, signing_key=keys["o_sig"],
+                       recipient_key=keys["p_enc"], max_bytes=100_000)
+    peers = PeerKeys([PeerKey("ombudsman-ri", keys["o_sig"], "sig")])
+    opened = open_chunk(token, own_party="pemkot-bekasi", decryption_key=keys["p_enc"],
+                        peer_keys=peers, max_bytes=100_000)
+    assert opened.forms == forms and opened.records_sha256 == forms_digest(forms)
+    assert [record_leaf(f) for f in opened.forms] == [record_leaf(f) for f in forms]
+    assert opened.records == [record, {"k": 0}]

@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("records_sha256", sa.String(64), nullable=False),
         sa.Column("signer_kid", sa.String(64), nullable=False),
         sa.Column("signed", sa.Text(), nullable=False),
+        sa.Column("leaves", sa.LargeBinary(), nullable=False),
         sqlite_with_rowid=False,
     )
 
