@@ -20,6 +20,7 @@ import ctypes.util
 __all__ = ["MMAP_THRESHOLD", "bound_large_allocations"]
 
 _M_MMAP_THRESHOLD = -3  # from glibc's malloc.h
+_M_ARENA_MAX = -8
 MMAP_THRESHOLD = 64 * 1024
 
 
@@ -34,4 +35,7 @@ def bound_large_allocations(threshold: int = MMAP_THRESHOLD) -> bool:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
+    # Threads that seal or open envelopes would each get an arena of their own,
+    # which keeps what they freed; two are enough for a node's few busy threads.
+    mallopt(_M_ARENA_MAX, 2)
     return bool(mallopt(_M_MMAP_THRESHOLD, threshold))

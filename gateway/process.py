@@ -110,6 +110,15 @@ class ServerProcess:
             self._log.close()
         return self.proc.returncode
 
+    def kill(self, *, timeout: float = 30) -> int | None:
+        """SIGKILL to its whole process group, as a crash would; the exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=timeout)
+        return self.stop()
+
     def __enter__(self) -> ServerProcess:
         return self.start()
 

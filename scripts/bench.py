@@ -943,8 +943,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="records sent node to node in the transfer benchmark "
                              "(default: 1000000)")
     parser.add_argument("--transfer-workers", type=positive, default=2,
-                        help="gunicorn workers of each node in the transfer benchmark "
-                             "(default: 2)")
+                        help="gunicorn workers of the receiving node in the transfer "
+                             "benchmark (default: 2; the sender has 1)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temp directory (databases, logs) and print its path")
     args = parser.parse_args(argv)

@@ -92,7 +92,8 @@ def _agreement_for_bench(text: str, ports: dict[str, int]) -> str:
     return text
 
 
-def _group_memory(pgid: int, each: dict[str, int] | None = None) -> tuple[int, int]:
+def _group_memory(pgid: int, each: dict[str, int] | None = None,
+                  cpu: dict[str, float] | None = None) -> tuple[int, int]:
     """Summed PSS and RSS (bytes) of the processes in process group ``pgid``."""
     pss = rss = 0
     for entry in os.listdir("/proc"):
@@ -103,6 +104,8 @@ def _group_memory(pgid: int, each: dict[str, int] | None = None) -> tuple[int, i
                 fields = fh.read().rpartition(")")[2].split()
             if int(fields[2]) != pgid:  # field 5 of stat: the process group
                 continue
+            if cpu is not None:  # utime + stime, fields 14 and 15 of stat
+                cpu[entry] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
             with open(f"/proc/{entry}/smaps_rollup", encoding="ascii") as fh:
                 for line in fh:
                     if line.startswith("Pss:"):
@@ -125,6 +128,7 @@ class MemorySampler(threading.Thread):
         self.nodes = nodes
         self.peak = {name: (0, 0) for name in nodes}
         self.each: dict[str, dict[str, int]] = {name: {} for name in nodes}
+        self.cpu: dict[str, dict[str, float]] = {name: {} for name in nodes}
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -132,7 +136,7 @@ class MemorySampler(threading.Thread):
             for name, node in self.nodes.items():
                 if node.proc is None:
                     continue
-                pss, rss = _group_memory(node.proc.pid, self.each[name])
+                pss, rss = _group_memory(node.proc.pid, self.each[name], self.cpu[name])
                 old = self.peak[name]
                 self.peak[name] = (max(old[0], pss), max(old[1], rss))
 
@@ -199,7 +203,8 @@ def transfer_benchmark(args: argparse.Namespace, tmp: Path, *, prepare: Any, say
             **env,
             "GATEWAY_DATABASE_URL": f"sqlite:///{work / party}.db",
             "GATEWAY_KEY_DIR": str(work / "keys" / party),
-            "GATEWAY_WORKERS": str(args.transfer_workers),
+            # The sender's HTTP API is idle here: it only sends.
+            "GATEWAY_WORKERS": str(args.transfer_workers if party == RECEIVER else 1),
             "GATEWAY_THREADS": "4",
         }
         for party in (SENDER, RECEIVER)
@@ -274,6 +279,8 @@ def transfer_benchmark(args: argparse.Namespace, tmp: Path, *, prepare: Any, say
 
     for party, each in sampler.each.items():
         say(f"transfer: {party} peak PSS per process (MiB): {each}")
+        say(f"transfer: {party} CPU seconds per process: "
+            f"{ {pid: round(t, 1) for pid, t in sampler.cpu[party].items()} }")
     say("transfer: checking that every record arrived exactly once")
     problem = _exactly_once(work / f"{SENDER}.db", receiver_db)
     if problem:

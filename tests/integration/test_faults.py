@@ -1,5 +1,11 @@
 """Faults with real node processes on loopback: a peer that is down, then back, or gone."""
 
+import collections
+import os
+import random
+import signal
+import time
+
 import pytest
 import requests
 
@@ -107,3 +113,85 @@ def test_two_replicas_one_killed_the_other_delivers_exactly_once(deployment_fact
         for node in (*replicas, receiver):
             if node is not None:
                 assert node.stop() == 0, node.log_tail()
+
+
+# -- crashes during chunked transfers ------------------------------------------------------
+
+CHUNKED = dict(interval=1, max_records=60, max_chunk_bytes=4096,
+               retry="max_attempts = 1000, initial_seconds = 1, max_seconds = 1")
+
+
+def sent_digests(deployment):
+    """The digest of every record the Pemkot node accepted, with how often."""
+    return collections.Counter(d for (d,) in deployment.query(
+        "pemkot-bekasi", "SELECT record_sha256 FROM outbox_records WHERE dataset = :d",
+        d=DATASET))
+
+
+def received_digests(deployment):
+    """The digest of every record in a batch the Ombudsman node committed, with how often."""
+    import base64
+    import hashlib
+    import json
+
+    from gateway import canonical
+
+    def payload(signed):
+        part = signed.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+    found = collections.Counter()
+    whole = deployment.query("ombudsman-ri", "SELECT signed FROM inbound_batches "
+                             "WHERE dataset = :d AND chunk_count = 1", d=DATASET)
+    chunks = deployment.query("ombudsman-ri", "SELECT c.signed FROM inbound_chunks c JOIN "
+                              "inbound_batches b ON b.batch_id = c.batch_id WHERE b.dataset = :d",
+                              d=DATASET)
+    for (signed,) in whole + chunks:
+        for record in payload(signed)["records"]:
+            found[hashlib.sha256(canonical.dumps(record)).hexdigest()] += 1
+    return found
+
+
+def committed(deployment):
+    [(count,)] = deployment.query("ombudsman-ri", "SELECT coalesce(sum(record_count), 0) "
+                                  "FROM inbound_batches WHERE dataset = :d", d=DATASET)
+    return int(count)
+
+
+def test_kill_9_the_sender_then_the_receiver_at_20_random_points(deployment_factory):
+    seed = int.from_bytes(os.urandom(4), "big")
+    rng = random.Random(seed)
+    deployment = deployment_factory(**CHUNKED)
+    nodes = {party: start(deployment, party) for party in ("ombudsman-ri", "pemkot-bekasi")}
+    kills = []
+    try:
+        for point in range(20):
+            sender = nodes["pemkot-bekasi"]
+            if committed(deployment) + 400 > sum(sent_digests(deployment).values()):
+                for part in range(2):  # keep several multi-chunk batches in flight
+                    submit(sender, 200, seed=seed + 10 * point + part)
+            victim = "pemkot-bekasi" if point < 10 else "ombudsman-ri"
+            # The randomised point: some time into the transfers, then a crash.
+            time.sleep(rng.uniform(0.1, 0.9))
+            kills.append((victim, committed(deployment), sum(sent_digests(deployment).values())))
+            assert nodes[victim].kill() == -signal.SIGKILL
+            nodes[victim] = start(deployment, victim)
+        total = sum(sent_digests(deployment).values())
+        wait_until(lambda: committed(deployment) >= total, timeout=120,
+                   what=f"all {total} records at the receiver (seed {seed}, kills {kills})")
+        sent, received = sent_digests(deployment), received_digests(deployment)
+        assert received == sent, f"seed {seed}: records lost or duplicated"
+        assert max(received.values()) == 1
+        states = deployment.query("pemkot-bekasi", "SELECT DISTINCT status FROM outbound_batches")
+        assert states == [("delivered",)]
+        [(chunked,)] = deployment.query("pemkot-bekasi", "SELECT count(*) FROM outbound_batches "
+                                        "WHERE chunk_count > 1")
+        assert chunked >= 10
+        # The crashes hit transfers under way: records accepted but not yet committed.
+        assert sum(1 for _, done, accepted in kills if done < accepted) >= 15, kills
+        events = [e for (e,) in deployment.query(
+            "pemkot-bekasi", "SELECT event FROM audit_events ORDER BY idx")]
+        assert "batch_resumed" in events or "batch_send_failed" in events
+    finally:
+        for node in nodes.values():
+            node.stop()
