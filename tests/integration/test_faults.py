@@ -195,3 +195,128 @@ def test_kill_9_the_sender_then_the_receiver_at_20_random_points(deployment_fact
     finally:
         for node in nodes.values():
             node.stop()
+
+
+class TamperingProxy:
+    """An HTTP relay in front of the Ombudsman node that damages chosen chunk bodies once."""
+
+    def __init__(self, listen_port, target, damage):
+        import http.server
+        import threading
+
+        proxy = self
+        self.damage = damage  # chunk path suffix -> function(body) -> body, used once
+        self.done = []
+
+        class Relay(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _relay(self, method):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                for suffix, spoil in list(proxy.damage.items()):
+                    if self.path.endswith(suffix):
+                        body = spoil(body)
+                        proxy.done.append(suffix)
+                        del proxy.damage[suffix]
+                answer = requests.request(
+                    method, target + self.path, data=body, timeout=30,
+                    headers={k: v for k, v in self.headers.items()
+                             if k.lower() in ("content-type", "authorization")})
+                self.send_response(answer.status_code)
+                self.send_header("Content-Type", answer.headers.get("Content-Type", ""))
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            def do_POST(self):
+                self._relay("POST")
+
+            def do_GET(self):
+                self._relay("GET")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", listen_port), Relay)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_corrupted_and_a_truncated_chunk_are_refused_resent_and_never_committed_half(
+        deployment_factory):
+    from gateway.process import free_port
+
+    deployment = deployment_factory(**CHUNKED)
+    # The agreement sends to the Ombudsman node's port; the relay listens there.
+    port = free_port()
+    receiver = NodeProcess(deployment.config_path("ombudsman-ri"), listen=f"127.0.0.1:{port}",
+                           env=deployment.env,
+                           log_path=deployment.root / "ombudsman-ri.log").start()
+
+    def flip(body):
+        return body[:100] + bytes([body[100] ^ 0x20]) + body[101:]
+
+    proxy = TamperingProxy(deployment.ports["ombudsman-ri"], f"http://127.0.0.1:{port}",
+                           {"/chunks/2": flip, "/chunks/5": lambda body: body[: len(body) // 2]})
+    sender = None
+    try:
+        sender = start(deployment, "pemkot-bekasi")
+        submit(sender, 60, seed=21)  # one batch of about ten chunks
+        wait_until(lambda: committed(deployment) == 60, timeout=60,
+                   what="the batch at the receiver")
+        assert sorted(proxy.done) == ["/chunks/2", "/chunks/5"]
+        assert received_digests(deployment) == sent_digests(deployment)
+        reasons = sorted(r for (r,) in deployment.query(
+            "ombudsman-ri", "SELECT entry FROM audit_events WHERE event = 'envelope_rejected'"))
+        assert len(reasons) == 2
+        for entry in reasons:
+            assert '"chunk":' in entry
+        [(batches, chunks)] = deployment.query(
+            "ombudsman-ri", "SELECT count(*), max(chunk_count) FROM inbound_batches")
+        assert batches == 1 and chunks > 5
+    finally:
+        proxy.close()
+        for node in (sender, receiver):
+            if node is not None:
+                node.stop()
+
+
+def test_the_leader_replica_killed_mid_transfer_the_other_finishes_without_duplicates(
+        deployment_factory):
+    from gateway.process import free_port
+
+    deployment = deployment_factory(**CHUNKED)
+    config = deployment.config_path("pemkot-bekasi")
+    receiver = start(deployment, "ombudsman-ri")
+    leader = NodeProcess(config, listen=f"127.0.0.1:{deployment.ports['pemkot-bekasi']}",
+                         env=deployment.env, log_path=deployment.root / "leader.log").start()
+    follower = None
+    try:
+        for part in range(6):
+            submit(leader, 300, seed=31 + part)
+        total = sum(sent_digests(deployment).values())
+        wait_until(lambda: deployment.query("ombudsman-ri", "SELECT count(*) FROM inbound_chunks"
+                                            )[0][0] > 0, timeout=30, what="a transfer under way")
+        # A second replica on the same database: its schedule finds the transfer taken.
+        follower = NodeProcess(config, listen=f"127.0.0.1:{free_port()}", env=deployment.env,
+                               log_path=deployment.root / "follower.log").start()
+        wait_until(lambda: "runs on another replica" in follower.log_tail(200), timeout=30,
+                   what="the follower seeing the leader's lock")
+        assert committed(deployment) < total  # the leader is mid-transfer
+        assert leader.kill() == -signal.SIGKILL
+        wait_until(lambda: committed(deployment) >= total, timeout=120,
+                   what=f"all {total} records delivered by the follower")
+        assert received_digests(deployment) == sent_digests(deployment)
+        assert deployment.query("pemkot-bekasi", "SELECT DISTINCT status FROM outbound_batches"
+                                ) == [("delivered",)]
+        assert "sealed" in follower.log_tail(400) or "delivered" in follower.log_tail(400)
+    finally:
+        for node in (follower, receiver, leader):
+            if node is not None:
+                node.stop()
