@@ -30,8 +30,8 @@ def status(node: Node) -> list[dict[str, Any]]:
 
     ``pending``: records not yet sealed; ``in_flight``: sealed batches never
     tried; ``retrying``: sealed batches that failed and wait for their next
-    attempt; ``dead``: given up on; ``cancelled``; ``delivered``: with a
-    verified receipt.
+    attempt (for both, how many of their chunks the receiver acknowledged);
+    ``dead``: given up on; ``cancelled``; ``delivered``: with a verified receipt.
     """
     now = node.now()
     c, b = outbox_records.c, outbound_batches.c
@@ -54,16 +54,23 @@ def status(node: Node) -> list[dict[str, Any]]:
                 "delivered": state == "delivered",
             }
             for name, condition in kinds.items():
-                count, records, oldest = conn.execute(
-                    select(func.count(), func.sum(b.record_count), func.min(b.created_at)).where(
-                        b.dataset == flow.name, b.receiver == flow.receiver, condition
-                    )
+                count, records, oldest, chunks, acked = conn.execute(
+                    select(
+                        func.count(),
+                        func.sum(b.record_count),
+                        func.min(b.created_at),
+                        func.sum(b.chunk_count),
+                        func.sum(b.chunks_acked),
+                    ).where(b.dataset == flow.name, b.receiver == flow.receiver, condition)
                 ).one()
                 row[name] = {
                     "batches": count,
                     "records": int(records or 0),
                     "oldest_age_seconds": None if name == "delivered" else _age(now, oldest),
                 }
+                if name in ("in_flight", "retrying"):
+                    # Of chunked batches under way: how far the receiver has acknowledged.
+                    row[name]["chunks"] = {"total": int(chunks or 0), "acked": int(acked or 0)}
             out.append(row)
     return out
 

@@ -99,6 +99,10 @@ def test_an_interrupted_batch_resumes_from_the_first_chunk_not_acknowledged(chun
     assert report.failed == report.sealed
     row = outbound(pemkot)
     assert (row["status"], row["chunks_acked"]) == ("sealed", 3)
+    from gateway import operations
+
+    [status] = [r for r in operations.status(node(pemkot)) if r["dataset"] == TANGGAPAN]
+    assert status["retrying"]["chunks"] == {"total": row["chunk_count"], "acked": 3}
     # Nothing is visible to the receiver's clients before the last chunk.
     with node(ombudsman).store.read() as conn:
         assert conn.execute(select(inbound_batches)).first() is None
