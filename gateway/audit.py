@@ -50,6 +50,10 @@ EVENTS = frozenset(
         "batch_transfer_started",
         "batch_chunk_received",
         "batch_resumed",
+        # Peer-pull mode: a signed request to this node's outbox that failed a check,
+        # and a receipt for a pulled batch that did not verify.
+        "request_rejected",
+        "receipt_rejected",
     }
 )
 

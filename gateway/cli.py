@@ -180,7 +180,7 @@ def envelope_open(config_path: str | None, envelope_file: Any) -> None:
 
 @cli.group("transfer")
 def transfer_group() -> None:
-    """Send pending records to peers."""
+    """Send pending records to peers, or pull what peers sealed for this node."""
 
 
 @transfer_group.command("run")
@@ -209,6 +209,32 @@ def transfer_run(config_path: str | None, dataset: str | None) -> None:
         json.dumps(
             {
                 "sealed": len(report.sealed),
+                "delivered": len(report.delivered),
+                "failed": len(report.failed),
+                "errors": report.errors,
+            }
+        )
+    )
+    if report.failed or report.errors:
+        sys.exit(3)
+
+
+@transfer_group.command("pull")
+@config_option
+@click.option("--dataset", default=None, help="only this dataset, of those pulled in pull mode")
+def transfer_pull(config_path: str | None, dataset: str | None) -> None:
+    """Fetch the batches sealed for this node from the senders of its pull flows now."""
+    from gateway import pull
+
+    node = Node.from_config(_config(config_path))
+    try:
+        report = pull.run(node, dataset=dataset, exclusive=True)
+    finally:
+        node.store.dispose()
+    click.echo(
+        json.dumps(
+            {
+                "received": len(report.received),
                 "delivered": len(report.delivered),
                 "failed": len(report.failed),
                 "errors": report.errors,

@@ -21,7 +21,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -32,9 +32,11 @@ from gateway.errors import ConfigError
 from schemas import registry as schema_registry
 
 __all__ = [
+    "DELIVERY_MODES",
     "Agreement",
     "ClientConfig",
     "DatasetAgreement",
+    "Delivery",
     "NodeConfig",
     "Party",
     "RetryPolicy",
@@ -101,6 +103,9 @@ class RetryPolicy:
 
 
 DEFAULT_MAX_CHUNK_BYTES = 4 * 1024 * 1024
+# How a flow's batches travel: pushed by the sender, or pulled by the receiver.
+Delivery = Literal["push", "pull"]
+DELIVERY_MODES: tuple[Delivery, ...] = ("push", "pull")
 # Room for a chunk's own fields besides its records (gateway.envelope.records_budget).
 _MIN_CHUNK_BYTES = 2048
 
@@ -125,6 +130,10 @@ class DatasetAgreement:
     # The largest signed document of one envelope. A batch larger than this is
     # sent as chunks of at most this size under a signed manifest.
     max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES
+    # "push": the sender's node posts each batch to the receiver's node; "pull": the
+    # sender only seals, and the receiver's node fetches the batches from the
+    # sender's outbox (for a receiver that cannot accept inbound connections).
+    delivery: Delivery = "push"
 
     @property
     def chunked(self) -> bool:
@@ -406,6 +415,7 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
                 "max_batch_bytes",
                 "max_chunk_bytes",
                 "retry",
+                "delivery",
             }
         )
         name: str = t.get("name", str)
@@ -441,6 +451,13 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
             raise t.fail("max_chunk_bytes", f"must be at most max_batch_bytes ({max_batch_bytes})")
         if "max_chunk_bytes" in t.data and max_chunk_bytes < _MIN_CHUNK_BYTES:
             raise t.fail("max_chunk_bytes", f"must be at least {_MIN_CHUNK_BYTES}")
+        delivery: str = t.get("delivery", str, "push")
+        if delivery not in DELIVERY_MODES:
+            raise t.fail(
+                "delivery",
+                f"must be one of {list(DELIVERY_MODES)} (the sender posts, or the receiver "
+                f"fetches), got {delivery!r}",
+            )
         flows[(name, sender)] = DatasetAgreement(
             name=name,
             sender=sender,
@@ -452,6 +469,7 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
             max_batch_bytes=max_batch_bytes,
             retry=_retry(t.table("retry")) if "retry" in t.data else RetryPolicy(),
             max_chunk_bytes=max_chunk_bytes,
+            delivery="pull" if delivery == "pull" else "push",
         )
     return Agreement(
         id=root.get("id", str),

@@ -75,6 +75,22 @@ class Unauthorized(GatewayError):
     status = 401
 
 
+class RequestRejected(Unauthorized):
+    """A signed node-to-node request failed a check (gateway.signed_request).
+
+    Like :class:`EnvelopeRejected`: ``detail`` is for the operator's log only and
+    ``reason`` a short stable word for the audit log; the caller is told nothing
+    but the generic message. ``party`` is the requesting party once its signature
+    has verified, else None.
+    """
+
+    def __init__(self, detail: str, *, reason: str, party: str | None = None) -> None:
+        super().__init__("request signature rejected")
+        self.detail = detail
+        self.reason = reason
+        self.party = party
+
+
 class Forbidden(GatewayError):
     code = "forbidden"
     status = 403
@@ -155,6 +171,12 @@ class EnvelopeRejected(GatewayError):
         super().__init__("envelope rejected")
         self.detail = detail
         self.reason = reason
+
+
+class ReceiptRejected(BadRequest):
+    """A receipt handed back for a pulled batch did not verify; the batch stays sealed."""
+
+    code = "receipt_rejected"
 
 
 class VerificationFailed(GatewayError):

@@ -1,5 +1,6 @@
 """Scheduled work, in Asia/Jakarta time: one transfer job per outgoing dataset,
-and the audit log's checkpoint, which peers' witnesses cosign.
+one pull job per dataset received in peer-pull mode (``delivery = "pull"``), and
+the audit log's checkpoint, which peers' witnesses cosign.
 
 The schedule is kept in the node's own database, in the table ``scheduler_jobs``
 (APScheduler's SQLAlchemy job store on ``node.store.engine``, so on SQLite and
@@ -27,7 +28,8 @@ same moment makes a step fail (:class:`ConflictingIdError` when it added the job
 first, :class:`JobLookupError` when it removed or replaced it) the step looks
 again and retries, or is skipped for a removal; (2) a job that fires on two
 replicas is harmless, because each run first takes the leader lock
-(``transfer:<dataset>:<receiver>``, ``audit:publish``, :meth:`Store.try_lock`)
+(``transfer:<dataset>:<receiver>``, ``pull:<dataset>:<sender>``, ``audit:publish``,
+:meth:`Store.try_lock`)
 and only one replica runs it. (Each replica's loop wakes at the earliest stored
 next run time, and the first to take a due job moves its next run time on, so the
 others mostly find nothing due.) What remains is narrow and accepted: a replica
@@ -39,12 +41,13 @@ rolling upgrade) deletes it, as APScheduler's job store does, until the next
 start adds it again.
 
 Stored jobs name their callables by textual reference (``gateway.scheduler:
-transfer_job`` and ``gateway.scheduler:checkpoint_job``: renaming them drops the
-stored jobs, which the next start adds afresh) and hold only plain arguments: a
-key of the node (its party and a hash of its database URL without the password),
-the dataset and the receiver. The job finds the live :class:`Node` in a registry
-of this process and the flow in the agreement in force at run time. The rows are
-pickles (protocol 5): the database is trusted like everything else it holds.
+transfer_job``, ``gateway.scheduler:pull_job`` and ``gateway.scheduler:checkpoint_job``:
+renaming them drops the stored jobs, which the next start adds afresh) and hold
+only plain arguments: a key of the node (its party and a hash of its database URL
+without the password), the dataset and the receiver (of a pull job: the sender).
+The job finds the live :class:`Node` in a registry of this process and the flow in
+the agreement in force at run time. The rows are pickles (protocol 5): the
+database is trusted like everything else it holds.
 """
 
 from __future__ import annotations
@@ -64,8 +67,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
-from gateway import transfer, witness
-from gateway.config import DatasetAgreement
+from gateway import pull, transfer, witness
+from gateway.config import DatasetAgreement, Schedule
 from gateway.errors import GatewayError
 from gateway.node import Node
 from gateway.storage import Store
@@ -80,6 +83,7 @@ JOB_TABLE = "scheduler_jobs"
 PICKLE_PROTOCOL = 5
 TRANSFER_JOB = "gateway.scheduler:transfer_job"
 CHECKPOINT_JOB = "gateway.scheduler:checkpoint_job"
+PULL_JOB = "gateway.scheduler:pull_job"
 # How often one job's reconciliation is retried when other replicas change it meanwhile.
 _ATTEMPTS = 5
 
@@ -148,6 +152,53 @@ def transfer_job(key: str, dataset: str, receiver: str) -> None:
         )
         return
     _job(node, flow)
+
+
+def pull_job(key: str, dataset: str, sender: str) -> None:
+    """A stored pull job: fetch the batches of ``dataset`` sealed for this node by ``sender``."""
+    node = _registered(key)
+    if node is None:
+        return
+    flow = next(
+        (d for d in pull.pull_flows(node) if d.name == dataset and d.sender == sender), None
+    )
+    if flow is None:
+        log.warning(
+            "scheduled pull of %s from %s: the agreement no longer has this pull flow; "
+            "nothing done",
+            dataset,
+            sender,
+        )
+        return
+    _pull_job(node, flow)
+
+
+def _pull_job(node: Node, flow: DatasetAgreement) -> None:
+    # Every replica of the node schedules the job; one runs it at a time.
+    with node.store.try_lock(pull.lock_name(flow)) as leader:
+        if not leader:
+            log.info(
+                "pull of %s from %s runs on another replica; skipped here", flow.name, flow.sender
+            )
+            return
+        _pull_run(node, flow)
+
+
+def _pull_run(node: Node, flow: DatasetAgreement) -> None:
+    try:
+        report = pull.run(node, dataset=flow.name, sender=flow.sender)
+    except Exception:  # a failed run must not kill the scheduler; the next run retries
+        log.exception("scheduled pull of %s from %s failed", flow.name, flow.sender)
+        return
+    if report.received or report.delivered or report.failed:
+        log.info(
+            "pull %s from %s: received %d, delivered %d, failed %d",
+            flow.name,
+            flow.sender,
+            len(report.received),
+            len(report.delivered),
+            len(report.failed),
+        )
 
 
 def checkpoint_job(key: str) -> None:
@@ -349,21 +400,23 @@ def _reconcile_one(scheduler: NodeScheduler, want: Any) -> tuple[str, dt.datetim
     raise GatewayError(f"could not store the scheduled job {want.id}: it kept changing")
 
 
+def _trigger(schedule: Schedule, tz: str) -> IntervalTrigger | CronTrigger:
+    if schedule.interval_seconds:
+        return IntervalTrigger(seconds=schedule.interval_seconds, timezone=tz)
+    return CronTrigger.from_crontab(schedule.cron or "", timezone=tz)
+
+
 def build_scheduler(node: Node) -> NodeScheduler:
-    """A scheduler (not yet started) with a job for each dataset this node sends, and
-    the checkpoint's; its :meth:`~NodeScheduler.start` reconciles them with the stored ones."""
+    """A scheduler (not yet started) with a job for each dataset this node sends, one for
+    each it pulls, and the checkpoint's; its :meth:`~NodeScheduler.start` reconciles them
+    with the stored ones."""
     tz = node.config.agreement.timezone
     scheduler = NodeScheduler(node)
     for dataset in node.config.agreement.outgoing(node.party_id):
         schedule = dataset.schedule
-        trigger = (
-            IntervalTrigger(seconds=schedule.interval_seconds, timezone=tz)
-            if schedule.interval_seconds
-            else CronTrigger.from_crontab(schedule.cron or "", timezone=tz)
-        )
         scheduler.add_job(
             TRANSFER_JOB,
-            trigger,
+            _trigger(schedule, tz),
             args=(scheduler.node_key, dataset.name, dataset.receiver),
             id=f"transfer:{dataset.name}",
             name=f"transfer {dataset.name} to {dataset.receiver}",
@@ -376,6 +429,22 @@ def build_scheduler(node: Node) -> NodeScheduler:
             dataset.name,
             dataset.receiver,
             schedule.describe(),
+        )
+    for dataset in pull.pull_flows(node):
+        # Sealed by the sender on the same schedule; fetched from its outbox on this one.
+        schedule = dataset.schedule
+        scheduler.add_job(
+            PULL_JOB,
+            _trigger(schedule, tz),
+            args=(scheduler.node_key, dataset.name, dataset.sender),
+            id=f"pull:{dataset.name}:{dataset.sender}",
+            name=f"pull {dataset.name} from {dataset.sender}",
+            coalesce=schedule.coalesce,
+            max_instances=1,
+            misfire_grace_time=schedule.misfire_grace_seconds,
+        )
+        log.info(
+            "scheduled pull of %s from %s: %s", dataset.name, dataset.sender, schedule.describe()
         )
     scheduler.add_job(
         CHECKPOINT_JOB,

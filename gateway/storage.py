@@ -51,6 +51,7 @@ __all__ = [
     "outbound_batches",
     "outbound_chunks",
     "outbox_records",
+    "request_nonces",
     "scalar",
     "submissions",
     "witness_alerts",
@@ -296,6 +297,17 @@ witness_alerts = Table(
     Column("first_seen", String(40), nullable=False),
     Column("last_seen", String(40), nullable=False),
     Column("count", Integer, nullable=False),
+)
+
+# The ids (jti) of signed node-to-node requests already taken (gateway.signed_request),
+# kept until their signature's time window closes, so that a replay is refused,
+# also by another replica of the node.
+request_nonces = Table(
+    "request_nonces",
+    metadata,
+    Column("jti", String(36), primary_key=True),
+    Column("expires_at", String(40), nullable=False),
+    Index("ix_request_nonces_expires", "expires_at"),
 )
 
 

@@ -48,6 +48,7 @@ __all__ = [
     "accept_receipt",
     "run",
     "seal_pending",
+    "seal_stored_chunk",
     "send_pending",
 ]
 
@@ -429,9 +430,9 @@ def accept_receipt(node: Node, row: Any, receipt: str) -> None:
     )
     now = node.now()
     with node.store.write() as conn:
-        conn.execute(
+        marked = conn.execute(
             update(outbound_batches)
-            .where(b.batch_id == batch_id)
+            .where(b.batch_id == batch_id, b.status != "delivered")
             .values(
                 status="delivered",
                 chunks_acked=row["chunk_count"],
@@ -443,6 +444,8 @@ def accept_receipt(node: Node, row: Any, receipt: str) -> None:
                 next_attempt_at=None,
             )
         )
+        if marked.rowcount == 0:
+            return  # delivered meanwhile (another run, or a pulling receiver): audited then
         common = {"dataset": row["dataset"], "batch_id": batch_id, "peer": row["receiver"]}
         audit.append(
             conn,
@@ -512,7 +515,7 @@ def _send_chunked(
     )
 
     def send(index: int) -> tuple[int, Any]:
-        envelope = _seal_stored_chunk(node, dataset, header, index)
+        envelope = seal_stored_chunk(node, dataset, header, index)
         return post(f"{base}/chunks/{index}", envelope, timeout)
 
     noted_at, noted, acked = time.monotonic(), received, received
@@ -563,10 +566,13 @@ _CHUNKS_IN_FLIGHT = 2
 _NOTE_ACKS_SECONDS = 2.0
 
 
-def _seal_stored_chunk(
+def seal_stored_chunk(
     node: Node, dataset: DatasetAgreement, header: BatchHeader, index: int
 ) -> bytes:
-    """Seal chunk ``index`` of a stored batch from its records, as they were claimed."""
+    """Seal chunk ``index`` of a stored batch from its records, as they were claimed.
+
+    Used when a chunk is sent, and when a receiver in peer-pull mode fetches it.
+    """
     c = outbox_records.c
     k = outbound_chunks.c
     with node.store.read() as conn:
@@ -682,6 +688,10 @@ def run(
             raise GatewayError(f"{node.party_id} sends no dataset named {dataset!r}")
     for agreed in outgoing:
         try:
+            if agreed.delivery == "pull":
+                # The receiver fetches these batches from the outbox (gateway.pull).
+                report.sealed += seal_pending(node, agreed)
+                continue
             report.merge(_seal_and_send(node, agreed, post=post, progress=progress))
         except Exception:
             # One dataset's failure must not hold back the others; the next run retries it.

@@ -89,6 +89,7 @@ max_records_per_batch = {max_records}
 max_batch_bytes = {max_batch_bytes}
 {chunk}
 {retry}
+{delivery}
 [[datasets]]
 name = "kegiatan_pengembangan"
 sender = "pemkot-bekasi"
@@ -205,7 +206,7 @@ class Deployment:
 def make_deployment(
     root: Path, *, interval: int = 3600, max_records: int = 1000, workers: int = 1,
     max_body: int = 1_000_000, max_batch_bytes: int = 262144, retry: str = "",
-    max_chunk_bytes: int | None = None,
+    max_chunk_bytes: int | None = None, delivery: str | None = None,
 ) -> Deployment:
     ports = {"pemkot-bekasi": free_port(), "ombudsman-ri": free_port()}
     root.mkdir(parents=True, exist_ok=True)
@@ -214,7 +215,9 @@ def make_deployment(
         pemkot_port=ports["pemkot-bekasi"], ombudsman_port=ports["ombudsman-ri"],
         interval=interval, max_records=max_records, max_batch_bytes=max_batch_bytes,
         retry=f"retry = {{ {retry} }}" if retry else "",
-        chunk=f"max_chunk_bytes = {max_chunk_bytes}" if max_chunk_bytes else ""))
+        chunk=f"max_chunk_bytes = {max_chunk_bytes}" if max_chunk_bytes else "",
+        # The tanggapan_klarifikasi flow only (Pemkot to the Ombudsman).
+        delivery=f'delivery = "{delivery}"' if delivery else ""))
     for party in PARTIES:
         tokens = list(TOKENS[party].values())
         hashes = {f"h{i + 1}": _sha256(t) for i, t in enumerate(tokens)}

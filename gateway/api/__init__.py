@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from gateway.api import audit, errors, exchange, records, schemas
+from gateway.api import audit, errors, exchange, outbox, records, schemas
 from gateway.api._common import client
 from gateway.errors import Forbidden
 from gateway.metrics import NodeCollector
@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
     errors.init_app(app)
     app.register_blueprint(records.bp)
     app.register_blueprint(exchange.bp)
+    app.register_blueprint(outbox.bp)
     app.register_blueprint(schemas.bp)
     app.register_blueprint(audit.bp)
 

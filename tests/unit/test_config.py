@@ -169,3 +169,30 @@ def test_roles_are_checked(deployment):
     edit(deployment, "pemkot-bekasi.toml", 'roles = ["auditor"]', 'roles = ["root"]')
     with pytest.raises(ConfigError, match=r"unknown roles \['root'\]"):
         load_node_config(deployment.config_path("pemkot-bekasi"), environ={})
+
+
+def test_delivery_is_push_unless_the_agreement_says_pull(deployment):
+    agreement = load_node_config(deployment.config_path("pemkot-bekasi"), environ={}).agreement
+    assert {d.delivery for d in agreement.flows} == {"push"}
+    versions = 'receiver = "ombudsman-ri"\nschema_versions = ["1.0", "2.0"]'
+    edit(deployment, "agreement.toml", versions, versions + '\ndelivery = "pull"')
+    agreement = load_node_config(deployment.config_path("pemkot-bekasi"), environ={}).agreement
+    flow = agreement.flow("tanggapan_klarifikasi", sender="pemkot-bekasi")
+    assert flow is not None and flow.delivery == "pull"
+    assert [d.delivery for d in agreement.flows].count("pull") == 1
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ('"poll"', "must be one of ['push', 'pull'] (the sender posts, or the receiver fetches), "
+               "got 'poll'"),
+    ('"PULL"', "got 'PULL'"),
+    ("true", "must be a string, got a boolean"),
+])
+def test_an_unknown_delivery_mode_is_refused(deployment, value, problem):
+    path = edit(deployment, "agreement.toml", "max_records_per_batch = 1000",
+                f"max_records_per_batch = 1000\ndelivery = {value}")
+    with pytest.raises(ConfigError) as info:
+        load_node_config(deployment.config_path("pemkot-bekasi"), environ={})
+    assert info.value.file == str(path)
+    assert info.value.key == "datasets[0].delivery"
+    assert problem in info.value.problem

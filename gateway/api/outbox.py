@@ -1,0 +1,94 @@
+"""The sender's outbox for receivers in peer-pull mode (docs/ENVELOPE.md section 9.5).
+
+Every request is signed by the requesting party's registered key
+(:mod:`gateway.signed_request`), checked before any endpoint runs; a request
+that fails a check is answered 401 with nothing more.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from gateway import pull, signed_request
+from gateway.api._common import node, read_json
+from gateway.api.errors import error_response
+from gateway.errors import BadRequest, PayloadTooLarge, Unauthorized
+from gateway.transfer import JOSE_MEDIA_TYPE
+
+bp = Blueprint("outbox", __name__, url_prefix=pull.OUTBOX_PATH)
+
+# A receipt is well under a kilobyte; no request here needs more.
+_MAX_REQUEST_BYTES = 64 * 1024
+
+
+def _target() -> str:
+    """The request's path and query string, as the signature names them (``htu``)."""
+    query = request.query_string.decode("latin-1")
+    return request.path + (f"?{query}" if query else "")
+
+
+@bp.before_request
+def _authenticate() -> None:
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    length = req.content_length
+    if length is not None and length > _MAX_REQUEST_BYTES:
+        raise PayloadTooLarge(f"the request body is over the limit of {_MAX_REQUEST_BYTES} bytes")
+    body: bytes = req.get_data(cache=True)
+    if len(body) > _MAX_REQUEST_BYTES:
+        raise PayloadTooLarge(f"the request body is over the limit of {_MAX_REQUEST_BYTES} bytes")
+    verified = signed_request.authenticate(
+        node(),
+        req.headers.get("Authorization"),
+        method=req.method,
+        target=_target(),
+        body=body,
+    )
+    g.peer = verified.party
+
+
+@bp.errorhandler(Unauthorized)
+def _unauthorized(exc: Unauthorized) -> Response:
+    response = error_response(exc.status, {"code": exc.code, "message": exc.message})
+    response.headers["WWW-Authenticate"] = f'{signed_request.SCHEME} realm="exchange"'
+    return response
+
+
+def _limit() -> int:
+    raw = request.args.get("limit")
+    if raw is None:
+        return pull.DEFAULT_LIMIT
+    if not raw.isdigit() or not 1 <= int(raw) <= pull.MAX_LIMIT:
+        raise BadRequest(f"limit must be an integer from 1 to {pull.MAX_LIMIT}", path="limit")
+    return int(raw)
+
+
+@bp.get("")
+def listing() -> Response:
+    """The sealed, undelivered batches of pull flows addressed to the requesting party."""
+    return jsonify(
+        pull.outbox_listing(node(), g.peer, dataset=request.args.get("dataset"), limit=_limit())
+    )
+
+
+@bp.get("/<batch_id>")
+def envelope(batch_id: str) -> Response:
+    """The sealed batch, or of a chunked batch its sealed manifest."""
+    return Response(pull.outbox_envelope(node(), g.peer, batch_id), content_type=JOSE_MEDIA_TYPE)
+
+
+@bp.get("/<batch_id>/chunks/<int:index>")
+def chunk(batch_id: str, index: int) -> Response:
+    """One chunk of a chunked batch, sealed when asked for."""
+    return Response(
+        pull.outbox_chunk(node(), g.peer, batch_id, index), content_type=JOSE_MEDIA_TYPE
+    )
+
+
+@bp.post("/<batch_id>/receipt")
+def receipt(batch_id: str) -> Response:
+    """The receiver's signed receipt: the batch is delivered when it verifies."""
+    body = read_json()
+    token = body.get("receipt") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token:
+        raise BadRequest('the body must be {"receipt": "<compact JWS>"}', path="/receipt")
+    return jsonify(pull.take_receipt(node(), g.peer, batch_id, token))

@@ -1,0 +1,473 @@
+"""Peer-pull mode: a receiver that cannot accept inbound connections fetches its batches.
+
+A flow with ``delivery = "pull"`` in the agreement is sealed by its sender as
+usual (:func:`gateway.transfer.seal_pending`) but never posted. The sealed
+batches wait in the sender's outbox, which the receiving party reads over
+``/exchange/v1/outbox`` with requests signed by its registered key
+(:mod:`gateway.signed_request`; docs/ENVELOPE.md section 9.5):
+
+* the **sender's side** (:func:`outbox_listing`, :func:`outbox_envelope`,
+  :func:`outbox_chunk`, :func:`take_receipt`) shows a party only the sealed,
+  undelivered batches of pull flows addressed to it, and marks a batch delivered
+  when the receipt it hands back verifies (:func:`gateway.transfer.accept_receipt`);
+* the **receiver's side** (:func:`run`, scheduled per pull flow) lists the
+  outbox, fetches each envelope, and receives it locally with the very code a
+  pushed batch goes through (:func:`gateway.inbox.receive`, or for a chunked
+  batch :func:`gateway.chunked.receive_manifest` and
+  :func:`gateway.chunked.receive_chunk`), then hands the receipt back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from sqlalchemy import select
+
+from gateway import audit, canonical, chunked, inbox, signed_request, transfer
+from gateway.config import DatasetAgreement, Party
+from gateway.envelope import BATCH_ID, BatchHeader, verify_receipt
+from gateway.errors import (
+    EnvelopeRejected,
+    GatewayError,
+    NotFound,
+    PeerError,
+    ReceiptRejected,
+    VerificationFailed,
+)
+from gateway.node import Node
+from gateway.storage import outbound_batches
+
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "OUTBOX_PATH",
+    "PullReport",
+    "Requester",
+    "http_request",
+    "lock_name",
+    "outbox_chunk",
+    "outbox_envelope",
+    "outbox_listing",
+    "pull_flows",
+    "run",
+    "take_receipt",
+]
+
+log = logging.getLogger(__name__)
+
+OUTBOX_PATH = "/exchange/v1/outbox"
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+JSON_MEDIA_TYPE = "application/json"
+
+
+def lock_name(flow: DatasetAgreement) -> str:
+    """The leader lock of a pull flow: one replica (or command) pulls it at a time."""
+    return f"pull:{flow.name}:{flow.sender}"
+
+
+def pull_flows(node: Node) -> list[DatasetAgreement]:
+    """The flows this node receives in pull mode."""
+    return [d for d in node.config.agreement.incoming(node.party_id) if d.delivery == "pull"]
+
+
+# -- the sender's side: its outbox, as the receiving party sees it ---------------------------
+
+
+def _outgoing_pull_flow(node: Node, dataset: str, receiver: str) -> DatasetAgreement | None:
+    flow = node.config.agreement.flow(dataset, sender=node.party_id)
+    if flow is None or flow.receiver != receiver or flow.delivery != "pull":
+        return None
+    return flow
+
+
+def outbox_listing(node: Node, party: str, *, dataset: str | None, limit: int) -> dict[str, Any]:
+    """The sealed, undelivered batches of pull flows addressed to ``party``, oldest first."""
+    names = [
+        d.name
+        for d in node.config.agreement.outgoing(node.party_id)
+        if d.delivery == "pull" and d.receiver == party and dataset in (None, d.name)
+    ]
+    if not names:
+        return {"batches": []}
+    b = outbound_batches.c
+    with node.store.read() as conn:
+        rows = conn.execute(
+            select(b.batch_id, b.dataset, b.sequence, b.chunk_count, b.record_count)
+            .where(b.receiver == party, b.dataset.in_(names), b.status == "sealed")
+            .order_by(b.created_at, b.sequence, b.batch_id)
+            .limit(limit)
+        ).all()
+    return {
+        "batches": [
+            {
+                "batch_id": r.batch_id,
+                "dataset": r.dataset,
+                "sequence": r.sequence,
+                "chunk_count": r.chunk_count,
+                "record_count": r.record_count,
+            }
+            for r in rows
+        ]
+    }
+
+
+def _outbox_row(
+    node: Node, party: str, batch_id: str, *, statuses: Iterable[str] = ("sealed",)
+) -> tuple[Any, DatasetAgreement]:
+    """A batch of a pull flow to ``party`` in one of ``statuses``, with its flow.
+
+    Anything else (unknown, another party's, a push flow's, cancelled, dead) is
+    the same :class:`NotFound`, so that nothing can be learnt by probing.
+    """
+    with node.store.read() as conn:
+        row = (
+            conn.execute(select(outbound_batches).where(outbound_batches.c.batch_id == batch_id))
+            .mappings()
+            .first()
+        )
+    flow = None
+    if row is not None and row["receiver"] == party and row["status"] in statuses:
+        flow = _outgoing_pull_flow(node, row["dataset"], party)
+    if row is None or flow is None:
+        raise NotFound(f"no batch {batch_id!r} in the outbox for this party", path="batch_id")
+    return row, flow
+
+
+def outbox_envelope(node: Node, party: str, batch_id: str) -> str:
+    """The stored envelope of a sealed batch: the whole batch, or a chunked one's manifest."""
+    row, _ = _outbox_row(node, party, batch_id)
+    return str(row["envelope"])
+
+
+def outbox_chunk(node: Node, party: str, batch_id: str, index: int) -> bytes:
+    """Chunk ``index`` of a sealed chunked batch, sealed now from its stored records."""
+    row, flow = _outbox_row(node, party, batch_id)
+    if not 0 <= index < int(row["chunk_count"]) or row["chunk_count"] < 2:
+        raise NotFound(f"batch {batch_id!r} has no chunk {index}", path="index")
+    header = BatchHeader(
+        sender=node.party_id,
+        receiver=row["receiver"],
+        dataset=row["dataset"],
+        schema_version=row["schema_version"],
+        batch_id=batch_id,
+        created_at=dt.datetime.fromisoformat(row["created_at"]),
+        sequence=max(1, int(row["sequence"])),
+    )
+    return transfer.seal_stored_chunk(node, flow, header, index)
+
+
+def take_receipt(node: Node, party: str, batch_id: str, receipt: str) -> dict[str, Any]:
+    """The receiver's receipt for a pulled batch: the batch is delivered if it verifies.
+
+    Idempotent: the receipt of a batch already delivered is answered the same way.
+    A receipt that does not verify raises :class:`ReceiptRejected`, audited, and
+    the batch stays sealed.
+    """
+    row, _ = _outbox_row(node, party, batch_id, statuses=("sealed", "delivered"))
+    answer = {"batch_id": batch_id, "status": "delivered"}
+    try:
+        if row["status"] == "delivered":
+            if receipt != row["receipt"]:
+                # Another receipt for it: it must verify too; the first one stays.
+                verify_receipt(
+                    receipt,
+                    peer_keys=node.peers,
+                    receiver=party,
+                    batch_id=batch_id,
+                    records_sha256=row["records_sha256"],
+                    records_root=row["records_root"],
+                )
+            return answer
+        transfer.accept_receipt(node, row, receipt)
+    except VerificationFailed as exc:
+        log.warning("receipt for batch %s from %s rejected: %s", batch_id, party, exc)
+        with node.store.write() as conn:
+            audit.append(
+                conn,
+                event="receipt_rejected",
+                actor=party,
+                at=node.now(),
+                peer=party,
+                dataset=row["dataset"],
+                batch_id=batch_id,
+                reason="bad_receipt",
+                receipt_sha256=hashlib.sha256(receipt.encode("utf-8", "replace")).hexdigest(),
+            )
+        raise ReceiptRejected("receipt rejected") from None
+    log.info("batch %s pulled by %s: delivered", batch_id, party)
+    inbox.checkpoint_after(node, batch_id)
+    return answer
+
+
+# -- the receiver's side: the pull job --------------------------------------------------------
+
+# (method, url, headers, body, timeout) -> (status, body). Tests cut the network here.
+Requester = Callable[[str, str, Mapping[str, str], bytes, float], tuple[int, bytes]]
+
+
+def http_request(
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    timeout: float,
+    *,
+    max_bytes: int = 16 * 1024 * 1024,
+) -> tuple[int, bytes]:
+    """One HTTP exchange with ``requests``; an answer over ``max_bytes`` raises PeerError."""
+    with requests.request(
+        method,
+        url,
+        data=body or None,
+        headers=dict(headers),
+        timeout=timeout,
+        stream=True,
+        allow_redirects=False,
+    ) as response:
+        parts: list[bytes] = []
+        size = 0
+        for part in response.iter_content(chunk_size=256 * 1024):
+            size += len(part)
+            if size > max_bytes:
+                raise PeerError(f"{method} {url}: the answer is over {max_bytes} bytes")
+            parts.append(part)
+        return response.status_code, b"".join(parts)
+
+
+@dataclass
+class PullReport:
+    received: list[str] = field(default_factory=list)  # batches taken in (or held already)
+    delivered: list[str] = field(default_factory=list)  # and the sender took the receipt
+    failed: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # flows whose run stopped early
+    unreachable: list[str] = field(default_factory=list)  # senders that did not answer
+
+
+class _Sender:
+    """The sending party's node, asked with requests signed by this node."""
+
+    def __init__(self, node: Node, party: Party, request: Requester) -> None:
+        self.node = node
+        self.party = party
+        self.request = request
+
+    def call(
+        self, method: str, target: str, body: bytes = b"", *, content_type: str | None = None
+    ) -> tuple[int, bytes]:
+        """``target``: the path and query string under the sender's base URL."""
+        node = self.node
+        headers = {
+            "Authorization": signed_request.authorization(
+                signing_key=node.keys.signing,
+                issuer=node.party_id,
+                audience=self.party.id,
+                method=method,
+                target=target,
+                body=body,
+                now=node.now(),
+            )
+        }
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        return self.request(
+            method, self.party.base_url + target, headers, body, node.config.peer_timeout_seconds
+        )
+
+
+def _error_code(body: bytes) -> str | None:
+    try:
+        error = json.loads(body).get("error")
+    except (ValueError, AttributeError):
+        return None
+    code = error.get("code") if isinstance(error, dict) else None
+    return str(code)[:64] if code is not None else None
+
+
+@dataclass(frozen=True)
+class _Listed:
+    batch_id: str
+    chunk_count: int
+
+
+def _listing(body: bytes, dataset: str) -> list[_Listed]:
+    """The listed batches of ``dataset``; raises PeerError if the answer is not a listing."""
+    try:
+        items = json.loads(body)["batches"]
+        listed = []
+        for item in items:
+            batch_id, chunks = item["batch_id"], item["chunk_count"]
+            # The id goes into a URL: it must be what the sender seals, a lower-case UUID.
+            if not isinstance(batch_id, str) or not BATCH_ID.match(batch_id):
+                raise ValueError("batch_id is not a lower-case UUID")
+            if type(chunks) is not int or chunks < 1:
+                raise ValueError("chunk_count is not a positive integer")
+            if item.get("dataset") == dataset:
+                listed.append(_Listed(batch_id, chunks))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PeerError(f"the outbox listing is malformed: {exc}") from None
+    return listed
+
+
+def _pull_flow(node: Node, flow: DatasetAgreement, request: Requester, report: PullReport) -> None:
+    """Fetch and receive every batch the sender lists for one pull flow, oldest first."""
+    sender = _Sender(node, node.config.agreement.party(flow.sender), request)
+    tried: set[str] = set()
+    while True:
+        query = urlencode({"dataset": flow.name, "limit": DEFAULT_LIMIT})
+        status, body = sender.call("GET", f"{OUTBOX_PATH}?{query}")
+        if status != 200:
+            log.warning(
+                "pull of %s from %s: the outbox answered HTTP %s (%s)",
+                flow.name,
+                flow.sender,
+                status,
+                _error_code(body),
+            )
+            report.errors.append(flow.name)
+            return
+        try:
+            listed = _listing(body, flow.name)
+        except PeerError as exc:
+            log.warning("pull of %s from %s: %s", flow.name, flow.sender, exc)
+            report.errors.append(flow.name)
+            return
+        new = [item for item in listed if item.batch_id not in tried]
+        for item in new:
+            tried.add(item.batch_id)
+            _pull_batch(sender, item, report)
+        # A batch refused here stays sealed at the sender and is listed again; only
+        # a full page with something new in it is worth asking again for.
+        if not new or len(listed) < DEFAULT_LIMIT:
+            return
+
+
+def _pull_batch(sender: _Sender, item: _Listed, report: PullReport) -> None:
+    """Fetch one batch, receive it as if it had been pushed, and hand back its receipt."""
+    node, batch_id = sender.node, item.batch_id
+    base = f"{OUTBOX_PATH}/{batch_id}"
+    status, envelope = sender.call("GET", base)
+    if status != 200:
+        log.warning(
+            "pull of batch %s from %s: HTTP %s (%s)",
+            batch_id,
+            sender.party.id,
+            status,
+            _error_code(envelope),
+        )
+        report.failed.append(batch_id)
+        return
+    try:
+        receipt = (
+            _receive_chunked(sender, batch_id, envelope.strip())
+            if item.chunk_count > 1
+            else _receive_whole(node, batch_id, envelope.strip())
+        )
+    except EnvelopeRejected as exc:
+        # Audited and logged with its detail where it was refused.
+        log.warning("pulled batch %s from %s refused (%s)", batch_id, sender.party.id, exc.reason)
+        report.failed.append(batch_id)
+        return
+    except PeerError as exc:
+        log.warning("pull of batch %s from %s: %s", batch_id, sender.party.id, exc)
+        report.failed.append(batch_id)
+        return
+    report.received.append(batch_id)
+    body = canonical.dumps({"receipt": receipt})
+    status, answer = sender.call("POST", f"{base}/receipt", body, content_type=JSON_MEDIA_TYPE)
+    if status != 200:
+        log.warning(
+            "receipt for pulled batch %s not taken by %s: HTTP %s (%s)",
+            batch_id,
+            sender.party.id,
+            status,
+            _error_code(answer),
+        )
+        report.failed.append(batch_id)
+        return
+    report.delivered.append(batch_id)
+
+
+def _receive_whole(node: Node, batch_id: str, token: bytes) -> str:
+    delivery = inbox.receive(node, token)
+    if delivery.batch_id != batch_id:
+        # Stored (it is a batch of the sender's, to us) but not the one asked for.
+        raise PeerError(f"served batch {delivery.batch_id} for {batch_id}")
+    return delivery.receipt
+
+
+def _receive_chunked(sender: _Sender, batch_id: str, token: bytes) -> str:
+    """The manifest, then each chunk this node does not hold; the last answer is the receipt."""
+    node = sender.node
+    answer = chunked.receive_manifest(node, batch_id, token)
+    if "receipt" in answer:  # committed already
+        return str(answer["receipt"])
+    received, total = int(answer["chunks_received"]), int(answer["chunk_count"])
+    for index in range(received, total):
+        status, envelope = sender.call("GET", f"{OUTBOX_PATH}/{batch_id}/chunks/{index}")
+        if status != 200:
+            raise PeerError(f"chunk {index}: HTTP {status} ({_error_code(envelope)})")
+        answer = chunked.receive_chunk(node, batch_id, index, envelope.strip())
+        if "receipt" in answer:
+            return str(answer["receipt"])
+    raise PeerError(f"every chunk of batch {batch_id} was taken, yet no receipt came")
+
+
+def run(
+    node: Node,
+    *,
+    dataset: str | None = None,
+    sender: str | None = None,
+    request: Requester | None = None,
+    exclusive: bool = False,
+) -> PullReport:
+    """Pull what is sealed for this node, for one pull flow or all of them.
+
+    A sender that cannot be reached ends the run of its flows (the next run
+    tries again). ``exclusive``: take each flow's leader lock (as the scheduled
+    job does) and skip a flow that is being pulled elsewhere.
+    """
+    flows = pull_flows(node)
+    if dataset is not None or sender is not None:
+        flows = [f for f in flows if dataset in (None, f.name) and sender in (None, f.sender)]
+        if not flows:
+            raise GatewayError(
+                f"{node.party_id} pulls no dataset named {dataset!r}"
+                + (f" from {sender!r}" if sender else "")
+            )
+    fetch: Requester = request or functools.partial(
+        http_request, max_bytes=node.config.max_body_bytes
+    )
+    report = PullReport()
+    for flow in flows:
+        if flow.sender in report.unreachable:
+            continue
+        try:
+            if not exclusive:
+                _pull_flow(node, flow, fetch, report)
+                continue
+            with node.store.try_lock(lock_name(flow)) as leader:
+                if not leader:
+                    log.info("pull of %s from %s runs elsewhere; skipped", flow.name, flow.sender)
+                    continue
+                _pull_flow(node, flow, fetch, report)
+        except requests.RequestException as exc:
+            log.warning(
+                "pull of %s: sender %s unreachable: %s", flow.name, flow.sender, type(exc).__name__
+            )
+            report.errors.append(flow.name)
+            report.unreachable.append(flow.sender)
+        except Exception:
+            # One flow's failure must not hold back the others; the next run retries it.
+            log.exception("pull of %s from %s failed", flow.name, flow.sender)
+            report.errors.append(flow.name)
+    return report
