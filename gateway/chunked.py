@@ -175,8 +175,6 @@ def receive_chunk(node: Node, batch_id: str, index: int, token: bytes) -> dict[s
                 return {"batch_id": batch_id, "receipt": receipt, "duplicate": True}
         manifest = _manifest(row)
         _check_chunk(node, manifest, row, chunk)
-        if _held(node, batch_id, index):  # sent again after a lost answer
-            return _progress(row["chunks_received"], row["chunk_count"], batch_id)
         check_records(chunk.dataset, chunk.schema_version, chunk.records)
         leaves = b"".join([record_leaf(form) for form in chunk.forms])
         receipt, received = _store_chunk(node, manifest, chunk, leaves, envelope_sha256)
@@ -311,15 +309,6 @@ def _store_chunk(
         node.store.serialize(conn, "inbound")
         conn.execute(delete(inbound_transfers).where(t.batch_id == batch_id))
         return commit(conn, node, manifest, row["manifest_sha256"], now), total
-
-
-def _held(node: Node, batch_id: str, index: int) -> bool:
-    k = inbound_chunks.c
-    with node.store.read() as conn:
-        return (
-            conn.execute(select(k.idx).where(k.batch_id == batch_id, k.idx == index)).first()
-            is not None
-        )
 
 
 def _progress(received: int, total: int, batch_id: str) -> dict[str, Any]:

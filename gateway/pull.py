@@ -19,7 +19,6 @@ batches wait in the sender's outbox, which the receiving party reads over
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import hashlib
 import json
@@ -34,7 +33,7 @@ from sqlalchemy import select
 
 from gateway import audit, canonical, chunked, inbox, signed_request, transfer
 from gateway.config import DatasetAgreement, Party
-from gateway.envelope import BATCH_ID, BatchHeader, verify_receipt
+from gateway.envelope import BATCH_ID, verify_receipt
 from gateway.errors import (
     EnvelopeRejected,
     GatewayError,
@@ -154,16 +153,7 @@ def outbox_chunk(node: Node, party: str, batch_id: str, index: int) -> bytes:
     row, flow = _outbox_row(node, party, batch_id)
     if not 0 <= index < int(row["chunk_count"]) or row["chunk_count"] < 2:
         raise NotFound(f"batch {batch_id!r} has no chunk {index}", path="index")
-    header = BatchHeader(
-        sender=node.party_id,
-        receiver=row["receiver"],
-        dataset=row["dataset"],
-        schema_version=row["schema_version"],
-        batch_id=batch_id,
-        created_at=dt.datetime.fromisoformat(row["created_at"]),
-        sequence=max(1, int(row["sequence"])),
-    )
-    return transfer.seal_stored_chunk(node, flow, header, index)
+    return transfer.seal_stored_chunk(node, flow, transfer.stored_header(node, row), index)
 
 
 def take_receipt(node: Node, party: str, batch_id: str, receipt: str) -> dict[str, Any]:

@@ -406,6 +406,30 @@ def _trigger(schedule: Schedule, tz: str) -> IntervalTrigger | CronTrigger:
     return CronTrigger.from_crontab(schedule.cron or "", timezone=tz)
 
 
+def _add_flow_job(
+    scheduler: NodeScheduler,
+    flow: DatasetAgreement,
+    func: str,
+    args: tuple[str, ...],
+    *,
+    job_id: str,
+    name: str,
+) -> None:
+    """A job on the flow's schedule, with its misfire and coalescing rules."""
+    schedule = flow.schedule
+    scheduler.add_job(
+        func,
+        _trigger(schedule, scheduler.gateway_node.config.agreement.timezone),
+        args=args,
+        id=job_id,
+        name=name,
+        coalesce=schedule.coalesce,
+        max_instances=1,
+        misfire_grace_time=schedule.misfire_grace_seconds,
+    )
+    log.info("scheduled %s: %s", name, schedule.describe())
+
+
 def build_scheduler(node: Node) -> NodeScheduler:
     """A scheduler (not yet started) with a job for each dataset this node sends, one for
     each it pulls, and the checkpoint's; its :meth:`~NodeScheduler.start` reconciles them
@@ -413,38 +437,23 @@ def build_scheduler(node: Node) -> NodeScheduler:
     tz = node.config.agreement.timezone
     scheduler = NodeScheduler(node)
     for dataset in node.config.agreement.outgoing(node.party_id):
-        schedule = dataset.schedule
-        scheduler.add_job(
+        _add_flow_job(
+            scheduler,
+            dataset,
             TRANSFER_JOB,
-            _trigger(schedule, tz),
-            args=(scheduler.node_key, dataset.name, dataset.receiver),
-            id=f"transfer:{dataset.name}",
+            (scheduler.node_key, dataset.name, dataset.receiver),
+            job_id=f"transfer:{dataset.name}",
             name=f"transfer {dataset.name} to {dataset.receiver}",
-            coalesce=schedule.coalesce,
-            max_instances=1,
-            misfire_grace_time=schedule.misfire_grace_seconds,
-        )
-        log.info(
-            "scheduled transfer of %s to %s: %s",
-            dataset.name,
-            dataset.receiver,
-            schedule.describe(),
         )
     for dataset in pull.pull_flows(node):
         # Sealed by the sender on the same schedule; fetched from its outbox on this one.
-        schedule = dataset.schedule
-        scheduler.add_job(
+        _add_flow_job(
+            scheduler,
+            dataset,
             PULL_JOB,
-            _trigger(schedule, tz),
-            args=(scheduler.node_key, dataset.name, dataset.sender),
-            id=f"pull:{dataset.name}:{dataset.sender}",
+            (scheduler.node_key, dataset.name, dataset.sender),
+            job_id=f"pull:{dataset.name}:{dataset.sender}",
             name=f"pull {dataset.name} from {dataset.sender}",
-            coalesce=schedule.coalesce,
-            max_instances=1,
-            misfire_grace_time=schedule.misfire_grace_seconds,
-        )
-        log.info(
-            "scheduled pull of %s from %s: %s", dataset.name, dataset.sender, schedule.describe()
         )
     scheduler.add_job(
         CHECKPOINT_JOB,

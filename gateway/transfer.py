@@ -50,6 +50,7 @@ __all__ = [
     "seal_pending",
     "seal_stored_chunk",
     "send_pending",
+    "stored_header",
 ]
 
 log = logging.getLogger(__name__)
@@ -504,15 +505,7 @@ def _send_chunked(
         return status, None
     if received:
         _acknowledged(node, row, received, resumed=True)
-    header = BatchHeader(
-        sender=node.party_id,
-        receiver=row["receiver"],
-        dataset=row["dataset"],
-        schema_version=row["schema_version"],
-        batch_id=batch_id,
-        created_at=dt.datetime.fromisoformat(row["created_at"]),
-        sequence=max(1, int(row["sequence"])),
-    )
+    header = stored_header(node, row)
 
     def send(index: int) -> tuple[int, Any]:
         envelope = seal_stored_chunk(node, dataset, header, index)
@@ -564,6 +557,19 @@ def _send_chunked(
 # Chunks sent at once: the receiver works on one while another travels or is stored.
 _CHUNKS_IN_FLIGHT = 2
 _NOTE_ACKS_SECONDS = 2.0
+
+
+def stored_header(node: Node, row: Any) -> BatchHeader:
+    """The header a stored outbound batch was sealed with."""
+    return BatchHeader(
+        sender=node.party_id,
+        receiver=row["receiver"],
+        dataset=row["dataset"],
+        schema_version=row["schema_version"],
+        batch_id=row["batch_id"],
+        created_at=dt.datetime.fromisoformat(row["created_at"]),
+        sequence=max(1, int(row["sequence"])),
+    )
 
 
 def seal_stored_chunk(
