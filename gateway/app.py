@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from flask import Flask, Response, g
+from flask import Flask, Response, g, request
 
 from gateway import api
 from gateway.config import NodeConfig, load_node_config
@@ -43,6 +43,14 @@ def create_app(config: NodeConfig | str | None = None, *, clock: Clock | None = 
         headers["X-Request-Id"] = g.get("request_id", "")
         headers["X-Content-Type-Options"] = "nosniff"
         headers.setdefault("Cache-Control", "no-store")
+        # An API of JSON and JOSE: nothing in an answer is to be rendered, framed,
+        # fetched by another origin's page or told where it came from.
+        headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+        headers["X-Frame-Options"] = "DENY"
+        headers["Referrer-Policy"] = "no-referrer"
+        headers["Cross-Origin-Resource-Policy"] = "same-origin"
+        if request.is_secure:
+            headers["Strict-Transport-Security"] = "max-age=31536000"
         return response
 
     api.init_app(app)

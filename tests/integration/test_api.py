@@ -826,3 +826,16 @@ def test_channel_sequence_numbers_reveal_gaps_and_refuse_replays(apps, pemkot, o
     assert answer.status_code == 400
     assert answer.get_json()["error"]["code"] == "envelope_rejected"
     assert events(ombudsman)[-1]["reason"] == "sequence_reused"
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/api/v1/nope", "/exchange/v1/jwks"])
+def test_every_answer_carries_the_security_headers(pemkot, path):
+    answer = pemkot.client.get(path)
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert answer.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert answer.headers["X-Frame-Options"] == "DENY"
+    assert answer.headers["Referrer-Policy"] == "no-referrer"
+    assert answer.headers["Cross-Origin-Resource-Policy"] == "same-origin"
+    assert "Strict-Transport-Security" not in answer.headers  # plain HTTP here
+    secure = pemkot.client.get(path, base_url="https://localhost")
+    assert secure.headers["Strict-Transport-Security"] == "max-age=31536000"
