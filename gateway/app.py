@@ -10,6 +10,7 @@ from flask import Flask, Response, g, request
 from gateway import api
 from gateway.config import NodeConfig, load_node_config
 from gateway.node import Clock, Node
+from gateway.ratelimit import ClientLimits
 
 __all__ = ["CONFIG_ENV", "create_app"]
 
@@ -32,6 +33,7 @@ def create_app(config: NodeConfig | str | None = None, *, clock: Clock | None = 
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes + 1
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["gateway.node"] = node
+    app.extensions["gateway.client_limits"] = ClientLimits(config)
 
     @app.before_request
     def _request_id() -> None:

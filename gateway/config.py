@@ -190,9 +190,30 @@ class ClientConfig:
     # "auditor": may read the audit log, its checkpoints and proofs;
     # "operator": may read the node's metrics.
     roles: frozenset[str] = frozenset()
+    # Requests allowed per window (the ``limits`` notation, e.g. "10/second");
+    # None: the node's client_rate_limit.
+    rate_limit: str | None = None
 
 
 ROLES = frozenset({"auditor", "operator"})
+
+# Requests per client and window, unless the node or the client says otherwise: a
+# ceiling against a runaway system; operators set a client's own limit lower.
+DEFAULT_CLIENT_RATE_LIMIT = "1000/second"
+
+
+def _rate_limit(t: _Table, key: str) -> str:
+    """A rate limit in the ``limits`` notation ("100/second", "10 per minute", ...)."""
+    from limits import parse
+
+    text: str = t.get(key, str)
+    try:
+        parse(text)
+    except ValueError:
+        raise t.fail(
+            key, f"must be a rate such as '100/minute' or '10/second', got {text!r}"
+        ) from None
+    return text
 
 
 @dataclass(frozen=True)
@@ -212,6 +233,7 @@ class NodeConfig:
     source: Path
     checkpoint_interval_seconds: int = 60
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    client_rate_limit: str = DEFAULT_CLIENT_RATE_LIMIT
 
     @property
     def party(self) -> Party:
@@ -531,6 +553,7 @@ def load_node_config(
             "threads",
             "scheduler",
             "checkpoint_interval_seconds",
+            "client_rate_limit",
         }
     )
     agreement = load_agreement(file.parent / node.get("agreement", str))
@@ -565,7 +588,7 @@ def load_node_config(
     sends = {d.name for d in agreement.outgoing(party_id)}
     receives = {d.name for d in agreement.incoming(party_id)}
     for t in root.tables("clients") if "clients" in root.data else []:
-        t.reject_unknown({"id", "name", "token_sha256", "submit", "pull", "roles"})
+        t.reject_unknown({"id", "name", "token_sha256", "submit", "pull", "roles", "rate_limit"})
         cid: str = t.get("id", str)
         if not _ID.match(cid):
             raise t.fail("id", f"must be lower-case letters, digits and '-', got {cid!r}")
@@ -579,6 +602,7 @@ def load_node_config(
         submit = frozenset(t.strings("submit"))
         pull = frozenset(t.strings("pull"))
         roles = frozenset(t.strings("roles"))
+        rate_limit = _rate_limit(t, "rate_limit") if "rate_limit" in t.data else None
         if not roles <= ROLES:
             raise t.fail("roles", f"unknown roles {sorted(roles - ROLES)} (known: {sorted(ROLES)})")
         # The agreement's direction rules are enforced here, once, at start-up.
@@ -601,6 +625,7 @@ def load_node_config(
                 submit=submit,
                 pull=pull,
                 roles=roles,
+                rate_limit=rate_limit,
             )
         )
 
@@ -636,5 +661,10 @@ def load_node_config(
         scheduler_enabled=node.get("scheduler", bool, True),
         source=file,
         checkpoint_interval_seconds=node.positive_int("checkpoint_interval_seconds", 60),
+        client_rate_limit=(
+            _rate_limit(node, "client_rate_limit")
+            if "client_rate_limit" in node.data
+            else DEFAULT_CLIENT_RATE_LIMIT
+        ),
         overrides=dict(overrides or {}),
     )

@@ -75,6 +75,17 @@ class Unauthorized(GatewayError):
     status = 401
 
 
+class RateLimited(GatewayError):
+    """A client made more requests than its rate limit allows (gateway.ratelimit)."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class RequestRejected(Unauthorized):
     """A signed node-to-node request failed a check (gateway.signed_request).
 

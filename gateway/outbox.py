@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from gateway import audit, canonical
-from gateway.config import ClientConfig
+from gateway.config import ClientConfig, DatasetAgreement
 from gateway.envelope import records_budget
 from gateway.errors import (
     BadRequest,
@@ -23,7 +23,7 @@ from gateway.node import Node, iso
 from gateway.storage import FastInsert, outbox_records, submissions
 from gateway.validation import validator_for
 
-__all__ = ["record_rejection", "submit"]
+__all__ = ["may_submit", "record_rejection", "submit"]
 
 _BODY_KEYS = {"schema_version", "records"}
 _INSERT_SUBMISSION = FastInsert(
@@ -44,14 +44,20 @@ _INSERT_RECORD = FastInsert(
 )
 
 
-def submit(node: Node, client: ClientConfig, dataset: str, body: Any) -> dict[str, Any]:
-    """Validate every record and store all of them, or none; returns the submission."""
+def may_submit(node: Node, client: ClientConfig, dataset: str) -> DatasetAgreement:
+    """The flow ``client`` submits ``dataset`` into; refused before any body is read."""
     agreement = node.config.agreement
     if dataset not in agreement.dataset_names:
         raise UnknownDataset(f"dataset {dataset!r} is not in the agreement", path="dataset")
     agreed = agreement.flow(dataset, sender=node.party_id)
     if agreed is None or dataset not in client.submit:
         raise Forbidden(f"client {client.id!r} may not submit {dataset!r}")
+    return agreed
+
+
+def submit(node: Node, client: ClientConfig, dataset: str, body: Any) -> dict[str, Any]:
+    """Validate every record and store all of them, or none; returns the submission."""
+    agreed = may_submit(node, client, dataset)
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object", path="")
     extra = sorted(set(body) - _BODY_KEYS)

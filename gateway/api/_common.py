@@ -18,7 +18,10 @@ def node() -> Node:
 
 
 def client() -> ClientConfig:
-    return node().authenticate(request.headers.get("Authorization"))
+    """The authenticated client of this request, counted against its rate limit."""
+    found = node().authenticate(request.headers.get("Authorization"))
+    current_app.extensions["gateway.client_limits"].check(found)
+    return found
 
 
 def read_body(media_type: str) -> bytes:

@@ -8,7 +8,7 @@ import uuid
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from gateway.errors import EnvelopeRejected, GatewayError, SchemaViolation
+from gateway.errors import EnvelopeRejected, GatewayError, RateLimited, SchemaViolation
 from gateway.messages import DEFAULT_LANGUAGE, LANGUAGES
 
 log = logging.getLogger("gateway.api")
@@ -46,7 +46,10 @@ def init_app(app: Flask) -> None:
             response.headers["Content-Language"] = language
             response.vary.add("Accept-Language")
             return response
-        return error_response(exc.status, exc.to_dict())
+        response = error_response(exc.status, exc.to_dict())
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

@@ -18,6 +18,7 @@ def submit_records(dataset: str) -> tuple[Response, int]:
     try:
         who = client()
         client_id = who.id
+        outbox.may_submit(gateway, who, dataset)  # before the body is read
         body = read_json()
         result = outbox.submit(gateway, who, dataset, body)
     except GatewayError as exc:

@@ -839,3 +839,32 @@ def test_every_answer_carries_the_security_headers(pemkot, path):
     assert "Strict-Transport-Security" not in answer.headers  # plain HTTP here
     secure = pemkot.client.get(path, base_url="https://localhost")
     assert secure.headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+def test_a_client_over_its_rate_limit_gets_429_and_others_are_not_held_back(
+        deployment_factory, make_apps):
+    deployment = deployment_factory()
+    config = deployment.config_path("pemkot-bekasi")
+    text = config.read_text()
+    config.write_text(text.replace('id = "sistem-pengaduan"\n',
+                                   'id = "sistem-pengaduan"\nrate_limit = "3/minute"\n', 1))
+    pemkot = make_apps(deployment)["pemkot-bekasi"]
+    path = f"/api/v1/datasets/{PERMINTAAN}/batches"
+    answers = [pemkot.client.get(path, headers=pemkot.auth()) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert answers[-1].get_json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(answers[-1].headers["Retry-After"]) <= 60
+    other = pemkot.client.get(f"/api/v1/datasets/{PERMINTAAN}/batches",
+                              headers=pemkot.auth("inspektorat"))
+    assert other.status_code == 200  # its own limit: the node's default
+
+
+def test_a_rate_limit_that_is_not_a_rate_is_refused_at_start(deployment):
+    from gateway.config import load_node_config
+    from gateway.errors import ConfigError
+
+    config = deployment.config_path("pemkot-bekasi")
+    config.write_text(config.read_text().replace(
+        'id = "sistem-pengaduan"\n', 'id = "sistem-pengaduan"\nrate_limit = "fast"\n', 1))
+    with pytest.raises(ConfigError, match="rate_limit: must be a rate"):
+        load_node_config(config, environ={})
