@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection
 
 from gateway import audit
 from gateway.envelope import (
+    BATCH_ID,
     BatchHeader,
     ChunkInfo,
     Manifest,
@@ -65,6 +66,11 @@ def _opening(node: Node) -> dict[str, Any]:
         "peer_keys": node.peers,
         "max_bytes": node.config.agreement.largest_incoming_envelope(node.party_id),
     }
+
+
+def _audited(batch_id: str) -> str | None:
+    """The batch id of a URL path as an audit entry may name it: a well-formed one only."""
+    return batch_id if BATCH_ID.match(batch_id) else None
 
 
 def _sha256(token: bytes) -> str:
@@ -147,7 +153,7 @@ def receive_manifest(node: Node, batch_id: str, token: bytes) -> dict[str, Any]:
             )
             return _progress(0, len(manifest.chunks), batch_id)
     except EnvelopeRejected as exc:
-        record_refusal(node, exc, envelope_sha256, peer=peer, batch_id=batch_id)
+        record_refusal(node, exc, envelope_sha256, peer=peer, batch_id=_audited(batch_id))
         raise
 
 
@@ -179,7 +185,9 @@ def receive_chunk(node: Node, batch_id: str, index: int, token: bytes) -> dict[s
         leaves = b"".join([record_leaf(form) for form in chunk.forms])
         receipt, received = _store_chunk(node, manifest, chunk, leaves, envelope_sha256)
     except EnvelopeRejected as exc:
-        record_refusal(node, exc, envelope_sha256, peer=peer, batch_id=batch_id, chunk=index)
+        record_refusal(
+            node, exc, envelope_sha256, peer=peer, batch_id=_audited(batch_id), chunk=index
+        )
         raise
     if receipt is None:
         return _progress(received, row["chunk_count"], batch_id)

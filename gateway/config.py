@@ -234,6 +234,8 @@ class NodeConfig:
     checkpoint_interval_seconds: int = 60
     overrides: Mapping[str, Any] = field(default_factory=dict)
     client_rate_limit: str = DEFAULT_CLIENT_RATE_LIMIT
+    # "production" (the default) refuses development secrets (gateway.production).
+    mode: str = "production"
 
     @property
     def party(self) -> Party:
@@ -265,6 +267,8 @@ class _Table:
             raise self.fail(name, f"must be {_kind_name(kind)}, got a boolean")
         if not isinstance(value, kind):
             raise self.fail(name, f"must be {_kind_name(kind)}, got {type(value).__name__}")
+        if isinstance(value, str) and "\x00" in value:
+            raise self.fail(name, "must not contain a NUL character")
         return value
 
     def positive_int(self, name: str, default: Any = ...) -> int:
@@ -321,12 +325,18 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(str(path), "-", "file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), "-", f"not valid TOML: {exc}") from None
+    except OSError as exc:  # a directory, no permission ...
+        raise ConfigError(str(path), "-", f"cannot be read: {exc.strerror}") from None
 
 
 def _check_url(t: _Table, name: str) -> str:
     url: str = t.get(name, str)
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:
+        raise t.fail(name, f"must be an http(s) URL, got {url!r}") from None
+    if parts.scheme not in ("http", "https") or not hostname:
         raise t.fail(name, f"must be an http(s) URL, got {url!r}")
     return url.rstrip("/")
 
@@ -554,8 +564,12 @@ def load_node_config(
             "scheduler",
             "checkpoint_interval_seconds",
             "client_rate_limit",
+            "mode",
         }
     )
+    mode = node.get("mode", str, "production")
+    if mode not in ("production", "development"):
+        raise node.fail("mode", f'must be "production" or "development", got {mode!r}')
     agreement = load_agreement(file.parent / node.get("agreement", str))
     party_id: str = node.get("party", str)
     if party_id not in agreement.parties:
@@ -661,6 +675,7 @@ def load_node_config(
         scheduler_enabled=node.get("scheduler", bool, True),
         source=file,
         checkpoint_interval_seconds=node.positive_int("checkpoint_interval_seconds", 60),
+        mode=mode,
         client_rate_limit=(
             _rate_limit(node, "client_rate_limit")
             if "client_rate_limit" in node.data

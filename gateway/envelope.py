@@ -803,6 +803,9 @@ def verify_receipt(
         raise VerificationFailed("receipt has the wrong typ or shape")
     if (records_sha256 is None) == (records_root is None):
         raise ValueError("give exactly one of records_sha256 and records_root")
+    count = document.get("record_count")
+    if type(count) is not int:
+        raise VerificationFailed(f"receipt record_count is not an integer: {count!r}")
     digest = (
         ("records_sha256", records_sha256)
         if records_root is None
@@ -823,7 +826,7 @@ def verify_receipt(
         sender=str(document.get("sender")),
         receiver=str(document.get("receiver")),
         dataset=str(document.get("dataset")),
-        record_count=int(document.get("record_count", -1)),
+        record_count=count,
         records_sha256=str(digest[1]),
         received_at=str(document.get("received_at")),
         signer_kid=str(verified.headers().get("kid")),

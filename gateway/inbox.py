@@ -15,7 +15,14 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway import audit, tlog
 from gateway.config import ClientConfig, DatasetAgreement
-from gateway.envelope import BatchHeader, Manifest, OpenedBatch, open_batch, sign_receipt
+from gateway.envelope import (
+    BATCH_ID,
+    BatchHeader,
+    Manifest,
+    OpenedBatch,
+    open_batch,
+    sign_receipt,
+)
 from gateway.errors import BadRequest, EnvelopeRejected, Forbidden, NotFound, UnknownDataset
 from gateway.node import Node, iso
 from gateway.storage import inbound_batches, inbound_chunks
@@ -352,6 +359,8 @@ def list_batches(
 
 
 def _load_for(node: Node, client: ClientConfig, batch_id: str, conn: Any) -> Any:
+    if not BATCH_ID.match(batch_id):  # PostgreSQL would refuse some, e.g. a NUL
+        raise NotFound(f"no batch {batch_id!r} for this client", path="batch_id")
     row = (
         conn.execute(select(inbound_batches).where(inbound_batches.c.batch_id == batch_id))
         .mappings()

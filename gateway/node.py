@@ -8,7 +8,7 @@ import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from gateway import note
+from gateway import note, production
 from gateway.config import Agreement, ClientConfig, NodeConfig
 from gateway.errors import KeyMaterialError, Unauthorized
 from gateway.keys import NodeKeys, NoteKeys, PeerKeys, load_jwks_file, load_note_keys
@@ -51,6 +51,7 @@ class Node:
         clock: Clock | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> Node:
+        production.check(config, environ)
         keys = NodeKeys.from_directory(config.key_dir, environ=environ)
         _check_registered(config, keys)
         peers = peer_keys(config)

@@ -128,6 +128,8 @@ def _outbox_row(
     Anything else (unknown, another party's, a push flow's, cancelled, dead) is
     the same :class:`NotFound`, so that nothing can be learnt by probing.
     """
+    if not BATCH_ID.match(batch_id):  # PostgreSQL would refuse some, e.g. a NUL
+        raise NotFound(f"no batch {batch_id!r} for this party", path="batch_id")
     with node.store.read() as conn:
         row = (
             conn.execute(select(outbound_batches).where(outbound_batches.c.batch_id == batch_id))

@@ -868,3 +868,14 @@ def test_a_rate_limit_that_is_not_a_rate_is_refused_at_start(deployment):
         'id = "sistem-pengaduan"\n', 'id = "sistem-pengaduan"\nrate_limit = "fast"\n', 1))
     with pytest.raises(ConfigError, match="rate_limit: must be a rate"):
         load_node_config(config, environ={})
+
+
+@pytest.mark.parametrize("batch_id", ["%00", "A" * 37, "not-a-uuid"])
+def test_a_batch_id_that_is_no_uuid_is_simply_not_found(ombudsman, batch_id):
+    # PostgreSQL refuses a NUL in text: such an id must not reach a query.
+    for method, path in (("get", f"/api/v1/batches/{batch_id}"),
+                         ("get", f"/api/v1/batches/{batch_id}/chunks/0"),
+                         ("post", f"/api/v1/batches/{batch_id}/ack")):
+        answer = getattr(ombudsman.client, method)(path, headers=ombudsman.auth())
+        assert answer.status_code == 404, (path, answer.get_json())
+        assert answer.get_json()["error"]["code"] == "not_found"

@@ -1,0 +1,73 @@
+"""What a node in production mode refuses to start with.
+
+A node config says ``mode = "development"`` to run with the published
+development tokens, the demo's passphrase or unencrypted private keys; any
+other node is in production mode (the default) and refuses all of these, with
+every problem named, before it opens its database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+
+from gateway.config import NodeConfig
+from gateway.errors import GatewayError
+from gateway.keys import ENCRYPTION_FILE, LOG_FILE, PASSPHRASE_ENV, SIGNING_FILE, WITNESS_FILE
+
+__all__ = ["MIN_PASSPHRASE_LENGTH", "ProductionRefused", "check", "problems"]
+
+# Published in README.md and config/ for development and the demo.
+PUBLISHED_TOKENS = (
+    "dev-only-pemkot-sistem-pengaduan",
+    "dev-only-ombudsman-simpel",
+    "dev-only-pemkot-inspektorat",
+    "dev-only-ombudsman-auditor",
+)
+PUBLISHED_PASSPHRASES = ("demo-only-passphrase-do-not-use-in-production",)
+MIN_PASSPHRASE_LENGTH = 12
+
+_PUBLISHED_DIGESTS = {hashlib.sha256(t.encode()).hexdigest(): t for t in PUBLISHED_TOKENS}
+
+
+class ProductionRefused(GatewayError):
+    code = "production_refused"
+
+
+def problems(config: NodeConfig, environ: Mapping[str, str] | None = None) -> list[str]:
+    """Everything that a production node must not run with (empty: none)."""
+    env = os.environ if environ is None else environ
+    found = []
+    for client in config.clients:
+        if client.token_sha256 in _PUBLISHED_DIGESTS:
+            found.append(f"client {client.id!r} has a published development token")
+    passphrase = env.get(PASSPHRASE_ENV, "")
+    if not passphrase:
+        found.append(f"{PASSPHRASE_ENV} is not set: private keys must be encrypted")
+    elif passphrase in PUBLISHED_PASSPHRASES:
+        found.append(f"{PASSPHRASE_ENV} is a published demo passphrase")
+    elif len(passphrase) < MIN_PASSPHRASE_LENGTH:
+        found.append(f"{PASSPHRASE_ENV} is shorter than {MIN_PASSPHRASE_LENGTH} characters")
+    for name in (SIGNING_FILE, ENCRYPTION_FILE, LOG_FILE, WITNESS_FILE):
+        path = config.key_dir / name
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            continue  # reported when the keys are loaded
+        if b"ENCRYPTED PRIVATE KEY" not in data:
+            found.append(f"{path} is not encrypted")
+    return found
+
+
+def check(config: NodeConfig, environ: Mapping[str, str] | None = None) -> None:
+    """Refuse, naming every problem, to run a production node with development secrets."""
+    if config.mode != "production":
+        return
+    found = problems(config, environ)
+    if found:
+        raise ProductionRefused(
+            "refusing to start in production mode: "
+            + "; ".join(found)
+            + ' (a node for development says mode = "development" in its config)'
+        )
