@@ -804,6 +804,10 @@ def schemas_docs(out_dir: str) -> None:
 def serve(config_path: str | None, no_scheduler: bool, dev_server: bool) -> None:
     """Run the node: the HTTP API under gunicorn, and the transfer schedule."""
     config = _config(config_path)
+    if dev_server and config.mode == "production":
+        raise GatewayError(
+            "--dev-server is for development only; this node is in production mode"
+        )
     node = Node.from_config(config)  # fails early on bad keys; creates the schema once
     scheduler = None
     if config.scheduler_enabled and not no_scheduler:

@@ -13,6 +13,7 @@ import collections
 import contextlib
 import datetime as dt
 import hashlib
+import json
 import logging
 import random
 import time
@@ -62,15 +63,33 @@ JOSE_MEDIA_TYPE = "application/jose"
 Poster = Callable[[str, bytes, float], tuple[int, Any]]
 
 
+# A receiver answers with a receipt or a progress note; anything longer is not read.
+MAX_ANSWER_BYTES = 256 * 1024
+
+
 def http_post(url: str, body: bytes, timeout: float) -> tuple[int, Any]:
-    response = requests.post(
-        url, data=body, timeout=timeout, headers={"Content-Type": JOSE_MEDIA_TYPE}
-    )
+    """POST an envelope; the answer's status and JSON body (None if it is not JSON).
+
+    Redirects are not followed (an envelope goes to the base URL of the
+    agreement, nowhere else), and an answer over :data:`MAX_ANSWER_BYTES` is
+    treated as no answer.
+    """
+    with requests.post(
+        url,
+        data=body,
+        timeout=timeout,
+        headers={"Content-Type": JOSE_MEDIA_TYPE},
+        stream=True,
+        allow_redirects=False,
+    ) as response:
+        raw = response.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
+        status = response.status_code
+    if len(raw) > MAX_ANSWER_BYTES:
+        return status, None
     try:
-        payload = response.json()
+        return status, json.loads(raw)
     except ValueError:
-        payload = None
-    return response.status_code, payload
+        return status, None
 
 
 @dataclass

@@ -255,7 +255,12 @@ MAX_ANSWER_BYTES = 16 * 1024
 
 def _http_post(url: str, body: bytes, timeout: float) -> PeerAnswer:
     with requests.post(
-        url, data=body, headers={"Content-Type": TEXT}, timeout=timeout, stream=True
+        url,
+        data=body,
+        headers={"Content-Type": TEXT},
+        timeout=timeout,
+        stream=True,
+        allow_redirects=False,
     ) as answer:
         data = answer.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
         if len(data) > MAX_ANSWER_BYTES:

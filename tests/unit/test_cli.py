@@ -164,3 +164,10 @@ def test_transfer_status_retry_and_cancel(deployment):
     assert done.stderr == "gateway: error: no outgoing batch no-such-batch\n"
     done = run("transfer", "cancel", "--config", config, "no-such-batch", env=env)
     assert done.returncode == 1
+
+
+def test_the_development_server_is_refused_in_production_mode(deployment):
+    done = run("serve", "--dev-server", "--config", str(deployment.config_path("ombudsman-ri")))
+    assert done.returncode == 1
+    assert done.stderr == ("gateway: error: --dev-server is for development only; "
+                           "this node is in production mode\n")
