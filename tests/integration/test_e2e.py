@@ -77,3 +77,72 @@ def test_scheduled_exchange_both_ways_with_proof_of_origin(running):
                                               "SELECT event FROM audit_events ORDER BY idx")]
     assert events.count("batch_received") == 1
     assert "batch_received_duplicate" in events
+
+
+def sensitive_values(dataset, records):
+    """Every string the agreed schema marks as personal, specific or confidential."""
+    from schemas.redact import REDACTED, redact_record
+
+    found = set()
+
+    def walk(original, redacted):
+        if redacted == REDACTED:
+            stack = [original]
+            while stack:
+                item = stack.pop()
+                if isinstance(item, str) and len(item) >= 6:
+                    found.add(item)
+                elif isinstance(item, dict):
+                    stack.extend(item.values())
+                elif isinstance(item, list):
+                    stack.extend(item)
+        elif isinstance(original, dict) and isinstance(redacted, dict):
+            for key in original:
+                walk(original[key], redacted.get(key))
+        elif isinstance(original, list) and isinstance(redacted, list):
+            for a, b in zip(original, redacted, strict=False):
+                walk(a, b)
+
+    for record in records:
+        walk(record, redact_record(dataset, "1.0", record))
+    return found
+
+
+def test_personal_data_stays_out_of_logs_audit_entries_and_error_messages(running):
+    deployment, nodes = running
+    dataset = SENDS["ombudsman-ri"]
+    records = [r for r in sample_records(dataset, 60, seed=77) if r.get("pelapor")][:20]
+    secrets = sensitive_values(dataset, records)
+    assert any(s.isdigit() and len(s) == 16 for s in secrets)  # NIKs among them
+    assert any(s.startswith("+628") for s in secrets)  # and phone numbers
+    url = f"{nodes['ombudsman-ri'].base_url}/api/v1/datasets/{dataset}/records"
+    answers = []
+    # Refused submissions that hold the personal data: a wrong type beside it, a bad NIK.
+    broken = [dict(records[0], tanggal_surat=12345),
+              dict(records[1], pelapor=dict(records[1]["pelapor"], nik="12" + "x" * 14))]
+    for record in broken:
+        answer = requests.post(url, json={"schema_version": "1.0", "records": [record]},
+                               headers=auth("ombudsman-ri"), timeout=10)
+        assert answer.status_code == 422
+        answers.append(answer.text)
+    answer = requests.post(url, json={"schema_version": "1.0", "records": records},
+                           headers=auth("ombudsman-ri"), timeout=10)
+    assert answer.status_code == 202
+    receiver = nodes["pemkot-bekasi"].base_url
+    wait_until(lambda: requests.get(f"{receiver}/api/v1/datasets/{dataset}/batches",
+                                    headers=auth("pemkot-bekasi"), timeout=5).json()["batches"],
+               timeout=30, what="the batch at the receiver")
+    # A peer sends garbage, and a forged envelope naming a reporter in clear.
+    for body in (b"not an envelope", json.dumps(records[0]).encode()):
+        requests.post(f"{receiver}/exchange/v1/batches", data=body,
+                      headers={"Content-Type": "application/jose"}, timeout=10)
+    for node in nodes.values():
+        node.stop()
+    written = {f"{party} log": (deployment.root / f"{party}.log").read_text(errors="replace")
+               for party in nodes}
+    for party in nodes:
+        written[f"{party} audit log"] = "\n".join(e for (e,) in deployment.query(
+            party, "SELECT entry FROM audit_events"))
+    written["error answers"] = "\n".join(answers)
+    leaks = {where: sorted(s for s in secrets if s in text) for where, text in written.items()}
+    assert leaks == {where: [] for where in written}
