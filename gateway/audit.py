@@ -50,6 +50,10 @@ EVENTS = frozenset(
         "batch_transfer_started",
         "batch_chunk_received",
         "batch_resumed",
+        # Clients managed with "gateway clients", by the operator named as actor.
+        "client_added",
+        "client_rotated",
+        "client_revoked",
         # Peer-pull mode: a signed request to this node's outbox that failed a check,
         # and a receipt for a pulled batch that did not verify.
         "request_rejected",

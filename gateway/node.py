@@ -95,6 +95,10 @@ class Node:
             if hmac.compare_digest(digest, client.token_sha256):
                 found = client
         if found is None:
+            from gateway import clients  # clients managed with "gateway clients"
+
+            found = clients.lookup(self, digest)
+        if found is None:
             raise Unauthorized("the bearer token is not valid")
         return found
 

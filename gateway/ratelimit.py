@@ -26,14 +26,15 @@ __all__ = ["ClientLimits"]
 class ClientLimits:
     def __init__(self, config: NodeConfig) -> None:
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
-        self._items: dict[str, RateLimitItem] = {
-            client.id: parse(client.rate_limit or config.client_rate_limit)
-            for client in config.clients
-        }
+        self._default = config.client_rate_limit
+        self._items: dict[str, RateLimitItem] = {}  # by the rate's text
 
     def check(self, client: ClientConfig) -> None:
         """Count one request of ``client``; :class:`RateLimited` if it is over its limit."""
-        item = self._items[client.id]
+        rate = client.rate_limit or self._default
+        item = self._items.get(rate)
+        if item is None:
+            item = self._items[rate] = parse(rate)
         if self._limiter.hit(item, client.id):
             return
         reset = self._limiter.get_window_stats(item, client.id).reset_time

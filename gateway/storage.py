@@ -47,6 +47,7 @@ __all__ = [
     "inbound_batches",
     "inbound_chunks",
     "inbound_transfers",
+    "managed_clients",
     "metadata",
     "outbound_batches",
     "outbound_chunks",
@@ -308,6 +309,26 @@ request_nonces = Table(
     Column("jti", String(36), primary_key=True),
     Column("expires_at", String(40), nullable=False),
     Index("ix_request_nonces_expires", "expires_at"),
+)
+
+
+# Clients of the node's own systems managed with "gateway clients" (the node
+# config may name others). Tokens are stored only as their SHA-256.
+managed_clients = Table(
+    "managed_clients",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("token_sha256", String(64), nullable=False),
+    Column("submit", Text, nullable=False),  # JSON arrays of dataset names and roles
+    Column("pull", Text, nullable=False),
+    Column("roles", Text, nullable=False),
+    Column("rate_limit", String(40), nullable=True),
+    Column("created_at", String(40), nullable=False),
+    Column("expires_at", String(40), nullable=True),
+    Column("rotated_at", String(40), nullable=True),
+    Column("revoked_at", String(40), nullable=True),
+    UniqueConstraint("token_sha256", name="uq_managed_clients_token"),
 )
 
 
