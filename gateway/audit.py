@@ -54,6 +54,8 @@ EVENTS = frozenset(
         "client_added",
         "client_rotated",
         "client_revoked",
+        # A batch's records purged after the flow's retention period; its digests stay.
+        "batch_purged",
         # Peer-pull mode: a signed request to this node's outbox that failed a check,
         # and a receipt for a pulled batch that did not verify.
         "request_rejected",

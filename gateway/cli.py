@@ -268,6 +268,22 @@ def _clients_node(config_path: str | None) -> Iterator[Node]:
         node.store.dispose()
 
 
+@cli.group("retention")
+def retention_group() -> None:
+    """Purging delivered payloads after the agreed retention period."""
+
+
+@retention_group.command("purge")
+@config_option
+def retention_purge(config_path: str | None) -> None:
+    """Purge now the batches past their flow's retention_days (the schedule does it hourly)."""
+    from gateway import retention
+
+    with _clients_node(config_path) as node:
+        report = retention.purge(node)
+    click.echo(f"purged {len(report.sent)} sent and {len(report.received)} received batches")
+
+
 @clients_group.command("add")
 @config_option
 @operator_option

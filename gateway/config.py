@@ -134,6 +134,9 @@ class DatasetAgreement:
     # sender only seals, and the receiver's node fetches the batches from the
     # sender's outbox (for a receiver that cannot accept inbound connections).
     delivery: Delivery = "push"
+    # Days after which a delivered batch's records are purged from the sender, and an
+    # acknowledged one's from the receiver; the audit log keeps their digests. None: kept.
+    retention_days: int | None = None
 
     @property
     def chunked(self) -> bool:
@@ -448,6 +451,7 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
                 "max_chunk_bytes",
                 "retry",
                 "delivery",
+                "retention_days",
             }
         )
         name: str = t.get("name", str)
@@ -502,6 +506,9 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
             retry=_retry(t.table("retry")) if "retry" in t.data else RetryPolicy(),
             max_chunk_bytes=max_chunk_bytes,
             delivery="pull" if delivery == "pull" else "push",
+            retention_days=(
+                t.positive_int("retention_days") if "retention_days" in t.data else None
+            ),
         )
     return Agreement(
         id=root.get("id", str),

@@ -75,6 +75,13 @@ class Unauthorized(GatewayError):
     status = 401
 
 
+class Gone(GatewayError):
+    """What was asked for existed, and was purged under the agreed retention period."""
+
+    code = "purged"
+    status = 410
+
+
 class RateLimited(GatewayError):
     """A client made more requests than its rate limit allows (gateway.ratelimit)."""
 

@@ -23,7 +23,14 @@ from gateway.envelope import (
     open_batch,
     sign_receipt,
 )
-from gateway.errors import BadRequest, EnvelopeRejected, Forbidden, NotFound, UnknownDataset
+from gateway.errors import (
+    BadRequest,
+    EnvelopeRejected,
+    Forbidden,
+    Gone,
+    NotFound,
+    UnknownDataset,
+)
 from gateway.node import Node, iso
 from gateway.storage import inbound_batches, inbound_chunks
 from gateway.validation import validator_for
@@ -324,6 +331,7 @@ def _summary(row: Any) -> dict[str, Any]:
         "chunk_count": row["chunk_count"],
         "received_at": row["received_at"],
         "acknowledged_at": row["acked_at"],
+        "purged_at": row["purged_at"],
     }
 
 
@@ -377,6 +385,7 @@ def get_batch(node: Node, client: ClientConfig, batch_id: str) -> dict[str, Any]
     """A batch with its records, or of a chunked batch the list of its chunks."""
     with node.store.write() as conn:
         row = _load_for(node, client, batch_id, conn)
+        _refuse_purged(row)
         _audit_pull(conn, node, client, row)
     document = json.loads(jws.extract_compact(row["signed"].encode()).payload)
     provenance = {
@@ -408,6 +417,7 @@ def get_chunk(node: Node, client: ClientConfig, batch_id: str, index: int) -> di
     """The records of one chunk of a chunked batch, with the sender's signed chunk."""
     with node.store.read() as conn:
         row = _load_for(node, client, batch_id, conn)
+        _refuse_purged(row)
         chunk = (
             conn.execute(
                 select(inbound_chunks).where(
@@ -433,6 +443,14 @@ def get_chunk(node: Node, client: ClientConfig, batch_id: str, index: int) -> di
             "signed_chunk": chunk["signed"],
         },
     }
+
+
+def _refuse_purged(row: Any) -> None:
+    if row["purged_at"] is not None:
+        raise Gone(
+            f"the records of batch {row['batch_id']} were purged at {row['purged_at']} under the "
+            "agreed retention period; its digests are in the audit log"
+        )
 
 
 def _audit_pull(conn: Connection, node: Node, client: ClientConfig, row: Any) -> None:

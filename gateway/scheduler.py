@@ -67,7 +67,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
-from gateway import pull, transfer, witness
+from gateway import pull, retention, transfer, witness
 from gateway.config import DatasetAgreement, Schedule
 from gateway.errors import GatewayError
 from gateway.node import Node
@@ -83,6 +83,9 @@ JOB_TABLE = "scheduler_jobs"
 PICKLE_PROTOCOL = 5
 TRANSFER_JOB = "gateway.scheduler:transfer_job"
 CHECKPOINT_JOB = "gateway.scheduler:checkpoint_job"
+RETENTION_JOB = "gateway.scheduler:retention_job"
+# How often batches past their flow's retention period are purged.
+RETENTION_INTERVAL_SECONDS = 3600
 PULL_JOB = "gateway.scheduler:pull_job"
 # How often one job's reconciliation is retried when other replicas change it meanwhile.
 _ATTEMPTS = 5
@@ -206,6 +209,27 @@ def checkpoint_job(key: str) -> None:
     node = _registered(key)
     if node is not None:
         _checkpoint_job(node)
+
+
+def retention_job(key: str) -> None:
+    """A stored retention job: purge the batches past their flow's retention period."""
+    node = _registered(key)
+    if node is None:
+        return
+    with node.store.try_lock("retention:purge") as leader:
+        if not leader:
+            return
+        try:
+            report = retention.purge(node)
+        except Exception:  # the next run retries
+            log.exception("retention purge failed")
+            return
+        if report.sent or report.received:
+            log.info(
+                "retention: purged %d sent and %d received batches",
+                len(report.sent),
+                len(report.received),
+            )
 
 
 def _job(node: Node, dataset: DatasetAgreement) -> None:
@@ -465,4 +489,19 @@ def build_scheduler(node: Node) -> NodeScheduler:
         max_instances=1,
         misfire_grace_time=60,
     )
+    agreement = node.config.agreement
+    if any(
+        f.retention_days is not None
+        for f in (*agreement.outgoing(node.party_id), *agreement.incoming(node.party_id))
+    ):
+        scheduler.add_job(
+            RETENTION_JOB,
+            IntervalTrigger(seconds=RETENTION_INTERVAL_SECONDS, timezone=tz),
+            args=(scheduler.node_key,),
+            id="retention:purge",
+            name="purge batches past their retention period",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=RETENTION_INTERVAL_SECONDS,
+        )
     return scheduler

@@ -120,6 +120,8 @@ outbound_batches = Table(
     Column("next_attempt_at", String(40), nullable=True),
     # Its number on the channel (receiver, dataset), in the order sealed.
     Column("sequence", Integer, nullable=False, default=0),
+    # When its records and envelope were purged under the flow's retention_days.
+    Column("purged_at", String(40), nullable=True),
     Index("ix_outbound_status", "status", "dataset"),
     Index("ix_outbound_channel", "receiver", "dataset", "sequence"),
 )
@@ -145,6 +147,8 @@ inbound_batches = Table(
     Column("acked_by", String(64), nullable=True),
     # The batch's number on its channel (sender, dataset): each is taken once.
     Column("sequence", Integer, nullable=False, default=0),
+    # When its records were purged under the flow's retention_days (digests are kept).
+    Column("purged_at", String(40), nullable=True),
     # Batch ids are UUIDs chosen by senders; one id is accepted once, from one sender.
     UniqueConstraint("batch_id", name="uq_inbound_batch_id"),
     Index(
