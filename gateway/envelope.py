@@ -476,35 +476,41 @@ def open_batch(
         peer_keys=peer_keys,
         max_bytes=max_bytes,
     )
-    document = opened.document
-    records = _require(document, "records", list)
-    count = _require(document, "record_count", int)
-    digest = _require(document, "records_sha256", str)
+    digest = _require(opened.document, "records_sha256", str)
+    records, _ = _checked_records(opened, digest)
+    return OpenedBatch(
+        header=_header(opened),
+        records=records,
+        record_count=len(records),
+        records_sha256=digest,
+        signer_kid=opened.signer_kid,
+        signed=opened.signed.decode("ascii"),
+        document_bytes=opened.payload_bytes,
+    )
+
+
+def _checked_records(opened: _Opened, digest: str) -> tuple[list[Any], list[bytes]]:
+    """The records of a signed document and their canonical forms, checked against
+    its ``record_count`` and ``digest``; raises EnvelopeRejected."""
+    records = _require(opened.document, "records", list)
+    count = _require(opened.document, "record_count", int)
     if count != len(records):
         raise EnvelopeRejected(
             f"record_count {count} but {len(records)} records", reason="count_mismatch"
         )
     dumps = canonical.dumps_plain if opened.plain else canonical.dumps
     try:
-        actual = forms_digest([dumps(r) for r in records])
+        forms = [dumps(r) for r in records]
     except Exception as exc:  # RFC 8785 refuses numbers outside the I-JSON range
         raise EnvelopeRejected(
             f"records cannot be canonicalised: {exc}", reason="malformed"
         ) from None
+    actual = forms_digest(forms)
     if actual != digest:
         raise EnvelopeRejected(
             f"records digest: expected {digest}, got {actual}", reason="digest_mismatch"
         )
-    header = _header(opened)
-    return OpenedBatch(
-        header=header,
-        records=records,
-        record_count=count,
-        records_sha256=digest,
-        signer_kid=opened.signer_kid,
-        signed=opened.signed.decode("ascii"),
-        document_bytes=opened.payload_bytes,
-    )
+    return records, forms
 
 
 def _header(opened: _Opened) -> BatchHeader:
@@ -688,25 +694,8 @@ def open_chunk(
         max_bytes=max_bytes,
     )
     document = opened.document
-    records = _require(document, "records", list)
-    count = _require(document, "record_count", int)
     digest = _digest_field(document, "records_sha256")
-    if count != len(records):
-        raise EnvelopeRejected(
-            f"record_count {count} but {len(records)} records", reason="count_mismatch"
-        )
-    dumps = canonical.dumps_plain if opened.plain else canonical.dumps
-    try:
-        forms = [dumps(r) for r in records]
-    except Exception as exc:  # RFC 8785 refuses numbers outside the I-JSON range
-        raise EnvelopeRejected(
-            f"records cannot be canonicalised: {exc}", reason="malformed"
-        ) from None
-    actual = forms_digest(forms)
-    if actual != digest:
-        raise EnvelopeRejected(
-            f"records digest: expected {digest}, got {actual}", reason="digest_mismatch"
-        )
+    records, forms = _checked_records(opened, digest)
     index = _require(document, "chunk", int)
     batch_id = _require(document, "batch_id", str)
     if index < 0 or not BATCH_ID.match(batch_id):

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
-from gateway import audit
+from gateway import audit, transfer
 from gateway.config import DatasetAgreement
 from gateway.node import Node, iso
 from gateway.storage import inbound_batches, inbound_chunks, outbound_batches, outbox_records
@@ -37,12 +37,6 @@ class PurgeReport:
     received: list[str] = field(default_factory=list)  # and as the receiver
 
 
-def _digest(row: Any) -> dict[str, Any]:
-    if row["records_root"] is not None:
-        return {"records_root": row["records_root"], "chunk_count": row["chunk_count"]}
-    return {"records_sha256": row["records_sha256"]}
-
-
 def _audit(conn: Connection, node: Node, now: dt.datetime, row: Any, *, peer: str) -> None:
     audit.append(
         conn,
@@ -53,7 +47,8 @@ def _audit(conn: Connection, node: Node, now: dt.datetime, row: Any, *, peer: st
         batch_id=row["batch_id"],
         peer=peer,
         record_count=row["record_count"],
-        **_digest(row),
+        **transfer.digest_fields(row),
+        **transfer.chunk_fields(row),
     )
 
 

@@ -47,6 +47,8 @@ __all__ = [
     "Poster",
     "TransferReport",
     "accept_receipt",
+    "chunk_fields",
+    "digest_fields",
     "run",
     "seal_pending",
     "seal_stored_chunk",
@@ -475,7 +477,7 @@ def accept_receipt(node: Node, row: Any, receipt: str) -> None:
             **common,
             record_count=row["record_count"],
             envelope_sha256=hashlib.sha256(row["envelope"].encode()).hexdigest(),
-            **_chunking(row),
+            **chunk_fields(row),
         )
         audit.append(
             conn,
@@ -483,20 +485,21 @@ def accept_receipt(node: Node, row: Any, receipt: str) -> None:
             actor=node.party_id,
             at=now,
             **common,
-            **_digest(row),
+            **digest_fields(row),
             signer_kid=verified.signer_kid,
             receipt_sha256=hashlib.sha256(receipt.encode()).hexdigest(),
         )
 
 
-def _digest(row: Any) -> dict[str, Any]:
+def digest_fields(row: Any) -> dict[str, Any]:
     """The batch's digest, as its audit entries name it."""
     if row["records_root"] is not None:
         return {"records_root": row["records_root"]}
     return {"records_sha256": row["records_sha256"]}
 
 
-def _chunking(row: Any) -> dict[str, Any]:
+def chunk_fields(row: Any) -> dict[str, Any]:
+    """A chunked batch's chunk count, as its audit entries name it."""
     return {"chunk_count": row["chunk_count"]} if row["chunk_count"] > 1 else {}
 
 

@@ -6,24 +6,13 @@ import subprocess
 import sys
 
 import pytest
-import requests
 
 from gateway.process import NodeProcess, free_port, wait_until
-from schemas.samples import sample_records
-from tests.conftest import TOKENS
+from tests.integration.test_faults import submit  # the same dataset: tanggapan_klarifikasi
 
 pytestmark = pytest.mark.e2e
 
 DATASET = "tanggapan_klarifikasi"  # agreed with delivery = "pull" below
-
-
-def submit(node, count, seed):
-    answer = requests.post(
-        f"{node.base_url}/api/v1/datasets/{DATASET}/records",
-        json={"schema_version": "1.0", "records": sample_records(DATASET, count, seed=seed)},
-        headers={"Authorization": f"Bearer {TOKENS['pemkot-bekasi']['sistem-pengaduan']}"},
-        timeout=10)
-    assert answer.status_code == 202, answer.text
 
 
 def batches(deployment):
