@@ -46,6 +46,7 @@ from gateway.inbox import (
     audit_duplicate,
     check_flow,
     check_records,
+    check_requester,
     check_sequence,
     checkpoint_after,
     commit,
@@ -62,7 +63,7 @@ def _opening(node: Node) -> dict[str, Any]:
     """What opening an envelope addressed to this node takes."""
     return {
         "own_party": node.party_id,
-        "decryption_key": node.keys.encryption,
+        "decryption_key": node.keys.decryption,
         "peer_keys": node.peers,
         "max_bytes": node.config.agreement.largest_incoming_envelope(node.party_id),
     }
@@ -77,7 +78,9 @@ def _sha256(token: bytes) -> str:
     return hashlib.sha256(token).hexdigest()
 
 
-def receive_manifest(node: Node, batch_id: str, token: bytes) -> dict[str, Any]:
+def receive_manifest(
+    node: Node, batch_id: str, token: bytes, *, requester: str | None = None
+) -> dict[str, Any]:
     """Take a batch's manifest; answer how many of its chunks this node holds.
 
     Idempotent: the same manifest again gets the same answer, and for a batch
@@ -89,6 +92,7 @@ def receive_manifest(node: Node, batch_id: str, token: bytes) -> dict[str, Any]:
         manifest = open_manifest(token, **_opening(node))
         h = manifest.header
         peer = h.sender
+        check_requester(peer, requester)
         if h.batch_id != batch_id:
             raise EnvelopeRejected(
                 f"manifest of batch {h.batch_id} posted for {batch_id}", reason="batch_id_mismatch"
@@ -157,13 +161,16 @@ def receive_manifest(node: Node, batch_id: str, token: bytes) -> dict[str, Any]:
         raise
 
 
-def receive_chunk(node: Node, batch_id: str, index: int, token: bytes) -> dict[str, Any]:
+def receive_chunk(
+    node: Node, batch_id: str, index: int, token: bytes, *, requester: str | None = None
+) -> dict[str, Any]:
     """Verify and store chunk ``index``; the last one commits the batch and gets its receipt."""
     envelope_sha256 = _sha256(token)
     peer: str | None = None
     try:
         chunk = open_chunk(token, **_opening(node))
         peer = chunk.sender
+        check_requester(peer, requester)
         if (chunk.batch_id, chunk.index) != (batch_id, index):
             raise EnvelopeRejected(
                 f"chunk {chunk.batch_id}/{chunk.index} posted as {batch_id}/{index}",

@@ -163,7 +163,7 @@ def envelope_open(config_path: str | None, envelope_file: Any) -> None:
         opened = open_batch(
             envelope_file.read().strip(),
             own_party=config.party_id,
-            decryption_key=own.encryption,
+            decryption_key=own.decryption,
             peer_keys=peer_keys(config),
             max_bytes=max_bytes,
         )

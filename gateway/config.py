@@ -37,6 +37,7 @@ __all__ = [
     "ClientConfig",
     "DatasetAgreement",
     "Delivery",
+    "KeyPolicy",
     "NodeConfig",
     "Party",
     "RetryPolicy",
@@ -62,6 +63,21 @@ class Party:
     witness_name: str
     # C2SP vkeys of the log and witness keys, exchanged out of band like the JWKS.
     note_keys_file: Path
+    # RFC 7638 thumbprints of keys the party publishes at its JWKS endpoint beyond
+    # those in jwks_file (a rotated key): the only keys picked up from there.
+    key_pins: tuple[str, ...] = ()
+    # Thumbprints of the party's keys that nobody may trust any more.
+    revoked_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KeyPolicy:
+    """The agreement's rules for key rotation (docs/SECURITY.md, key lifecycle)."""
+
+    # How long a key replaced by 'gateway keys rotate' still verifies and decrypts.
+    grace_period_days: int = 7
+    # How often a node fetches its peers' JWKS to pick up their pinned new keys.
+    jwks_refresh_seconds: int = 300
 
 
 @dataclass(frozen=True)
@@ -153,6 +169,7 @@ class Agreement:
     parties: Mapping[str, Party]
     flows: tuple[DatasetAgreement, ...]
     source: Path
+    keys: KeyPolicy = KeyPolicy()
 
     def party(self, party_id: str) -> Party:
         return self.parties[party_id]
@@ -398,7 +415,17 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
     file = Path(path).resolve()
     root = _Table(file, "", _read_toml(file))
     root.reject_unknown(
-        {"format", "id", "title", "signed_on", "timezone", "purposes", "parties", "datasets"}
+        {
+            "format",
+            "id",
+            "title",
+            "signed_on",
+            "timezone",
+            "purposes",
+            "keys",
+            "parties",
+            "datasets",
+        }
     )
     if root.get("format", int) != 1:
         raise root.fail("format", "must be 1 (the only agreement format this gateway reads)")
@@ -414,7 +441,17 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
     parties: dict[str, Party] = {}
     for t in root.tables("parties"):
         t.reject_unknown(
-            {"id", "name", "base_url", "jwks_file", "log_origin", "witness_name", "note_keys_file"}
+            {
+                "id",
+                "name",
+                "base_url",
+                "jwks_file",
+                "log_origin",
+                "witness_name",
+                "note_keys_file",
+                "key_pins",
+                "revoked_keys",
+            }
         )
         pid: str = t.get("id", str)
         if not _ID.match(pid):
@@ -429,6 +466,8 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
             log_origin=_note_name(t, "log_origin"),
             witness_name=_note_name(t, "witness_name"),
             note_keys_file=(file.parent / t.get("note_keys_file", str)).resolve(),
+            key_pins=_thumbprints(t, "key_pins"),
+            revoked_keys=_thumbprints(t, "revoked_keys"),
         )
         if parties[pid].log_origin == parties[pid].witness_name:
             raise t.fail("witness_name", "must differ from log_origin")
@@ -518,6 +557,27 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
         parties=parties,
         flows=tuple(flows.values()),
         source=file,
+        keys=_key_policy(root.table("keys")) if "keys" in root.data else KeyPolicy(),
+    )
+
+
+# An RFC 7638 SHA-256 thumbprint: 43 base64url characters.
+_THUMBPRINT = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+def _thumbprints(t: _Table, name: str) -> tuple[str, ...]:
+    values = t.strings(name)
+    for i, value in enumerate(values):
+        if not _THUMBPRINT.match(value):
+            raise t.fail(f"{name}[{i}]", f"must be an RFC 7638 key thumbprint, got {value!r}")
+    return tuple(values)
+
+
+def _key_policy(t: _Table) -> KeyPolicy:
+    t.reject_unknown({"grace_period_days", "jwks_refresh_seconds"})
+    return KeyPolicy(
+        grace_period_days=t.positive_int("grace_period_days", KeyPolicy.grace_period_days),
+        jwks_refresh_seconds=t.positive_int("jwks_refresh_seconds", KeyPolicy.jwks_refresh_seconds),
     )
 
 

@@ -25,7 +25,7 @@ import gc
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -349,13 +349,31 @@ def _protected_header(token: bytes) -> dict[str, Any]:
     return header
 
 
+def _recipient_key(raw: bytes, keys: OKPKey | Mapping[str, OKPKey]) -> OKPKey:
+    """The key an envelope is encrypted to, of this node's keys that may still decrypt."""
+    if isinstance(keys, OKPKey):
+        return keys
+    try:
+        kid = _protected_header(raw).get("kid")
+    except Exception as exc:  # as the library would fail on it
+        raise EnvelopeRejected(
+            f"cannot decrypt: JWE header unreadable: {type(exc).__name__}: {exc}",
+            reason="decrypt",
+        ) from None
+    key = keys.get(kid) if isinstance(kid, str) else None
+    if key is None:
+        # Encrypted to a key this node never had, or retired or revoked.
+        raise EnvelopeRejected(f"encrypted to key id {str(kid)[:64]!r}", reason="recipient_key")
+    return key
+
+
 def _open(
     token: str | bytes,
     jws_typ: str,
     jwe_typ: str,
     *,
     own_party: str,
-    decryption_key: OKPKey,
+    decryption_key: OKPKey | Mapping[str, OKPKey],
     peer_keys: PeerKeys,
     max_bytes: int,
 ) -> _Opened:
@@ -380,7 +398,7 @@ def _open_now(
     jwe_typ: str,
     *,
     own_party: str,
-    decryption_key: OKPKey,
+    decryption_key: OKPKey | Mapping[str, OKPKey],
     peer_keys: PeerKeys,
     max_bytes: int,
 ) -> _Opened:
@@ -389,15 +407,16 @@ def _open_now(
         raise EnvelopeRejected(
             f"envelope is {len(raw)} bytes, over {envelope_limit(max_bytes)}", reason="size"
         )
+    key = _recipient_key(raw, decryption_key)
     try:
-        decrypted = jwe.decrypt_compact(raw, decryption_key, registry=_jwe_registry(len(raw)))
+        decrypted = jwe.decrypt_compact(raw, key, registry=_jwe_registry(len(raw)))
     except Exception as exc:  # any library error means the same thing to the peer
         raise EnvelopeRejected(
             f"cannot decrypt: {type(exc).__name__}: {exc}", reason="decrypt"
         ) from None
     protected = decrypted.protected
     if (
-        protected.get("kid") != decryption_key.thumbprint()
+        protected.get("kid") != key.thumbprint()
         or protected.get("typ") != jwe_typ
         or protected.get("cty") != "JOSE"
     ):
@@ -459,7 +478,7 @@ def open_batch(
     token: str | bytes,
     *,
     own_party: str,
-    decryption_key: OKPKey,
+    decryption_key: OKPKey | Mapping[str, OKPKey],
     peer_keys: PeerKeys,
     max_bytes: int,
 ) -> OpenedBatch:
@@ -592,7 +611,7 @@ def open_manifest(
     token: str | bytes,
     *,
     own_party: str,
-    decryption_key: OKPKey,
+    decryption_key: OKPKey | Mapping[str, OKPKey],
     peer_keys: PeerKeys,
     max_bytes: int,
 ) -> Manifest:
@@ -679,7 +698,7 @@ def open_chunk(
     token: str | bytes,
     *,
     own_party: str,
-    decryption_key: OKPKey,
+    decryption_key: OKPKey | Mapping[str, OKPKey],
     peer_keys: PeerKeys,
     max_bytes: int,
 ) -> OpenedChunk:

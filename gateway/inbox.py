@@ -96,6 +96,14 @@ def check_flow(
     return agreed
 
 
+def check_requester(sender: str, requester: str | None) -> None:
+    """A party delivers only what it signed: the request's signer is the envelope's sender."""
+    if requester is not None and requester != sender:
+        raise EnvelopeRejected(
+            f"an envelope of {sender} delivered by {requester}", reason="wrong_requester"
+        )
+
+
 def check_records(dataset: str, version: str, records: list[Any], offset: int = 0) -> None:
     """Validate records against the agreed schema; raises EnvelopeRejected."""
     errors = validator_for(dataset, version).errors(records)
@@ -107,12 +115,13 @@ def check_records(dataset: str, version: str, records: list[Any], offset: int = 
         )
 
 
-def receive(node: Node, token: bytes) -> Delivery:
+def receive(node: Node, token: bytes, *, requester: str | None = None) -> Delivery:
     """Open, verify, check and store a batch; answer with a signed receipt.
 
     The same batch delivered again is stored once and answered with the same
     receipt. Every refusal is audited and logged with its detail, then raised
     as :class:`EnvelopeRejected`, whose public message says nothing more.
+    ``requester``: the party whose signed request delivered it (None: not over HTTP).
     """
     envelope_sha256 = hashlib.sha256(token).hexdigest()
     max_bytes = node.config.agreement.largest_incoming_envelope(node.party_id)
@@ -122,11 +131,12 @@ def receive(node: Node, token: bytes) -> Delivery:
         batch = open_batch(
             token,
             own_party=node.party_id,
-            decryption_key=node.keys.encryption,
+            decryption_key=node.keys.decryption,
             peer_keys=node.peers,
             max_bytes=max_bytes,
         )
         peer, batch_id = batch.header.sender, batch.header.batch_id
+        check_requester(peer, requester)
         # A batch already accepted is answered with its receipt even if the agreement
         # has changed since, so that the sender stops resending it.
         if not _seen(node, batch_id):

@@ -9,11 +9,12 @@ JWK thumbprints, so anyone can recompute them from the public key.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from joserfc.jwk import OKPKey
 
 from gateway import note
 from gateway.errors import KeyMaterialError
+from gateway.keyring import Keyring
 
 __all__ = [
     "ENC_ALG",
@@ -156,10 +158,14 @@ def _load_private(path: Path, passphrase: bytes | None) -> Any:
 class NodeKeys:
     """This node's own private keys."""
 
-    signing: OKPKey
-    encryption: OKPKey
+    signing: OKPKey  # the key that signs now (gateway.keyring: the newest pinned one)
+    encryption: OKPKey  # the key peers encrypt to now
     log: ed25519.Ed25519PrivateKey
     witness: ed25519.Ed25519PrivateKey
+    # Every encryption key that may still decrypt (the current one and those in their
+    # grace period), by key id: a batch sealed before a rotation is still opened.
+    decryption: Mapping[str, OKPKey] = field(default_factory=dict)
+    ring: Keyring | None = None
 
     @property
     def signing_kid(self) -> str:
@@ -170,14 +176,36 @@ class NodeKeys:
         return self.encryption.thumbprint()
 
     @classmethod
-    def from_directory(cls, key_dir: Path, *, environ: Mapping[str, str] | None = None) -> NodeKeys:
+    def from_directory(
+        cls,
+        key_dir: Path,
+        *,
+        environ: Mapping[str, str] | None = None,
+        pinned: Collection[str] | None = None,
+        now: dt.datetime | None = None,
+    ) -> NodeKeys:
+        """Load a node's keys; ``pinned``: the key ids the agreement registers for it."""
         passphrase = _passphrase(os.environ if environ is None else environ)
-        signing = _load_private(key_dir / SIGNING_FILE, passphrase)
-        encryption = _load_private(key_dir / ENCRYPTION_FILE, passphrase)
-        if not isinstance(signing, ed25519.Ed25519PrivateKey):
-            raise KeyMaterialError(f"{key_dir / SIGNING_FILE}: expected an Ed25519 key")
-        if not isinstance(encryption, x25519.X25519PrivateKey):
-            raise KeyMaterialError(f"{key_dir / ENCRYPTION_FILE}: expected an X25519 key")
+        moment = now or dt.datetime.now(dt.UTC)
+        ring = Keyring.load(
+            key_dir, load_private=lambda p: _load_private(p, passphrase), now=moment
+        )
+        loaded: dict[str, OKPKey] = {}
+        for entry in ring.entries:
+            if entry.live(moment) and entry.file is not None:
+                private = _load_private(key_dir / entry.file, passphrase)
+                want = ed25519.Ed25519PrivateKey if entry.use == "sig" else x25519.X25519PrivateKey
+                if not isinstance(private, want):
+                    kind = "an Ed25519" if entry.use == "sig" else "an X25519"
+                    raise KeyMaterialError(f"{key_dir / entry.file}: expected {kind} key")
+                key = OKPKey.import_key(private)
+                if key.thumbprint() != entry.kid:
+                    raise KeyMaterialError(
+                        f"{key_dir / entry.file}: not the key {entry.kid} of the key ring"
+                    )
+                loaded[entry.kid] = key
+        signing = ring.current("sig", moment, pinned)
+        encryption = ring.current("enc", moment, pinned)
         note_keys = []
         for name in (LOG_FILE, WITNESS_FILE):
             key = _load_private(key_dir / name, passphrase)
@@ -185,14 +213,19 @@ class NodeKeys:
                 raise KeyMaterialError(f"{key_dir / name}: expected an Ed25519 key")
             note_keys.append(key)
         return cls(
-            signing=OKPKey.import_key(signing),
-            encryption=OKPKey.import_key(encryption),
+            signing=loaded[signing.kid],
+            encryption=loaded[encryption.kid],
             log=note_keys[0],
             witness=note_keys[1],
+            decryption={e.kid: loaded[e.kid] for e in ring.live("enc", moment)},
+            ring=ring,
         )
 
     def public_jwks(self) -> dict[str, Any]:
-        return jwks_of([(self.signing, "sig", SIG_ALG), (self.encryption, "enc", ENC_ALG)])
+        """Every key of the ring, live or ended, with its validity (gateway.keyring)."""
+        if self.ring is None:
+            return jwks_of([(self.signing, "sig", SIG_ALG), (self.encryption, "enc", ENC_ALG)])
+        return self.ring.public_jwks()
 
     def log_signer(self, origin: str) -> note.Signer:
         """The signer of this node's checkpoints; the key name is the log's origin."""
@@ -211,10 +244,44 @@ class PeerKey:
     party: str
     key: OKPKey
     use: str
+    issued_at: int = 0  # the JWK's iat (NumericDate), 0 when it has none
+
+
+def _peer_key(party: str, entry: Mapping[str, Any], issued_at: int = 0) -> PeerKey:
+    use = entry.get("use")
+    want = {"sig": "Ed25519", "enc": "X25519"}.get(str(use))
+    if want is None or entry.get("crv") != want or "d" in entry:
+        raise KeyMaterialError(
+            f"party {party!r}: unusable JWK (use={use!r}, crv={entry.get('crv')!r}); "
+            "expected a public Ed25519 'sig' or X25519 'enc' key"
+        )
+    try:
+        key = OKPKey.import_key({"kty": "OKP", "crv": entry["crv"], "x": entry["x"]})
+    except Exception as exc:  # the library's own errors for a bad key
+        raise KeyMaterialError(f"party {party!r}: bad JWK: {type(exc).__name__}") from None
+    if entry.get("kid") not in (None, key.thumbprint()):
+        raise KeyMaterialError(
+            f"party {party!r}: kid {entry.get('kid')!r} is not the key's RFC 7638 "
+            f"thumbprint {key.thumbprint()!r}"
+        )
+    return PeerKey(party=party, key=key, use=str(use), issued_at=issued_at)
+
+
+def _int_member(entry: Mapping[str, Any], name: str) -> int | None:
+    value = entry.get(name)
+    return value if type(value) is int else None
+
+
+def _ended(entry: Mapping[str, Any], now: dt.datetime) -> bool:
+    """Whether a published JWK says the key may no longer be used (revoked or expired)."""
+    if "revoked" in entry:
+        return True
+    exp = _int_member(entry, "exp")
+    return exp is not None and now.timestamp() >= exp
 
 
 class PeerKeys:
-    """Public keys of every party, by key id, as registered in the agreement."""
+    """Public keys of every party, by key id, as the agreement registers and pins them."""
 
     def __init__(self, keys: Iterable[PeerKey]) -> None:
         self._by_kid: dict[str, PeerKey] = {}
@@ -226,30 +293,64 @@ class PeerKeys:
         return found if found is not None and found.use == "sig" else None
 
     def encryption_key_of(self, party: str) -> OKPKey:
-        for k in self._by_kid.values():
-            if k.party == party and k.use == "enc":
-                return k.key
-        raise KeyMaterialError(f"no encryption key registered for party {party!r}")
+        """The party's newest usable encryption key (by its JWK's ``iat``)."""
+        found = [k for k in self._by_kid.values() if k.party == party and k.use == "enc"]
+        if not found:
+            raise KeyMaterialError(f"no encryption key registered for party {party!r}")
+        return max(found, key=lambda k: k.issued_at).key
+
+    def kids(self, party: str) -> set[str]:
+        return {kid for kid, k in self._by_kid.items() if k.party == party}
 
     @classmethod
     def from_jwks(cls, jwks_by_party: Mapping[str, Mapping[str, Any]]) -> PeerKeys:
+        """Every key of each party's JWKS, trusted as given."""
+        return cls(
+            _peer_key(party, entry)
+            for party, jwks in jwks_by_party.items()
+            for entry in jwks.get("keys", [])
+        )
+
+    @classmethod
+    def pinned(
+        cls,
+        registered: Mapping[str, Mapping[str, Any]],
+        *,
+        pins: Mapping[str, Collection[str]],
+        revoked: Mapping[str, Collection[str]],
+        published: Mapping[str, Mapping[str, Any]],
+        now: dt.datetime,
+    ) -> PeerKeys:
+        """The keys a node may use with each party, by the agreement's rules.
+
+        ``registered``: each party's JWKS file from the agreement, whose keys are
+        pinned by being there; ``pins``: the thumbprints of further keys, taken
+        only from ``published`` (each party's JWKS as its node serves it);
+        ``revoked``: thumbprints the agreement revokes. A key that its party's
+        published JWKS marks ``revoked`` or past its ``exp`` is not used either.
+        """
         out = []
-        for party, jwks in jwks_by_party.items():
-            for entry in jwks.get("keys", []):
-                use = entry.get("use")
-                want = {"sig": "Ed25519", "enc": "X25519"}.get(str(use))
-                if want is None or entry.get("crv") != want or "d" in entry:
-                    raise KeyMaterialError(
-                        f"party {party!r}: unusable JWK (use={use!r}, crv={entry.get('crv')!r}); "
-                        "expected a public Ed25519 'sig' or X25519 'enc' key"
-                    )
-                key = OKPKey.import_key({"kty": "OKP", "crv": entry["crv"], "x": entry["x"]})
-                if entry.get("kid") not in (None, key.thumbprint()):
-                    raise KeyMaterialError(
-                        f"party {party!r}: kid {entry.get('kid')!r} is not the key's RFC 7638 "
-                        f"thumbprint {key.thumbprint()!r}"
-                    )
-                out.append(PeerKey(party=party, key=key, use=str(use)))
+        for party, jwks in registered.items():
+            served = {
+                e.get("kid"): e
+                for e in published.get(party, {}).get("keys", [])
+                if isinstance(e, dict)
+            }
+            entries = {e.get("kid"): e for e in jwks.get("keys", [])}
+            for kid in pins.get(party, ()):
+                if kid in served and kid not in entries:
+                    entries[kid] = served[kid]
+            for kid, entry in entries.items():
+                status = served.get(kid, entry)
+                if kid in revoked.get(party, ()) or _ended(status, now):
+                    continue
+                try:
+                    out.append(_peer_key(party, entry, _int_member(status, "iat") or 0))
+                except KeyMaterialError:
+                    if kid in served and entry is served[kid]:
+                        log.warning("party %s serves an unusable JWK %s; ignored", party, kid)
+                        continue
+                    raise
         return cls(out)
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from gateway import note, production
 from gateway.config import Agreement, ClientConfig, NodeConfig
@@ -14,7 +16,7 @@ from gateway.errors import KeyMaterialError, Unauthorized
 from gateway.keys import NodeKeys, NoteKeys, PeerKeys, load_jwks_file, load_note_keys
 from gateway.storage import Store
 
-__all__ = ["Clock", "Node", "note_keys", "peer_keys", "utc_now"]
+__all__ = ["Clock", "Node", "note_keys", "own_pins", "peer_keys", "utc_now"]
 
 Clock = Callable[[], dt.datetime]
 
@@ -33,15 +35,36 @@ def age_seconds(now: dt.datetime, stamp: str) -> float:
     return (now - dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))).total_seconds()
 
 
+# How long a process goes on with the peer keys it built before it looks again at
+# what its replicas may have fetched meanwhile, or at keys whose time has come.
+PEER_KEYS_SECONDS = 30.0
+
+
 @dataclass
 class Node:
     config: NodeConfig
     store: Store
     keys: NodeKeys
-    peers: PeerKeys
     # Every party's registered log and witness keys (docs/AUDIT.md), this one's too.
     note_keys: Mapping[str, NoteKeys]
     clock: Clock = field(default=utc_now)
+    _peers: PeerKeys | None = field(default=None, repr=False)
+    _peers_built: float = field(default=0.0, repr=False)
+
+    @property
+    def peers(self) -> PeerKeys:
+        """The peers' keys this node may use now (the agreement's, as pinned; gateway.keys)."""
+        peers = self._peers
+        if peers is None or time.monotonic() - self._peers_built > PEER_KEYS_SECONDS:
+            from gateway import peer_jwks  # fetched JWKS, shared by replicas
+
+            peers = peer_keys(self.config, published=peer_jwks.load(self.store), now=self.now())
+            self._peers, self._peers_built = peers, time.monotonic()
+        return peers
+
+    def forget_peer_keys(self) -> None:
+        """Build the peers' keys afresh on next use (a peer's JWKS was fetched)."""
+        self._peers = None
 
     @classmethod
     def from_config(
@@ -52,9 +75,10 @@ class Node:
         environ: Mapping[str, str] | None = None,
     ) -> Node:
         production.check(config, environ)
-        keys = NodeKeys.from_directory(config.key_dir, environ=environ)
-        _check_registered(config, keys)
-        peers = peer_keys(config)
+        keys = NodeKeys.from_directory(
+            config.key_dir, environ=environ, pinned=own_pins(config), now=(clock or utc_now)()
+        )
+        peer_keys(config, published={}, now=utc_now())  # every party's JWKS file is usable
         notes = note_keys(config.agreement)
         _check_note_keys(config, keys, notes[config.party_id])
         store = Store(config.database_url)
@@ -63,7 +87,6 @@ class Node:
             config=config,
             store=store,
             keys=keys,
-            peers=peers,
             note_keys=notes,
             clock=clock or utc_now,
         )
@@ -103,15 +126,31 @@ class Node:
         return found
 
 
-def peer_keys(config: NodeConfig) -> PeerKeys:
-    """The public keys the agreement registers for every party but this node's."""
-    return PeerKeys.from_jwks(
-        {
-            party.id: load_jwks_file(party.jwks_file)
-            for party in config.agreement.parties.values()
-            if party.id != config.party_id
-        }
+def peer_keys(
+    config: NodeConfig,
+    *,
+    published: Mapping[str, Mapping[str, Any]] | None = None,
+    now: dt.datetime | None = None,
+) -> PeerKeys:
+    """The public keys of every party but this node's that the agreement lets it use.
+
+    ``published``: each peer's JWKS as its node last served it (gateway.peer_jwks).
+    """
+    others = [p for p in config.agreement.parties.values() if p.id != config.party_id]
+    return PeerKeys.pinned(
+        {p.id: load_jwks_file(p.jwks_file) for p in others},
+        pins={p.id: p.key_pins for p in others},
+        revoked={p.id: p.revoked_keys for p in others},
+        published=published or {},
+        now=now or utc_now(),
     )
+
+
+def own_pins(config: NodeConfig) -> set[str]:
+    """The ids of this node's keys that the agreement registers or pins, and does not revoke."""
+    party = config.party
+    registered = {str(k.get("kid")) for k in load_jwks_file(party.jwks_file)["keys"]}
+    return (registered | set(party.key_pins)) - set(party.revoked_keys)
 
 
 def note_keys(agreement: Agreement) -> dict[str, NoteKeys]:
@@ -140,21 +179,4 @@ def _check_note_keys(config: NodeConfig, keys: NodeKeys, registered: NoteKeys) -
                 f"this node's {use} key is not the one registered for {party.id} in "
                 f"{party.note_keys_file} (the agreement's note_keys_file); register the "
                 "output of 'gateway keys vkeys' there"
-            )
-
-
-def _check_registered(config: NodeConfig, keys: NodeKeys) -> None:
-    """Refuse to run with keys that the agreement does not register for this party.
-
-    Peers verify our signatures and encrypt to us with the keys the agreement
-    registers; with any other keys every exchange would fail, so fail at start.
-    """
-    party = config.party
-    registered = {k.get("kid") for k in load_jwks_file(party.jwks_file)["keys"]}
-    for use, kid in (("signing", keys.signing_kid), ("encryption", keys.encryption_kid)):
-        if kid not in registered:
-            raise KeyMaterialError(
-                f"this node's {use} key {kid} is not registered for {party.id} in "
-                f"{party.jwks_file} (the agreement's jwks_file); register the output of "
-                "'gateway keys jwks' there"
             )

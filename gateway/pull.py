@@ -257,23 +257,11 @@ class _Sender:
         self, method: str, target: str, body: bytes = b"", *, content_type: str | None = None
     ) -> tuple[int, bytes]:
         """``target``: the path and query string under the sender's base URL."""
-        node = self.node
-        headers = {
-            "Authorization": signed_request.authorization(
-                signing_key=node.keys.signing,
-                issuer=node.party_id,
-                audience=self.party.id,
-                method=method,
-                target=target,
-                body=body,
-                now=node.now(),
-            )
-        }
+        url = self.party.base_url + target
+        headers = signed_request.headers(self.node, self.party, method, url, body)
         if content_type is not None:
             headers["Content-Type"] = content_type
-        return self.request(
-            method, self.party.base_url + target, headers, body, node.config.peer_timeout_seconds
-        )
+        return self.request(method, url, headers, body, self.node.config.peer_timeout_seconds)
 
 
 def _error_code(body: bytes) -> str | None:

@@ -1,7 +1,8 @@
 """Signed node-to-node requests, modelled on DPoP (RFC 9449); docs/ENVELOPE.md section 9.5.
 
-A node that asks a peer for something on its own behalf (in peer-pull mode: the
-batches sealed for it in the peer's outbox) proves which party it is with a JWS
+Every request of a node to a peer (batches, manifests and chunks it delivers,
+checkpoints it asks the peer to witness and, in peer-pull mode, the batches
+sealed for it in the peer's outbox) proves which party it is with a JWS
 signed by its registered Ed25519 key, sent as
 ``Authorization: GatewaySignature <compact JWS>``:
 
@@ -37,6 +38,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from gateway import audit, canonical
+from gateway.config import Party
 from gateway.envelope import BATCH_ID
 from gateway.errors import RequestRejected
 from gateway.keys import SIG_ALG, PeerKeys
@@ -50,6 +52,7 @@ __all__ = [
     "SignedRequest",
     "authenticate",
     "authorization",
+    "headers",
     "sign",
     "verify",
 ]
@@ -113,6 +116,27 @@ def sign(
 def authorization(**kwargs: Any) -> str:
     """The ``Authorization`` header value of a signed request; arguments as :func:`sign`."""
     return f"{SCHEME} {sign(**kwargs)}"
+
+
+def headers(node: Node, party: Party, method: str, url: str, body: bytes) -> dict[str, str]:
+    """The headers that sign a request of ``node`` to ``party`` at ``url``.
+
+    ``url`` is under the party's ``base_url``; the signature names the rest of it
+    (path and query string) as ``htu``.
+    """
+    if not url.startswith(party.base_url):
+        raise ValueError(f"{url} is not under {party.id}'s base URL {party.base_url}")
+    return {
+        "Authorization": authorization(
+            signing_key=node.keys.signing,
+            issuer=node.party_id,
+            audience=party.id,
+            method=method,
+            target=url[len(party.base_url) :],
+            body=body,
+            now=node.now(),
+        )
+    }
 
 
 @dataclass(frozen=True)

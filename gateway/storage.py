@@ -52,6 +52,7 @@ __all__ = [
     "outbound_batches",
     "outbound_chunks",
     "outbox_records",
+    "peer_jwks",
     "request_nonces",
     "scalar",
     "submissions",
@@ -333,6 +334,18 @@ managed_clients = Table(
     Column("rotated_at", String(40), nullable=True),
     Column("revoked_at", String(40), nullable=True),
     UniqueConstraint("token_sha256", name="uq_managed_clients_token"),
+)
+
+
+# Each peer's JWKS as its node last served it (gateway.peer_jwks): where a rotated
+# key that the agreement pins, and the validity of every key, are learnt.
+peer_jwks = Table(
+    "peer_jwks",
+    metadata,
+    Column("party", String(64), primary_key=True),
+    Column("jwks", Text, nullable=False),
+    Column("jwks_sha256", String(64), nullable=False),
+    Column("fetched_at", String(40), nullable=False),
 )
 
 

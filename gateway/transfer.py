@@ -18,7 +18,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +26,7 @@ from typing import Any
 import requests
 from sqlalchemy import func, or_, select, update
 
-from gateway import audit, merkle
+from gateway import audit, merkle, signed_request
 from gateway.config import DatasetAgreement
 from gateway.envelope import (
     BatchHeader,
@@ -61,15 +61,17 @@ log = logging.getLogger(__name__)
 BATCHES_PATH = "/exchange/v1/batches"
 JOSE_MEDIA_TYPE = "application/jose"
 
-# (url, body, timeout) -> (status, json body or None). Tests cut the network here.
-Poster = Callable[[str, bytes, float], tuple[int, Any]]
+# (url, body, timeout, headers) -> (status, json body or None). Tests cut the network here.
+Poster = Callable[[str, bytes, float, Mapping[str, str]], tuple[int, Any]]
+# The same with the headers that sign the request added: what sending calls.
+_SignedPoster = Callable[[str, bytes, float], tuple[int, Any]]
 
 
 # A receiver answers with a receipt or a progress note; anything longer is not read.
 MAX_ANSWER_BYTES = 256 * 1024
 
 
-def http_post(url: str, body: bytes, timeout: float) -> tuple[int, Any]:
+def http_post(url: str, body: bytes, timeout: float, headers: Mapping[str, str]) -> tuple[int, Any]:
     """POST an envelope; the answer's status and JSON body (None if it is not JSON).
 
     Redirects are not followed (an envelope goes to the base URL of the
@@ -80,7 +82,7 @@ def http_post(url: str, body: bytes, timeout: float) -> tuple[int, Any]:
         url,
         data=body,
         timeout=timeout,
-        headers={"Content-Type": JOSE_MEDIA_TYPE},
+        headers={**headers, "Content-Type": JOSE_MEDIA_TYPE},
         stream=True,
         allow_redirects=False,
     ) as response:
@@ -375,6 +377,10 @@ def send_pending(
     report = TransferReport()
     peer = node.config.agreement.party(dataset.receiver)
     url = peer.base_url + BATCHES_PATH
+
+    def signed_post(url: str, body: bytes, timeout: float) -> tuple[int, Any]:
+        return post(url, body, timeout, signed_request.headers(node, peer, "POST", url, body))
+
     b = outbound_batches.c
     due = iso(node.now())
     with node.store.read() as conn:
@@ -398,9 +404,9 @@ def send_pending(
         batch_id = row["batch_id"]
         try:
             if row["chunk_count"] > 1:
-                status, answer = _send_chunked(node, dataset, row, url, post)
+                status, answer = _send_chunked(node, dataset, row, url, signed_post)
             else:
-                status, answer = post(
+                status, answer = signed_post(
                     url, row["envelope"].encode("ascii"), node.config.peer_timeout_seconds
                 )
         except requests.RequestException as exc:
@@ -504,7 +510,7 @@ def chunk_fields(row: Any) -> dict[str, Any]:
 
 
 def _send_chunked(
-    node: Node, dataset: DatasetAgreement, row: Any, url: str, post: Poster
+    node: Node, dataset: DatasetAgreement, row: Any, url: str, post: _SignedPoster
 ) -> tuple[int, Any]:
     """Send a chunked batch: its manifest, then each chunk the receiver does not have.
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -25,7 +25,7 @@ import requests
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from gateway import audit, merkle, note, tlog
+from gateway import audit, merkle, note, signed_request, tlog
 from gateway.config import Party
 from gateway.node import Node, iso
 from gateway.storage import audit_cosignatures, witness_alerts, witnessed_logs
@@ -125,7 +125,7 @@ def _alert(
         pass  # a concurrent request recorded the same alert
 
 
-def add_checkpoint(node: Node, body: bytes) -> WitnessAnswer:
+def add_checkpoint(node: Node, body: bytes, *, requester: str | None = None) -> WitnessAnswer:
     """Answer a C2SP tlog-witness ``add-checkpoint`` request.
 
     Status codes as the specification defines them: 200 with the cosignature
@@ -140,6 +140,9 @@ def add_checkpoint(node: Node, body: bytes) -> WitnessAnswer:
     one cosigned is answered 409 without an alert: an old checkpoint replayed by
     anyone looks the same; a log that really went back is caught when it grows
     again (fork), by its own submitting side, and by auditors.
+
+    ``requester``: the party whose signed request this is; it may submit only its
+    own log's checkpoints (any other log is answered as unknown).
     """
     if len(body) > MAX_REQUEST_BYTES:
         return WitnessAnswer(400, "request too large\n")
@@ -152,7 +155,7 @@ def add_checkpoint(node: Node, body: bytes) -> WitnessAnswer:
         (
             p
             for p in node.config.agreement.parties.values()
-            if p.log_origin == origin and p.id != node.party_id
+            if p.log_origin == origin and p.id != node.party_id and requester in (None, p.id)
         ),
         None,
     )
@@ -247,17 +250,18 @@ class PeerAnswer:
     text: str
 
 
-Poster = Callable[[str, bytes, float], Answer]
+# (url, body, timeout, headers) -> answer. Tests cut the network here.
+Poster = Callable[[str, bytes, float, Mapping[str, str]], Answer]
 
 # A witness answers with a line or two; anything longer is not read.
 MAX_ANSWER_BYTES = 16 * 1024
 
 
-def _http_post(url: str, body: bytes, timeout: float) -> PeerAnswer:
+def _http_post(url: str, body: bytes, timeout: float, headers: Mapping[str, str]) -> PeerAnswer:
     with requests.post(
         url,
         data=body,
-        headers={"Content-Type": TEXT},
+        headers={**headers, "Content-Type": TEXT},
         timeout=timeout,
         stream=True,
         allow_redirects=False,
@@ -302,7 +306,13 @@ def _submit(node: Node, party: Party, signed: tlog.SignedCheckpoint, post: Poste
         with node.store.read() as conn:
             proof = tlog.consistency_proof(conn, old, signed.size) if old else []
         body = note.format_add_checkpoint(note.AddCheckpoint(old, tuple(proof), signed.note))
-        answer = post(url, body.encode("utf-8"), node.config.peer_timeout_seconds)
+        data = body.encode("utf-8")
+        answer = post(
+            url,
+            data,
+            node.config.peer_timeout_seconds,
+            signed_request.headers(node, party, "POST", url, data),
+        )
         if answer.status_code == 409:
             # The witness knows another size of our log (we lost its last answer): retry from it.
             try:

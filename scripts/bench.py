@@ -60,7 +60,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -585,10 +585,12 @@ class WitnessReply:
     text: str
 
 
-def witness_in_process(peer: Node) -> Callable[[str, bytes, float], WitnessReply]:
+def witness_in_process(
+    peer: Node,
+) -> Callable[[str, bytes, float, Mapping[str, str]], WitnessReply]:
     """A ``witness.publish`` poster that hands the request to ``peer``'s witness directly."""
 
-    def post(_url: str, body: bytes, _timeout: float) -> WitnessReply:
+    def post(_url: str, body: bytes, _timeout: float, _headers: Mapping[str, str]) -> WitnessReply:
         answer = witness.add_checkpoint(peer, body)
         return WitnessReply(answer.status, answer.body)
 

@@ -6,7 +6,7 @@ import functools
 import hashlib
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from gateway import signed_request
 from gateway.app import create_app
 from gateway.config import NodeConfig, load_node_config
 from gateway.keys import init_keys
+from gateway.node import Node
 from gateway.process import free_port
 
 PASSPHRASE = "test-passphrase"
@@ -327,10 +329,41 @@ class NodeApp:
     party: str
     app: Flask
     client: FlaskClient
+    # The other nodes of the deployment, by party.
+    others: dict[str, NodeApp] = field(default_factory=dict)
 
     def auth(self, client_id: str | None = None) -> dict[str, str]:
         tokens = TOKENS[self.party]
         return {"Authorization": f"Bearer {tokens[client_id or next(iter(tokens))]}"}
+
+    @property
+    def node(self) -> Node:
+        found: Node = self.app.extensions["gateway.node"]
+        return found
+
+    def signed_by(self, sender: str, path: str, body: bytes | str) -> dict[str, str]:
+        """The headers that sign a POST of ``sender``'s node to this one at ``path``."""
+        signer = self.others[sender].node
+        party = signer.config.agreement.party(self.party)
+        data = body.encode() if isinstance(body, str) else body
+        return signed_request.headers(signer, party, "POST", party.base_url + path, data)
+
+    def peer_post(
+        self,
+        path: str,
+        body: bytes | str,
+        *,
+        content_type: str = "application/jose",
+        sender: str | None = None,
+    ) -> Any:
+        """POST to this node's exchange API as the other node does: signed by it."""
+        sender = sender or next(iter(self.others))
+        return self.client.post(
+            path,
+            data=body,
+            content_type=content_type,
+            headers=self.signed_by(sender, path, body),
+        )
 
 
 def build_apps(deployment: Deployment) -> dict[str, NodeApp]:
@@ -339,6 +372,8 @@ def build_apps(deployment: Deployment) -> dict[str, NodeApp]:
     for party in PARTIES:
         app = create_app(deployment.config(party))
         out[party] = NodeApp(party=party, app=app, client=app.test_client())
+    for node_app in out.values():
+        node_app.others = {p: other for p, other in out.items() if p != node_app.party}
     return out
 
 

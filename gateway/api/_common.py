@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import current_app, request
+from flask import Response, current_app, g, request
 
+from gateway import signed_request
+from gateway.api.errors import error_response
 from gateway.config import ClientConfig
-from gateway.errors import InvalidJSON, PayloadTooLarge, UnsupportedMediaType
+from gateway.errors import InvalidJSON, PayloadTooLarge, Unauthorized, UnsupportedMediaType
 from gateway.node import Node
 
 
@@ -24,23 +26,62 @@ def client() -> ClientConfig:
     return found
 
 
-def read_body(media_type: str) -> bytes:
-    """The raw body, after checking its type and size (before reading it)."""
+def read_bounded(limit: int, *, cache: bool = False) -> bytes:
+    """The raw body, refused before it is read when it says it is over ``limit`` bytes.
+
+    ``cache``: keep it for a second read in the same request (a signed request's
+    body is hashed before the view reads it).
+    """
     req = request._get_current_object()  # type: ignore[attr-defined]
-    if req.mimetype != media_type:
-        raise UnsupportedMediaType(
-            f"Content-Type must be {media_type}, got {req.mimetype or 'none'!r}"
-        )
-    limit = int(current_app.config["GATEWAY_MAX_BODY"])
     length = req.content_length
     if length is not None and length > limit:
         raise PayloadTooLarge(f"the request body is over the limit of {limit} bytes")
     # A chunked body has no length up front; Werkzeug stops reading one byte past
     # the limit (MAX_CONTENT_LENGTH), which is how an oversized one is told apart.
-    body: bytes = req.get_data(cache=False)
+    body: bytes = req.get_data(cache=cache)
     if len(body) > limit:
         raise PayloadTooLarge(f"the request body is over the limit of {limit} bytes")
     return body
+
+
+def authenticate_peer(limit: int) -> bytes:
+    """Check that the request is signed by a peer party (gateway.signed_request).
+
+    The body, refused unread over ``limit`` bytes, is hashed for the check and
+    returned; ``g.peer`` is the requesting party.
+    """
+    # Cached (the same bytes, not a copy): the view reads the body again.
+    body = read_bounded(limit, cache=True)
+    query = request.query_string.decode("latin-1")
+    verified = signed_request.authenticate(
+        node(),
+        request.headers.get("Authorization"),
+        method=request.method,
+        target=request.path + (f"?{query}" if query else ""),
+        body=body,
+    )
+    g.peer = verified.party
+    return body
+
+
+def signature_refused(exc: Unauthorized) -> Response:
+    """The answer to a node-to-node request that is not signed as it must be."""
+    response = error_response(exc.status, {"code": exc.code, "message": exc.message})
+    response.headers["WWW-Authenticate"] = f'{signed_request.SCHEME} realm="exchange"'
+    return response
+
+
+def check_media_type(media_type: str) -> None:
+    if request.mimetype != media_type:
+        raise UnsupportedMediaType(
+            f"Content-Type must be {media_type}, got {request.mimetype or 'none'!r}"
+        )
+
+
+def read_body(media_type: str, limit: int | None = None) -> bytes:
+    """The raw body, after checking its type and size (before reading it)."""
+    check_media_type(media_type)
+    return read_bounded(int(current_app.config["GATEWAY_MAX_BODY"]) if limit is None else limit)
 
 
 def _reject_constant(value: str) -> Any:

@@ -1,14 +1,40 @@
-"""The node-to-node API: public keys and sealed batch delivery."""
+"""The node-to-node API: public keys, sealed batch delivery and witnessing.
+
+Every POST here is a signed request of a party of the agreement
+(:mod:`gateway.signed_request`: its registered key, a fresh timestamp, a
+single-use id and the body's digest), checked before any endpoint runs; a
+request that fails a check is answered 401 with nothing more, and audited.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from gateway import chunked, inbox, witness
-from gateway.api._common import node, read_body
+from gateway.api._common import authenticate_peer, check_media_type, node, signature_refused
+from gateway.errors import Unauthorized
 from gateway.transfer import JOSE_MEDIA_TYPE
 
 bp = Blueprint("exchange", __name__, url_prefix="/exchange/v1")
+
+
+@bp.before_request
+def _authenticate() -> None:
+    if request.method != "POST":
+        return  # the JWKS is public
+    witnessing = request.endpoint == "exchange.add_checkpoint"
+    limit = witness.MAX_REQUEST_BYTES if witnessing else current_app.config["GATEWAY_MAX_BODY"]
+    authenticate_peer(int(limit))
+
+
+bp.register_error_handler(Unauthorized, signature_refused)
+
+
+def _envelope() -> bytes:
+    check_media_type(JOSE_MEDIA_TYPE)
+    # Compact serialisation has no white space; tolerate a trailing newline from a file.
+    token: bytes = request.get_data().strip()
+    return token
 
 
 @bp.get("/jwks")
@@ -20,9 +46,7 @@ def jwks() -> Response:
 
 @bp.post("/batches")
 def receive_batch() -> Response:
-    # Compact serialisation has no white space; tolerate a trailing newline from a file.
-    token = read_body(JOSE_MEDIA_TYPE).strip()
-    delivery = inbox.receive(node(), token)
+    delivery = inbox.receive(node(), _envelope(), requester=g.peer)
     return jsonify(
         {
             "batch_id": delivery.batch_id,
@@ -35,24 +59,17 @@ def receive_batch() -> Response:
 @bp.post("/batches/<batch_id>/manifest")
 def receive_manifest(batch_id: str) -> Response:
     """The manifest of a batch sent as chunks; the answer says how many chunks are here."""
-    token = read_body(JOSE_MEDIA_TYPE).strip()
-    return jsonify(chunked.receive_manifest(node(), batch_id, token))
+    return jsonify(chunked.receive_manifest(node(), batch_id, _envelope(), requester=g.peer))
 
 
 @bp.post("/batches/<batch_id>/chunks/<int:index>")
 def receive_chunk(batch_id: str, index: int) -> Response:
     """One chunk; the answer to the last is the batch's receipt."""
-    token = read_body(JOSE_MEDIA_TYPE).strip()
-    return jsonify(chunked.receive_chunk(node(), batch_id, index, token))
+    return jsonify(chunked.receive_chunk(node(), batch_id, index, _envelope(), requester=g.peer))
 
 
 @bp.post("/witness/add-checkpoint")
 def add_checkpoint() -> Response:
     """C2SP tlog-witness: cosign a peer's checkpoint that is consistent with the last one."""
-    req = request._get_current_object()  # type: ignore[attr-defined]
-    length = req.content_length
-    if length is not None and length > witness.MAX_REQUEST_BYTES:
-        answer = witness.WitnessAnswer(400, "request too large\n")
-    else:
-        answer = witness.add_checkpoint(node(), req.get_data(cache=False))
+    answer = witness.add_checkpoint(node(), request.get_data(), requester=g.peer)
     return Response(answer.body, status=answer.status, content_type=answer.content_type)

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from gateway import pull, signed_request
-from gateway.api._common import node, read_json
-from gateway.api.errors import error_response
-from gateway.errors import BadRequest, PayloadTooLarge, Unauthorized
+from gateway import pull
+from gateway.api._common import authenticate_peer, node, read_json, signature_refused
+from gateway.errors import BadRequest, Unauthorized
 from gateway.transfer import JOSE_MEDIA_TYPE
 
 bp = Blueprint("outbox", __name__, url_prefix=pull.OUTBOX_PATH)
@@ -21,36 +20,12 @@ bp = Blueprint("outbox", __name__, url_prefix=pull.OUTBOX_PATH)
 _MAX_REQUEST_BYTES = 64 * 1024
 
 
-def _target() -> str:
-    """The request's path and query string, as the signature names them (``htu``)."""
-    query = request.query_string.decode("latin-1")
-    return request.path + (f"?{query}" if query else "")
-
-
 @bp.before_request
 def _authenticate() -> None:
-    req = request._get_current_object()  # type: ignore[attr-defined]
-    length = req.content_length
-    if length is not None and length > _MAX_REQUEST_BYTES:
-        raise PayloadTooLarge(f"the request body is over the limit of {_MAX_REQUEST_BYTES} bytes")
-    body: bytes = req.get_data(cache=True)
-    if len(body) > _MAX_REQUEST_BYTES:
-        raise PayloadTooLarge(f"the request body is over the limit of {_MAX_REQUEST_BYTES} bytes")
-    verified = signed_request.authenticate(
-        node(),
-        req.headers.get("Authorization"),
-        method=req.method,
-        target=_target(),
-        body=body,
-    )
-    g.peer = verified.party
+    authenticate_peer(_MAX_REQUEST_BYTES)
 
 
-@bp.errorhandler(Unauthorized)
-def _unauthorized(exc: Unauthorized) -> Response:
-    response = error_response(exc.status, {"code": exc.code, "message": exc.message})
-    response.headers["WWW-Authenticate"] = f'{signed_request.SCHEME} realm="exchange"'
-    return response
+bp.register_error_handler(Unauthorized, signature_refused)
 
 
 def _limit() -> int:

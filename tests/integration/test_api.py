@@ -46,10 +46,10 @@ def bridge(apps):
     """A Poster that hands envelopes to the in-process peer app."""
     by_base = {node(a).config.party.base_url: a for a in apps.values()}
 
-    def post(url, body, timeout):
+    def post(url, body, timeout, headers):
         base, _, path = url.partition("/exchange")
         answer = by_base[base].client.post(
-            "/exchange" + path, data=body, content_type="application/jose"
+            "/exchange" + path, data=body, content_type="application/jose", headers=headers
         )
         return answer.status_code, answer.get_json()
 
@@ -302,7 +302,8 @@ def sealed_envelope(apps, pemkot):
 
 
 def post_envelope(app, body, content_type="application/jose"):
-    return app.client.post("/exchange/v1/batches", data=body, content_type=content_type)
+    """Deliver an envelope as the other node does: in a request signed by it."""
+    return app.peer_post("/exchange/v1/batches", body, content_type=content_type)
 
 
 def test_replayed_envelope_is_stored_once_with_the_same_receipt(apps, pemkot, ombudsman):
@@ -347,7 +348,7 @@ def test_envelope_for_another_node_is_rejected(apps, pemkot):
     envelope = sealed_envelope(apps, pemkot)
     answer = post_envelope(pemkot, envelope)
     assert answer.status_code == 400
-    assert events(pemkot)[-1]["reason"] == "decrypt"
+    assert events(pemkot)[-1]["reason"] == "recipient_key"
 
 
 def test_envelope_needs_jose_media_type(apps, pemkot, ombudsman):
@@ -362,10 +363,12 @@ def test_dead_peer_leaves_batch_sealed_for_a_later_run_with_backoff(apps, pemkot
 
     assert submit(pemkot, sample_records(TANGGAPAN, 2)).status_code == 202
     start = dt.datetime(2026, 11, 29, 1, 0, tzinfo=dt.UTC)
+    moment = [start]
     sender = node(pemkot)
-    sender.clock = lambda: start
+    # Both nodes on one clock: a signed request is refused more than 300 s off.
+    sender.clock = node(apps["ombudsman-ri"]).clock = lambda: moment[0]
 
-    def dead(url, body, timeout):
+    def dead(url, body, timeout, headers):
         raise requests.ConnectionError("connection refused")
 
     report = transfer.run(sender, post=dead)
@@ -377,7 +380,7 @@ def test_dead_peer_leaves_batch_sealed_for_a_later_run_with_backoff(apps, pemkot
     wait = dt.datetime.fromisoformat(row["next_attempt_at"].replace("Z", "+00:00")) - start
     assert dt.timedelta(seconds=15) <= wait <= dt.timedelta(seconds=30)
     assert transfer.run(sender, post=bridge(apps)).delivered == []  # not yet due
-    sender.clock = lambda: start + dt.timedelta(seconds=31)
+    moment[0] = start + dt.timedelta(seconds=31)
     report = transfer.run(sender, post=bridge(apps))
     assert report.delivered == [row["batch_id"]]
 
@@ -392,9 +395,9 @@ def test_a_batch_is_dead_after_its_last_attempt_and_operators_retry_or_cancel_it
     assert submit(pemkot, sample_records(TANGGAPAN, 2)).status_code == 202
     sender = node(pemkot)
     moment = [dt.datetime(2026, 11, 29, 1, 0, tzinfo=dt.UTC)]
-    sender.clock = lambda: moment[0]
+    sender.clock = node(apps["ombudsman-ri"]).clock = lambda: moment[0]
 
-    def dead(url, body, timeout):
+    def dead(url, body, timeout, headers):
         raise requests.ConnectionError("connection refused")
 
     flow = sender.config.agreement.flow(TANGGAPAN, sender="pemkot-bekasi")
@@ -425,7 +428,7 @@ def test_cancel_with_release_reseals_the_records(apps, pemkot):
     assert submit(pemkot, sample_records(TANGGAPAN, 3)).status_code == 202
     sender = node(pemkot)
 
-    def dead(url, body, timeout):
+    def dead(url, body, timeout, headers):
         raise requests.ConnectionError("connection refused")
 
     [batch_id] = transfer.run(sender, post=dead).sealed
@@ -442,8 +445,8 @@ def test_forged_receipt_is_not_accepted(apps, pemkot):
     assert submit(pemkot, sample_records(TANGGAPAN, 1)).status_code == 202
     real = bridge(apps)
 
-    def forging(url, body, timeout):
-        status, answer = real(url, body, timeout)
+    def forging(url, body, timeout, headers):
+        status, answer = real(url, body, timeout, headers)
         token = answer["receipt"]
         head, payload, sig = token.split(".")
         return status, dict(answer, receipt=f"{head}.{payload}.{sig[::-1]}")
@@ -757,7 +760,7 @@ def test_metrics_for_operators_only_from_the_database(apps, pemkot):
     assert before[("gateway_outbox_pending_records", TANGGAPAN, None)] == 3
     assert before[("gateway_outbox_oldest_pending_age_seconds", TANGGAPAN, None)] >= 0
 
-    def dead(url, body, timeout):
+    def dead(url, body, timeout, headers):
         raise requests.ConnectionError("connection refused")
 
     transfer.run(node(pemkot), post=dead)
@@ -766,7 +769,7 @@ def test_metrics_for_operators_only_from_the_database(apps, pemkot):
     assert failed[("gateway_outbound_batches", TANGGAPAN, "sealed")] == 1
     assert failed[("gateway_send_failures_total", TANGGAPAN, None)] == 1
     later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)  # past the retry's wait
-    node(pemkot).clock = lambda: later
+    node(pemkot).clock = node(apps["ombudsman-ri"]).clock = lambda: later
     transfer.run(node(pemkot), post=bridge(apps))
     done = scrape()
     assert done[("gateway_sent_records_total", TANGGAPAN, None)] == 3
@@ -795,7 +798,7 @@ def test_channel_sequence_numbers_reveal_gaps_and_refuse_replays(apps, pemkot, o
 
     sender = node(pemkot)
 
-    def dead(url, body, timeout):
+    def dead(url, body, timeout, headers):
         raise requests.ConnectionError("connection refused")
 
     assert submit(pemkot, sample_records(TANGGAPAN, 1, seed=1)).status_code == 202
@@ -821,8 +824,7 @@ def test_channel_sequence_numbers_reveal_gaps_and_refuse_replays(apps, pemkot, o
     envelope = seal_batch(header, records, signing_key=sender.keys.signing,
                           recipient_key=sender.peers.encryption_key_of("ombudsman-ri"),
                           max_bytes=262144)
-    answer = ombudsman.client.post("/exchange/v1/batches", data=envelope,
-                                   content_type="application/jose")
+    answer = post_envelope(ombudsman, envelope)
     assert answer.status_code == 400
     assert answer.get_json()["error"]["code"] == "envelope_rejected"
     assert events(ombudsman)[-1]["reason"] == "sequence_reused"

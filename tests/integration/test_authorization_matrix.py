@@ -68,12 +68,12 @@ def bearer(default: int, **per_client: int) -> dict[str, int]:
 
 
 def everyone(status: int) -> dict[str, int]:
-    """A public route, or a node-to-node one whose authenticity is inside the body."""
+    """A public route, or a check made before anyone is authenticated."""
     return dict.fromkeys(CALLERS, status)
 
 
 def signed_by_peer(status: int) -> dict[str, int]:
-    """The outbox: only a request signed by a peer party's registered key gets in."""
+    """Node to node: only a request signed by a peer party's registered key gets in."""
     expected = dict.fromkeys(CALLERS, 401)
     expected["peer-signed"] = status
     return expected
@@ -186,25 +186,30 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
         Case("auditor-only", "/api/v1/audit/proof/inclusion?index=0", AUDITOR_ONLY)],
     ("/api/v1/audit/proof/consistency", "GET"): [
         Case("auditor-only", "/api/v1/audit/proof/consistency?old=1", AUDITOR_ONLY)],
-    # --- node to node: authenticity is inside the envelope; no caller credentials ------------
+    # --- node to node: deliveries, signed requests (and the envelope signed inside) --------
+    # The size is checked first, then the signature, then the media type and the body.
     ("/exchange/v1/batches", "POST"): [
-        Case("no-body", "/exchange/v1/batches", everyone(415)),
-        Case("garbage", "/exchange/v1/batches", everyone(400), b"not.a.jws", JOSE),
+        Case("no-body", "/exchange/v1/batches", signed_by_peer(415)),
+        Case("garbage", "/exchange/v1/batches", signed_by_peer(400), b"not.a.jws", JOSE),
+        Case("oversized-body", "/exchange/v1/batches", everyone(413),
+             b"x" * (8 * 1024 * 1024 + 1), JOSE),
     ],
     ("/exchange/v1/batches/<batch_id>/manifest", "POST"): [
-        Case("no-body", f"/exchange/v1/batches/{UNKNOWN_ID}/manifest", everyone(415)),
-        Case("garbage", f"/exchange/v1/batches/{UNKNOWN_ID}/manifest", everyone(400),
+        Case("no-body", f"/exchange/v1/batches/{UNKNOWN_ID}/manifest", signed_by_peer(415)),
+        Case("garbage", f"/exchange/v1/batches/{UNKNOWN_ID}/manifest", signed_by_peer(400),
              b"not.a.jws", JOSE),
     ],
     ("/exchange/v1/batches/<batch_id>/chunks/<int:index>", "POST"): [
-        Case("no-body", f"/exchange/v1/batches/{UNKNOWN_ID}/chunks/0", everyone(415)),
-        Case("garbage", f"/exchange/v1/batches/{UNKNOWN_ID}/chunks/0", everyone(400),
+        Case("no-body", f"/exchange/v1/batches/{UNKNOWN_ID}/chunks/0", signed_by_peer(415)),
+        Case("garbage", f"/exchange/v1/batches/{UNKNOWN_ID}/chunks/0", signed_by_peer(400),
              b"not.a.jws", JOSE),
     ],
     ("/exchange/v1/witness/add-checkpoint", "POST"): [
-        Case("no-body", "/exchange/v1/witness/add-checkpoint", everyone(400)),
-        Case("garbage", "/exchange/v1/witness/add-checkpoint", everyone(400),
+        Case("no-body", "/exchange/v1/witness/add-checkpoint", signed_by_peer(400)),
+        Case("garbage", "/exchange/v1/witness/add-checkpoint", signed_by_peer(400),
              b"old 0\n\nnot a checkpoint\n", "text/plain"),
+        Case("oversized-body", "/exchange/v1/witness/add-checkpoint", everyone(413),
+             b"x" * (64 * 1024 + 1), "text/plain"),
     ],
     # --- node to node: the outbox, signed requests --------------------------------------------
     ("/exchange/v1/outbox", "GET"): [
@@ -283,15 +288,17 @@ def _push(apps: dict[str, NodeApp]) -> Any:
     """A Poster that hands envelopes to the in-process peer app."""
     by_base = {_node(a).config.party.base_url: a for a in apps.values()}
 
-    def post(url: str, body: bytes, timeout: float) -> tuple[int, Any]:
+    def post(url: str, body: bytes, timeout: float, headers: Any) -> tuple[int, Any]:
         base, _, path = url.partition("/exchange")
-        answer = by_base[base].client.post("/exchange" + path, data=body, content_type=JOSE)
+        answer = by_base[base].client.post(
+            "/exchange" + path, data=body, content_type=JOSE, headers=headers
+        )
         return answer.status_code, answer.get_json()
 
     return post
 
 
-def _no_push(url: str, body: bytes, timeout: float) -> tuple[int, Any]:
+def _no_push(url: str, body: bytes, timeout: float, headers: Any) -> tuple[int, Any]:
     raise AssertionError(f"a pull flow was pushed to {url}")
 
 

@@ -8,7 +8,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from gateway import canonical, transfer
+from gateway import canonical, signed_request, transfer
 from gateway.envelope import BatchHeader, ChunkInfo, forms_digest, seal_chunk, seal_manifest
 from gateway.storage import inbound_batches, inbound_chunks, inbound_transfers, outbound_batches
 from schemas.samples import sample_records
@@ -22,7 +22,8 @@ def chunked(deployment_factory, make_apps):
     apps = make_apps(deployment_factory(max_chunk_bytes=CHUNK))
     pemkot, ombudsman = apps["pemkot-bekasi"], apps["ombudsman-ri"]
     moment = [dt.datetime(2026, 11, 29, 1, 0, tzinfo=dt.UTC)]
-    node(pemkot).clock = lambda: moment[0]
+    # Both nodes on one clock: a signed request is refused more than 300 s off.
+    node(pemkot).clock = node(ombudsman).clock = lambda: moment[0]
     return apps, pemkot, ombudsman, moment
 
 
@@ -55,9 +56,9 @@ def digests(records):
 
 
 def counting(post, log):
-    def wrapped(url, body, timeout):
+    def wrapped(url, body, timeout, headers):
         log.append(url.rsplit("/", 2)[-2:])
-        return post(url, body, timeout)
+        return post(url, body, timeout, headers)
     return wrapped
 
 
@@ -89,11 +90,11 @@ def test_an_interrupted_batch_resumes_from_the_first_chunk_not_acknowledged(chun
     real = bridge(apps)
     sent = []
 
-    def cut_after_three(url, body, timeout):
+    def cut_after_three(url, body, timeout, headers):
         if url.endswith("/chunks/3"):
             raise requests.ConnectionError("the network dropped")
         sent.append(url.rsplit("/", 1)[-1])
-        return real(url, body, timeout)
+        return real(url, body, timeout, headers)
 
     report = transfer.run(node(pemkot), post=cut_after_three)
     assert report.failed == report.sealed
@@ -130,15 +131,18 @@ def test_a_damaged_chunk_is_refused_then_resent_and_never_committed_half(chunked
     assert submit(pemkot, records).status_code == 202
     real = bridge(apps)
     answers = []
+    ombudsman_party = node(pemkot).config.agreement.party("ombudsman-ri")
 
-    def damaging(url, body, timeout):
+    def damaging(url, body, timeout, headers):
         if url.endswith("/chunks/2"):
             body = (body[:-40] + bytes([body[-40] ^ 1]) + body[-39:] if damage == "flip"
                     else body[: len(body) // 2])
-            status, answer = real(url, body, timeout)
+            # Signed as sent (a sender that damaged its own chunk): the envelope is refused.
+            headers = signed_request.headers(node(pemkot), ombudsman_party, "POST", url, body)
+            status, answer = real(url, body, timeout, headers)
             answers.append((status, answer))
             return status, answer
-        return real(url, body, timeout)
+        return real(url, body, timeout, headers)
 
     report = transfer.run(node(pemkot), post=damaging)
     assert report.failed == report.sealed
@@ -157,14 +161,39 @@ def test_a_damaged_chunk_is_refused_then_resent_and_never_committed_half(chunked
     assert digests(pulled) == digests(records)
 
 
+def test_a_chunk_damaged_in_transit_fails_its_request_signature_and_is_resent(chunked):
+    apps, pemkot, ombudsman, moment = chunked
+    records = sample_records(TANGGAPAN, 30, seed=6)
+    assert submit(pemkot, records).status_code == 202
+    real = bridge(apps)
+    answers = []
+
+    def relay(url, body, timeout, headers):
+        if url.endswith("/chunks/1"):
+            body = body[:-1] + (b"A" if body[-1:] != b"A" else b"B")  # after it was signed
+            answers.append(real(url, body, timeout, headers))
+            return answers[-1]
+        return real(url, body, timeout, headers)
+
+    assert transfer.run(node(pemkot), post=relay).failed
+    assert answers == [(401, {"error": {"code": "unauthorized",
+                                        "message": "request signature rejected"}})]
+    [refused] = [e for e in events(ombudsman) if e["event"] == "request_rejected"]
+    assert (refused["reason"], refused["peer"]) == ("body_mismatch", "pemkot-bekasi")
+    later(moment)
+    assert transfer.run(node(pemkot), post=real).delivered == [outbound(pemkot)["batch_id"]]
+    _, pulled = received_records(ombudsman, outbound(pemkot)["batch_id"])
+    assert digests(pulled) == digests(records)
+
+
 def test_a_lost_answer_to_the_last_chunk_is_answered_with_the_same_receipt(chunked):
     apps, pemkot, ombudsman, moment = chunked
     assert submit(pemkot, sample_records(TANGGAPAN, 20, seed=6)).status_code == 202
     real = bridge(apps)
     receipts = []
 
-    def lose_the_receipt(url, body, timeout):
-        status, answer = real(url, body, timeout)
+    def lose_the_receipt(url, body, timeout, headers):
+        status, answer = real(url, body, timeout, headers)
         if "receipt" in (answer or {}):
             receipts.append(answer["receipt"])
             raise requests.ReadTimeout("the answer was lost")
@@ -202,7 +231,7 @@ def forge(sender_app, receiver_app, records, *, root=None, chunk_size=3):
 
 
 def post(app, path, body):
-    answer = app.client.post(path, data=body, content_type="application/jose")
+    answer = app.peer_post(path, body)
     return answer.status_code, answer.get_json()
 
 

@@ -1,5 +1,6 @@
 """Two real node processes (gunicorn, scheduler) exchanging data over loopback HTTP."""
 
+import datetime as dt
 import json
 
 import pytest
@@ -7,6 +8,7 @@ import requests
 from joserfc import jws
 from joserfc.jwk import KeySet
 
+from gateway import signed_request
 from gateway.process import wait_until
 from schemas.samples import sample_records
 from tests.conftest import TOKENS
@@ -15,6 +17,18 @@ pytestmark = pytest.mark.e2e
 
 SENDS = {"ombudsman-ri": "permintaan_klarifikasi", "pemkot-bekasi": "tanggapan_klarifikasi"}
 OTHER = {"ombudsman-ri": "pemkot-bekasi", "pemkot-bekasi": "ombudsman-ri"}
+
+
+def signed_headers(deployment, sender, receiver, url, body):
+    """The headers with which ``sender``'s node signs a POST of ``body`` to ``url``."""
+    from gateway.keys import NodeKeys
+
+    config = deployment.config(sender)
+    keys = NodeKeys.from_directory(config.key_dir, environ=deployment.env)
+    target = url.split("/exchange", 1)[1]
+    return {"Authorization": signed_request.authorization(
+        signing_key=keys.signing, issuer=sender, audience=receiver, method="POST",
+        target="/exchange" + target, body=body, now=dt.datetime.now(dt.UTC))}
 
 
 def auth(party):
@@ -63,13 +77,22 @@ def test_scheduled_exchange_both_ways_with_proof_of_origin(running):
                    what="delivered status")
         assert delivered()[1] == batch["provenance"]["receipt"]
 
-    # Replaying a captured envelope at the live node yields the same receipt, not a copy.
+    # A captured envelope posted without the sender's request signature is refused; the
+    # same envelope resent by its sender yields the same receipt, not a copy.
     [(envelope, receipt)] = deployment.query(
         "pemkot-bekasi", "SELECT envelope, receipt FROM outbound_batches")
-    replay = requests.post(f"{nodes['ombudsman-ri'].base_url}/exchange/v1/batches",
-                           data=envelope, headers={"Content-Type": "application/jose"},
-                           timeout=10)
+    url = f"{nodes['ombudsman-ri'].base_url}/exchange/v1/batches"
+    bare = requests.post(url, data=envelope, headers={"Content-Type": "application/jose"},
+                         timeout=10)
+    assert bare.status_code == 401
+    signed = signed_headers(deployment, "pemkot-bekasi", "ombudsman-ri", url, envelope.encode())
+    replay = requests.post(url, data=envelope, timeout=10,
+                           headers={**signed, "Content-Type": "application/jose"})
     assert replay.status_code == 200
+    # The very same request again (its signature's single-use id spent) is refused.
+    again = requests.post(url, data=envelope, timeout=10,
+                          headers={**signed, "Content-Type": "application/jose"})
+    assert again.status_code == 401
     assert replay.json() == {"batch_id": replay.json()["batch_id"], "receipt": receipt,
                              "duplicate": True}
     assert deployment.query("ombudsman-ri", "SELECT count(*) FROM inbound_batches") == [(1,)]

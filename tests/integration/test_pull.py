@@ -43,7 +43,7 @@ def pull_bridge(apps, log=None):
     return request
 
 
-def no_push(url, body, timeout):
+def no_push(url, body, timeout, headers):
     raise AssertionError(f"a pull flow was pushed to {url}")
 
 

@@ -44,7 +44,7 @@ def test_serve_refuses_keys_the_agreement_does_not_register(deployment):
                env={"PATH": "/usr/bin:/bin", "GATEWAY_KEY_PASSPHRASE": "test-passphrase"})
     assert done.returncode == 1
     assert "this node's signing key" in done.stderr
-    assert "is not registered for pemkot-bekasi" in done.stderr
+    assert "is not registered for it in the agreement" in done.stderr
 
 
 def test_schemas_export_writes_one_json_schema_per_dataset_version(tmp_path):

@@ -100,12 +100,15 @@ def trusted(node: Node, party: str) -> auditor.TrustedKeys:
 def flask_poster(apps: dict[str, Any]) -> witness.Poster:
     """Deliver witness requests to the in-process node whose base URL they name."""
 
-    def post(url: str, body: bytes, timeout: float) -> Any:
+    def post(url: str, body: bytes, timeout: float, headers: Any) -> Any:
         for party, node_app in apps.items():
             base = node_of(apps, party).config.party.base_url
             if url.startswith(base):
                 response = node_app.client.post(
-                    url[len(base) :], data=body, content_type="text/plain; charset=utf-8"
+                    url[len(base) :],
+                    data=body,
+                    content_type="text/plain; charset=utf-8",
+                    headers=headers,
                 )
                 return _Answer(response)
         raise AssertionError(url)
@@ -312,8 +315,8 @@ def test_witness_endpoint_speaks_http(apps):
     add_events(node, 2)
     signed = tlog.checkpoint(node)
     body = note.format_add_checkpoint(note.AddCheckpoint(0, (), signed.note))
-    response = apps["pemkot-bekasi"].client.post(
-        witness.ADD_CHECKPOINT_PATH, data=body, content_type="text/plain"
+    response = apps["pemkot-bekasi"].peer_post(
+        witness.ADD_CHECKPOINT_PATH, body, content_type="text/plain"
     )
     assert response.status_code == 200
     cosigned = note.parse_note(signed.note + response.get_data(as_text=True))
@@ -713,7 +716,7 @@ def test_a_malformed_witness_answer_is_a_refusal(apps):
     node = node_of(apps, "ombudsman-ri")
     add_events(node, 2)
 
-    def post(url: str, body: bytes, timeout: float) -> Any:
+    def post(url: str, body: bytes, timeout: float, headers: Any) -> Any:
         return witness.PeerAnswer(409, "\u00b2\n")
 
     report = witness.publish(node, post=post)

@@ -43,13 +43,13 @@ def peer():
 
 
 def test_an_answer_is_read_as_json(peer):
-    assert http_post(f"{peer}/batches", b"envelope", 5) == (200, {"receipt": "r",
+    assert http_post(f"{peer}/batches", b"envelope", 5, {}) == (200, {"receipt": "r",
                                                                  "path": "/batches"})
 
 
 def test_a_redirect_is_not_followed(peer):
-    assert http_post(f"{peer}/redirect", b"envelope", 5) == (307, None)
+    assert http_post(f"{peer}/redirect", b"envelope", 5, {}) == (307, None)
 
 
 def test_an_oversized_answer_is_no_answer(peer):
-    assert http_post(f"{peer}/huge", b"envelope", 5) == (200, None)
+    assert http_post(f"{peer}/huge", b"envelope", 5, {}) == (200, None)

@@ -1,0 +1,126 @@
+"""Peers' JWKS as their nodes serve them: how a rotated key is picked up.
+
+A node fetches each peer's ``/exchange/v1/jwks`` on a schedule (the agreement's
+``[keys] jwks_refresh_seconds``) and with ``gateway keys refresh``, and keeps
+the last good answer in ``peer_jwks``, shared by its replicas. What is fetched
+adds nothing by itself: a key is used only if the agreement registers it
+(``jwks_file``) or pins its thumbprint (``key_pins``); the fetched JWKS also
+says which keys have expired or are revoked (:meth:`gateway.keys.PeerKeys.pinned`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from gateway.node import Node, iso
+from gateway.storage import Store, peer_jwks
+
+__all__ = ["JWKS_PATH", "RefreshReport", "load", "refresh"]
+
+log = logging.getLogger(__name__)
+
+JWKS_PATH = "/exchange/v1/jwks"
+# A JWKS of a few dozen keys is a few kilobytes; anything much longer is not one.
+MAX_JWKS_BYTES = 64 * 1024
+
+# (url, timeout) -> (status, body). Tests cut the network here.
+Getter = Callable[[str, float], tuple[int, bytes]]
+
+
+def http_get(url: str, timeout: float) -> tuple[int, bytes]:
+    with requests.get(url, timeout=timeout, stream=True, allow_redirects=False) as response:
+        body = response.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)
+        return response.status_code, body
+
+
+@dataclass
+class RefreshReport:
+    updated: list[str] = field(default_factory=list)  # parties whose JWKS changed
+    unchanged: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # party -> why
+
+
+def _parse(body: bytes) -> dict[str, Any]:
+    if len(body) > MAX_JWKS_BYTES:
+        raise ValueError(f"over {MAX_JWKS_BYTES} bytes")
+    data = json.loads(body)
+    if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+        raise ValueError("not a JWKS (an object with a 'keys' list)")
+    if not all(isinstance(k, dict) for k in data["keys"]):
+        raise ValueError("a key that is not an object")
+    return data
+
+
+def refresh(node: Node, *, get: Getter = http_get) -> RefreshReport:
+    """Fetch every peer's JWKS; keep each that parses; a failure keeps the last one."""
+    report = RefreshReport()
+    for party in node.config.agreement.parties.values():
+        if party.id == node.party_id:
+            continue
+        try:
+            status, body = get(party.base_url + JWKS_PATH, node.config.peer_timeout_seconds)
+            if status != 200:
+                raise ValueError(f"HTTP {status}")
+            jwks = _parse(body)
+        except (requests.RequestException, ValueError) as exc:
+            log.warning("JWKS of %s not refreshed: %s", party.id, exc)
+            report.failed[party.id] = str(exc)[:200]
+            continue
+        text = json.dumps(jwks, sort_keys=True)
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        if _store(node, party.id, text, digest):
+            log.info("JWKS of %s refreshed: %d keys", party.id, len(jwks["keys"]))
+            report.updated.append(party.id)
+        else:
+            report.unchanged.append(party.id)
+    if report.updated:
+        node.forget_peer_keys()
+    return report
+
+
+def _store(node: Node, party: str, text: str, digest: str) -> bool:
+    """Keep a fetched JWKS; whether it differs from the one kept before."""
+    c = peer_jwks.c
+    now = iso(node.now())
+    with node.store.write() as conn:
+        old = conn.execute(select(c.jwks_sha256).where(c.party == party)).scalar()
+        if old is None:
+            try:
+                with conn.begin_nested():
+                    conn.execute(
+                        peer_jwks.insert().values(
+                            party=party, jwks=text, jwks_sha256=digest, fetched_at=now
+                        )
+                    )
+                return True
+            except IntegrityError:  # another replica stored it meanwhile
+                pass
+        conn.execute(
+            peer_jwks.update()
+            .where(c.party == party)
+            .values(jwks=text, jwks_sha256=digest, fetched_at=now)
+        )
+    return old != digest
+
+
+def load(store: Store) -> dict[str, dict[str, Any]]:
+    """Every peer's last fetched JWKS, by party."""
+    c = peer_jwks.c
+    with store.read() as conn:
+        rows = conn.execute(select(c.party, c.jwks)).all()
+    out = {}
+    for party, text in rows:
+        try:
+            out[party] = _parse(text.encode())
+        except ValueError:
+            log.warning("stored JWKS of %s unreadable; ignored", party)
+    return out
