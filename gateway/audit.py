@@ -60,6 +60,10 @@ EVENTS = frozenset(
         # and a receipt for a pulled batch that did not verify.
         "request_rejected",
         "receipt_rejected",
+        # The node's own keys (gateway keys rotate|retire|revoke), by the operator as actor.
+        "key_rotated",
+        "key_retired",
+        "key_revoked",
     }
 )
 
@@ -86,6 +90,8 @@ _FIELDS = (
     "attempts",
     "sequence",
     "expected_sequence",
+    "kid",
+    "key_use",
 )
 
 _FIELD_SET = frozenset(_FIELDS)

@@ -36,6 +36,12 @@ def _config(path: str | None) -> NodeConfig:
 
 
 config_option = click.option("--config", "config_path", metavar="FILE", help=CONFIG_HELP)
+operator_option = click.option(
+    "--operator",
+    default=lambda: os.environ.get("USER") or "operator",
+    show_default="the login name",
+    help="who does this, for the audit log",
+)
 
 
 @click.group()
@@ -92,6 +98,110 @@ def keys_vkeys(config_path: str | None) -> None:
     party = config.party
     for vkey in NodeKeys.from_directory(config.key_dir).vkeys(party.log_origin, party.witness_name):
         click.echo(vkey)
+
+
+@keys.command("list")
+@config_option
+def keys_list(config_path: str | None) -> None:
+    """Every signing and encryption key of the node: its state, and whether it is pinned."""
+    from gateway import keyops
+
+    for row in keyops.describe(_config(config_path)):
+        click.echo(json.dumps(row))
+
+
+@keys.command("rotate")
+@config_option
+@operator_option
+@click.option(
+    "--use", type=click.Choice(["sig", "enc"]), required=True, help="signing or encryption"
+)
+@click.option(
+    "--insecure-dev-keys", is_flag=True, help="store the new key unencrypted (development only)"
+)
+def keys_rotate(config_path: str | None, operator: str, use: str, insecure_dev_keys: bool) -> None:
+    """Make a new signing or encryption key; the old one works on for the grace period."""
+    from gateway import keyops
+
+    config = _config(config_path)
+    entry = keyops.rotate(config, use, operator=operator, insecure=insecure_dev_keys)
+    click.echo(entry.kid)
+    click.echo(
+        f"new {use} key {entry.kid}: pin it in the agreement (key_pins of {config.party_id}) "
+        "at both parties and restart the nodes; the key it replaces works for "
+        f"{config.agreement.keys.grace_period_days} more days, then 'gateway keys retire' it",
+        err=True,
+    )
+
+
+@keys.command("retire")
+@config_option
+@operator_option
+@click.argument("kid")
+@click.option("--force", is_flag=True, help="even before its grace period is over")
+def keys_retire(config_path: str | None, operator: str, kid: str, force: bool) -> None:
+    """End a key replaced by a rotation and destroy its private key."""
+    from gateway import keyops
+
+    entry = keyops.retire(_config(config_path), kid, operator=operator, force=force)
+    click.echo(f"key {entry.kid} retired; restart the node to stop using it", err=True)
+
+
+@keys.command("revoke")
+@config_option
+@operator_option
+@click.argument("kid")
+@click.option(
+    "--reason",
+    type=click.Choice(["keyCompromise", "superseded", "cessationOfOperation", "unspecified"]),
+    default="keyCompromise",
+    show_default=True,
+)
+@click.option(
+    "--insecure-dev-keys", is_flag=True, help="store a replacement unencrypted (development only)"
+)
+def keys_revoke(
+    config_path: str | None, operator: str, kid: str, reason: str, insecure_dev_keys: bool
+) -> None:
+    """Stop trusting a key at once (a compromise) and destroy its private key."""
+    from gateway import keyops
+
+    config = _config(config_path)
+    revoked, replacement = keyops.revoke(
+        config, kid, operator=operator, reason=reason, insecure=insecure_dev_keys
+    )
+    click.echo(
+        f"key {revoked.kid} revoked; list it in revoked_keys of {config.party_id} in the "
+        "agreement at both parties, and restart the node",
+        err=True,
+    )
+    if replacement is not None:
+        click.echo(replacement.kid)
+        click.echo(
+            f"its replacement {replacement.kid} must be pinned (key_pins) before the node "
+            "can use it",
+            err=True,
+        )
+
+
+@keys.command("refresh")
+@config_option
+def keys_refresh(config_path: str | None) -> None:
+    """Fetch the peers' JWKS now (the schedule does it every jwks_refresh_seconds)."""
+    from gateway import peer_jwks
+
+    node = Node.from_config(_config(config_path))
+    try:
+        report = peer_jwks.refresh(node)
+    finally:
+        node.store.dispose()
+    click.echo(
+        json.dumps(
+            {"updated": report.updated, "unchanged": report.unchanged, "failed": report.failed}
+        )
+    )
+    if report.failed:
+        sys.exit(1)
 
 
 @cli.group()
@@ -244,14 +354,6 @@ def transfer_pull(config_path: str | None, dataset: str | None) -> None:
     )
     if report.failed or report.errors:
         sys.exit(3)
-
-
-operator_option = click.option(
-    "--operator",
-    default=lambda: os.environ.get("USER") or "operator",
-    show_default="the login name",
-    help="who does this, for the audit log",
-)
 
 
 @cli.group("clients")

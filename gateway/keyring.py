@@ -140,11 +140,12 @@ class Keyring:
         if not path.exists():
             if load_private is None:
                 raise KeyMaterialError(f"{path}: no key ring")
-            stamp = _iso(now or dt.datetime.now(dt.UTC))
             entries = []
             for use, name in _LEGACY.items():
                 kid, x = _public_of(load_private(key_dir / name))
-                entries.append(KeyEntry(kid, use, x, stamp, "active", name))
+                # Made when its file was written ('gateway keys init').
+                made = dt.datetime.fromtimestamp((key_dir / name).stat().st_mtime, dt.UTC)
+                entries.append(KeyEntry(kid, use, x, _iso(made), "active", name))
             return cls(key_dir, entries)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))

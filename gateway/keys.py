@@ -72,7 +72,7 @@ def jwks_of(keys: Iterable[tuple[OKPKey, str, str]]) -> dict[str, Any]:
     return {"keys": [_public_jwk(k, use=use, alg=alg) for k, use, alg in keys]}
 
 
-def _passphrase(environ: Mapping[str, str]) -> bytes | None:
+def passphrase_of(environ: Mapping[str, str]) -> bytes | None:
     value = environ.get(PASSPHRASE_ENV)
     return value.encode("utf-8") if value else None
 
@@ -94,7 +94,7 @@ def init_keys(
     the agreement; the vkeys name their keys so.
     """
     env = os.environ if environ is None else environ
-    passphrase = _passphrase(env)
+    passphrase = passphrase_of(env)
     if passphrase is None and not insecure:
         raise KeyMaterialError(
             f"set {PASSPHRASE_ENV} to encrypt the private keys "
@@ -137,7 +137,7 @@ def init_keys(
     return jwks
 
 
-def _load_private(path: Path, passphrase: bytes | None) -> Any:
+def load_private(path: Path, passphrase: bytes | None) -> Any:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -185,15 +185,15 @@ class NodeKeys:
         now: dt.datetime | None = None,
     ) -> NodeKeys:
         """Load a node's keys; ``pinned``: the key ids the agreement registers for it."""
-        passphrase = _passphrase(os.environ if environ is None else environ)
+        passphrase = passphrase_of(os.environ if environ is None else environ)
         moment = now or dt.datetime.now(dt.UTC)
         ring = Keyring.load(
-            key_dir, load_private=lambda p: _load_private(p, passphrase), now=moment
+            key_dir, load_private=lambda p: load_private(p, passphrase), now=moment
         )
         loaded: dict[str, OKPKey] = {}
         for entry in ring.entries:
             if entry.live(moment) and entry.file is not None:
-                private = _load_private(key_dir / entry.file, passphrase)
+                private = load_private(key_dir / entry.file, passphrase)
                 want = ed25519.Ed25519PrivateKey if entry.use == "sig" else x25519.X25519PrivateKey
                 if not isinstance(private, want):
                     kind = "an Ed25519" if entry.use == "sig" else "an X25519"
@@ -208,7 +208,7 @@ class NodeKeys:
         encryption = ring.current("enc", moment, pinned)
         note_keys = []
         for name in (LOG_FILE, WITNESS_FILE):
-            key = _load_private(key_dir / name, passphrase)
+            key = load_private(key_dir / name, passphrase)
             if not isinstance(key, ed25519.Ed25519PrivateKey):
                 raise KeyMaterialError(f"{key_dir / name}: expected an Ed25519 key")
             note_keys.append(key)

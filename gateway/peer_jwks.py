@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway.node import Node, iso
 from gateway.storage import Store, peer_jwks
 
-__all__ = ["JWKS_PATH", "RefreshReport", "load", "refresh"]
+__all__ = ["JWKS_PATH", "RefreshReport", "learn", "load", "refresh"]
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,35 @@ def refresh(node: Node, *, get: Getter = http_get) -> RefreshReport:
     if report.updated:
         node.forget_peer_keys()
     return report
+
+
+# A pinned key not yet fetched is looked for at most this often (per process).
+_LEARN_SECONDS = 30.0
+_learnt: dict[int, float] = {}
+_learn_lock = threading.Lock()
+
+
+def learn(node: Node) -> bool:
+    """Fetch the peers' JWKS now if the agreement pins a key this node has not got.
+
+    Called when a request is signed with an unknown key: a peer that rotated
+    its key may use it before the schedule fetched it. Only pins can trigger a
+    fetch, at most once per 30 s, so unknown key ids cost a peer nothing.
+    Whether anything new was learnt.
+    """
+    missing = any(
+        set(p.key_pins) - set(p.revoked_keys) - node.peers.kids(p.id)
+        for p in node.config.agreement.parties.values()
+        if p.id != node.party_id
+    )
+    if not missing:
+        return False
+    with _learn_lock:
+        last = _learnt.get(id(node))
+        if last is not None and time.monotonic() - last < _LEARN_SECONDS:
+            return False
+        _learnt[id(node)] = time.monotonic()
+    return bool(refresh(node).updated)
 
 
 def _store(node: Node, party: str, text: str, digest: str) -> bool:

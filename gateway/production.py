@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from gateway.config import NodeConfig
 from gateway.errors import GatewayError
+from gateway.keyring import KEYRING_FILE, Keyring
 from gateway.keys import ENCRYPTION_FILE, LOG_FILE, PASSPHRASE_ENV, SIGNING_FILE, WITNESS_FILE
 
 __all__ = ["MIN_PASSPHRASE_LENGTH", "ProductionRefused", "check", "problems"]
@@ -49,7 +50,7 @@ def problems(config: NodeConfig, environ: Mapping[str, str] | None = None) -> li
         found.append(f"{PASSPHRASE_ENV} is a published demo passphrase")
     elif len(passphrase) < MIN_PASSPHRASE_LENGTH:
         found.append(f"{PASSPHRASE_ENV} is shorter than {MIN_PASSPHRASE_LENGTH} characters")
-    for name in (SIGNING_FILE, ENCRYPTION_FILE, LOG_FILE, WITNESS_FILE):
+    for name in _private_key_files(config):
         path = config.key_dir / name
         try:
             data = path.read_bytes()
@@ -58,6 +59,19 @@ def problems(config: NodeConfig, environ: Mapping[str, str] | None = None) -> li
         if b"ENCRYPTED PRIVATE KEY" not in data:
             found.append(f"{path} is not encrypted")
     return found
+
+
+def _private_key_files(config: NodeConfig) -> list[str]:
+    """Every private key file of the node: the key ring's live keys and the log's two."""
+    if (config.key_dir / KEYRING_FILE).exists():
+        try:
+            ring = Keyring.load(config.key_dir)
+        except GatewayError:
+            ring = None  # reported when the keys are loaded
+        if ring is not None:
+            files = [e.file for e in ring.entries if e.file is not None]
+            return [*files, LOG_FILE, WITNESS_FILE]
+    return [SIGNING_FILE, ENCRYPTION_FILE, LOG_FILE, WITNESS_FILE]
 
 
 def check(config: NodeConfig, environ: Mapping[str, str] | None = None) -> None:

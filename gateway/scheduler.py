@@ -56,6 +56,7 @@ import datetime as dt
 import hashlib
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_MISSED
@@ -67,7 +68,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
-from gateway import pull, retention, transfer, witness
+from gateway import peer_jwks, pull, retention, transfer, witness
 from gateway.config import DatasetAgreement, Schedule
 from gateway.errors import GatewayError
 from gateway.node import Node
@@ -87,6 +88,7 @@ RETENTION_JOB = "gateway.scheduler:retention_job"
 # How often batches past their flow's retention period are purged.
 RETENTION_INTERVAL_SECONDS = 3600
 PULL_JOB = "gateway.scheduler:pull_job"
+JWKS_JOB = "gateway.scheduler:jwks_job"
 # How often one job's reconciliation is retried when other replicas change it meanwhile.
 _ATTEMPTS = 5
 
@@ -211,25 +213,38 @@ def checkpoint_job(key: str) -> None:
         _checkpoint_job(node)
 
 
-def retention_job(key: str) -> None:
-    """A stored retention job: purge the batches past their flow's retention period."""
+def _maintenance(key: str, lock: str, what: str, work: Callable[[Node], object]) -> None:
+    """Run ``work`` on one replica of the node at a time; a failure waits for the next run."""
     node = _registered(key)
     if node is None:
         return
-    with node.store.try_lock("retention:purge") as leader:
+    with node.store.try_lock(lock) as leader:
         if not leader:
             return
         try:
-            report = retention.purge(node)
+            work(node)
         except Exception:  # the next run retries
-            log.exception("retention purge failed")
-            return
+            log.exception("%s failed", what)
+
+
+def retention_job(key: str) -> None:
+    """A stored retention job: purge the batches past their flow's retention period."""
+
+    def purge(node: Node) -> None:
+        report = retention.purge(node)
         if report.sent or report.received:
             log.info(
                 "retention: purged %d sent and %d received batches",
                 len(report.sent),
                 len(report.received),
             )
+
+    _maintenance(key, "retention:purge", "retention purge", purge)
+
+
+def jwks_job(key: str) -> None:
+    """A stored job: fetch the peers' JWKS, to pick up their pinned new keys (gateway.peer_jwks)."""
+    _maintenance(key, "keys:refresh", "JWKS refresh", peer_jwks.refresh)
 
 
 def _job(node: Node, dataset: DatasetAgreement) -> None:
@@ -490,6 +505,16 @@ def build_scheduler(node: Node) -> NodeScheduler:
         misfire_grace_time=60,
     )
     agreement = node.config.agreement
+    scheduler.add_job(
+        JWKS_JOB,
+        IntervalTrigger(seconds=agreement.keys.jwks_refresh_seconds, timezone=tz),
+        args=(scheduler.node_key,),
+        id="keys:refresh",
+        name="fetch the peers' JWKS",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=agreement.keys.jwks_refresh_seconds,
+    )
     if any(
         f.retention_days is not None
         for f in (*agreement.outgoing(node.party_id), *agreement.incoming(node.party_id))

@@ -37,7 +37,7 @@ from joserfc.jwk import OKPKey
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
-from gateway import audit, canonical
+from gateway import audit, canonical, peer_jwks
 from gateway.config import Party
 from gateway.envelope import BATCH_ID
 from gateway.errors import RequestRejected
@@ -258,8 +258,9 @@ def authenticate(
     reason code only, and raised as :class:`RequestRejected`, which the API
     answers with a generic 401.
     """
-    try:
-        signed = verify(
+
+    def check() -> SignedRequest:
+        return verify(
             header,
             peer_keys=node.peers,
             audience=node.party_id,
@@ -268,6 +269,15 @@ def authenticate(
             body=body,
             now=node.now(),
         )
+
+    try:
+        try:
+            signed = check()
+        except RequestRejected as exc:
+            # A peer's new key, pinned by the agreement, that was not fetched yet.
+            if exc.reason != "unknown_key" or not peer_jwks.learn(node):
+                raise
+            signed = check()
         _take_jti(node, signed)
     except RequestRejected as exc:
         log.warning(

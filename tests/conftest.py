@@ -378,6 +378,16 @@ def build_apps(deployment: Deployment) -> dict[str, NodeApp]:
 
 
 @pytest.fixture
+def pemkot(apps: dict[str, NodeApp]) -> NodeApp:
+    return apps["pemkot-bekasi"]
+
+
+@pytest.fixture
+def ombudsman(apps: dict[str, NodeApp]) -> NodeApp:
+    return apps["ombudsman-ri"]
+
+
+@pytest.fixture
 def make_apps(monkeypassphrase: None) -> Iterator[Callable[[Deployment], dict[str, NodeApp]]]:
     """Builds both nodes' apps for a deployment; closes their databases afterwards."""
     built: list[dict[str, NodeApp]] = []

@@ -92,11 +92,32 @@ def _reject_constant(value: str) -> Any:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
+# No request body of this API nests deeper (a record of the agreed schemas is a few levels
+# inside {"records": [...]}); RFC 8259 section 9 lets a parser set such a limit.
+MAX_JSON_DEPTH = 32
+
+
+def _check_depth(value: Any) -> None:
+    """Refuse a document nested deeper than :data:`MAX_JSON_DEPTH`, without recursion."""
+    level = [value]
+    for _ in range(MAX_JSON_DEPTH):
+        below: list[Any] = []
+        for item in level:
+            if isinstance(item, dict):
+                below.extend(v for v in item.values() if isinstance(v, (dict, list)))
+            elif isinstance(item, list):
+                below.extend(v for v in item if isinstance(v, (dict, list)))
+        if not below:
+            return
+        level = below
+    raise InvalidJSON(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", path="")
+
+
 def read_json() -> Any:
     raw = read_body("application/json")
     try:
         # RFC 8259 section 8.1: JSON exchanged between systems is UTF-8.
-        return _DECODER.decode(raw.decode("utf-8"))
+        value = _DECODER.decode(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise InvalidJSON("the body is not UTF-8") from None
     except json.JSONDecodeError as exc:
@@ -105,3 +126,5 @@ def read_json() -> Any:
         ) from None
     except (ValueError, RecursionError) as exc:
         raise InvalidJSON(f"malformed JSON: {exc}", path="") from None
+    _check_depth(value)
+    return value

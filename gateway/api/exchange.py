@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from gateway import chunked, inbox, witness
 from gateway.api._common import authenticate_peer, check_media_type, node, signature_refused
 from gateway.errors import Unauthorized
+from gateway.keyring import KEYRING_FILE, Keyring
 from gateway.transfer import JOSE_MEDIA_TYPE
 
 bp = Blueprint("exchange", __name__, url_prefix="/exchange/v1")
@@ -39,8 +40,18 @@ def _envelope() -> bytes:
 
 @bp.get("/jwks")
 def jwks() -> Response:
-    response = jsonify(node().keys.public_jwks())
-    response.headers["Cache-Control"] = "public, max-age=300"
+    """Every key of the node with its validity, as the key ring says now.
+
+    Read from the ring at each request, so that a revocation is published the
+    moment ``gateway keys revoke`` writes it, before the node restarts.
+    """
+    key_dir = node().config.key_dir
+    if (key_dir / KEYRING_FILE).exists():
+        published = Keyring.load(key_dir).public_jwks()
+    else:
+        published = node().keys.public_jwks()
+    response = jsonify(published)
+    response.headers["Cache-Control"] = "public, max-age=60"
     return response
 
 

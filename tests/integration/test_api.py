@@ -56,14 +56,6 @@ def bridge(apps):
     return post
 
 
-@pytest.fixture
-def pemkot(apps):
-    return apps["pemkot-bekasi"]
-
-
-@pytest.fixture
-def ombudsman(apps):
-    return apps["ombudsman-ri"]
 
 
 # --- submission -------------------------------------------------------------------------
@@ -881,3 +873,12 @@ def test_a_batch_id_that_is_no_uuid_is_simply_not_found(ombudsman, batch_id):
         answer = getattr(ombudsman.client, method)(path, headers=ombudsman.auth())
         assert answer.status_code == 404, (path, answer.get_json())
         assert answer.get_json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("depth, refused", [(32, False), (33, True), (100_000, True)])
+def test_json_nested_past_the_limit_is_refused_as_malformed(pemkot, depth, refused):
+    body = '{"schema_version": "1.0", "records": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+    answer = pemkot.client.post(f"/api/v1/datasets/{TANGGAPAN}/records", data=body,
+                                content_type="application/json", headers=pemkot.auth())
+    assert (answer.get_json()["error"]["code"] == "invalid_json") is refused
+    assert answer.status_code in (400, 422)

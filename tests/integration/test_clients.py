@@ -15,11 +15,6 @@ from tests.conftest import PASSPHRASE
 from tests.integration.test_api import PERMINTAAN, TANGGAPAN, events, node, submit
 
 
-@pytest.fixture
-def pemkot(apps):
-    return apps["pemkot-bekasi"]
-
-
 def bearer(token):
     return {"Authorization": f"Bearer {token}"}
 

@@ -62,3 +62,13 @@ def test_the_shipped_configs_are_development_nodes():
     root = Path(__file__).resolve().parents[2] / "config"
     for party in ("pemkot-bekasi", "ombudsman-ri"):
         assert 'mode = "development"' in (root / f"{party}.toml").read_text()
+
+
+def test_production_refuses_a_rotated_key_stored_unencrypted(deployment):
+    from gateway import keyops
+
+    config = deployment.config("pemkot-bekasi")
+    keyops.rotate(config, "enc", operator="budi", environ={"GATEWAY_KEY_PASSPHRASE": PASSPHRASE})
+    entry = keyops.rotate(config, "sig", operator="budi", environ={}, insecure=True)
+    found = problems(config, {"GATEWAY_KEY_PASSPHRASE": PASSPHRASE})
+    assert found == [f"{config.key_dir / entry.file} is not encrypted"]

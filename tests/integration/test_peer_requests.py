@@ -1,0 +1,108 @@
+"""Signed node-to-node requests at the exchange endpoints: each refusal is a bare 401, audited.
+
+(Envelope tampering, the layer inside, is in test_api.py: altered header, altered
+ciphertext, truncated, garbage, another node's envelope.)
+"""
+
+import datetime as dt
+
+import pytest
+from joserfc.jwk import OKPKey
+
+from gateway import inbox, keyops, peer_jwks, signed_request
+from gateway.errors import EnvelopeRejected
+from tests.conftest import PASSPHRASE
+from tests.integration.test_api import events, sealed_envelope
+
+PATH = "/exchange/v1/batches"
+
+
+
+
+REFUSED = {"error": {"code": "unauthorized", "message": "request signature rejected"}}
+
+
+def send(app, body, header):
+    return app.client.post(PATH, data=body, content_type="application/jose",
+                           headers={"Authorization": header})
+
+
+def signature(sender, *, key=None, audience="ombudsman-ri", body, now=None, jti=None,
+              target=PATH):
+    return signed_request.authorization(
+        signing_key=key or sender.node.keys.signing, issuer=sender.party, audience=audience,
+        method="POST", target=target, body=body, now=now or dt.datetime.now(dt.UTC), jti=jti)
+
+
+def refused_with(app, answer, reason, peer):
+    assert answer.status_code == 401 and answer.get_json() == REFUSED
+    assert answer.headers["WWW-Authenticate"] == 'GatewaySignature realm="exchange"'
+    last = events(app)[-1]
+    assert (last["event"], last["reason"], last.get("peer")) == ("request_rejected", reason, peer)
+
+
+@pytest.mark.parametrize("case", ["replay", "stale", "future", "unknown_key", "wrong_receiver",
+                                  "other_path", "unsigned", "bearer_token"])
+def test_a_bad_request_signature_is_refused_and_audited(apps, pemkot, ombudsman, case):
+    body = sealed_envelope(apps, pemkot).encode()
+    now = dt.datetime.now(dt.UTC)
+    if case == "replay":
+        header = signature(pemkot, body=body)
+        assert send(ombudsman, body, header).status_code == 200
+        answer, reason = send(ombudsman, body, header), "replay"
+    elif case in ("stale", "future"):
+        skew = dt.timedelta(seconds=301)
+        header = signature(pemkot, body=body, now=now - skew if case == "stale" else now + skew)
+        answer, reason = send(ombudsman, body, header), "stale"
+    elif case == "unknown_key":
+        stranger = OKPKey.generate_key("Ed25519")
+        answer, reason = send(ombudsman, body, signature(pemkot, key=stranger, body=body)), case
+    elif case == "wrong_receiver":
+        header = signature(pemkot, audience="kota-depok", body=body)
+        answer, reason = send(ombudsman, body, header), "wrong_audience"
+    elif case == "other_path":
+        header = signature(pemkot, body=body, target="/exchange/v1/batches/x/manifest")
+        answer, reason = send(ombudsman, body, header), "wrong_target"
+    elif case == "unsigned":
+        answer = ombudsman.client.post(PATH, data=body, content_type="application/jose")
+        reason = "missing"
+    else:
+        answer, reason = send(ombudsman, body, ombudsman.auth()["Authorization"]), "scheme"
+    peer = None if case in ("unknown_key", "unsigned", "bearer_token") else "pemkot-bekasi"
+    refused_with(ombudsman, answer, reason, peer)
+    assert [e["event"] for e in events(ombudsman)].count("batch_received") == (
+        1 if case == "replay" else 0)
+
+
+def test_a_served_key_the_agreement_does_not_pin_is_refused(apps, pemkot, ombudsman, deployment):
+    new = keyops.rotate(deployment.config("pemkot-bekasi"), "sig", operator="budi",
+                        environ={"GATEWAY_KEY_PASSPHRASE": PASSPHRASE})
+    served = pemkot.client.get("/exchange/v1/jwks")
+    assert new.kid in {k["kid"] for k in served.get_json()["keys"]}
+    # The Ombudsman's node has fetched Pemkot's JWKS, new key and all ...
+    report = peer_jwks.refresh(ombudsman.node,
+                               get=lambda url, timeout: (served.status_code, served.data))
+    assert report.updated == ["pemkot-bekasi"]
+    from gateway.keys import NodeKeys
+
+    rotated = NodeKeys.from_directory(deployment.config("pemkot-bekasi").key_dir,
+                                      environ={"GATEWAY_KEY_PASSPHRASE": PASSPHRASE})
+    assert rotated.signing_kid == new.kid
+    body = sealed_envelope(apps, pemkot).encode()
+    # ... but the agreement does not pin it: a request signed with it is refused.
+    answer = send(ombudsman, body, signature(pemkot, key=rotated.signing, body=body))
+    refused_with(ombudsman, answer, "unknown_key", None)
+
+
+def test_a_party_delivers_only_what_it_signed(apps, pemkot, ombudsman):
+    body = sealed_envelope(apps, pemkot).encode()
+    # The node's own key is not a peer's key: refused before the envelope is looked at.
+    own = signed_request.authorization(
+        signing_key=ombudsman.node.keys.signing, issuer="ombudsman-ri", audience="ombudsman-ri",
+        method="POST", target=PATH, body=body, now=dt.datetime.now(dt.UTC))
+    refused_with(ombudsman, send(ombudsman, body, own), "unknown_key", None)
+    # With a third party (another local government) a request could verify as its own:
+    # the envelope inside must then be that party's too.
+    with pytest.raises(EnvelopeRejected):
+        inbox.receive(ombudsman.node, body, requester="kota-depok")
+    assert events(ombudsman)[-1]["reason"] == "wrong_requester"
