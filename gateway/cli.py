@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import uuid
@@ -17,7 +18,7 @@ import click
 import requests
 
 from gateway import transfer
-from gateway.config import NodeConfig, load_node_config
+from gateway.config import NodeConfig, TLSConfig, load_node_config
 from gateway.envelope import BatchHeader, open_batch, seal_batch
 from gateway.errors import GatewayError, KeyMaterialError
 from gateway.keys import NodeKeys, init_keys
@@ -668,6 +669,44 @@ audit_state_options = [
 ]
 
 
+# For a node that asks its clients for certificates ([node.tls] client_ca_file).
+audit_tls_options = [
+    click.option(
+        "--tls-ca",
+        metavar="FILE",
+        type=click.Path(exists=True, dir_okay=False),
+        help="CA bundle to verify the node's certificate (default: the system's)",
+    ),
+    click.option(
+        "--tls-cert",
+        metavar="FILE",
+        type=click.Path(exists=True, dir_okay=False),
+        help="client certificate to present to the node",
+    ),
+    click.option(
+        "--tls-key",
+        metavar="FILE",
+        type=click.Path(exists=True, dir_okay=False),
+        help="the key of --tls-cert",
+    ),
+]
+
+
+def _audit_session(
+    tls_ca: str | None, tls_cert: str | None, tls_key: str | None
+) -> requests.Session:
+    """A session for the auditor API: the node's certificate verified, ours shown if given."""
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    from gateway.outbound import system_trust_store
+
+    session = requests.Session()
+    session.verify = tls_ca or system_trust_store()
+    if tls_cert is not None and tls_key is not None:
+        session.cert = (tls_cert, tls_key)
+    return session
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -685,6 +724,7 @@ def _with_options(options: list[Any]) -> Callable[[F], F]:
 @click.option("--url", help="verify the whole log of the node at this URL instead of a bundle")
 @click.option("--token", envvar="GATEWAY_AUDIT_TOKEN", help="auditor token ($GATEWAY_AUDIT_TOKEN)")
 @_with_options(audit_state_options)
+@_with_options(audit_tls_options)
 def audit_verify(
     bundle: Any,
     url: str | None,
@@ -693,6 +733,9 @@ def audit_verify(
     state_dir: str | None,
     no_state: bool,
     min_cosignatures: int,
+    tls_ca: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
 ) -> None:
     """Verify an evidence bundle, or a node's whole log, with keys you trust.
 
@@ -732,7 +775,8 @@ def audit_verify(
                 raise click.UsageError("--url needs --token or $GATEWAY_AUDIT_TOKEN")
             if not agreement_path:
                 raise click.UsageError("--url needs --agreement (the keys to trust)")
-            client = auditor.LogClient(str(url), token)
+            session = _audit_session(tls_ca, tls_cert, tls_key)
+            client = auditor.LogClient(str(url), token, session=session)
             report = _verify_url(client, agreement_path, state_dir, no_state, min_cosignatures)
             party = report.party
     except auditor.VerificationError as exc:
@@ -801,6 +845,7 @@ def _verify_url(
     help="auditor token at B ($GATEWAY_AUDIT_TOKEN_B)",
 )
 @_with_options(audit_state_options)
+@_with_options(audit_tls_options)
 def audit_reconcile(
     url_a: str,
     url_b: str,
@@ -810,6 +855,9 @@ def audit_reconcile(
     state_dir: str | None,
     no_state: bool,
     min_cosignatures: int,
+    tls_ca: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
 ) -> None:
     """Verify two nodes' logs, then check every batch one sent the other received.
 
@@ -824,7 +872,8 @@ def audit_reconcile(
     failed = False
     try:
         for url, token in ((url_a, token_a), (url_b, token_b)):
-            client = auditor.LogClient(url, token)
+            session = _audit_session(tls_ca, tls_cert, tls_key)
+            client = auditor.LogClient(url, token, session=session)
             report = _verify_url(
                 client, agreement_path, state_dir, no_state, min_cosignatures, keep=True
             )
@@ -1041,6 +1090,11 @@ def serve(config_path: str | None, no_scheduler: bool, dev_server: bool) -> None
     config = _config(config_path)
     if dev_server and config.mode == "production":
         raise GatewayError("--dev-server is for development only; this node is in production mode")
+    if dev_server and config.tls.serves_https:
+        raise GatewayError(
+            "--dev-server serves plain HTTP only; a node with [node.tls] cert_file runs "
+            "under gunicorn (leave out --dev-server)"
+        )
     node = Node.from_config(config)  # fails early on bad keys; creates the schema once
     scheduler = None
     if config.scheduler_enabled and not no_scheduler:
@@ -1076,6 +1130,7 @@ def serve(config_path: str | None, no_scheduler: bool, dev_server: bool) -> None
             "gunicorn",
             "-c",
             "python:gateway.gunicorn_config",
+            *gunicorn_tls_arguments(config.tls),
             "gateway.app:create_app()",
         ]
     server = subprocess.Popen(argv, env=env)
@@ -1090,6 +1145,17 @@ def serve(config_path: str | None, no_scheduler: bool, dev_server: bool) -> None
         scheduler.shutdown(wait=True)
     node.store.dispose()
     sys.exit(code)
+
+
+def gunicorn_tls_arguments(tls: TLSConfig) -> list[str]:
+    """gunicorn's options for the node's ``[node.tls]``: none when it serves plain HTTP."""
+    if tls.cert_file is None or tls.key_file is None:
+        return []
+    argv = ["--certfile", str(tls.cert_file), "--keyfile", str(tls.key_file)]
+    if tls.client_ca_file is not None:
+        # No certificate from a CA in the bundle, no TLS session: the handshake fails.
+        argv += ["--ca-certs", str(tls.client_ca_file), "--cert-reqs", str(int(ssl.CERT_REQUIRED))]
+    return argv
 
 
 def main() -> None:
@@ -1108,4 +1174,4 @@ def main() -> None:
         sys.exit(1)
 
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "gunicorn_tls_arguments", "main"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ __all__ = [
     "Party",
     "RetryPolicy",
     "Schedule",
+    "TLSConfig",
     "load_agreement",
     "load_node_config",
 ]
@@ -237,6 +239,41 @@ def _rate_limit(t: _Table, key: str) -> str:
 
 
 @dataclass(frozen=True)
+class TLSConfig:
+    """The node's ``[node.tls]``: TLS for its own server and for its calls to peers.
+
+    Every field is optional; a node without any serves and calls plain HTTP, as
+    its agreement's ``base_url`` values say (behind a TLS-terminating proxy, say).
+    """
+
+    # The node's certificate (chain) and its unencrypted key: gunicorn serves HTTPS.
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    # When set, every client (internal systems and peer nodes alike) must present a
+    # certificate issued by a CA in this bundle, or the TLS handshake fails.
+    client_ca_file: Path | None = None
+    # The CA bundle that peers' server certificates are checked against on outbound
+    # https calls; None: the system's trust store (gateway.outbound).
+    peer_ca_file: Path | None = None
+    # The certificate presented to peers as a TLS client; None: cert_file and key_file.
+    client_cert_file: Path | None = None
+    client_key_file: Path | None = None
+
+    @property
+    def serves_https(self) -> bool:
+        return self.cert_file is not None
+
+    @property
+    def client_cert(self) -> tuple[Path, Path] | None:
+        """The (certificate, key) this node presents to its peers, if any."""
+        if self.client_cert_file is not None and self.client_key_file is not None:
+            return self.client_cert_file, self.client_key_file
+        if self.cert_file is not None and self.key_file is not None:
+            return self.cert_file, self.key_file
+        return None
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     party_id: str
     agreement: Agreement
@@ -256,6 +293,7 @@ class NodeConfig:
     client_rate_limit: str = DEFAULT_CLIENT_RATE_LIMIT
     # "production" (the default) refuses development secrets (gateway.production).
     mode: str = "production"
+    tls: TLSConfig = TLSConfig()
 
     @property
     def party(self) -> Party:
@@ -581,6 +619,71 @@ def _key_policy(t: _Table) -> KeyPolicy:
     )
 
 
+_TLS_PAIRS = (("cert_file", "key_file"), ("client_cert_file", "client_key_file"))
+_TLS_CAS = ("client_ca_file", "peer_ca_file")
+
+
+def _tls(t: _Table, base: Path) -> TLSConfig:
+    """``[node.tls]``: every file must exist and load; keys must match their certificates."""
+    names = {name for pair in _TLS_PAIRS for name in pair} | set(_TLS_CAS)
+    t.reject_unknown(names)
+    paths = {name: _existing_file(t, name, base) for name in sorted(names) if name in t.data}
+    for cert, key in _TLS_PAIRS:
+        if (cert in paths) != (key in paths):
+            given, missing = (cert, key) if cert in paths else (key, cert)
+            raise t.fail(missing, f"is required with {t.key(given)}")
+        if cert in paths:
+            _check_key_pair(t, cert, paths[cert], key, paths[key])
+    if "client_ca_file" in paths and "cert_file" not in paths:
+        raise t.fail(
+            "client_ca_file",
+            "needs cert_file and key_file: only a node that serves HTTPS can ask for "
+            "client certificates",
+        )
+    for name in _TLS_CAS:
+        if name in paths:
+            try:
+                ssl.create_default_context().load_verify_locations(cafile=paths[name])
+            except ssl.SSLError:
+                raise t.fail(name, f"{paths[name]} holds no PEM CA certificate") from None
+    return TLSConfig(**paths)
+
+
+def _existing_file(t: _Table, name: str, base: Path) -> Path:
+    value: str = t.get(name, str)
+    if not value:
+        raise t.fail(name, "must not be empty")
+    path = (base / value).resolve()
+    if not path.exists():
+        raise t.fail(name, f"file not found: {path}")
+    if not path.is_file():
+        raise t.fail(name, f"is not a file: {path}")
+    return path
+
+
+def _check_key_pair(t: _Table, cert_name: str, cert: Path, key_name: str, key: Path) -> None:
+    try:
+        encrypted = b"ENCRYPTED" in key.read_bytes()
+    except OSError as exc:
+        raise t.fail(key_name, f"cannot be read: {exc.strerror}") from None
+    if encrypted:
+        raise t.fail(
+            key_name,
+            f"{key} is encrypted; a TLS key is read without a passphrase, so keep it "
+            "unencrypted and readable by the node's user only",
+        )
+    try:
+        ssl.create_default_context().load_cert_chain(cert, key)
+    except ssl.SSLError as exc:
+        if "KEY_VALUES_MISMATCH" in str(exc):
+            raise t.fail(key_name, f"{key} is not the private key of {t.key(cert_name)}") from None
+        raise t.fail(
+            cert_name, f"{cert} and {key} do not load as a PEM certificate and its private key"
+        ) from None
+    except OSError as exc:
+        raise t.fail(key_name, f"cannot be read: {exc.strerror}") from None
+
+
 _ENV = {
     "database_url": "GATEWAY_DATABASE_URL",
     "listen": "GATEWAY_LISTEN",
@@ -632,6 +735,7 @@ def load_node_config(
             "checkpoint_interval_seconds",
             "client_rate_limit",
             "mode",
+            "tls",
         }
     )
     mode = node.get("mode", str, "production")
@@ -749,4 +853,5 @@ def load_node_config(
             else DEFAULT_CLIENT_RATE_LIMIT
         ),
         overrides=dict(overrides or {}),
+        tls=_tls(node.table("tls"), file.parent) if "tls" in node.data else TLSConfig(),
     )

@@ -1,9 +1,14 @@
 """gunicorn settings for a gateway node (``gunicorn -c python:gateway.gunicorn_config``).
 
-``gateway serve`` sets ``GATEWAY_CONFIG``, ``GATEWAY_LISTEN`` and ``GATEWAY_WORKERS``.
+``gateway serve`` sets ``GATEWAY_CONFIG``, ``GATEWAY_LISTEN`` and ``GATEWAY_WORKERS``,
+and passes the node's ``[node.tls]`` files on the command line (``--certfile``,
+``--keyfile``, ``--ca-certs``, ``--cert-reqs``), where gunicorn takes them.
 """
 
 import os
+import ssl
+from collections.abc import Callable
+from typing import Any
 
 from gateway.memory import bound_large_allocations
 
@@ -27,3 +32,12 @@ loglevel = "info"
 proc_name = "gateway-node"
 # Several nodes may run on one host; none needs gunicorn's shared control socket.
 control_socket_disable = True
+
+
+def ssl_context(
+    conf: Any, default_ssl_context_factory: Callable[[], ssl.SSLContext]
+) -> ssl.SSLContext:
+    """gunicorn's TLS context (certificate, key, client CAs and cert_reqs), TLS 1.2 or newer."""
+    context = default_ssl_context_factory()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context

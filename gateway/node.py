@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway import note, production
+from gateway import note, outbound, production
 from gateway.config import Agreement, ClientConfig, NodeConfig
 from gateway.errors import KeyMaterialError, Unauthorized
 from gateway.keys import NodeKeys, NoteKeys, PeerKeys, load_jwks_file, load_note_keys
@@ -75,6 +75,7 @@ class Node:
         environ: Mapping[str, str] | None = None,
     ) -> Node:
         production.check(config, environ)
+        outbound.configure(config)  # TLS for this process's calls to the peers
         keys = NodeKeys.from_directory(
             config.key_dir, environ=environ, pinned=own_pins(config), now=(clock or utc_now)()
         )

@@ -23,6 +23,7 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from gateway import outbound
 from gateway.node import Node, iso
 from gateway.storage import Store, peer_jwks
 
@@ -39,7 +40,9 @@ Getter = Callable[[str, float], tuple[int, bytes]]
 
 
 def http_get(url: str, timeout: float) -> tuple[int, bytes]:
-    with requests.get(url, timeout=timeout, stream=True, allow_redirects=False) as response:
+    with requests.get(
+        url, timeout=timeout, stream=True, allow_redirects=False, **outbound.tls_for(url)
+    ) as response:
         body = response.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)
         return response.status_code, body
 

@@ -19,6 +19,8 @@ from typing import IO
 
 import requests
 
+from gateway.outbound import PeerTLS
+
 __all__ = ["NodeProcess", "ServerProcess", "free_port", "wait_until"]
 
 
@@ -53,10 +55,13 @@ class ServerProcess:
         env: Mapping[str, str] | None = None,
         log_path: Path,
         cwd: Path | None = None,
+        tls: PeerTLS | None = None,
     ) -> None:
         self.argv = list(argv)
         self.listen = listen
-        self.base_url = f"http://{listen}"
+        # tls: the server speaks HTTPS; the CA and client certificate to reach it with.
+        self.tls = tls
+        self.base_url = f"{'https' if tls is not None else 'http'}://{listen}"
         self.env = {**os.environ, **(env or {}), "GATEWAY_LISTEN": listen}
         self.log_path = log_path
         self.cwd = cwd
@@ -84,7 +89,9 @@ class ServerProcess:
                 f"{self.argv[2:4]} exited with {self.proc.returncode}:\n{self.log_tail()}"
             )
         try:
-            return requests.get(f"{self.base_url}/healthz", timeout=1).status_code == 200
+            options = (self.tls or PeerTLS()).options()
+            answer = requests.get(f"{self.base_url}/healthz", timeout=1, **options)
+            return answer.status_code == 200
         except requests.RequestException:
             return False
 
@@ -137,6 +144,7 @@ class NodeProcess(ServerProcess):
         env: Mapping[str, str] | None = None,
         log_path: Path,
         args: tuple[str, ...] = (),
+        tls: PeerTLS | None = None,
     ) -> None:
         self.config = config
         super().__init__(
@@ -144,6 +152,7 @@ class NodeProcess(ServerProcess):
             listen=listen,
             env=env,
             log_path=log_path,
+            tls=tls,
         )
 
     def start(self, *, timeout: float = 60) -> NodeProcess:

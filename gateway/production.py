@@ -1,9 +1,10 @@
 """What a node in production mode refuses to start with.
 
 A node config says ``mode = "development"`` to run with the published
-development tokens, the demo's passphrase or unencrypted private keys; any
-other node is in production mode (the default) and refuses all of these, with
-every problem named, before it opens its database.
+development tokens, the demo's passphrase, unencrypted private keys or TLS
+certificates of the development CA (``scripts/dev-ca``); any other node is in
+production mode (the default) and refuses all of these, with every problem
+named, before it opens its database.
 """
 
 from __future__ import annotations
@@ -58,6 +59,30 @@ def problems(config: NodeConfig, environ: Mapping[str, str] | None = None) -> li
             continue  # reported when the keys are loaded
         if b"ENCRYPTED PRIVATE KEY" not in data:
             found.append(f"{path} is not encrypted")
+    return found + _tls_problems(config)
+
+
+def _tls_problems(config: NodeConfig) -> list[str]:
+    """TLS files from a development CA (scripts/dev-ca), and TLS keys others may read."""
+    from gateway import devca
+
+    found = []
+    tls = config.tls
+    for name in ("cert_file", "client_cert_file", "client_ca_file", "peer_ca_file"):
+        path = getattr(tls, name)
+        if path is not None and devca.is_development(path):
+            found.append(
+                f"node.tls.{name} {path} holds a certificate of a development CA "
+                f"({devca.DEVELOPMENT_MARKER})"
+            )
+    for name in ("key_file", "client_key_file"):
+        path = getattr(tls, name)
+        try:
+            shared = path is not None and path.stat().st_mode & 0o077
+        except OSError:
+            continue  # reported when it is used
+        if shared:
+            found.append(f"node.tls.{name} {path} may be read by other users (chmod 600)")
     return found
 
 

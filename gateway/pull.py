@@ -31,7 +31,7 @@ from urllib.parse import urlencode
 import requests
 from sqlalchemy import select
 
-from gateway import audit, canonical, chunked, inbox, signed_request, transfer
+from gateway import audit, canonical, chunked, inbox, outbound, signed_request, transfer
 from gateway.config import DatasetAgreement, Party
 from gateway.envelope import BATCH_ID, verify_receipt
 from gateway.errors import (
@@ -225,6 +225,7 @@ def http_request(
         timeout=timeout,
         stream=True,
         allow_redirects=False,
+        **outbound.tls_for(url),
     ) as response:
         parts: list[bytes] = []
         size = 0

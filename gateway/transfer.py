@@ -26,7 +26,7 @@ from typing import Any
 import requests
 from sqlalchemy import func, or_, select, update
 
-from gateway import audit, merkle, signed_request
+from gateway import audit, merkle, outbound, signed_request
 from gateway.config import DatasetAgreement
 from gateway.envelope import (
     BatchHeader,
@@ -85,6 +85,7 @@ def http_post(url: str, body: bytes, timeout: float, headers: Mapping[str, str])
         headers={**headers, "Content-Type": JOSE_MEDIA_TYPE},
         stream=True,
         allow_redirects=False,
+        **outbound.tls_for(url),
     ) as response:
         raw = response.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
         status = response.status_code

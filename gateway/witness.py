@@ -25,7 +25,7 @@ import requests
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from gateway import audit, merkle, note, signed_request, tlog
+from gateway import audit, merkle, note, outbound, signed_request, tlog
 from gateway.config import Party
 from gateway.node import Node, iso
 from gateway.storage import audit_cosignatures, witness_alerts, witnessed_logs
@@ -265,6 +265,7 @@ def _http_post(url: str, body: bytes, timeout: float, headers: Mapping[str, str]
         timeout=timeout,
         stream=True,
         allow_redirects=False,
+        **outbound.tls_for(url),
     ) as answer:
         data = answer.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
         if len(data) > MAX_ANSWER_BYTES:
