@@ -8,7 +8,7 @@ import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from gateway import note, production
+from gateway import atrest, note, production
 from gateway.config import Agreement, ClientConfig, NodeConfig
 from gateway.errors import KeyMaterialError, Unauthorized
 from gateway.keys import NodeKeys, NoteKeys, PeerKeys, load_jwks_file, load_note_keys
@@ -57,7 +57,10 @@ class Node:
         peers = peer_keys(config)
         notes = note_keys(config.agreement)
         _check_note_keys(config, keys, notes[config.party_id])
-        store = Store(config.database_url)
+        # Payloads are stored encrypted under the node's storage key (gateway.atrest).
+        store = Store(
+            config.database_url, cipher=atrest.load_cipher(config.key_dir, environ=environ)
+        )
         store.create_schema()
         return cls(
             config=config,
