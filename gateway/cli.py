@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -68,9 +69,10 @@ def keys() -> None:
 def keys_init(config_path: str | None, insecure_dev_keys: bool) -> None:
     """Create the node's missing keys; print the public JWKS.
 
-    The keys: Ed25519 for signing batches, X25519 for receiving them, and two
-    Ed25519 keys for the audit log (checkpoints, cosignatures). The public JWKS
-    and the C2SP vkeys are written beside them as jwks.json and note-keys.txt.
+    The keys: Ed25519 for signing batches, X25519 for receiving them, two
+    Ed25519 keys for the audit log (checkpoints, cosignatures), and the storage
+    key that encrypts stored payloads (storage.jwk). The public JWKS and the
+    C2SP vkeys are written beside them as jwks.json and note-keys.txt.
     """
     config = _config(config_path)
     party = config.party
@@ -919,11 +921,20 @@ def db_group() -> None:
 @db_group.command("upgrade")
 @config_option
 def db_upgrade(config_path: str | None) -> None:
-    """Create or upgrade the node's tables to this release (also done at start)."""
-    from gateway import migrate
+    """Create or upgrade the node's tables to this release (also done at start).
+
+    Payloads stored before encryption at rest are sealed on the way, with the
+    storage key in the node's key directory (and the key passphrase).
+    """
+    from gateway import atrest, migrate
     from gateway.storage import Store
 
-    store = Store(_config(config_path).database_url)
+    config = _config(config_path)
+    cipher: atrest.Cipher | None = None
+    # Needed only if there are payloads to seal; the migration then says so.
+    with contextlib.suppress(KeyMaterialError):
+        cipher = atrest.load_cipher(config.key_dir)
+    store = Store(config.database_url, cipher=cipher)
     try:
         migrate.upgrade(store.engine)
         click.echo(f"database at revision {migrate.current(store.engine)}")

@@ -53,6 +53,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# A received batch's columns but its payload, which is decrypted only when it is served.
+_WITHOUT_PAYLOAD = [c for c in inbound_batches.c if c.key != "signed"]
+
 
 @dataclass(frozen=True)
 class Delivery:
@@ -200,7 +203,7 @@ def _store(node: Node, batch: OpenedBatch, envelope_sha256: str, *, retry: bool 
             node.store.serialize(conn, "inbound")
             existing = (
                 conn.execute(
-                    select(inbound_batches).where(inbound_batches.c.batch_id == h.batch_id)
+                    select(*_WITHOUT_PAYLOAD).where(inbound_batches.c.batch_id == h.batch_id)
                 )
                 .mappings()
                 .first()
@@ -360,7 +363,7 @@ def list_batches(
     with node.store.read() as conn:
         rows = (
             conn.execute(
-                select(inbound_batches)
+                select(*_WITHOUT_PAYLOAD)
                 .where(c.dataset == dataset, c.seq > cursor)
                 .order_by(c.seq)
                 .limit(limit)
@@ -376,11 +379,14 @@ def list_batches(
     }
 
 
-def _load_for(node: Node, client: ClientConfig, batch_id: str, conn: Any) -> Any:
+def _load_for(
+    node: Node, client: ClientConfig, batch_id: str, conn: Any, *, payload: bool = False
+) -> Any:
     if not BATCH_ID.match(batch_id):  # PostgreSQL would refuse some, e.g. a NUL
         raise NotFound(f"no batch {batch_id!r} for this client", path="batch_id")
+    columns = inbound_batches.c if payload else _WITHOUT_PAYLOAD
     row = (
-        conn.execute(select(inbound_batches).where(inbound_batches.c.batch_id == batch_id))
+        conn.execute(select(*columns).where(inbound_batches.c.batch_id == batch_id))
         .mappings()
         .first()
     )
@@ -394,7 +400,7 @@ def _load_for(node: Node, client: ClientConfig, batch_id: str, conn: Any) -> Any
 def get_batch(node: Node, client: ClientConfig, batch_id: str) -> dict[str, Any]:
     """A batch with its records, or of a chunked batch the list of its chunks."""
     with node.store.write() as conn:
-        row = _load_for(node, client, batch_id, conn)
+        row = _load_for(node, client, batch_id, conn, payload=True)
         _refuse_purged(row)
         _audit_pull(conn, node, client, row)
     document = json.loads(jws.extract_compact(row["signed"].encode()).payload)

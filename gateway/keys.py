@@ -100,8 +100,10 @@ def init_keys(
             f"set {PASSPHRASE_ENV} to encrypt the private keys "
             "(or pass --insecure-dev-keys for an unencrypted development key)"
         )
+    from gateway import atrest  # the storage key (payloads encrypted at rest)
+
     missing = [name for name in _KEY_FILES if not (key_dir / name).exists()]
-    if not missing:
+    if not missing and atrest.has_key(key_dir):
         raise KeyMaterialError(f"{key_dir} already holds every key; refusing to overwrite them")
     key_dir.mkdir(parents=True, exist_ok=True)
     encryption: serialization.KeySerializationEncryption = (
@@ -127,6 +129,7 @@ def init_keys(
             fh.write(pem)
         if passphrase is None:
             log.warning(_INSECURE_WARNING, path, PASSPHRASE_ENV)
+    atrest.create_key(key_dir, passphrase)
     keys = NodeKeys.from_directory(key_dir, environ=env)
     jwks = keys.public_jwks()
     (key_dir / JWKS_FILE).write_text(json.dumps(jwks, indent=2) + "\n", encoding="utf-8")

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway import note, outbound, production
+from gateway import atrest, note, outbound, production
 from gateway.config import Agreement, ClientConfig, NodeConfig
 from gateway.errors import KeyMaterialError, Unauthorized
 from gateway.keys import NodeKeys, NoteKeys, PeerKeys, load_jwks_file, load_note_keys
@@ -82,7 +82,10 @@ class Node:
         peer_keys(config, published={}, now=utc_now())  # every party's JWKS file is usable
         notes = note_keys(config.agreement)
         _check_note_keys(config, keys, notes[config.party_id])
-        store = Store(config.database_url)
+        # Payloads are stored encrypted under the node's storage key (gateway.atrest).
+        store = Store(
+            config.database_url, cipher=atrest.load_cipher(config.key_dir, environ=environ)
+        )
         store.create_schema()
         return cls(
             config=config,

@@ -99,6 +99,7 @@ def submit(node: Node, client: ClientConfig, dataset: str, body: Any) -> dict[st
     submission_id = uuid7()
     now = node.now()
     stamp = iso(now)
+    seal = node.store.seal  # the records are encrypted at rest (gateway.atrest)
     # The canonical form of an array is its elements' canonical forms, comma-separated.
     total = hashlib.sha256(b"[" + b",".join(forms) + b"]").hexdigest()
 
@@ -127,7 +128,7 @@ def submit(node: Node, client: ClientConfig, dataset: str, body: Any) -> dict[st
                 "submission_id": submission_id,
                 "dataset": dataset,
                 "schema_version": version,
-                "record": c.decode("utf-8"),
+                "record": seal(c.decode("utf-8")),
                 "record_sha256": d,
                 "created_at": stamp,
             }

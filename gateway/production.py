@@ -13,6 +13,7 @@ import hashlib
 import os
 from collections.abc import Mapping
 
+from gateway import atrest
 from gateway.config import NodeConfig
 from gateway.errors import GatewayError
 from gateway.keyring import KEYRING_FILE, Keyring
@@ -59,6 +60,8 @@ def problems(config: NodeConfig, environ: Mapping[str, str] | None = None) -> li
             continue  # reported when the keys are loaded
         if b"ENCRYPTED PRIVATE KEY" not in data:
             found.append(f"{path} is not encrypted")
+    if atrest.key_file_encrypted(config.key_dir / atrest.STORAGE_KEY_FILE) is False:
+        found.append(f"{config.key_dir / atrest.STORAGE_KEY_FILE} is not encrypted")
     return found + _tls_problems(config)
 
 

@@ -88,7 +88,7 @@ def purge(node: Node) -> PurgeReport:
     for flow, due in _due(agreement.incoming(node.party_id), now):
         for row in _rows(
             node,
-            select(inbound_batches).where(
+            select(*[c for c in inbound_batches.c if c.key != "signed"]).where(
                 i.dataset == flow.name,
                 i.sender == flow.sender,
                 i.purged_at.is_(None),

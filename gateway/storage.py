@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,8 +34,9 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, Dialect, make_url
 
+from gateway.atrest import Cipher, Encrypted, attach
 from gateway.groupcommit import GroupCommit
 
 __all__ = [
@@ -86,7 +88,8 @@ outbox_records = Table(
     Column("submission_id", String(36), nullable=False),
     Column("dataset", String(64), nullable=False),
     Column("schema_version", String(16), nullable=False),
-    Column("record", Text, nullable=False),  # RFC 8785 canonical JSON of the record
+    # RFC 8785 canonical JSON of the record, sealed under the storage key (gateway.atrest).
+    Column("record", Encrypted, nullable=False),
     Column("record_sha256", String(64), nullable=False),
     Column("batch_id", String(36), nullable=True),
     Column("created_at", String(40), nullable=False),
@@ -140,8 +143,9 @@ inbound_batches = Table(
     Column("records_root", String(64), nullable=True),  # of a chunked batch
     Column("chunk_count", Integer, nullable=False, default=1),
     Column("signer_kid", String(64), nullable=False),
-    # The sender's verified JWS (of a chunked batch: its manifest): proof of origin.
-    Column("signed", Text, nullable=False),
+    # The sender's verified JWS (of a chunked batch: its manifest): proof of origin,
+    # sealed under the storage key (gateway.atrest), as every payload column.
+    Column("signed", Encrypted, nullable=False),
     Column("receipt", Text, nullable=False),
     Column("received_at", String(40), nullable=False),
     Column("acked_at", String(40), nullable=True),
@@ -191,7 +195,7 @@ inbound_transfers = Table(
     Column("record_count", Integer, nullable=False),
     Column("chunk_count", Integer, nullable=False),
     Column("records_root", String(64), nullable=False),
-    Column("manifest", Text, nullable=False),  # the sender's verified manifest JWS
+    Column("manifest", Encrypted, nullable=False),  # the sender's verified manifest JWS
     Column("manifest_sha256", String(64), nullable=False),  # of its envelope
     Column("signer_kid", String(64), nullable=False),
     # How many chunks from the first are here without a gap (folded into the tree).
@@ -212,7 +216,7 @@ inbound_chunks = Table(
     Column("record_count", Integer, nullable=False),
     Column("records_sha256", String(64), nullable=False),
     Column("signer_kid", String(64), nullable=False),
-    Column("signed", Text, nullable=False),
+    Column("signed", Encrypted, nullable=False),  # its records inside
     # The chunk's leaves of the records tree (32 bytes a record), so that chunks that
     # arrive out of order are folded into it once the ones before them are here.
     Column("leaves", LargeBinary, nullable=False),
@@ -354,7 +358,8 @@ class FastInsert:
 
     On the submission path SQLAlchemy's execution machinery costs several times
     what SQLite itself spends on these small statements (see docs/PERFORMANCE.md).
-    Other databases take SQLAlchemy's ordinary path.
+    The values of :class:`Encrypted` columns are sealed as on that path. Other
+    databases take SQLAlchemy's ordinary path.
     """
 
     def __init__(self, table: Table, keys: Sequence[str]) -> None:
@@ -370,6 +375,12 @@ class FastInsert:
         self.sql_head = head + " VALUES "
         self.sql_row = row
         self._sql_by_count: dict[int, str] = {}
+        # The positions and types of the Encrypted columns among the values of a row.
+        types = [table.c[k].type for k in self.keys]
+        self._sealed = [(i, t) for i, t in enumerate(types) if isinstance(t, Encrypted)]
+        self._processors: weakref.WeakKeyDictionary[Dialect, list[tuple[int, Any]]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def execute(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         if conn.dialect.name != "sqlite":
@@ -377,15 +388,27 @@ class FastInsert:
             return
         keys = self.keys
         chunk = max(1, _SQLITE_MAX_PARAMETERS // len(keys))
+        processors = self._processors_for(conn.dialect) if self._sealed else []
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             # One multi-row statement per chunk: one step into SQLite (and one
             # release of the interpreter lock) instead of one per row.
             for start in range(0, len(rows), chunk):
                 part = rows[start : start + chunk]
-                cursor.execute(self._multi_row_sql(len(part)), [r[k] for r in part for k in keys])
+                params = [r[k] for r in part for k in keys]
+                for offset, process in processors:
+                    params[offset :: len(keys)] = [process(v) for v in params[offset :: len(keys)]]
+                cursor.execute(self._multi_row_sql(len(part)), params)
         finally:
             cursor.close()
+
+    def _processors_for(self, dialect: Dialect) -> list[tuple[int, Any]]:
+        """(position, bind processor) of each :class:`Encrypted` column, on ``dialect``."""
+        found = self._processors.get(dialect)
+        if found is None:
+            found = [(i, column_type.bind_processor(dialect)) for i, column_type in self._sealed]
+            self._processors[dialect] = found
+        return found
 
     def _multi_row_sql(self, count: int) -> str:
         sql = self._sql_by_count.get(count)
@@ -452,10 +475,15 @@ class _KeptConnection:
 
 
 class Store:
-    """The database of one node."""
+    """The database of one node.
 
-    def __init__(self, url: str) -> None:
+    ``cipher``: the node's storage key (gateway.atrest), which seals and opens
+    the payload columns; without it, a payload can be neither stored nor read.
+    """
+
+    def __init__(self, url: str, *, cipher: Cipher | None = None) -> None:
         self.url = url
+        self.cipher = cipher
         self.is_sqlite = url.startswith("sqlite")
         database = make_url(url).database
         self._lock_path: str | None = None
@@ -475,6 +503,8 @@ class Store:
         else:
             kwargs["pool_pre_ping"] = True
         self.engine = create_engine(url, **kwargs)
+        if cipher is not None:
+            attach(self.engine, cipher)
         if self.is_sqlite:
             _sqlite_setup(self.engine)
         # Concurrent small writes of this process share commits (see gateway.groupcommit).
@@ -485,6 +515,13 @@ class Store:
     @property
     def backend(self) -> str:
         return self.engine.dialect.name
+
+    def seal(self, plaintext: str) -> str:
+        """A payload sealed ahead of its INSERT (outside the write lock), if there is a key.
+
+        Without one it is returned as it is, and the column refuses it.
+        """
+        return plaintext if self.cipher is None else self.cipher.seal(plaintext)
 
     def create_schema(self) -> None:
         """Create or upgrade the tables, by the migrations (gateway.migrate)."""

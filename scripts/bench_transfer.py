@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway import canonical, outbox
+from gateway.atrest import Cipher, load_cipher
 from gateway.config import load_node_config
 from gateway.node import Node
 from gateway.process import NodeProcess, free_port, wait_until
@@ -153,8 +154,11 @@ def _committed(db: Path) -> int:
         conn.close()
 
 
-def _exactly_once(sender_db: Path, receiver_db: Path) -> str | None:
-    """None if every outbox record arrived exactly once; else what differs."""
+def _exactly_once(sender_db: Path, receiver_db: Path, cipher: Cipher) -> str | None:
+    """None if every outbox record arrived exactly once; else what differs.
+
+    ``cipher``: the receiver's storage key; its chunks are stored encrypted.
+    """
     import base64
 
     sent: collections.Counter[str] = collections.Counter()
@@ -168,10 +172,10 @@ def _exactly_once(sender_db: Path, receiver_db: Path) -> str | None:
     got: collections.Counter[str] = collections.Counter()
     conn = sqlite3.connect(receiver_db)
     try:
-        for (signed,) in conn.execute(
+        for (sealed,) in conn.execute(
                 "SELECT c.signed FROM inbound_chunks c JOIN inbound_batches b "
                 "ON b.batch_id = c.batch_id WHERE b.dataset = ?", (DATASET,)):
-            part = signed.split(".")[1]
+            part = cipher.open(sealed).split(".")[1]
             document = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
             for record in document["records"]:
                 got[hashlib.sha256(canonical.dumps(record)).hexdigest()] += 1
@@ -282,7 +286,8 @@ def transfer_benchmark(args: argparse.Namespace, tmp: Path, *, prepare: Any, say
         say(f"transfer: {party} CPU seconds per process: "
             f"{ {pid: round(t, 1) for pid, t in sampler.cpu[party].items()} }")
     say("transfer: checking that every record arrived exactly once")
-    problem = _exactly_once(work / f"{SENDER}.db", receiver_db)
+    problem = _exactly_once(work / f"{SENDER}.db", receiver_db,
+                            load_cipher(work / "keys" / RECEIVER, environ=env))
     if problem:
         say(f"FAILED: {problem}")
         return 1

@@ -11,10 +11,16 @@
    cosigns; one batch's evidence bundle is exported and verified offline;
 7. an auditor verifies both logs with the agreement's keys and reconciles them;
 8. prints a summary and stops both servers.
+
+Everything is written in the repository (``keys/``, ``var/demo/``), or with
+``--dir DIR`` in DIR: a copy of ``config/`` on free ports, the keys and
+``var/demo/`` are made there, so the demo runs beside another node or demo.
+Pulled records are checked and counted, not written anywhere.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -28,12 +34,12 @@ import requests
 from joserfc import jws
 from joserfc.jwk import KeySet
 
+from gateway.atrest import STORAGE_KEY_FILE
 from gateway.config import load_node_config
-from gateway.process import NodeProcess
+from gateway.process import NodeProcess, free_port
 from schemas.samples import sample_records
 
 ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var" / "demo"
 DEMO_PASSPHRASE = "demo-only-passphrase-do-not-use-in-production"  # noqa: S105
 TOKENS = {  # development tokens; their SHA-256 hashes are in config/*.toml
     "pemkot-bekasi": "dev-only-pemkot-sistem-pengaduan",
@@ -45,6 +51,42 @@ AUDITOR_TOKENS = {  # development tokens of the auditor clients in config/*.toml
 }
 SENDS = {"ombudsman-ri": "permintaan_klarifikasi", "pemkot-bekasi": "tanggapan_klarifikasi"}
 RECORDS_PER_SIDE = 40
+LISTEN = {"pemkot-bekasi": "127.0.0.1:8701", "ombudsman-ri": "127.0.0.1:8702"}  # in config/
+KEY_FILES = ("signing.pem", "encryption.pem", "log.pem", "witness.pem", STORAGE_KEY_FILE)
+# Where the demo writes (see the module's text); set by main().
+BASE = ROOT
+CONFIG = ROOT / "config"
+VAR = ROOT / "var" / "demo"
+
+
+def records_of(party: str) -> list[dict[str, Any]]:
+    """The sample records ``party``'s system posts (fixed seed: the same every run)."""
+    return sample_records(SENDS[party], RECORDS_PER_SIDE, seed=2021)
+
+
+def invalid_record() -> dict[str, Any]:
+    """The record Pemkot's system posts to show a refusal: a bad status, no case number."""
+    bad = sample_records("tanggapan_klarifikasi", 1, seed=7)[0]
+    bad["status"] = "sudah"
+    bad.pop("nomor_laporan")
+    return bad
+
+
+def shown(path: Path) -> Path:
+    return path.relative_to(BASE)
+
+
+def use_directory(base: Path) -> None:
+    """Write into ``base``: config/ copied there with free ports, keys/ and var/demo/ beside it."""
+    global BASE, CONFIG, VAR
+    BASE, CONFIG, VAR = base, base / "config", base / "var" / "demo"
+    CONFIG.mkdir(parents=True, exist_ok=True)
+    ports = {listen: f"127.0.0.1:{free_port()}" for listen in LISTEN.values()}
+    for source in sorted((ROOT / "config").glob("*.toml")):
+        text = source.read_text(encoding="utf-8")
+        for fixed, free in ports.items():
+            text = text.replace(fixed, free)
+        (CONFIG / source.name).write_text(text, encoding="utf-8")
 
 
 def say(text: str) -> None:
@@ -59,18 +101,23 @@ def gateway_cli(*args: str, env: dict[str, str]) -> str:
     return done.stdout
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", type=Path, default=None,
+                        help="write into DIR instead of the repository (see the module's text)")
+    args = parser.parse_args(argv)
+    if args.dir is not None:
+        use_directory(args.dir.resolve())
     env = dict(os.environ)
     env.setdefault("GATEWAY_KEY_PASSPHRASE", DEMO_PASSPHRASE)
     shutil.rmtree(VAR, ignore_errors=True)
     VAR.mkdir(parents=True)
     nodes: dict[str, NodeProcess] = {}
-    configs = {p: ROOT / "config" / f"{p}.toml" for p in TOKENS}
+    configs = {p: CONFIG / f"{p}.toml" for p in TOKENS}
     for party, path in configs.items():
         config = load_node_config(path)
-        key_files = ("signing.pem", "encryption.pem", "log.pem", "witness.pem")
-        if not all((config.key_dir / name).exists() for name in key_files):
-            say(f"{party}: creating keys in {config.key_dir.relative_to(ROOT)}")
+        if not all((config.key_dir / name).exists() for name in KEY_FILES):
+            say(f"{party}: creating keys in {shown(config.key_dir)}")
             gateway_cli("keys", "init", "--config", str(path), env=env)
     try:
         for party, path in configs.items():
@@ -96,17 +143,14 @@ def post(node: NodeProcess, party: str, dataset: str, records: list[Any]) -> req
 
 def exchange(nodes: dict[str, NodeProcess], env: dict[str, str]) -> int:
     for party, dataset in SENDS.items():
-        records = sample_records(dataset, RECORDS_PER_SIDE, seed=2021)
-        answer = post(nodes[party], party, dataset, records)
+        answer = post(nodes[party], party, dataset, records_of(party))
         answer.raise_for_status()
         body = answer.json()
         say(f"{party}: posted {body['record_count']} {dataset} records "
             f"(HTTP {answer.status_code}, submission {body['submission_id']})")
 
-    bad = sample_records("tanggapan_klarifikasi", 1, seed=7)[0]
-    bad["status"] = "sudah"
-    bad.pop("nomor_laporan")
-    refused = post(nodes["pemkot-bekasi"], "pemkot-bekasi", "tanggapan_klarifikasi", [bad])
+    refused = post(nodes["pemkot-bekasi"], "pemkot-bekasi", "tanggapan_klarifikasi",
+                   [invalid_record()])
     errors = refused.json()["error"]["errors"]
     say(f"pemkot-bekasi: an invalid record is refused with HTTP {refused.status_code}: "
         + "; ".join(f"{e['path']} {e['code']}" for e in errors))
@@ -130,7 +174,7 @@ def exchange(nodes: dict[str, NodeProcess], env: dict[str, str]) -> int:
     for party in nodes:
         print(summary_line(party))
     print()
-    print(f"Logs and databases: {VAR.relative_to(ROOT)}/")
+    print(f"Logs and databases: {shown(VAR)}/")
     return 0
 
 
@@ -152,11 +196,11 @@ def audit(nodes: dict[str, NodeProcess], env: dict[str, str]) -> None:
     bundle = VAR / f"evidence-{batch_id}.json"
     gateway_cli("audit", "export", "--config", str(nodes["pemkot-bekasi"].config),
                 "--batch", batch_id, "--out", str(bundle), env=node_env)
-    agreement = str(ROOT / "config" / "agreement.toml")
+    agreement = str(CONFIG / "agreement.toml")
     verified = gateway_cli("audit", "verify", "--agreement", agreement, "--no-state", str(bundle),
                            env=env)
     say(f"pemkot-bekasi: evidence of batch {batch_id} exported to "
-        f"{bundle.relative_to(ROOT)} and verified offline:")
+        f"{shown(bundle)} and verified offline:")
     print(verified, end="")
 
     say("auditor: verifying both logs with the agreement's keys, then reconciling them")

@@ -142,13 +142,14 @@ def received_digests(deployment):
         return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
 
     found = collections.Counter()
+    cipher = deployment.cipher("ombudsman-ri")  # the payloads are stored encrypted
     whole = deployment.query("ombudsman-ri", "SELECT signed FROM inbound_batches "
                              "WHERE dataset = :d AND chunk_count = 1", d=DATASET)
     chunks = deployment.query("ombudsman-ri", "SELECT c.signed FROM inbound_chunks c JOIN "
                               "inbound_batches b ON b.batch_id = c.batch_id WHERE b.dataset = :d",
                               d=DATASET)
-    for (signed,) in whole + chunks:
-        for record in payload(signed)["records"]:
+    for (sealed,) in whole + chunks:
+        for record in payload(cipher.open(sealed))["records"]:
             found[hashlib.sha256(canonical.dumps(record)).hexdigest()] += 1
     return found
 
