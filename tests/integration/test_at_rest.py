@@ -100,10 +100,10 @@ def test_no_table_of_either_node_holds_personal_data_in_clear(deployment_factory
     assert submit(ombudsman, halfway, dataset=PERMINTAAN).status_code == 202
     through = bridge(apps)
 
-    def cut_after_two_chunks(url, body, timeout):
+    def cut_after_two_chunks(url, body, timeout, headers):
         if url.rsplit("/", 1)[-1] not in ("manifest", "0", "1"):
             raise requests.ConnectionError("the line drops")
-        return through(url, body, timeout)
+        return through(url, body, timeout, headers)
 
     assert transfer.run(node(ombudsman), post=cut_after_two_chunks).failed
     assert deployment.query("pemkot-bekasi", "SELECT count(*) FROM inbound_transfers") == [(1,)]
