@@ -14,8 +14,9 @@ which holds, built once for the module:
   chunked one;
 * an audit log with a signed checkpoint.
 
-The caller kinds: no credentials, an unknown bearer token, a token valid only at
-the other node, each configured client of the node (two systems, the auditor, the
+The caller kinds: no credentials, an unknown bearer token, the token of a managed
+client (``gateway clients``) that has every right but has expired, and one that was
+revoked, a token valid only at the other node, each configured client of the node (two systems, the auditor, the
 operator), and a request signed (``GatewaySignature``) by the peer party's
 registered key or by the node's own key (not a peer: never accepted).
 
@@ -35,7 +36,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway import inbox, signed_request, tlog, transfer
+from gateway import clients, inbox, signed_request, tlog, transfer
 from gateway.storage import outbound_batches
 from schemas.samples import sample_records
 from tests.conftest import PASSPHRASE, TOKENS, NodeApp, build_apps, make_deployment
@@ -52,7 +53,8 @@ JSON = "application/json"
 # --- callers ----------------------------------------------------------------------------------
 
 CLIENTS = ("sistem-pengaduan", "inspektorat", "auditor", "operator")
-NOT_A_CLIENT = ("anonymous", "bad-token", "other-node-token", "peer-signed", "self-signed")
+NOT_A_CLIENT = ("anonymous", "bad-token", "expired-token", "revoked-token", "other-node-token",
+                "peer-signed", "self-signed")
 CALLERS = NOT_A_CLIENT + CLIENTS
 assert set(CLIENTS) == set(TOKENS[PEMKOT]), "a client of the test node has no caller kind here"
 
@@ -345,6 +347,17 @@ def _populate(apps: dict[str, NodeApp]) -> World:
     delivery = inbox.receive(_node(ombudsman), str(envelope).encode())
     ids["receipt_body"] = json.dumps({"receipt": delivery.receipt})
     tlog.checkpoint(_node(pemkot))
+    # Managed clients with every right, one expired and one revoked: their tokens open nothing.
+    rights = {"submit": [TANGGAPAN, KEGIATAN], "pull": [PERMINTAAN, KEGIATAN],
+              "roles": ["auditor", "operator"]}
+    node = _node(pemkot)
+    real_clock = node.clock
+    node.clock = lambda: real_clock() - dt.timedelta(days=2)
+    ids["expired-token"] = clients.add(node, "lapor-lama", expires_in_days=1, operator="budi",
+                                       **rights)
+    node.clock = real_clock
+    ids["revoked-token"] = clients.add(node, "lapor-dicabut", operator="budi", **rights)
+    clients.revoke(node, "lapor-dicabut", operator="budi")
     return World(pemkot=pemkot, ombudsman=ombudsman, ids=ids)
 
 
@@ -353,6 +366,8 @@ def _headers(world: World, caller: str, method: str, target: str, body: bytes) -
         return {}
     if caller == "bad-token":
         return {"Authorization": "Bearer not-a-token-of-this-node"}
+    if caller in ("expired-token", "revoked-token"):
+        return {"Authorization": f"Bearer {world.ids[caller]}"}
     if caller == "other-node-token":
         return {"Authorization": f"Bearer {TOKENS[OMBUDSMAN]['simpel']}"}
     if caller in ("peer-signed", "self-signed"):
