@@ -1,4 +1,36 @@
-"""Shared fixtures: a throw-away two-party deployment with real keys and databases."""
+"""Shared fixtures: a throw-away two-party deployment with real keys and databases.
+
+Which tests run on which database backend
+-----------------------------------------
+``GATEWAY_TEST_BACKEND`` (``sqlite``, the default, or ``postgresql``) chooses the
+database of the nodes of a test deployment, and nothing else: a deployment's
+database URL comes from :func:`make_deployment`, and tests get a deployment only
+through the ``deployment_factory`` fixture (directly, or through a fixture that
+requests it: ``deployment``, ``apps``, ``running``, a module's own fixtures...).
+
+The rule, applied by :func:`pytest_collection_modifyitems` from the fixtures a
+test requests, not from any list kept by hand:
+
+* on SQLite the whole suite runs;
+* on PostgreSQL only the tests that request ``deployment_factory`` run (the
+  others are deselected): a test that makes no deployment cannot depend on the
+  backend, and already ran in the SQLite pass. Tests of PostgreSQL itself (the
+  ``postgres_url`` fixture) use it whatever the backend: they run in the SQLite
+  pass when a server answers (and once more if they also make a deployment).
+
+So that no test that depends on the backend can leave the PostgreSQL pass
+unnoticed, a node database of the backend (:func:`make_deployment` makes them) is
+refused to a test that does not request ``deployment_factory`` (one that calls
+:func:`make_deployment` directly, or gets the fixture by
+``request.getfixturevalue``): the SQLite pass, which runs every test, fails it.
+Tests never read ``BACKEND`` themselves.
+
+Under pytest-xdist (``-n``, as ``scripts/test`` runs the suite), each worker puts
+its PostgreSQL schemas in a database of its own (:func:`_worker_database`): the
+advisory locks that the nodes' scheduled jobs take are per database, and one
+worker's nodes must not find them held by another's. Everything else a test
+makes is its own already: temporary directories, SQLite files, free ports.
+"""
 
 from __future__ import annotations
 
@@ -223,6 +255,42 @@ class Deployment:
         return load_cipher(self.root / "keys" / party, environ=self.env)
 
 
+# The fixtures through which a test's nodes get a database of the backend under test.
+BACKEND_FIXTURES = frozenset({"deployment_factory"})
+_RUNNING: list[pytest.Item] = []  # the test being set up, run or torn down, if any
+
+
+def uses_backend(item: pytest.Item) -> bool:
+    """Whether a test requests a fixture that makes databases of the backend under test."""
+    return not BACKEND_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if BACKEND == "postgresql":
+        return ("nodes on PostgreSQL: only the tests that request deployment_factory "
+                "(the others ran on SQLite)")
+    return f"nodes on {BACKEND}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, keep only the tests whose outcome can depend on the backend."""
+    if BACKEND != "postgresql":
+        return
+    kept = [item for item in items if uses_backend(item)]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if not uses_backend(item)])
+        items[:] = kept
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    _RUNNING.append(item)
+    try:
+        return (yield)
+    finally:
+        _RUNNING.remove(item)
+
+
 def make_deployment(
     root: Path, *, interval: int = 3600, max_records: int = 1000, workers: int = 1,
     max_body: int = 1_000_000, max_batch_bytes: int = 262144, retry: str = "",
@@ -251,6 +319,12 @@ def make_deployment(
 
 
 def _database_url(root: Path, party: str) -> str:
+    for item in _RUNNING:
+        if not uses_backend(item):
+            raise RuntimeError(
+                f"{item.nodeid} makes a node database but does not request the "
+                "deployment_factory fixture, so the PostgreSQL pass would leave it out: make "
+                "the deployment with deployment_factory (tests/conftest.py says why)")
     if BACKEND == "sqlite":
         return f"sqlite:///{root / party}.db"
     if BACKEND != "postgresql":
@@ -311,7 +385,39 @@ def _postgres_base() -> str | None:
         engine.dispose()
     except Exception:  # no driver, no server: PostgreSQL tests are skipped, and say so
         return None
-    return url
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1"... under pytest -n
+    return _worker_database(url, worker) if worker else url
+
+
+def _worker_database(url: str, worker: str) -> str:
+    """The URL of the xdist worker's own database beside ``url``'s, made on first use.
+
+    PostgreSQL scopes advisory locks, which the nodes' scheduled jobs take, to a
+    database: in a database of its own, a worker's nodes never find a lock held by
+    another worker's. The database is kept for the next run (dropping one makes the
+    server write a checkpoint, which can take long); each run drops its schemas.
+    """
+    from sqlalchemy import create_engine, make_url, text
+    from sqlalchemy.pool import NullPool
+
+    base = make_url(url)
+    name = f"{base.database or base.username}_{worker}"
+    engine = create_engine(base, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    exists = text("SELECT 1 FROM pg_database WHERE datname = :name")
+    try:
+        with engine.connect() as conn:
+            if conn.execute(exists, {"name": name}).first() is None:
+                try:
+                    conn.execute(text(f'CREATE DATABASE "{name}"'))
+                except Exception as exc:  # made meanwhile by another run, or not allowed
+                    if conn.execute(exists, {"name": name}).first() is None:
+                        raise RuntimeError(
+                            f"pytest-xdist worker {worker} needs a PostgreSQL database of its "
+                            f"own and could not create {name}: {exc} (run without -n, "
+                            "or scripts/test with GATEWAY_TEST_WORKERS=0)") from exc
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture

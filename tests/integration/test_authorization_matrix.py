@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +39,7 @@ from sqlalchemy import select
 from gateway import clients, inbox, signed_request, tlog, transfer
 from gateway.storage import outbound_batches
 from schemas.samples import sample_records
-from tests.conftest import PASSPHRASE, TOKENS, NodeApp, build_apps, make_deployment
+from tests.conftest import PASSPHRASE, TOKENS, Deployment, NodeApp, build_apps
 
 PEMKOT, OMBUDSMAN = "pemkot-bekasi", "ombudsman-ri"
 PERMINTAAN = "permintaan_klarifikasi"  # the Ombudsman sends it to Pemkot
@@ -311,11 +311,10 @@ def _one_new(report: Any, kind: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(deployment_factory: Callable[..., Deployment]) -> Iterator[World]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GATEWAY_KEY_PASSPHRASE", PASSPHRASE)
-        deployment = make_deployment(tmp_path_factory.mktemp("authz"), delivery="pull",
-                                     max_chunk_bytes=4096)
+        deployment = deployment_factory(delivery="pull", max_chunk_bytes=4096)
         apps = build_apps(deployment)
         try:
             yield _populate(apps)

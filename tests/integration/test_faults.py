@@ -5,6 +5,7 @@ import json
 import os
 import random
 import signal
+import threading
 import time
 
 import pytest
@@ -13,18 +14,26 @@ import requests
 from gateway.process import NodeProcess, wait_until
 from schemas.samples import sample_records
 from tests.conftest import TOKENS
+from tests.integration.conftest import start_nodes, stop_nodes
 
 pytestmark = pytest.mark.e2e
 
 DATASET = "tanggapan_klarifikasi"
-# Short waits so that the test runs in seconds: 1 s, then 2 s; dead after 4 attempts.
-RETRY = "max_attempts = 4, initial_seconds = 1, max_seconds = 2"
+# Waits (0.25 to 0.5 s) shorter than the schedule's 1 s, so that every scheduled run after
+# a failed attempt tries again and the tests take seconds. Attempts enough to outlast a
+# peer's start on a busy machine; RETRY_4: dead after 4 attempts.
+RETRY = "max_attempts = 1000, initial_seconds = 0.5, max_seconds = 0.5"
+RETRY_4 = "max_attempts = 4, initial_seconds = 0.5, max_seconds = 0.5"
+
+
+def node_process(deployment, party):
+    return NodeProcess(deployment.config_path(party),
+                       listen=f"127.0.0.1:{deployment.ports[party]}", env=deployment.env,
+                       log_path=deployment.root / f"{party}.log")
 
 
 def start(deployment, party):
-    return NodeProcess(deployment.config_path(party),
-                       listen=f"127.0.0.1:{deployment.ports[party]}", env=deployment.env,
-                       log_path=deployment.root / f"{party}.log").start()
+    return node_process(deployment, party).start()
 
 
 def submit(node, count, seed):
@@ -65,7 +74,7 @@ def test_a_peer_that_comes_back_gets_the_batch_by_itself(deployment_factory):
 
 
 def test_a_peer_that_never_comes_back_leaves_a_dead_batch(deployment_factory):
-    deployment = deployment_factory(interval=1, retry=RETRY)
+    deployment = deployment_factory(interval=1, retry=RETRY_4)
     sender = start(deployment, "pemkot-bekasi")
     try:
         submit(sender, 2, seed=12)
@@ -118,8 +127,7 @@ def test_two_replicas_one_killed_the_other_delivers_exactly_once(deployment_fact
 
 # -- crashes during chunked transfers ------------------------------------------------------
 
-CHUNKED = dict(interval=1, max_records=60, max_chunk_bytes=4096,
-               retry="max_attempts = 1000, initial_seconds = 1, max_seconds = 1")
+CHUNKED = dict(interval=1, max_records=60, max_chunk_bytes=4096, retry=RETRY)
 
 
 def sent_digests(deployment):
@@ -164,9 +172,10 @@ def test_kill_9_the_sender_then_the_receiver_at_20_random_points(deployment_fact
     seed = int.from_bytes(os.urandom(4), "big")
     rng = random.Random(seed)
     deployment = deployment_factory(**CHUNKED)
-    nodes = {party: start(deployment, party) for party in ("ombudsman-ri", "pemkot-bekasi")}
+    nodes = {party: node_process(deployment, party) for party in ("ombudsman-ri", "pemkot-bekasi")}
     kills = []
     try:
+        start_nodes(nodes.values())
         for point in range(20):
             sender = nodes["pemkot-bekasi"]
             if committed(deployment) + 400 > sum(sent_digests(deployment).values()):
@@ -195,20 +204,28 @@ def test_kill_9_the_sender_then_the_receiver_at_20_random_points(deployment_fact
             "pemkot-bekasi", "SELECT event FROM audit_events ORDER BY idx")]
         assert "batch_resumed" in events or "batch_send_failed" in events
     finally:
-        for node in nodes.values():
-            node.stop()
+        stop_nodes(nodes.values())
 
 
 class TamperingProxy:
-    """An HTTP relay in front of the Ombudsman node that damages chosen chunk bodies once."""
+    """An HTTP relay in front of the Ombudsman node that damages chosen chunk bodies once.
 
-    def __init__(self, listen_port, target, damage):
+    With ``hold_after``, it also holds every chunk after the first ``hold_after`` it
+    relays, until :meth:`release`; the held ones are then dropped (answered 503,
+    never relayed), as if their sender had died before they left it.
+    """
+
+    def __init__(self, listen_port, target, damage=None, *, hold_after=None):
         import http.server
-        import threading
 
         proxy = self
-        self.damage = damage  # chunk path suffix -> function(body) -> body, used once
+        self.damage = dict(damage or {})  # chunk path suffix -> function(body) -> body, used once
         self.done = []
+        self.hold_after = hold_after
+        self.chunks = 0  # chunks relayed or held
+        self.held = 0
+        self.released = threading.Event()
+        self.lock = threading.Lock()
 
         class Relay(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -216,6 +233,10 @@ class TamperingProxy:
             def _relay(self, method):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                if proxy._hold(self.path):
+                    proxy.released.wait(timeout=120)
+                    self._answer(503, "text/plain", b"dropped by the test relay")
+                    return
                 for suffix, spoil in list(proxy.damage.items()):
                     if self.path.endswith(suffix):
                         body = spoil(body)
@@ -225,11 +246,18 @@ class TamperingProxy:
                     method, target + self.path, data=body, timeout=30,
                     headers={k: v for k, v in self.headers.items()
                              if k.lower() in ("content-type", "authorization")})
-                self.send_response(answer.status_code)
-                self.send_header("Content-Type", answer.headers.get("Content-Type", ""))
-                self.send_header("Content-Length", str(len(answer.content)))
-                self.end_headers()
-                self.wfile.write(answer.content)
+                self._answer(answer.status_code, answer.headers.get("Content-Type", ""),
+                             answer.content)
+
+            def _answer(self, status, content_type, content):
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(content)))
+                    self.end_headers()
+                    self.wfile.write(content)
+                except OSError:  # the sender is gone (killed while its request was held)
+                    self.close_connection = True
 
             def do_POST(self):
                 self._relay("POST")
@@ -245,7 +273,21 @@ class TamperingProxy:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
+    def _hold(self, path):
+        if self.hold_after is None or "/chunks/" not in path or self.released.is_set():
+            return False
+        with self.lock:
+            self.chunks += 1
+            if self.chunks <= self.hold_after:
+                return False
+            self.held += 1
+            return True
+
+    def release(self):
+        self.released.set()
+
     def close(self):
+        self.release()
         self.server.shutdown()
         self.server.server_close()
 
@@ -258,17 +300,16 @@ def test_a_corrupted_and_a_truncated_chunk_are_refused_resent_and_never_committe
     # The agreement sends to the Ombudsman node's port; the relay listens there.
     port = free_port()
     receiver = NodeProcess(deployment.config_path("ombudsman-ri"), listen=f"127.0.0.1:{port}",
-                           env=deployment.env,
-                           log_path=deployment.root / "ombudsman-ri.log").start()
+                           env=deployment.env, log_path=deployment.root / "ombudsman-ri.log")
 
     def flip(body):
         return body[:100] + bytes([body[100] ^ 0x20]) + body[101:]
 
     proxy = TamperingProxy(deployment.ports["ombudsman-ri"], f"http://127.0.0.1:{port}",
                            {"/chunks/2": flip, "/chunks/5": lambda body: body[: len(body) // 2]})
-    sender = None
+    sender = node_process(deployment, "pemkot-bekasi")
     try:
-        sender = start(deployment, "pemkot-bekasi")
+        start_nodes((receiver, sender))
         submit(sender, 60, seed=21)  # one batch of about ten chunks
         wait_until(lambda: committed(deployment) == 60, timeout=60,
                    what="the batch at the receiver")
@@ -285,8 +326,7 @@ def test_a_corrupted_and_a_truncated_chunk_are_refused_resent_and_never_committe
     finally:
         proxy.close()
         for node in (sender, receiver):
-            if node is not None:
-                node.stop()
+            node.stop()
 
 
 def test_the_leader_replica_killed_mid_transfer_the_other_finishes_without_duplicates(
@@ -295,30 +335,41 @@ def test_the_leader_replica_killed_mid_transfer_the_other_finishes_without_dupli
 
     deployment = deployment_factory(**CHUNKED)
     config = deployment.config_path("pemkot-bekasi")
-    receiver = start(deployment, "ombudsman-ri")
+    # The relay on the agreed port holds the leader's transfer in the middle of its
+    # second batch (of three, a dozen chunks each) until the leader is dead.
+    port = free_port()
+    receiver = NodeProcess(deployment.config_path("ombudsman-ri"), listen=f"127.0.0.1:{port}",
+                           env=deployment.env, log_path=deployment.root / "ombudsman-ri.log")
+    proxy = TamperingProxy(deployment.ports["ombudsman-ri"], f"http://127.0.0.1:{port}",
+                           hold_after=15)
     leader = NodeProcess(config, listen=f"127.0.0.1:{deployment.ports['pemkot-bekasi']}",
-                         env=deployment.env, log_path=deployment.root / "leader.log").start()
+                         env=deployment.env, log_path=deployment.root / "leader.log")
     follower = None
     try:
-        for part in range(6):
-            submit(leader, 300, seed=31 + part)
+        start_nodes((receiver, leader))
+        for part in range(3):
+            submit(leader, 60, seed=31 + part)
         total = sum(sent_digests(deployment).values())
-        wait_until(lambda: deployment.query("ombudsman-ri", "SELECT count(*) FROM inbound_chunks"
-                                            )[0][0] > 0, timeout=30, what="a transfer under way")
+        wait_until(lambda: proxy.held > 0, timeout=30, what="the leader's transfer under way")
         # A second replica on the same database: its schedule finds the transfer taken.
         follower = NodeProcess(config, listen=f"127.0.0.1:{free_port()}", env=deployment.env,
                                log_path=deployment.root / "follower.log").start()
-        wait_until(lambda: "runs on another replica" in follower.log_tail(200), timeout=30,
+        taken = f"transfer of {DATASET} runs on another replica"
+        wait_until(lambda: taken in follower.log_tail(200), timeout=30,
                    what="the follower seeing the leader's lock")
         assert committed(deployment) < total  # the leader is mid-transfer
         assert leader.kill() == -signal.SIGKILL
+        proxy.release()
         wait_until(lambda: committed(deployment) >= total, timeout=120,
                    what=f"all {total} records delivered by the follower")
         assert received_digests(deployment) == sent_digests(deployment)
         assert deployment.query("pemkot-bekasi", "SELECT DISTINCT status FROM outbound_batches"
                                 ) == [("delivered",)]
-        assert "sealed" in follower.log_tail(400) or "delivered" in follower.log_tail(400)
+        # The follower's run that finished the transfer reports it once it is over.
+        wait_until(lambda: f"transfer {DATASET}: sealed" in follower.log_tail(400), timeout=30,
+                   what="the follower's report of the transfer it finished")
     finally:
+        proxy.close()
         for node in (follower, receiver, leader):
             if node is not None:
                 node.stop()
