@@ -16,9 +16,10 @@ which holds, built once for the module:
 
 The caller kinds: no credentials, an unknown bearer token, the token of a managed
 client (``gateway clients``) that has every right but has expired, and one that was
-revoked, a token valid only at the other node, each configured client of the node (two systems, the auditor, the
-operator), and a request signed (``GatewaySignature``) by the peer party's
-registered key or by the node's own key (not a peer: never accepted).
+revoked, a token valid only at the other node, each configured client of the node
+(two systems, the auditor, the operator), and a request signed (``GatewaySignature``)
+by the peer party's registered key or by the node's own key (not a peer: never
+accepted).
 
 A cell whose current status is wrong carries ``xfail(strict=True)`` with the
 status it should give (see ``FINDINGS``); it starts failing when fixed.
