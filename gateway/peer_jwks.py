@@ -92,33 +92,45 @@ def refresh(node: Node, *, get: Getter = http_get) -> RefreshReport:
     return report
 
 
-# A pinned key not yet fetched is looked for at most this often (per process).
+# A pinned key not yet known is looked for in the database at most this often, and
+# fetched from the peer at most that often (per process).
+_LOOK_SECONDS = 1.0
 _LEARN_SECONDS = 30.0
-_learnt: dict[int, float] = {}
+_learnt: dict[int, tuple[float, float]] = {}
 _learn_lock = threading.Lock()
 
 
 def learn(node: Node) -> bool:
-    """Fetch the peers' JWKS now if the agreement pins a key this node has not got.
+    """Take up a key the agreement pins for a peer that this node has not got yet.
 
-    Called when a request is signed with an unknown key: a peer that rotated
-    its key may use it before the schedule fetched it. Only pins can trigger a
-    fetch, at most once per 30 s, so unknown key ids cost a peer nothing.
-    Whether anything new was learnt.
+    Called when a request is signed with an unknown key: a peer that rotated its
+    key may use it before this process rebuilt its peer keys, or before anyone
+    fetched the peer's JWKS. What another process (the scheduler's refresh, a
+    replica) stored is looked at first, at most once a second; the JWKS is
+    fetched at most every 30 s. Only pins can trigger either, so unknown key ids
+    cost a peer nothing. Whether anything new was learnt.
     """
-    missing = any(
+    if not _missing_pins(node):
+        return False
+    now = time.monotonic()
+    with _learn_lock:
+        looked, fetched = _learnt.get(id(node), (-_LEARN_SECONDS, -_LEARN_SECONDS))
+        look = now - looked >= _LOOK_SECONDS
+        fetch = now - fetched >= _LEARN_SECONDS
+        _learnt[id(node)] = (now if look else looked, now if fetch else fetched)
+    if look:
+        node.forget_peer_keys()
+        if not _missing_pins(node):
+            return True
+    return fetch and bool(refresh(node).updated)
+
+
+def _missing_pins(node: Node) -> bool:
+    return any(
         set(p.key_pins) - set(p.revoked_keys) - node.peers.kids(p.id)
         for p in node.config.agreement.parties.values()
         if p.id != node.party_id
     )
-    if not missing:
-        return False
-    with _learn_lock:
-        last = _learnt.get(id(node))
-        if last is not None and time.monotonic() - last < _LEARN_SECONDS:
-            return False
-        _learnt[id(node)] = time.monotonic()
-    return bool(refresh(node).updated)
 
 
 def _store(node: Node, party: str, text: str, digest: str) -> bool:

@@ -102,7 +102,7 @@ def test_rotation_and_revocation_with_batches_in_flight_lose_nothing(deployment_
         submit(nodes[PEMKOT], 5, seed=1)
         wait_until(lambda: deployment.query(
             PEMKOT, "SELECT attempts FROM outbound_batches WHERE attempts > 0"),
-            timeout=30, what="batch A sealed and its delivery failed")
+            timeout=60, what="batch A sealed and its delivery failed")
         [(batch_a, _, envelope_a)] = batches(deployment)
         assert jwe_kid(envelope_a) == old_ombudsman.encryption_kid
 
@@ -128,13 +128,13 @@ def test_rotation_and_revocation_with_batches_in_flight_lose_nothing(deployment_
         # sealed after it, goes to the new key. Both travel in requests signed with
         # Pemkot's new key, which the Ombudsman's node fetched from Pemkot's JWKS
         # because the agreement pins it.
-        wait_until(lambda: batch_a in received(deployment), timeout=30, what="batch A delivered")
+        wait_until(lambda: batch_a in received(deployment), timeout=60, what="batch A delivered")
         wait_until(lambda: deployment.query(
             PEMKOT, "SELECT 1 FROM peer_jwks WHERE jwks LIKE :k", k=f"%{new_enc}%"),
-            timeout=30, what="the Ombudsman's new key fetched by Pemkot")
+            timeout=60, what="the Ombudsman's new key fetched by Pemkot")
         submit(nodes[PEMKOT], 7, seed=2)
-        wait_until(lambda: len(received(deployment)) == 2, timeout=30, what="batch B delivered")
-        wait_until(lambda: {s for _, s, _ in batches(deployment)} == {"delivered"}, timeout=30,
+        wait_until(lambda: len(received(deployment)) == 2, timeout=60, what="batch B delivered")
+        wait_until(lambda: {s for _, s, _ in batches(deployment)} == {"delivered"}, timeout=60,
                    what="both receipts accepted")
         (_, _, envelope_b), = [b for b in batches(deployment) if b[0] != batch_a]
         assert jwe_kid(envelope_b) == new_enc
