@@ -22,6 +22,7 @@ from gateway import transfer
 from gateway.config import NodeConfig, TLSConfig, load_node_config
 from gateway.envelope import BatchHeader, open_batch, seal_batch
 from gateway.errors import GatewayError, KeyMaterialError
+from gateway.keyring import REVOCATION_REASONS
 from gateway.keys import NodeKeys, init_keys
 from gateway.memory import bound_large_allocations
 from gateway.node import Node, peer_keys, utc_now
@@ -156,7 +157,7 @@ def keys_retire(config_path: str | None, operator: str, kid: str, force: bool) -
 @click.argument("kid")
 @click.option(
     "--reason",
-    type=click.Choice(["keyCompromise", "superseded", "cessationOfOperation", "unspecified"]),
+    type=click.Choice(REVOCATION_REASONS),
     default="keyCompromise",
     show_default=True,
 )

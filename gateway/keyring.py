@@ -32,7 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,6 @@ __all__ = [
     "KEYRING_FILE",
     "KeyEntry",
     "Keyring",
-    "RevocationReason",
 ]
 
 KEYRING_FILE = "keyring.json"
@@ -58,7 +57,6 @@ _ALG = {"sig": "Ed25519", "enc": "ECDH-ES+A256KW"}
 _CRV = {"sig": "Ed25519", "enc": "X25519"}
 STATUSES = ("active", "retiring", "retired", "revoked")
 # RFC 5280 section 5.3.1 reason names, as OpenID Federation's "revoked" member uses them.
-RevocationReason = str
 REVOCATION_REASONS = ("keyCompromise", "superseded", "cessationOfOperation", "unspecified")
 
 
@@ -268,7 +266,3 @@ def _destroy(path: Path) -> None:
         path.unlink()
     except FileNotFoundError:
         pass
-
-
-def entries_by_kid(ring: Keyring) -> Mapping[str, KeyEntry]:
-    return {e.kid: e for e in ring.entries}
