@@ -7,7 +7,7 @@ import os
 
 from flask import Flask, Response, g, request
 
-from gateway import api
+from gateway import api, console
 from gateway.config import NodeConfig, load_node_config
 from gateway.node import Clock, Node
 from gateway.ratelimit import ClientLimits
@@ -56,5 +56,6 @@ def create_app(config: NodeConfig | str | None = None, *, clock: Clock | None = 
         return response
 
     api.init_app(app)
+    console.init_app(app)
     logging.getLogger("gateway").setLevel(logging.INFO)
     return app

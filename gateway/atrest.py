@@ -44,7 +44,9 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from joserfc import jwe
 from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import OctKey
@@ -168,12 +170,23 @@ class Cipher:
         if len({k.kid for k in keys}) != len(keys):
             raise KeyMaterialError("two storage keys with the same kid")
         self._keys = {k.kid: AESGCM(k.secret) for k in keys}
+        self._current = keys[0].secret
         self.kid = keys[0].kid
         self._header = _header(self.kid)
         self._aad = self._header.encode("ascii")
         self._sealer = self._keys[self.kid]
         # Headers seen so far, encoded as they are stored, to their key.
         self._by_header = {_header(k.kid): self._keys[k.kid] for k in keys}
+
+    def derive_secret(self, purpose: str) -> bytes:
+        """A 32-byte secret for ``purpose`` (HKDF-SHA256, RFC 5869) from the current key.
+
+        The same in every worker and replica that holds the key; another purpose
+        gets an unrelated secret, and none reveals the key.
+        """
+        return HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode("utf-8")
+        ).derive(self._current)
 
     @property
     def kids(self) -> list[str]:

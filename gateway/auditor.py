@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from sqlalchemy import select
@@ -35,11 +35,13 @@ __all__ = [
     "BUNDLE_FORMAT",
     "LogClient",
     "LogReport",
+    "LogSource",
     "Problem",
     "SavedState",
     "TrustedKeys",
     "export_bundle",
     "reconcile",
+    "trusted_keys",
     "verify_bundle",
     "verify_log",
 ]
@@ -248,6 +250,19 @@ def _malformed(path: str, what: str) -> VerificationError:
     return VerificationError(Problem(f"the node's answer to {path} is malformed: {what}"))
 
 
+class LogSource(Protocol):
+    """Where a log is read from for verification: a node's auditor API (:class:`LogClient`),
+    or the node's own database when the node checks itself (the auditor console)."""
+
+    def checkpoint(self, size: int | None = None, *, cosigned: bool = False) -> str: ...
+
+    def entry_pages(self, start: int, end: int) -> Iterator[list[tuple[int, str, str]]]: ...
+
+    def consistency(self, old: int, new: int) -> list[bytes]: ...
+
+    def checkpoints(self) -> Iterator[str]: ...
+
+
 class LogClient:
     """The auditor API of one node. Every answer is checked before it is used."""
 
@@ -387,7 +402,7 @@ def _entry_problem(position: int, text: str) -> Problem | None:
 
 
 def verify_log(
-    client: LogClient,
+    client: LogSource,
     keys: TrustedKeys,
     *,
     state: SavedState | None = None,
@@ -422,7 +437,7 @@ def _require_cosigned(checkpoint: note.Checkpoint, cosigners: Sequence[Any], wan
 
 
 def _verify_log(
-    client: LogClient,
+    client: LogSource,
     keys: TrustedKeys,
     state: SavedState | None,
     progress: Callable[[int, int], None] | None,
@@ -531,7 +546,7 @@ def _verify_log(
 
 
 def _locate(
-    client: LogClient,
+    client: LogSource,
     keys: TrustedKeys,
     checkpoint: note.Checkpoint,
     leaves: Sequence[bytes],
@@ -574,8 +589,15 @@ def _locate(
 # -- bundles -------------------------------------------------------------------------------
 
 
-def export_bundle(node: Any, batch_id: str) -> dict[str, Any]:
-    """The self-contained evidence of one batch on this node (runs on the node)."""
+def export_bundle(node: Any, batch_id: str, *, publish: bool = True) -> dict[str, Any]:
+    """The self-contained evidence of one batch on this node (runs on the node).
+
+    ``publish``: when no witnessed checkpoint covers the batch yet, sign one and
+    have it cosigned first (a call to the peers). Without it, the bundle is made
+    from the checkpoints there are: entries after the latest one are listed
+    under ``unproven`` without a proof (the auditor console shows them as not
+    yet in a checkpoint; verifiers ignore them).
+    """
     from gateway import tlog, witness
     from gateway.storage import audit_events
 
@@ -587,19 +609,20 @@ def export_bundle(node: Any, batch_id: str) -> dict[str, Any]:
         latest = tlog.latest_checkpoint(conn, cosigned=True)
     if not rows:
         raise LookupError(f"this node's log has no entry for batch {batch_id}")
-    if latest is None or latest.size <= rows[-1].idx:
+    if publish and (latest is None or latest.size <= rows[-1].idx):
         # No witnessed checkpoint covers the batch yet: sign one and have it cosigned.
         witness.publish(node)
     with node.store.read() as conn:
         signed = tlog.latest_checkpoint(conn, cosigned=True)
         if signed is None or signed.size <= rows[-1].idx:
             signed = tlog.latest_checkpoint(conn)  # unwitnessed: verifiers will say so
-        assert signed is not None
-        cosigned = tlog.cosigned_note(conn, signed)
-        proofs = [tlog.inclusion_proof(conn, r.idx, signed.size) for r in rows]
+        size = 0 if signed is None else signed.size
+        proven = [r for r in rows if r.idx < size]
+        cosigned = "" if signed is None else tlog.cosigned_note(conn, signed)
+        proofs = [tlog.inclusion_proof(conn, r.idx, size) for r in proven]
     party = node.config.party
     own = node.note_keys[party.id]
-    return {
+    bundle: dict[str, Any] = {
         "format": BUNDLE_FORMAT,
         "batch_id": batch_id,
         "party": party.id,
@@ -619,9 +642,22 @@ def export_bundle(node: Any, batch_id: str) -> dict[str, Any]:
                 "entry": r.entry,
                 "proof": note.format_tlog_proof(note.TlogProof(r.idx, tuple(p), cosigned)),
             }
-            for r, p in zip(rows, proofs, strict=True)
+            for r, p in zip(proven, proofs, strict=True)
         ],
     }
+    if len(proven) < len(rows):
+        bundle["unproven"] = [{"index": r.idx, "entry": r.entry} for r in rows[len(proven) :]]
+    return bundle
+
+
+def trusted_keys(agreement: Any, party_id: str, *, source: str = "the agreement") -> TrustedKeys:
+    """The keys the agreement registers for ``party_id``'s log and for its witnesses
+    (every other party)."""
+    from gateway.node import note_keys
+
+    keys = note_keys(agreement)
+    witnesses = tuple(k.witness for pid, k in keys.items() if pid != party_id)
+    return TrustedKeys(log=keys[party_id].log, witnesses=witnesses, source=source)
 
 
 def keys_from_bundle(bundle: Mapping[str, Any]) -> TrustedKeys:

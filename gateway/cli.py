@@ -600,17 +600,14 @@ def audit_export(config_path: str | None, batch_id: str, out: Any) -> None:
 
 
 def _trusted(agreement_path: str, origin: str) -> Any:
-    from gateway.auditor import TrustedKeys
+    from gateway.auditor import trusted_keys
     from gateway.config import load_agreement
-    from gateway.node import note_keys
 
     agreement = load_agreement(agreement_path)
     party = next((p for p in agreement.parties.values() if p.log_origin == origin), None)
     if party is None:
         raise GatewayError(f"no party of {agreement_path} keeps a log named {origin!r}")
-    keys = note_keys(agreement)
-    witnesses = tuple(k.witness for pid, k in keys.items() if pid != party.id)
-    return party.id, TrustedKeys(log=keys[party.id].log, witnesses=witnesses, source=agreement_path)
+    return party.id, trusted_keys(agreement, party.id, source=agreement_path)
 
 
 def _state_for(state_dir: str | None, no_state: bool, origin: str) -> Any:

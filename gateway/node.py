@@ -115,7 +115,14 @@ class Node:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("a bearer token is required")
-        digest = hashlib.sha256(token.strip().encode("utf-8")).hexdigest()
+        return self.client_by_digest(hashlib.sha256(token.strip().encode("utf-8")).hexdigest())
+
+    def client_by_digest(self, digest: str) -> ClientConfig:
+        """The client whose token has this SHA-256 (hex); :class:`Unauthorized` otherwise.
+
+        Also how a console session, which keeps the digest and not the token, is
+        checked again at every request: a revoked or expired client is let go at once.
+        """
         found = None
         # Compare with every client in constant time; do not stop at the first match.
         for client in self.config.clients:

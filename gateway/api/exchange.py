@@ -1,8 +1,8 @@
 """The node-to-node API: public keys, sealed batch delivery and witnessing.
 
-Every POST here is a signed request of a party of the agreement
-(:mod:`gateway.signed_request`: its registered key, a fresh timestamp, a
-single-use id and the body's digest), checked before any endpoint runs; a
+Every POST here, and the GET of a batch's evidence, is a signed request of a
+party of the agreement (:mod:`gateway.signed_request`: its registered key, a
+fresh timestamp, a single-use id and the body's digest), checked before any endpoint runs; a
 request that fails a check is answered 401 with nothing more, and audited.
 """
 
@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from gateway import chunked, inbox, witness
 from gateway.api._common import authenticate_peer, check_media_type, node, signature_refused
+from gateway.console import evidence
 from gateway.errors import Unauthorized
 from gateway.keyring import KEYRING_FILE, Keyring
 from gateway.transfer import JOSE_MEDIA_TYPE
@@ -19,10 +20,17 @@ from gateway.transfer import JOSE_MEDIA_TYPE
 bp = Blueprint("exchange", __name__, url_prefix="/exchange/v1")
 
 
+# A GET here has no body.
+_MAX_GET_BYTES = 1024
+
+
 @bp.before_request
 def _authenticate() -> None:
-    if request.method != "POST":
+    if request.endpoint == "exchange.jwks":
         return  # the JWKS is public
+    if request.method != "POST":
+        authenticate_peer(_MAX_GET_BYTES)
+        return
     witnessing = request.endpoint == "exchange.add_checkpoint"
     limit = witness.MAX_REQUEST_BYTES if witnessing else current_app.config["GATEWAY_MAX_BODY"]
     authenticate_peer(int(limit))
@@ -77,6 +85,13 @@ def receive_manifest(batch_id: str) -> Response:
 def receive_chunk(batch_id: str, index: int) -> Response:
     """One chunk; the answer to the last is the batch's receipt."""
     return jsonify(chunked.receive_chunk(node(), batch_id, index, _envelope(), requester=g.peer))
+
+
+@bp.get("/audit/batches/<batch_id>")
+def batch_evidence(batch_id: str) -> Response:
+    """This node's evidence bundle of a batch, for the batch's other party (its console
+    shows the exchange on both nodes); any other batch is 404 alike."""
+    return jsonify(evidence.peer_bundle(node(), g.peer, batch_id))
 
 
 @bp.post("/witness/add-checkpoint")

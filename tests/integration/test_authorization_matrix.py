@@ -111,6 +111,22 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
     # --- public -------------------------------------------------------------------------------
     ("/healthz", "GET"): [Case("public", "/healthz", everyone(200))],
     ("/exchange/v1/jwks", "GET"): [Case("public", "/exchange/v1/jwks", everyone(200))],
+    # --- the auditor console: a session cookie, never a bearer token or a signature ------------
+    # (tests/integration/test_console.py signs in; here nobody has a session).
+    ("/console/", "GET"): [Case("no-session", "/console/", everyone(302))],
+    ("/console/exchanges", "GET"): [Case("no-session", "/console/exchanges", everyone(302))],
+    ("/console/log", "GET"): [Case("no-session", "/console/log", everyone(302))],
+    ("/console/batches/<batch_id>", "GET"): [
+        Case("no-session", "/console/batches/{p_single}", everyone(302))],
+    ("/console/batches/<batch_id>/bundle.json", "GET"): [
+        Case("no-session", "/console/batches/{p_single}/bundle.json", everyone(302))],
+    ("/console/login", "GET"): [Case("public", "/console/login", everyone(200))],
+    ("/console/login", "POST"): [
+        Case("no-csrf-token", "/console/login", everyone(400), b"token=x",
+             "application/x-www-form-urlencoded")],
+    ("/console/logout", "POST"): [Case("no-csrf-token", "/console/logout", everyone(400))],
+    ("/console/static/<path:filename>", "GET"): [
+        Case("public", "/console/static/console.css", everyone(200))],
     # --- operator -----------------------------------------------------------------------------
     ("/metrics", "GET"): [Case("operator-only", "/metrics", bearer(403, operator=200))],
     # --- the node's own systems: submit -------------------------------------------------------
@@ -215,6 +231,12 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
              b"x" * (64 * 1024 + 1), "text/plain"),
     ],
     # --- node to node: the outbox, signed requests --------------------------------------------
+    ("/exchange/v1/audit/batches/<batch_id>", "GET"): [
+        # A batch's evidence, for the batch's other party (its console); anything else is 404.
+        Case("inbound-batch", "/exchange/v1/audit/batches/{p_single}", signed_by_peer(200)),
+        Case("outbound-batch", "/exchange/v1/audit/batches/{t_single}", signed_by_peer(200)),
+        Case("unknown-batch", f"/exchange/v1/audit/batches/{UNKNOWN_ID}", signed_by_peer(404)),
+    ],
     ("/exchange/v1/outbox", "GET"): [
         Case("listing", "/exchange/v1/outbox", signed_by_peer(200)),
         Case("listing-dataset", f"/exchange/v1/outbox?dataset={TANGGAPAN}", signed_by_peer(200)),
@@ -412,6 +434,7 @@ def test_authorization_matrix(world: World, method: str, case: Case, caller: str
     if case.content_type:
         headers["Content-Type"] = case.content_type
     answer = world.pemkot.client.open(target, method=method, data=body, headers=headers)
+    answer.close()  # a file response (the console's style sheet) holds the file open
     assert answer.status_code != 500, answer.get_data(as_text=True)
     assert answer.status_code == status, (
         f"{caller} {method} {target}: {answer.status_code} {answer.get_data(as_text=True)[:300]}")

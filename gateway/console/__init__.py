@@ -1,0 +1,387 @@
+"""The auditor console: server-rendered pages at ``/console`` for auditors.
+
+An auditor signs in with the bearer token of a client that has the
+``auditor`` role (the same credential as the auditor API). The session is a
+signed cookie (Flask's, keyed by a secret derived from the node's storage key,
+so every worker and replica accepts it) holding the client id and the SHA-256
+of its token, checked again at every request: a revoked or expired client is
+signed out at once. Sessions end after 30 minutes idle and 8 hours in all.
+Every form carries a CSRF token; the cookie is ``HttpOnly`` and
+``SameSite=Strict`` (and ``Secure`` on a node serving TLS or in production);
+sign-in attempts are rate limited per address.
+
+Pages: the exchange list (filters, paging), a batch (timeline on both nodes,
+digests, signer keys, verification badges, evidence bundle download) and the
+log (checkpoint, cosignatures, witnessed logs, witness alerts, verification).
+The console shows audit entries only: identifiers, counts, digests and codes,
+never a record (docs/CONSOLE.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from werkzeug.wrappers import Response as BaseResponse
+
+from gateway import auditor
+from gateway.config import ClientConfig
+from gateway.console import evidence, i18n
+from gateway.errors import NotFound, Unauthorized
+from gateway.node import Node
+
+__all__ = ["bp", "init_app"]
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint(
+    "console",
+    __name__,
+    url_prefix="/console",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+IDLE = dt.timedelta(minutes=30)
+LIFETIME = dt.timedelta(hours=8)
+PER_PAGE = 25
+SIGN_IN_RATE = "10/minute"
+_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def _node() -> Node:
+    found: Node = current_app.extensions["gateway.node"]
+    return found
+
+
+def _locale() -> str:
+    return str(g.get("console_locale", i18n.DEFAULT))
+
+
+def _gettext(text: str, **variables: Any) -> str:
+    locale = _locale() if has_request_context() else i18n.DEFAULT
+    translated = i18n.translations(locale).gettext(text)
+    return translated % variables if variables else translated
+
+
+def _ngettext(singular: str, plural: str, n: int, **variables: Any) -> str:
+    locale = _locale() if has_request_context() else i18n.DEFAULT
+    translated = i18n.translations(locale).ngettext(singular, plural, n)
+    return translated % {"num": n, **variables}
+
+
+def init_app(app: Flask) -> None:
+    node: Node = app.extensions["gateway.node"]
+    cipher = node.store.cipher
+    if cipher is None:  # every node has one (gateway.atrest); a bare Store in a test may not
+        raise RuntimeError("the console needs the node's storage key")
+    app.secret_key = cipher.derive_secret("gateway console session v1")
+    secure = node.config.mode == "production" or node.config.tls.cert_file is not None
+    app.config.update(
+        SESSION_COOKIE_NAME="__Host-gateway-console" if secure else "gateway-console",
+        SESSION_COOKIE_PATH="/",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=secure,
+        PERMANENT_SESSION_LIFETIME=LIFETIME,
+    )
+    app.extensions["gateway.console_limiter"] = MovingWindowRateLimiter(MemoryStorage())
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        _gettext, _ngettext, newstyle=True
+    )
+    app.register_blueprint(bp)
+
+
+# -- per request -----------------------------------------------------------------------------
+
+
+@bp.before_request
+def _before() -> BaseResponse | None:
+    wanted = request.args.get("lang")
+    if wanted in i18n.LOCALES:
+        session["lang"] = wanted
+    chosen = session.get("lang")
+    if chosen not in i18n.LOCALES:
+        chosen = request.accept_languages.best_match(i18n.LOCALES, default=i18n.DEFAULT)
+    g.console_locale = chosen
+    if request.method == "POST":
+        sent = request.form.get("csrf_token", "")
+        if not sent or not hmac.compare_digest(sent, str(session.get("csrf", ""))):
+            abort(400, description="csrf")
+    g.auditor = _signed_in()
+    if g.auditor is None and request.endpoint not in {"console.sign_in", "console.static"}:
+        target = request.full_path if request.query_string else request.path
+        return redirect(url_for("console.sign_in", next=target))
+    return None
+
+
+@bp.after_request
+def _after(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = _CSP
+    response.headers["Content-Language"] = _locale()
+    response.vary.add("Cookie")
+    if request.endpoint != "console.static":
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _now() -> int:
+    return int(_node().now().timestamp())
+
+
+def _signed_in() -> ClientConfig | None:
+    client_id, digest = session.get("client"), session.get("token_sha256")
+    started, seen = session.get("started"), session.get("seen")
+    if not (isinstance(client_id, str) and isinstance(digest, str)):
+        return None
+    now = _now()
+    if not isinstance(started, int) or not isinstance(seen, int):
+        return None
+    if now - seen > IDLE.total_seconds() or now - started > LIFETIME.total_seconds():
+        _forget()
+        session["expired"] = True  # said once, on the sign-in page
+        return None
+    try:
+        who = _node().client_by_digest(digest)
+    except Unauthorized:
+        _forget()
+        return None
+    if who.id != client_id or "auditor" not in who.roles:
+        _forget()
+        return None
+    session["seen"] = now
+    return who
+
+
+def _forget() -> None:
+    lang = session.get("lang")
+    session.clear()
+    if lang in i18n.LOCALES:
+        session["lang"] = lang
+
+
+def _csrf_token() -> str:
+    token = session.get("csrf")
+    if not isinstance(token, str):
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def _lang_url(code: str) -> str:
+    args = request.args.to_dict()
+    args["lang"] = code
+    return f"{request.path}?{urlencode(args)}"
+
+
+def _page_url(page: int) -> str:
+    args = request.args.to_dict()
+    args.pop("lang", None)
+    args["page"] = str(page)
+    return f"{request.path}?{urlencode(args)}"
+
+
+@bp.app_context_processor
+def _context() -> dict[str, Any]:
+    if not has_request_context() or request.blueprint != "console":
+        return {}
+    locale = _locale()
+    node = _node()
+    return {
+        "locale": locale,
+        "locales": i18n.LOCALES,
+        "csrf_token": _csrf_token,
+        "lang_url": _lang_url,
+        "page_url": _page_url,
+        "fmt_time": lambda stamp: i18n.format_time(stamp, locale),
+        "fmt_num": lambda value: i18n.format_number(value, locale),
+        "auditor": g.get("auditor"),
+        "party": node.config.party,
+        "parties": node.config.agreement.parties,
+    }
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path of this console: nothing that leaves it (open redirects)."""
+    if target and target.startswith("/console/") and "//" not in target and "\\" not in target:
+        return target
+    return url_for("console.exchanges")
+
+
+# -- sign-in -----------------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def sign_in() -> BaseResponse | tuple[str, int] | str:
+    if request.method == "GET":
+        if g.auditor is not None:
+            return redirect(url_for("console.exchanges"))
+        expired = bool(session.pop("expired", False))
+        return render_template("console/login.html", error=None, expired=expired)
+    limiter: MovingWindowRateLimiter = current_app.extensions["gateway.console_limiter"]
+    if not limiter.hit(parse(SIGN_IN_RATE), "sign-in", request.remote_addr or "-"):
+        log.warning("console: sign-in attempts over %s from one address", SIGN_IN_RATE)
+        return render_template("console/login.html", error="rate_limited", expired=False), 429
+    token = request.form.get("token", "").strip()
+    try:
+        who = _node().authenticate(f"Bearer {token}") if token else None
+    except Unauthorized:
+        who = None
+    if who is None or "auditor" not in who.roles:
+        log.info("console: a sign-in was refused")
+        return render_template("console/login.html", error="invalid", expired=False), 401
+    _forget()
+    now = _now()
+    session.permanent = True
+    session.update(
+        client=who.id,
+        token_sha256=hashlib.sha256(token.encode("utf-8")).hexdigest(),
+        started=now,
+        seen=now,
+        csrf=secrets.token_urlsafe(32),
+    )
+    log.info("console: %s signed in", who.id)
+    return redirect(_safe_next(request.args.get("next")))
+
+
+@bp.post("/logout")
+def sign_out() -> BaseResponse:
+    who = g.auditor
+    _forget()
+    if who is not None:
+        log.info("console: %s signed out", who.id)
+    return redirect(url_for("console.sign_in"))
+
+
+# -- pages -----------------------------------------------------------------------------------
+
+
+@bp.get("/")
+def index() -> BaseResponse:
+    return redirect(url_for("console.exchanges"))
+
+
+def _filters() -> tuple[evidence.ExchangeFilter, dict[str, str], list[str]]:
+    args = {
+        k: request.args.get(k, "").strip()
+        for k in ("dataset", "direction", "peer", "status", "from", "to")
+    }
+    errors: list[str] = []
+    node = _node()
+    choices: dict[str, tuple[str, ...]] = {
+        "dataset": tuple(evidence.dataset_names(node)),
+        "direction": evidence.DIRECTIONS,
+        "peer": tuple(p for p in node.config.agreement.parties if p != node.party_id),
+        "status": evidence.STATUSES,
+    }
+    for name, allowed in choices.items():
+        if args[name] and args[name] not in allowed:
+            errors.append(name)
+            args[name] = ""
+    since = until = None
+    try:
+        since = evidence.parse_day(args["from"]) if args["from"] else None
+    except ValueError:
+        errors.append("from")
+        args["from"] = ""
+    try:
+        until = evidence.parse_day(args["to"], end=True) if args["to"] else None
+    except ValueError:
+        errors.append("to")
+        args["to"] = ""
+    wanted = evidence.ExchangeFilter(
+        dataset=args["dataset"] or None,
+        direction=args["direction"] or None,
+        peer=args["peer"] or None,
+        status=args["status"] or None,
+        since=since,
+        until=until,
+    )
+    return wanted, args, errors
+
+
+@bp.get("/exchanges")
+def exchanges() -> tuple[str, int]:
+    wanted, args, errors = _filters()
+    raw_page = request.args.get("page", "1")
+    page = int(raw_page) if raw_page.isdigit() and len(raw_page) < 7 else 1
+    found = evidence.exchanges(_node(), wanted, page=page, per_page=PER_PAGE)
+    node = _node()
+    return render_template(
+        "console/exchanges.html",
+        found=found,
+        args=args,
+        errors=errors,
+        datasets=evidence.dataset_names(node),
+        peers=[p for p in node.config.agreement.parties if p != node.party_id],
+        directions=evidence.DIRECTIONS,
+        statuses=evidence.STATUSES,
+    ), (400 if errors else 200)
+
+
+def _batch_id(batch_id: str) -> str:
+    if len(batch_id) != 36 or not all(c in "0123456789abcdef-" for c in batch_id):
+        raise NotFound("no such batch", path="batch_id")
+    return batch_id
+
+
+@bp.get("/batches/<batch_id>")
+def batch(batch_id: str) -> str:
+    requester = current_app.extensions.get("gateway.peer_requester")
+    view = evidence.batch_view(_node(), _batch_id(batch_id), request=requester)
+    return render_template("console/batch.html", view=view)
+
+
+@bp.get("/batches/<batch_id>/bundle.json")
+def bundle(batch_id: str) -> Response:
+    """The evidence bundle of the batch, as ``gateway audit export`` writes it."""
+    try:
+        found = auditor.export_bundle(_node(), _batch_id(batch_id))
+    except LookupError:
+        raise NotFound("no such batch", path="batch_id") from None
+    log.info("console: %s downloaded the evidence of batch %s", g.auditor.id, batch_id)
+    response = Response(json.dumps(found, indent=2) + "\n", content_type="application/json")
+    response.headers["Content-Disposition"] = f'attachment; filename="bundle-{batch_id}.json"'
+    return response
+
+
+@bp.get("/log")
+def audit_log() -> str:
+    return render_template("console/log.html", view=evidence.log_view(_node()))
+
+
+@bp.errorhandler(NotFound)
+def _not_found(exc: NotFound) -> tuple[str, int]:
+    return render_template("console/error.html", status=404, reason="not_found"), 404
+
+
+@bp.errorhandler(400)
+def _bad_request(exc: Exception) -> tuple[str, int]:
+    return render_template("console/error.html", status=400, reason="bad_request"), 400

@@ -1,0 +1,243 @@
+"""The auditor console on in-process nodes: sign-in and sessions, filters, a batch on
+both nodes, the evidence download, the log page and what it flags.
+
+The browser tests (test_console_browser.py) drive the same pages in Chromium
+against real node processes; these cover the rules one request at a time.
+"""
+
+import datetime as dt
+import json
+import re
+
+import pytest
+from sqlalchemy import select, text, update
+
+from gateway import auditor, clients, signed_request, transfer, witness
+from gateway.storage import audit_events
+from schemas.samples import sample_records
+from tests.conftest import TOKENS
+from tests.integration.test_api import bridge, submit
+from tests.unit.test_tlog import flask_poster
+
+TANGGAPAN = "tanggapan_klarifikasi"
+AUDITOR = TOKENS["pemkot-bekasi"]["auditor"]
+
+
+def csrf(page_html):
+    return re.search(r'name="csrf_token" value="([^"]+)"', page_html).group(1)
+
+
+def sign_in(app, token=AUDITOR, *, follow=False):
+    form = app.client.get("/console/login").get_data(as_text=True)
+    return app.client.post("/console/login", data={"token": token, "csrf_token": csrf(form)},
+                           follow_redirects=follow)
+
+
+def bridge_get(apps):
+    """The peer requests of a console, handed to the in-process peer app."""
+    by_base = {a.node.config.party.base_url: a for a in apps.values()}
+
+    def request(method, url, headers, body, timeout):
+        base = next(b for b in by_base if url.startswith(b))
+        answer = by_base[base].client.open(url[len(base):], method=method, headers=headers)
+        return answer.status_code, answer.get_data()
+
+    return request
+
+
+@pytest.fixture
+def exchanged(apps, pemkot, ombudsman):
+    """One batch from Pemkot to the Ombudsman, delivered and acknowledged."""
+    assert submit(pemkot, sample_records(TANGGAPAN, 4, seed=5)).status_code == 202
+    report = transfer.run(pemkot.node, post=bridge(apps))
+    (batch_id,) = report.delivered
+    for app in apps.values():  # each log's latest checkpoint cosigned by the other node
+        witness.publish(app.node, post=flask_poster(apps))
+    pulled = ombudsman.client.get(f"/api/v1/batches/{batch_id}", headers=ombudsman.auth())
+    assert pulled.status_code == 200
+    ack = ombudsman.client.post(f"/api/v1/batches/{batch_id}/ack", headers=ombudsman.auth())
+    assert ack.status_code == 200
+    for app in apps.values():
+        app.app.extensions["gateway.peer_requester"] = bridge_get(apps)
+    return batch_id
+
+
+def test_pages_need_an_auditor_session(pemkot):
+    answer = pemkot.client.get("/console/exchanges?dataset=x")
+    assert answer.status_code == 302
+    assert answer.headers["Location"].startswith("/console/login?next=")
+    # A token without the auditor role, a wrong one, and a missing CSRF token are refused.
+    assert sign_in(pemkot, TOKENS["pemkot-bekasi"]["sistem-pengaduan"]).status_code == 401
+    assert sign_in(pemkot, "not-a-token").status_code == 401
+    no_csrf = pemkot.client.post("/console/login", data={"token": AUDITOR})
+    assert no_csrf.status_code == 400
+    assert pemkot.client.get("/console/log").status_code == 302
+
+
+def test_sign_in_then_out(pemkot):
+    answer = sign_in(pemkot)
+    assert answer.status_code == 302 and answer.headers["Location"] == "/console/exchanges"
+    cookie = answer.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert AUDITOR not in cookie
+    page = pemkot.client.get("/console/exchanges")
+    assert page.status_code == 200
+    assert "Content-Security-Policy" in page.headers and "script-src" not in page.headers[
+        "Content-Security-Policy"]
+    html = page.get_data(as_text=True)
+    assert '<html lang="id">' in html and "Pertukaran" in html
+    out = pemkot.client.post("/console/logout", data={"csrf_token": csrf(html)})
+    assert out.status_code == 302
+    assert pemkot.client.get("/console/exchanges").status_code == 302
+
+
+def test_only_a_path_of_the_console_is_followed_after_sign_in(pemkot):
+    for target, expected in (("/console/log", "/console/log"),
+                             ("https://evil.example/", "/console/exchanges"),
+                             ("//evil.example/console/", "/console/exchanges")):
+        browser = pemkot.app.test_client()
+        form = browser.get("/console/login").get_data(as_text=True)
+        answer = browser.post(f"/console/login?next={target}",
+                              data={"token": AUDITOR, "csrf_token": csrf(form)})
+        assert answer.headers["Location"] == expected
+
+
+def test_english_is_available(pemkot):
+    sign_in(pemkot)
+    html = pemkot.client.get("/console/exchanges?lang=en").get_data(as_text=True)
+    assert '<html lang="en">' in html and "Exchanges" in html
+    # The choice stays for the session.
+    again = pemkot.client.get("/console/log").get_data(as_text=True)
+    assert "Audit log" in again
+
+
+def test_a_revoked_client_is_signed_out_at_once(pemkot):
+    token = clients.add(pemkot.node, "bpk-auditor", roles=["auditor"], operator="test")
+    assert sign_in(pemkot, token).status_code == 302
+    assert pemkot.client.get("/console/exchanges").status_code == 200
+    clients.revoke(pemkot.node, "bpk-auditor", operator="test")
+    assert pemkot.client.get("/console/exchanges").status_code == 302
+
+
+def test_an_idle_session_ends(pemkot, monkeypatch):
+    sign_in(pemkot)
+    assert pemkot.client.get("/console/exchanges").status_code == 200
+    later = pemkot.node.now() + dt.timedelta(minutes=31)
+    monkeypatch.setattr(pemkot.node, "clock", lambda: later)
+    answer = pemkot.client.get("/console/exchanges")
+    assert answer.status_code == 302
+    page = pemkot.client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "Sesi Anda telah berakhir" in page
+
+
+def test_sign_in_attempts_are_rate_limited(pemkot):
+    codes = [sign_in(pemkot, "wrong").status_code for _ in range(11)]
+    assert codes[:10] == [401] * 10 and codes[10] == 429
+
+
+def test_filters_and_paging(apps, pemkot, ombudsman, exchanged):
+    sign_in(ombudsman, TOKENS["ombudsman-ri"]["auditor"])
+    html = ombudsman.client.get("/console/exchanges").get_data(as_text=True)
+    assert exchanged in html and "1 pertukaran" in html
+    for query, found in (("direction=incoming", True), ("direction=outgoing", False),
+                         (f"dataset={TANGGAPAN}", True), ("dataset=permintaan_klarifikasi", False),
+                         ("status=acknowledged", True), ("status=received", False),
+                         ("peer=pemkot-bekasi", True),
+                         ("from=2000-01-01&to=2999-12-31", True), ("to=2000-01-01", False)):
+        html = ombudsman.client.get(f"/console/exchanges?{query}").get_data(as_text=True)
+        assert (exchanged in html) is found, query
+    bad = ombudsman.client.get("/console/exchanges?dataset=<script>&from=yesterday")
+    assert bad.status_code == 400
+    body = bad.get_data(as_text=True)
+    assert "<script>" not in body and "dataset, from" in body
+    # A page past the end is the last page.
+    assert exchanged in ombudsman.client.get("/console/exchanges?page=99").get_data(as_text=True)
+
+
+def test_a_batch_on_both_nodes(apps, pemkot, ombudsman, exchanged):
+    sign_in(pemkot)
+    answer = pemkot.client.get(f"/console/batches/{exchanged}?lang=en")
+    assert answer.status_code == 200
+    html = answer.get_data(as_text=True)
+    events = re.findall(r'data-event="([a-z_]+)"', html)
+    for step in ("submission_accepted", "batch_sealed", "batch_sent", "batch_received",
+                 "receipt_verified", "batch_pulled", "batch_acknowledged"):
+        assert step in events, step
+    states = dict(re.findall(r'data-badge="([a-z_]+)" data-state="([a-z]+)"', html))
+    assert states["checkpoint_signature"] == "ok" and states["inclusion"] == "ok"
+    assert states["digests_match"] == "ok"
+    assert pemkot.node.keys.signing_kid in html
+    # No record content: a record's identifier never appears.
+    record = sample_records(TANGGAPAN, 4, seed=5)[0]
+    for value in record.values():
+        if isinstance(value, str) and len(value) > 12:
+            assert value not in html
+
+
+def test_the_peer_unreachable_shows_this_side_only(apps, pemkot, exchanged):
+    def dead(method, url, headers, body, timeout):
+        raise ConnectionError("refused")
+
+    pemkot.app.extensions["gateway.peer_requester"] = dead
+    sign_in(pemkot)
+    html = pemkot.client.get(f"/console/batches/{exchanged}").get_data(as_text=True)
+    assert 'data-state="unreachable"' in html and 'data-event="batch_sent"' in html
+
+
+def test_an_unknown_batch_is_404(pemkot):
+    sign_in(pemkot)
+    assert pemkot.client.get("/console/batches/nope").status_code == 404
+    missing = "00000000-0000-7000-8000-000000000000"
+    assert pemkot.client.get(f"/console/batches/{missing}").status_code == 404
+    assert pemkot.client.get(f"/console/batches/{missing}/bundle.json").status_code == 404
+
+
+def test_the_bundle_download_verifies(apps, pemkot, exchanged):
+    sign_in(pemkot)
+    answer = pemkot.client.get(f"/console/batches/{exchanged}/bundle.json")
+    assert answer.status_code == 200
+    assert answer.headers["Content-Disposition"] == (
+        f'attachment; filename="bundle-{exchanged}.json"')
+    bundle = json.loads(answer.get_data())
+    keys = auditor.trusted_keys(pemkot.node.config.agreement, "pemkot-bekasi")
+    report = auditor.verify_bundle(bundle, keys, min_cosignatures=0)
+    assert report.ok and report.entries_checked >= 3
+
+
+def test_the_peer_evidence_is_for_the_batch_s_parties_only(apps, pemkot, ombudsman, exchanged):
+    path = f"/exchange/v1/audit/batches/{exchanged}"
+    assert pemkot.client.get(path).status_code == 401  # unsigned
+    assert pemkot.client.get(path, headers=pemkot.auth("auditor")).status_code == 401
+    request = bridge_get(apps)
+    party = ombudsman.node.config.agreement.party("pemkot-bekasi")
+    url = party.base_url + path
+    status, body = request("GET", url, signed_request.headers(ombudsman.node, party, "GET",
+                                                             url, b""), b"", 5)
+    assert status == 200 and json.loads(body)["batch_id"] == exchanged
+    # Another batch id answers like an unknown one.
+    other = url.replace(exchanged, "00000000-0000-7000-8000-000000000000")
+    status, _ = request("GET", other, signed_request.headers(ombudsman.node, party, "GET",
+                                                            other, b""), b"", 5)
+    assert status == 404
+
+
+def test_the_log_page_verifies_and_flags_an_edited_entry(apps, pemkot, exchanged):
+    sign_in(pemkot)
+    html = pemkot.client.get("/console/log?lang=en").get_data(as_text=True)
+    states = dict(re.findall(r'data-badge="([a-z_]+)" data-state="([a-z]+)"', html))
+    assert states == {"checkpoint_signature": "ok", "log_verified": "ok", "cosigned": "ok"}
+    assert 'data-state="no-alerts"' in html
+    with pemkot.node.store.write() as conn:
+        entry = conn.execute(select(audit_events.c.entry).where(
+            audit_events.c.idx == 1)).scalar_one()
+        conn.execute(update(audit_events).where(audit_events.c.idx == 1).values(
+            entry=entry.replace('"record_count":4', '"record_count":5')))
+    html = pemkot.client.get("/console/log?lang=en").get_data(as_text=True)
+    states = dict(re.findall(r'data-badge="([a-z_]+)" data-state="([a-z]+)"', html))
+    assert states["log_verified"] == "fail"
+    assert 'id="log-problem"' in html and "entry 1" in html
+    # The batch page flags it too: the entry no longer has its inclusion proof.
+    html = pemkot.client.get(f"/console/batches/{exchanged}").get_data(as_text=True)
+    assert 'data-state="fail"' in html
+    with pemkot.node.store.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM audit_events")).scalar() > 1
