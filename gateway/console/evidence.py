@@ -145,7 +145,8 @@ def _union() -> Any:
 
 def exchanges(node: Node, wanted: ExchangeFilter, *, page: int, per_page: int) -> ExchangePage:
     """The batches matching ``wanted``, newest first, one page of them."""
-    x = _union().c
+    union = _union()
+    x = union.c
     conditions: list[ColumnElement[bool]] = []
     for value, column in (
         (wanted.dataset, x.dataset),
@@ -161,11 +162,14 @@ def exchanges(node: Node, wanted: ExchangeFilter, *, page: int, per_page: int) -
         conditions.append(x.at < wanted.until)
     where = and_(True, *conditions)
     with node.store.read() as conn:
-        total = int(conn.execute(select(func.count()).where(where)).scalar() or 0)
+        total = int(
+            conn.execute(select(func.count()).select_from(union).where(where)).scalar() or 0
+        )
         pages = max(1, -(-total // per_page))
         page = min(max(page, 1), pages)
         rows = conn.execute(
             select(x.batch_id, x.direction, x.dataset, x.peer, x.status, x.record_count, x.at)
+            .select_from(union)
             .where(where)
             .order_by(x.at.desc(), x.batch_id)
             .limit(per_page)

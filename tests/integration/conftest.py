@@ -1,10 +1,15 @@
 """Fixtures for the tests that run real node processes."""
 
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
-from gateway.process import NodeProcess
+from gateway.process import NodeProcess, wait_until
+from schemas.samples import sample_records
+from tests.conftest import TOKENS
 
 
 def start_nodes(nodes):
@@ -40,3 +45,47 @@ def running(deployment_factory):
         if started:
             for node, code in zip(nodes.values(), codes, strict=True):
                 assert code == 0, node.log_tail()
+
+
+SENDS = {"ombudsman-ri": "permintaan_klarifikasi", "pemkot-bekasi": "tanggapan_klarifikasi"}
+SUBMITTERS = {"ombudsman-ri": "simpel", "pemkot-bekasi": "sistem-pengaduan"}
+
+
+def gateway(*args, env=None, timeout=120):
+    return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True,
+                          text=True, timeout=timeout, env=env, check=False)
+
+
+def latest_is_cosigned(deployment, party):
+    [(count,)] = deployment.query(
+        party, "SELECT count(*) FROM audit_cosignatures WHERE size = "
+        "(SELECT max(size) FROM audit_checkpoints) AND size = (SELECT count(*) FROM audit_events)")
+    return count
+
+
+@pytest.fixture
+def exchanged(running):
+    """Each node has sent the other a batch of 5 records; both logs are cosigned."""
+    deployment, nodes = running
+    for party, dataset in SENDS.items():
+        answer = requests.post(
+            f"{nodes[party].base_url}/api/v1/datasets/{dataset}/records",
+            json={"schema_version": "1.0", "records": sample_records(dataset, 5, seed=3)},
+            headers={"Authorization": f"Bearer {TOKENS[party][SUBMITTERS[party]]}"},
+            timeout=10)
+        assert answer.status_code == 202, answer.text
+
+    def settled():
+        # Both batches delivered with receipts, and each log's latest checkpoint, which
+        # covers every entry, cosigned by the peer's witness (after a transfer, or on the
+        # checkpoint schedule: every second here).
+        return all(
+            deployment.query(p, "SELECT count(*) FROM outbound_batches "
+                                "WHERE status = 'delivered'") == [(1,)]
+            and deployment.query(p, "SELECT count(*) FROM inbound_batches") == [(1,)]
+            and latest_is_cosigned(deployment, p)
+            for p in SENDS
+        )
+
+    wait_until(settled, timeout=45, what="both batches delivered and both logs cosigned")
+    return deployment, nodes

@@ -7,60 +7,13 @@ batch's evidence, and catches an entry edited in a live node's database.
 """
 
 import json
-import subprocess
-import sys
 
 import pytest
-import requests
 
-from gateway.process import wait_until
-from schemas.samples import sample_records
 from tests.conftest import TOKENS
+from tests.integration.conftest import gateway
 
 pytestmark = pytest.mark.e2e
-
-SENDS = {"ombudsman-ri": "permintaan_klarifikasi", "pemkot-bekasi": "tanggapan_klarifikasi"}
-SUBMITTERS = {"ombudsman-ri": "simpel", "pemkot-bekasi": "sistem-pengaduan"}
-
-
-def gateway(*args, env=None, timeout=120):
-    return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True,
-                          text=True, timeout=timeout, env=env, check=False)
-
-
-def latest_is_cosigned(deployment, party):
-    [(count,)] = deployment.query(
-        party, "SELECT count(*) FROM audit_cosignatures WHERE size = "
-        "(SELECT max(size) FROM audit_checkpoints) AND size = (SELECT count(*) FROM audit_events)")
-    return count
-
-
-@pytest.fixture
-def exchanged(running):
-    deployment, nodes = running
-    for party, dataset in SENDS.items():
-        answer = requests.post(
-            f"{nodes[party].base_url}/api/v1/datasets/{dataset}/records",
-            json={"schema_version": "1.0", "records": sample_records(dataset, 5, seed=3)},
-            headers={"Authorization": f"Bearer {TOKENS[party][SUBMITTERS[party]]}"},
-            timeout=10)
-        assert answer.status_code == 202, answer.text
-
-    def settled():
-        # Both batches delivered with receipts, and each log's latest checkpoint, which
-        # covers every entry, cosigned by the peer's witness (after a transfer, or on the
-        # checkpoint schedule: every second here).
-        return all(
-            deployment.query(p, "SELECT count(*) FROM outbound_batches "
-                                "WHERE status = 'delivered'") == [(1,)]
-            and deployment.query(p, "SELECT count(*) FROM inbound_batches") == [(1,)]
-            and latest_is_cosigned(deployment, p)
-            for p in SENDS
-        )
-
-    wait_until(settled, timeout=45, what="both batches delivered and both logs cosigned")
-    return deployment, nodes
-
 
 def auditor_env(deployment, tmp_path):
     return {**deployment.env, "PATH": "/usr/bin:/bin",

@@ -241,3 +241,18 @@ def test_the_log_page_verifies_and_flags_an_edited_entry(apps, pemkot, exchanged
     assert 'data-state="fail"' in html
     with pemkot.node.store.read() as conn:
         assert conn.execute(text("SELECT count(*) FROM audit_events")).scalar() > 1
+
+
+def test_paging_counts_and_walks_every_exchange(apps, pemkot, exchanged, monkeypatch):
+    import gateway.console
+
+    assert submit(pemkot, sample_records(TANGGAPAN, 2, seed=6)).status_code == 202
+    assert len(transfer.run(pemkot.node, post=bridge(apps)).delivered) == 1
+    monkeypatch.setattr(gateway.console, "PER_PAGE", 1)
+    sign_in(pemkot)
+    seen = []
+    for number in (1, 2):
+        html = pemkot.client.get(f"/console/exchanges?page={number}").get_data(as_text=True)
+        assert "2 pertukaran" in html and f"Halaman {number} dari 2" in html
+        seen += re.findall(r'<tr data-batch="([^"]+)"', html)
+    assert len(set(seen)) == 2 and exchanged in seen

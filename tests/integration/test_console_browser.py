@@ -1,0 +1,153 @@
+"""The auditor console in a real browser: Debian's Chromium, driven by Playwright,
+against two real node processes that have exchanged batches over HTTP.
+
+An auditor of Pemkot Bekasi signs in, filters the exchanges, opens a batch and
+sees it on both nodes with every badge passed, downloads its evidence bundle
+(which `gateway audit verify` then verifies), reads the log page in English,
+and sees the log flagged once an operator edits an entry in the database.
+
+Screenshots of the main pages go to $GATEWAY_CONSOLE_SCREENSHOTS when it is set
+(``scripts/screenshots`` sets it to docs/screenshots), else to the test's
+temporary folder.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TOKENS
+from tests.integration.conftest import gateway
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = os.environ.get("GATEWAY_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+AUDITOR = TOKENS["pemkot-bekasi"]["auditor"]
+
+
+@pytest.fixture
+def browser():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"Chromium is not installed at {CHROMIUM} (scripts/test installs it)")
+        pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        # --no-sandbox: the suite may run as root (CI), where Chromium's sandbox refuses to start.
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def shots(tmp_path):
+    folder = Path(os.environ.get("GATEWAY_CONSOLE_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def badge_states(page):
+    return {b.get_attribute("data-badge"): b.get_attribute("data-state")
+            for b in page.locator("[data-badge]").all()}
+
+
+def test_an_auditor_works_through_the_console(exchanged, browser, shots, tmp_path):
+    deployment, nodes = exchanged
+    base = nodes["pemkot-bekasi"].base_url
+    context = browser.new_context(locale="id-ID", accept_downloads=True,
+                                  viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+
+    # Every page asks for a session first.
+    page.goto(f"{base}/console/exchanges")
+    assert "/console/login" in page.url
+    assert page.locator("html").get_attribute("lang") == "id"
+    page.get_by_label("Token auditor").fill("wrong-token")
+    page.get_by_role("button", name="Masuk").click()
+    assert page.locator("#login-error").is_visible()
+    page.get_by_label("Token auditor").fill(AUDITOR)
+    page.screenshot(path=shots / "console-login.png")
+    page.get_by_role("button", name="Masuk").click()
+    page.wait_for_url(f"{base}/console/exchanges")
+
+    # Both batches, the one sent and the one received.
+    rows = page.locator("tr[data-batch]")
+    assert rows.count() == 2 and page.get_by_text("2 pertukaran").is_visible()
+    page.screenshot(path=shots / "console-exchanges.png", full_page=True)
+    page.get_by_label("Arah").select_option("incoming")
+    page.get_by_role("button", name="Saring").click()
+    page.wait_for_url("**direction=incoming**")
+    assert rows.count() == 1 and page.get_by_text("1 pertukaran").is_visible()
+    [(received,)] = deployment.query("pemkot-bekasi", "SELECT batch_id FROM inbound_batches")
+    assert rows.first.get_attribute("data-batch") == received
+    page.get_by_label("Dataset").select_option("tanggapan_klarifikasi")
+    page.get_by_role("button", name="Saring").click()
+    page.wait_for_url("**dataset=tanggapan_klarifikasi**")
+    assert rows.count() == 0 and page.get_by_text("Tidak ada pertukaran").is_visible()
+    page.get_by_role("link", name="Hapus saringan").click()
+    assert rows.count() == 2
+
+    # The batch Pemkot sent: its steps on both nodes, every check passed.
+    [(sent,)] = deployment.query("pemkot-bekasi", "SELECT batch_id FROM outbound_batches")
+    page.get_by_role("link", name=sent).click()
+    page.wait_for_url(f"{base}/console/batches/{sent}")
+    events = page.locator("[data-event]").evaluate_all(
+        "steps => steps.map(s => s.dataset.event)")
+    for step in ("submission_accepted", "batch_sealed", "batch_sent", "batch_received",
+                 "receipt_verified"):
+        assert step in events, (step, events)
+    sides = page.locator(".side[data-party]")
+    assert sides.count() == 2
+    for side in sides.all():
+        states = badge_states(side)
+        assert states == {"checkpoint_signature": "ok", "inclusion": "ok", "cosigned": "ok"}, (
+            side.get_attribute("data-party"), states)
+    assert badge_states(page)["digests_match"] == "ok"
+    page.screenshot(path=shots / "console-batch.png", full_page=True)
+
+    # The evidence bundle downloads, and the auditor's own tool verifies it.
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Unduh paket bukti").click()
+    bundle = tmp_path / download.value.suggested_filename
+    download.value.save_as(bundle)
+    assert bundle.name == f"bundle-{sent}.json"
+    done = gateway("audit", "verify", "--agreement", str(deployment.root / "agreement.toml"),
+                   "--no-state", str(bundle), env={**deployment.env, "HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "OK" in done.stdout
+
+    # The log page, in English.
+    page.get_by_role("link", name="Log audit").click()
+    page.get_by_role("link", name="EN").click()
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.get_by_role("heading", name="Verification of the whole log").is_visible()
+    assert badge_states(page) == {"checkpoint_signature": "ok", "log_verified": "ok",
+                                  "cosigned": "ok"}
+    page.screenshot(path=shots / "console-log.png", full_page=True)
+
+    # An operator edits an entry in the running node's database: the page flags it.
+    [(index, entry)] = deployment.query(
+        "pemkot-bekasi", "SELECT idx, entry FROM audit_events WHERE event = 'batch_sealed'")
+    deployment.query("pemkot-bekasi", "UPDATE audit_events SET entry = :e WHERE idx = :i",
+                     e=entry.replace('"record_count":5', '"record_count":50'), i=index)
+    page.reload()
+    assert badge_states(page)["log_verified"] == "fail"
+    problem = page.locator("#log-problem")
+    assert problem.is_visible() and f"entry {index}" in problem.inner_text()
+    page.screenshot(path=shots / "console-log-tampered.png", full_page=True)
+
+    # And the batch whose entry it was no longer proves its inclusion.
+    page.goto(f"{base}/console/batches/{sent}")
+    own = page.locator('.side[data-party="pemkot-bekasi"]')
+    assert badge_states(own)["inclusion"] == "fail"
+
+    # Signing out ends the session.
+    page.get_by_role("button", name="Sign out").click()
+    page.goto(f"{base}/console/log")
+    assert "/console/login" in page.url
+    context.close()
