@@ -111,6 +111,9 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
     # --- public -------------------------------------------------------------------------------
     ("/healthz", "GET"): [Case("public", "/healthz", everyone(200))],
     ("/exchange/v1/jwks", "GET"): [Case("public", "/exchange/v1/jwks", everyone(200))],
+    # The API contract: it holds no secret.
+    ("/openapi.json", "GET"): [Case("public", "/openapi.json", everyone(200))],
+    ("/docs/api", "GET"): [Case("public", "/docs/api", everyone(200))],
     # --- operator -----------------------------------------------------------------------------
     ("/metrics", "GET"): [Case("operator-only", "/metrics", bearer(403, operator=200))],
     # --- the node's own systems: submit -------------------------------------------------------
