@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection
 from gateway import audit
 from gateway.envelope import (
     BATCH_ID,
+    MAX_SEQUENCE,
     BatchHeader,
     ChunkInfo,
     Manifest,
@@ -72,6 +73,12 @@ def _opening(node: Node) -> dict[str, Any]:
 def _audited(batch_id: str) -> str | None:
     """The batch id of a URL path as an audit entry may name it: a well-formed one only."""
     return batch_id if BATCH_ID.match(batch_id) else None
+
+
+def _audited_index(index: int) -> int | None:
+    """The chunk index of a URL path as an audit entry may name it: one that canonical
+    JSON holds exactly (RFC 8785 refuses a larger integer); no chunk has a larger one."""
+    return index if index <= MAX_SEQUENCE else None
 
 
 def _sha256(token: bytes) -> str:
@@ -193,7 +200,12 @@ def receive_chunk(
         receipt, received = _store_chunk(node, manifest, chunk, leaves, envelope_sha256)
     except EnvelopeRejected as exc:
         record_refusal(
-            node, exc, envelope_sha256, peer=peer, batch_id=_audited(batch_id), chunk=index
+            node,
+            exc,
+            envelope_sha256,
+            peer=peer,
+            batch_id=_audited(batch_id),
+            chunk=_audited_index(index),
         )
         raise
     if receipt is None:

@@ -1090,6 +1090,28 @@ def schemas_docs(out_dir: str) -> None:
         click.echo(str(root / f"{dataset}.md"))
 
 
+@cli.command("openapi")
+@click.option(
+    "--out",
+    "out_file",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="write it to FILE instead of printing it",
+)
+def openapi_command(out_file: str | None) -> None:
+    """Print the OpenAPI 3.1 document of the node's HTTP API (also at GET /openapi.json)."""
+    from pathlib import Path
+
+    from gateway.openapi import document
+
+    text = json.dumps(document(), indent=2, ensure_ascii=False) + "\n"
+    if out_file is None:
+        click.echo(text, nl=False)
+    else:
+        Path(out_file).write_text(text, encoding="utf-8")
+        click.echo(out_file, err=True)
+
+
 @cli.command()
 @config_option
 @click.option("--no-scheduler", is_flag=True, help="serve the API only; run no transfers")

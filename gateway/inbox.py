@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +56,9 @@ log = logging.getLogger(__name__)
 
 # A received batch's columns but its payload, which is decrypted only when it is served.
 _WITHOUT_PAYLOAD = [c for c in inbound_batches.c if c.key != "signed"]
+# A cursor as this API hands them out: a batch's row number in ASCII digits, within a
+# 64-bit integer (int() also takes a full-width digit, "1_0", or a number no database stores).
+_CURSOR = re.compile(r"^[0-9]{1,18}$")
 
 
 @dataclass(frozen=True)
@@ -355,10 +359,9 @@ def list_batches(
         raise UnknownDataset(f"dataset {dataset!r} is not in the agreement", path="dataset")
     if dataset not in client.pull:
         raise Forbidden(f"client {client.id!r} may not pull {dataset!r}")
-    try:
-        cursor = int(after) if after else 0
-    except ValueError:
-        raise BadRequest("after must be a cursor returned by this API", path="after") from None
+    if after and not _CURSOR.match(after):
+        raise BadRequest("after must be a cursor returned by this API", path="after")
+    cursor = int(after) if after else 0
     c = inbound_batches.c
     with node.store.read() as conn:
         rows = (
@@ -434,6 +437,9 @@ def get_chunk(node: Node, client: ClientConfig, batch_id: str, index: int) -> di
     with node.store.read() as conn:
         row = _load_for(node, client, batch_id, conn)
         _refuse_purged(row)
+        # Checked before the query: an index from a URL can be beyond what a database stores.
+        if index >= row["chunk_count"]:
+            raise NotFound(f"batch {batch_id!r} has no chunk {index}", path="index")
         chunk = (
             conn.execute(
                 select(inbound_chunks).where(

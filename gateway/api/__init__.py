@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from gateway.api import audit, errors, exchange, outbox, records, schemas
+from gateway.api import apidocs, audit, errors, exchange, outbox, records, schemas
 from gateway.api._common import client
 from gateway.errors import Forbidden
 from gateway.metrics import NodeCollector
@@ -20,6 +20,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(outbox.bp)
     app.register_blueprint(schemas.bp)
     app.register_blueprint(audit.bp)
+    app.register_blueprint(apidocs.bp)
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(NodeCollector(app.extensions["gateway.node"]))

@@ -32,7 +32,8 @@ def _limit() -> int:
     raw = request.args.get("limit")
     if raw is None:
         return pull.DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= pull.MAX_LIMIT:
+    # isascii: str.isdigit() is true of "²", which int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= pull.MAX_LIMIT:
         raise BadRequest(f"limit must be an integer from 1 to {pull.MAX_LIMIT}", path="limit")
     return int(raw)
 

@@ -31,7 +31,8 @@ def submit_records(dataset: str) -> tuple[Response, int]:
 def list_batches(dataset: str) -> Response:
     who = client()
     raw_limit = request.args.get("limit", "100")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
+    # isascii: str.isdigit() is true of "²", which int() refuses.
+    if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= 1000:
         raise BadRequest("limit must be an integer from 1 to 1000", path="limit")
     return jsonify(
         inbox.list_batches(

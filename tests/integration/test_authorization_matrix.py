@@ -111,6 +111,9 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
     # --- public -------------------------------------------------------------------------------
     ("/healthz", "GET"): [Case("public", "/healthz", everyone(200))],
     ("/exchange/v1/jwks", "GET"): [Case("public", "/exchange/v1/jwks", everyone(200))],
+    # The API contract: it holds no secret.
+    ("/openapi.json", "GET"): [Case("public", "/openapi.json", everyone(200))],
+    ("/docs/api", "GET"): [Case("public", "/docs/api", everyone(200))],
     # --- the auditor console: a session cookie, never a bearer token or a signature ------------
     # (tests/integration/test_console.py signs in; here nobody has a session).
     ("/console/", "GET"): [Case("no-session", "/console/", everyone(302))],
