@@ -700,7 +700,7 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
         if not value:
             continue
         if name in ("workers", "threads"):
-            if not value.isdigit() or int(value) < 1:
+            if not (value.isascii() and value.isdigit()) or int(value) < 1:
                 raise ConfigError("environment", key, f"must be a positive integer, got {value!r}")
             out[name] = int(value)
         else:

@@ -144,6 +144,7 @@ def test_two_clients_may_not_share_a_token(deployment):
 @pytest.mark.parametrize(("env", "message"), [
     ({"GATEWAY_WORKERS": "abc"}, "environment: GATEWAY_WORKERS: must be a positive integer"),
     ({"GATEWAY_WORKERS": "-3"}, "environment: GATEWAY_WORKERS: must be a positive integer"),
+    ({"GATEWAY_THREADS": "\u00b2"}, "environment: GATEWAY_THREADS: must be a positive integer"),
     ({"GATEWAY_LISTEN": "nowhere"}, "environment: GATEWAY_LISTEN: must be host:port"),
 ])
 def test_bad_environment_overrides_name_the_variable(deployment, env, message):
