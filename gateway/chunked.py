@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from typing import Any
 
-from joserfc import jws
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
@@ -41,6 +39,7 @@ from gateway.envelope import (
     open_chunk,
     open_manifest,
     record_leaf,
+    signed_payload,
 )
 from gateway.errors import EnvelopeRejected
 from gateway.inbox import (
@@ -387,7 +386,7 @@ def _committed(conn: Connection, h: BatchHeader, *, root: str) -> str | None:
 
 def _manifest(row: Any) -> Manifest:
     """The manifest of a transfer in progress, from its stored, verified JWS."""
-    document = json.loads(jws.extract_compact(row["manifest"].encode("ascii")).payload)
+    document = signed_payload(row["manifest"])
     header = BatchHeader(
         sender=row["sender"],
         receiver=document["receiver"],

@@ -1056,15 +1056,26 @@ def schemas_diff(dataset: str, old: str, new: str) -> None:
 @click.option("--count", "count", type=click.IntRange(1, 100_000), default=10, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--jsonl", is_flag=True, help="one record per line instead of a JSON array")
-def schemas_sample(dataset: str, count: int, seed: int, jsonl: bool) -> None:
+@click.option(
+    "--csv", "as_csv", is_flag=True, help="CSV, as 'schemas validate' and gateway-client read it"
+)
+def schemas_sample(dataset: str, count: int, seed: int, jsonl: bool, as_csv: bool) -> None:
     """Print COUNT valid, realistic records of DATASET (the same for a seed on a given day)."""
     from schemas.samples import sample_records
 
+    if jsonl and as_csv:
+        raise click.UsageError("give --jsonl or --csv, not both")
     try:
         records = sample_records(dataset, count, seed=seed)
     except KeyError:
         raise GatewayError(f"no sample generator for dataset {dataset!r}") from None
-    if jsonl:
+    if as_csv:
+        from schemas import registry
+        from schemas.reader import csv_text
+
+        schema = registry.schema_class(dataset, registry.versions(dataset)[-1])()
+        click.echo(csv_text(records, schema), nl=False)
+    elif jsonl:
         for record in records:
             click.echo(json.dumps(record, ensure_ascii=False))
     else:

@@ -70,6 +70,23 @@ class PayloadTooLarge(GatewayError):
     status = 413
 
 
+class InvalidIdempotencyKey(BadRequest):
+    """An ``Idempotency-Key`` header that is not 1 to 255 printable ASCII characters."""
+
+    code = "invalid_idempotency_key"
+
+
+class IdempotencyKeyReused(GatewayError):
+    """An ``Idempotency-Key`` the client used before, for another request.
+
+    draft-ietf-httpapi-idempotency-key-header: the same key with a different
+    payload is answered 422; the first request's result stands.
+    """
+
+    code = "idempotency_key_reused"
+    status = 422
+
+
 class Unauthorized(GatewayError):
     code = "unauthorized"
     status = 401

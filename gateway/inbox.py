@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from joserfc import jws
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +21,7 @@ from gateway.envelope import (
     OpenedBatch,
     open_batch,
     sign_receipt,
+    signed_payload,
 )
 from gateway.errors import (
     BadRequest,
@@ -406,7 +405,7 @@ def get_batch(node: Node, client: ClientConfig, batch_id: str) -> dict[str, Any]
         row = _load_for(node, client, batch_id, conn, payload=True)
         _refuse_purged(row)
         _audit_pull(conn, node, client, row)
-    document = json.loads(jws.extract_compact(row["signed"].encode()).payload)
+    document = signed_payload(row["signed"])
     provenance = {
         "sender": row["sender"],
         "signer_kid": row["signer_kid"],
@@ -451,7 +450,7 @@ def get_chunk(node: Node, client: ClientConfig, batch_id: str, index: int) -> di
         )
     if chunk is None:
         raise NotFound(f"batch {batch_id!r} has no chunk {index}", path="index")
-    document = json.loads(jws.extract_compact(chunk["signed"].encode()).payload)
+    document = signed_payload(chunk["signed"])
     return {
         "batch_id": batch_id,
         "index": index,

@@ -127,6 +127,57 @@ class SubmissionResultSchema(_Body):
     received_at = _moment("when the records were stored")
 
 
+class SubmissionBatchSchema(_Body):
+    batch_id = _id("a batch that holds records of the submission")
+    status = fields.String(
+        required=True, validate=validate.OneOf(["sealed", "delivered", "dead", "cancelled"]))
+    receiver = _str("the receiving party")
+    sequence = _int("the batch's number on its channel")
+    created_at = _moment("when it was sealed")
+    delivered_at = fields.String(allow_none=True, metadata={"description": "when its receipt "
+                                 "verified", "format": "date-time"})
+    purged_at = fields.String(allow_none=True, metadata={"description": "when its records "
+                              "were purged under the flow's retention", "format": "date-time"})
+    record_count = _int("records of the submission in the batch")
+
+
+class SubmissionStatusSchema(SubmissionResultSchema):
+    state = fields.String(
+        required=True,
+        validate=validate.OneOf(["pending", "in_progress", "delivered", "failed"]),
+        metadata={"description": "pending: none sealed yet; delivered: every record's batch "
+                                 "has a verified receipt; failed: a batch is dead or cancelled"})
+    records = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                          metadata={"description": "records by state: pending, sealed, "
+                                                   "delivered, dead, cancelled"})
+    batches = fields.List(fields.Nested(SubmissionBatchSchema), required=True)
+
+
+class ClientSubmitSchema(_Body):
+    dataset = _str("a dataset the client may submit")
+    receiver = _str("the party it goes to")
+    schema_versions = fields.List(fields.String(), required=True)
+
+
+class ClientPullSchema(_Body):
+    dataset = _str("a dataset the client may pull")
+    senders = fields.List(fields.String(), required=True)
+
+
+class ClientLimitsSchema(_Body):
+    max_records_per_submission = _int("records one submission may hold")
+    max_body_bytes = _int("bytes one request body may hold")
+
+
+class ClientSchema(_Body):
+    client_id = _str("the calling client")
+    party = _str("the node's party")
+    submit = fields.List(fields.Nested(ClientSubmitSchema), required=True)
+    pull = fields.List(fields.Nested(ClientPullSchema), required=True)
+    roles = fields.List(fields.String(), required=True)
+    limits = fields.Nested(ClientLimitsSchema, required=True)
+
+
 class BatchSummarySchema(_Body):
     batch_id = _id("the batch's id, as the sender sealed it")
     cursor = _str("page with ?after= this value to list the batches after this one")
@@ -546,9 +597,12 @@ def _submissions() -> list[Operation]:
             "Validates every record against the agreed schema and stores all of them "
             "durably, or none: a refusal lists every problem with its JSON Pointer path. "
             "404 if the node's agreement has no such flow; 403 if this node does not send "
-            "the dataset or the client may not submit it.",
+            "the dataset or the client may not submit it. With an Idempotency-Key, a repeat "
+            "of the same request is answered with the first result (Idempotent-Replayed: "
+            "true) and stores nothing; the same key with another body is 422 "
+            "idempotency_key_reused.",
             security=_internal("submit"), body=_submission_body(dataset),
-            header_parameters=("Accept-Language",),
+            header_parameters=("Accept-Language", "Idempotency-Key"),
         )
         for dataset in registry.dataset_names()
     ]  # fmt: skip
@@ -575,6 +629,21 @@ def _operations() -> tuple[Operation, ...]:
     return (
         # -- the node's own systems -------------------------------------------------------
         *_submissions(),
+        Operation(
+            "get", "/api/v1/submissions/{submission_id}", "getSubmission", "records",
+            "Where a submission's records are",
+            {200: _json(SubmissionStatusSchema, "The submission and the batches that hold "
+                        "its records"),
+             404: "NotFound", **_CLIENT_ERRORS},
+            "Only the client that submitted it may ask; any other submission is 404 alike.",
+            security=_internal("submit"),
+        ),
+        Operation(
+            "get", "/api/v1/client", "describeClient", "records",
+            "The calling client: what it may submit and pull, the node's limits",
+            {200: _json(ClientSchema, "The client as the node knows it"), **_CLIENT_ERRORS},
+            security=_internal(),
+        ),
         Operation(
             "get", "/api/v1/datasets/{dataset}/batches", "listBatches", "records",
             "List received batches of a dataset",
@@ -808,6 +877,10 @@ _PATH_PARAMETERS: dict[str, dict[str, Any]] = {
         "description": "a chunk's index, from 0",
         "schema": {"type": "integer", "minimum": 0},
     },
+    "submission_id": {
+        "description": "a submission id (a lower-case UUID)",
+        "schema": {"type": "string", "format": "uuid", "pattern": BATCH_ID.pattern},
+    },
 }
 
 _ERRORS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -827,7 +900,8 @@ _ERRORS: dict[str, tuple[str, dict[str, Any]]] = {
     "PayloadTooLarge": ("Over the node's limit (payload_too_large)", {}),
     "UnsupportedMediaType": ("Another Content-Type than the one documented", {}),
     "ValidationFailed": (
-        "validation_failed (with every field error) or unknown_schema_version",
+        "validation_failed (with every field error), unknown_schema_version or "
+        "idempotency_key_reused",
         {},
     ),
     "TooManyRequests": (
@@ -902,6 +976,15 @@ def _register_components(spec: APISpec) -> None:
         {
             "description": "the language of field error messages: id or en (default)",
             "schema": {"type": "string"},
+        },
+    )
+    spec.components.parameter(
+        "Idempotency-Key",
+        "header",
+        {
+            "description": "draft-ietf-httpapi-idempotency-key-header: 1 to 255 printable "
+            "ASCII characters (optionally an RFC 8941 string); unique per client",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 257},
         },
     )
     for name, scheme in _SECURITY_SCHEMES.items():

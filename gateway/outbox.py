@@ -1,12 +1,24 @@
-"""Accepting records from the node's own systems into the durable outbox."""
+"""Accepting records from the node's own systems into the durable outbox.
+
+A submission may carry the client's idempotency key
+(draft-ietf-httpapi-idempotency-key-header): the same key with the same request
+body is answered with the first submission's result and stores nothing; with
+another body it is refused (:class:`~gateway.errors.IdempotencyKeyReused`). The
+key is unique per client in the database, so two requests with one key that
+race on different workers or replicas store one submission.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import re
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from gateway import audit, canonical
 from gateway.config import ClientConfig, DatasetAgreement
@@ -14,16 +26,26 @@ from gateway.envelope import records_budget
 from gateway.errors import (
     BadRequest,
     Forbidden,
+    IdempotencyKeyReused,
+    NotFound,
     PayloadTooLarge,
     UnknownDataset,
     UnknownSchemaVersion,
 )
 from gateway.ids import uuid7
 from gateway.node import Node, iso
-from gateway.storage import FastInsert, outbox_records, submissions
+from gateway.storage import FastInsert, outbound_batches, outbox_records, submissions
 from gateway.validation import validator_for
 
-__all__ = ["may_submit", "record_rejection", "submit"]
+__all__ = [
+    "Idempotency",
+    "may_submit",
+    "record_rejection",
+    "replay",
+    "status",
+    "submit",
+    "submit_once",
+]
 
 _BODY_KEYS = {"schema_version", "records"}
 _INSERT_SUBMISSION = FastInsert(
@@ -36,6 +58,8 @@ _INSERT_SUBMISSION = FastInsert(
         "record_count",
         "records_sha256",
         "received_at",
+        "idempotency_key",
+        "request_sha256",
     ],
 )
 _INSERT_RECORD = FastInsert(
@@ -55,8 +79,81 @@ def may_submit(node: Node, client: ClientConfig, dataset: str) -> DatasetAgreeme
     return agreed
 
 
-def submit(node: Node, client: ClientConfig, dataset: str, body: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Idempotency:
+    """A client's idempotency key, and the SHA-256 (hex) of the request body it came with."""
+
+    key: str
+    request_sha256: str
+
+
+def replay(
+    node: Node, client: ClientConfig, dataset: str, idempotency: Idempotency
+) -> dict[str, Any] | None:
+    """The submission ``client`` made before with this key, or None if there is none.
+
+    Raises :class:`IdempotencyKeyReused` if that submission came with another body
+    (or to another dataset). The key itself appears in no message: it is the
+    client's text, and may say anything.
+    """
+    s = submissions.c
+    with node.store.read() as conn:
+        row = (
+            conn.execute(
+                select(submissions).where(
+                    s.client_id == client.id, s.idempotency_key == idempotency.key
+                )
+            )
+            .mappings()
+            .first()
+        )
+    if row is None:
+        return None
+    if row["dataset"] != dataset or row["request_sha256"] != idempotency.request_sha256:
+        raise IdempotencyKeyReused(
+            "this Idempotency-Key was used before with another request; the submission "
+            "made then stands, nothing was stored now: send a new request with a new key",
+            path="Idempotency-Key",
+        )
+    return _result(row)
+
+
+def _result(row: Any) -> dict[str, Any]:
+    return {
+        "submission_id": row["id"],
+        "dataset": row["dataset"],
+        "schema_version": row["schema_version"],
+        "record_count": row["record_count"],
+        "records_sha256": row["records_sha256"],
+        "received_at": row["received_at"],
+    }
+
+
+def submit(
+    node: Node,
+    client: ClientConfig,
+    dataset: str,
+    body: Any,
+    *,
+    idempotency: Idempotency | None = None,
+) -> dict[str, Any]:
     """Validate every record and store all of them, or none; returns the submission."""
+    return submit_once(node, client, dataset, body, idempotency=idempotency)[0]
+
+
+def submit_once(
+    node: Node,
+    client: ClientConfig,
+    dataset: str,
+    body: Any,
+    *,
+    idempotency: Idempotency | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """:func:`submit`, and whether the result is that of an earlier request with the same key.
+
+    The caller has looked for an earlier submission with the key (:func:`replay`)
+    already; this finds one only if it was stored meanwhile, by a concurrent request.
+    """
     agreed = may_submit(node, client, dataset)
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object", path="")
@@ -122,6 +219,8 @@ def submit(node: Node, client: ClientConfig, dataset: str, body: Any) -> dict[st
             "record_count": len(records),
             "records_sha256": total,
             "received_at": stamp,
+            "idempotency_key": None if idempotency is None else idempotency.key,
+            "request_sha256": None if idempotency is None else idempotency.request_sha256,
         },
         records=[
             {
@@ -136,16 +235,16 @@ def submit(node: Node, client: ClientConfig, dataset: str, body: Any) -> dict[st
         ],
         event=event,
     )
-    # Durable before the answer: run() returns only after the commit that holds it.
-    node.store.group("submissions", _store_writes).run(write)
-    return {
-        "submission_id": submission_id,
-        "dataset": dataset,
-        "schema_version": version,
-        "record_count": len(records),
-        "records_sha256": total,
-        "received_at": stamp,
-    }
+    try:
+        # Durable before the answer: run() returns only after the commit that holds it.
+        node.store.group("submissions", _store_writes).run(write)
+    except (IntegrityError, sqlite3.IntegrityError):
+        # On SQLite the rows go in through the driver's cursor (FastInsert).
+        earlier = None if idempotency is None else replay(node, client, dataset, idempotency)
+        if earlier is None:
+            raise
+        return earlier, True
+    return _result(write.submission), False
 
 
 @dataclass(frozen=True)
@@ -179,3 +278,71 @@ def record_rejection(
             dataset=known,
             reason=reason,
         )
+
+
+_SUBMISSION_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+# The states of a submission's records: not yet in a batch, or their batch's status.
+RECORD_STATES = ("pending", "sealed", "delivered", "dead", "cancelled")
+
+
+def status(node: Node, client: ClientConfig, submission_id: str) -> dict[str, Any]:
+    """Where the records of one of ``client``'s submissions are: pending, or in which batches.
+
+    A submission of another client is reported as absent, as an unknown one.
+    ``state`` sums it up: ``pending`` (no record is in a batch yet), ``delivered``
+    (every record is in a batch the receiver has taken), ``failed`` (some are in a
+    batch given up on or cancelled: see ``gateway transfer status``), else
+    ``in_progress``.
+    """
+    absent = NotFound(f"no submission {submission_id!r} for this client", path="submission_id")
+    if not _SUBMISSION_ID.match(submission_id):
+        raise absent
+    o, b = outbox_records.c, outbound_batches.c
+    with node.store.read() as conn:
+        row = conn.execute(select(submissions).where(submissions.c.id == submission_id))
+        found = row.mappings().first()
+        if found is None or found["client_id"] != client.id:
+            raise absent
+        counts: dict[str | None, int] = dict(
+            conn.execute(
+                select(o.batch_id, func.count())
+                .where(o.submission_id == submission_id)
+                .group_by(o.batch_id)
+            ).all()
+        )
+        in_batches = [k for k in counts if k is not None]
+        batches = (
+            conn.execute(
+                select(
+                    b.batch_id,
+                    b.status,
+                    b.receiver,
+                    b.sequence,
+                    b.created_at,
+                    b.delivered_at,
+                    b.purged_at,
+                ).where(b.batch_id.in_(in_batches))
+            )
+            .mappings()
+            .all()
+            if in_batches
+            else []
+        )
+    records = dict.fromkeys(RECORD_STATES, 0)
+    records["pending"] = int(counts.get(None, 0))
+    listed = []
+    for batch in sorted(batches, key=lambda r: (r["sequence"], r["created_at"])):
+        count = int(counts[batch["batch_id"]])
+        records[batch["status"]] = records.get(batch["status"], 0) + count
+        listed.append({**batch, "record_count": count})
+    total = found["record_count"]
+    if records["pending"] == total:
+        state = "pending"
+    elif records["delivered"] == total:
+        state = "delivered"
+    elif records["dead"] or records["cancelled"]:
+        state = "failed"
+    else:
+        state = "in_progress"
+    return {**_result(found), "state": state, "records": records, "batches": listed}

@@ -77,6 +77,21 @@ submissions = Table(
     Column("record_count", Integer, nullable=False),
     Column("records_sha256", String(64), nullable=False),
     Column("received_at", String(40), nullable=False),
+    # The client's Idempotency-Key (draft-ietf-httpapi-idempotency-key-header), if it
+    # sent one, and the SHA-256 of the request body it came with: the same key again
+    # with the same body is answered with this submission; with another, refused.
+    Column("idempotency_key", String(255), nullable=True),
+    Column("request_sha256", String(64), nullable=True),
+    # A key is taken once per client, also by concurrent requests to other workers or
+    # replicas: the second insert fails and is answered as a repeat.
+    Index(
+        "uq_submissions_idempotency_key",
+        "client_id",
+        "idempotency_key",
+        unique=True,
+        sqlite_where=text("idempotency_key IS NOT NULL"),
+        postgresql_where=text("idempotency_key IS NOT NULL"),
+    ),
     # Keyed by the id alone: one B-tree instead of a rowid table plus an index.
     sqlite_with_rowid=False,
 )
@@ -94,6 +109,8 @@ outbox_records = Table(
     Column("batch_id", String(36), nullable=True),
     Column("created_at", String(40), nullable=False),
     Index("ix_outbox_pending", "dataset", "batch_id", "seq"),
+    # Where a submission's records are (GET /api/v1/submissions/<id>).
+    Index("ix_outbox_submission", "submission_id"),
 )
 
 outbound_batches = Table(

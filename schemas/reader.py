@@ -5,6 +5,7 @@ CSV: one record per row, a column per top-level field; a cell is read as the
 field's type says: text stays text (so a NIK keeps its digits as written),
 booleans are ``true``/``false``, numbers are numbers, and lists and nested
 records are written as JSON inside the cell. An empty cell leaves the field out.
+:func:`csv_text` writes records so, the other way round.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from marshmallow import Schema, fields
 
-__all__ = ["FORMATS", "ReadError", "read_records"]
+__all__ = ["FORMATS", "ReadError", "csv_text", "read_records"]
 
 FORMATS = ("json", "jsonl", "csv")
 
@@ -88,3 +90,44 @@ def _cell(field: fields.Field[Any] | None, cell: str) -> Any:
         return json.loads(cell)
     except json.JSONDecodeError:
         return cell  # let the schema say what is wrong with it
+
+
+def csv_text(records: Iterable[Mapping[str, Any]], schema: Schema) -> str:
+    """``records`` as CSV that :func:`read_records` reads back as they are.
+
+    A column per top-level field any record has, in the schema's order (fields
+    the schema does not know last, by name). Text is written as it is, booleans
+    as ``true``/``false``, numbers, lists and nested records as JSON. A field that
+    is absent is an empty cell; so is a null text field (text cannot say null),
+    while a null of another type is written ``null``.
+    """
+    rows = list(records)
+    present = {name for row in rows for name in row}
+    known = [name for name in schema.fields if name in present]
+    columns = known + sorted(present - set(known))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(
+            [_to_cell(schema.fields.get(name), row.get(name, _ABSENT)) for name in columns]
+        )
+    return out.getvalue()
+
+
+_ABSENT = object()
+
+
+def _to_cell(field: fields.Field[Any] | None, value: Any) -> str:
+    if value is _ABSENT:
+        return ""
+    if isinstance(field, fields.String) or field is None:
+        if value is None:
+            return ""
+        if isinstance(value, str):
+            return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)

@@ -114,7 +114,11 @@ def _check_depth(value: Any) -> None:
 
 
 def read_json() -> Any:
-    raw = read_body("application/json")
+    return parse_json(read_body("application/json"))
+
+
+def parse_json(raw: bytes) -> Any:
+    """A request body read with :func:`read_body`, parsed as JSON."""
     try:
         # RFC 8259 section 8.1: JSON exchanged between systems is UTF-8.
         value = _DECODER.decode(raw.decode("utf-8"))

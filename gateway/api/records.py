@@ -1,14 +1,68 @@
-"""The API for the node's own systems: submit records, pull received batches."""
+"""The API for the node's own systems: submit records, follow them, pull received batches."""
 
 from __future__ import annotations
+
+import hashlib
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
 from gateway import inbox, outbox
-from gateway.api._common import client, node, read_json
-from gateway.errors import BadRequest, GatewayError
+from gateway.api._common import client, node, parse_json, read_body
+from gateway.errors import BadRequest, GatewayError, InvalidIdempotencyKey
 
 bp = Blueprint("records", __name__, url_prefix="/api/v1")
+
+IDEMPOTENCY_KEY = "Idempotency-Key"
+_KEY_PROBLEM = (
+    "Idempotency-Key must be one string of 1 to 255 printable ASCII characters, "
+    'preferably a structured-field string (RFC 8941) such as "4f9c0a1e-..."'
+)
+
+
+def _sf_string(value: str) -> str | None:
+    """The text of an RFC 8941 sf-string (``"..."`` with ``\\"`` and ``\\\\``), or None."""
+    out: list[str] = []
+    escaped = False
+    for i, ch in enumerate(value[1:], start=1):
+        if escaped:
+            if ch not in '"\\':
+                return None
+            out.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == '"':
+            return "".join(out) if i == len(value) - 1 else None  # no parameters
+        else:
+            out.append(ch)
+    return None  # no closing quote
+
+
+def idempotency_key() -> str | None:
+    """The request's ``Idempotency-Key`` (draft-ietf-httpapi-idempotency-key-header), if any.
+
+    The draft makes it an RFC 8941 string (``Idempotency-Key: "..."``); a bare
+    value, which many clients send, is taken as it is.
+    """
+    values = request.headers.getlist(IDEMPOTENCY_KEY)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise InvalidIdempotencyKey(_KEY_PROBLEM, path=IDEMPOTENCY_KEY)
+    value = values[0].strip()
+    key = _sf_string(value) if value.startswith('"') else value
+    if key is None or not 1 <= len(key) <= 255 or not all(" " <= ch <= "~" for ch in key):
+        raise InvalidIdempotencyKey(_KEY_PROBLEM, path=IDEMPOTENCY_KEY)
+    return key
+
+
+def _accepted(result: dict[str, Any], *, replayed: bool) -> tuple[Response, int]:
+    response = jsonify(result)
+    if replayed:
+        # The answer to an earlier request with this key; nothing was stored now.
+        response.headers["Idempotent-Replayed"] = "true"
+    return response, 202
 
 
 @bp.post("/datasets/<dataset>/records")
@@ -19,12 +73,71 @@ def submit_records(dataset: str) -> tuple[Response, int]:
         who = client()
         client_id = who.id
         outbox.may_submit(gateway, who, dataset)  # before the body is read
-        body = read_json()
-        result = outbox.submit(gateway, who, dataset, body)
+        key = idempotency_key()
+        raw = read_body("application/json")
+        keyed = None
+        if key is not None:
+            keyed = outbox.Idempotency(key, hashlib.sha256(raw).hexdigest())
+            earlier = outbox.replay(gateway, who, dataset, keyed)
+            if earlier is not None:
+                return _accepted(earlier, replayed=True)
+        result, replayed = outbox.submit_once(
+            gateway, who, dataset, parse_json(raw), idempotency=keyed
+        )
     except GatewayError as exc:
         outbox.record_rejection(gateway, client_id=client_id, dataset=dataset, reason=exc.code)
         raise
-    return jsonify(result), 202
+    return _accepted(result, replayed=replayed)
+
+
+@bp.get("/submissions/<submission_id>")
+def submission_status(submission_id: str) -> Response:
+    """Where a submission's records are: pending, or in which batches, in which state."""
+    return jsonify(outbox.status(node(), client(), submission_id))
+
+
+@bp.get("/client")
+def describe_client() -> Response:
+    """The calling client: what it may submit and pull, its roles, the node's limits."""
+    who = client()
+    gateway = node()
+    agreement = gateway.config.agreement
+    submit = []
+    for dataset in sorted(who.submit):
+        flow = agreement.flow(dataset, sender=gateway.party_id)
+        if flow is not None:  # as outbox.may_submit decides
+            submit.append(
+                {
+                    "dataset": dataset,
+                    "receiver": flow.receiver,
+                    "schema_versions": list(flow.schema_versions),
+                }
+            )
+    pull = [
+        {
+            "dataset": dataset,
+            "senders": sorted(
+                f.sender
+                for f in agreement.flows
+                if f.name == dataset and f.receiver == gateway.party_id
+            ),
+        }
+        for dataset in sorted(who.pull)
+        if dataset in agreement.dataset_names  # as inbox.list_batches decides
+    ]
+    return jsonify(
+        {
+            "client_id": who.id,
+            "party": gateway.party_id,
+            "submit": submit,
+            "pull": pull,
+            "roles": sorted(who.roles),
+            "limits": {
+                "max_records_per_submission": gateway.config.max_records_per_submission,
+                "max_body_bytes": gateway.config.max_body_bytes,
+            },
+        }
+    )
 
 
 @bp.get("/datasets/<dataset>/batches")

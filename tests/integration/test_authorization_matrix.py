@@ -12,7 +12,8 @@ which holds, built once for the module:
 * sealed outbound ``tanggapan_klarifikasi`` batches (a pull flow here) in its
   outbox: a single one, whose receipt the Ombudsman's node has signed, and a
   chunked one;
-* an audit log with a signed checkpoint.
+* an audit log with a signed checkpoint;
+* submissions of ``sistem-pengaduan`` (those of the outbound batches).
 
 The caller kinds: no credentials, an unknown bearer token, the token of a managed
 client (``gateway clients``) that has every right but has expired, and one that was
@@ -149,6 +150,15 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
         Case("wrong-direction-empty-body", f"/api/v1/datasets/{PERMINTAAN}/records",
              bearer(403)),
     ],
+    # --- the node's own systems: their submissions, and themselves -----------------------------
+    # A submission of another client is 404, as an unknown one: ids cannot be probed.
+    ("/api/v1/submissions/<submission_id>", "GET"): [
+        Case("own-submission", "/api/v1/submissions/{submission}",
+             bearer(404, sistem_pengaduan=200)),
+        Case("unknown-submission", f"/api/v1/submissions/{UNKNOWN_ID}", bearer(404)),
+        Case("malformed-id", "/api/v1/submissions/not-an-id", bearer(404)),
+    ],
+    ("/api/v1/client", "GET"): [Case("any-client", "/api/v1/client", bearer(200))],
     # --- the node's own systems: pull ---------------------------------------------------------
     ("/api/v1/datasets/<dataset>/batches", "GET"): [
         Case("may-pull-both", f"/api/v1/datasets/{PERMINTAAN}/batches",
@@ -304,12 +314,13 @@ def _node(app: NodeApp) -> Any:
     return app.app.extensions["gateway.node"]
 
 
-def _submit(app: NodeApp, client_id: str, dataset: str, count: int, seed: int) -> None:
+def _submit(app: NodeApp, client_id: str, dataset: str, count: int, seed: int) -> str:
     answer = app.client.post(
         f"/api/v1/datasets/{dataset}/records",
         json={"schema_version": "1.0", "records": sample_records(dataset, count, seed=seed)},
         headers=app.auth(client_id))
     assert answer.status_code == 202, answer.get_json()
+    return str(answer.get_json()["submission_id"])
 
 
 def _push(apps: dict[str, NodeApp]) -> Any:
@@ -360,7 +371,8 @@ def _populate(apps: dict[str, NodeApp]) -> World:
         ids[name] = _one_new(transfer.run(_node(ombudsman), post=push), "delivered")
     # Outbound at Pemkot, sealed for the Ombudsman to pull.
     for name, count in (("t_single", 2), ("t_chunked", 40)):
-        _submit(pemkot, "sistem-pengaduan", TANGGAPAN, count, seed=len(ids) + 1)
+        ids["submission"] = _submit(pemkot, "sistem-pengaduan", TANGGAPAN, count,
+                                    seed=len(ids) + 1)
         ids[name] = _one_new(transfer.run(_node(pemkot), post=_no_push), "sealed")
     with _node(pemkot).store.read() as conn:
         rows = dict(conn.execute(

@@ -78,3 +78,42 @@ def test_db_commands(deployment):
     done = subprocess.run([*run, "current", "--config", config], capture_output=True, text=True,
                           timeout=60, check=False)
     assert done.stdout.strip() == f"database: {migrate.head()}, release: {migrate.head()}"
+
+
+def _from_0009_with_submissions(url):
+    """Revision 0010 on a database of 0009 that holds submissions; down again; up again."""
+    from alembic import command
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(migrate._config(conn), "0009")
+            for sid in ("s-1", "s-2"):  # two from before, without keys, of one client
+                conn.execute(text("INSERT INTO submissions (id, client_id, dataset, "
+                                  "schema_version, record_count, records_sha256, received_at) "
+                                  "VALUES (:id, 'c', 'd', '1.0', 1, 'x', 't')"), {"id": sid})
+        with engine.begin() as conn:
+            command.upgrade(migrate._config(conn), "head")
+        with engine.connect() as conn:
+            assert migrate.differences(conn) == []
+            keys = conn.execute(text("SELECT idempotency_key FROM submissions")).scalars().all()
+            assert keys == [None, None]
+        with engine.begin() as conn:
+            command.downgrade(migrate._config(conn), "0009")
+        with engine.begin() as conn:
+            assert "idempotency_key" not in {c["name"] for c in
+                                             inspect(conn).get_columns("submissions")}
+            command.upgrade(migrate._config(conn), "head")
+        with engine.connect() as conn:
+            assert migrate.differences(conn) == []
+            assert conn.execute(text("SELECT count(*) FROM submissions")).scalar() == 2
+    finally:
+        engine.dispose()
+
+
+def test_idempotency_keys_migrate_up_and_down_on_sqlite(tmp_path):
+    _from_0009_with_submissions(f"sqlite:///{tmp_path / 'node.db'}")
+
+
+def test_idempotency_keys_migrate_up_and_down_on_postgresql(postgres_url):
+    _from_0009_with_submissions(postgres_url)
