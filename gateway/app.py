@@ -35,10 +35,6 @@ def create_app(config: NodeConfig | str | None = None, *, clock: Clock | None = 
     app.extensions["gateway.node"] = node
     app.extensions["gateway.client_limits"] = ClientLimits(config)
 
-    @app.before_request
-    def _request_id() -> None:
-        g.request_id = os.urandom(16).hex()
-
     @app.after_request
     def _headers(response: Response) -> Response:
         headers = response.headers

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import signal
 import ssl
@@ -18,7 +17,7 @@ from typing import Any, TypeVar
 import click
 import requests
 
-from gateway import transfer
+from gateway import logs, transfer
 from gateway.config import NodeConfig, TLSConfig, load_node_config
 from gateway.envelope import BatchHeader, open_batch, seal_batch
 from gateway.errors import GatewayError, KeyMaterialError
@@ -48,13 +47,17 @@ operator_option = click.option(
 
 
 @click.group()
-def cli() -> None:
-    """Secure data-exchange gateway node (Pemkot Bekasi - Ombudsman RI)."""
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Secure data-exchange gateway node (Pemkot Bekasi - Ombudsman RI).
+
+    Log lines go to standard error: JSON objects under 'serve' (the node), plain text
+    for the other commands; GATEWAY_LOG_FORMAT=json or text chooses for all.
+    """
+    try:
+        logs.configure("json" if ctx.invoked_subcommand == "serve" else "text")
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 @cli.group()
@@ -954,6 +957,45 @@ def db_current(config_path: str | None) -> None:
         )
     finally:
         store.dispose()
+
+
+@cli.group("backup")
+def backup_group() -> None:
+    """Back up the node while it runs: its SQLite database, its keys (keep them apart)."""
+
+
+@backup_group.command("db")
+@config_option
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="a new file")
+def backup_db(config_path: str | None, out: str) -> None:
+    """Copy the node's SQLite database consistently, while the node runs (online backup).
+
+    PostgreSQL: use pg_dump instead (docs/OPERATIONS.md).
+    """
+    from pathlib import Path
+
+    from gateway.backup import backup_database
+
+    done = backup_database(_config(config_path).database_url, Path(out))
+    click.echo(
+        f"database backed up to {done.path}: revision {done.revision or 'none'}, "
+        f"{done.audit_entries} audit entries, newest checkpoint of size {done.checkpoint_size}"
+    )
+
+
+@backup_group.command("keys")
+@config_option
+@click.option(
+    "--out", "out", required=True, type=click.Path(file_okay=False), help="a new directory"
+)
+def backup_keys(config_path: str | None, out: str) -> None:
+    """Copy the node's key directory (private keys stay encrypted with the passphrase)."""
+    from pathlib import Path
+
+    from gateway.backup import backup_keys as copy_keys
+
+    written = copy_keys(_config(config_path).key_dir, Path(out))
+    click.echo(f"{len(written)} key files backed up to {out}; store them apart from the database")
 
 
 @cli.group("schemas")

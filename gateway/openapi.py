@@ -412,6 +412,17 @@ class EvidenceBundleSchema(_Body):
         metadata={"description": "entries written after the checkpoint (no proof yet)"})
 
 
+class ReadinessSchema(_Body):
+    status = fields.String(
+        required=True, validate=validate.OneOf(["ready", "degraded", "not_ready"]),
+        metadata={"description": "degraded: only the peers or the schedule fail (the node "
+                                 "still accepts submissions); not_ready: the database or keys"})
+    checks = fields.Dict(
+        keys=fields.String(), values=fields.Raw(), required=True,
+        metadata={"description": "database, keys, scheduler, peers: ok, fail or skipped "
+                                 "(with the operator role: an object with the findings)"})
+
+
 class HealthSchema(_Body):
     status = fields.String(required=True, validate=validate.OneOf(["ok"]))
 
@@ -842,6 +853,15 @@ def _operations() -> tuple[Operation, ...]:
         Operation(
             "get", "/healthz", "health", "operations", "Liveness",
             {200: _json(HealthSchema, "The node answers")},
+        ),
+        Operation(
+            "get", "/readyz", "readiness", "operations", "Readiness",
+            {200: _json(ReadinessSchema, "Ready, or degraded"),
+             503: _json(ReadinessSchema, "Not ready: the database or the keys fail"),
+             401: "Unauthorized", 403: "Forbidden", 429: "TooManyRequests"},
+            "Without credentials, each check's outcome only; with an operator token, the "
+            "findings too (docs/OPERATIONS.md).",
+            security=({}, *_internal("operator")),
         ),
         Operation(
             "get", "/openapi.json", "openapi", "operations",

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from flask import Flask
 
-from gateway.api import apidocs, audit, errors, exchange, outbox, records, schemas
-from gateway.api._common import client
-from gateway.errors import Forbidden
-from gateway.metrics import NodeCollector
+from gateway.api import apidocs, audit, errors, exchange, observe, outbox, probes, records, schemas
+from gateway.metrics import metrics_registry
+from gateway.readiness import Readiness
 
 __all__ = ["init_app"]
 
 
 def init_app(app: Flask) -> None:
+    node = app.extensions["gateway.node"]
+    registry, request_metrics = metrics_registry(node)
+    app.extensions["gateway.metrics_registry"] = registry
+    app.extensions["gateway.request_metrics"] = request_metrics
+    app.extensions["gateway.readiness"] = Readiness(node)
+    observe.init_app(app)
     errors.init_app(app)
     app.register_blueprint(records.bp)
     app.register_blueprint(exchange.bp)
@@ -21,17 +25,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(schemas.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(apidocs.bp)
-
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(NodeCollector(app.extensions["gateway.node"]))
-
-    @app.get("/metrics")
-    def metrics() -> Response:
-        who = client()
-        if "operator" not in who.roles:
-            raise Forbidden("this client does not have the operator role")
-        return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
-
-    @app.get("/healthz")
-    def healthz() -> Response:
-        return jsonify({"status": "ok"})
+    app.register_blueprint(probes.bp)

@@ -22,6 +22,7 @@ def node() -> Node:
 def client() -> ClientConfig:
     """The authenticated client of this request, counted against its rate limit."""
     found = node().authenticate(request.headers.get("Authorization"))
+    g.client_id = found.id  # for the request's log line
     current_app.extensions["gateway.client_limits"].check(found)
     return found
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from gateway import inbox, outbox
 from gateway.api._common import client, node, parse_json, read_body
@@ -86,6 +86,9 @@ def submit_records(dataset: str) -> tuple[Response, int]:
         )
     except GatewayError as exc:
         outbox.record_rejection(gateway, client_id=client_id, dataset=dataset, reason=exc.code)
+        # Labelled with agreed names only: the path's dataset is whatever a client sent.
+        known = dataset if dataset in gateway.config.agreement.dataset_names else "unknown"
+        current_app.extensions["gateway.request_metrics"].reject(known, exc.code)
         raise
     return _accepted(result, replayed=replayed)
 

@@ -133,6 +133,10 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
         Case("public", "/console/static/console.css", everyone(200))],
     # --- operator -----------------------------------------------------------------------------
     ("/metrics", "GET"): [Case("operator-only", "/metrics", bearer(403, operator=200))],
+    # Probes send no credentials and get the outcome of each check; credentials that are
+    # sent must be the operator's, who gets the details too.
+    ("/readyz", "GET"): [
+        Case("public-or-operator", "/readyz", {**bearer(403, operator=200), "anonymous": 200})],
     # --- the node's own systems: submit -------------------------------------------------------
     ("/api/v1/datasets/<dataset>/records", "POST"): [
         Case("may-submit", f"/api/v1/datasets/{TANGGAPAN}/records",

@@ -363,8 +363,10 @@ def test_the_leader_replica_killed_mid_transfer_the_other_finishes_without_dupli
         wait_until(lambda: committed(deployment) >= total, timeout=120,
                    what=f"all {total} records delivered by the follower")
         assert received_digests(deployment) == sent_digests(deployment)
-        assert deployment.query("pemkot-bekasi", "SELECT DISTINCT status FROM outbound_batches"
-                                ) == [("delivered",)]
+        # The receiver commits the last batch before the follower has its receipt.
+        wait_until(lambda: deployment.query(
+            "pemkot-bekasi", "SELECT DISTINCT status FROM outbound_batches") == [("delivered",)],
+            timeout=30, what="every batch marked delivered by the follower")
         # The follower's run that finished the transfer reports it once it is over.
         wait_until(lambda: f"transfer {DATASET}: sealed" in follower.log_tail(400), timeout=30,
                    what="the follower's report of the transfer it finished")

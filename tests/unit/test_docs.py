@@ -12,3 +12,22 @@ def test_the_dataset_pages_in_docs_are_current():
     for dataset in registry.dataset_names():
         page = (DOCS / f"{dataset}.md").read_text(encoding="utf-8")
         assert page == dataset_page(dataset), f"docs/datasets/{dataset}.md is out of date"
+
+
+def test_every_command_the_operations_guide_names_exists():
+    import re
+
+    import click
+
+    from gateway.cli import cli
+
+    text = (DOCS.parent / "OPERATIONS.md").read_text(encoding="utf-8")
+    # As commands are written there: in code spans, code blocks and after a bin/ path.
+    named = set(re.findall(r"(?:`|^|bin/)gateway ([a-z]+(?: [a-z]+)?)", text, re.MULTILINE))
+    assert len(named) > 20
+    for words in sorted(named):
+        group, _, sub = words.partition(" ")
+        command = cli.commands.get(group)
+        assert command is not None, f"docs/OPERATIONS.md: no command 'gateway {group}'"
+        if isinstance(command, click.Group) and sub:
+            assert sub in command.commands, f"docs/OPERATIONS.md: no 'gateway {words}'"
