@@ -32,7 +32,7 @@ from gateway.errors import (
     UnknownDataset,
 )
 from gateway.node import Node, iso
-from gateway.storage import inbound_batches, inbound_chunks
+from gateway.storage import MAX_INTEGER, inbound_batches, inbound_chunks
 from gateway.validation import validator_for
 
 __all__ = [
@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 _WITHOUT_PAYLOAD = [c for c in inbound_batches.c if c.key != "signed"]
 # A cursor as this API hands them out: a batch's row number in ASCII digits, within a
 # 64-bit integer (int() also takes a full-width digit, "1_0", or a number no database stores).
-_CURSOR = re.compile(r"^[0-9]{1,18}$")
+_CURSOR = re.compile(r"^[0-9]{1,10}$")
 
 
 @dataclass(frozen=True)
@@ -358,7 +358,7 @@ def list_batches(
         raise UnknownDataset(f"dataset {dataset!r} is not in the agreement", path="dataset")
     if dataset not in client.pull:
         raise Forbidden(f"client {client.id!r} may not pull {dataset!r}")
-    if after and not _CURSOR.match(after):
+    if after and (not _CURSOR.match(after) or int(after) > MAX_INTEGER):
         raise BadRequest("after must be a cursor returned by this API", path="after")
     cursor = int(after) if after else 0
     c = inbound_batches.c

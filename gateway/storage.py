@@ -40,6 +40,7 @@ from gateway.atrest import Cipher, Encrypted, attach
 from gateway.groupcommit import GroupCommit
 
 __all__ = [
+    "MAX_INTEGER",
     "FastInsert",
     "Store",
     "audit_checkpoints",
@@ -63,6 +64,11 @@ __all__ = [
 ]
 
 metadata = MetaData()
+
+# The largest value an Integer column holds on every backend (PostgreSQL's INTEGER is
+# 32-bit): a number from a request that is compared with one is refused above it, or the
+# database would fail the query.
+MAX_INTEGER = 2**31 - 1
 
 # Host parameters per statement: SQLite before 3.32 allowed at most 999.
 _SQLITE_MAX_PARAMETERS = 999

@@ -18,7 +18,7 @@ from gateway import note, tlog
 from gateway.api._common import client, node
 from gateway.config import ClientConfig
 from gateway.errors import BadRequest, Forbidden, NotFound
-from gateway.storage import audit_checkpoints, audit_events, audit_tree, witnessed_logs
+from gateway.storage import MAX_INTEGER, audit_checkpoints, audit_events, audit_tree, witnessed_logs
 
 bp = Blueprint("audit", __name__, url_prefix="/api/v1/audit")
 
@@ -40,8 +40,12 @@ def _int_arg(name: str, default: int | None = None, *, minimum: int = 0) -> int:
         if default is None:
             raise BadRequest(f"{name} is required", path=name)
         return default
-    if len(raw) > 18 or not (raw.isascii() and raw.isdigit()) or int(raw) < minimum:
-        raise BadRequest(f"{name} must be an integer of at least {minimum}", path=name)
+    if (
+        len(raw) > 10
+        or not (raw.isascii() and raw.isdigit())
+        or not minimum <= int(raw) <= MAX_INTEGER
+    ):
+        raise BadRequest(f"{name} must be an integer from {minimum} to {MAX_INTEGER}", path=name)
     return int(raw)
 
 
