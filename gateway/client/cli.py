@@ -42,6 +42,7 @@ from gateway.client.errors import (
     ConnectionFailed,
     GatewayClientError,
     IdempotencyKeyReused,
+    NotFound,
     RateLimited,
     ServerError,
     ValidationFailed,
@@ -334,6 +335,8 @@ def submit(
             found=found,
             restart=restart,
         )
+        with _talking_to(conn.url, "cannot check the submissions of an earlier run"):
+            _forget_lost(client, state, quiet=quiet)
         earlier = sum(1 for c in state.chunks if c.done)
         _send(client, state, encoded, found, quiet=quiet)
     ids = [c.submission_id for c in state.chunks]
@@ -497,6 +500,34 @@ def _take_over(earlier: SubmitState, chunks: list[Chunk], file: Path) -> None:
             # Not stored: the node stores nothing under a refused request's key. In flight
             # when that run stopped: the node says whether it stored it (see _send).
             new.idempotency_key = old.idempotency_key
+
+
+def _forget_lost(client: GatewayClient, state: SubmitState, *, quiet: bool) -> None:
+    """Send again what the state says is stored but the node does not have.
+
+    The state file outlives the node's database: a node restored from a backup, or a
+    fresh one at the same address, no longer has some (or all) of the submissions an
+    earlier run recorded. Each is asked for; one the node does not know is sent again
+    (its idempotency key is unknown there too, so it is stored once).
+    """
+    lost = []
+    for chunk in state.chunks:
+        if chunk.submission_id is None:
+            continue
+        try:
+            client.submission_status(chunk.submission_id)
+        except NotFound:
+            lost.append(chunk)
+    for chunk in lost:
+        _say(
+            f"chunk {chunk.index}: the node no longer has submission {chunk.submission_id} "
+            "(a restored or new database?): sending it again",
+            quiet,
+        )
+        chunk.submission_id = chunk.received_at = None
+    if lost:
+        state.finished = None
+        state.save()
 
 
 def _send(

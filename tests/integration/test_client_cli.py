@@ -110,6 +110,26 @@ def test_submit_in_chunks_and_again(run, pemkot, tmp_path):
     assert count(pemkot, submissions) == 3
 
 
+def test_what_the_node_no_longer_has_is_sent_again(run, pemkot, tmp_path):
+    """A state file outlives the node's database: a node restored from an older backup,
+    or a new one at the same address, gets the chunks it lacks, once."""
+    file = write_csv(tmp_path / "tanggapan.csv", sample_records(TANGGAPAN, 25, seed=4))
+    args = ("submit", "--dataset", TANGGAPAN, "--chunk-size", 10, file)
+    code, first, err = run(pemkot, *args)
+    assert code == 0, err
+    lost = first.split()[1:]
+    with node(pemkot).store.write() as conn:  # the newest two submissions are gone
+        conn.execute(outbox_records.delete().where(outbox_records.c.submission_id.in_(lost)))
+        conn.execute(submissions.delete().where(submissions.c.id.in_(lost)))
+    code, out, err = run(pemkot, *args)
+    assert code == 0, err
+    for submission_id in lost:
+        assert f"the node no longer has submission {submission_id}" in err
+    assert len(submission_posts(run.requests)) == 2
+    assert out.split()[0] == first.split()[0] and set(out.split()[1:]).isdisjoint(lost)
+    assert count(pemkot, submissions) == 3 and count(pemkot, outbox_records) == 25
+
+
 def test_an_interrupted_submit_resumes_without_storing_twice(run, pemkot, tmp_path):
     file = tmp_path / "tanggapan.jsonl"
     records = sample_records(TANGGAPAN, 25, seed=2)
