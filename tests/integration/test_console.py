@@ -256,3 +256,19 @@ def test_paging_counts_and_walks_every_exchange(apps, pemkot, exchanged, monkeyp
         assert "2 pertukaran" in html and f"Halaman {number} dari 2" in html
         seen += re.findall(r'<tr data-batch="([^"]+)"', html)
     assert len(set(seen)) == 2 and exchanged in seen
+
+
+def test_the_log_page_lists_witness_alerts(pemkot):
+    from gateway.storage import witness_alerts
+
+    with pemkot.node.store.write() as conn:
+        conn.execute(witness_alerts.insert().values(
+            origin="ombudsman.test/audit", kind="fork", size=7, root_hash=b"\x01" * 32,
+            witnessed_size=7, witnessed_note="(cosigned checkpoint)", request="(refused)",
+            first_seen="2026-11-29T01:00:00.000000Z", last_seen="2026-11-29T02:00:00.000000Z",
+            count=3))
+    sign_in(pemkot)
+    html = pemkot.client.get("/console/log?lang=en").get_data(as_text=True)
+    assert 'data-state="no-alerts"' not in html
+    row = re.search(r'<table class="list alerts">.*?</table>', html, re.S).group(0)
+    assert "ombudsman.test/audit" in row and "<strong>fork</strong>" in row and ">3<" in row
