@@ -31,9 +31,16 @@ DATASET = "tanggapan_klarifikasi"  # Pemkot sends it to the Ombudsman
 
 
 def gateway(deployment, party, *args):
-    """Run a ``gateway`` command for ``party``'s node; its standard output."""
+    """Run a ``gateway`` command for ``party``'s node; its standard output.
+
+    Options go before the arguments, and ``--`` before a key id, which may begin
+    with "-" (a base64url thumbprint) and would otherwise be read as an option.
+    """
+    words = list(args)
+    at = words.index("--") if "--" in words else len(words)
+    words[at:at] = ["--config", str(deployment.config_path(party))]
     done = subprocess.run(
-        [sys.executable, "-m", "gateway", *args, "--config", str(deployment.config_path(party))],
+        [sys.executable, "-m", "gateway", *words],
         capture_output=True, text=True, timeout=60,
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **deployment.env})
     assert done.returncode == 0, done.stderr
@@ -150,7 +157,7 @@ def test_rotation_and_revocation_with_batches_in_flight_lose_nothing(deployment_
         # 3. Pemkot revokes its old signing key (as if it leaked). Its JWKS says so; once
         # the Ombudsman's node has fetched it, the old key is refused though the agreement
         # still registers it in jwks_file.
-        gateway(deployment, PEMKOT, "keys", "revoke", old_pemkot.signing_kid)
+        gateway(deployment, PEMKOT, "keys", "revoke", "--", old_pemkot.signing_kid)
         assert not (deployment.config(PEMKOT).key_dir / "signing.pem").exists()
         served = requests.get(f"{nodes[PEMKOT].base_url}/exchange/v1/jwks", timeout=5).json()
         [entry] = [k for k in served["keys"] if k["kid"] == old_pemkot.signing_kid]
@@ -166,7 +173,8 @@ def test_rotation_and_revocation_with_batches_in_flight_lose_nothing(deployment_
 
         # 4. The Ombudsman retires its old encryption key early: what was sealed to it is
         # refused from then on, and nothing else changes.
-        gateway(deployment, OMBUDSMAN, "keys", "retire", old_ombudsman.encryption_kid, "--force")
+        gateway(deployment, OMBUDSMAN, "keys", "retire", "--force", "--",
+                old_ombudsman.encryption_kid)
         nodes.pop(OMBUDSMAN).stop()
         nodes[OMBUDSMAN] = start(deployment, OMBUDSMAN)
         current_pemkot = NodeKeys.from_directory(deployment.config(PEMKOT).key_dir,

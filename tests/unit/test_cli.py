@@ -171,3 +171,12 @@ def test_the_development_server_is_refused_in_production_mode(deployment):
     assert done.returncode == 1
     assert done.stderr == ("gateway: error: --dev-server is for development only; "
                            "this node is in production mode\n")
+
+
+def test_a_key_id_beginning_with_a_dash_is_taken_after_double_dash(deployment):
+    """RFC 7638 thumbprints are base64url: one in 32 begins with "-"."""
+    config = str(deployment.config_path("pemkot-bekasi"))
+    done = run("keys", "revoke", "--config", config, "--", "-aXLJc-DChkCMc1qNotAKeyOfThisNode",
+               env={"PATH": "/usr/bin:/bin", **deployment.env})
+    assert "No such option" not in done.stderr
+    assert done.returncode == 1 and "-aXLJc-DChkCMc1qNotAKeyOfThisNode" in done.stderr
