@@ -48,6 +48,7 @@ from limits.strategies import MovingWindowRateLimiter
 from werkzeug.wrappers import Response as BaseResponse
 
 from gateway import auditor
+from gateway.api._common import node as _node
 from gateway.config import ClientConfig
 from gateway.console import evidence, i18n
 from gateway.errors import NotFound, Unauthorized
@@ -74,11 +75,6 @@ _CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
-
-
-def _node() -> Node:
-    found: Node = current_app.extensions["gateway.node"]
-    return found
 
 
 def _locale() -> str:
@@ -288,7 +284,8 @@ def index() -> BaseResponse:
     return redirect(url_for("console.exchanges"))
 
 
-def _filters() -> tuple[evidence.ExchangeFilter, dict[str, str], list[str]]:
+def _filters() -> tuple[evidence.ExchangeFilter, dict[str, str], list[str], dict[str, Any]]:
+    """The exchange filters asked for, those that were not valid, and the choices."""
     args = {
         k: request.args.get(k, "").strip()
         for k in ("dataset", "direction", "peer", "status", "from", "to")
@@ -305,44 +302,41 @@ def _filters() -> tuple[evidence.ExchangeFilter, dict[str, str], list[str]]:
         if args[name] and args[name] not in allowed:
             errors.append(name)
             args[name] = ""
-    since = until = None
-    try:
-        since = evidence.parse_day(args["from"]) if args["from"] else None
-    except ValueError:
-        errors.append("from")
-        args["from"] = ""
-    try:
-        until = evidence.parse_day(args["to"], end=True) if args["to"] else None
-    except ValueError:
-        errors.append("to")
-        args["to"] = ""
+    days: dict[str, str | None] = {"from": None, "to": None}
+    for name in days:
+        try:
+            days[name] = evidence.parse_day(args[name], end=name == "to") if args[name] else None
+        except ValueError:
+            errors.append(name)
+            args[name] = ""
     wanted = evidence.ExchangeFilter(
         dataset=args["dataset"] or None,
         direction=args["direction"] or None,
         peer=args["peer"] or None,
         status=args["status"] or None,
-        since=since,
-        until=until,
+        since=days["from"],
+        until=days["to"],
     )
-    return wanted, args, errors
+    return wanted, args, errors, choices
 
 
 @bp.get("/exchanges")
 def exchanges() -> tuple[str, int]:
-    wanted, args, errors = _filters()
+    wanted, args, errors, choices = _filters()
     raw_page = request.args.get("page", "1")
-    page = int(raw_page) if raw_page.isdigit() and len(raw_page) < 7 else 1
-    found = evidence.exchanges(_node(), wanted, page=page, per_page=PER_PAGE)
-    node = _node()
+    # isascii: str.isdigit() is true of "²", which int() refuses.
+    fine = raw_page.isascii() and raw_page.isdigit() and len(raw_page) < 7
+    found = evidence.exchanges(_node(), wanted, page=int(raw_page) if fine else 1,
+                               per_page=PER_PAGE)
     return render_template(
         "console/exchanges.html",
         found=found,
         args=args,
         errors=errors,
-        datasets=evidence.dataset_names(node),
-        peers=[p for p in node.config.agreement.parties if p != node.party_id],
-        directions=evidence.DIRECTIONS,
-        statuses=evidence.STATUSES,
+        datasets=choices["dataset"],
+        peers=choices["peer"],
+        directions=choices["direction"],
+        statuses=choices["status"],
     ), (400 if errors else 200)
 
 

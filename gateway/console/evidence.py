@@ -386,6 +386,11 @@ def _verify_side(
     ]
 
 
+def _witness_parties(node: Node) -> dict[str, str]:
+    """Each party's witness key name, to its party id (how cosigners are shown)."""
+    return {p.witness_name: p.id for p in node.config.agreement.parties.values()}
+
+
 def _fetch_peer_bundle(
     node: Node, party_id: str, batch_id: str, request: pull.Requester
 ) -> dict[str, Any]:
@@ -444,8 +449,7 @@ def batch_view(node: Node, batch_id: str, *, request: pull.Requester | None = No
     row = _batch_row(node, batch_id)
     if row is None:
         raise NotFound("no such batch", path="batch_id")
-    agreement = node.config.agreement
-    witness_names = {p.witness_name: p.id for p in agreement.parties.values()}
+    witness_names = _witness_parties(node)
     own = SideEvidence(party=node.party_id)
     try:
         mine = auditor.export_bundle(node, batch_id, publish=False)
@@ -470,7 +474,7 @@ def batch_view(node: Node, batch_id: str, *, request: pull.Requester | None = No
         other.unavailable_reason = "unreachable"
     else:
         other.available = True
-        other.steps = [s for s in _steps(row["peer"], theirs)]
+        other.steps = _steps(row["peer"], theirs)
         _verify_side(node, row["peer"], theirs, other, witness_names)
     digests: dict[str, str] = {}
     kids: list[tuple[str, str]] = []
@@ -611,7 +615,7 @@ def log_view(node: Node) -> LogView:
         )
     result = _verify_own(node, witnessed_one)
     cosigners: list[str] = []
-    names = {p.witness_name: p.id for p in node.config.agreement.parties.values()}
+    names = _witness_parties(node)
     if isinstance(result, Problem):
         badges = [Badge("checkpoint_signature", False, str(result))]
         problem: str | None = str(result)

@@ -6,7 +6,6 @@ The client's requests go to the apps through a transport adapter
 
 import pytest
 import requests
-from sqlalchemy import func, select
 
 from gateway import transfer
 from gateway.client import (
@@ -22,18 +21,10 @@ from gateway.storage import outbox_records, submissions
 from schemas.samples import sample_records
 from tests.conftest import TOKENS
 from tests.flask_adapter import session_for
+from tests.integration.test_api import bridge, count, node
 
 TANGGAPAN = "tanggapan_klarifikasi"
 URL = "http://node.test"
-
-
-def node(app):
-    return app.app.extensions["gateway.node"]
-
-
-def count(app, table):
-    with node(app).store.read() as conn:
-        return conn.execute(select(func.count()).select_from(table)).scalar_one()
 
 
 def client_of(app, client_id=None, **kwargs):
@@ -41,18 +32,6 @@ def client_of(app, client_id=None, **kwargs):
                                    after=kwargs.pop("after", None))
     token = TOKENS[app.party][client_id or next(iter(TOKENS[app.party]))]
     return GatewayClient(URL, token, session=session, sleep=lambda _: None, **kwargs), adapter
-
-
-def bridge(apps):
-    by_base = {node(a).config.party.base_url: a for a in apps.values()}
-
-    def send(url, data, timeout, headers):
-        base, _, path = url.partition("/exchange")
-        answer = by_base[base].client.post(
-            "/exchange" + path, data=data, content_type="application/jose", headers=headers)
-        return answer.status_code, answer.get_json()
-
-    return send
 
 
 def test_submit_follow_and_refusals(pemkot):

@@ -20,29 +20,9 @@ from schemas.reader import csv_text
 from schemas.samples import sample_records
 from tests.conftest import TOKENS
 from tests.flask_adapter import session_for
+from tests.integration.test_api import bridge, count, node
 
 TANGGAPAN = "tanggapan_klarifikasi"
-
-
-def node(app):
-    return app.app.extensions["gateway.node"]
-
-
-def count(app, table):
-    with node(app).store.read() as conn:
-        return conn.execute(select(func.count()).select_from(table)).scalar_one()
-
-
-def bridge(apps):
-    by_base = {node(a).config.party.base_url: a for a in apps.values()}
-
-    def send(url, data, timeout, headers):
-        base, _, path = url.partition("/exchange")
-        answer = by_base[base].client.post(
-            "/exchange" + path, data=data, content_type="application/jose", headers=headers)
-        return answer.status_code, answer.get_json()
-
-    return send
 
 
 class Runner:

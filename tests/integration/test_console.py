@@ -272,3 +272,9 @@ def test_the_log_page_lists_witness_alerts(pemkot):
     assert 'data-state="no-alerts"' not in html
     row = re.search(r'<table class="list alerts">.*?</table>', html, re.S).group(0)
     assert "ombudsman.test/audit" in row and "<strong>fork</strong>" in row and ">3<" in row
+
+
+def test_a_page_number_that_is_not_one_is_the_first_page(pemkot):
+    sign_in(pemkot)
+    for page in ("%C2%B2", "-1", "x", "99999999"):
+        assert pemkot.client.get(f"/console/exchanges?page={page}").status_code == 200

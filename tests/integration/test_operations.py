@@ -12,14 +12,10 @@ from gateway.scheduler import build_scheduler
 from gateway.storage import witness_alerts
 from schemas.samples import sample_records
 from tests.conftest import TOKENS
-from tests.integration.test_api import bridge
+from tests.integration.test_api import bridge, node
 from tests.unit.test_tlog import flask_poster
 
 TANGGAPAN = "tanggapan_klarifikasi"  # Pemkot sends it to the Ombudsman
-
-
-def node(app):
-    return app.app.extensions["gateway.node"]
 
 
 def readiness_of(app):

@@ -7,24 +7,16 @@ import json
 import threading
 
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from gateway import clients, outbox, transfer
 from gateway.storage import audit_events, outbox_records, submissions
 from schemas.samples import sample_records
+from tests.integration.test_api import bridge, count, node
 
 TANGGAPAN = "tanggapan_klarifikasi"
 KEGIATAN = "kegiatan_pengembangan"
 URL = f"/api/v1/datasets/{TANGGAPAN}/records"
-
-
-def node(app):
-    return app.app.extensions["gateway.node"]
-
-
-def count(app, table):
-    with node(app).store.read() as conn:
-        return conn.execute(select(func.count()).select_from(table)).scalar_one()
 
 
 def entries(app):
@@ -42,19 +34,6 @@ def post(app, data, key=None, *, url=URL, auth=None):
     if key is not None:
         headers["Idempotency-Key"] = key
     return app.client.post(url, data=data, content_type="application/json", headers=headers)
-
-
-def bridge(apps):
-    """A Poster that hands envelopes to the in-process peer app."""
-    by_base = {node(a).config.party.base_url: a for a in apps.values()}
-
-    def send(url, data, timeout, headers):
-        base, _, path = url.partition("/exchange")
-        answer = by_base[base].client.post(
-            "/exchange" + path, data=data, content_type="application/jose", headers=headers)
-        return answer.status_code, answer.get_json()
-
-    return send
 
 
 # --- Idempotency-Key --------------------------------------------------------------------------
