@@ -13,10 +13,16 @@ signed by its registered Ed25519 key, sent as
   random UUID) and ``body_sha256`` (lower-case hex SHA-256 of the body, of the empty
   string for a request without one).
 
-:func:`authorization` makes the header; :func:`verify` runs every check that needs
-no database; :func:`authenticate` adds the replay check (every ``jti`` is kept in
+:func:`authorization` makes the header. The asked node checks the header before
+it reads the body (docs/ENVELOPE.md section 9.5.1): :func:`verify_header` runs
+every check of the header that needs no database, since the signature covers the
+``body_sha256`` claim and not the body itself; :func:`check_body` compares the body,
+once read, with that claim; :func:`verify` does both. :func:`authenticate` checks
+the header, takes the ``jti`` (the replay check: every ``jti`` is kept in
 ``request_nonces`` until its time window closes, in the database that the node's
-replicas share) and logs and audits a refusal, whose reason the caller never sees.
+replicas share), only then reads the body and checks its digest; it logs and
+audits a refusal, whose reason the caller never sees. An unsigned, wrongly
+signed, stale or replayed request is thus refused without its body being read.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import threading
 import time
 import uuid
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,9 +59,11 @@ __all__ = [
     "SignedRequest",
     "authenticate",
     "authorization",
+    "check_body",
     "headers",
     "sign",
     "verify",
+    "verify_header",
 ]
 
 log = logging.getLogger(__name__)
@@ -147,6 +156,8 @@ class SignedRequest:
     kid: str
     jti: str
     iat: int
+    # The signed digest of the body (lower-case hex SHA-256), for check_body().
+    body_sha256: str = ""
 
     @property
     def expires_at(self) -> dt.datetime:
@@ -158,17 +169,21 @@ def _no_constants(value: str) -> Any:
     raise ValueError(f"{value} is not valid JSON")
 
 
-def verify(
+def verify_header(
     header: str | None,
     *,
     peer_keys: PeerKeys,
     audience: str,
     method: str,
     target: str,
-    body: bytes,
     now: dt.datetime,
 ) -> SignedRequest:
-    """Every check of a signed request but the replay check; raises :class:`RequestRejected`."""
+    """Every check of a signed request's header but the replay check, without its body.
+
+    The signature covers the claims, ``body_sha256`` among them, so it verifies
+    before the body is read; :func:`check_body` then compares the body with the
+    claim. Raises :class:`RequestRejected`.
+    """
     scheme, _, token = (header or "").strip().partition(" ")
     token = token.strip()
     if not scheme:
@@ -230,7 +245,6 @@ def verify(
         "aud": (audience, "wrong_audience"),
         "htm": (method.upper(), "wrong_method"),
         "htu": (target, "wrong_target"),
-        "body_sha256": (_digest(body), "body_mismatch"),
     }
     for name, (value, reason) in expected.items():
         if claims[name] != value:
@@ -246,13 +260,58 @@ def verify(
             reason="stale",
             party=party,
         )
-    return SignedRequest(party=party, kid=str(kid), jti=claims["jti"], iat=iat)
+    return SignedRequest(
+        party=party, kid=str(kid), jti=claims["jti"], iat=iat, body_sha256=claims["body_sha256"]
+    )
+
+
+def check_body(signed: SignedRequest, body: bytes) -> None:
+    """Refuse a body whose digest is not the one signed (``body_mismatch``)."""
+    digest = _digest(body)
+    if digest != signed.body_sha256:
+        raise RequestRejected(
+            f"claim body_sha256 {signed.body_sha256[:200]!r}, expected {digest!r}",
+            reason="body_mismatch",
+            party=signed.party,
+        )
+
+
+def verify(
+    header: str | None,
+    *,
+    peer_keys: PeerKeys,
+    audience: str,
+    method: str,
+    target: str,
+    body: bytes,
+    now: dt.datetime,
+) -> SignedRequest:
+    """Every check of a signed request but the replay check; raises :class:`RequestRejected`.
+
+    The header's checks first (:func:`verify_header`), then the body's digest.
+    """
+    signed = verify_header(
+        header, peer_keys=peer_keys, audience=audience, method=method, target=target, now=now
+    )
+    check_body(signed, body)
+    return signed
 
 
 def authenticate(
-    node: Node, header: str | None, *, method: str, target: str, body: bytes
+    node: Node,
+    header: str | None,
+    *,
+    method: str,
+    target: str,
+    body: bytes | Callable[[], bytes],
 ) -> SignedRequest:
     """Verify a signed request to this node, once: a replayed ``jti`` is refused.
+
+    ``body``: the body, or a function that reads it, called only once the header
+    has passed every check and its ``jti`` is taken (an exception it raises, such
+    as a body over the limit, goes to the caller as it is). A request whose header
+    passes but whose body does not match has spent its ``jti``: a sender signs
+    every attempt afresh.
 
     A refusal is logged with its detail, audited (``request_rejected``) with its
     reason code only, and raised as :class:`RequestRejected`, which the API
@@ -260,13 +319,12 @@ def authenticate(
     """
 
     def check() -> SignedRequest:
-        return verify(
+        return verify_header(
             header,
             peer_keys=node.peers,
             audience=node.party_id,
             method=method,
             target=target,
-            body=body,
             now=node.now(),
         )
 
@@ -279,6 +337,7 @@ def authenticate(
                 raise
             signed = check()
         _take_jti(node, signed)
+        check_body(signed, body() if callable(body) else body)
     except RequestRejected as exc:
         log.warning(
             "signed request %s %r rejected (%s): %s", method, target[:200], exc.reason, exc.detail

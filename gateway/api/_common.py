@@ -48,11 +48,19 @@ def read_bounded(limit: int, *, cache: bool = False) -> bytes:
 def authenticate_peer(limit: int) -> bytes:
     """Check that the request is signed by a peer party (gateway.signed_request).
 
-    The body, refused unread over ``limit`` bytes, is hashed for the check and
-    returned; ``g.peer`` is the requesting party.
+    The header is checked (key, signature, claims, time, replay) before a byte of
+    the body is read: a request that fails is refused unread. Only then is the
+    body read, refused over ``limit`` bytes (unread, when its length says so), and
+    compared with the signed digest; it is returned, and ``g.peer`` is the
+    requesting party.
     """
-    # Cached (the same bytes, not a copy): the view reads the body again.
-    body = read_bounded(limit, cache=True)
+    read: list[bytes] = []
+
+    def body() -> bytes:
+        # Cached (the same bytes, not a copy): the view reads the body again.
+        read.append(read_bounded(limit, cache=True))
+        return read[0]
+
     query = request.query_string.decode("latin-1")
     verified = signed_request.authenticate(
         node(),
@@ -62,7 +70,7 @@ def authenticate_peer(limit: int) -> bytes:
         body=body,
     )
     g.peer = verified.party
-    return body
+    return read[0]
 
 
 def signature_refused(exc: Unauthorized) -> Response:

@@ -223,11 +223,12 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
     ("/api/v1/audit/proof/consistency", "GET"): [
         Case("auditor-only", "/api/v1/audit/proof/consistency?old=1", AUDITOR_ONLY)],
     # --- node to node: deliveries, signed requests (and the envelope signed inside) --------
-    # The size is checked first, then the signature, then the media type and the body.
+    # The signature's header is checked first, before a byte of the body is read; then the
+    # body's size and digest, the media type and the body itself.
     ("/exchange/v1/batches", "POST"): [
         Case("no-body", "/exchange/v1/batches", signed_by_peer(415)),
         Case("garbage", "/exchange/v1/batches", signed_by_peer(400), b"not.a.jws", JOSE),
-        Case("oversized-body", "/exchange/v1/batches", everyone(413),
+        Case("oversized-body", "/exchange/v1/batches", signed_by_peer(413),
              b"x" * (8 * 1024 * 1024 + 1), JOSE),
     ],
     ("/exchange/v1/batches/<batch_id>/manifest", "POST"): [
@@ -244,7 +245,7 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
         Case("no-body", "/exchange/v1/witness/add-checkpoint", signed_by_peer(400)),
         Case("garbage", "/exchange/v1/witness/add-checkpoint", signed_by_peer(400),
              b"old 0\n\nnot a checkpoint\n", "text/plain"),
-        Case("oversized-body", "/exchange/v1/witness/add-checkpoint", everyone(413),
+        Case("oversized-body", "/exchange/v1/witness/add-checkpoint", signed_by_peer(413),
              b"x" * (64 * 1024 + 1), "text/plain"),
     ],
     # --- node to node: the outbox, signed requests --------------------------------------------
@@ -279,9 +280,9 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
         Case("unknown-batch", f"/exchange/v1/outbox/{UNKNOWN_ID}/receipt", signed_by_peer(404),
              b'{"receipt": "not.a.jws"}', JSON),
         Case("no-body", "/exchange/v1/outbox/{t_chunked}/receipt", signed_by_peer(415)),
-        # The body is read (not parsed) before the signature is checked, as the signature
-        # covers its digest; one over 64 KiB is refused first, whoever sends it.
-        Case("oversized-body", "/exchange/v1/outbox/{t_chunked}/receipt", everyone(413),
+        # The signature's header is checked before the body is read: one over 64 KiB is
+        # refused unread, 401 to anyone but the peer, and 413 to the peer.
+        Case("oversized-body", "/exchange/v1/outbox/{t_chunked}/receipt", signed_by_peer(413),
              b"x" * (64 * 1024 + 1), JSON),
     ],
 }

@@ -4,7 +4,11 @@
 ciphertext, truncated, garbage, another node's envelope.)
 """
 
+import base64
 import datetime as dt
+import hashlib
+import io
+import json
 
 import pytest
 from joserfc.jwk import OKPKey
@@ -106,3 +110,109 @@ def test_a_party_delivers_only_what_it_signed(apps, pemkot, ombudsman):
     with pytest.raises(EnvelopeRejected):
         inbox.receive(ombudsman.node, body, requester="kota-depok")
     assert events(ombudsman)[-1]["reason"] == "wrong_requester"
+
+
+class Unread(io.RawIOBase):
+    """A request body of ``length`` zero bytes that counts the bytes read from it."""
+
+    def __init__(self, length):
+        self.length = length
+        self.position = 0
+        self.taken = 0
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True  # for the test client, which measures the stream
+
+    def tell(self):
+        return self.position
+
+    def seek(self, offset, whence=0):
+        self.position = {0: offset, 1: self.position + offset, 2: self.length + offset}[whence]
+        return self.position
+
+    def readinto(self, buffer):
+        size = max(0, min(len(buffer), self.length - self.position))
+        buffer[:size] = bytes(size)
+        self.position += size
+        self.taken += size
+        return size
+
+
+BIG = 16 * 1024 * 1024
+
+
+def send_unread(app, header, *, length=BIG, path=PATH):
+    stream = Unread(length)
+    answer = app.client.post(path, input_stream=stream, content_type="application/jose",
+                             headers={} if header is None else {"Authorization": header})
+    return answer, stream.taken
+
+
+@pytest.mark.parametrize("case", ["unsigned", "bearer_token", "malformed", "unknown_key",
+                                  "forged", "wrong_receiver", "wrong_method", "other_path",
+                                  "stale", "future", "replay"])
+def test_a_request_whose_signature_fails_is_refused_before_its_body_is_read(
+        apps, pemkot, ombudsman, case):
+    """The header (key, signature, claims, time, replay) is checked before the body is read:
+    a refusal reads none of it, whatever length the request says it has."""
+    body = bytes(BIG)  # the body the stream would give, which a valid header would cover
+    now = dt.datetime.now(dt.UTC)
+    skew = dt.timedelta(seconds=301)
+    headers = {
+        "unsigned": (None, "missing", None),
+        "bearer_token": (ombudsman.auth()["Authorization"], "scheme", None),
+        "malformed": ("GatewaySignature a.b.c", "malformed", None),
+        "unknown_key": (signature(pemkot, key=OKPKey.generate_key("Ed25519"), body=body),
+                        "unknown_key", None),
+        "wrong_receiver": (signature(pemkot, audience="kota-depok", body=body),
+                           "wrong_audience", "pemkot-bekasi"),
+        "other_path": (signature(pemkot, body=body, target=PATH + "/x/manifest"),
+                       "wrong_target", "pemkot-bekasi"),
+        "stale": (signature(pemkot, body=body, now=now - skew), "stale", "pemkot-bekasi"),
+        "future": (signature(pemkot, body=body, now=now + skew), "stale", "pemkot-bekasi"),
+    }
+    if case == "forged":
+        # A valid signature of another body, whose digest claim is changed: it no longer
+        # verifies, and that is known without the body.
+        token = signature(pemkot, body=b"other").split(" ", 1)[1]
+        head, payload, sig = token.split(".")
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+        claims["body_sha256"] = hashlib.sha256(body).hexdigest()
+        forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+        header, reason, peer = f"GatewaySignature {head}.{forged}.{sig}", "signature", None
+    elif case == "wrong_method":
+        header = signed_request.authorization(
+            signing_key=pemkot.node.keys.signing, issuer="pemkot-bekasi",
+            audience="ombudsman-ri", method="PUT", target=PATH, body=body, now=now)
+        reason, peer = "wrong_method", "pemkot-bekasi"
+    elif case == "replay":
+        # Its id spent by a first request (a small body, refused as no envelope).
+        header = signature(pemkot, body=b"x")
+        assert send(ombudsman, b"x", header).status_code == 400
+        reason, peer = "replay", "pemkot-bekasi"
+    else:
+        header, reason, peer = headers[case]
+    answer, taken = send_unread(ombudsman, header)
+    refused_with(ombudsman, answer, reason, peer)
+    assert taken == 0
+    # Over the node's limit too: 401, not 413 (nothing is said to an unauthenticated caller).
+    answer, taken = send_unread(ombudsman, header, length=10**9)
+    assert (answer.status_code, taken) == (401, 0)
+
+
+def test_the_body_is_read_and_checked_after_the_header_and_the_id_is_spent(
+        apps, pemkot, ombudsman):
+    body = sealed_envelope(apps, pemkot).encode()
+    header = signature(pemkot, body=body)
+    # A valid header over another body: read, refused for its digest, the id spent.
+    refused_with(ombudsman, send(ombudsman, body + b"\n", header), "body_mismatch",
+                 "pemkot-bekasi")
+    refused_with(ombudsman, send(ombudsman, body, header), "replay", "pemkot-bekasi")
+    # A fresh signature over the right body is taken.
+    assert send(ombudsman, body, signature(pemkot, body=body)).status_code == 200
+    # A peer's request over the limit: 413 once the header passed, the body unread.
+    answer, taken = send_unread(ombudsman, signature(pemkot, body=body), length=10**9)
+    assert (answer.status_code, taken) == (413, 0)
