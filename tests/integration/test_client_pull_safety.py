@@ -21,8 +21,7 @@ from typing import Any
 
 import pytest
 
-from gateway.client import GatewayClient, InvalidIdentifier, ProtocolError
-from gateway.client import cli
+from gateway.client import GatewayClient, InvalidIdentifier, ProtocolError, cli
 from gateway.client.api import records_sha256
 
 DATASET = "tanggapan_klarifikasi"
@@ -249,7 +248,7 @@ def test_pulled_files_and_the_state_are_owner_only_whatever_the_umask(
     # A directory that was there before keeps the mode its owner gave it.
     mine = tmp_path / "mine"
     mine.mkdir(mode=0o750)
-    os.chmod(mine, 0o750)
+    os.chmod(mine, 0o750)  # noqa: S103 (a mode its owner chose, kept)
     hostile.listed = [str(uuid.uuid4())]
     hostile.answered = hostile.listed[0]
     old = os.umask(umask)
