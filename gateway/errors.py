@@ -141,8 +141,16 @@ class UnknownDataset(NotFound):
 
 
 class UnknownSchemaVersion(GatewayError):
+    """A submission under a schema version the dataset does not have: its body is wrong (422)."""
+
     code = "unknown_schema_version"
     status = 422
+
+
+class SchemaVersionNotFound(NotFound):
+    """A schema version asked for in a URL path that the dataset does not have (404)."""
+
+    code = "unknown_schema_version"
 
 
 @dataclass(frozen=True)

@@ -695,8 +695,10 @@ def _operations() -> tuple[Operation, ...]:
             "The JSON Schema (2020-12) of one record of a dataset version",
             {200: _content("application/schema+json", "The JSON Schema",
                            {"type": "object"}),
-             404: "NotFound", 422: "ValidationFailed", **_CLIENT_ERRORS},
+             404: "NotFound", **_CLIENT_ERRORS},
             security=_internal(),
+            description="An unknown dataset is answered 404 `unknown_dataset` (path `dataset`), "
+            "an unknown version of a dataset 404 `unknown_schema_version` (path `version`).",
         ),
         # -- the audit log ---------------------------------------------------------------------
         Operation(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import stat
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -37,6 +38,7 @@ from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.engine import Connection, Dialect, make_url
 
 from gateway.atrest import Cipher, Encrypted, attach
+from gateway.errors import GatewayError
 from gateway.groupcommit import GroupCommit
 
 __all__ = [
@@ -456,6 +458,46 @@ def scalar(conn: Connection, statement: Any, sqlite_sql: str) -> Any:
         cursor.close()
 
 
+# SQLite's side files: it makes each with the database file's own mode.
+_SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def owner_only_database(database: str) -> None:
+    """Make a SQLite database file readable and writable by its owner only (0600).
+
+    It holds every record and payload: the file is made 0600 before SQLite first
+    opens it (whatever the umask), and one made before with wider permissions is
+    narrowed, as are its side files (``-wal``, ``-shm``, ``-journal``), which
+    SQLite otherwise creates with the database file's mode.
+    """
+    fd = os.open(database, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        _narrow(fd, database)
+    finally:
+        os.close(fd)
+    for suffix in _SQLITE_SIDE_FILES:
+        try:
+            fd = os.open(database + suffix, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            continue
+        try:
+            _narrow(fd, database + suffix)
+        finally:
+            os.close(fd)
+
+
+def _narrow(fd: int, path: str) -> None:
+    mode = stat.S_IMODE(os.fstat(fd).st_mode)
+    if mode != mode & 0o700 | 0o600:
+        try:
+            os.fchmod(fd, mode & 0o700 | 0o600)
+        except PermissionError:
+            raise GatewayError(
+                f"{path} is readable by others and cannot be made owner-only: "
+                "the node's user must own its database files"
+            ) from None
+
+
 def _sqlite_setup(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -508,7 +550,8 @@ class Store:
         self.url = url
         self.cipher = cipher
         self.is_sqlite = url.startswith("sqlite")
-        database = make_url(url).database
+        parsed = make_url(url)
+        database = parsed.database
         self._lock_path: str | None = None
         self._lock_prefix: str | None = None  # of the files of Store.try_lock
         self._wal_path: str | None = None
@@ -517,6 +560,8 @@ class Store:
         self._lock_pid = 0
         if self.is_sqlite and database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+            if not parsed.query.get("uri"):  # a file: URI names no plain path
+                owner_only_database(database)
             self._lock_path = f"{database}-writer.lock"
             self._lock_prefix = f"{database}-"
             self._wal_path = f"{database}-wal"

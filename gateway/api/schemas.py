@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from gateway.api._common import client, node
+from gateway.errors import SchemaVersionNotFound, UnknownSchemaVersion
 from gateway.validation import validator_for
 from schemas import registry
 from schemas.export import json_schema
@@ -39,7 +40,12 @@ def list_schemas() -> Response:
 @bp.get("/<dataset>/<version>")
 def get_schema(dataset: str, version: str) -> Response:
     client()
-    validator_for(dataset, version)  # a clear 404 for an unknown dataset or version
+    # An unknown dataset or version is a resource that does not exist: 404, with
+    # the path parameter at fault (the 422 of a submission is about its body).
+    try:
+        validator_for(dataset, version)
+    except UnknownSchemaVersion as exc:
+        raise SchemaVersionNotFound(exc.message, path="version") from None
     response = jsonify(json_schema(dataset, version))
     response.mimetype = "application/schema+json"
     return response

@@ -31,6 +31,7 @@ import rfc8785
 from gateway.client.errors import (
     ConnectionFailed,
     GatewayClientError,
+    InvalidIdentifier,
     PermissionDenied,
     ProtocolError,
     error_from_answer,
@@ -43,6 +44,7 @@ from gateway.client.models import (
     ClientInfo,
     Submission,
     SubmissionStatus,
+    check_id,
 )
 
 __all__ = [
@@ -353,9 +355,8 @@ class GatewayClient:
 
     def submission_status(self, submission_id: str) -> SubmissionStatus:
         """Where a submission's records are: pending, or in which batches, in which state."""
-        return SubmissionStatus.from_json(
-            self._get(f"/api/v1/submissions/{_segment(submission_id)}")
-        )
+        submission_id = check_id(submission_id, what="submission id")
+        return SubmissionStatus.from_json(self._get(f"/api/v1/submissions/{submission_id}"))
 
     # --- pulling ----------------------------------------------------------------------------
 
@@ -387,9 +388,14 @@ class GatewayClient:
         ``verify``: check the records against the digests the node gives (of the
         batch, or of each chunk), raising :class:`ProtocolError` on a mismatch.
         The sender's signatures are in the provenance, to be checked with its keys.
+        ``batch_id`` must be a lower-case UUID (:class:`InvalidIdentifier` if not),
+        and the batch answered must be that one.
         """
-        document = self._get(f"/api/v1/batches/{_segment(batch_id)}")
+        batch_id = check_id(batch_id)
+        document = self._get(f"/api/v1/batches/{batch_id}")
         summary = BatchSummary.from_json(document)
+        if summary.batch_id != batch_id:
+            raise ProtocolError(f"asked for batch {batch_id}, the node answered another")
         provenance = document.get("provenance")
         if not isinstance(provenance, dict):
             raise ProtocolError(f"batch {batch_id}: no provenance")
@@ -404,7 +410,7 @@ class GatewayClient:
         records = []
         chunks = []
         for index in range(summary.chunk_count):
-            chunk = self._get(f"/api/v1/batches/{_segment(batch_id)}/chunks/{index}")
+            chunk = self._get(f"/api/v1/batches/{batch_id}/chunks/{index}")
             part = chunk.get("records") if isinstance(chunk, dict) else None
             if not isinstance(part, list) or chunk.get("record_count") != len(part):
                 raise ProtocolError(f"batch {batch_id}: chunk {index} is incomplete")
@@ -433,11 +439,19 @@ class GatewayClient:
 
     def ack(self, batch_id: str) -> Acknowledgement:
         """Tell the node the batch is taken over (idempotent: again, the first answer)."""
+        batch_id = check_id(batch_id)
         return Acknowledgement.from_json(
-            self._json(self._request("POST", f"/api/v1/batches/{_segment(batch_id)}/ack"))
+            self._json(self._request("POST", f"/api/v1/batches/{batch_id}/ack"))
         )
 
 
 def _segment(value: str) -> str:
-    """``value`` as one URL path segment."""
+    """``value`` (a dataset name or a schema version) as one URL path segment.
+
+    Quoting keeps ``/``, ``?`` and ``#`` inside the segment; a segment that is
+    empty or all dots (``..``) would still be read as a step up the path (and
+    requests sends ``%2E`` as ``.``), so it is refused.
+    """
+    if value.strip(".") == "":
+        raise InvalidIdentifier(f"{value!r} cannot be a URL path segment", value=value)
     return urllib.parse.quote(value, safe="")

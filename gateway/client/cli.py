@@ -52,10 +52,11 @@ from gateway.client.files import (
     InputError,
     RecordsFile,
     format_of,
+    make_private_dir,
     read_records,
     write_durably,
 )
-from gateway.client.models import BatchSummary, ClientInfo
+from gateway.client.models import BatchSummary, ClientInfo, check_id
 from gateway.client.state import (
     STATE_DIR_ENV,
     Chunk,
@@ -641,10 +642,25 @@ def _submit_report(state: SubmitState) -> dict[str, Any]:
 
 
 def _batch_files(out: Path, batch_id: str, fmt: str) -> tuple[Path, Path | None]:
-    """The file a batch is written to, and (JSON Lines) its metadata file, written last."""
+    """The file a batch is written to, and (JSON Lines) its metadata file, written last.
+
+    The batch id comes from the node: it must be a lower-case UUID, and each file
+    must be a file of ``out`` itself (a link there to elsewhere is refused too).
+    """
+    try:
+        check_id(batch_id, origin=" from the node")
+    except GatewayClientError as exc:
+        raise Failure(str(exc), EXIT_UNAVAILABLE) from None
+    home = out.resolve()
+
+    def inside(name: str) -> Path:
+        if (home / name).resolve().parent != home:
+            raise Failure(f"{out / name} would be outside {out}; refused", EXIT_UNAVAILABLE)
+        return out / name
+
     if fmt == "jsonl":
-        return out / f"{batch_id}.jsonl", out / f"{batch_id}.meta.json"
-    return out / f"{batch_id}.json", None
+        return inside(f"{batch_id}.jsonl"), inside(f"{batch_id}.meta.json")
+    return inside(f"{batch_id}.json"), None
 
 
 def _written(out: Path, batch_id: str, fmt: str) -> bool:
@@ -703,7 +719,7 @@ def pull(
     """
     client = conn.client()
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        make_private_dir(out)  # what is pulled is personal data: owner-only
     except OSError as exc:
         raise Failure(f"{out}: cannot make the directory: {exc.strerror}", EXIT_INPUT) from None
     state_path = state_file or pull_state_path(conn.state_dir, conn.url, dataset, out)

@@ -21,6 +21,7 @@ __all__ = [
     "GatewayClientError",
     "Gone",
     "IdempotencyKeyReused",
+    "InvalidIdentifier",
     "NotFound",
     "PayloadTooLarge",
     "PermissionDenied",
@@ -44,6 +45,21 @@ class ConnectionFailed(GatewayClientError):
 
 class ProtocolError(GatewayClientError):
     """The node answered something this client cannot use (not JSON, a wrong digest...)."""
+
+
+class InvalidIdentifier(ProtocolError, ValueError):
+    """An id or name that cannot be used safely in a URL path or a file name.
+
+    The node's ids (batches, submissions) must be lower-case UUIDs, and a name
+    put in a URL path (a dataset) must not be ``.`` or ``..``. Raised before
+    anything is sent or written, for an id the node answered (a batch id
+    ``../../x`` in a listing, say) as for one a caller passes in; a
+    :class:`ProtocolError` and a :class:`ValueError` both. ``value``: as it came.
+    """
+
+    def __init__(self, message: str, *, value: object) -> None:
+        super().__init__(message)
+        self.value = value
 
 
 @dataclass(frozen=True)

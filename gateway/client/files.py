@@ -28,6 +28,7 @@ __all__ = [
     "RecordsFile",
     "cell_reader",
     "format_of",
+    "make_private_dir",
     "read_records",
     "write_durably",
 ]
@@ -206,25 +207,50 @@ def cell_reader(schema: Mapping[str, Any]) -> Callable[[str, str], Any]:
     return read
 
 
-def write_durably(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+def write_durably(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     """Write ``path`` so that after a crash it holds all of ``data`` or what it held before.
 
     A temporary file in the same directory is written and synced, renamed over
     ``path``, and the directory synced so that the rename itself is on disk.
+    ``mode``: of the file whatever the umask; owner-only by default, as what is
+    written holds personal data. The temporary file is made new (``O_EXCL``)
+    and owner-only, so it is never readable by others either, not even briefly.
     """
     directory = path.parent
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as out:
+            os.fchmod(out.fileno(), mode)
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(temporary, mode)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     sync_directory(directory)
+
+
+def make_private_dir(path: Path) -> None:
+    """Make the directory ``path`` and any missing parent owner-only (0700), whatever the umask.
+
+    A directory that exists already is left as it is: its owner chose its mode.
+    """
+    missing: list[Path] = []
+    step = path
+    while not step.is_dir():
+        missing.append(step)
+        if step.parent == step:
+            break
+        step = step.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=0o700)
+        except FileExistsError:
+            if not directory.is_dir():
+                raise
+            continue  # made meanwhile by another run: its mode is that run's
+        os.chmod(directory, 0o700)  # the umask may have cut what mkdir was given
 
 
 def sync_directory(directory: Path) -> None:

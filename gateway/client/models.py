@@ -8,11 +8,12 @@ node can add some.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from gateway.client.errors import ProtocolError
+from gateway.client.errors import InvalidIdentifier, ProtocolError
 
 __all__ = [
     "Acknowledgement",
@@ -25,9 +26,30 @@ __all__ = [
     "SubmissionBatch",
     "SubmissionStatus",
     "SubmitRight",
+    "check_id",
 ]
 
 T = TypeVar("T")
+
+# The node's ids (batches, submissions) are UUIDs in canonical lower-case form, as
+# it mints them. Nothing else is taken: an id becomes a URL path segment and, of
+# a batch, a file name, where "../x" or "x/.." would lead elsewhere. Upper case
+# is refused too: the node never sends it, and one batch must not get two names.
+_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def check_id(value: Any, *, what: str = "batch id", origin: str = "") -> str:
+    """``value`` if it is a lower-case UUID; :class:`InvalidIdentifier` if not.
+
+    ``what`` and ``origin`` (`` from the node``) name it in the message, which
+    shows the value escaped and shortened, on one line.
+    """
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+        raise InvalidIdentifier(
+            f"{what} {shown}{origin} is not a lower-case UUID; refused", value=value
+        )
+    return value
 
 
 def _get(data: Any, name: str, kind: type[T], *, optional: bool = False) -> T:
@@ -167,7 +189,7 @@ class BatchSummary:
     @classmethod
     def from_json(cls, data: Any) -> BatchSummary:
         return cls(
-            batch_id=_str(data, "batch_id"),
+            batch_id=check_id(_str(data, "batch_id"), origin=" from the node"),
             cursor=_str(data, "cursor"),
             dataset=_str(data, "dataset"),
             schema_version=_str(data, "schema_version"),

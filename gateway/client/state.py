@@ -14,7 +14,8 @@ runs of the same command do not interleave.
 * A pull of a dataset into a directory (``pull-<key>.json``): keyed by the node,
   the dataset and the directory; it holds the cursor after the last batch done.
 
-Tokens are never written.
+Tokens are never written. State files are owner-only (0600), and so is a state
+directory the client makes (0700), whatever the umask.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from gateway.client.files import write_durably
+from gateway.client.files import make_private_dir, write_durably
 
 __all__ = [
     "STATE_DIR_ENV",
@@ -81,8 +82,10 @@ def pull_state_path(state_dir: Path, node: str, dataset: str, out: Path) -> Path
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
     """Hold the lock of a state file (``<path>.lock``); StateError if another run holds it."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    lock: TextIO = open(f"{path}.lock", "a")  # noqa: SIM115
+    make_private_dir(path.parent)
+    # Owner-only like the state file, though it holds nothing.
+    fd = os.open(f"{path}.lock", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    lock: TextIO = os.fdopen(fd, "a")
     try:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -112,7 +115,7 @@ def _load(path: Path) -> dict[str, Any] | None:
 
 
 def _save(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dir(path.parent)
     text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
     write_durably(path, text.encode("utf-8"), mode=0o600)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
+import stat
 
 import pytest
+from sqlalchemy import func, select
 
 from gateway import storage
 from gateway.storage import FastInsert, Store, submissions
@@ -124,3 +126,61 @@ def test_group_transactions_keep_one_connection_and_replace_it_after_a_failure(s
     assert seen[3] is not seen[0]  # a fresh checkout, reset by the pool
     with store.read() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM submissions").scalar_one() == 3
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_the_database_and_its_side_files_are_owner_only_whatever_the_umask(tmp_path, umask):
+    path = tmp_path / "var" / "node.db"
+    old = os.umask(umask)
+    try:
+        s = Store(f"sqlite:///{path}")
+        try:
+            s.create_schema()
+            with s.write() as conn:
+                _INSERT.execute(conn, [_row(1)])
+            with s.read() as conn:  # a reader beside the writer: -wal and -shm are open
+                assert conn.execute(select(func.count()).select_from(submissions)).scalar() == 1
+                side = [p for p in path.parent.iterdir() if p.name in (
+                    "node.db-wal", "node.db-shm")]
+                assert len(side) == 2
+                for p in [path, *side]:
+                    assert _mode(p) == 0o600, p
+        finally:
+            s.dispose()
+    finally:
+        os.umask(old)
+
+
+def test_a_database_made_readable_by_others_before_is_narrowed(tmp_path):
+    path = tmp_path / "node.db"
+    s = Store(f"sqlite:///{path}")
+    s.create_schema()
+    with s.write() as conn:
+        _INSERT.execute(conn, [_row(1)])
+    keep = sqlite3.connect(path)  # holds the -wal open as the node stops
+    keep.execute("SELECT count(*) FROM submissions").fetchone()
+    s.dispose()
+    for p in tmp_path.glob("node.db*"):
+        if not p.name.endswith(".lock"):
+            os.chmod(p, 0o644)  # as an earlier release (or a copy) left it
+    found = sorted(p.name for p in tmp_path.glob("node.db*") if not p.name.endswith(".lock"))
+    assert "node.db-wal" in found
+    again = Store(f"sqlite:///{path}")
+    try:
+        for name in found:
+            assert _mode(tmp_path / name) == 0o600, name
+        with again.read() as conn:  # the data is still there, and readable
+            assert conn.execute(select(func.count()).select_from(submissions)).scalar() == 1
+    finally:
+        again.dispose()
+        keep.close()
+    journal = tmp_path / "old.db-journal"  # a rollback journal of a crashed transaction
+    (tmp_path / "old.db").touch(mode=0o644)
+    journal.touch(mode=0o644)
+    os.chmod(journal, 0o640)
+    Store(f"sqlite:///{tmp_path / 'old.db'}").dispose()
+    assert (_mode(tmp_path / "old.db"), _mode(journal)) == (0o600, 0o600)
