@@ -469,3 +469,78 @@ def test_rows_of_expired_sessions_are_purged(pemkot, monkeypatch):
     assert len(session_rows(pemkot)) == 1
     assert idle.get("/console/exchanges").status_code == 302
 
+
+def test_a_running_node_ends_sessions_on_sign_out_rotate_revoke_and_command(deployment_factory):
+    """Real HTTP against a node process with two workers; the operator's commands beside it."""
+    import os
+    import subprocess
+    import sys
+
+    import requests
+
+    from gateway.process import NodeProcess
+
+    deployment = deployment_factory(workers=2)
+    party = "pemkot-bekasi"
+    config = str(deployment.config_path(party))
+    env = {**os.environ, **deployment.env}
+
+    def gateway(*args):
+        done = subprocess.run([sys.executable, "-m", "gateway", *args, "--config", config],
+                              capture_output=True, text=True, timeout=120, env=env, check=False)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    node = NodeProcess(deployment.config_path(party), listen=f"127.0.0.1:{deployment.ports[party]}",
+                       env=deployment.env, log_path=deployment.root / f"{party}.log").start()
+    try:
+        base = node.base_url
+
+        def browser(token):
+            """The cookies of a signed-in browser (a copy of them is the same session)."""
+            # The cookie is Secure (a node in production mode): requests keeps such a
+            # cookie only for https, so it is carried by hand, as a browser does on 127.0.0.1.
+            form = requests.get(f"{base}/console/login", timeout=10)
+            cookies = dict(form.cookies)
+            answer = requests.post(f"{base}/console/login", cookies=cookies,
+                                   data={"token": token, "csrf_token": csrf(form.text)},
+                                   allow_redirects=False, timeout=10)
+            assert answer.status_code == 302, answer.text
+            return {**cookies, **dict(answer.cookies)}
+
+        def signed_in(cookies):
+            # Several requests: the node's two workers each answer some.
+            codes = {requests.get(f"{base}/console/exchanges", cookies=cookies,
+                                  allow_redirects=False, timeout=10).status_code
+                     for _ in range(4)}
+            assert len(codes) == 1, codes
+            return codes == {200}
+
+        own = browser(AUDITOR)
+        copy = dict(own)
+        assert signed_in(copy)
+        html = requests.get(f"{base}/console/exchanges", cookies=own, timeout=10).text
+        assert requests.post(f"{base}/console/logout", cookies=own,
+                             data={"csrf_token": csrf(html)}, allow_redirects=False,
+                             timeout=10).status_code == 302
+        assert not signed_in(copy)
+
+        token = gateway("clients", "add", "bpk-auditor", "--role", "auditor").strip()
+        copy = browser(token)
+        assert signed_in(copy)
+        token = gateway("clients", "rotate", "bpk-auditor").strip()
+        assert not signed_in(copy)
+        copy = browser(token)
+        assert signed_in(copy)
+        gateway("clients", "revoke", "bpk-auditor")
+        assert not signed_in(copy)
+
+        first, second = browser(AUDITOR), browser(AUDITOR)
+        listed = gateway("console", "sessions", "list")
+        assert listed.count("\nauditor ") == 2 and "bpk-auditor" not in listed
+        assert gateway("console", "sessions", "end", "--client", "auditor").strip() == (
+            "ended 2 console sessions")
+        assert not signed_in(first) and not signed_in(second)
+        assert gateway("console", "sessions", "list", "--json").strip() == "[]"
+    finally:
+        assert node.stop() == 0, node.log_tail()
