@@ -544,3 +544,32 @@ def test_a_running_node_ends_sessions_on_sign_out_rotate_revoke_and_command(depl
         assert gateway("console", "sessions", "list", "--json").strip() == "[]"
     finally:
         assert node.stop() == 0, node.log_tail()
+
+
+def test_the_sessions_command_deletes_expired_rows_and_wants_one_choice(deployment, pemkot):
+    from click.testing import CliRunner
+
+    from gateway.cli import cli
+    from gateway.node import iso
+    from gateway.storage import console_sessions
+
+    config = str(deployment.config_path("pemkot-bekasi"))
+    sign_in(pemkot)
+    old = iso(pemkot.node.now() - dt.timedelta(hours=9))
+    with pemkot.node.store.write() as conn:
+        conn.execute(console_sessions.insert().values(
+            id_sha256="0" * 64, client_id="auditor", token_sha256="1" * 64, created_at=old,
+            seen_at=iso(pemkot.node.now())))
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["console", "sessions", "list", "--json", "--config", config])
+    assert sorted(r["status"] for r in json.loads(listed.output)) == ["active", "expired"]
+    assert "0" * 64 not in listed.output
+    for wrong in ([], ["--all", "--client", "auditor"]):
+        refused = runner.invoke(cli, ["console", "sessions", "end", *wrong, "--config", config])
+        assert refused.exit_code == 2 and "one of --client ID, --all or --expired" in refused.output
+    done = runner.invoke(cli, ["console", "sessions", "end", "--expired", "--config", config])
+    assert done.output == "ended 1 console sessions\n"
+    assert pemkot.client.get("/console/exchanges").status_code == 200
+    done = runner.invoke(cli, ["console", "sessions", "end", "--all", "--config", config])
+    assert done.output == "ended 1 console sessions\n"
+    assert pemkot.client.get("/console/exchanges").status_code == 302
