@@ -77,16 +77,16 @@ def _purge(conn: Connection, now: dt.datetime) -> int:
 def start(node: Node, *, client_id: str, token_sha256: str) -> str:
     """A new session of this client; returns its id, for the cookie only."""
     session_id = secrets.token_urlsafe(32)
-    now = iso(node.now())
+    now = node.now()
     with node.store.write() as conn:
-        _purge(conn, node.now())
+        _purge(conn, now)
         conn.execute(
             console_sessions.insert().values(
                 id_sha256=_key(session_id),
                 client_id=client_id,
                 token_sha256=token_sha256,
-                created_at=now,
-                seen_at=now,
+                created_at=iso(now),
+                seen_at=iso(now),
             )
         )
     return session_id
