@@ -4,7 +4,9 @@ A token is random (256 bits), shown once when it is made, and stored only as
 its SHA-256. A client has the same rights as one in the node config (datasets
 to submit and pull, within the agreement's directions; roles; a rate limit)
 plus an expiry, and can be revoked or given a new token (rotated: the old one
-stops working at once). Every change is an audit entry naming the operator.
+stops working at once). Revoking or rotating also ends the client's auditor
+console sessions (gateway.console.sessions). Every change is an audit entry
+naming the operator.
 Clients in the node config keep working as before; their ids are reserved.
 """
 
@@ -17,14 +19,14 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
 from gateway import audit
 from gateway.config import _ID, ROLES, ClientConfig
 from gateway.errors import BadRequest, NotFound
 from gateway.node import Node, iso
-from gateway.storage import managed_clients
+from gateway.storage import console_sessions, managed_clients
 
 __all__ = ["TOKEN_PREFIX", "add", "listing", "lookup", "revoke", "rotate"]
 
@@ -120,6 +122,7 @@ def rotate(node: Node, client_id: str, *, operator: str) -> str:
             .where(managed_clients.c.id == client_id)
             .values(token_sha256=digest, rotated_at=iso(now))
         )
+        _end_console_sessions(conn, client_id)
         audit.append(conn, event="client_rotated", actor=operator, at=now, client=client_id)
     return token
 
@@ -138,6 +141,7 @@ def revoke(node: Node, client_id: str, *, operator: str) -> None:
             .where(managed_clients.c.id == client_id)
             .values(revoked_at=iso(now))
         )
+        _end_console_sessions(conn, client_id)
         audit.append(
             conn, event="client_revoked", actor=operator, at=now, client=client_id, status="revoked"
         )
@@ -209,6 +213,15 @@ def _status(row: Any, now: dt.datetime) -> str:
     if row["expires_at"] is not None and row["expires_at"] <= iso(now):
         return "expired"
     return "active"
+
+
+def _end_console_sessions(conn: Connection, client_id: str) -> None:
+    """End the client's console sessions with the change that ends its token.
+
+    The console would refuse them at their next request anyway (the token's digest
+    no longer names an active client); deleting the rows leaves nothing behind.
+    """
+    conn.execute(delete(console_sessions).where(console_sessions.c.client_id == client_id))
 
 
 def _row(conn: Connection, client_id: str) -> Any:

@@ -49,6 +49,7 @@ __all__ = [
     "audit_cosignatures",
     "audit_events",
     "audit_tree",
+    "console_sessions",
     "inbound_batches",
     "inbound_chunks",
     "inbound_transfers",
@@ -363,6 +364,22 @@ managed_clients = Table(
     Column("rotated_at", String(40), nullable=True),
     Column("revoked_at", String(40), nullable=True),
     UniqueConstraint("token_sha256", name="uq_managed_clients_token"),
+)
+
+
+# Auditor console sessions (gateway.console.sessions), one row per signed-in browser,
+# shared by every worker and replica: a session is valid only while its row is. The
+# cookie carries a random session id; only its SHA-256 is kept here. The token's
+# SHA-256 ends the session when the client's token is rotated.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id_sha256", String(64), primary_key=True),
+    Column("client_id", String(64), nullable=False),
+    Column("token_sha256", String(64), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("seen_at", String(40), nullable=False),
+    Index("ix_console_sessions_client", "client_id"),
 )
 
 

@@ -1,11 +1,13 @@
 """The auditor console: server-rendered pages at ``/console`` for auditors.
 
 An auditor signs in with the bearer token of a client that has the
-``auditor`` role (the same credential as the auditor API). The session is a
-signed cookie (Flask's, keyed by a secret derived from the node's storage key,
-so every worker and replica accepts it) holding the client id and the SHA-256
-of its token, checked again at every request: a revoked or expired client is
-signed out at once. Sessions end after 30 minutes idle and 8 hours in all.
+``auditor`` role (the same credential as the auditor API). The session is kept
+on the server, in the node's database that every worker and replica shares
+(:mod:`gateway.console.sessions`); the browser's cookie (Flask's signed cookie,
+keyed by a secret derived from the node's storage key) carries only its random
+id. Every request checks the session's row and the client again: signing out,
+or revoking or rotating the client, ends the session at once, and a session
+ends after 30 minutes idle and 8 hours in all, by the node's clock.
 Every form carries a CSRF token; the cookie is ``HttpOnly`` and
 ``SameSite=Strict`` (and ``Secure`` on a node serving TLS or in production);
 sign-in attempts are rate limited per address.
@@ -19,7 +21,6 @@ never a record (docs/CONSOLE.md).
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 import json
@@ -50,7 +51,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from gateway import auditor
 from gateway.api._common import node as _node
 from gateway.config import ClientConfig
-from gateway.console import evidence, i18n
+from gateway.console import evidence, i18n, sessions
 from gateway.errors import NotFound, Unauthorized
 from gateway.node import Node
 
@@ -67,8 +68,8 @@ bp = Blueprint(
     static_url_path="/static",
 )
 
-IDLE = dt.timedelta(minutes=30)
-LIFETIME = dt.timedelta(hours=8)
+IDLE = sessions.IDLE
+LIFETIME = sessions.LIFETIME
 PER_PAGE = 25
 SIGN_IN_RATE = "10/minute"
 _CSP = (
@@ -149,31 +150,26 @@ def _after(response: Response) -> Response:
     return response
 
 
-def _now() -> int:
-    return int(_node().now().timestamp())
-
-
 def _signed_in() -> ClientConfig | None:
-    client_id, digest = session.get("client"), session.get("token_sha256")
-    started, seen = session.get("started"), session.get("seen")
-    if not (isinstance(client_id, str) and isinstance(digest, str)):
+    """The auditor of this request's session, if its row on the server says it is valid."""
+    session_id = session.get("sid")
+    if not isinstance(session_id, str):
         return None
-    now = _now()
-    if not isinstance(started, int) or not isinstance(seen, int):
-        return None
-    if now - seen > IDLE.total_seconds() or now - started > LIFETIME.total_seconds():
+    node = _node()
+    found = sessions.check(node, session_id)  # gone (signed out, ended), idle or too old
+    who: ClientConfig | None = None
+    if found is not None:
+        try:
+            who = node.client_by_digest(found.token_sha256)
+        except Unauthorized:  # revoked, expired, rotated, or removed from the node config
+            who = None
+        if who is not None and (who.id != found.client_id or "auditor" not in who.roles):
+            who = None
+        if who is None:
+            sessions.end(node, session_id)
+    if who is None:
         _forget()
         session["expired"] = True  # said once, on the sign-in page
-        return None
-    try:
-        who = _node().client_by_digest(digest)
-    except Unauthorized:
-        _forget()
-        return None
-    if who.id != client_id or "auditor" not in who.roles:
-        _forget()
-        return None
-    session["seen"] = now
     return who
 
 
@@ -253,14 +249,18 @@ def sign_in() -> BaseResponse | tuple[str, int] | str:
     if who is None or "auditor" not in who.roles:
         log.info("console: a sign-in was refused")
         return render_template("console/login.html", error="invalid", expired=False), 401
+    earlier = session.get("sid")
+    if isinstance(earlier, str):  # signed in already in this browser: that session ends
+        sessions.end(_node(), earlier)
     _forget()
-    now = _now()
     session.permanent = True
     session.update(
-        client=who.id,
-        token_sha256=hashlib.sha256(token.encode("utf-8")).hexdigest(),
-        started=now,
-        seen=now,
+        # A new id at every sign-in: an id known before it (session fixation) is worthless.
+        sid=sessions.start(
+            _node(),
+            client_id=who.id,
+            token_sha256=hashlib.sha256(token.encode("utf-8")).hexdigest(),
+        ),
         csrf=secrets.token_urlsafe(32),
     )
     log.info("console: %s signed in", who.id)
@@ -270,6 +270,9 @@ def sign_in() -> BaseResponse | tuple[str, int] | str:
 @bp.post("/logout")
 def sign_out() -> BaseResponse:
     who = g.auditor
+    session_id = session.get("sid")
+    if isinstance(session_id, str):
+        sessions.end(_node(), session_id)  # a copy of the cookie is refused from now on
     _forget()
     if who is not None:
         log.info("console: %s signed out", who.id)

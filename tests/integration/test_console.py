@@ -278,3 +278,298 @@ def test_a_page_number_that_is_not_one_is_the_first_page(pemkot):
     sign_in(pemkot)
     for page in ("%C2%B2", "-1", "x", "99999999"):
         assert pemkot.client.get(f"/console/exchanges?page={page}").status_code == 200
+
+
+# -- sessions kept on the server (docs/CONSOLE.md section 1) -------------------------------------
+
+
+def cookie_name(app):
+    return app.app.config["SESSION_COOKIE_NAME"]
+
+
+def copy_of(app, source=None):
+    """Another browser holding a copy of the console cookie that ``source`` holds now."""
+    name = cookie_name(app)
+    other = app.app.test_client()
+    other.set_cookie(name, (source or app.client).get_cookie(name).value)
+    return other
+
+
+def session_rows(app, client_id=None):
+    from gateway.storage import console_sessions
+
+    query = select(console_sessions)
+    if client_id is not None:
+        query = query.where(console_sessions.c.client_id == client_id)
+    with app.node.store.read() as conn:
+        return conn.execute(query).mappings().all()
+
+
+def at(app, monkeypatch, moment):
+    monkeypatch.setattr(app.node, "clock", lambda: moment)
+
+
+def test_a_cookie_copied_before_sign_out_is_refused_after_it(pemkot):
+    sign_in(pemkot)
+    html = pemkot.client.get("/console/exchanges").get_data(as_text=True)
+    stolen = copy_of(pemkot)
+    assert stolen.get("/console/exchanges").status_code == 200  # the same session
+    assert pemkot.client.post("/console/logout", data={"csrf_token": csrf(html)}).status_code == 302
+    for path in ("/console/exchanges", "/console/log", "/console/"):
+        answer = stolen.get(path)
+        assert answer.status_code == 302 and answer.headers["Location"].startswith("/console/login")
+    assert session_rows(pemkot) == []
+
+
+def test_the_server_keeps_only_the_hash_of_the_session_id(pemkot, caplog):
+    import hashlib
+
+    caplog.set_level("DEBUG")
+    sign_in(pemkot)
+    value = pemkot.client.get_cookie(cookie_name(pemkot)).value
+    content = pemkot.app.session_interface.get_signing_serializer(pemkot.app).loads(value)
+    session_id = content["sid"]
+    assert len(session_id) >= 43  # 256 random bits
+    # No client id, token digest or times in the cookie: the server keeps them.
+    assert set(content) - {"_permanent"} == {"sid", "csrf"}
+    (row,) = session_rows(pemkot)
+    assert row["id_sha256"] == hashlib.sha256(session_id.encode()).hexdigest()
+    assert row["client_id"] == "auditor"
+    assert row["token_sha256"] == hashlib.sha256(AUDITOR.encode()).hexdigest()
+    assert session_id not in json.dumps(dict(row))
+    html = pemkot.client.get("/console/exchanges").get_data(as_text=True)
+    pemkot.client.post("/console/logout", data={"csrf_token": csrf(html)})
+    assert session_id not in caplog.text and row["id_sha256"] not in caplog.text
+    assert "auditor signed in" in caplog.text and "auditor signed out" in caplog.text
+
+
+def test_signing_in_again_ends_the_session_before(pemkot):
+    sign_in(pemkot)
+    before = copy_of(pemkot)
+    html = pemkot.client.get("/console/exchanges").get_data(as_text=True)
+    again = pemkot.client.post("/console/login", data={"token": AUDITOR, "csrf_token": csrf(html)})
+    assert again.status_code == 302
+    assert pemkot.client.get("/console/exchanges").status_code == 200
+    assert before.get("/console/exchanges").status_code == 302
+    assert len(session_rows(pemkot)) == 1
+
+
+def test_another_worker_or_replica_honours_the_sign_out(deployment, make_apps, pemkot):
+    replica = make_apps(deployment)["pemkot-bekasi"]  # another app on the same database
+    sign_in(pemkot)
+    html = pemkot.client.get("/console/exchanges").get_data(as_text=True)
+    there = copy_of(replica, pemkot.client)
+    assert there.get("/console/exchanges").status_code == 200
+    assert pemkot.client.post("/console/logout", data={"csrf_token": csrf(html)}).status_code == 302
+    assert there.get("/console/exchanges").status_code == 302
+    # And the other way round: signed out on the replica, refused here.
+    sign_in(pemkot)
+    here = copy_of(pemkot)
+    there = copy_of(replica, pemkot.client)
+    html = there.get("/console/exchanges").get_data(as_text=True)
+    assert there.post("/console/logout", data={"csrf_token": csrf(html)}).status_code == 302
+    assert here.get("/console/exchanges").status_code == 302
+
+
+@pytest.mark.parametrize("change", ["rotate", "revoke"])
+def test_rotating_or_revoking_the_auditor_client_ends_its_sessions(pemkot, change):
+    token = clients.add(pemkot.node, "bpk-auditor", roles=["auditor"], operator="test")
+    sign_in(pemkot, token)
+    copy = copy_of(pemkot)
+    other = pemkot.app.test_client()  # another auditor's session stays
+    form = other.get("/console/login").get_data(as_text=True)
+    other.post("/console/login", data={"token": AUDITOR, "csrf_token": csrf(form)})
+    assert len(session_rows(pemkot, "bpk-auditor")) == 1
+    getattr(clients, change)(pemkot.node, "bpk-auditor", operator="test")
+    assert session_rows(pemkot, "bpk-auditor") == []  # nothing lingers
+    for browser in (pemkot.client, copy):
+        assert browser.get("/console/exchanges").status_code == 302
+    assert other.get("/console/exchanges").status_code == 200
+    if change == "rotate":  # the new token signs in anew
+        new_token = clients.rotate(pemkot.node, "bpk-auditor", operator="test")
+        assert sign_in(pemkot, new_token).status_code == 302
+        assert pemkot.client.get("/console/exchanges").status_code == 200
+
+
+def test_a_client_removed_from_the_node_config_is_signed_out(pemkot, monkeypatch):
+    import dataclasses
+
+    sign_in(pemkot)
+    assert pemkot.client.get("/console/exchanges").status_code == 200
+    config = pemkot.node.config
+    kept = tuple(c for c in config.clients if c.id != "auditor")
+    monkeypatch.setattr(pemkot.node, "config", dataclasses.replace(config, clients=kept))
+    assert pemkot.client.get("/console/exchanges").status_code == 302
+    assert session_rows(pemkot, "auditor") == []
+
+
+def test_a_session_a_token_without_the_auditor_role_holds_is_ended(pemkot, monkeypatch):
+    import dataclasses
+
+    sign_in(pemkot)
+    config = pemkot.node.config
+    demoted = tuple(dataclasses.replace(c, roles=frozenset()) if c.id == "auditor" else c
+                    for c in config.clients)
+    monkeypatch.setattr(pemkot.node, "config", dataclasses.replace(config, clients=demoted))
+    assert pemkot.client.get("/console/exchanges").status_code == 302
+    assert session_rows(pemkot) == []
+
+
+def test_idle_expiry_is_kept_on_the_server(pemkot, monkeypatch):
+    start = pemkot.node.now()
+    at(pemkot, monkeypatch, start)
+    sign_in(pemkot)
+    copy = copy_of(pemkot)
+    # Used every 29 minutes, the session lives on, for every copy of its cookie.
+    for step in (1, 2, 3):
+        at(pemkot, monkeypatch, start + dt.timedelta(minutes=29 * step))
+        assert pemkot.client.get("/console/exchanges").status_code == 200
+    last = start + dt.timedelta(minutes=29 * 3)
+    at(pemkot, monkeypatch, last + dt.timedelta(minutes=30))  # 30 minutes idle: not more
+    assert copy.get("/console/exchanges").status_code == 200
+    at(pemkot, monkeypatch, last + dt.timedelta(minutes=60, seconds=1))
+    answer = copy.get("/console/exchanges")
+    assert answer.status_code == 302
+    assert "Sesi Anda telah berakhir" in copy.get(answer.headers["Location"]).get_data(
+        as_text=True)
+    assert session_rows(pemkot) == []
+    # Ended on the server: a clock set back does not bring it back for any copy.
+    at(pemkot, monkeypatch, last)
+    assert pemkot.client.get("/console/exchanges").status_code == 302
+
+
+def test_a_session_ends_after_eight_hours_however_busy(pemkot, monkeypatch):
+    start = pemkot.node.now()
+    at(pemkot, monkeypatch, start)
+    sign_in(pemkot)
+    copy = copy_of(pemkot)
+    moment = start
+    while moment + dt.timedelta(minutes=25) <= start + dt.timedelta(hours=8):
+        moment += dt.timedelta(minutes=25)
+        at(pemkot, monkeypatch, moment)
+        assert pemkot.client.get("/console/log").status_code == 200, moment - start
+    at(pemkot, monkeypatch, start + dt.timedelta(hours=8, seconds=1))
+    assert pemkot.client.get("/console/exchanges").status_code == 302
+    at(pemkot, monkeypatch, moment)
+    assert copy.get("/console/exchanges").status_code == 302
+    assert session_rows(pemkot) == []
+
+
+def test_rows_of_expired_sessions_are_purged(pemkot, monkeypatch):
+    start = pemkot.node.now()
+    at(pemkot, monkeypatch, start)
+    sign_in(pemkot)  # left open, never used again
+    idle = pemkot.app.test_client()
+    form = idle.get("/console/login").get_data(as_text=True)
+    idle.post("/console/login", data={"token": AUDITOR, "csrf_token": csrf(form)})
+    assert len(session_rows(pemkot)) == 2
+    # Another sign-in 31 minutes later deletes both rows: both sessions are idle.
+    at(pemkot, monkeypatch, start + dt.timedelta(minutes=31))
+    sign_in(pemkot, follow=False)
+    assert len(session_rows(pemkot)) == 1
+    assert idle.get("/console/exchanges").status_code == 302
+
+
+def test_a_running_node_ends_sessions_on_sign_out_rotate_revoke_and_command(deployment_factory):
+    """Real HTTP against a node process with two workers; the operator's commands beside it."""
+    import os
+    import subprocess
+    import sys
+
+    import requests
+
+    from gateway.process import NodeProcess
+
+    deployment = deployment_factory(workers=2)
+    party = "pemkot-bekasi"
+    config = str(deployment.config_path(party))
+    env = {**os.environ, **deployment.env}
+
+    def gateway(*args):
+        done = subprocess.run([sys.executable, "-m", "gateway", *args, "--config", config],
+                              capture_output=True, text=True, timeout=120, env=env, check=False)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    node = NodeProcess(deployment.config_path(party), listen=f"127.0.0.1:{deployment.ports[party]}",
+                       env=deployment.env, log_path=deployment.root / f"{party}.log").start()
+    try:
+        base = node.base_url
+
+        def browser(token):
+            """The cookies of a signed-in browser (a copy of them is the same session)."""
+            # The cookie is Secure (a node in production mode): requests keeps such a
+            # cookie only for https, so it is carried by hand, as a browser does on 127.0.0.1.
+            form = requests.get(f"{base}/console/login", timeout=10)
+            cookies = dict(form.cookies)
+            answer = requests.post(f"{base}/console/login", cookies=cookies,
+                                   data={"token": token, "csrf_token": csrf(form.text)},
+                                   allow_redirects=False, timeout=10)
+            assert answer.status_code == 302, answer.text
+            return {**cookies, **dict(answer.cookies)}
+
+        def signed_in(cookies):
+            # Several requests: the node's two workers each answer some.
+            codes = {requests.get(f"{base}/console/exchanges", cookies=cookies,
+                                  allow_redirects=False, timeout=10).status_code
+                     for _ in range(4)}
+            assert len(codes) == 1, codes
+            return codes == {200}
+
+        own = browser(AUDITOR)
+        copy = dict(own)
+        assert signed_in(copy)
+        html = requests.get(f"{base}/console/exchanges", cookies=own, timeout=10).text
+        assert requests.post(f"{base}/console/logout", cookies=own,
+                             data={"csrf_token": csrf(html)}, allow_redirects=False,
+                             timeout=10).status_code == 302
+        assert not signed_in(copy)
+
+        token = gateway("clients", "add", "bpk-auditor", "--role", "auditor").strip()
+        copy = browser(token)
+        assert signed_in(copy)
+        token = gateway("clients", "rotate", "bpk-auditor").strip()
+        assert not signed_in(copy)
+        copy = browser(token)
+        assert signed_in(copy)
+        gateway("clients", "revoke", "bpk-auditor")
+        assert not signed_in(copy)
+
+        first, second = browser(AUDITOR), browser(AUDITOR)
+        listed = gateway("console", "sessions", "list")
+        assert listed.count("\nauditor ") == 2 and "bpk-auditor" not in listed
+        assert gateway("console", "sessions", "end", "--client", "auditor").strip() == (
+            "ended 2 console sessions")
+        assert not signed_in(first) and not signed_in(second)
+        assert gateway("console", "sessions", "list", "--json").strip() == "[]"
+    finally:
+        assert node.stop() == 0, node.log_tail()
+
+
+def test_the_sessions_command_deletes_expired_rows_and_wants_one_choice(deployment, pemkot):
+    from click.testing import CliRunner
+
+    from gateway.cli import cli
+    from gateway.node import iso
+    from gateway.storage import console_sessions
+
+    config = str(deployment.config_path("pemkot-bekasi"))
+    sign_in(pemkot)
+    old = iso(pemkot.node.now() - dt.timedelta(hours=9))
+    with pemkot.node.store.write() as conn:
+        conn.execute(console_sessions.insert().values(
+            id_sha256="0" * 64, client_id="auditor", token_sha256="1" * 64, created_at=old,
+            seen_at=iso(pemkot.node.now())))
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["console", "sessions", "list", "--json", "--config", config])
+    assert sorted(r["status"] for r in json.loads(listed.output)) == ["active", "expired"]
+    assert "0" * 64 not in listed.output
+    for wrong in ([], ["--all", "--client", "auditor"]):
+        refused = runner.invoke(cli, ["console", "sessions", "end", *wrong, "--config", config])
+        assert refused.exit_code == 2 and "one of --client ID, --all or --expired" in refused.output
+    done = runner.invoke(cli, ["console", "sessions", "end", "--expired", "--config", config])
+    assert done.output == "ended 1 console sessions\n"
+    assert pemkot.client.get("/console/exchanges").status_code == 200
+    done = runner.invoke(cli, ["console", "sessions", "end", "--all", "--config", config])
+    assert done.output == "ended 1 console sessions\n"
+    assert pemkot.client.get("/console/exchanges").status_code == 302

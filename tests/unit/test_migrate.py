@@ -117,3 +117,22 @@ def test_idempotency_keys_migrate_up_and_down_on_sqlite(tmp_path):
 
 def test_idempotency_keys_migrate_up_and_down_on_postgresql(postgres_url):
     _from_0009_with_submissions(postgres_url)
+
+
+def test_console_sessions_migrate_up_and_down_on_sqlite(tmp_path):
+    from alembic import command
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'node.db'}")
+    try:
+        with engine.begin() as conn:
+            command.upgrade(migrate._config(conn), "head")
+            assert "console_sessions" in inspect(conn).get_table_names()
+        with engine.begin() as conn:
+            command.downgrade(migrate._config(conn), "0010")
+            assert "console_sessions" not in inspect(conn).get_table_names()
+        with engine.begin() as conn:
+            command.upgrade(migrate._config(conn), "head")
+        with engine.connect() as conn:
+            assert migrate.differences(conn) == []
+    finally:
+        engine.dispose()
