@@ -379,8 +379,8 @@ def _check_entry(position: int, text: Any) -> tuple[bytes, Problem | None]:
 def _entry_problem(position: int, text: str) -> Problem | None:
     try:
         entry = strict_json.loads(text)
-    except ValueError:
-        return Problem("the entry is not JSON", index=position)
+    except ValueError as exc:  # strict_json.InvalidJSON: says what, never a value
+        return Problem("the entry is not JSON", index=position, found=str(exc))
     if not isinstance(entry, dict):
         return Problem("the entry is not a JSON object", index=position)
     if entry.get("index") != position:
