@@ -54,6 +54,7 @@ from sqlalchemy import Engine, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from gateway import strict_json
 from gateway.errors import GatewayError, KeyMaterialError
 from gateway.keys import PASSPHRASE_ENV
 
@@ -231,7 +232,7 @@ class Cipher:
     def _key_for(self, header: str) -> AESGCM:
         """The key of a protected header not seen yet (one another JOSE library wrote)."""
         try:
-            fields = json.loads(_unb64(header))
+            fields = strict_json.loads(_unb64(header))
         except (ValueError, binascii.Error):
             raise StoredPayloadError("a stored payload has an unreadable JWE header") from None
         if not isinstance(fields, dict) or (fields.get("alg"), fields.get("enc")) != (
@@ -297,7 +298,7 @@ def _protected_header(token: str) -> dict[str, Any] | None:
     if len(parts) != 5:
         return None
     try:
-        header = json.loads(_unb64(parts[0]))
+        header = strict_json.loads(_unb64(parts[0]))
     except (ValueError, binascii.Error):
         return None
     return header if isinstance(header, dict) else None
@@ -345,7 +346,7 @@ def load_cipher(key_dir: Path, *, environ: Mapping[str, str] | None = None) -> C
             ) from None
         plain = (opened.plaintext or b"").decode("utf-8")
     try:
-        document = json.loads(plain)
+        document = strict_json.loads(plain)
     except ValueError:
         raise KeyMaterialError(f"{path}: the storage key is not a JSON JWK") from None
     entries = document.get("keys") if isinstance(document, dict) else None

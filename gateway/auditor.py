@@ -16,7 +16,6 @@ import base64
 import binascii
 import datetime as dt
 import fcntl
-import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,7 +28,7 @@ from typing import Any, Protocol
 import requests
 from sqlalchemy import select
 
-from gateway import merkle, note
+from gateway import merkle, note, strict_json
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -277,7 +276,7 @@ class LogClient:
         answer = self.session.get(self.base_url + path, params=params, timeout=60)
         if answer.status_code != 200:
             try:
-                detail = answer.json()["error"]["message"]
+                detail = strict_json.loads(answer.content)["error"]["message"]
             except (ValueError, KeyError, TypeError):
                 detail = answer.text[:200]
             raise VerificationError(
@@ -287,7 +286,7 @@ class LogClient:
 
     def _json(self, path: str, **params: Any) -> dict[str, Any]:
         try:
-            data = self._get(path, **params).json()
+            data = strict_json.loads(self._get(path, **params).content)
         except ValueError:
             raise _malformed(path, "not JSON") from None
         if not isinstance(data, dict):
@@ -379,9 +378,9 @@ def _check_entry(position: int, text: Any) -> tuple[bytes, Problem | None]:
 
 def _entry_problem(position: int, text: str) -> Problem | None:
     try:
-        entry = json.loads(text)
-    except ValueError:
-        return Problem("the entry is not JSON", index=position)
+        entry = strict_json.loads(text)
+    except ValueError as exc:  # strict_json.InvalidJSON: says what, never a value
+        return Problem("the entry is not JSON", index=position, found=str(exc))
     if not isinstance(entry, dict):
         return Problem("the entry is not a JSON object", index=position)
     if entry.get("index") != position:
@@ -721,7 +720,7 @@ def verify_bundle(
         leaf, problem = _check_entry(index, item.get("entry"))
         if problem is None and index >= checkpoint.size:
             problem = Problem("the entry is beyond the checkpoint", index=index)
-        if problem is None and json.loads(item["entry"]).get("batch_id") != batch_id:
+        if problem is None and strict_json.loads(item["entry"]).get("batch_id") != batch_id:
             problem = Problem("the entry is of another batch", index=index, expected=str(batch_id))
         if problem is None:
             problem = _check_proof(index, leaf, item.get("proof"), checkpoint, keys)
@@ -801,7 +800,7 @@ def reconcile(logs: Mapping[str, Sequence[str]]) -> Reconciliation:
         raise ValueError("reconcile compares exactly two logs")
     events: dict[str, list[dict[str, Any]]] = {}
     for party in parties:
-        parsed = (json.loads(text) for text in logs[party])
+        parsed = (strict_json.loads(text) for text in logs[party])
         events[party] = [e for e in parsed if isinstance(e, dict)]
     horizon = {p: max((str(e.get("at", "")) for e in events[p]), default="") for p in parties}
     result = Reconciliation()

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import click
 import requests
 
-from gateway import logs, transfer
+from gateway import logs, strict_json, transfer
 from gateway.config import NodeConfig, TLSConfig, load_node_config
 from gateway.envelope import BatchHeader, open_batch, seal_batch
 from gateway.errors import GatewayError, KeyMaterialError
@@ -235,7 +235,7 @@ def envelope_seal(
     if agreed is None:
         raise GatewayError(f"{config.party_id} sends no dataset named {dataset!r}")
     try:
-        records = json.loads(records_file.read())
+        records = strict_json.loads(records_file.read())
     except ValueError as exc:
         raise GatewayError(f"{records_file.name}: not JSON: {exc}") from None
     if not isinstance(records, list):
@@ -804,7 +804,7 @@ def audit_verify(
     try:
         if bundle is not None:
             try:
-                data = json.load(bundle)
+                data = strict_json.loads(bundle.read())
             except ValueError as exc:
                 raise GatewayError(f"{bundle.name}: not JSON ({exc})") from None
             if not isinstance(data, dict):

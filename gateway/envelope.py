@@ -23,7 +23,6 @@ import base64
 import datetime as dt
 import gc
 import hashlib
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,8 +31,8 @@ from typing import Any
 from joserfc import jwe, jws
 from joserfc.jwk import OKPKey
 
-from gateway import canonical, merkle
-from gateway.errors import EnvelopeRejected, VerificationFailed
+from gateway import canonical, merkle, strict_json
+from gateway.errors import EnvelopeRejected, InvalidJSON, VerificationFailed
 from gateway.keys import ENC_ALG, SIG_ALG, PeerKeys
 
 __all__ = [
@@ -49,6 +48,7 @@ __all__ = [
     "open_batch",
     "open_chunk",
     "open_manifest",
+    "protected_header",
     "record_leaf",
     "records_budget",
     "records_digest",
@@ -119,7 +119,10 @@ def signed_payload(signed: str) -> Any:
     which a batch or chunk is over by design.
     """
     token = signed.encode("ascii")
-    return json.loads(jws.extract_compact(token, registry=_jws_registry(len(token))).payload)
+    protected_header(token)
+    return strict_json.loads(
+        jws.extract_compact(token, registry=_jws_registry(len(token))).payload
+    )
 
 
 def _jwe_registry(max_ciphertext: int) -> jwe.JWERegistry:
@@ -351,26 +354,37 @@ def _astral(payload: bytes) -> bool:
     return b"\\u" in payload and _ESCAPED_SURROGATE.search(payload) is not None
 
 
-def _protected_header(token: bytes) -> dict[str, Any]:
-    """The protected header of a compact JWS, without decoding its payload."""
+def protected_header(token: bytes) -> dict[str, Any]:
+    """The protected header of a compact JWS or JWE, without decoding the rest.
+
+    Read with :func:`strict_json.loads`: joserfc keeps the last of two members of one
+    name, and RFC 7515/7516 section 5.2 let us refuse such a header, which we do.
+    """
     segment = token.split(b".", 1)[0]
-    header = json.loads(base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4)))
+    header = strict_json.loads(base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4)))
     if not isinstance(header, dict):
         raise ValueError("the protected header is not a JSON object")
     return header
 
 
 def _recipient_key(raw: bytes, keys: OKPKey | Mapping[str, OKPKey]) -> OKPKey:
-    """The key an envelope is encrypted to, of this node's keys that may still decrypt."""
-    if isinstance(keys, OKPKey):
-        return keys
+    """The key an envelope is encrypted to, of this node's keys that may still decrypt.
+
+    The JWE header is read here whatever the keys, so that one joserfc would read
+    differently (a parameter given twice: it keeps the last) is refused first.
+    """
     try:
-        kid = _protected_header(raw).get("kid")
+        header = protected_header(raw)
+    except InvalidJSON as exc:  # JSON, but not as RFC 7516 section 5.2 lets us accept it
+        raise EnvelopeRejected(f"JWE header refused: {exc}", reason="malformed") from None
     except Exception as exc:  # as the library would fail on it
         raise EnvelopeRejected(
             f"cannot decrypt: JWE header unreadable: {type(exc).__name__}: {exc}",
             reason="decrypt",
         ) from None
+    if isinstance(keys, OKPKey):
+        return keys
+    kid = header.get("kid")
     key = keys.get(kid) if isinstance(kid, str) else None
     if key is None:
         # Encrypted to a key this node never had, or retired or revoked.
@@ -435,7 +449,7 @@ def _open_now(
     signed = decrypted.plaintext or b""
     registry = _jws_registry(len(signed))
     try:
-        kid = _protected_header(signed).get("kid")
+        kid = protected_header(signed).get("kid")
     except Exception as exc:
         raise EnvelopeRejected(
             f"inner JWS unreadable: {type(exc).__name__}: {exc}", reason="malformed"
@@ -453,13 +467,10 @@ def _open_now(
         raise EnvelopeRejected(f"inner JWS typ is not {jws_typ}", reason="header")
     scan = _Scan()
     try:
-        document = json.loads(
-            verified.payload,
-            parse_constant=_no_constants,
-            parse_float=scan.float,
-            parse_int=scan.int,
+        document = strict_json.loads(
+            verified.payload, parse_float=scan.float, parse_int=scan.int
         )
-    except (ValueError, RecursionError) as exc:
+    except ValueError as exc:
         raise EnvelopeRejected(f"signed payload is not JSON: {exc}", reason="malformed") from None
     if not isinstance(document, dict) or document.get("v") != ENVELOPE_VERSION:
         raise EnvelopeRejected("unsupported envelope version", reason="version")
@@ -745,10 +756,6 @@ def open_chunk(
     )
 
 
-def _no_constants(value: str) -> Any:
-    raise ValueError(f"{value} is not valid JSON")
-
-
 @dataclass(frozen=True)
 class Receipt:
     batch_id: str
@@ -805,7 +812,8 @@ def verify_receipt(
     """
     registry = _jws_registry(64 * 1024)
     try:
-        kid = jws.extract_compact(token.encode("ascii"), registry=registry).headers().get("kid")
+        kid = protected_header(token.encode("ascii")).get("kid")
+        jws.extract_compact(token.encode("ascii"), registry=registry)
     except Exception as exc:
         raise VerificationFailed(f"receipt is not a JWS: {type(exc).__name__}: {exc}") from None
     signer = peer_keys.signing_key(str(kid))
@@ -815,7 +823,7 @@ def verify_receipt(
         )
     try:
         verified = jws.deserialize_compact(token, signer.key, registry=registry)
-        document = json.loads(verified.payload)
+        document = strict_json.loads(verified.payload)
     except Exception as exc:
         raise VerificationFailed(f"receipt does not verify: {type(exc).__name__}: {exc}") from None
     if verified.headers().get("typ") != RECEIPT_TYP or not isinstance(document, dict):

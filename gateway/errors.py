@@ -56,7 +56,10 @@ class BadRequest(GatewayError):
     status = 400
 
 
-class InvalidJSON(BadRequest):
+class InvalidJSON(BadRequest, ValueError):
+    """JSON the gateway refuses to read (:mod:`gateway.strict_json`): malformed, not
+    UTF-8, a duplicate member name, NaN or Infinity, or nested too deep."""
+
     code = "invalid_json"
 
 

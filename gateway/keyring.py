@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 from joserfc.jwk import OKPKey
 
+from gateway import strict_json
 from gateway.errors import KeyMaterialError
 
 __all__ = [
@@ -146,7 +147,7 @@ class Keyring:
                 entries.append(KeyEntry(kid, use, x, _iso(made), "active", name))
             return cls(key_dir, entries)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = strict_json.loads(path.read_bytes())
             if data.get("format") != _FORMAT:
                 raise ValueError(f"format {data.get('format')!r}, expected {_FORMAT}")
             entries = [KeyEntry(**item) for item in data["keys"]]

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 from joserfc.jwk import OKPKey
 
-from gateway import note
+from gateway import note, strict_json
 from gateway.errors import KeyMaterialError
 from gateway.keyring import Keyring
 
@@ -359,7 +359,7 @@ class PeerKeys:
 
 def load_jwks_file(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = strict_json.loads(path.read_bytes())
     except FileNotFoundError:
         raise KeyMaterialError(f"{path}: public JWKS not found") from None
     except (ValueError, UnicodeDecodeError) as exc:

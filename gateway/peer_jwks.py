@@ -23,7 +23,7 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from gateway import outbound
+from gateway import outbound, strict_json
 from gateway.node import Node, iso
 from gateway.storage import Store, peer_jwks
 
@@ -57,7 +57,7 @@ class RefreshReport:
 def _parse(body: bytes) -> dict[str, Any]:
     if len(body) > MAX_JWKS_BYTES:
         raise ValueError(f"over {MAX_JWKS_BYTES} bytes")
-    data = json.loads(body)
+    data = strict_json.loads(body)
     if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
         raise ValueError("not a JWKS (an object with a 'keys' list)")
     if not all(isinstance(k, dict) for k in data["keys"]):

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -31,7 +30,16 @@ from urllib.parse import urlencode
 import requests
 from sqlalchemy import select
 
-from gateway import audit, canonical, chunked, inbox, outbound, signed_request, transfer
+from gateway import (
+    audit,
+    canonical,
+    chunked,
+    inbox,
+    outbound,
+    signed_request,
+    strict_json,
+    transfer,
+)
 from gateway.config import DatasetAgreement, Party
 from gateway.envelope import BATCH_ID, verify_receipt
 from gateway.errors import (
@@ -267,7 +275,7 @@ class _Sender:
 
 def _error_code(body: bytes) -> str | None:
     try:
-        error = json.loads(body).get("error")
+        error = strict_json.loads(body).get("error")
     except (ValueError, AttributeError):
         return None
     code = error.get("code") if isinstance(error, dict) else None
@@ -283,7 +291,7 @@ class _Listed:
 def _listing(body: bytes, dataset: str) -> list[_Listed]:
     """The listed batches of ``dataset``; raises PeerError if the answer is not a listing."""
     try:
-        items = json.loads(body)["batches"]
+        items = strict_json.loads(body)["batches"]
         listed = []
         for item in items:
             batch_id, chunks = item["batch_id"], item["chunk_count"]

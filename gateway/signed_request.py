@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import logging
 import threading
 import time
@@ -44,9 +43,9 @@ from joserfc.jwk import OKPKey
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
-from gateway import audit, canonical, peer_jwks
+from gateway import audit, canonical, peer_jwks, strict_json
 from gateway.config import Party
-from gateway.envelope import BATCH_ID
+from gateway.envelope import BATCH_ID, protected_header
 from gateway.errors import RequestRejected
 from gateway.keys import SIG_ALG, PeerKeys
 from gateway.node import Node, iso
@@ -165,10 +164,6 @@ class SignedRequest:
         return dt.datetime.fromtimestamp(self.iat + MAX_SKEW_SECONDS, dt.UTC)
 
 
-def _no_constants(value: str) -> Any:
-    raise ValueError(f"{value} is not valid JSON")
-
-
 def verify_header(
     header: str | None,
     *,
@@ -194,6 +189,8 @@ def verify_header(
         raise RequestRejected(f"a token of {len(token)} characters", reason="malformed")
     registry = _registry()
     try:
+        # Read strictly first: joserfc keeps the last of two header parameters of one name.
+        protected_header(token.encode("ascii"))
         kid = jws.extract_compact(token.encode("ascii"), registry=registry).headers().get("kid")
     except Exception as exc:  # any library error means the same thing to the caller
         raise RequestRejected(
@@ -218,8 +215,8 @@ def verify_header(
             party=party,
         )
     try:
-        claims = json.loads(verified.payload, parse_constant=_no_constants)
-    except (ValueError, RecursionError) as exc:
+        claims = strict_json.loads(verified.payload)
+    except ValueError as exc:
         raise RequestRejected(
             f"payload is not JSON: {exc}", reason="malformed", party=party
         ) from None

@@ -13,7 +13,6 @@ import collections
 import contextlib
 import datetime as dt
 import hashlib
-import json
 import logging
 import random
 import time
@@ -26,7 +25,7 @@ from typing import Any
 import requests
 from sqlalchemy import func, or_, select, update
 
-from gateway import audit, merkle, outbound, signed_request
+from gateway import audit, merkle, outbound, signed_request, strict_json
 from gateway.config import DatasetAgreement
 from gateway.envelope import (
     BatchHeader,
@@ -92,7 +91,7 @@ def http_post(url: str, body: bytes, timeout: float, headers: Mapping[str, str])
     if len(raw) > MAX_ANSWER_BYTES:
         return status, None
     try:
-        return status, json.loads(raw)
+        return status, strict_json.loads(raw)
     except ValueError:
         return status, None
 

@@ -19,6 +19,9 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
+from gateway import strict_json
+from gateway.errors import InvalidJSON
+
 __all__ = ["FORMATS", "ReadError", "csv_text", "read_records"]
 
 FORMATS = ("json", "jsonl", "csv")
@@ -36,9 +39,9 @@ def read_records(path: Path, schema: Schema, *, fmt: str | None = None) -> list[
         raise ReadError(f"{path}: not UTF-8") from None
     if fmt == "json":
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ReadError(f"{path}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from None
+            data = strict_json.loads(text)
+        except InvalidJSON as exc:
+            raise ReadError(f"{path}: not JSON: {exc.message}") from None
         return data if isinstance(data, list) else [data]
     if fmt == "jsonl":
         records = []
@@ -46,9 +49,9 @@ def read_records(path: Path, schema: Schema, *, fmt: str | None = None) -> list[
             if not line.strip():
                 continue
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise ReadError(f"{path}:{number}: not JSON: {exc.msg}") from None
+                records.append(strict_json.loads(line))
+            except InvalidJSON as exc:
+                raise ReadError(f"{path}:{number}: not JSON: {exc.message}") from None
         return records
     if fmt == "csv":
         return [_from_row(schema, row, path, n) for n, row in _rows(text)]
@@ -87,8 +90,8 @@ def _cell(field: fields.Field[Any] | None, cell: str) -> Any:
         lowered = cell.strip().lower()
         return {"true": True, "false": False}.get(lowered, cell)
     try:
-        return json.loads(cell)
-    except json.JSONDecodeError:
+        return strict_json.loads(cell)
+    except InvalidJSON:
         return cell  # let the schema say what is wrong with it
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Response, current_app, g, request
 
-from gateway import signed_request
+from gateway import signed_request, strict_json
 from gateway.api.errors import error_response
 from gateway.config import ClientConfig
 from gateway.errors import InvalidJSON, PayloadTooLarge, Unauthorized, UnsupportedMediaType
@@ -93,33 +92,9 @@ def read_body(media_type: str, limit: int | None = None) -> bytes:
     return read_bounded(int(current_app.config["GATEWAY_MAX_BODY"]) if limit is None else limit)
 
 
-def _reject_constant(value: str) -> Any:
-    raise ValueError(f"{value} is not valid JSON")
-
-
-# Built once: json.loads with options builds a new decoder on every call.
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-
-
 # No request body of this API nests deeper (a record of the agreed schemas is a few levels
 # inside {"records": [...]}); RFC 8259 section 9 lets a parser set such a limit.
-MAX_JSON_DEPTH = 32
-
-
-def _check_depth(value: Any) -> None:
-    """Refuse a document nested deeper than :data:`MAX_JSON_DEPTH`, without recursion."""
-    level = [value]
-    for _ in range(MAX_JSON_DEPTH):
-        below: list[Any] = []
-        for item in level:
-            if isinstance(item, dict):
-                below.extend(v for v in item.values() if isinstance(v, (dict, list)))
-            elif isinstance(item, list):
-                below.extend(v for v in item if isinstance(v, (dict, list)))
-        if not below:
-            return
-        level = below
-    raise InvalidJSON(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", path="")
+MAX_JSON_DEPTH = strict_json.MAX_DEPTH
 
 
 def read_json() -> Any:
@@ -127,17 +102,11 @@ def read_json() -> Any:
 
 
 def parse_json(raw: bytes) -> Any:
-    """A request body read with :func:`read_body`, parsed as JSON."""
+    """A request body read with :func:`read_body`, parsed as JSON (:mod:`gateway.strict_json`:
+    UTF-8, no duplicate member names, no NaN or Infinity, bounded nesting)."""
     try:
         # RFC 8259 section 8.1: JSON exchanged between systems is UTF-8.
-        value = _DECODER.decode(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidJSON("the body is not UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidJSON(
-            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", path=""
-        ) from None
-    except (ValueError, RecursionError) as exc:
-        raise InvalidJSON(f"malformed JSON: {exc}", path="") from None
-    _check_depth(value)
-    return value
+    return strict_json.loads(text, max_depth=MAX_JSON_DEPTH)

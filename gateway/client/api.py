@@ -28,6 +28,7 @@ from typing import Any
 import requests
 import rfc8785
 
+from gateway.client._json import loads as strict_loads
 from gateway.client.errors import (
     ConnectionFailed,
     GatewayClientError,
@@ -247,7 +248,7 @@ class GatewayClient:
     @staticmethod
     def _error(answer: requests.Response) -> GatewayClientError:
         try:
-            body = answer.json()
+            body = strict_loads(answer.content)
         except ValueError:
             body = None
         return error_from_answer(
@@ -261,7 +262,7 @@ class GatewayClient:
     @staticmethod
     def _json(answer: requests.Response) -> Any:
         try:
-            return answer.json()
+            return strict_loads(answer.content)
         except ValueError:
             raise ProtocolError(
                 f"{answer.request.method} {answer.url}: the answer is not JSON "

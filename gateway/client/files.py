@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.client._json import loads as strict_loads
+
 __all__ = [
     "FORMATS",
     "InputError",
@@ -67,12 +69,8 @@ def format_of(path: Path, fmt: str | None = None) -> str:
     raise InputError(f"{path}: cannot tell the format from the name; give --format")
 
 
-def _reject_constant(value: str) -> Any:
-    raise ValueError(f"{value} is not JSON")
-
-
 def _json(text: str) -> Any:
-    return json.loads(text, parse_constant=_reject_constant)
+    return strict_loads(text)
 
 
 def read_records(

@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from gateway.client._json import loads as strict_loads
 from gateway.client.files import make_private_dir, write_durably
 
 __all__ = [
@@ -106,7 +107,7 @@ def _load(path: Path) -> dict[str, Any] | None:
     except OSError as exc:
         raise StateError(f"{path}: cannot read: {exc.strerror}") from None
     try:
-        data = json.loads(text)
+        data = strict_loads(text)
     except ValueError:
         raise StateError(f"{path}: not a gateway-client state file") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:

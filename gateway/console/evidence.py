@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, select, union_all
 
-from gateway import auditor, pull, signed_request, tlog
+from gateway import auditor, pull, signed_request, strict_json, tlog
 from gateway.auditor import LogReport, Problem, VerificationError
 from gateway.errors import NotFound, PeerError
 from gateway.node import Node
@@ -315,7 +314,7 @@ def _steps(party: str, bundle: dict[str, Any]) -> list[Step]:
         return []
     for pending, item in [(False, i) for i in proven] + [(True, i) for i in unproven]:
         try:
-            entry = json.loads(item["entry"])
+            entry = strict_json.loads(item["entry"])
         except (KeyError, TypeError, ValueError):
             continue  # verify_bundle reports it
         if not isinstance(entry, dict):
@@ -403,7 +402,10 @@ def _fetch_peer_bundle(
         raise LookupError("no_entry")
     if status != 200:
         raise PeerError(f"http_{status}")
-    found = json.loads(body)
+    try:
+        found = strict_json.loads(body)
+    except ValueError:
+        raise PeerError("malformed") from None
     if not isinstance(found, dict):
         raise PeerError("malformed")
     return found

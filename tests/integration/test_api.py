@@ -153,6 +153,24 @@ def test_field_errors_speak_the_requested_language(pemkot, accept, language, sum
             "unsupported_media_type",
         ),
         ({"json": {"schema_version": "9.9", "records": [{}]}}, 422, "unknown_schema_version"),
+        # A member name given twice is ambiguous (which "nik"?): refused, at any depth.
+        (
+            {
+                "data": '{"schema_version": "1.0", "records": [{"nik": "3275011202900001", '
+                '"nik": "3275011202900002"}]}',
+                "content_type": "application/json",
+            },
+            400,
+            "invalid_json",
+        ),
+        (
+            {
+                "data": '{"schema_version": "1.0", "records": [], "\\u0072ecords": [{}]}',
+                "content_type": "application/json",
+            },
+            400,
+            "invalid_json",
+        ),
         ({"json": {"schema_version": 1, "records": [{}]}}, 400, "bad_request"),
     ],
 )
@@ -541,6 +559,37 @@ def test_authenticated_but_unacceptable_batches_are_refused_and_audited(
     assert events(ombudsman)[-1]["reason"] == reason
     # Audit entries never carry record contents.
     assert "selesai" not in json.dumps(events(ombudsman))
+
+
+@pytest.mark.parametrize(
+    "member",
+    [
+        b'"records":[{"nomor_laporan":"forged"}]',  # a first "records", never validated
+        b'"\\u0072ecords":[]',  # the same name, escaped
+        b'"sender":"pemkot-bekasi"',
+    ],
+)
+def test_a_signed_batch_with_a_member_given_twice_is_refused(
+    apps, ombudsman, member, monkeypatch, caplog
+):
+    from gateway import envelope
+
+    real = envelope._seal
+    # Correctly signed and encrypted by the sender's keys, over these very bytes.
+    monkeypatch.setattr(
+        envelope, "_seal", lambda payload, *args: real(b"{" + member + b"," + payload[1:], *args)
+    )
+    token = forged_envelope(apps)
+    monkeypatch.undo()
+    with caplog.at_level(logging.WARNING, logger="gateway"):
+        answer = post_envelope(ombudsman, token)
+    assert answer.status_code == 400
+    assert answer.get_json() == {
+        "error": {"code": "envelope_rejected", "message": "envelope rejected"}
+    }
+    assert "(malformed)" in caplog.text and "duplicate member name" in caplog.text
+    assert count(ombudsman, inbound_batches) == 0
+    assert events(ombudsman)[-1]["reason"] == "malformed"
 
 
 def test_same_batch_id_with_other_content_is_refused(apps, pemkot, ombudsman):

@@ -30,3 +30,30 @@ def test_entries_refuse_unknown_events_and_fields():
         audit.prepare(event="record_viewed", actor="x", at=AT)
     with pytest.raises(ValueError, match=r"may not carry \['nik'\]"):
         audit.prepare(event="batch_pulled", actor="x", at=AT, nik="3275011202900001")
+
+
+def test_an_entry_with_a_member_given_twice_is_a_problem():
+    from gateway import auditor
+
+    text = audit.prepare(event="batch_pulled", actor="simpel", at=AT).entry(0)
+    assert auditor._entry_problem(0, text) is None
+    for member in ('"index":5', '"\\u0069ndex":0', '"v":1'):
+        problem = auditor._entry_problem(0, "{" + member + "," + text[1:])
+        assert problem is not None and problem.message == "the entry is not JSON"
+        assert "duplicate member name" in str(problem.found)
+
+
+@pytest.mark.parametrize("text", [
+    '{"party": "a", "party": "b", "checkpoint": "", "entries": []}',
+    '{"party": "a", "checkpoint": "", "entries": [{"index": 0, "index": 1}]}',
+])
+def test_audit_verify_refuses_a_bundle_with_a_member_given_twice(tmp_path, text):
+    import subprocess
+    import sys
+
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text(text)
+    done = subprocess.run([sys.executable, "-m", "gateway", "audit", "verify", "--no-state",
+                           str(bundle)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "not JSON" in done.stderr and "duplicate member name" in done.stderr

@@ -77,3 +77,21 @@ def test_schemas_sample_writes_csv(tmp_path):
     both = subprocess.run([*run, "--csv", "--jsonl"], capture_output=True, text=True,
                           timeout=60, check=False)
     assert both.returncode != 0 and "give --jsonl or --csv, not both" in both.stderr
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("twice.json", '[{"nik": "3275011202900001", "nik": "3275011202900002"}]'),
+    ("twice.jsonl", '{"a": 1}\n{"nik": "1", "\\u006eik": "2"}\n'),
+])
+def test_a_record_with_a_member_given_twice_is_refused(tmp_path, name, text):
+    from schemas import reader
+
+    path = tmp_path / name
+    path.write_text(text)
+    fmt = "json" if name.endswith(".json") else "jsonl"
+    with pytest.raises(InputError, match="duplicate member name 'nik'"):
+        read_records(path, text.encode(), fmt)
+    # As `gateway schemas validate` reads it.
+    schema = registry.schema_class("tanggapan_klarifikasi", "1.0")()
+    with pytest.raises(reader.ReadError, match="duplicate member name 'nik'"):
+        reader.read_records(path, schema)

@@ -203,3 +203,18 @@ def test_the_client_package_imports_nothing_of_the_node():
                           timeout=60, check=True)
     assert done.stdout.strip() == "[]"
     assert time.monotonic() - started < 30
+
+
+def test_an_answer_with_a_member_given_twice_is_not_read():
+    from gateway.client.errors import ProtocolError
+
+    # A lenient reader would see one status or the other.
+    twice = (200, {"Content-Type": "application/json"}, b'{"status": "down", "status": "ok"}')
+    client, _, _ = client_with([twice])
+    with pytest.raises(ProtocolError, match="not JSON"):
+        client.health()
+    nested = (200, {"Content-Type": "application/json"},
+              b'{"batches": [{"batch_id": "a", "\\u0062atch_id": "b"}], "next_after": null}')
+    client, _, _ = client_with([nested])
+    with pytest.raises(ProtocolError, match="not JSON"):
+        client.list_batches("lahp")

@@ -207,3 +207,185 @@ def test_a_chunk_gives_the_canonical_form_of_every_record(keys, record):
     assert opened.forms == forms and opened.records_sha256 == forms_digest(forms)
     assert [record_leaf(f) for f in opened.forms] == [record_leaf(f) for f in forms]
     assert opened.records == [record, {"k": 0}]
+
+
+# -- duplicate member names (RFC 8259 section 4; RFC 7515/7516 section 5.2) ------------------
+
+_JWE_ALGS = ["ECDH-ES+A256KW", "A256GCM"]
+
+
+def reseal(keys, token, edit_payload=None, *, jws_header=None, jwe_header=None,
+           signer="o_sig", monkeypatch=None):
+    """``token`` opened and sealed again, correctly signed and encrypted, after changing the
+    signed payload's bytes and, given raw JSON text, a protected header's bytes."""
+    from joserfc import jwe, jws
+    from joserfc._rfc7515 import compact as jws_compact
+    from joserfc._rfc7516 import message as jwe_message
+
+    opened = jwe.decrypt_compact(token, keys["p_enc"], algorithms=_JWE_ALGS)
+    inner = jws.extract_compact(opened.plaintext)
+    payload = edit_payload(inner.payload) if edit_payload else inner.payload
+
+    def segment(text):
+        return lambda _: base64.urlsafe_b64encode(text.encode()).rstrip(b"=")
+
+    with pytest.MonkeyPatch.context() as patch:
+        if jws_header is not None:
+            patch.setattr(jws_compact, "json_b64encode", segment(jws_header))
+        signed = jws.serialize_compact(inner.protected, payload, keys[signer],
+                                       algorithms=["Ed25519"])
+    outer = {k: v for k, v in opened.protected.items() if k != "epk"}
+    with pytest.MonkeyPatch.context() as patch:
+        if jwe_header is not None:
+            real = jwe_message.json_b64encode
+            # The library adds "epk" to the header it writes: keep it, add a duplicate.
+            patch.setattr(jwe_message, "json_b64encode",
+                          lambda h: segment(jwe_header.replace("{", "{" + json.dumps(
+                              {"epk": h["epk"]})[1:-1] + ",", 1))(h) if "epk" in h
+                          else real(h))
+        return jwe.encrypt_compact(outer, signed, keys["p_enc"], algorithms=_JWE_ALGS)
+
+
+def prepend(member: bytes):
+    """An edit that writes ``member`` (e.g. ``b'"records":[]'``) first in the document."""
+    return lambda payload: b"{" + member + b"," + payload[1:]
+
+
+def refused(keys, token, opener=None):
+    with pytest.raises(EnvelopeRejected) as info:
+        (opener or open_)(keys, token)
+    assert str(info.value) == "envelope rejected"  # all the peer is told
+    return info.value
+
+
+def test_a_resealed_batch_still_opens(keys):
+    """The helper below makes envelopes this node accepts, but for the change made."""
+    token = reseal(keys, seal(keys), lambda p: p)
+    assert open_(keys, token).records == [{"n": 1}, {"n": 2}]
+
+
+@pytest.mark.parametrize("member", [
+    b'"records":[{"n":666}]',  # the first, unvalidated "records" a lenient reader keeps
+    b'"\\u0072ecords":[{"n":666}]',  # the same name, escaped
+    b'"record_count":7',
+    b'"receiver":"pemkot-bekasi"',  # even with the same value
+    b'"v":1',
+])
+def test_a_batch_with_a_member_given_twice_is_refused(keys, member):
+    rejected = refused(keys, reseal(keys, seal(keys), prepend(member)))
+    assert rejected.reason == "malformed"
+    assert "duplicate member name" in rejected.detail
+
+
+@pytest.mark.parametrize("record", [
+    b'{"n":1,"n":1}',  # the digest of [{"n":1},...] matches what the last-wins parse reads
+    b'{"n":1,"\\u006e":1}',
+])
+def test_a_batch_with_a_duplicate_inside_a_record_is_refused(keys, record):
+    token = reseal(keys, seal(keys), lambda p: p.replace(b'{"n":1}', record, 1))
+    assert refused(keys, token).reason == "malformed"
+
+
+def test_a_batch_whose_inner_jws_header_repeats_a_parameter_is_refused(keys):
+    kid = keys["o_sig"].thumbprint()
+    header = (f'{{"alg":"Ed25519","kid":"{keys["stranger"].thumbprint()}","kid":"{kid}",'
+              '"typ":"gw-batch+jws"}')
+    rejected = refused(keys, reseal(keys, seal(keys), jws_header=header))
+    assert rejected.reason == "malformed" and "duplicate member name 'kid'" in rejected.detail
+
+
+def test_a_batch_whose_jwe_header_repeats_a_parameter_is_refused(keys):
+    kid = keys["p_enc"].thumbprint()
+    header = (f'{{"alg":"ECDH-ES+A256KW","enc":"A256GCM","cty":"JOSE","cty":"JOSE",'
+              f'"kid":"{kid}","typ":"gw-batch+jwe"}}')
+    token = reseal(keys, seal(keys), jwe_header=header)
+    rejected = refused(keys, token)
+    assert rejected.reason == "malformed" and "duplicate member name 'cty'" in rejected.detail
+    # Also when the node picks its key by the header's kid (keys being rotated).
+    with pytest.raises(EnvelopeRejected) as info:
+        open_batch(token, own_party="pemkot-bekasi", decryption_key={kid: keys["p_enc"]},
+                   peer_keys=PeerKeys([PeerKey("ombudsman-ri", keys["o_sig"], "sig")]),
+                   max_bytes=1_000_000)
+    assert info.value.reason == "malformed"
+
+
+def _manifest_and_chunk(keys):
+    from gateway import canonical, merkle
+    from gateway.envelope import ChunkInfo, forms_digest, record_leaf, seal_chunk, seal_manifest
+
+    forms = [canonical.dumps({"n": 1}), canonical.dumps({"n": 2})]
+    root = merkle.root([record_leaf(f) for f in forms]).hex()
+    manifest = seal_manifest(make_header(), records_root=root,
+                             chunks=[ChunkInfo(2, forms_digest(forms))],
+                             signing_key=keys["o_sig"], recipient_key=keys["p_enc"])
+    chunk = seal_chunk(make_header(), 0, forms, signing_key=keys["o_sig"],
+                       recipient_key=keys["p_enc"], max_bytes=100_000)
+    return manifest, chunk
+
+
+def _opener(kind):
+    from gateway.envelope import open_chunk, open_manifest
+
+    function = {"manifest": open_manifest, "chunk": open_chunk}[kind]
+
+    def opener(keys, token):
+        peers = PeerKeys([PeerKey("ombudsman-ri", keys["o_sig"], "sig")])
+        return function(token, own_party="pemkot-bekasi", decryption_key=keys["p_enc"],
+                        peer_keys=peers, max_bytes=100_000)
+    return opener
+
+
+@pytest.mark.parametrize(("kind", "edit"), [
+    ("manifest", prepend(b'"chunk_count":9')),
+    ("manifest", lambda p: p.replace(b'{"record_count":2,', b'{"record_count":9,'
+                                     b'"record_count":2,', 1)),  # inside a chunks entry
+    ("chunk", prepend(b'"records":[{"n":666}]')),
+    ("chunk", prepend(b'"chunk":5')),
+    ("chunk", lambda p: p.replace(b'{"n":2}', b'{"n":2,"n":2}', 1)),
+])
+def test_a_manifest_or_chunk_with_a_member_given_twice_is_refused(keys, kind, edit):
+    manifest, chunk = _manifest_and_chunk(keys)
+    token = {"manifest": manifest, "chunk": chunk}[kind]
+    opener = _opener(kind)
+    opener(keys, reseal(keys, token, lambda p: p))  # the unchanged document opens
+    assert refused(keys, reseal(keys, token, edit), opener).reason == "malformed"
+
+
+def test_a_receipt_with_a_member_given_twice_is_refused(keys):
+    from joserfc import jws
+
+    opened = open_(keys, seal(keys))
+    token = sign_receipt(opened, received_at=NOW, signing_key=keys["p_sig"])
+    peers = PeerKeys([PeerKey("pemkot-bekasi", keys["p_sig"], "sig")])
+    check = {"peer_keys": peers, "receiver": "pemkot-bekasi",
+             "batch_id": opened.header.batch_id, "records_sha256": opened.records_sha256}
+    inner = jws.extract_compact(token.encode())
+    for member in (b'"batch_id":"other"', b'"record_count":2', b'"\\u0076":1'):
+        forged = jws.serialize_compact(inner.protected, prepend(member)(inner.payload),
+                                       keys["p_sig"], algorithms=["Ed25519"])
+        with pytest.raises(VerificationFailed, match="duplicate member name"):
+            verify_receipt(forged, **check)
+    kid = keys["p_sig"].thumbprint()
+    header = f'{{"alg":"Ed25519","kid":"{kid}","typ":"gw-receipt+jws","typ":"gw-receipt+jws"}}'
+    with pytest.MonkeyPatch.context() as patch:
+        from joserfc._rfc7515 import compact
+
+        patch.setattr(compact, "json_b64encode",
+                      lambda _: base64.urlsafe_b64encode(header.encode()).rstrip(b"="))
+        forged = jws.serialize_compact(inner.protected, inner.payload, keys["p_sig"],
+                                       algorithms=["Ed25519"])
+    with pytest.raises(VerificationFailed, match="duplicate member name 'typ'"):
+        verify_receipt(forged, **check)
+
+
+def test_a_stored_signed_document_is_read_strictly(keys):
+    from joserfc import jws
+
+    from gateway.envelope import signed_payload
+    from gateway.errors import InvalidJSON
+
+    signed = jws.serialize_compact({"alg": "Ed25519", "typ": "gw-batch+jws"},
+                                   b'{"records":[{"n":666}],"records":[]}', keys["o_sig"],
+                                   algorithms=["Ed25519"])
+    with pytest.raises(InvalidJSON, match="duplicate member name 'records'"):
+        signed_payload(signed)

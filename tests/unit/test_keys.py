@@ -85,3 +85,23 @@ def test_peer_jwks_refuses_private_or_mislabelled_keys(tmp_path):
     private = {"keys": [dict(jwks["keys"][0], d="AAAA")]}
     with pytest.raises(KeyMaterialError, match="unusable JWK"):
         PeerKeys.from_jwks({"x": private})
+
+
+@pytest.mark.parametrize("text", [
+    '{"keys": [], "keys": [%s]}',
+    '{"keys": [%s], "\\u006beys": []}',
+    '{"keys": [%s, {"kty": "OKP", "kty": "oct"}]}',  # inside a key
+])
+def test_a_jwks_with_a_member_given_twice_is_refused(tmp_path, text):
+    from joserfc.jwk import OKPKey
+
+    from gateway import peer_jwks
+    from gateway.keys import load_jwks_file
+
+    key = json.dumps(OKPKey.generate_key("Ed25519").as_dict(private=False))
+    path = tmp_path / "jwks.json"
+    path.write_text(text % key)
+    with pytest.raises(KeyMaterialError, match="duplicate member name"):
+        load_jwks_file(path)
+    with pytest.raises(ValueError, match="duplicate member name"):  # a JWKS a peer serves
+        peer_jwks._parse((text % key).encode())

@@ -137,3 +137,37 @@ def test_the_window_is_five_minutes_either_way():
     for seconds in (-300, 300):
         when = NOW + dt.timedelta(seconds=seconds)
         assert verify(f"GatewaySignature {sign(now=when)}").party == "ombudsman-ri"
+
+
+def _resigned(payload: bytes, header: str | None = None) -> str:
+    """A request signed by KEY over ``payload`` as given, its protected header ``header``."""
+    from joserfc._rfc7515 import compact
+
+    with pytest.MonkeyPatch.context() as patch:
+        if header is not None:
+            patch.setattr(compact, "json_b64encode",
+                          lambda _: base64.urlsafe_b64encode(header.encode()).rstrip(b"="))
+        return jws.serialize_compact({"alg": "Ed25519", "kid": KEY.thumbprint(),
+                                      "typ": "gw-request+jws"}, payload, KEY,
+                                     registry=jws.JWSRegistry(algorithms=["Ed25519"]))
+
+
+@pytest.mark.parametrize("member", [
+    b'"aud":"kota-depok"',  # a reader keeping the first sees another audience
+    b'"\\u0061ud":"pemkot-bekasi"',  # the same name, escaped, even with the same value
+    b'"jti":"0b7a3c2e-5d1f-4e8a-9b6c-7d8e9f0a1b2c"',
+])
+def test_claims_with_a_name_given_twice_are_refused(member):
+    payload = base64.urlsafe_b64decode(sign().split(".")[1] + "==")
+    assert verify(f"GatewaySignature {_resigned(payload)}").party == "ombudsman-ri"
+    assert reason(f"GatewaySignature {_resigned(b'{' + member + b',' + payload[1:])}") == (
+        "malformed")
+
+
+def test_a_header_with_a_parameter_given_twice_is_refused():
+    payload = base64.urlsafe_b64decode(sign().split(".")[1] + "==")
+    kid = KEY.thumbprint()
+    for header in (f'{{"alg":"Ed25519","kid":"{OTHER.thumbprint()}","kid":"{kid}",'
+                   '"typ":"gw-request+jws"}',
+                   f'{{"alg":"Ed25519","kid":"{kid}","typ":"gw-request+jws","typ":"JWT"}}'):
+        assert reason(f"GatewaySignature {_resigned(payload, header)}") == "malformed"
