@@ -29,6 +29,14 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "a record must be a JSON object",
         "id": "setiap rekaman harus berupa objek JSON",
     },
+    "invalid_text": {
+        "en": "text must be Unicode: a lone surrogate (such as \\ud800) is not allowed",
+        "id": "teks harus Unicode: surrogate tunggal (seperti \\ud800) tidak diperbolehkan",
+    },
+    "too_large": {
+        "en": "the number is too large",
+        "id": "angka terlalu besar",
+    },
     "invalid_utf8": {
         "en": "text is not valid UTF-8",
         "id": "teks bukan UTF-8 yang sah",
