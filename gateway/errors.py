@@ -191,6 +191,16 @@ class SchemaViolation(GatewayError):
         return body
 
 
+class NotCanonicalisable(GatewayError):
+    """A record that has no RFC 8785 canonical form (a number beyond the I-JSON range,
+    text that is not Unicode). The agreed schemas refuse such values, so this is a
+    second line of defence: the submission is refused, audited, and nothing is stored.
+    The message names the record, never its values."""
+
+    code = "not_canonicalisable"
+    status = 422
+
+
 class EnvelopeRejected(GatewayError):
     """An envelope failed decryption, verification or policy.
 
