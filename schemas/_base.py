@@ -16,7 +16,10 @@ Before any field is read, every object is screened (:meth:`AgreedSchema._screen`
 * text that is not Unicode (a lone surrogate such as ``"\\ud800"``, which JSON's
   ``\\u`` escapes can carry) is refused with ``invalid_text``, in a member name or
   a value, at any depth: RFC 8259 section 8.2 and I-JSON (RFC 7493 section 2.1)
-  allow only Unicode scalar values, and RFC 8785 cannot write anything else.
+  allow only Unicode scalar values, and RFC 8785 cannot write anything else;
+* an object with more than :data:`MAX_UNKNOWN_FIELDS` members the schema does not
+  have is refused as a whole, with one ``too_many_unknown_fields``, instead of
+  one ``unknown_field`` per member: the work and the answer stay bounded.
 
 Every number has agreed bounds within the I-JSON range (``validate.Range``,
 at most 2**53 - 1 in magnitude: :data:`MAX_SAFE_INTEGER`).
@@ -28,7 +31,7 @@ import csv
 import datetime as dt
 import re
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
@@ -42,6 +45,8 @@ CONFIDENTIAL_PERSONAL = {"personal": True, "confidential": True}
 # The largest integer every JSON implementation reads exactly (I-JSON, RFC 7493 section
 # 2.2) and RFC 8785 writes; every numeric field's bounds lie within plus or minus it.
 MAX_SAFE_INTEGER = 2**53 - 1
+# Members an object may have that its schema does not; more refuse it as a whole.
+MAX_UNKNOWN_FIELDS = 10
 
 
 def is_unicode(text: str) -> bool:
@@ -80,10 +85,15 @@ class AgreedSchema(Schema):
         # Replace each built-in message with its own key, which is stable.
         _codify(field_obj)
 
+    @cached_property
+    def _names(self) -> frozenset[str]:
+        """The member names this schema reads."""
+        return frozenset(f.data_key or name for name, f in self.load_fields.items())
+
     @pre_load
     def _screen(self, data: Any, **_: Any) -> Any:
-        """Refuse text that is not Unicode before the fields are read (see the module's
-        docstring).
+        """Refuse text that is not Unicode and a flood of unknown members, before the
+        fields are read (see the module's docstring).
 
         Only this object's member names and the texts of its values (and of lists in
         them) are looked at: an object in a value is a nested agreed schema, which
@@ -91,6 +101,10 @@ class AgreedSchema(Schema):
         """
         if not isinstance(data, Mapping):
             return data  # marshmallow refuses it as invalid_type
+        if len(data) > MAX_UNKNOWN_FIELDS and (
+            sum(1 for key in data if key not in self._names) > MAX_UNKNOWN_FIELDS
+        ):
+            raise ValidationError(["too_many_unknown_fields"])
         errors: dict[Any, Any] = {}
         for key, value in data.items():
             if isinstance(key, str) and not is_unicode(key):
@@ -255,6 +269,7 @@ __all__ = [
     "EXCLUDE",
     "JAKARTA",
     "MAX_SAFE_INTEGER",
+    "MAX_UNKNOWN_FIELDS",
     "NIK",
     "PERSONAL",
     "AgreedSchema",
