@@ -65,9 +65,13 @@ def _text_errors(value: Any) -> Any:
     """The ``invalid_text`` errors of a value of this object: a text, or a list (of lists)
     of them. An object inside is screened by its own schema."""
     if isinstance(value, str):
-        return None if is_unicode(value) else ["invalid_text"]
+        return None if value.isascii() or is_unicode(value) else ["invalid_text"]
     if isinstance(value, list):
-        found = {i: e for i, item in enumerate(value) if (e := _text_errors(item)) is not None}
+        found = {
+            i: e
+            for i, item in enumerate(value)
+            if not isinstance(item, dict) and (e := _text_errors(item)) is not None
+        }
         return found or None
     return None
 
@@ -90,6 +94,21 @@ class AgreedSchema(Schema):
         """The member names this schema reads."""
         return frozenset(f.data_key or name for name, f in self.load_fields.items())
 
+    @staticmethod
+    def _all_unicode(data: Mapping[Any, Any]) -> bool:
+        """The common case, quickly: every member name and text of ``data`` is Unicode.
+        Joined: a surrogate never pairs with another in a Python string."""
+        texts = [v for v in data.values() if isinstance(v, str)]
+        try:
+            texts.extend(data)
+            joined = "".join(texts)
+        except TypeError:  # a member name that is not text (not from JSON): look closer
+            return False
+        if not (joined.isascii() or is_unicode(joined)):
+            return False
+        lists = [v for v in data.values() if isinstance(v, list)]
+        return not lists or all(_text_errors(v) is None for v in lists)
+
     @pre_load
     def _screen(self, data: Any, **_: Any) -> Any:
         """Refuse text that is not Unicode and a flood of unknown members, before the
@@ -99,12 +118,14 @@ class AgreedSchema(Schema):
         them) are looked at: an object in a value is a nested agreed schema, which
         screens it in turn, or a value of the wrong type, refused as such.
         """
-        if not isinstance(data, Mapping):
+        if not isinstance(data, dict) and not isinstance(data, Mapping):
             return data  # marshmallow refuses it as invalid_type
         if len(data) > MAX_UNKNOWN_FIELDS and (
             sum(1 for key in data if key not in self._names) > MAX_UNKNOWN_FIELDS
         ):
             raise ValidationError(["too_many_unknown_fields"])
+        if self._all_unicode(data):
+            return data
         errors: dict[Any, Any] = {}
         for key, value in data.items():
             if isinstance(key, str) and not is_unicode(key):
