@@ -169,27 +169,54 @@ class FieldError:
 
 
 class SchemaViolation(GatewayError):
-    """One or more records break the agreed schema."""
+    """One or more records break the agreed schema.
+
+    ``errors`` may be the first of more (gateway.validation.MAX_ERRORS):
+    ``total`` counts every error found and ``invalid_records`` every record
+    with one; both default to what ``errors`` holds.
+    """
 
     code = "validation_failed"
     status = 422
 
-    def __init__(self, errors: Sequence[FieldError], *, record_count: int) -> None:
-        self.bad = len({e.path.split("/")[2] for e in errors if e.path.startswith("/records/")})
+    def __init__(
+        self,
+        errors: Sequence[FieldError],
+        *,
+        record_count: int,
+        total: int | None = None,
+        invalid_records: int | None = None,
+    ) -> None:
+        self.bad = (
+            len({e.path.split("/")[2] for e in errors if e.path.startswith("/records/")})
+            if invalid_records is None
+            else invalid_records
+        )
         self.record_count = record_count
-        super().__init__(self._summary("en"))
         self.errors = list(errors)
+        self.total = len(self.errors) if total is None else total
+        super().__init__(self._summary("en"))
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > len(self.errors)
 
     def _summary(self, language: str) -> str:
         if language == "id":
-            return (
+            text = (
                 f"{self.bad} dari {self.record_count} rekaman tidak sesuai dengan skema yang "
                 "disepakati; tidak ada yang disimpan"
             )
-        return (
+            if self.truncated:
+                text += f" ({len(self.errors)} kesalahan pertama dari {self.total} dicantumkan)"
+            return text
+        text = (
             f"{self.bad} of {self.record_count} records do not match the agreed schema; "
             "nothing was stored"
         )
+        if self.truncated:
+            text += f" (the first {len(self.errors)} of {self.total} errors are listed)"
+        return text
 
     def to_dict(self, language: str = "en") -> dict[str, Any]:
         """The error body, its messages in ``language`` (``en`` or ``id``)."""
@@ -199,7 +226,19 @@ class SchemaViolation(GatewayError):
             FieldError(e.path, e.code, field_message(e.code, language)).to_dict()
             for e in self.errors
         ]
+        body["error_count"] = self.total
+        body["truncated"] = self.truncated
         return body
+
+
+class NotCanonicalisable(GatewayError):
+    """A record that has no RFC 8785 canonical form (a number beyond the I-JSON range,
+    text that is not Unicode). The agreed schemas refuse such values, so this is a
+    second line of defence: the submission is refused, audited, and nothing is stored.
+    The message names the record, never its values."""
+
+    code = "not_canonicalisable"
+    status = 422
 
 
 class EnvelopeRejected(GatewayError):

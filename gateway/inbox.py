@@ -110,15 +110,31 @@ def check_requester(sender: str, requester: str | None) -> None:
         )
 
 
+# The errors a refused batch's log line names, and the length of each path named: an
+# unknown member's name is the peer's text, of any length.
+_LOGGED_ERRORS = 5
+_LOGGED_PATH = 120
+
+
 def check_records(dataset: str, version: str, records: list[Any], offset: int = 0) -> None:
-    """Validate records against the agreed schema; raises EnvelopeRejected."""
-    errors = validator_for(dataset, version).errors(records)
-    if errors:
+    """Validate records against the agreed schema; raises EnvelopeRejected.
+
+    Every record is validated and every error counted, but only the first few are
+    kept, and named in the (bounded) detail.
+    """
+    found = validator_for(dataset, version).report(records, limit=_LOGGED_ERRORS)
+    if found.total:
         # Paths and codes only: the values may be personal data.
-        where = ", ".join(f"{e.path} {e.code}" for e in errors[:5])
+        where = ", ".join(f"{_short(e.path)} {e.code}" for e in found.errors)
         raise EnvelopeRejected(
-            f"{len(errors)} schema errors (records from {offset}): {where}", reason="schema"
+            f"{found.total} schema errors in {found.invalid_records} records "
+            f"(records from {offset}): {where}",
+            reason="schema",
         )
+
+
+def _short(path: str) -> str:
+    return path if len(path) <= _LOGGED_PATH else path[: _LOGGED_PATH - 3] + "..."
 
 
 def receive(node: Node, token: bytes, *, requester: str | None = None) -> Delivery:

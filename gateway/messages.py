@@ -29,6 +29,19 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "a record must be a JSON object",
         "id": "setiap rekaman harus berupa objek JSON",
     },
+    "invalid_text": {
+        "en": "text must be Unicode: a lone surrogate (such as \\ud800) is not allowed",
+        "id": "teks harus Unicode: surrogate tunggal (seperti \\ud800) tidak diperbolehkan",
+    },
+    "too_many_unknown_fields": {
+        "en": "this object has too many fields that are not part of the agreed schema",
+        "id": "objek ini memuat terlalu banyak kolom yang bukan bagian dari skema yang "
+        "disepakati",
+    },
+    "too_large": {
+        "en": "the number is too large",
+        "id": "angka terlalu besar",
+    },
     "invalid_utf8": {
         "en": "text is not valid UTF-8",
         "id": "teks bukan UTF-8 yang sah",

@@ -30,6 +30,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 from gateway import pull, signed_request, witness
 from gateway.envelope import BATCH_ID
 from gateway.transfer import JOSE_MEDIA_TYPE
+from gateway.validation import MAX_ERRORS
 from schemas import registry
 from schemas.export import schema_body
 
@@ -110,7 +111,23 @@ class ErrorDetailSchema(_Body):
     path = _str("where: a JSON Pointer into the body, or a parameter's name", required=False)
     errors = fields.List(
         fields.Nested(FieldErrorSchema),
-        metadata={"description": "every problem of a refused submission (validation_failed)"},
+        validate=validate.Length(max=MAX_ERRORS),
+        metadata={
+            "description": f"the problems of a refused submission (validation_failed), in "
+            f"record order: every one, or the first {MAX_ERRORS} (see truncated)"
+        },
+    )
+    error_count = _int(
+        "validation_failed: how many problems were found in all (exact: every record is "
+        "validated), of which errors lists the first",
+        required=False,
+        validate=validate.Range(min=1),
+    )
+    truncated = fields.Boolean(
+        metadata={
+            "description": f"validation_failed: true when there were more than {MAX_ERRORS} "
+            "problems and errors lists only the first"
+        }
     )
 
 
@@ -922,7 +939,8 @@ _ERRORS: dict[str, tuple[str, dict[str, Any]]] = {
     "PayloadTooLarge": ("Over the node's limit (payload_too_large)", {}),
     "UnsupportedMediaType": ("Another Content-Type than the one documented", {}),
     "ValidationFailed": (
-        "validation_failed (with every field error), unknown_schema_version or "
+        f"validation_failed (with the first {MAX_ERRORS} field errors, their count and "
+        "whether there were more), unknown_schema_version, not_canonicalisable or "
         "idempotency_key_reused",
         {},
     ),

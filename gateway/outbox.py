@@ -27,6 +27,7 @@ from gateway.errors import (
     BadRequest,
     Forbidden,
     IdempotencyKeyReused,
+    NotCanonicalisable,
     NotFound,
     PayloadTooLarge,
     UnknownDataset,
@@ -183,7 +184,7 @@ def submit_once(
         )
     validator.check(records)
 
-    forms = [canonical.dumps(r) for r in records]
+    forms = _canonical_forms(records)
     # A record that cannot fit in any batch would block its dataset's queue.
     budget = records_budget(agreed.max_chunk_bytes)
     for i, c in enumerate(forms):
@@ -245,6 +246,26 @@ def submit_once(
             raise
         return earlier, True
     return _result(write.submission), False
+
+
+def _canonical_forms(records: list[Any]) -> list[bytes]:
+    """The records' RFC 8785 forms; a record that has none is refused (NotCanonicalisable).
+
+    The agreed schemas refuse every value RFC 8785 cannot write (a number beyond
+    2**53 - 1, a lone surrogate), so this is defence in depth: should a schema let
+    one through, the client gets a clear 422 and the refusal is audited, not a 500.
+    """
+    forms = []
+    for i, record in enumerate(records):
+        try:
+            forms.append(canonical.dumps(record))
+        except (ValueError, TypeError, RecursionError):  # rfc8785's errors are ValueErrors
+            raise NotCanonicalisable(
+                "the record has no canonical JSON form (RFC 8785): a number beyond "
+                "2**53 - 1 or text that is not Unicode; nothing was stored",
+                path=f"/records/{i}",
+            ) from None
+    return forms
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,17 @@
 Pure: no Flask, no database. Each error is a :class:`FieldError` with a JSON
 Pointer (RFC 6901) path such as ``/records/3/pelapor/nik``, a stable code and
 a message.
+
+The answer is bounded: :meth:`RecordValidator.report` validates every record and
+counts every error, but keeps only the first :data:`MAX_ERRORS`. The work per
+record is bounded by the schemas themselves (:mod:`schemas._base`: an object
+with a flood of unknown members is refused with one error, not one per member).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -17,24 +23,40 @@ from gateway.errors import FieldError, SchemaViolation, UnknownDataset, UnknownS
 from gateway.messages import field_message
 from schemas import registry
 
-__all__ = ["RecordValidator", "validator_for"]
+__all__ = ["MAX_ERRORS", "RecordValidator", "Report", "validator_for"]
+
+# Field errors a refusal lists; the others are counted (docs/API.md).
+MAX_ERRORS = 100
 
 
-def _flatten(messages: Any, path: str, out: list[FieldError]) -> None:
+def _flatten(messages: Any, path: str) -> Iterator[tuple[str, str]]:
+    """The (path, code) of each error in marshmallow's nested messages."""
     if isinstance(messages, Mapping):
         for key, value in messages.items():
             # marshmallow files schema-level errors under "_schema".
             sub = path if key == "_schema" else f"{path}/{key}"
-            _flatten(value, sub, out)
-    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        for code in messages:
-            out.append(FieldError(path=path, code=code, message=field_message(code)))
+            yield from _flatten(value, sub)
     elif isinstance(messages, list):
         for m in messages:
-            _flatten(m, path, out)
+            if isinstance(m, str):
+                yield path, m
+            else:
+                yield from _flatten(m, path)
     else:
-        code = str(messages)
-        out.append(FieldError(path=path, code=code, message=field_message(code)))
+        yield path, str(messages)
+
+
+@dataclass(frozen=True)
+class Report:
+    """The outcome of validating records: the first errors, and how many there are."""
+
+    errors: list[FieldError]  # the first ``limit``, in record order
+    total: int  # every error found, exactly
+    invalid_records: int  # records with at least one error
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > len(self.errors)
 
 
 class RecordValidator:
@@ -45,27 +67,47 @@ class RecordValidator:
         self.version = version
         self._schema = schema
 
-    def errors(self, records: Sequence[Any], *, prefix: str = "/records") -> list[FieldError]:
-        """Every error in every record; an empty list means all are valid."""
+    def report(
+        self, records: Sequence[Any], *, prefix: str = "/records", limit: int | None = MAX_ERRORS
+    ) -> Report:
+        """Validate every record; keep the first ``limit`` errors (None: all), count all."""
         out: list[FieldError] = []
+        total = invalid = 0
         load = self._schema.load
         for i, record in enumerate(records):
             if not isinstance(record, dict):
-                out.append(
-                    FieldError(f"{prefix}/{i}", "invalid_type", field_message("invalid_type"))
-                )
-                continue
-            try:
-                load(record)
-            except ValidationError as exc:
-                _flatten(exc.messages, f"{prefix}/{i}", out)
-        return out
+                found: Iterator[tuple[str, str]] = iter([(f"{prefix}/{i}", "invalid_type")])
+            else:
+                try:
+                    load(record)
+                    continue
+                except ValidationError as exc:
+                    found = _flatten(exc.messages, f"{prefix}/{i}")
+            before = total
+            for path, code in found:
+                total += 1
+                if limit is None or len(out) < limit:
+                    out.append(FieldError(path=path, code=code, message=field_message(code)))
+            invalid += total > before
+        return Report(errors=out, total=total, invalid_records=invalid)
+
+    def errors(
+        self, records: Sequence[Any], *, prefix: str = "/records", limit: int | None = None
+    ) -> list[FieldError]:
+        """Every error in every record (or the first ``limit``); empty if all are valid."""
+        return self.report(records, prefix=prefix, limit=limit).errors
 
     def check(self, records: Sequence[Any]) -> None:
-        """Raise :class:`SchemaViolation` listing every error, if there is any."""
-        errors = self.errors(records)
-        if errors:
-            raise SchemaViolation(errors, record_count=len(records))
+        """Raise :class:`SchemaViolation` with the first :data:`MAX_ERRORS` errors and the
+        count of all, if there is any."""
+        found = self.report(records)
+        if found.total:
+            raise SchemaViolation(
+                found.errors,
+                record_count=len(records),
+                total=found.total,
+                invalid_records=found.invalid_records,
+            )
 
 
 @cache

@@ -10,6 +10,19 @@ Field metadata marks personal data (UU 27/2022):
 * ``personal``: personal data of a natural person;
 * ``specific``: specific personal data (health, biometric, children's, ...);
 * ``confidential``: withheld when a report is confidential (UU 37/2008 Pasal 24(2)).
+
+Before any field is read, every object is screened (:meth:`AgreedSchema._screen`):
+
+* text that is not Unicode (a lone surrogate such as ``"\\ud800"``, which JSON's
+  ``\\u`` escapes can carry) is refused with ``invalid_text``, in a member name or
+  a value, at any depth: RFC 8259 section 8.2 and I-JSON (RFC 7493 section 2.1)
+  allow only Unicode scalar values, and RFC 8785 cannot write anything else;
+* an object with more than :data:`MAX_UNKNOWN_FIELDS` members the schema does not
+  have is refused as a whole, with one ``too_many_unknown_fields``, instead of
+  one ``unknown_field`` per member: the work and the answer stay bounded.
+
+Every number has agreed bounds within the I-JSON range (``validate.Range``,
+at most 2**53 - 1 in magnitude: :data:`MAX_SAFE_INTEGER`).
 """
 
 from __future__ import annotations
@@ -17,16 +30,50 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
-from functools import cache
+from collections.abc import Mapping
+from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
 
 JAKARTA = dt.timezone(dt.timedelta(hours=7), "WIB")
 
 PERSONAL = {"personal": True}
 CONFIDENTIAL_PERSONAL = {"personal": True, "confidential": True}
+
+# The largest integer every JSON implementation reads exactly (I-JSON, RFC 7493 section
+# 2.2) and RFC 8785 writes; every numeric field's bounds lie within plus or minus it.
+MAX_SAFE_INTEGER = 2**53 - 1
+# Members an object may have that its schema does not; more refuse it as a whole.
+MAX_UNKNOWN_FIELDS = 10
+
+
+def is_unicode(text: str) -> bool:
+    """True if ``text`` holds Unicode scalar values only (no lone surrogate), so that it
+    can be written as UTF-8."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _text_errors(value: Any) -> Any:
+    """The ``invalid_text`` errors of a value of this object: a text, or a list (of lists)
+    of them. An object inside is screened by its own schema."""
+    if isinstance(value, str):
+        return None if value.isascii() or is_unicode(value) else ["invalid_text"]
+    if isinstance(value, list):
+        found = {
+            i: e
+            for i, item in enumerate(value)
+            if not isinstance(item, dict) and (e := _text_errors(item)) is not None
+        }
+        return found or None
+    return None
 
 
 class AgreedSchema(Schema):
@@ -41,6 +88,56 @@ class AgreedSchema(Schema):
     def on_bind_field(self, field_name: str, field_obj: fields.Field[Any]) -> None:
         # Replace each built-in message with its own key, which is stable.
         _codify(field_obj)
+
+    @cached_property
+    def _names(self) -> frozenset[str]:
+        """The member names this schema reads."""
+        return frozenset(f.data_key or name for name, f in self.load_fields.items())
+
+    @staticmethod
+    def _all_unicode(data: Mapping[Any, Any]) -> bool:
+        """The common case, quickly: every member name and text of ``data`` is Unicode.
+        Joined: a surrogate never pairs with another in a Python string."""
+        texts = [v for v in data.values() if isinstance(v, str)]
+        try:
+            texts.extend(data)
+            joined = "".join(texts)
+        except TypeError:  # a member name that is not text (not from JSON): look closer
+            return False
+        if not (joined.isascii() or is_unicode(joined)):
+            return False
+        lists = [v for v in data.values() if isinstance(v, list)]
+        return not lists or all(_text_errors(v) is None for v in lists)
+
+    @pre_load
+    def _screen(self, data: Any, **_: Any) -> Any:
+        """Refuse text that is not Unicode and a flood of unknown members, before the
+        fields are read (see the module's docstring).
+
+        Only this object's member names and the texts of its values (and of lists in
+        them) are looked at: an object in a value is a nested agreed schema, which
+        screens it in turn, or a value of the wrong type, refused as such.
+        """
+        if not isinstance(data, dict) and not isinstance(data, Mapping):
+            return data  # marshmallow refuses it as invalid_type
+        if len(data) > MAX_UNKNOWN_FIELDS and (
+            sum(1 for key in data if key not in self._names) > MAX_UNKNOWN_FIELDS
+        ):
+            raise ValidationError(["too_many_unknown_fields"])
+        if self._all_unicode(data):
+            return data
+        errors: dict[Any, Any] = {}
+        for key, value in data.items():
+            if isinstance(key, str) and not is_unicode(key):
+                # Not in the path: a path is text, and this name cannot be written.
+                errors["_schema"] = ["invalid_text"]
+                continue
+            found = _text_errors(value)
+            if found is not None:
+                errors[key] = found
+        if errors:
+            raise ValidationError(errors)
+        return data
 
 
 def describe(schema_cls: type[Schema], **descriptions: str) -> None:
@@ -192,6 +289,8 @@ __all__ = [
     "CONFIDENTIAL_PERSONAL",
     "EXCLUDE",
     "JAKARTA",
+    "MAX_SAFE_INTEGER",
+    "MAX_UNKNOWN_FIELDS",
     "NIK",
     "PERSONAL",
     "AgreedSchema",
@@ -202,5 +301,6 @@ __all__ = [
     "Text",
     "check_nik",
     "describe",
+    "is_unicode",
     "region_codes",
 ]

@@ -59,6 +59,8 @@ NOT_EXPRESSED: dict[str, str] = {
     "target_before_end": "a follow-up target date is on or after the activity's end",
     "value_not_in_dimension": "a row's value belongs to its dimension's vocabulary",
     "count_required": "a row that is not suppressed carries its count",
+    "invalid_text": "text is Unicode: no lone surrogate such as \\ud800 (I-JSON, RFC 7493 "
+    "section 2.1)",
     "invalid": "an e-mail address as marshmallow's validator reads it (JSON Schema's "
     "'email' format is looser)",
 }

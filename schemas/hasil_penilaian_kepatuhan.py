@@ -47,9 +47,9 @@ ZONE_OF_GRADE = {"A": "hijau", "B": "hijau", "C": "kuning", "D": "merah", "E": "
 OPINION_OF_GRADE = dict(zip(GRADES, OPINIONS, strict=True))
 
 
-def _check_score(value: float) -> None:
+def _check_decimals(value: float) -> None:
     if not 0 <= value <= 100:
-        raise ValidationError("range")
+        return  # refused by the range alone
     # repr gives the shortest decimal that reads back as this float: what the sender wrote.
     exponent = Decimal(repr(value)).as_tuple().exponent
     if isinstance(exponent, int) and exponent < -2:
@@ -69,7 +69,8 @@ def _score(description: str, **kwargs: Any) -> _Number:
     """A score from 0 to 100 with at most two decimals."""
     return _Number(
         allow_nan=False,
-        validate=_check_score,
+        validate=[validate.Range(min=0, max=100, error="range"), _check_decimals],
+        # As integers in the exported schema (apispec would write the float bounds 0.0, 100.0).
         metadata={"minimum": 0, "maximum": 100, "description": description},
         **kwargs,
     )

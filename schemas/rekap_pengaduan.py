@@ -19,6 +19,7 @@ from schemas._base import AgreedSchema, Choice, Text, describe
 KLASIFIKASI = ("aspirasi", "pengaduan", "permintaan_informasi")
 DIMENSI = ("saluran", "klasifikasi", "substansi")
 SMALLEST_COUNT = 5  # counts from 1 to SMALLEST_COUNT - 1 are suppressed
+MAX_COUNT = 10_000_000  # reports of one kind to one unit in a month: over 3 per resident
 
 _PERIOD = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"
 _VALUES = {"saluran": vocab.SALURAN, "klasifikasi": KLASIFIKASI, "substansi": vocab.SUBSTANSI}
@@ -36,7 +37,7 @@ class Baris(AgreedSchema):
         required=True,
         strict=True,
         allow_none=True,
-        validate=validate.Range(min=0, error="range"),
+        validate=validate.Range(min=0, max=MAX_COUNT, error="range"),
         metadata={"description": "0 or at least 5; null when suppressed"},
     )
     disamarkan = fields.Boolean(

@@ -16,6 +16,8 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from schemas._base import AgreedSchema, Choice, Date, Text, describe
 
 SATUAN_WAKTU = ("menit", "jam", "hari", "hari_kerja")
+MAX_FEE = 1_000_000_000_000  # Rp 1 trillion: above any fee a public service sets
+MAX_STAFF = 100_000  # staff of one service: more than Pemkot Bekasi employs
 
 
 def _texts(description: str) -> fields.List[str]:
@@ -38,7 +40,7 @@ class Biaya(AgreedSchema):
     jumlah_rupiah = fields.Integer(
         required=True,
         strict=True,
-        validate=validate.Range(min=0, error="range"),
+        validate=validate.Range(min=0, max=MAX_FEE, error="range"),
         metadata={"description": "fee in rupiah; 0 means free of charge"},
     )
     dasar_hukum = Text(
@@ -66,7 +68,7 @@ class StandarPelayananV1(AgreedSchema):
     kompetensi_pelaksana = _texts("competence of the staff")
     pengawasan_internal = _texts("internal supervision")
     jumlah_pelaksana = fields.Integer(
-        required=True, strict=True, validate=validate.Range(min=1, error="range")
+        required=True, strict=True, validate=validate.Range(min=1, max=MAX_STAFF, error="range")
     )
     jaminan_pelayanan = _texts("service guarantee")
     jaminan_keamanan_keselamatan = _texts("security and safety guarantee")

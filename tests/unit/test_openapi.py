@@ -20,6 +20,7 @@ from referencing.jsonschema import DRAFT202012
 
 from gateway import openapi
 from gateway.errors import FieldError, NotFound, SchemaViolation
+from gateway.validation import MAX_ERRORS
 from schemas import registry
 from schemas.export import schema_body
 from schemas.samples import sample_records
@@ -129,6 +130,16 @@ def test_the_error_schema_is_the_app_s_error_body(document: dict[str, Any]) -> N
         error.validate({"error": body})
     assert not error.is_valid({"error": {"code": "x"}})
     assert not error.is_valid({"code": "x", "message": "y"})
+
+
+def test_the_error_schema_bounds_the_field_errors(document: dict[str, Any]) -> None:
+    error = _validator(document, "Error")
+    listed = [FieldError(f"/records/{i}", "required", "x") for i in range(MAX_ERRORS)]
+    violation = SchemaViolation(listed, record_count=5000, total=4321, invalid_records=3000)
+    body = violation.to_dict()
+    assert (body["error_count"], body["truncated"]) == (4321, True)
+    error.validate({"error": body})
+    assert not error.is_valid({"error": {**body, "errors": body["errors"] * 2}})
 
 
 @pytest.mark.parametrize(
