@@ -111,7 +111,11 @@ def receive_manifest(
                 return {"batch_id": batch_id, "receipt": committed, "duplicate": True}
             row = _transfer(conn, batch_id)
             if row is not None:
-                if row["manifest"] != manifest.signed:
+                # The same batch announced again (the same manifest, or one sealed anew
+                # with the same content) resumes; another batch under this id is refused.
+                if row["manifest"] != manifest.signed and _content(_manifest(row)) != _content(
+                    manifest
+                ):
                     raise EnvelopeRejected(
                         f"batch id {batch_id} already announced with another manifest",
                         reason="batch_id_conflict",
@@ -187,6 +191,7 @@ def receive_chunk(
             if row is None:
                 receipt = _receipt_of(conn, batch_id, sender=chunk.sender)
                 if receipt is None:
+                    _refuse_other_batch(conn, batch_id)
                     raise EnvelopeRejected(
                         f"chunk of batch {batch_id}, whose manifest has not come",
                         reason="no_manifest",
@@ -333,6 +338,10 @@ def _store_chunk(
             )
         # Batches are committed in the order of their cursor (see inbox._store).
         node.store.serialize(conn, "inbound")
+        # A whole batch under this id cannot come while the transfer is under way
+        # (inbox._store refuses it), but one stored before that rule must not make
+        # this chunk fail on the unique batch id: it is the same conflict.
+        _refuse_other_batch(conn, batch_id)
         conn.execute(delete(inbound_transfers).where(t.batch_id == batch_id))
         return commit(conn, node, manifest, row["manifest_sha256"], now), total
 
@@ -382,6 +391,32 @@ def _committed(conn: Connection, h: BatchHeader, *, root: str) -> str | None:
             reason="batch_id_conflict",
         )
     return str(row["receipt"])
+
+
+def _refuse_other_batch(conn: Connection, batch_id: str) -> None:
+    """Refuse a chunk whose batch id a batch received otherwise (whole, or another
+    sender's) already holds."""
+    i = inbound_batches.c
+    if conn.execute(select(i.seq).where(i.batch_id == batch_id)).first() is not None:
+        raise EnvelopeRejected(
+            f"batch id {batch_id} already received with other content",
+            reason="batch_id_conflict",
+        )
+
+
+def _content(manifest: Manifest) -> tuple[Any, ...]:
+    """What makes two manifests announce the same batch: all they sign but the moment."""
+    h = manifest.header
+    return (
+        h.sender,
+        h.receiver,
+        h.dataset,
+        h.schema_version,
+        h.sequence,
+        manifest.record_count,
+        manifest.records_root,
+        manifest.chunks,
+    )
 
 
 def _manifest(row: Any) -> Manifest:
