@@ -562,8 +562,11 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
         )
         if max_chunk_bytes > max_batch_bytes:
             raise t.fail("max_chunk_bytes", f"must be at most max_batch_bytes ({max_batch_bytes})")
-        if "max_chunk_bytes" in t.data and max_chunk_bytes < _MIN_CHUNK_BYTES:
-            raise t.fail("max_chunk_bytes", f"must be at least {_MIN_CHUNK_BYTES}")
+        if max_chunk_bytes < _MIN_CHUNK_BYTES:
+            # Below this a record and a chunk's own fields, or a manifest listing two
+            # chunks, may not fit one envelope: no batch could ever be delivered.
+            key = "max_chunk_bytes" if "max_chunk_bytes" in t.data else "max_batch_bytes"
+            raise t.fail(key, f"must be at least {_MIN_CHUNK_BYTES}")
         delivery: str = t.get("delivery", str, "push")
         if delivery not in DELIVERY_MODES:
             raise t.fail(

@@ -104,6 +104,12 @@ def edit(deployment, name, old, new):
      "datasets[0].retry.backoff", "is not a known setting"),
     ("pemkot-bekasi.toml", "checkpoint_interval_seconds = 1", "checkpoint_interval_seconds = 0",
      "node.checkpoint_interval_seconds", "must be a positive integer"),
+    # Limits under which no batch could be delivered: the chunk size follows max_batch_bytes.
+    ("agreement.toml", "max_batch_bytes = 262144", "max_batch_bytes = 2047",
+     "datasets[0].max_batch_bytes", "must be at least 2048"),
+    ("agreement.toml", "max_batch_bytes = 262144",
+     "max_batch_bytes = 262144\nmax_chunk_bytes = 2047",
+     "datasets[0].max_chunk_bytes", "must be at least 2048"),
 ])
 def test_invalid_config_names_file_key_and_problem(deployment, file, old, new, key, problem):
     path = edit(deployment, file, old, new)
