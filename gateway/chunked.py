@@ -25,10 +25,11 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from gateway import audit
+from gateway.config import DEFAULT_TRANSFER_EXPIRY_HOURS
 from gateway.envelope import (
     BATCH_ID,
     MAX_SEQUENCE,
@@ -56,7 +57,7 @@ from gateway.merkle import HASH_SIZE, Frontier
 from gateway.node import Node, iso
 from gateway.storage import inbound_batches, inbound_chunks, inbound_transfers
 
-__all__ = ["receive_chunk", "receive_manifest"]
+__all__ = ["expire_transfers", "receive_chunk", "receive_manifest"]
 
 
 def _opening(node: Node) -> dict[str, Any]:
@@ -440,3 +441,58 @@ def _manifest(row: Any) -> Manifest:
         signed=row["manifest"],
         document_bytes=0,
     )
+
+
+def expire_transfers(node: Node) -> list[str]:
+    """Drop the chunked batches left half-way longer than their flow's expiry; audited.
+
+    A transfer expires ``transfer_expiry_hours`` (from the agreement's flow) after
+    its last chunk or its manifest came. Its chunks are deleted with it, in one
+    transaction per transfer with an audit entry ``batch_transfer_expired`` (batch
+    id, peer, dataset, sequence, the counts, and how many chunks had come: no
+    records). A sender that comes back posts
+    the manifest again (as the gateway always does first) and starts from chunk 0;
+    a chunk posted without it is refused (``no_manifest``). Returns the batch ids.
+    """
+    now = node.now()
+    agreement = node.config.agreement
+    t = inbound_transfers.c
+    with node.store.read() as conn:
+        rows = conn.execute(select(t.batch_id, t.sender, t.dataset, t.updated_at)).all()
+    expired: list[str] = []
+    for row in rows:
+        flow = agreement.flow(row.dataset, sender=row.sender)
+        hours = flow.transfer_expiry_hours if flow is not None else DEFAULT_TRANSFER_EXPIRY_HOURS
+        due = iso(now - dt.timedelta(hours=hours))
+        if row.updated_at > due:
+            continue
+        with node.store.write() as conn:
+            node.store.serialize(conn, f"inbound:{row.batch_id}")
+            current = _transfer(conn, row.batch_id)
+            if current is None or current["updated_at"] != row.updated_at:
+                continue  # committed or moved on meanwhile
+            k = inbound_chunks.c
+            held = int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(inbound_chunks)
+                    .where(k.batch_id == row.batch_id)
+                ).scalar_one()
+            )
+            conn.execute(delete(inbound_chunks).where(k.batch_id == row.batch_id))
+            conn.execute(delete(inbound_transfers).where(t.batch_id == row.batch_id))
+            audit.append(
+                conn,
+                event="batch_transfer_expired",
+                actor=node.party_id,
+                at=now,
+                peer=current["sender"],
+                dataset=current["dataset"],
+                batch_id=row.batch_id,
+                sequence=current["sequence"],
+                record_count=current["record_count"],
+                chunk_count=current["chunk_count"],
+                chunks_received=held,
+            )
+        expired.append(row.batch_id)
+    return expired

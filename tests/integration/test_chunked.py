@@ -422,3 +422,79 @@ def test_a_whole_batch_stored_beside_a_transfer_makes_its_last_chunk_a_conflict_
         assert post(ombudsman, f"{base}/chunks/1", chunks[1]) == REFUSED
     assert refusals(ombudsman) == ["batch_id_conflict", "batch_id_conflict"]
     assert stored_batches(ombudsman) == [(batch_id, 1)]
+
+
+# -- chunked batches left half-way expire at the receiver ---------------------------------------
+
+
+def expire_on_schedule(app):
+    """Run the receiver's scheduled expiry job, as its scheduler would."""
+    from gateway import scheduler
+
+    key = scheduler.node_key(node(app))
+    scheduler._register(key, node(app))
+    try:
+        scheduler.expire_job(key)
+    finally:
+        scheduler._unregister(key, node(app))
+
+
+def test_a_transfer_left_half_way_expires_and_its_sender_starts_again_from_chunk_0(chunked):
+    apps, pemkot, ombudsman, moment = chunked
+    records = sample_records(TANGGAPAN, 40, seed=19)
+    assert submit(pemkot, records).status_code == 202
+    real = bridge(apps)
+
+    def cut_after_three(url, body, timeout, headers):
+        if url.endswith("/chunks/3"):
+            raise requests.ConnectionError("the sender's node was killed")
+        return real(url, body, timeout, headers)
+
+    assert transfer.run(node(pemkot), post=cut_after_three).failed
+    row = outbound(pemkot)
+    with node(ombudsman).store.read() as conn:
+        assert conn.execute(select(inbound_transfers.c.chunks_received)).scalar() == 3
+        held = len(conn.execute(select(inbound_chunks.c.idx)).all())  # one more in flight?
+    # Not before the agreed time (72 hours by default) after the last chunk came.
+    later(moment, 72 * 3600 - 1)
+    expire_on_schedule(ombudsman)
+    with node(ombudsman).store.read() as conn:
+        assert conn.execute(select(inbound_transfers)).first() is not None
+    later(moment, 1)
+    expire_on_schedule(ombudsman)
+    expire_on_schedule(ombudsman)  # once
+    with node(ombudsman).store.read() as conn:
+        assert conn.execute(select(inbound_transfers)).first() is None
+        assert conn.execute(select(inbound_chunks)).first() is None
+        assert conn.execute(select(inbound_batches)).first() is None
+    [expired] = [e for e in events(ombudsman) if e["event"] == "batch_transfer_expired"]
+    assert (expired["batch_id"], expired["peer"], expired["dataset"]) == (
+        row["batch_id"], "pemkot-bekasi", TANGGAPAN)
+    assert (expired["chunks_received"], expired["chunk_count"], expired["record_count"]) == (
+        held, row["chunk_count"], 40)
+    assert "records" not in expired and "penjelasan" not in json.dumps(expired)
+    # A chunk that comes without its manifest now is refused; the sender's next attempt
+    # posts the manifest first, and starts again from chunk 0.
+    flow = node(pemkot).config.agreement.flow(TANGGAPAN, sender="pemkot-bekasi")
+    stray = transfer.seal_stored_chunk(node(pemkot), flow, transfer.stored_header(node(pemkot),
+                                                                                 row), 3)
+    assert post(ombudsman, f"/exchange/v1/batches/{row['batch_id']}/chunks/3", stray) == REFUSED
+    assert refusals(ombudsman) == ["no_manifest"]
+    log = []
+    report = transfer.run(node(pemkot), post=counting(real, log))
+    assert report.delivered == [row["batch_id"]]
+    assert log[0] == [row["batch_id"], "manifest"]
+    assert sorted(int(i) for _, i in log[1:]) == list(range(row["chunk_count"]))
+    _, pulled = received_records(ombudsman, row["batch_id"])
+    assert digests(pulled) == digests(records)
+
+
+def test_the_expiry_runs_on_the_schedule_of_a_node_that_receives_chunked_batches(
+        chunked, deployment_factory, make_apps):
+    from gateway.scheduler import build_scheduler
+
+    _, pemkot, ombudsman, _ = chunked
+    plain = make_apps(deployment_factory())  # no flow larger than one envelope
+    for app, expected in ((ombudsman, True), (pemkot, True), (plain["ombudsman-ri"], False)):
+        jobs = {job.id for job in build_scheduler(node(app)).get_jobs()}
+        assert ("transfers:expire" in jobs) is expected
