@@ -145,8 +145,10 @@ def receive(node: Node, token: bytes, *, requester: str | None = None) -> Delive
         peer, batch_id = batch.header.sender, batch.header.batch_id
         check_requester(peer, requester)
         # A batch already accepted is answered with its receipt even if the agreement
-        # has changed since, so that the sender stops resending it.
+        # has changed since, so that the sender stops resending it; the id of a chunked
+        # batch under way is refused as taken before the agreement's checks too.
         if not _seen(node, batch_id):
+            _refuse_transfer_id(node, batch_id)
             _check_policy(node, batch)
         delivery = _store(node, batch, envelope_sha256)
     except EnvelopeRejected as exc:
@@ -196,6 +198,14 @@ def _seen(node: Node, batch_id: str) -> bool:
             select(inbound_batches.c.seq).where(inbound_batches.c.batch_id == batch_id)
         ).first()
     return found is not None
+
+
+def _refuse_transfer_id(node: Node, batch_id: str) -> None:
+    with node.store.read() as conn:
+        if in_transfer(conn, batch_id):
+            raise EnvelopeRejected(
+                f"batch id {batch_id} is a chunked batch under way", reason="batch_id_conflict"
+            )
 
 
 def _store(node: Node, batch: OpenedBatch, envelope_sha256: str, *, retry: bool = True) -> Delivery:

@@ -305,7 +305,8 @@ def test_a_chunk_with_an_invalid_record_is_refused_by_the_schema(chunked):
 FORGED_ID = "0b7a3c2e-5d1f-4e8a-9b6c-7d8e9f0a1b2c"  # the id forge() seals under
 
 
-def whole(sender_app, records, *, batch_id=FORGED_ID, created_at=None, sequence=1):
+def whole(sender_app, records, *, batch_id=FORGED_ID, created_at=None, sequence=1,
+          max_bytes=CHUNK):
     """A whole batch under ``batch_id``, signed with the sender's real keys."""
     sender = node(sender_app)
     header = BatchHeader(sender="pemkot-bekasi", receiver="ombudsman-ri", dataset=TANGGAPAN,
@@ -314,7 +315,7 @@ def whole(sender_app, records, *, batch_id=FORGED_ID, created_at=None, sequence=
                          sequence=sequence)
     return seal_batch(header, records, signing_key=sender.keys.signing,
                       recipient_key=sender.peers.encryption_key_of("ombudsman-ri"),
-                      max_bytes=CHUNK)
+                      max_bytes=max_bytes)
 
 
 REFUSED = (400, {"error": {"code": "envelope_rejected", "message": "envelope rejected"}})
@@ -337,16 +338,18 @@ def test_a_whole_batch_under_the_id_of_a_chunked_batch_under_way_is_refused(chun
     base = f"/exchange/v1/batches/{batch_id}"
     assert post(ombudsman, f"{base}/manifest", manifest)[0] == 200
     assert post(ombudsman, f"{base}/chunks/0", chunks[0])[0] == 200
-    # Other records, or records of the batch under way: either is another batch under its id.
-    for content in (sample_records(TANGGAPAN, 2, seed=12), records[:3]):
-        assert post(ombudsman, "/exchange/v1/batches", whole(pemkot, content)) == REFUSED
+    # Other records, or records of the batch under way (even all of them, over the agreed
+    # envelope size): each is another batch under its id, refused as that.
+    for content in (sample_records(TANGGAPAN, 2, seed=12), records[:3], records):
+        envelope = whole(pemkot, content, max_bytes=64 * 1024)
+        assert post(ombudsman, "/exchange/v1/batches", envelope) == REFUSED
     assert stored_batches(ombudsman) == []
     # The chunked batch is not harmed: its last chunk commits it.
     assert post(ombudsman, f"{base}/chunks/1", chunks[1])[0] == 200
     status, answer = post(ombudsman, f"{base}/chunks/2", chunks[2])
     assert status == 200 and "receipt" in answer, answer
     assert stored_batches(ombudsman) == [(batch_id, 3)]
-    assert refusals(ombudsman) == ["batch_id_conflict", "batch_id_conflict"]
+    assert refusals(ombudsman) == ["batch_id_conflict"] * 3
     _, pulled = received_records(ombudsman, batch_id)
     assert digests(pulled) == digests(records)
 
