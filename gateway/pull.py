@@ -261,9 +261,20 @@ def take_refusal(node: Node, party: str, batch_id: str) -> dict[str, Any]:
 # the sender's (an answer damaged on the way, or by someone on it, must not make this
 # node give up a batch, nor tell the sender to), or from a key or limit that an update of
 # the agreement may change. A batch refused so is fetched again at the next run. (A
-# "header" or "malformed" after the signature verified is counted here too.)
+# "header" or "malformed" after the signature verified is counted here too.) And a chunk
+# whose transfer expired between the manifest and it (no_manifest): the next run starts
+# the batch again from its manifest.
 _NOT_FINAL = frozenset(
-    {"size", "recipient_key", "decrypt", "header", "malformed", "unknown_key", "signature"}
+    {
+        "size",
+        "recipient_key",
+        "decrypt",
+        "header",
+        "malformed",
+        "unknown_key",
+        "signature",
+        "no_manifest",
+    }
 )
 
 # (method, url, headers, body, timeout) -> (status, body). Tests cut the network here.
