@@ -50,6 +50,8 @@ EVENTS = frozenset(
         "batch_transfer_started",
         "batch_chunk_received",
         "batch_resumed",
+        # A receiver dropped a chunked batch left half-way past the flow's expiry.
+        "batch_transfer_expired",
         # Clients managed with "gateway clients", by the operator named as actor.
         "client_added",
         "client_rotated",
@@ -80,6 +82,7 @@ _FIELDS = (
     "records_root",
     "chunk_count",
     "chunk",
+    "chunks_received",
     "envelope_sha256",
     "receipt_sha256",
     "signer_kid",

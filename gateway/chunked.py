@@ -25,10 +25,11 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from gateway import audit
+from gateway.config import DEFAULT_TRANSFER_EXPIRY_HOURS
 from gateway.envelope import (
     BATCH_ID,
     MAX_SEQUENCE,
@@ -56,7 +57,7 @@ from gateway.merkle import HASH_SIZE, Frontier
 from gateway.node import Node, iso
 from gateway.storage import inbound_batches, inbound_chunks, inbound_transfers
 
-__all__ = ["receive_chunk", "receive_manifest"]
+__all__ = ["expire_transfers", "receive_chunk", "receive_manifest"]
 
 
 def _opening(node: Node) -> dict[str, Any]:
@@ -111,7 +112,11 @@ def receive_manifest(
                 return {"batch_id": batch_id, "receipt": committed, "duplicate": True}
             row = _transfer(conn, batch_id)
             if row is not None:
-                if row["manifest"] != manifest.signed:
+                # The same batch announced again (the same manifest, or one sealed anew
+                # with the same content) resumes; another batch under this id is refused.
+                if row["manifest"] != manifest.signed and _content(_manifest(row)) != _content(
+                    manifest
+                ):
                     raise EnvelopeRejected(
                         f"batch id {batch_id} already announced with another manifest",
                         reason="batch_id_conflict",
@@ -187,6 +192,7 @@ def receive_chunk(
             if row is None:
                 receipt = _receipt_of(conn, batch_id, sender=chunk.sender)
                 if receipt is None:
+                    _refuse_other_batch(conn, batch_id)
                     raise EnvelopeRejected(
                         f"chunk of batch {batch_id}, whose manifest has not come",
                         reason="no_manifest",
@@ -333,6 +339,10 @@ def _store_chunk(
             )
         # Batches are committed in the order of their cursor (see inbox._store).
         node.store.serialize(conn, "inbound")
+        # A whole batch under this id cannot come while the transfer is under way
+        # (inbox._store refuses it), but one stored before that rule must not make
+        # this chunk fail on the unique batch id: it is the same conflict.
+        _refuse_other_batch(conn, batch_id)
         conn.execute(delete(inbound_transfers).where(t.batch_id == batch_id))
         return commit(conn, node, manifest, row["manifest_sha256"], now), total
 
@@ -384,6 +394,32 @@ def _committed(conn: Connection, h: BatchHeader, *, root: str) -> str | None:
     return str(row["receipt"])
 
 
+def _refuse_other_batch(conn: Connection, batch_id: str) -> None:
+    """Refuse a chunk whose batch id a batch received otherwise (whole, or another
+    sender's) already holds."""
+    i = inbound_batches.c
+    if conn.execute(select(i.seq).where(i.batch_id == batch_id)).first() is not None:
+        raise EnvelopeRejected(
+            f"batch id {batch_id} already received with other content",
+            reason="batch_id_conflict",
+        )
+
+
+def _content(manifest: Manifest) -> tuple[Any, ...]:
+    """What makes two manifests announce the same batch: all they sign but the moment."""
+    h = manifest.header
+    return (
+        h.sender,
+        h.receiver,
+        h.dataset,
+        h.schema_version,
+        h.sequence,
+        manifest.record_count,
+        manifest.records_root,
+        manifest.chunks,
+    )
+
+
 def _manifest(row: Any) -> Manifest:
     """The manifest of a transfer in progress, from its stored, verified JWS."""
     document = signed_payload(row["manifest"])
@@ -405,3 +441,58 @@ def _manifest(row: Any) -> Manifest:
         signed=row["manifest"],
         document_bytes=0,
     )
+
+
+def expire_transfers(node: Node) -> list[str]:
+    """Drop the chunked batches left half-way longer than their flow's expiry; audited.
+
+    A transfer expires ``transfer_expiry_hours`` (from the agreement's flow) after
+    its last chunk or its manifest came. Its chunks are deleted with it, in one
+    transaction per transfer with an audit entry ``batch_transfer_expired`` (batch
+    id, peer, dataset, sequence, the counts, and how many chunks had come: no
+    records). A sender that comes back posts
+    the manifest again (as the gateway always does first) and starts from chunk 0;
+    a chunk posted without it is refused (``no_manifest``). Returns the batch ids.
+    """
+    now = node.now()
+    agreement = node.config.agreement
+    t = inbound_transfers.c
+    with node.store.read() as conn:
+        rows = conn.execute(select(t.batch_id, t.sender, t.dataset, t.updated_at)).all()
+    expired: list[str] = []
+    for row in rows:
+        flow = agreement.flow(row.dataset, sender=row.sender)
+        hours = flow.transfer_expiry_hours if flow is not None else DEFAULT_TRANSFER_EXPIRY_HOURS
+        due = iso(now - dt.timedelta(hours=hours))
+        if row.updated_at > due:
+            continue
+        with node.store.write() as conn:
+            node.store.serialize(conn, f"inbound:{row.batch_id}")
+            current = _transfer(conn, row.batch_id)
+            if current is None or current["updated_at"] != row.updated_at:
+                continue  # committed or moved on meanwhile
+            k = inbound_chunks.c
+            held = int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(inbound_chunks)
+                    .where(k.batch_id == row.batch_id)
+                ).scalar_one()
+            )
+            conn.execute(delete(inbound_chunks).where(k.batch_id == row.batch_id))
+            conn.execute(delete(inbound_transfers).where(t.batch_id == row.batch_id))
+            audit.append(
+                conn,
+                event="batch_transfer_expired",
+                actor=node.party_id,
+                at=now,
+                peer=current["sender"],
+                dataset=current["dataset"],
+                batch_id=row.batch_id,
+                sequence=current["sequence"],
+                record_count=current["record_count"],
+                chunk_count=current["chunk_count"],
+                chunks_received=held,
+            )
+        expired.append(row.batch_id)
+    return expired

@@ -121,6 +121,9 @@ class RetryPolicy:
 
 
 DEFAULT_MAX_CHUNK_BYTES = 4 * 1024 * 1024
+# Three days: beyond a sender's whole default retry schedule (12 attempts, at most an
+# hour apart), and a long weekend of either node being down.
+DEFAULT_TRANSFER_EXPIRY_HOURS = 72
 # How a flow's batches travel: pushed by the sender, or pulled by the receiver.
 Delivery = Literal["push", "pull"]
 DELIVERY_MODES: tuple[Delivery, ...] = ("push", "pull")
@@ -155,6 +158,9 @@ class DatasetAgreement:
     # Days after which a delivered batch's records are purged from the sender, and an
     # acknowledged one's from the receiver; the audit log keeps their digests. None: kept.
     retention_days: int | None = None
+    # Hours after its last chunk (or its manifest) that the receiver drops a chunked
+    # batch left half-way; the sender then starts it again from its manifest.
+    transfer_expiry_hours: int = DEFAULT_TRANSFER_EXPIRY_HOURS
 
     @property
     def chunked(self) -> bool:
@@ -529,6 +535,7 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
                 "retry",
                 "delivery",
                 "retention_days",
+                "transfer_expiry_hours",
             }
         )
         name: str = t.get("name", str)
@@ -562,8 +569,11 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
         )
         if max_chunk_bytes > max_batch_bytes:
             raise t.fail("max_chunk_bytes", f"must be at most max_batch_bytes ({max_batch_bytes})")
-        if "max_chunk_bytes" in t.data and max_chunk_bytes < _MIN_CHUNK_BYTES:
-            raise t.fail("max_chunk_bytes", f"must be at least {_MIN_CHUNK_BYTES}")
+        if max_chunk_bytes < _MIN_CHUNK_BYTES:
+            # Below this a record and a chunk's own fields, or a manifest listing two
+            # chunks, may not fit one envelope: no batch could ever be delivered.
+            key = "max_chunk_bytes" if "max_chunk_bytes" in t.data else "max_batch_bytes"
+            raise t.fail(key, f"must be at least {_MIN_CHUNK_BYTES}")
         delivery: str = t.get("delivery", str, "push")
         if delivery not in DELIVERY_MODES:
             raise t.fail(
@@ -585,6 +595,9 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
             delivery="pull" if delivery == "pull" else "push",
             retention_days=(
                 t.positive_int("retention_days") if "retention_days" in t.data else None
+            ),
+            transfer_expiry_hours=t.positive_int(
+                "transfer_expiry_hours", DEFAULT_TRANSFER_EXPIRY_HOURS
             ),
         )
     return Agreement(

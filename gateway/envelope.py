@@ -25,7 +25,7 @@ import gc
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from joserfc import jwe, jws
@@ -39,10 +39,12 @@ __all__ = [
     "ENVELOPE_VERSION",
     "BatchHeader",
     "ChunkInfo",
+    "DocumentSizes",
     "Manifest",
     "OpenedBatch",
     "OpenedChunk",
     "Receipt",
+    "document_sizes",
     "envelope_limit",
     "forms_digest",
     "open_batch",
@@ -594,16 +596,10 @@ class Manifest:
     document_bytes: int
 
 
-def seal_manifest(
-    header: BatchHeader,
-    *,
-    records_root: str,
-    chunks: Sequence[ChunkInfo],
-    signing_key: OKPKey,
-    recipient_key: OKPKey,
-) -> str:
-    """Sign and encrypt the manifest of a batch sent as ``len(chunks)`` chunks."""
-    document: dict[str, Any] = {
+def _manifest_document(
+    header: BatchHeader, records_root: str, chunks: Sequence[ChunkInfo]
+) -> dict[str, Any]:
+    return {
         **_header_fields(header),
         "sequence": header.sequence,
         "created_at": _utc_iso(header.created_at),
@@ -614,8 +610,71 @@ def seal_manifest(
             {"record_count": c.record_count, "records_sha256": c.records_sha256} for c in chunks
         ],
     }
-    return _seal(
-        canonical.dumps(document), MANIFEST_JWS_TYP, MANIFEST_JWE_TYP, signing_key, recipient_key
+
+
+def seal_manifest(
+    header: BatchHeader,
+    *,
+    records_root: str,
+    chunks: Sequence[ChunkInfo],
+    signing_key: OKPKey,
+    recipient_key: OKPKey,
+    max_bytes: int | None = None,
+) -> str:
+    """Sign and encrypt the manifest of a batch sent as ``len(chunks)`` chunks.
+
+    ``max_bytes``: the agreed limit of one signed document, which the manifest is
+    held to like any other (docs/ENVELOPE.md section 10).
+    """
+    payload = canonical.dumps(_manifest_document(header, records_root, chunks))
+    if max_bytes is not None and len(payload) > max_bytes:
+        raise ValueError(f"manifest payload is {len(payload)} bytes, over the limit of {max_bytes}")
+    return _seal(payload, MANIFEST_JWS_TYP, MANIFEST_JWE_TYP, signing_key, recipient_key)
+
+
+@dataclass(frozen=True)
+class DocumentSizes:
+    """Bytes of a batch's signed documents besides their records, at most.
+
+    For a batch of ``header`` with at most ``max_records`` records (so at most as
+    many chunks): numbers are counted with the digits of ``max_records`` and
+    :data:`MAX_SEQUENCE`, the largest they can be. A document whose records have
+    ``size`` bytes counted as the sender cuts them (each record's canonical form
+    and one comma) is at most ``whole`` (or ``chunk``) + ``size`` - 1 bytes; a
+    manifest of ``n`` chunks at most ``manifest`` + ``n`` * ``entry``.
+    """
+
+    whole: int  # a whole batch with no records
+    chunk: int  # a chunk with no records
+    manifest: int  # a manifest that lists no chunks
+    entry: int  # one entry of a manifest's chunks, with its comma
+
+
+def document_sizes(header: BatchHeader, max_records: int) -> DocumentSizes:
+    """:class:`DocumentSizes` measured on the very documents that are sealed."""
+    widest = replace(header, sequence=MAX_SEQUENCE)
+    digest = "0" * 64
+    whole: dict[str, Any] = {
+        **_header_fields(widest),
+        "sequence": widest.sequence,
+        "created_at": _utc_iso(widest.created_at),
+        "record_count": max_records,
+        "records_sha256": digest,
+    }
+    chunk: dict[str, Any] = {
+        **_header_fields(widest),
+        "chunk": max_records,
+        "record_count": max_records,
+        "records_sha256": digest,
+    }
+    manifest = _manifest_document(widest, digest, [])
+    manifest.update(record_count=max_records, chunk_count=max_records)
+    entry = {"record_count": max_records, "records_sha256": digest}
+    return DocumentSizes(
+        whole=len(_with_records(whole, [])),
+        chunk=len(_with_records(chunk, [])),
+        manifest=len(canonical.dumps(manifest)),
+        entry=len(canonical.dumps(entry)) + 1,
     )
 
 

@@ -32,7 +32,7 @@ from gateway.errors import (
     UnknownDataset,
 )
 from gateway.node import Node, iso
-from gateway.storage import MAX_INTEGER, inbound_batches, inbound_chunks
+from gateway.storage import MAX_INTEGER, inbound_batches, inbound_chunks, inbound_transfers
 from gateway.validation import validator_for
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "commit",
     "get_batch",
     "get_chunk",
+    "in_transfer",
     "list_batches",
     "receive",
     "record_refusal",
@@ -160,8 +161,10 @@ def receive(node: Node, token: bytes, *, requester: str | None = None) -> Delive
         peer, batch_id = batch.header.sender, batch.header.batch_id
         check_requester(peer, requester)
         # A batch already accepted is answered with its receipt even if the agreement
-        # has changed since, so that the sender stops resending it.
+        # has changed since, so that the sender stops resending it; the id of a chunked
+        # batch under way is refused as taken before the agreement's checks too.
         if not _seen(node, batch_id):
+            _refuse_transfer_id(node, batch_id)
             _check_policy(node, batch)
         delivery = _store(node, batch, envelope_sha256)
     except EnvelopeRejected as exc:
@@ -213,12 +216,23 @@ def _seen(node: Node, batch_id: str) -> bool:
     return found is not None
 
 
+def _refuse_transfer_id(node: Node, batch_id: str) -> None:
+    with node.store.read() as conn:
+        if in_transfer(conn, batch_id):
+            raise EnvelopeRejected(
+                f"batch id {batch_id} is a chunked batch under way", reason="batch_id_conflict"
+            )
+
+
 def _store(node: Node, batch: OpenedBatch, envelope_sha256: str, *, retry: bool = True) -> Delivery:
     h = batch.header
     try:
         with node.store.write() as conn:
-            # Batches are committed in the order of their cursor (seq), so that a
-            # client paging "after" a cursor never skips one committed late.
+            # One transaction at a time per batch id, whole or chunked (the lock a
+            # manifest and a chunk take first), then per cursor: batches are committed
+            # in the order of their cursor (seq), so that a client paging "after" a
+            # cursor never skips one committed late.
+            node.store.serialize(conn, f"inbound:{h.batch_id}")
             node.store.serialize(conn, "inbound")
             existing = (
                 conn.execute(
@@ -242,6 +256,12 @@ def _store(node: Node, batch: OpenedBatch, envelope_sha256: str, *, retry: bool 
                     )
                 audit_duplicate(conn, node, h, envelope_sha256)
                 return Delivery(batch_id=h.batch_id, receipt=existing["receipt"], duplicate=True)
+            if in_transfer(conn, h.batch_id):
+                # The id of a chunked batch under way: another content, whatever this is.
+                raise EnvelopeRejected(
+                    f"batch id {h.batch_id} is a chunked batch under way",
+                    reason="batch_id_conflict",
+                )
             receipt = commit(conn, node, batch, envelope_sha256, now)
             return Delivery(batch_id=h.batch_id, receipt=receipt, duplicate=False)
     except IntegrityError:
@@ -249,6 +269,12 @@ def _store(node: Node, batch: OpenedBatch, envelope_sha256: str, *, retry: bool 
         if not retry:
             raise
         return _store(node, batch, envelope_sha256, retry=False)
+
+
+def in_transfer(conn: Connection, batch_id: str) -> bool:
+    """Whether ``batch_id`` names a chunked batch under way (its manifest taken)."""
+    t = inbound_transfers.c
+    return conn.execute(select(t.batch_id).where(t.batch_id == batch_id)).first() is not None
 
 
 def commit(

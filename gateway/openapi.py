@@ -399,6 +399,15 @@ class ReceiptTakenSchema(_Body):
     status = fields.String(required=True, validate=validate.OneOf(["delivered"]))
 
 
+class RefusalSchema(_Body):
+    """A pulling receiver's word that it refused a batch; no reason (docs/ENVELOPE.md 9.5.2)."""
+
+
+class RefusalTakenSchema(_Body):
+    batch_id = _id("the batch")
+    status = fields.String(required=True, validate=validate.OneOf(["dead"]))
+
+
 class BundleEntrySchema(_Body):
     index = fields.Integer(required=True, metadata={"description": "the entry's leaf index"})
     entry = fields.String(required=True, metadata={"description": "the entry as hashed"})
@@ -860,6 +869,18 @@ def _operations() -> tuple[Operation, ...]:
             "A receipt that does not verify is answered 400 receipt_rejected.",
             security=_SIGNED,
             body={"required": True, "content": {JSON: {"schema": ReceiptSchema}}},
+        ),
+        Operation(
+            "post", "/exchange/v1/outbox/{batch_id}/refusal", "takeRefusal", "outbox",
+            "Pull mode: the receiver refused the batch it fetched; the sender dead-letters it",
+            {200: _json(RefusalTakenSchema, "The batch is dead at the sender (also when it "
+                        "was already)"),
+             400: "BadRequest", 404: "NotFound", 415: "UnsupportedMediaType",
+             **_PEER_ERRORS},
+            "Sent by a pulling receiver, once, for a batch whose signed content it refused "
+            "(docs/ENVELOPE.md 9.5.3); the body is an empty JSON object and says no reason.",
+            security=_SIGNED,
+            body={"required": True, "content": {JSON: {"schema": RefusalSchema}}},
         ),
         # -- operations --------------------------------------------------------------------
         Operation(

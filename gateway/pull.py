@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from gateway import (
     audit,
@@ -50,8 +50,8 @@ from gateway.errors import (
     ReceiptRejected,
     VerificationFailed,
 )
-from gateway.node import Node
-from gateway.storage import outbound_batches
+from gateway.node import Node, iso
+from gateway.storage import outbound_batches, pull_refusals
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -67,6 +67,7 @@ __all__ = [
     "pull_flows",
     "run",
     "take_receipt",
+    "take_refusal",
 ]
 
 log = logging.getLogger(__name__)
@@ -209,7 +210,80 @@ def take_receipt(node: Node, party: str, batch_id: str, receipt: str) -> dict[st
     return answer
 
 
+# What the sender records as the reason of a batch its pulling receiver refused.
+REFUSED = "refused_by_receiver"
+
+
+def take_refusal(node: Node, party: str, batch_id: str) -> dict[str, Any]:
+    """The pulling receiver refused a batch it fetched: dead-letter it here; idempotent.
+
+    The receiver says no reason (a peer learns nothing from a refusal; its operator
+    has the reason in its audit log, by batch id). The batch is no longer listed;
+    ``gateway transfer retry`` offers it again, ``gateway transfer cancel`` ends it.
+    """
+    row, _ = _outbox_row(node, party, batch_id, statuses=("sealed", "dead"))
+    answer = {"batch_id": batch_id, "status": "dead"}
+    if row["status"] == "dead":
+        return answer
+    b = outbound_batches.c
+    now = node.now()
+    attempts = int(row["attempts"]) + 1
+    common = {"dataset": row["dataset"], "batch_id": batch_id, "peer": party}
+    with node.store.write() as conn:
+        marked = conn.execute(
+            update(outbound_batches)
+            .where(b.batch_id == batch_id, b.status == "sealed")
+            .values(
+                status="dead",
+                attempts=attempts,
+                last_attempt_at=iso(now),
+                last_error=REFUSED,
+                next_attempt_at=None,
+            )
+        )
+        if marked.rowcount == 0:
+            return answer  # dead or delivered meanwhile
+        for event in ("batch_send_failed", "batch_dead_lettered"):
+            audit.append(
+                conn,
+                event=event,
+                actor=party,
+                at=now,
+                **common,
+                reason=REFUSED,
+                attempts=attempts,
+            )
+    log.error(
+        "batch %s: refused by %s, which pulled it; dead (its operator has the reason, by "
+        "batch id); 'gateway transfer retry %s' offers it again",
+        batch_id,
+        party,
+        batch_id,
+    )
+    return answer
+
+
 # -- the receiver's side: the pull job --------------------------------------------------------
+
+# Refusals that are not final: they come before the envelope's signature is known to be
+# the sender's (an answer damaged on the way, or by someone on it, must not make this
+# node give up a batch, nor tell the sender to), or from a key or limit that an update of
+# the agreement may change. A batch refused so is fetched again at the next run. (A
+# "header" or "malformed" after the signature verified is counted here too.) And a chunk
+# whose transfer expired between the manifest and it (no_manifest): the next run starts
+# the batch again from its manifest.
+_NOT_FINAL = frozenset(
+    {
+        "size",
+        "recipient_key",
+        "decrypt",
+        "header",
+        "malformed",
+        "unknown_key",
+        "signature",
+        "no_manifest",
+    }
+)
 
 # (method, url, headers, body, timeout) -> (status, body). Tests cut the network here.
 Requester = Callable[[str, str, Mapping[str, str], bytes, float], tuple[int, bytes]]
@@ -252,6 +326,7 @@ class PullReport:
     failed: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # flows whose run stopped early
     unreachable: list[str] = field(default_factory=list)  # senders that did not answer
+    refused: list[str] = field(default_factory=list)  # refused here, not to be fetched again
 
 
 class _Sender:
@@ -331,16 +406,32 @@ def _pull_flow(node: Node, flow: DatasetAgreement, request: Requester, report: P
             report.errors.append(flow.name)
             return
         new = [item for item in listed if item.batch_id not in tried]
+        refused = _refusals(node, flow.sender, [item.batch_id for item in new])
         for item in new:
             tried.add(item.batch_id)
-            _pull_batch(sender, item, report)
-        # A batch refused here stays sealed at the sender and is listed again; only
+            if item.batch_id in refused:
+                reported = refused[item.batch_id]
+                if reported is None:
+                    # Refused before, and the sender not yet told: tell it, fetch nothing.
+                    _report_refusal(sender, item.batch_id)
+                    report.refused.append(item.batch_id)
+                    continue
+                # The sender took the refusal, and lists the batch again: its operator
+                # retried it. It is fetched, and checked, once more.
+                _forget_refusal(node, item.batch_id)
+                log.info(
+                    "batch %s, refused before, offered again by %s: fetched again",
+                    item.batch_id,
+                    flow.sender,
+                )
+            _pull_batch(sender, item, report, flow.name)
+        # A batch refused here for good is not fetched again (see _pull_batch); only
         # a full page with something new in it is worth asking again for.
         if not new or len(listed) < DEFAULT_LIMIT:
             return
 
 
-def _pull_batch(sender: _Sender, item: _Listed, report: PullReport) -> None:
+def _pull_batch(sender: _Sender, item: _Listed, report: PullReport, dataset: str) -> None:
     """Fetch one batch, receive it as if it had been pushed, and hand back its receipt."""
     node, batch_id = sender.node, item.batch_id
     base = f"{OUTBOX_PATH}/{batch_id}"
@@ -365,6 +456,12 @@ def _pull_batch(sender: _Sender, item: _Listed, report: PullReport) -> None:
         # Audited and logged with its detail where it was refused.
         log.warning("pulled batch %s from %s refused (%s)", batch_id, sender.party.id, exc.reason)
         report.failed.append(batch_id)
+        if exc.reason not in _NOT_FINAL:
+            # The sender's signed batch, refused: it would be refused the same way at
+            # every run. Remembered, not fetched again, and the sender told.
+            _remember_refusal(node, batch_id, sender.party.id, dataset, exc.reason)
+            report.refused.append(batch_id)
+            _report_refusal(sender, batch_id)
         return
     except PeerError as exc:
         log.warning("pull of batch %s from %s: %s", batch_id, sender.party.id, exc)
@@ -384,6 +481,65 @@ def _pull_batch(sender: _Sender, item: _Listed, report: PullReport) -> None:
         report.failed.append(batch_id)
         return
     report.delivered.append(batch_id)
+
+
+def _refusals(node: Node, sender: str, batch_ids: list[str]) -> dict[str, str | None]:
+    """Of ``batch_ids``, those this node refused from ``sender``: when the sender was told."""
+    if not batch_ids:
+        return {}
+    r = pull_refusals.c
+    with node.store.read() as conn:
+        rows = conn.execute(
+            select(r.batch_id, r.reported_at).where(r.sender == sender, r.batch_id.in_(batch_ids))
+        ).all()
+    return {row.batch_id: row.reported_at for row in rows}
+
+
+def _remember_refusal(node: Node, batch_id: str, sender: str, dataset: str, reason: str) -> None:
+    r = pull_refusals.c
+    with node.store.write() as conn:
+        if conn.execute(select(r.batch_id).where(r.batch_id == batch_id)).first() is None:
+            conn.execute(
+                pull_refusals.insert().values(
+                    batch_id=batch_id,
+                    sender=sender,
+                    dataset=dataset,
+                    reason=reason,
+                    refused_at=iso(node.now()),
+                    reported_at=None,
+                )
+            )
+
+
+def _forget_refusal(node: Node, batch_id: str) -> None:
+    with node.store.write() as conn:
+        conn.execute(delete(pull_refusals).where(pull_refusals.c.batch_id == batch_id))
+
+
+def _report_refusal(sender: _Sender, batch_id: str) -> None:
+    """Tell the sender that this node refused the batch (no reason); noted once it took it."""
+    status, answer = sender.call(
+        "POST",
+        f"{OUTBOX_PATH}/{batch_id}/refusal",
+        canonical.dumps({}),
+        content_type=JSON_MEDIA_TYPE,
+    )
+    if status != 200:
+        log.warning(
+            "refusal of pulled batch %s not taken by %s: HTTP %s (%s); told again next run",
+            batch_id,
+            sender.party.id,
+            status,
+            _error_code(answer),
+        )
+        return
+    r = pull_refusals.c
+    with sender.node.store.write() as conn:
+        conn.execute(
+            update(pull_refusals)
+            .where(r.batch_id == batch_id)
+            .values(reported_at=iso(sender.node.now()))
+        )
 
 
 def _receive_whole(node: Node, batch_id: str, token: bytes) -> str:

@@ -68,7 +68,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
-from gateway import peer_jwks, pull, retention, transfer, witness
+from gateway import chunked, peer_jwks, pull, retention, transfer, witness
 from gateway.config import DatasetAgreement, Schedule
 from gateway.errors import GatewayError
 from gateway.node import Node
@@ -88,6 +88,9 @@ RETENTION_JOB = "gateway.scheduler:retention_job"
 # How often batches past their flow's retention period are purged.
 RETENTION_INTERVAL_SECONDS = 3600
 PULL_JOB = "gateway.scheduler:pull_job"
+EXPIRE_JOB = "gateway.scheduler:expire_job"
+# How often chunked batches left half-way past their flow's expiry are dropped.
+EXPIRE_INTERVAL_SECONDS = 3600
 JWKS_JOB = "gateway.scheduler:jwks_job"
 # How often one job's reconciliation is retried when other replicas change it meanwhile.
 _ATTEMPTS = 5
@@ -240,6 +243,17 @@ def retention_job(key: str) -> None:
             )
 
     _maintenance(key, "retention:purge", "retention purge", purge)
+
+
+def expire_job(key: str) -> None:
+    """A stored job: drop the chunked batches left half-way past their flow's expiry."""
+
+    def expire(node: Node) -> None:
+        expired = chunked.expire_transfers(node)
+        if expired:
+            log.info("dropped %d chunked batches left half-way: %s", len(expired), expired)
+
+    _maintenance(key, "transfers:expire", "expiry of chunked transfers", expire)
 
 
 def jwks_job(key: str) -> None:
@@ -515,6 +529,17 @@ def build_scheduler(node: Node) -> NodeScheduler:
         max_instances=1,
         misfire_grace_time=agreement.keys.jwks_refresh_seconds,
     )
+    if any(f.chunked for f in agreement.incoming(node.party_id)):
+        scheduler.add_job(
+            EXPIRE_JOB,
+            IntervalTrigger(seconds=EXPIRE_INTERVAL_SECONDS, timezone=tz),
+            args=(scheduler.node_key,),
+            id="transfers:expire",
+            name="drop chunked batches left half-way",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=EXPIRE_INTERVAL_SECONDS,
+        )
     if any(
         f.retention_days is not None
         for f in (*agreement.outgoing(node.party_id), *agreement.incoming(node.party_id))

@@ -59,6 +59,7 @@ __all__ = [
     "outbound_chunks",
     "outbox_records",
     "peer_jwks",
+    "pull_refusals",
     "request_nonces",
     "scalar",
     "submissions",
@@ -346,6 +347,21 @@ request_nonces = Table(
     Index("ix_request_nonces_expires", "expires_at"),
 )
 
+
+# Pull mode, at the receiver: the batches it fetched from a sender's outbox and refused
+# (docs/ENVELOPE.md 9.5.3). Not fetched again; the sender is told (reported_at) and
+# dead-letters the batch. A batch listed again after that was retried by the sender's
+# operator on purpose, and is fetched again.
+pull_refusals = Table(
+    "pull_refusals",
+    metadata,
+    Column("batch_id", String(36), primary_key=True),
+    Column("sender", String(64), nullable=False),
+    Column("dataset", String(64), nullable=False),
+    Column("reason", String(64), nullable=False),
+    Column("refused_at", String(40), nullable=False),
+    Column("reported_at", String(40), nullable=True),
+)
 
 # Clients of the node's own systems managed with "gateway clients" (the node
 # config may name others). Tokens are stored only as their SHA-256.

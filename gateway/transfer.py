@@ -30,8 +30,8 @@ from gateway.config import DatasetAgreement
 from gateway.envelope import (
     BatchHeader,
     ChunkInfo,
+    document_sizes,
     forms_digest,
-    records_budget,
     seal_batch_forms,
     seal_chunk,
     seal_manifest,
@@ -156,8 +156,7 @@ def _seal_one(node: Node, dataset: DatasetAgreement) -> str | None:
     it is sent.
     """
     c = outbox_records.c
-    chunk_budget = records_budget(dataset.max_chunk_bytes)
-    batch_budget = records_budget(dataset.max_batch_bytes)
+    limit = dataset.max_chunk_bytes
     with node.store.write() as conn:
         # Replicas on PostgreSQL must not claim the same pending records.
         node.store.serialize(conn, f"seal:{dataset.name}")
@@ -171,53 +170,6 @@ def _seal_one(node: Node, dataset: DatasetAgreement) -> str | None:
             return None
         version = first[0]
         batch_id = str(uuid.uuid4())
-        chunks: list[_Chunk] = []
-        first_forms: list[bytes] = []  # kept while the batch may still fit one envelope
-        tree = merkle.Frontier()
-        total = count = 0
-        after = 0
-        full = False
-        while not full:
-            rows = conn.execute(
-                select(c.seq, c.record, c.record_sha256)
-                .where(
-                    c.dataset == dataset.name,
-                    c.batch_id.is_(None),
-                    c.schema_version == version,
-                    c.seq > after,
-                )
-                .order_by(c.seq)
-                .limit(min(_SEAL_PAGE, dataset.max_records_per_batch - count))
-            ).all()
-            taken: list[int] = []
-            for seq, text, digest in rows:
-                record = text.encode("utf-8")
-                if count and total + len(record) + 1 > batch_budget:
-                    full = True
-                    break
-                if not chunks or chunks[-1].size + len(record) + 1 > chunk_budget:
-                    if chunks and chunks[-1].record_count == 0:
-                        raise AssertionError("a record larger than a chunk was accepted")
-                    chunks.append(_Chunk(first_seq=seq))
-                    if len(chunks) > 1:
-                        first_forms = []
-                chunks[-1].add(seq, record)
-                if len(chunks) == 1:
-                    first_forms.append(record)
-                tree.append(merkle.leaf_hash(bytes.fromhex(digest)))
-                total += len(record) + 1
-                count += 1
-                taken.append(seq)
-            for start in range(0, len(taken), _SEAL_PAGE // 2):
-                conn.execute(
-                    update(outbox_records)
-                    .where(c.seq.in_(taken[start : start + _SEAL_PAGE // 2]))
-                    .values(batch_id=batch_id)
-                )
-            if not rows or count >= dataset.max_records_per_batch:
-                full = True
-            else:
-                after = rows[-1][0]
         now = node.now()
         # The channel's next number; sealing runs one at a time per dataset.
         sequence = 1 + int(
@@ -237,6 +189,72 @@ def _seal_one(node: Node, dataset: DatasetAgreement) -> str | None:
             created_at=now,
             sequence=sequence,
         )
+        # Every document sealed must pass the receiver's checks of the agreed limits
+        # (docs/ENVELOPE.md section 10): each envelope's signed document (a whole
+        # batch, a chunk, the manifest) within max_chunk_bytes, a chunked batch's
+        # chunks together within max_batch_bytes, and the records within
+        # max_records_per_batch. The batch ends before the record that would break one.
+        sizes = document_sizes(header, dataset.max_records_per_batch)
+        chunk_room = limit - max(sizes.whole, sizes.chunk) + 1  # records' bytes in one
+        chunks: list[_Chunk] = []
+        first_forms: list[bytes] = []  # kept while the batch may still fit one envelope
+        tree = merkle.Frontier()
+        documents = count = 0  # the chunks' signed documents' bytes, at most; records
+        after = 0
+        full = False
+        while not full:
+            rows = conn.execute(
+                select(c.seq, c.record, c.record_sha256)
+                .where(
+                    c.dataset == dataset.name,
+                    c.batch_id.is_(None),
+                    c.schema_version == version,
+                    c.seq > after,
+                )
+                .order_by(c.seq)
+                .limit(min(_SEAL_PAGE, dataset.max_records_per_batch - count))
+            ).all()
+            taken: list[int] = []
+            for seq, text, digest in rows:
+                record = text.encode("utf-8")
+                grow = len(record) + 1
+                if chunks and chunks[-1].size + grow <= chunk_room:
+                    if documents + grow > dataset.max_batch_bytes:
+                        full = True
+                        break
+                    documents += grow
+                else:
+                    if chunks and chunks[-1].record_count == 0:
+                        raise AssertionError("a record larger than a chunk was accepted")
+                    if count and (
+                        # The manifest lists every chunk: it must stay within the limit too.
+                        sizes.manifest + (len(chunks) + 1) * sizes.entry > limit
+                        or documents + sizes.chunk + grow - 1 > dataset.max_batch_bytes
+                    ):
+                        full = True
+                        break
+                    if grow > chunk_room:
+                        raise AssertionError("a record larger than a chunk was accepted")
+                    chunks.append(_Chunk(first_seq=seq))
+                    documents += sizes.chunk + grow - 1
+                    if len(chunks) > 1:
+                        first_forms = []
+                chunks[-1].add(seq, record)
+                if len(chunks) == 1:
+                    first_forms.append(record)
+                tree.append(merkle.leaf_hash(bytes.fromhex(digest)))
+                count += 1
+                taken.append(seq)
+            for start in range(0, len(taken), _SEAL_PAGE // 2):
+                conn.execute(
+                    update(outbox_records)
+                    .where(c.seq.in_(taken[start : start + _SEAL_PAGE // 2]))
+                    .values(batch_id=batch_id)
+                )
+            if not rows or count >= dataset.max_records_per_batch:
+                full = True
+            else:
+                after = rows[-1][0]
         recipient = node.peers.encryption_key_of(dataset.receiver)
         digests: dict[str, Any]
         if len(chunks) == 1:
@@ -257,6 +275,7 @@ def _seal_one(node: Node, dataset: DatasetAgreement) -> str | None:
                 chunks=infos,
                 signing_key=node.keys.signing,
                 recipient_key=recipient,
+                max_bytes=limit,
             )
             conn.execute(
                 outbound_chunks.insert(),

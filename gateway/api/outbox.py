@@ -68,3 +68,12 @@ def receipt(batch_id: str) -> Response:
     if not isinstance(token, str) or not token:
         raise BadRequest('the body must be {"receipt": "<compact JWS>"}', path="/receipt")
     return jsonify(pull.take_receipt(node(), g.peer, batch_id, token))
+
+
+@bp.post("/<batch_id>/refusal")
+def refusal(batch_id: str) -> Response:
+    """The receiver refused the batch it fetched: the batch is dead here, audited."""
+    body = read_json()
+    if not isinstance(body, dict) or body:
+        raise BadRequest("the body must be {}: a refusal says no reason", path="")
+    return jsonify(pull.take_refusal(node(), g.peer, batch_id))

@@ -285,6 +285,19 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
         Case("oversized-body", "/exchange/v1/outbox/{t_chunked}/receipt", signed_by_peer(413),
              b"x" * (64 * 1024 + 1), JSON),
     ],
+    ("/exchange/v1/outbox/<batch_id>/refusal", "POST"): [
+        # A refusal that is taken dead-letters the batch, which the other cases need sealed:
+        # the 200 is in test_pull. A refusal says no reason; a body with one is refused.
+        Case("with-a-reason", "/exchange/v1/outbox/{t_chunked}/refusal", signed_by_peer(400),
+             b'{"reason": "schema"}', JSON),
+        Case("inbound-batch", "/exchange/v1/outbox/{p_single}/refusal", signed_by_peer(404),
+             b"{}", JSON),
+        Case("unknown-batch", f"/exchange/v1/outbox/{UNKNOWN_ID}/refusal", signed_by_peer(404),
+             b"{}", JSON),
+        Case("no-body", "/exchange/v1/outbox/{t_chunked}/refusal", signed_by_peer(415)),
+        Case("oversized-body", "/exchange/v1/outbox/{t_chunked}/refusal", everyone(413),
+             b"x" * (64 * 1024 + 1), JSON),
+    ],
 }
 
 FINDINGS = sorted({reason for cases in MATRIX.values() for c in cases for _, reason in

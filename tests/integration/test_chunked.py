@@ -9,7 +9,14 @@ import requests
 from sqlalchemy import select
 
 from gateway import canonical, signed_request, transfer
-from gateway.envelope import BatchHeader, ChunkInfo, forms_digest, seal_chunk, seal_manifest
+from gateway.envelope import (
+    BatchHeader,
+    ChunkInfo,
+    forms_digest,
+    seal_batch,
+    seal_chunk,
+    seal_manifest,
+)
 from gateway.storage import inbound_batches, inbound_chunks, inbound_transfers, outbound_batches
 from schemas.samples import sample_records
 from tests.integration.test_api import TANGGAPAN, bridge, events, node, submit
@@ -210,12 +217,13 @@ def test_a_lost_answer_to_the_last_chunk_is_answered_with_the_same_receipt(chunk
         assert len(conn.execute(select(inbound_batches)).all()) == 1
 
 
-def forge(sender_app, receiver_app, records, *, root=None, chunk_size=3):
+def forge(sender_app, receiver_app, records, *, root=None, chunk_size=3, created_at=None):
     """A manifest and chunks signed with the sender's real keys, for tampering tests."""
     sender = node(sender_app)
     header = BatchHeader(sender="pemkot-bekasi", receiver="ombudsman-ri", dataset=TANGGAPAN,
                          schema_version="1.0", batch_id="0b7a3c2e-5d1f-4e8a-9b6c-7d8e9f0a1b2c",
-                         created_at=dt.datetime(2026, 11, 29, tzinfo=dt.UTC), sequence=1)
+                         created_at=created_at or dt.datetime(2026, 11, 29, tzinfo=dt.UTC),
+                         sequence=1)
     forms = [canonical.dumps(r) for r in records]
     parts = [forms[i:i + chunk_size] for i in range(0, len(forms), chunk_size)]
     from gateway.envelope import record_leaf
@@ -290,3 +298,206 @@ def test_a_chunk_with_an_invalid_record_is_refused_by_the_schema(chunked):
     assert not any("12" in e and "nomor_laporan" in e for e in entries)  # no values logged
     [refused] = [e for e in events(ombudsman) if e["event"] == "envelope_rejected"]
     assert refused["reason"] == "schema"
+
+
+# -- one batch id, two contents: whatever the order, one clear refusal -----------------------
+
+FORGED_ID = "0b7a3c2e-5d1f-4e8a-9b6c-7d8e9f0a1b2c"  # the id forge() seals under
+
+
+def whole(sender_app, records, *, batch_id=FORGED_ID, created_at=None, sequence=1,
+          max_bytes=CHUNK):
+    """A whole batch under ``batch_id``, signed with the sender's real keys."""
+    sender = node(sender_app)
+    header = BatchHeader(sender="pemkot-bekasi", receiver="ombudsman-ri", dataset=TANGGAPAN,
+                         schema_version="1.0", batch_id=batch_id,
+                         created_at=created_at or dt.datetime(2026, 11, 29, tzinfo=dt.UTC),
+                         sequence=sequence)
+    return seal_batch(header, records, signing_key=sender.keys.signing,
+                      recipient_key=sender.peers.encryption_key_of("ombudsman-ri"),
+                      max_bytes=max_bytes)
+
+
+REFUSED = (400, {"error": {"code": "envelope_rejected", "message": "envelope rejected"}})
+
+
+def refusals(app):
+    return [e["reason"] for e in events(app) if e["event"] == "envelope_rejected"]
+
+
+def stored_batches(app):
+    with node(app).store.read() as conn:
+        return [(r.batch_id, r.chunk_count) for r in
+                conn.execute(select(inbound_batches.c.batch_id, inbound_batches.c.chunk_count))]
+
+
+def test_a_whole_batch_under_the_id_of_a_chunked_batch_under_way_is_refused(chunked):
+    _, pemkot, ombudsman, _ = chunked
+    records = sample_records(TANGGAPAN, 9, seed=11)
+    batch_id, manifest, chunks = forge(pemkot, ombudsman, records)
+    base = f"/exchange/v1/batches/{batch_id}"
+    assert post(ombudsman, f"{base}/manifest", manifest)[0] == 200
+    assert post(ombudsman, f"{base}/chunks/0", chunks[0])[0] == 200
+    # Other records, or records of the batch under way (even all of them, over the agreed
+    # envelope size): each is another batch under its id, refused as that.
+    for content in (sample_records(TANGGAPAN, 2, seed=12), records[:3], records):
+        envelope = whole(pemkot, content, max_bytes=64 * 1024)
+        assert post(ombudsman, "/exchange/v1/batches", envelope) == REFUSED
+    assert stored_batches(ombudsman) == []
+    # The chunked batch is not harmed: its last chunk commits it.
+    assert post(ombudsman, f"{base}/chunks/1", chunks[1])[0] == 200
+    status, answer = post(ombudsman, f"{base}/chunks/2", chunks[2])
+    assert status == 200 and "receipt" in answer, answer
+    assert stored_batches(ombudsman) == [(batch_id, 3)]
+    assert refusals(ombudsman) == ["batch_id_conflict"] * 3
+    _, pulled = received_records(ombudsman, batch_id)
+    assert digests(pulled) == digests(records)
+
+
+def test_a_manifest_or_chunk_under_the_id_of_a_whole_batch_received_is_refused(chunked):
+    _, pemkot, ombudsman, _ = chunked
+    first = whole(pemkot, sample_records(TANGGAPAN, 2, seed=13))
+    status, answer = post(ombudsman, "/exchange/v1/batches", first)
+    assert status == 200 and answer["duplicate"] is False
+    batch_id, manifest, chunks = forge(pemkot, ombudsman, sample_records(TANGGAPAN, 9, seed=14))
+    base = f"/exchange/v1/batches/{batch_id}"
+    assert post(ombudsman, f"{base}/manifest", manifest) == REFUSED
+    assert post(ombudsman, f"{base}/chunks/0", chunks[0]) == REFUSED
+    assert refusals(ombudsman) == ["batch_id_conflict", "batch_id_conflict"]
+    # The whole batch received stays what it was, and is still its idempotent duplicate.
+    status, again = post(ombudsman, "/exchange/v1/batches", first)
+    assert status == 200 and again["duplicate"] is True and again["receipt"] == answer["receipt"]
+    assert stored_batches(ombudsman) == [(batch_id, 1)]
+    with node(ombudsman).store.read() as conn:
+        assert conn.execute(select(inbound_transfers)).first() is None
+        assert conn.execute(select(inbound_chunks)).first() is None
+
+
+def test_a_second_manifest_under_an_id_under_way_is_refused_unless_it_is_the_same_batch(
+    chunked,
+):
+    _, pemkot, ombudsman, _ = chunked
+    records = sample_records(TANGGAPAN, 9, seed=15)
+    batch_id, manifest, chunks = forge(pemkot, ombudsman, records)
+    base = f"/exchange/v1/batches/{batch_id}"
+    assert post(ombudsman, f"{base}/manifest", manifest)[0] == 200
+    assert post(ombudsman, f"{base}/chunks/0", chunks[0])[0] == 200
+    _, other_records, _ = forge(pemkot, ombudsman, sample_records(TANGGAPAN, 9, seed=16))
+    _, other_cut, _ = forge(pemkot, ombudsman, records, chunk_size=4)  # same records, cut anew
+    _, other_root, _ = forge(pemkot, ombudsman, records, root="cd" * 32)
+    for other in (other_records, other_cut, other_root):
+        assert post(ombudsman, f"{base}/manifest", other) == REFUSED
+    assert refusals(ombudsman) == ["batch_id_conflict"] * 3
+    # The same manifest, or the same batch's manifest sealed anew, resumes where it was.
+    _, resealed, _ = forge(pemkot, ombudsman, records,
+                           created_at=dt.datetime(2026, 11, 30, tzinfo=dt.UTC))
+    assert resealed != manifest
+    for again in (manifest, resealed):
+        assert post(ombudsman, f"{base}/manifest", again) == (
+            200, {"batch_id": batch_id, "chunks_received": 1, "chunk_count": 3})
+    for i in (1, 2):
+        status, answer = post(ombudsman, f"{base}/chunks/{i}", chunks[i])
+        assert status == 200
+    assert "receipt" in answer
+    _, pulled = received_records(ombudsman, batch_id)
+    assert digests(pulled) == digests(records)
+
+
+def test_a_whole_batch_stored_beside_a_transfer_makes_its_last_chunk_a_conflict_not_a_500(
+    chunked, monkeypatch
+):
+    """Storage from before the rule (a whole batch taken while a transfer was under way):
+    the transfer's last chunk is refused as the conflict it is, every time, and audited."""
+    from gateway import inbox
+
+    _, pemkot, ombudsman, _ = chunked
+    batch_id, manifest, chunks = forge(pemkot, ombudsman, sample_records(TANGGAPAN, 6, seed=17))
+    base = f"/exchange/v1/batches/{batch_id}"
+    assert post(ombudsman, f"{base}/manifest", manifest)[0] == 200
+    assert post(ombudsman, f"{base}/chunks/0", chunks[0])[0] == 200
+    with monkeypatch.context() as patch:
+        # As the receiver did before it checked: the whole batch is stored.
+        patch.setattr(inbox, "in_transfer", lambda conn, batch_id: False, raising=False)
+        status, _ = post(ombudsman, "/exchange/v1/batches",
+                         whole(pemkot, sample_records(TANGGAPAN, 2, seed=18), sequence=2))
+        assert status == 200
+    for _ in range(2):
+        assert post(ombudsman, f"{base}/chunks/1", chunks[1]) == REFUSED
+    assert refusals(ombudsman) == ["batch_id_conflict", "batch_id_conflict"]
+    assert stored_batches(ombudsman) == [(batch_id, 1)]
+
+
+# -- chunked batches left half-way expire at the receiver ---------------------------------------
+
+
+def expire_on_schedule(app):
+    """Run the receiver's scheduled expiry job, as its scheduler would."""
+    from gateway import scheduler
+
+    key = scheduler.node_key(node(app))
+    scheduler._register(key, node(app))
+    try:
+        scheduler.expire_job(key)
+    finally:
+        scheduler._unregister(key, node(app))
+
+
+def test_a_transfer_left_half_way_expires_and_its_sender_starts_again_from_chunk_0(chunked):
+    apps, pemkot, ombudsman, moment = chunked
+    records = sample_records(TANGGAPAN, 40, seed=19)
+    assert submit(pemkot, records).status_code == 202
+    real = bridge(apps)
+
+    def cut_after_three(url, body, timeout, headers):
+        if url.endswith("/chunks/3"):
+            raise requests.ConnectionError("the sender's node was killed")
+        return real(url, body, timeout, headers)
+
+    assert transfer.run(node(pemkot), post=cut_after_three).failed
+    row = outbound(pemkot)
+    with node(ombudsman).store.read() as conn:
+        assert conn.execute(select(inbound_transfers.c.chunks_received)).scalar() == 3
+        held = len(conn.execute(select(inbound_chunks.c.idx)).all())  # one more in flight?
+    # Not before the agreed time (72 hours by default) after the last chunk came.
+    later(moment, 72 * 3600 - 1)
+    expire_on_schedule(ombudsman)
+    with node(ombudsman).store.read() as conn:
+        assert conn.execute(select(inbound_transfers)).first() is not None
+    later(moment, 1)
+    expire_on_schedule(ombudsman)
+    expire_on_schedule(ombudsman)  # once
+    with node(ombudsman).store.read() as conn:
+        assert conn.execute(select(inbound_transfers)).first() is None
+        assert conn.execute(select(inbound_chunks)).first() is None
+        assert conn.execute(select(inbound_batches)).first() is None
+    [expired] = [e for e in events(ombudsman) if e["event"] == "batch_transfer_expired"]
+    assert (expired["batch_id"], expired["peer"], expired["dataset"]) == (
+        row["batch_id"], "pemkot-bekasi", TANGGAPAN)
+    assert (expired["chunks_received"], expired["chunk_count"], expired["record_count"]) == (
+        held, row["chunk_count"], 40)
+    assert "records" not in expired and "penjelasan" not in json.dumps(expired)
+    # A chunk that comes without its manifest now is refused; the sender's next attempt
+    # posts the manifest first, and starts again from chunk 0.
+    flow = node(pemkot).config.agreement.flow(TANGGAPAN, sender="pemkot-bekasi")
+    stray = transfer.seal_stored_chunk(node(pemkot), flow, transfer.stored_header(node(pemkot),
+                                                                                 row), 3)
+    assert post(ombudsman, f"/exchange/v1/batches/{row['batch_id']}/chunks/3", stray) == REFUSED
+    assert refusals(ombudsman) == ["no_manifest"]
+    log = []
+    report = transfer.run(node(pemkot), post=counting(real, log))
+    assert report.delivered == [row["batch_id"]]
+    assert log[0] == [row["batch_id"], "manifest"]
+    assert sorted(int(i) for _, i in log[1:]) == list(range(row["chunk_count"]))
+    _, pulled = received_records(ombudsman, row["batch_id"])
+    assert digests(pulled) == digests(records)
+
+
+def test_the_expiry_runs_on_the_schedule_of_a_node_that_receives_chunked_batches(
+        chunked, deployment_factory, make_apps):
+    from gateway.scheduler import build_scheduler
+
+    _, pemkot, ombudsman, _ = chunked
+    plain = make_apps(deployment_factory())  # no flow larger than one envelope
+    for app, expected in ((ombudsman, True), (pemkot, True), (plain["ombudsman-ri"], False)):
+        jobs = {job.id for job in build_scheduler(node(app)).get_jobs()}
+        assert ("transfers:expire" in jobs) is expected

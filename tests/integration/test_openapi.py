@@ -259,6 +259,8 @@ def _known_ids(case: schemathesis.Case, node: FuzzNode) -> list[str]:
     if "batch_id" not in (case.path_parameters or {}):
         return []
     path = case.operation.path
+    if path.endswith("/refusal"):
+        return []  # a refusal dead-letters the batch: the other operations need them sealed
     if path.startswith("/api/v1/batches/"):
         return node.inbound
     if path.startswith("/exchange/v1/outbox/"):

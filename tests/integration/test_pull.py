@@ -526,3 +526,103 @@ delivery = "pull"
     config.write_text(config.read_text().replace(
         'submit = ["tanggapan_klarifikasi", "kegiatan_pengembangan"]',
         'submit = ["tanggapan_klarifikasi", "kegiatan_pengembangan", "lahp"]'))
+
+
+# --- a batch the receiver refuses for good ------------------------------------------------------
+
+
+def receiver_limits(app, **limits):
+    """The receiver's agreement for tanggapan_klarifikasi, as if updated on its side only."""
+    import dataclasses
+
+    n = node(app)
+    agreement = n.config.agreement
+    flows = tuple(dataclasses.replace(f, **limits) if f.name == TANGGAPAN else f
+                  for f in agreement.flows)
+    n.config = dataclasses.replace(n.config, agreement=dataclasses.replace(agreement, flows=flows))
+
+
+def refusal_rows(app):
+    from gateway.storage import pull_refusals
+
+    with node(app).store.read() as conn:
+        return [(r.batch_id, r.reason, r.reported_at is not None)
+                for r in conn.execute(select(pull_refusals))]
+
+
+def test_a_batch_refused_for_good_is_not_fetched_again_and_is_dead_at_the_sender(pulled):
+    from gateway import operations
+
+    apps, pemkot, ombudsman = pulled
+    batch_id = seal(pemkot, sample_records(TANGGAPAN, 2, seed=41))
+    receiver_limits(ombudsman, max_records_per_batch=1)  # the signed batch breaks a limit
+    log = []
+    report = pull.run(node(ombudsman), request=pull_bridge(apps, log))
+    assert report.refused == report.failed == [batch_id] and not report.delivered
+    assert [p for _, p in log] == [f"{OUTBOX}?dataset={TANGGAPAN}&limit=100",
+                                   f"{OUTBOX}/{batch_id}", f"{OUTBOX}/{batch_id}/refusal"]
+    assert refusal_rows(ombudsman) == [(batch_id, "batch_limit", True)]
+    # The sender was told, without a reason, and gave the batch up: its operator sees it dead.
+    row = outbound(pemkot, batch_id)
+    assert (row["status"], row["last_error"]) == ("dead", "refused_by_receiver")
+    dead = [e for e in events(pemkot) if e["event"] == "batch_dead_lettered"]
+    assert [(e["batch_id"], e["reason"], e["peer"]) for e in dead] == [
+        (batch_id, "refused_by_receiver", "ombudsman-ri")]
+    # Not fetched again, and refused (audited) once.
+    for _ in range(2):
+        log.clear()
+        assert pull.run(node(ombudsman), request=pull_bridge(apps, log)).failed == []
+        assert [p for _, p in log] == [f"{OUTBOX}?dataset={TANGGAPAN}&limit=100"]
+    refused = [e for e in events(ombudsman) if e["event"] == "envelope_rejected"]
+    assert [(e["reason"], e["batch_id"]) for e in refused] == [("batch_limit", batch_id)]
+    # Once the agreement is put right, the sender's operator offers it again; it is delivered.
+    receiver_limits(ombudsman, max_records_per_batch=1000)
+    operations.retry(node(pemkot), batch_id, operator="operator")
+    assert pull.run(node(ombudsman), request=pull_bridge(apps)).delivered == [batch_id]
+    assert refusal_rows(ombudsman) == []
+    assert outbound(pemkot, batch_id)["status"] == "delivered"
+
+
+def test_a_refusal_the_sender_did_not_take_is_told_again_without_fetching_the_batch(pulled):
+    apps, pemkot, ombudsman = pulled
+    batch_id = seal(pemkot, sample_records(TANGGAPAN, 2, seed=42))
+    receiver_limits(ombudsman, schema_versions=("2.0",))
+    real = pull_bridge(apps)
+    log, told = [], []
+
+    def refusal_lost(method, url, headers, body, timeout):
+        log.append(url.partition("/exchange")[2])
+        if url.endswith("/refusal"):
+            told.append(url)
+            if len(told) == 1:  # the first answer is lost
+                return 503, b'{"error": {"code": "unavailable"}}'
+        return real(method, url, headers, body, timeout)
+
+    assert pull.run(node(ombudsman), request=refusal_lost).refused == [batch_id]
+    assert refusal_rows(ombudsman) == [(batch_id, "schema_version", False)]
+    assert outbound(pemkot, batch_id)["status"] == "sealed"  # still listed
+    log.clear()
+    assert pull.run(node(ombudsman), request=refusal_lost).refused == [batch_id]
+    assert log == [f"/v1/outbox?dataset={TANGGAPAN}&limit=100", f"/v1/outbox/{batch_id}/refusal"]
+    assert refusal_rows(ombudsman) == [(batch_id, "schema_version", True)]
+    assert outbound(pemkot, batch_id)["status"] == "dead"
+    assert [e["reason"] for e in events(ombudsman) if e["event"] == "envelope_rejected"] == [
+        "schema_version"]
+
+
+def test_the_refusal_endpoint_says_no_reason_and_is_idempotent(pulled):
+    apps, pemkot, ombudsman = pulled
+    batch_id = seal(pemkot, sample_records(TANGGAPAN, 2, seed=43))
+    path = f"{OUTBOX}/{batch_id}/refusal"
+    bad = pemkot.peer_post(path, b'{"reason": "schema"}', content_type="application/json",
+                           sender="ombudsman-ri")
+    assert bad.status_code == 400 and outbound(pemkot, batch_id)["status"] == "sealed"
+    for _ in range(2):
+        answer = pemkot.peer_post(path, b"{}", content_type="application/json",
+                                  sender="ombudsman-ri")
+        assert answer.status_code == 200, answer.get_json()
+        assert answer.get_json() == {"batch_id": batch_id, "status": "dead"}
+    kinds = [e["event"] for e in events(pemkot)]
+    assert kinds.count("batch_dead_lettered") == 1 and kinds.count("batch_send_failed") == 1
+    # Dead: no longer listed.
+    assert pull.run(node(ombudsman), request=pull_bridge(apps)).received == []

@@ -104,6 +104,15 @@ def edit(deployment, name, old, new):
      "datasets[0].retry.backoff", "is not a known setting"),
     ("pemkot-bekasi.toml", "checkpoint_interval_seconds = 1", "checkpoint_interval_seconds = 0",
      "node.checkpoint_interval_seconds", "must be a positive integer"),
+    # Limits under which no batch could be delivered: the chunk size follows max_batch_bytes.
+    ("agreement.toml", "max_batch_bytes = 262144", "max_batch_bytes = 2047",
+     "datasets[0].max_batch_bytes", "must be at least 2048"),
+    ("agreement.toml", "max_batch_bytes = 262144",
+     "max_batch_bytes = 262144\nmax_chunk_bytes = 2047",
+     "datasets[0].max_chunk_bytes", "must be at least 2048"),
+    ("agreement.toml", "max_batch_bytes = 262144",
+     "max_batch_bytes = 262144\ntransfer_expiry_hours = 0",
+     "datasets[0].transfer_expiry_hours", "must be a positive integer"),
 ])
 def test_invalid_config_names_file_key_and_problem(deployment, file, old, new, key, problem):
     path = edit(deployment, file, old, new)
@@ -197,3 +206,12 @@ def test_an_unknown_delivery_mode_is_refused(deployment, value, problem):
     assert info.value.file == str(path)
     assert info.value.key == "datasets[0].delivery"
     assert problem in info.value.problem
+
+
+def test_a_chunked_transfer_expires_after_72_hours_unless_the_agreement_says(deployment):
+    flows = deployment.config("pemkot-bekasi").agreement.flows
+    assert {f.transfer_expiry_hours for f in flows} == {72}
+    edit(deployment, "agreement.toml", "max_batch_bytes = 262144",
+         "max_batch_bytes = 262144\ntransfer_expiry_hours = 6")
+    [first, *_] = deployment.config("pemkot-bekasi").agreement.flows
+    assert first.transfer_expiry_hours == 6
