@@ -16,7 +16,7 @@ signed by its registered Ed25519 key, sent as
 :func:`authorization` makes the header; :func:`verify` runs every check that needs
 no database; :func:`authenticate` adds the replay check (every ``jti`` is kept in
 ``request_nonces`` until its time window closes, in the database that the node's
-replicas share) and logs and audits a refusal, whose reason the caller never sees.
+replicas share) and logs and counts a refusal, whose reason the caller never sees.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from joserfc.jwk import OKPKey
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
-from gateway import audit, canonical, peer_jwks
+from gateway import canonical, peer_jwks, refusals
 from gateway.config import Party
 from gateway.envelope import BATCH_ID
 from gateway.errors import RequestRejected
@@ -254,8 +254,9 @@ def authenticate(
 ) -> SignedRequest:
     """Verify a signed request to this node, once: a replayed ``jti`` is refused.
 
-    A refusal is logged with its detail, audited (``request_rejected``) with its
-    reason code only, and raised as :class:`RequestRejected`, which the API
+    A refusal is logged with its detail, counted by its reason code (and the
+    peer, once its key verified the signature) into an aggregated audit entry
+    (gateway.refusals), and raised as :class:`RequestRejected`, which the API
     answers with a generic 401.
     """
 
@@ -283,15 +284,9 @@ def authenticate(
         log.warning(
             "signed request %s %r rejected (%s): %s", method, target[:200], exc.reason, exc.detail
         )
-        with node.store.write() as conn:
-            audit.append(
-                conn,
-                event="request_rejected",
-                actor=exc.party or "unauthenticated",
-                at=node.now(),
-                peer=exc.party,
-                reason=exc.reason,
-            )
+        # Counted, not audited one by one: until every check passed, including the
+        # replay check, the caller is not authenticated, and anyone may send these.
+        refusals.count(node, refusals.signed_kind(exc.reason), subject=exc.party)
         raise
     return signed
 
