@@ -56,6 +56,23 @@ def gateway(*args, env=None, timeout=120):
                           text=True, timeout=timeout, env=env, check=False)
 
 
+def refused(deployment, party):
+    """The refusals a node counted (gateway.refusals), {(kind, peer or client): count}: those
+    its schedule already wrote to the log and those whose interval is still open."""
+    import json
+    from collections import Counter
+
+    found = Counter()
+    for kind, subject, count in deployment.query(
+            party, "SELECT kind, subject, count FROM refusal_counts"):
+        found[(kind, subject or None)] += count
+    for (entry,) in deployment.query(
+            party, "SELECT entry FROM audit_events WHERE event = 'requests_refused'"):
+        e = json.loads(entry)
+        found[(e["reason"], e.get("peer") or e.get("client"))] += e["count"]
+    return found
+
+
 def latest_is_cosigned(deployment, party):
     [(count,)] = deployment.query(
         party, "SELECT count(*) FROM audit_cosignatures WHERE size = "
