@@ -277,4 +277,3 @@ class Throttle:
         if failed is None or failed < self.rate.amount:
             return None
         return max(1, math.ceil(end - now.timestamp()))
-

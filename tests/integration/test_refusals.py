@@ -15,7 +15,6 @@ from joserfc.jwk import OKPKey
 from gateway import auditor, refusals, signed_request, witness
 from gateway.config import load_node_config
 from gateway.process import NodeProcess, wait_until
-from schemas.samples import sample_records
 from tests.conftest import BACKEND, TOKENS
 from tests.integration.test_api import counted, events
 from tests.integration.test_console import csrf
