@@ -240,8 +240,13 @@ def test_console_sign_in_failures_are_limited_per_source_across_workers(deployme
 
 @pytest.fixture
 def flooded_node(deployment_factory):
-    """Pemkot's node alone, as real processes: two gunicorn workers, intervals of 1 s."""
-    deployment = deployment_factory(workers=2, node_settings="refusal_interval_seconds = 1\n")
+    """Pemkot's node alone, as real processes: two gunicorn workers, intervals of 1 s.
+
+    The node keeps real time: a limit per day keeps the throttle's window from ending
+    in the middle of the test (windows are aligned to the epoch).
+    """
+    deployment = deployment_factory(workers=2, node_settings=(
+        'refusal_interval_seconds = 1\nfailed_auth_rate_limit = "30/day"\n'))
     port = deployment.ports[PEMKOT]
     node = NodeProcess(deployment.config_path(PEMKOT), listen=f"127.0.0.1:{port}",
                        env=deployment.env, log_path=deployment.root / "pemkot.log")
