@@ -63,13 +63,15 @@ def refused(deployment, party):
     from collections import Counter
 
     found = Counter()
-    for kind, subject, count in deployment.query(
-            party, "SELECT kind, subject, count FROM refusal_counts"):
-        found[(kind, subject or None)] += count
-    for (entry,) in deployment.query(
-            party, "SELECT entry FROM audit_events WHERE event = 'requests_refused'"):
-        e = json.loads(entry)
-        found[(e["reason"], e.get("peer") or e.get("client"))] += e["count"]
+    # One statement, one snapshot: the roll-up moves a count from the table to the log.
+    for kind, subject, count, entry in deployment.query(party, (
+            "SELECT kind, subject, count, NULL FROM refusal_counts UNION ALL "
+            "SELECT NULL, NULL, NULL, entry FROM audit_events WHERE event = 'requests_refused'")):
+        if entry is None:
+            found[(kind, subject or None)] += count
+        else:
+            e = json.loads(entry)
+            found[(e["reason"], e.get("peer") or e.get("client"))] += e["count"]
     return found
 
 
