@@ -82,8 +82,9 @@ KINDS = (
     "rate_limited",  # API: a valid client over its own rate limit (subject: the client)
     "console_sign_in",  # console: a sign-in with a token of no auditor
     "console_throttled",  # console: the source failed to sign in too often
-    *(f"request_{reason}" for reason in SIGNED_REASONS),  # node-to-node (subject: the peer
-    "request_other",  # once its signature verified)
+    # Node-to-node, by the check that failed (subject: the peer, once its key verified).
+    *(f"request_{reason}" for reason in SIGNED_REASONS),
+    "request_other",
 )
 _KIND_SET = frozenset(KINDS)
 # How long after an interval ends it is written to the log: a refusal counted at
