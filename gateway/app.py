@@ -6,11 +6,13 @@ import logging
 import os
 
 from flask import Flask, Response, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import api, console
 from gateway.config import NodeConfig, load_node_config
 from gateway.node import Clock, Node
 from gateway.ratelimit import ClientLimits
+from gateway.refusals import Throttle
 
 __all__ = ["CONFIG_ENV", "create_app"]
 
@@ -34,6 +36,23 @@ def create_app(config: NodeConfig | str | None = None, *, clock: Clock | None = 
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["gateway.node"] = node
     app.extensions["gateway.client_limits"] = ClientLimits(config)
+    app.extensions["gateway.auth_throttle"] = Throttle(
+        node, scope="api", rate=config.failed_auth_rate_limit
+    )
+    if config.trusted_proxies:
+        # request.remote_addr becomes the client's address as the outermost trusted
+        # proxy saw it (the Nth from the right in X-Forwarded-For); without any
+        # trusted proxy the header is ignored, so a client cannot choose its address.
+        # The scheme likewise (X-Forwarded-Proto), so that a console behind a proxy that
+        # terminates TLS knows it is served over https.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=config.trusted_proxies,
+            x_proto=config.trusted_proxies,
+            x_host=0,
+            x_port=0,
+            x_prefix=0,
+        )
 
     @app.after_request
     def _headers(response: Response) -> Response:

@@ -66,6 +66,9 @@ EVENTS = frozenset(
         "key_rotated",
         "key_retired",
         "key_revoked",
+        # Refusals of callers that did not authenticate (and of clients over their
+        # rate limit), counted per kind and interval (gateway.refusals).
+        "requests_refused",
     }
 )
 
@@ -95,6 +98,9 @@ _FIELDS = (
     "expected_sequence",
     "kid",
     "key_use",
+    "count",
+    "interval_start",
+    "interval_end",
 )
 
 _FIELD_SET = frozenset(_FIELDS)

@@ -228,6 +228,8 @@ ROLES = frozenset({"auditor", "operator"})
 # Requests per client and window, unless the node or the client says otherwise: a
 # ceiling against a runaway system; operators set a client's own limit lower.
 DEFAULT_CLIENT_RATE_LIMIT = "1000/second"
+# Failed bearer-token authentications allowed per source address (gateway.refusals).
+DEFAULT_FAILED_AUTH_RATE_LIMIT = "30/minute"
 
 
 def _rate_limit(t: _Table, key: str) -> str:
@@ -242,6 +244,14 @@ def _rate_limit(t: _Table, key: str) -> str:
             key, f"must be a rate such as '100/minute' or '10/second', got {text!r}"
         ) from None
     return text
+
+
+def _trusted_proxies(t: _Table) -> int:
+    """How many reverse proxies in front of the node append to X-Forwarded-For (0 to 8)."""
+    value: int = t.get("trusted_proxies", int, 0)
+    if not 0 <= value <= 8:
+        raise t.fail("trusted_proxies", f"must be an integer from 0 to 8, got {value}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -297,6 +307,12 @@ class NodeConfig:
     checkpoint_interval_seconds: int = 60
     overrides: Mapping[str, Any] = field(default_factory=dict)
     client_rate_limit: str = DEFAULT_CLIENT_RATE_LIMIT
+    # Unauthenticated refusals are counted per interval of this many seconds, then
+    # written to the audit log as one entry per kind (gateway.refusals).
+    refusal_interval_seconds: int = 300
+    failed_auth_rate_limit: str = DEFAULT_FAILED_AUTH_RATE_LIMIT
+    # Reverse proxies in front of the node whose X-Forwarded-For is believed (0: none).
+    trusted_proxies: int = 0
     # "production" (the default) refuses development secrets (gateway.production).
     mode: str = "production"
     tls: TLSConfig = TLSConfig()
@@ -747,6 +763,9 @@ def load_node_config(
             "scheduler",
             "checkpoint_interval_seconds",
             "client_rate_limit",
+            "refusal_interval_seconds",
+            "failed_auth_rate_limit",
+            "trusted_proxies",
             "mode",
             "tls",
         }
@@ -865,6 +884,13 @@ def load_node_config(
             if "client_rate_limit" in node.data
             else DEFAULT_CLIENT_RATE_LIMIT
         ),
+        refusal_interval_seconds=node.positive_int("refusal_interval_seconds", 300),
+        failed_auth_rate_limit=(
+            _rate_limit(node, "failed_auth_rate_limit")
+            if "failed_auth_rate_limit" in node.data
+            else DEFAULT_FAILED_AUTH_RATE_LIMIT
+        ),
+        trusted_proxies=_trusted_proxies(node),
         overrides=dict(overrides or {}),
         tls=_tls(node.table("tls"), file.parent) if "tls" in node.data else TLSConfig(),
     )

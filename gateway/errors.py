@@ -113,6 +113,12 @@ class RateLimited(GatewayError):
         self.retry_after = retry_after
 
 
+class AuthThrottled(RateLimited):
+    """A source address that failed to authenticate too often (gateway.refusals)."""
+
+    code = "auth_throttled"
+
+
 class RequestRejected(Unauthorized):
     """A signed node-to-node request failed a check (gateway.signed_request).
 

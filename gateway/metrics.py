@@ -31,6 +31,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import column, func, inspect, select, table
 from sqlalchemy.engine import Connection
 
+from gateway import refusals
 from gateway.node import Node, age_seconds
 from gateway.storage import (
     audit_checkpoints,
@@ -65,6 +66,7 @@ DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.
 UNMATCHED_ROUTE = "unmatched"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 WITNESS_ALERT_KINDS = ("fork", "inconsistent")
+_REFUSAL_KINDS = frozenset(refusals.KINDS)
 
 
 def _age(now: dt.datetime, stamp: str | None) -> float:
@@ -102,6 +104,14 @@ class RequestMetrics:
             ["dataset", "reason"],
             registry=registry,
         )
+        self.refused = Counter(
+            "gateway_requests_refused",
+            "Requests refused without an audit entry of their own (callers that did not "
+            "authenticate, clients over their rate limit), by kind; the audit log gets one "
+            "requests_refused entry per kind and interval.",
+            ["kind"],
+            registry=registry,
+        )
 
     def observe(self, method: str, route: str | None, status: int, seconds: float) -> None:
         """Count one answered request; ``route``: its URL rule (None: it matched none)."""
@@ -113,6 +123,10 @@ class RequestMetrics:
     def reject(self, dataset: str, reason: str) -> None:
         """Count one refused submission (``dataset``: an agreed name, or ``unknown``)."""
         self.rejected.labels(dataset, reason).inc()
+
+    def refuse(self, kind: str) -> None:
+        """Count one refusal of a kind of gateway.refusals (any other: ``other``)."""
+        self.refused.labels(kind if kind in _REFUSAL_KINDS else "other").inc()
 
 
 def multiprocess_dir() -> str | None:

@@ -966,7 +966,8 @@ _ERRORS: dict[str, tuple[str, dict[str, Any]]] = {
         {},
     ),
     "TooManyRequests": (
-        "The client is over its rate limit (rate_limited)",
+        "The client is over its rate limit (rate_limited), or its source address failed "
+        "to authenticate too often (auth_throttled; valid tokens wait too)",
         {"Retry-After": "seconds to wait"},
     ),
     "EnvelopeRejected": (

@@ -1,6 +1,7 @@
 """Scheduled work, in Asia/Jakarta time: one transfer job per outgoing dataset,
 one pull job per dataset received in peer-pull mode (``delivery = "pull"``), and
-the audit log's checkpoint, which peers' witnesses cosign.
+the audit log's checkpoint, which peers' witnesses cosign, and the roll-up of counted
+refusals into the log (gateway.refusals).
 
 The schedule is kept in the node's own database, in the table ``scheduler_jobs``
 (APScheduler's SQLAlchemy job store on ``node.store.engine``, so on SQLite and
@@ -68,7 +69,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
-from gateway import chunked, peer_jwks, pull, retention, transfer, witness
+from gateway import chunked, peer_jwks, pull, refusals, retention, transfer, witness
 from gateway.config import DatasetAgreement, Schedule
 from gateway.errors import GatewayError
 from gateway.node import Node
@@ -92,6 +93,9 @@ EXPIRE_JOB = "gateway.scheduler:expire_job"
 # How often chunked batches left half-way past their flow's expiry are dropped.
 EXPIRE_INTERVAL_SECONDS = 3600
 JWKS_JOB = "gateway.scheduler:jwks_job"
+REFUSALS_JOB = "gateway.scheduler:refusals_job"
+# At most how often the counted refusals of closed intervals are written to the log.
+REFUSALS_MAX_PERIOD_SECONDS = 60
 # How often one job's reconciliation is retried when other replicas change it meanwhile.
 _ATTEMPTS = 5
 
@@ -259,6 +263,17 @@ def expire_job(key: str) -> None:
 def jwks_job(key: str) -> None:
     """A stored job: fetch the peers' JWKS, to pick up their pinned new keys (gateway.peer_jwks)."""
     _maintenance(key, "keys:refresh", "JWKS refresh", peer_jwks.refresh)
+
+
+def refusals_job(key: str) -> None:
+    """A stored job: write the counted refusals of closed intervals to the audit log."""
+
+    def roll_up(node: Node) -> None:
+        written = refusals.roll_up(node)
+        if written:
+            log.info("refusals: %d audit entries for closed intervals", written)
+
+    _maintenance(key, "refusals:roll-up", "refusal roll-up", roll_up)
 
 
 def _job(node: Node, dataset: DatasetAgreement) -> None:
@@ -540,6 +555,18 @@ def build_scheduler(node: Node) -> NodeScheduler:
             max_instances=1,
             misfire_grace_time=EXPIRE_INTERVAL_SECONDS,
         )
+    # Often enough that an interval reaches the log soon after it closes.
+    every = min(node.config.refusal_interval_seconds, REFUSALS_MAX_PERIOD_SECONDS)
+    scheduler.add_job(
+        REFUSALS_JOB,
+        IntervalTrigger(seconds=every, timezone=tz),
+        args=(scheduler.node_key,),
+        id="audit:refusals",
+        name="write the counted refusals to the audit log",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=every,
+    )
     if any(
         f.retention_days is not None
         for f in (*agreement.outgoing(node.party_id), *agreement.incoming(node.party_id))

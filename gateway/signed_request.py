@@ -21,7 +21,7 @@ once read, with that claim; :func:`verify` does both. :func:`authenticate` check
 the header, takes the ``jti`` (the replay check: every ``jti`` is kept in
 ``request_nonces`` until its time window closes, in the database that the node's
 replicas share), only then reads the body and checks its digest; it logs and
-audits a refusal, whose reason the caller never sees. An unsigned, wrongly
+counts a refusal, whose reason the caller never sees. An unsigned, wrongly
 signed, stale or replayed request is thus refused without its body being read.
 """
 
@@ -43,7 +43,7 @@ from joserfc.jwk import OKPKey
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
-from gateway import audit, canonical, peer_jwks, strict_json
+from gateway import canonical, peer_jwks, refusals, strict_json
 from gateway.config import Party
 from gateway.envelope import BATCH_ID, protected_header
 from gateway.errors import RequestRejected
@@ -310,8 +310,9 @@ def authenticate(
     passes but whose body does not match has spent its ``jti``: a sender signs
     every attempt afresh.
 
-    A refusal is logged with its detail, audited (``request_rejected``) with its
-    reason code only, and raised as :class:`RequestRejected`, which the API
+    A refusal is logged with its detail, counted by its reason code (and the
+    peer, once its key verified the signature) into an aggregated audit entry
+    (gateway.refusals), and raised as :class:`RequestRejected`, which the API
     answers with a generic 401.
     """
 
@@ -339,15 +340,9 @@ def authenticate(
         log.warning(
             "signed request %s %r rejected (%s): %s", method, target[:200], exc.reason, exc.detail
         )
-        with node.store.write() as conn:
-            audit.append(
-                conn,
-                event="request_rejected",
-                actor=exc.party or "unauthenticated",
-                at=node.now(),
-                peer=exc.party,
-                reason=exc.reason,
-            )
+        # Counted, not audited one by one: until every check passed, including the
+        # replay check, the caller is not authenticated, and anyone may send these.
+        refusals.count(node, refusals.signed_kind(exc.reason), subject=exc.party)
         raise
     return signed
 

@@ -49,6 +49,7 @@ __all__ = [
     "audit_cosignatures",
     "audit_events",
     "audit_tree",
+    "auth_failures",
     "console_sessions",
     "inbound_batches",
     "inbound_chunks",
@@ -60,6 +61,7 @@ __all__ = [
     "outbox_records",
     "peer_jwks",
     "pull_refusals",
+    "refusal_counts",
     "request_nonces",
     "scalar",
     "submissions",
@@ -345,6 +347,33 @@ request_nonces = Table(
     Column("jti", String(36), primary_key=True),
     Column("expires_at", String(40), nullable=False),
     Index("ix_request_nonces_expires", "expires_at"),
+)
+
+# Refusals of callers that did not authenticate (and of clients over their rate
+# limit), counted per kind and interval instead of audited one by one; a closed
+# interval becomes one audit entry and its row is deleted (gateway.refusals).
+# ``subject``: the peer or client named in the entry, "" for none.
+refusal_counts = Table(
+    "refusal_counts",
+    metadata,
+    Column("kind", String(40), primary_key=True),
+    Column("subject", String(64), primary_key=True),
+    Column("interval_start", Integer, primary_key=True, autoincrement=False),
+    Column("interval_end", Integer, nullable=False),
+    Column("count", Integer, nullable=False),
+)
+
+# Failed authentications per source address and fixed window, shared by every
+# worker and replica (gateway.refusals). ``source`` is a keyed hash of the
+# address, never the address; rows are deleted once their window has passed.
+auth_failures = Table(
+    "auth_failures",
+    metadata,
+    Column("scope", String(16), primary_key=True),
+    Column("source", String(64), primary_key=True),
+    Column("window_end", Integer, primary_key=True, autoincrement=False),
+    Column("count", Integer, nullable=False),
+    Index("ix_auth_failures_window_end", "window_end"),
 )
 
 

@@ -294,8 +294,9 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 def make_deployment(
     root: Path, *, interval: int = 3600, max_records: int = 1000, workers: int = 1,
     max_body: int = 1_000_000, max_batch_bytes: int = 262144, retry: str = "",
-    max_chunk_bytes: int | None = None, delivery: str | None = None,
+    max_chunk_bytes: int | None = None, delivery: str | None = None, node_settings: str = "",
 ) -> Deployment:
+    """``node_settings``: lines added to both nodes' ``[node]`` table."""
     ports = {"pemkot-bekasi": free_port(), "ombudsman-ri": free_port()}
     root.mkdir(parents=True, exist_ok=True)
     urls = {party: _database_url(root, party) for party in PARTIES}
@@ -312,6 +313,7 @@ def make_deployment(
         (root / f"{party}.toml").write_text(
             NODE.format(party=party, port=ports[party], db=urls[party],
                         max_body=max_body, workers=workers)
+            + node_settings
             + CLIENTS[party].format(**hashes))
         init_keys(root / "keys" / party, environ={"GATEWAY_KEY_PASSPHRASE": PASSPHRASE},
                   note_names=(LOG_ORIGINS[party], WITNESS_NAMES[party]))

@@ -6,10 +6,18 @@ from typing import Any
 
 from flask import Response, current_app, g, request
 
-from gateway import signed_request, strict_json
+from gateway import refusals, signed_request, strict_json
 from gateway.api.errors import error_response
 from gateway.config import ClientConfig
-from gateway.errors import InvalidJSON, PayloadTooLarge, Unauthorized, UnsupportedMediaType
+from gateway.errors import (
+    AuthThrottled,
+    InvalidJSON,
+    PayloadTooLarge,
+    RateLimited,
+    RequestRejected,
+    Unauthorized,
+    UnsupportedMediaType,
+)
 from gateway.node import Node
 
 
@@ -18,11 +26,48 @@ def node() -> Node:
     return found
 
 
+def refuse(
+    kind: str,
+    *,
+    subject: str | None = None,
+    failure: tuple[refusals.Throttle, str] | None = None,
+) -> None:
+    """Count a refusal that gets no audit entry of its own, in the database and the metrics."""
+    refusals.count(node(), kind, subject=subject, failure=failure)
+    current_app.extensions["gateway.request_metrics"].refuse(kind)
+
+
 def client() -> ClientConfig:
-    """The authenticated client of this request, counted against its rate limit."""
-    found = node().authenticate(request.headers.get("Authorization"))
+    """The authenticated client of this request, counted against its rate limit.
+
+    A source address that failed to authenticate too often is refused before its
+    token is looked at (even a valid one), until its window ends; a failure is
+    counted against its source. Neither is audited one by one (gateway.refusals).
+    """
+    gateway = node()
+    throttle: refusals.Throttle = current_app.extensions["gateway.auth_throttle"]
+    source = throttle.source(request.remote_addr)
+    wait = throttle.retry_after(source)
+    if wait is not None:
+        refuse("throttled")
+        raise AuthThrottled(
+            "too many failed authentications from this address; try again later",
+            retry_after=wait,
+        )
+    header = request.headers.get("Authorization")
+    try:
+        found = gateway.authenticate(header)
+    except Unauthorized:
+        scheme, _, token = (header or "").partition(" ")
+        given = scheme.lower() == "bearer" and token.strip()
+        refuse("unknown_token" if given else "missing_token", failure=(throttle, source))
+        raise
     g.client_id = found.id  # for the request's log line
-    current_app.extensions["gateway.client_limits"].check(found)
+    try:
+        current_app.extensions["gateway.client_limits"].check(found)
+    except RateLimited:
+        refuse("rate_limited", subject=found.id)
+        raise
     return found
 
 
@@ -61,13 +106,17 @@ def authenticate_peer(limit: int) -> bytes:
         return read[0]
 
     query = request.query_string.decode("latin-1")
-    verified = signed_request.authenticate(
-        node(),
-        request.headers.get("Authorization"),
-        method=request.method,
-        target=request.path + (f"?{query}" if query else ""),
-        body=body,
-    )
+    try:
+        verified = signed_request.authenticate(
+            node(),
+            request.headers.get("Authorization"),
+            method=request.method,
+            target=request.path + (f"?{query}" if query else ""),
+            body=body,
+        )
+    except RequestRejected as exc:  # counted in the database by authenticate
+        current_app.extensions["gateway.request_metrics"].refuse(refusals.signed_kind(exc.reason))
+        raise
     g.peer = verified.party
     return read[0]
 

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from gateway import inbox, outbox
 from gateway.api._common import client, node, parse_json, read_body
-from gateway.errors import BadRequest, GatewayError, InvalidIdempotencyKey
+from gateway.errors import BadRequest, GatewayError, InvalidIdempotencyKey, RateLimited
 
 bp = Blueprint("records", __name__, url_prefix="/api/v1")
 
@@ -85,7 +85,10 @@ def submit_records(dataset: str) -> tuple[Response, int]:
             gateway, who, dataset, parse_json(raw), idempotency=keyed
         )
     except GatewayError as exc:
-        outbox.record_rejection(gateway, client_id=client_id, dataset=dataset, reason=exc.code)
+        # Only an authenticated client's refusal is audited on its own; the others,
+        # and a client over its rate limit, were counted by client() (gateway.refusals).
+        if client_id is not None and not isinstance(exc, RateLimited):
+            outbox.record_rejection(gateway, client_id=client_id, dataset=dataset, reason=exc.code)
         # Labelled with agreed names only: the path's dataset is whatever a client sent.
         known = dataset if dataset in gateway.config.agreement.dataset_names else "unknown"
         current_app.extensions["gateway.request_metrics"].reject(known, exc.code)

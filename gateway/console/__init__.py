@@ -10,7 +10,8 @@ or revoking or rotating the client, ends the session at once, and a session
 ends after 30 minutes idle and 8 hours in all, by the node's clock.
 Every form carries a CSRF token; the cookie is ``HttpOnly`` and
 ``SameSite=Strict`` (and ``Secure`` on a node serving TLS or in production);
-sign-in attempts are rate limited per address.
+failed sign-ins are limited per source address, counted in the database that
+every worker and replica shares (gateway.refusals).
 
 Pages: the exchange list (filters, paging), a batch (timeline on both nodes,
 digests, signer keys, verification badges, evidence bundle download) and the
@@ -43,17 +44,16 @@ from flask import (
     session,
     url_for,
 )
-from limits import parse
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 from werkzeug.wrappers import Response as BaseResponse
 
 from gateway import auditor
 from gateway.api._common import node as _node
+from gateway.api._common import refuse
 from gateway.config import ClientConfig
 from gateway.console import evidence, i18n, sessions
 from gateway.errors import NotFound, Unauthorized
 from gateway.node import Node
+from gateway.refusals import Throttle
 
 __all__ = ["bp", "init_app"]
 
@@ -71,6 +71,7 @@ bp = Blueprint(
 IDLE = sessions.IDLE
 LIFETIME = sessions.LIFETIME
 PER_PAGE = 25
+# Failed sign-ins per source address (a sign-in that succeeds is not counted).
 SIGN_IN_RATE = "10/minute"
 _CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -109,7 +110,7 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_SECURE=secure,
         PERMANENT_SESSION_LIFETIME=LIFETIME,
     )
-    app.extensions["gateway.console_limiter"] = MovingWindowRateLimiter(MemoryStorage())
+    app.extensions["gateway.sign_in_throttle"] = Throttle(node, scope="console", rate=SIGN_IN_RATE)
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
         _gettext, _ngettext, newstyle=True
@@ -231,16 +232,20 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def sign_in() -> BaseResponse | tuple[str, int] | str:
+def sign_in() -> BaseResponse | tuple[str, int] | tuple[str, int, dict[str, str]] | str:
     if request.method == "GET":
         if g.auditor is not None:
             return redirect(url_for("console.exchanges"))
         expired = bool(session.pop("expired", False))
         return render_template("console/login.html", error=None, expired=expired)
-    limiter: MovingWindowRateLimiter = current_app.extensions["gateway.console_limiter"]
-    if not limiter.hit(parse(SIGN_IN_RATE), "sign-in", request.remote_addr or "-"):
-        log.warning("console: sign-in attempts over %s from one address", SIGN_IN_RATE)
-        return render_template("console/login.html", error="rate_limited", expired=False), 429
+    throttle: Throttle = current_app.extensions["gateway.sign_in_throttle"]
+    source = throttle.source(request.remote_addr)
+    wait = throttle.retry_after(source)
+    if wait is not None:  # before the token is looked at
+        log.warning("console: failed sign-ins over %s from one address", SIGN_IN_RATE)
+        refuse("console_throttled")
+        page = render_template("console/login.html", error="rate_limited", expired=False)
+        return page, 429, {"Retry-After": str(wait)}
     token = request.form.get("token", "").strip()
     try:
         who = _node().authenticate(f"Bearer {token}") if token else None
@@ -248,6 +253,7 @@ def sign_in() -> BaseResponse | tuple[str, int] | str:
         who = None
     if who is None or "auditor" not in who.roles:
         log.info("console: a sign-in was refused")
+        refuse("console_sign_in", failure=(throttle, source))
         return render_template("console/login.html", error="invalid", expired=False), 401
     earlier = session.get("sid")
     if isinstance(earlier, str):  # signed in already in this browser: that session ends

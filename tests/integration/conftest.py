@@ -56,6 +56,25 @@ def gateway(*args, env=None, timeout=120):
                           text=True, timeout=timeout, env=env, check=False)
 
 
+def refused(deployment, party):
+    """The refusals a node counted (gateway.refusals), {(kind, peer or client): count}: those
+    its schedule already wrote to the log and those whose interval is still open."""
+    import json
+    from collections import Counter
+
+    found = Counter()
+    # One statement, one snapshot: the roll-up moves a count from the table to the log.
+    for kind, subject, count, entry in deployment.query(party, (
+            "SELECT kind, subject, count, NULL FROM refusal_counts UNION ALL "
+            "SELECT NULL, NULL, NULL, entry FROM audit_events WHERE event = 'requests_refused'")):
+        if entry is None:
+            found[(kind, subject or None)] += count
+        else:
+            e = json.loads(entry)
+            found[(e["reason"], e.get("peer") or e.get("client"))] += e["count"]
+    return found
+
+
 def latest_is_cosigned(deployment, party):
     [(count,)] = deployment.query(
         party, "SELECT count(*) FROM audit_cosignatures WHERE size = "

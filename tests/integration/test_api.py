@@ -1,13 +1,15 @@
 """The HTTP API of two nodes, in process, on real SQLite databases."""
 
+import datetime as dt
 import hashlib
 import json
 import logging
+from collections import Counter
 
 import pytest
 from sqlalchemy import func, select
 
-from gateway import transfer
+from gateway import refusals, transfer
 from gateway.storage import audit_events, inbound_batches, outbound_batches, outbox_records
 from schemas.samples import sample_records
 
@@ -32,6 +34,28 @@ def events(app):
                 select(audit_events.c.entry).order_by(audit_events.c.idx)
             ).scalars()
         ]
+
+
+def counted(app):
+    """The refusals counted so far, by (kind, peer or client), once written to the log.
+
+    Rolls up every interval as if it had closed (gateway.refusals), then sums the
+    ``requests_refused`` entries of the whole log.
+    """
+    gateway = node(app)
+    real = gateway.clock
+    later = dt.timedelta(
+        seconds=gateway.config.refusal_interval_seconds + refusals.ROLL_UP_GRACE_SECONDS)
+    gateway.clock = lambda: real() + later
+    try:
+        refusals.roll_up(gateway)
+    finally:
+        gateway.clock = real
+    found = Counter()
+    for e in events(app):
+        if e["event"] == "requests_refused":
+            found[(e["reason"], e.get("peer") or e.get("client"))] += e["count"]
+    return found
 
 
 def submit(app, records, *, dataset=TANGGAPAN, version="1.0", headers=None):
@@ -201,22 +225,32 @@ def test_too_many_records_is_413(pemkot):
 
 
 @pytest.mark.parametrize(
-    ("headers", "status", "code"),
+    ("headers", "status", "code", "kind"),
     [
-        ({}, 401, "unauthorized"),
-        ({"Authorization": "Bearer wrong"}, 401, "unauthorized"),
-        ({"Authorization": "Basic dXNlcjpwYXNz"}, 401, "unauthorized"),
-        ({"Authorization": "Bearer token-insp"}, 403, "forbidden"),  # may pull, may not submit
+        ({}, 401, "unauthorized", "missing_token"),
+        ({"Authorization": "Bearer wrong"}, 401, "unauthorized", "unknown_token"),
+        ({"Authorization": "Basic dXNlcjpwYXNz"}, 401, "unauthorized", "missing_token"),
+        # may pull, may not submit
+        ({"Authorization": "Bearer token-insp"}, 403, "forbidden", None),
     ],
 )
-def test_authentication_and_authorization(pemkot, headers, status, code):
+def test_authentication_and_authorization(pemkot, headers, status, code, kind):
     answer = submit(pemkot, sample_records(TANGGAPAN, 1), headers=headers)
     assert answer.status_code == status
     assert answer.get_json()["error"]["code"] == code
     if status == 401:
         assert answer.headers["WWW-Authenticate"].startswith("Bearer")
     assert count(pemkot, outbox_records) == 0
-    assert events(pemkot)[-1]["event"] == "submission_rejected"
+    if kind is None:
+        # An authenticated client's refusal is audited on its own, as it happens.
+        last = events(pemkot)[-1]
+        assert (last["event"], last["actor"], last["reason"]) == (
+            "submission_rejected", "inspektorat", "forbidden")
+        assert counted(pemkot) == {}
+    else:
+        # A caller that did not authenticate is only counted (gateway.refusals).
+        assert events(pemkot) == []
+        assert counted(pemkot) == {(kind, None): 1}
 
 
 def test_direction_is_enforced_and_unknown_dataset_is_404(pemkot):

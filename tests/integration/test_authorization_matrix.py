@@ -369,7 +369,10 @@ def _one_new(report: Any, kind: str) -> str:
 def world(deployment_factory: Callable[..., Deployment]) -> Iterator[World]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GATEWAY_KEY_PASSPHRASE", PASSPHRASE)
-        deployment = deployment_factory(delivery="pull", max_chunk_bytes=4096)
+        # Hundreds of refused tokens from one address: the matrix is about who may do what,
+        # not about throttling (test_refusals.py).
+        deployment = deployment_factory(delivery="pull", max_chunk_bytes=4096,
+                                        node_settings='failed_auth_rate_limit = "100000/minute"\n')
         apps = build_apps(deployment)
         try:
             yield _populate(apps)

@@ -1,7 +1,6 @@
 """Faults with real node processes on loopback: a peer that is down, then back, or gone."""
 
 import collections
-import json
 import os
 import random
 import signal
@@ -14,7 +13,7 @@ import requests
 from gateway.process import NodeProcess, wait_until
 from schemas.samples import sample_records
 from tests.conftest import TOKENS
-from tests.integration.conftest import start_nodes, stop_nodes
+from tests.integration.conftest import refused, start_nodes, stop_nodes
 
 pytestmark = pytest.mark.e2e
 
@@ -316,10 +315,8 @@ def test_a_corrupted_and_a_truncated_chunk_are_refused_resent_and_never_committe
         assert sorted(proxy.done) == ["/chunks/2", "/chunks/5"]
         assert received_digests(deployment) == sent_digests(deployment)
         # Damaged after the sender signed the request: refused before it is opened.
-        refused = [json.loads(e) for (e,) in deployment.query(
-            "ombudsman-ri", "SELECT entry FROM audit_events WHERE event = 'request_rejected'")]
-        assert [(e["reason"], e["peer"]) for e in refused] == [
-            ("body_mismatch", "pemkot-bekasi")] * 2
+        assert refused(deployment, "ombudsman-ri") == {
+            ("request_body_mismatch", "pemkot-bekasi"): 2}
         [(batches, chunks)] = deployment.query(
             "ombudsman-ri", "SELECT count(*), max(chunk_count) FROM inbound_batches")
         assert batches == 1 and chunks > 5

@@ -113,6 +113,18 @@ def edit(deployment, name, old, new):
     ("agreement.toml", "max_batch_bytes = 262144",
      "max_batch_bytes = 262144\ntransfer_expiry_hours = 0",
      "datasets[0].transfer_expiry_hours", "must be a positive integer"),
+    ("pemkot-bekasi.toml", "checkpoint_interval_seconds = 1",
+     "checkpoint_interval_seconds = 1\nrefusal_interval_seconds = 0",
+     "node.refusal_interval_seconds", "must be a positive integer"),
+    ("pemkot-bekasi.toml", "checkpoint_interval_seconds = 1",
+     "checkpoint_interval_seconds = 1\nfailed_auth_rate_limit = 'many'",
+     "node.failed_auth_rate_limit", "must be a rate such as"),
+    ("pemkot-bekasi.toml", "checkpoint_interval_seconds = 1",
+     "checkpoint_interval_seconds = 1\ntrusted_proxies = -1",
+     "node.trusted_proxies", "must be an integer from 0 to 8"),
+    ("pemkot-bekasi.toml", "checkpoint_interval_seconds = 1",
+     "checkpoint_interval_seconds = 1\ntrusted_proxies = true",
+     "node.trusted_proxies", "got a boolean"),
 ])
 def test_invalid_config_names_file_key_and_problem(deployment, file, old, new, key, problem):
     path = edit(deployment, file, old, new)
@@ -173,6 +185,12 @@ def test_retry_policy_from_the_agreement(deployment):
     assert [policy.delay(n, 0.0) for n in (1, 2, 3, 4)] == [5, 15, 30, 30]
     assert [policy.delay(n, 0.999) for n in (1, 2, 3)] == pytest.approx([10, 30, 60], rel=1e-3)
     assert agreement.flows[1].retry.max_attempts == 12  # the default
+
+
+def test_refusal_and_proxy_settings_have_safe_defaults(deployment):
+    config = load_node_config(deployment.config_path("pemkot-bekasi"), environ={})
+    assert (config.refusal_interval_seconds, config.failed_auth_rate_limit,
+            config.trusted_proxies) == (300, "30/minute", 0)
 
 
 def test_roles_are_checked(deployment):

@@ -28,6 +28,7 @@ def test_one_job_per_outgoing_dataset_in_jakarta_time(deployment, monkeypassphra
         jobs = {job.id: job for job in scheduler.get_jobs()}
         assert sorted(jobs) == [
             "audit:checkpoint",
+            "audit:refusals",
             "keys:refresh",
             "transfer:kegiatan_pengembangan",
             "transfer:tanggapan_klarifikasi",
@@ -81,7 +82,7 @@ def test_misfire_and_coalescing_rules_come_from_the_agreement(deployment, monkey
 # are awaited with a deadline.
 
 PEMKOT = "pemkot-bekasi"
-IDS = ["audit:checkpoint", "keys:refresh", "transfer:kegiatan_pengembangan",
+IDS = ["audit:checkpoint", "audit:refusals", "keys:refresh", "transfer:kegiatan_pengembangan",
        "transfer:tanggapan_klarifikasi"]
 
 
@@ -220,9 +221,10 @@ def test_a_flow_removed_from_the_agreement_loses_its_job(deployment, monkeypassp
         )
     )
     assert sorted(_restart(deployment)) == [
-        "audit:checkpoint", "keys:refresh", "transfer:tanggapan_klarifikasi"]
+        "audit:checkpoint", "audit:refusals", "keys:refresh", "transfer:tanggapan_klarifikasi"]
     assert [row.id for row in _stored_rows(deployment)] == [
         "audit:checkpoint",
+        "audit:refusals",
         "keys:refresh",
         "transfer:tanggapan_klarifikasi",
     ]
