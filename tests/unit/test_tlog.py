@@ -76,7 +76,8 @@ class FlaskSession:
 class _Answer:
     def __init__(self, response: Any) -> None:
         self.status_code = response.status_code
-        self.text = response.get_data(as_text=True)
+        self.content = response.get_data()
+        self.text = self.content.decode("utf-8")
 
     def json(self) -> Any:
         return json.loads(self.text)
@@ -684,6 +685,7 @@ class _Scripted:
             if url.endswith(path):
                 response = _Answer.__new__(_Answer)
                 response.status_code, response.text = 200, json.dumps(body)
+                response.content = response.text.encode("utf-8")
                 return response
         return self.real.get(url, params, timeout)
 
