@@ -72,7 +72,7 @@ def _opening(node: Node) -> dict[str, Any]:
 
 def _audited(batch_id: str) -> str | None:
     """The batch id of a URL path as an audit entry may name it: a well-formed one only."""
-    return batch_id if BATCH_ID.match(batch_id) else None
+    return batch_id if BATCH_ID.fullmatch(batch_id) else None
 
 
 def _audited_index(index: int) -> int | None:

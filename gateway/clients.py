@@ -68,7 +68,7 @@ def add(
     operator: str,
 ) -> str:
     """Make a client; returns its token, which is not kept anywhere."""
-    if not _ID.match(client_id):
+    if not _ID.fullmatch(client_id):
         raise BadRequest(f"client id must be lower-case letters, digits and '-', got {client_id!r}")
     if any(c.id == client_id for c in node.config.clients):
         raise BadRequest(f"client {client_id!r} is in the node config")

@@ -463,7 +463,7 @@ _NOTE_NAME = re.compile(r"^[^\s+]{1,255}$")
 
 def _note_name(t: _Table, key: str) -> str:
     value: str = t.get(key, str)
-    if not _NOTE_NAME.match(value) or not value.isprintable():
+    if not _NOTE_NAME.fullmatch(value) or not value.isprintable():
         raise t.fail(
             key, f"must be a key name without spaces or '+', e.g. host/path; got {value!r}"
         )
@@ -514,7 +514,7 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
             }
         )
         pid: str = t.get("id", str)
-        if not _ID.match(pid):
+        if not _ID.fullmatch(pid):
             raise t.fail("id", f"must be lower-case letters, digits and '-', got {pid!r}")
         if pid in parties:
             raise t.fail("id", f"duplicate party id {pid!r}")
@@ -635,7 +635,7 @@ _THUMBPRINT = re.compile(r"^[A-Za-z0-9_-]{43}$")
 def _thumbprints(t: _Table, name: str) -> tuple[str, ...]:
     values = t.strings(name)
     for i, value in enumerate(values):
-        if not _THUMBPRINT.match(value):
+        if not _THUMBPRINT.fullmatch(value):
             raise t.fail(f"{name}[{i}]", f"must be an RFC 7638 key thumbprint, got {value!r}")
     return tuple(values)
 
@@ -792,7 +792,7 @@ def load_node_config(
     layered.update(from_env)
     layered.update(overrides or {})
 
-    if not re.match(r"^[\w.\-\[\]:]+:\d{1,5}$", layered["listen"]):
+    if not re.fullmatch(r"[\w.\-\[\]:]+:\d{1,5}", layered["listen"]):
         problem = f"must be host:port, got {layered['listen']!r}"
         if "listen" in from_env and "listen" not in (overrides or {}):
             raise ConfigError("environment", _ENV["listen"], problem)
@@ -807,12 +807,12 @@ def load_node_config(
     for t in root.tables("clients") if "clients" in root.data else []:
         t.reject_unknown({"id", "name", "token_sha256", "submit", "pull", "roles", "rate_limit"})
         cid: str = t.get("id", str)
-        if not _ID.match(cid):
+        if not _ID.fullmatch(cid):
             raise t.fail("id", f"must be lower-case letters, digits and '-', got {cid!r}")
         if any(c.id == cid for c in clients):
             raise t.fail("id", f"duplicate client id {cid!r}")
         digest: str = t.get("token_sha256", str)
-        if not _HEX64.match(digest):
+        if not _HEX64.fullmatch(digest):
             raise t.fail("token_sha256", "must be the lower-case hex SHA-256 of the token")
         if any(c.token_sha256 == digest for c in clients):
             raise t.fail("token_sha256", "the same token is already given to another client")

@@ -108,7 +108,7 @@ def make_dev_ca(
     """
     moment = now or dt.datetime.now(dt.UTC)
     for name in clients:
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             raise DevCAError(
                 f"client name {name!r}: use lower-case letters, digits and '-' (2 to 63)"
             )

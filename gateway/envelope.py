@@ -151,7 +151,7 @@ class BatchHeader:
     sequence: int = 1
 
     def __post_init__(self) -> None:
-        if not BATCH_ID.match(self.batch_id):
+        if not BATCH_ID.fullmatch(self.batch_id):
             raise ValueError(f"batch id must be a lower-case UUID, got {self.batch_id!r}")
         if not 1 <= self.sequence <= MAX_SEQUENCE:
             raise ValueError(f"sequence must be from 1 to {MAX_SEQUENCE}, got {self.sequence}")
@@ -683,7 +683,7 @@ _HEX_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 def _digest_field(document: dict[str, Any], name: str) -> str:
     value = _require(document, name, str)
-    if not _HEX_DIGEST.match(value):
+    if not _HEX_DIGEST.fullmatch(value):
         raise EnvelopeRejected(f"{name} is not a lower-case hex SHA-256", reason="malformed")
     return str(value)
 
@@ -798,7 +798,7 @@ def open_chunk(
     records, forms = _checked_records(opened, digest)
     index = _require(document, "chunk", int)
     batch_id = _require(document, "batch_id", str)
-    if index < 0 or not BATCH_ID.match(batch_id):
+    if index < 0 or not BATCH_ID.fullmatch(batch_id):
         raise EnvelopeRejected("bad chunk index or batch id", reason="malformed")
     return OpenedChunk(
         sender=opened.sender,

@@ -400,7 +400,7 @@ def list_batches(
         raise UnknownDataset(f"dataset {dataset!r} is not in the agreement", path="dataset")
     if dataset not in client.pull:
         raise Forbidden(f"client {client.id!r} may not pull {dataset!r}")
-    if after and (not _CURSOR.match(after) or int(after) > MAX_INTEGER):
+    if after and (not _CURSOR.fullmatch(after) or int(after) > MAX_INTEGER):
         raise BadRequest("after must be a cursor returned by this API", path="after")
     cursor = int(after) if after else 0
     c = inbound_batches.c
@@ -426,7 +426,7 @@ def list_batches(
 def _load_for(
     node: Node, client: ClientConfig, batch_id: str, conn: Any, *, payload: bool = False
 ) -> Any:
-    if not BATCH_ID.match(batch_id):  # PostgreSQL would refuse some, e.g. a NUL
+    if not BATCH_ID.fullmatch(batch_id):  # PostgreSQL would refuse some, e.g. a NUL
         raise NotFound(f"no batch {batch_id!r} for this client", path="batch_id")
     columns = inbound_batches.c if payload else _WITHOUT_PAYLOAD
     row = (

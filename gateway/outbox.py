@@ -317,7 +317,7 @@ def status(node: Node, client: ClientConfig, submission_id: str) -> dict[str, An
     ``in_progress``.
     """
     absent = NotFound(f"no submission {submission_id!r} for this client", path="submission_id")
-    if not _SUBMISSION_ID.match(submission_id):
+    if not _SUBMISSION_ID.fullmatch(submission_id):
         raise absent
     o, b = outbox_records.c, outbound_batches.c
     with node.store.read() as conn:

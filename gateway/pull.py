@@ -137,7 +137,7 @@ def _outbox_row(
     Anything else (unknown, another party's, a push flow's, cancelled, dead) is
     the same :class:`NotFound`, so that nothing can be learnt by probing.
     """
-    if not BATCH_ID.match(batch_id):  # PostgreSQL would refuse some, e.g. a NUL
+    if not BATCH_ID.fullmatch(batch_id):  # PostgreSQL would refuse some, e.g. a NUL
         raise NotFound(f"no batch {batch_id!r} for this party", path="batch_id")
     with node.store.read() as conn:
         row = (
@@ -371,7 +371,7 @@ def _listing(body: bytes, dataset: str) -> list[_Listed]:
         for item in items:
             batch_id, chunks = item["batch_id"], item["chunk_count"]
             # The id goes into a URL: it must be what the sender seals, a lower-case UUID.
-            if not isinstance(batch_id, str) or not BATCH_ID.match(batch_id):
+            if not isinstance(batch_id, str) or not BATCH_ID.fullmatch(batch_id):
                 raise ValueError("batch_id is not a lower-case UUID")
             if type(chunks) is not int or chunks < 1:
                 raise ValueError("chunk_count is not a positive integer")

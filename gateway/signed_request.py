@@ -235,7 +235,7 @@ def verify_header(
             reason="malformed",
             party=party,
         )
-    if not BATCH_ID.match(claims["jti"]):
+    if not BATCH_ID.fullmatch(claims["jti"]):
         raise RequestRejected("claim jti is not a lower-case UUID", reason="malformed", party=party)
     expected = {
         "iss": (party, "wrong_issuer"),

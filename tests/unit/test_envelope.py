@@ -159,6 +159,8 @@ def test_receipt_verifies_and_binds_batch_and_digest(keys):
 
 @pytest.mark.parametrize(("field", "value", "reason"), [
     ("batch_id", "../../etc", "malformed"),
+    # Python's "$" also matches before a final newline: ids must match whole.
+    ("batch_id", "7d1f3c9e-0000-4000-8000-000000000001\n", "malformed"),
     ("created_at", "2026-11-28T03:00:00", "malformed"),
     ("records", [{"n": 10**400}], "malformed"),
     ("v", 2, "version"),
