@@ -200,9 +200,8 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
     ("/api/v1/schemas/<dataset>/<version>", "GET"): [
         Case("known", f"/api/v1/schemas/{TANGGAPAN}/1.0", bearer(200)),
         Case("unknown-dataset", f"/api/v1/schemas/{UNKNOWN_DATASET}/1.0", bearer(404)),
-        # 422 unknown_schema_version (as test_api asserts), though schemas.py's comment
-        # says "a clear 404 for an unknown dataset or version": not an authorization matter.
-        Case("unknown-version", f"/api/v1/schemas/{TANGGAPAN}/9.9", bearer(422)),
+        # 404 unknown_schema_version, like an unknown dataset.
+        Case("unknown-version", f"/api/v1/schemas/{TANGGAPAN}/9.9", bearer(404)),
     ],
     # --- the audit log: the auditor role only -------------------------------------------------
     ("/api/v1/audit/checkpoint", "GET"): [
@@ -295,7 +294,7 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
         Case("unknown-batch", f"/exchange/v1/outbox/{UNKNOWN_ID}/refusal", signed_by_peer(404),
              b"{}", JSON),
         Case("no-body", "/exchange/v1/outbox/{t_chunked}/refusal", signed_by_peer(415)),
-        Case("oversized-body", "/exchange/v1/outbox/{t_chunked}/refusal", everyone(413),
+        Case("oversized-body", "/exchange/v1/outbox/{t_chunked}/refusal", signed_by_peer(413),
              b"x" * (64 * 1024 + 1), JSON),
     ],
 }
