@@ -260,16 +260,14 @@ class Throttle:
         """Seconds until ``source`` may try again if it is over the limit, else None."""
         now = self.node.now()
         end = self.window_end(now)
-        f = auth_failures.c
-        with self.node.store.read() as conn:
-            if conn.dialect.name == "sqlite":  # see _Upsert
-                cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-                try:
-                    row = cursor.execute(_FAILURES_SQLITE, (self.scope, source, end)).fetchone()
-                finally:
-                    cursor.close()
-                failed = None if row is None else row[0]
-            else:
+        store = self.node.store
+        if store.can_peek:
+            # On every authenticated request: the cheapest read there is (Store.peek).
+            row = store.peek(_FAILURES_SQLITE, (self.scope, source, end))
+            failed = None if row is None else row[0]
+        else:
+            f = auth_failures.c
+            with store.read() as conn:
                 failed = conn.execute(
                     select(f.count).where(
                         f.scope == self.scope, f.source == source, f.window_end == end

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import sqlite3
 import stat
 import threading
 import weakref
@@ -581,6 +582,13 @@ def _sqlite_setup(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN")
 
 
+class _ThreadReader(threading.local):
+    """A SQLite connection of one thread's own, for :meth:`Store.peek`."""
+
+    conn: sqlite3.Connection | None = None
+    pid = 0
+
+
 class _KeptConnection:
     """A connection kept open for one writer at a time, per process."""
 
@@ -615,6 +623,10 @@ class Store:
         parsed = make_url(url)
         database = parsed.database
         self._lock_path: str | None = None
+        self._file: str | None = None  # a SQLite database's plain file path
+        self._reader = _ThreadReader()
+        self._readers: list[sqlite3.Connection] = []  # every thread's, to close them
+        self._readers_lock = threading.Lock()
         self._lock_prefix: str | None = None  # of the files of Store.try_lock
         self._wal_path: str | None = None
         self._thread_lock = threading.Lock()
@@ -624,6 +636,7 @@ class Store:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
             if not parsed.query.get("uri"):  # a file: URI names no plain path
                 owner_only_database(database)
+                self._file = database
             self._lock_path = f"{database}-writer.lock"
             self._lock_prefix = f"{database}-"
             self._wal_path = f"{database}-wal"
@@ -804,6 +817,36 @@ class Store:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
+    @property
+    def can_peek(self) -> bool:
+        """Whether :meth:`peek` serves this database (a SQLite file)."""
+        return self._file is not None
+
+    def peek(self, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+        """The first row of one small read on a SQLite file, or None; for the request path.
+
+        It runs on a connection this thread keeps for itself, outside the pool and
+        in autocommit (the statement is its own read transaction, which sees every
+        committed write): a pooled connection and a transaction cost several times
+        what an indexed lookup of a tiny table does, on every request.
+        """
+        if self._file is None:
+            raise RuntimeError("peek serves SQLite database files only")
+        reader = self._reader
+        if reader.conn is None or reader.pid != os.getpid():
+            # A forked child must not use its parent's connection.
+            reader.conn = sqlite3.connect(
+                self._file, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            reader.conn.execute("PRAGMA query_only=ON")
+            reader.pid = os.getpid()
+            with self._readers_lock:
+                self._readers.append(reader.conn)
+        # Every row is read, so that the statement ends, and with it the read
+        # transaction: a snapshot held open would keep SQLite from restarting its log.
+        rows: list[tuple[Any, ...]] = reader.conn.execute(sql, tuple(params)).fetchall()
+        return rows[0] if rows else None
+
     @contextmanager
     def _connection(self, kept: _KeptConnection | None) -> Iterator[Connection]:
         if kept is None:
@@ -840,6 +883,11 @@ class Store:
     def dispose(self) -> None:
         for kept in self._kept:
             kept.discard()
+        with self._readers_lock:
+            readers, self._readers = self._readers, []
+        for reader in readers:
+            reader.close()
+        self._reader = _ThreadReader()
         self.engine.dispose()
         if self._lock_file is not None:
             self._lock_file.close()

@@ -184,3 +184,40 @@ def test_a_database_made_readable_by_others_before_is_narrowed(tmp_path):
     os.chmod(journal, 0o640)
     Store(f"sqlite:///{tmp_path / 'old.db'}").dispose()
     assert (_mode(tmp_path / "old.db"), _mode(journal)) == (0o600, 0o600)
+
+
+def test_peek_sees_every_committed_write_at_once_and_dispose_closes_it(tmp_path):
+    import threading
+
+    store = Store(f"sqlite:///{tmp_path / 'peek.db'}")
+    store.create_schema()
+    sql = "SELECT count FROM auth_failures WHERE scope = ? AND source = ? AND window_end = ?"
+    try:
+        assert store.can_peek
+        assert store.peek(sql, ("api", "s", 60)) is None
+        with store.write() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO auth_failures (scope, source, window_end, count) "
+                "VALUES ('api', 's', 60, 3)")
+        assert store.peek(sql, ("api", "s", 60)) == (3,)  # no stale snapshot
+        seen = []
+        thread = threading.Thread(target=lambda: seen.append(store.peek(sql, ("api", "s", 60))))
+        thread.start()
+        thread.join()
+        assert seen == [(3,)]
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            store.peek("DELETE FROM auth_failures", ())  # a read, never a write
+    finally:
+        store.dispose()
+    assert store.peek(sql, ("api", "s", 60)) == (3,)  # a fresh connection after dispose
+    store.dispose()
+
+
+def test_peek_serves_only_sqlite_files():
+    store = Store("sqlite://")
+    try:
+        assert not store.can_peek
+        with pytest.raises(RuntimeError, match="SQLite database files only"):
+            store.peek("SELECT 1", ())
+    finally:
+        store.dispose()
