@@ -14,9 +14,13 @@ test requests, not from any list kept by hand:
 * on SQLite the whole suite runs;
 * on PostgreSQL only the tests that request ``deployment_factory`` run (the
   others are deselected): a test that makes no deployment cannot depend on the
-  backend, and already ran in the SQLite pass. Tests of PostgreSQL itself (the
-  ``postgres_url`` fixture) use it whatever the backend: they run in the SQLite
-  pass when a server answers (and once more if they also make a deployment).
+  backend, and already ran in the SQLite pass. A slow test that makes one but
+  whose backend-dependent part other tests cover on both says so with the
+  ``sqlite_pass`` marker, and runs in the SQLite pass only (a reverse proxy in
+  front of a node, ten thousand requests, a property over the agreed limits).
+  Tests of PostgreSQL itself (the ``postgres_url`` fixture) use it whatever the
+  backend: they run in the SQLite pass when a server answers (and once more if
+  they also make a deployment).
 
 So that no test that depends on the backend can leave the PostgreSQL pass
 unnoticed, a node database of the backend (:func:`make_deployment` makes them) is
@@ -261,7 +265,10 @@ _RUNNING: list[pytest.Item] = []  # the test being set up, run or torn down, if 
 
 
 def uses_backend(item: pytest.Item) -> bool:
-    """Whether a test requests a fixture that makes databases of the backend under test."""
+    """Whether a test requests a fixture that makes databases of the backend under test,
+    and is not marked to run in the SQLite pass only."""
+    if item.get_closest_marker("sqlite_pass") is not None:
+        return False
     return not BACKEND_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
 
 

@@ -470,6 +470,8 @@ def test_rows_of_expired_sessions_are_purged(pemkot, monkeypatch):
     assert idle.get("/console/exchanges").status_code == 302
 
 
+# The sessions' table is checked on both backends by the tests above; this one is slow.
+@pytest.mark.sqlite_pass
 def test_a_running_node_ends_sessions_on_sign_out_rotate_revoke_and_command(deployment_factory):
     """Real HTTP against a node process with two workers; the operator's commands beside it."""
     import os

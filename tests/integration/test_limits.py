@@ -11,6 +11,7 @@ be received, none refused.
 import dataclasses
 import datetime as dt
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -21,6 +22,9 @@ from gateway.envelope import envelope_limit, records_budget
 from gateway.storage import inbound_batches, outbound_batches
 from schemas.samples import sample_records
 from tests.integration.test_api import TANGGAPAN, bridge, events, node, submit
+
+# Slow, and what it checks is the sizes of what is sealed, not the database.
+pytestmark = pytest.mark.sqlite_pass
 
 MIN_CHUNK = 2048  # the least max_chunk_bytes the agreement takes
 MAX_BODY = 8_000_000  # the receiver's max_body_bytes in this deployment

@@ -15,7 +15,7 @@ from joserfc.jwk import OKPKey
 from gateway import auditor, refusals, signed_request, witness
 from gateway.config import load_node_config
 from gateway.process import NodeProcess, wait_until
-from tests.conftest import BACKEND, TOKENS
+from tests.conftest import TOKENS
 from tests.integration.test_api import counted, events
 from tests.integration.test_console import csrf
 from tests.unit.test_tlog import flask_poster, log_client, trusted
@@ -52,7 +52,7 @@ def refused_metric(node_app, kind):
 
 # Ten thousand requests take a while; what they show does not depend on the database (the
 # counting statements run on both backends in the other tests here).
-@pytest.mark.skipif(BACKEND != "sqlite", reason="runs once, on the SQLite pass")
+@pytest.mark.sqlite_pass
 def test_ten_thousand_unauthenticated_requests_add_a_handful_of_entries(apps, pemkot, ombudsman):
     moment = dt.datetime.now(dt.UTC)
     freeze(pemkot, moment)
@@ -258,6 +258,7 @@ def flooded_node(deployment_factory):
 
 
 @pytest.mark.e2e
+@pytest.mark.sqlite_pass  # the counting statements run on both backends in the tests above
 def test_counts_of_two_workers_reach_the_log_and_the_throttle_is_shared(flooded_node):
     deployment, base = flooded_node
     assert load_node_config(deployment.config_path(PEMKOT), environ={}).workers == 2

@@ -26,7 +26,8 @@ from schemas.samples import sample_records
 from tests.conftest import TOKENS
 from tests.integration.conftest import latest_is_cosigned, refused, start_nodes, stop_nodes
 
-pytestmark = pytest.mark.e2e
+# nginx in front of a node does not depend on the node's database.
+pytestmark = [pytest.mark.e2e, pytest.mark.sqlite_pass]
 
 PEMKOT, OMBUDSMAN = "pemkot-bekasi", "ombudsman-ri"
 BIG = 16 * 1024 * 1024
