@@ -264,12 +264,15 @@ BACKEND_FIXTURES = frozenset({"deployment_factory"})
 _RUNNING: list[pytest.Item] = []  # the test being set up, run or torn down, if any
 
 
-def uses_backend(item: pytest.Item) -> bool:
-    """Whether a test requests a fixture that makes databases of the backend under test,
-    and is not marked to run in the SQLite pass only."""
-    if item.get_closest_marker("sqlite_pass") is not None:
-        return False
+def makes_databases(item: pytest.Item) -> bool:
+    """Whether a test requests a fixture that makes databases of the backend under test."""
     return not BACKEND_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+
+
+def uses_backend(item: pytest.Item) -> bool:
+    """Whether a test runs in the PostgreSQL pass: it makes databases, and is not marked
+    to run in the SQLite pass only."""
+    return makes_databases(item) and item.get_closest_marker("sqlite_pass") is None
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -329,7 +332,7 @@ def make_deployment(
 
 def _database_url(root: Path, party: str) -> str:
     for item in _RUNNING:
-        if not uses_backend(item):
+        if not makes_databases(item):
             raise RuntimeError(
                 f"{item.nodeid} makes a node database but does not request the "
                 "deployment_factory fixture, so the PostgreSQL pass would leave it out: make "

@@ -94,17 +94,21 @@ def exchanged(running):
             timeout=10)
         assert answer.status_code == 202, answer.text
 
+    wait_until_exchanged(deployment, SENDS)
+    return deployment, nodes
+
+
+def wait_until_exchanged(deployment, parties):
+    """Wait until each party delivered one batch, with its receipt, and received one, and
+    each log's latest checkpoint, which covers every entry, is cosigned by the peer's
+    witness (after a transfer, or on the checkpoint schedule)."""
     def settled():
-        # Both batches delivered with receipts, and each log's latest checkpoint, which
-        # covers every entry, cosigned by the peer's witness (after a transfer, or on the
-        # checkpoint schedule: every second here).
         return all(
             deployment.query(p, "SELECT count(*) FROM outbound_batches "
                                 "WHERE status = 'delivered'") == [(1,)]
             and deployment.query(p, "SELECT count(*) FROM inbound_batches") == [(1,)]
             and latest_is_cosigned(deployment, p)
-            for p in SENDS
+            for p in parties
         )
 
     wait_until(settled, timeout=45, what="both batches delivered and both logs cosigned")
-    return deployment, nodes

@@ -20,11 +20,11 @@ from joserfc.jwk import OKPKey
 
 from gateway import refusals, signed_request
 from gateway.keys import NodeKeys
-from gateway.process import NodeProcess, free_port, wait_until
+from gateway.process import NodeProcess, free_port
 from gateway.proxy import NginxProcess, ProxyLimits, find_nginx, render_nginx
 from schemas.samples import sample_records
 from tests.conftest import TOKENS
-from tests.integration.conftest import latest_is_cosigned, refused, start_nodes, stop_nodes
+from tests.integration.conftest import refused, start_nodes, stop_nodes, wait_until_exchanged
 
 # nginx in front of a node does not depend on the node's database.
 pytestmark = [pytest.mark.e2e, pytest.mark.sqlite_pass]
@@ -155,16 +155,8 @@ def test_a_node_behind_nginx_exchanges_both_ways(nodes, proxy):
             headers={"Authorization": f"Bearer {TOKENS[party][client]}"}, timeout=10)
         assert answer.status_code == 202, answer.text
 
-    def settled():
-        # The Ombudsman's node delivers to Pemkot and asks it to witness through nginx.
-        return all(
-            deployment.query(p, "SELECT count(*) FROM outbound_batches "
-                                "WHERE status = 'delivered'") == [(1,)]
-            and deployment.query(p, "SELECT count(*) FROM inbound_batches") == [(1,)]
-            and latest_is_cosigned(deployment, p)
-            for p in sends)
-
-    wait_until(settled, timeout=45, what="both batches delivered and both logs cosigned")
+    # The Ombudsman's node delivers to Pemkot and asks it to witness through nginx.
+    wait_until_exchanged(deployment, sends)
     # Bodies over a route's limit are refused by nginx, before the node sees them.
     for path, size in (("/exchange/v1/outbox/x/receipt", 64 * 1024 + 1),
                        ("/exchange/v1/witness/add-checkpoint", 64 * 1024 + 1),
