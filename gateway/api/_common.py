@@ -41,8 +41,9 @@ def client() -> ClientConfig:
     """The authenticated client of this request, counted against its rate limit.
 
     A source address that failed to authenticate too often is refused before its
-    token is looked at (even a valid one), until its window ends; a failure is
-    counted against its source. Neither is audited one by one (gateway.refusals).
+    token is looked at (even a valid one), until its window ends; a token of no
+    valid client is counted against its source, a request without one is not.
+    Neither is audited one by one (gateway.refusals).
     """
     gateway = node()
     throttle: refusals.Throttle = current_app.extensions["gateway.auth_throttle"]
@@ -59,8 +60,11 @@ def client() -> ClientConfig:
         found = gateway.authenticate(header)
     except Unauthorized:
         scheme, _, token = (header or "").partition(" ")
-        given = scheme.lower() == "bearer" and token.strip()
-        refuse("unknown_token" if given else "missing_token", failure=(throttle, source))
+        if scheme.lower() == "bearer" and token.strip():
+            refuse("unknown_token", failure=(throttle, source))
+        else:
+            # No token guesses nothing: counted, not held against its source.
+            refuse("missing_token")
         raise
     g.client_id = found.id  # for the request's log line
     try:

@@ -192,6 +192,21 @@ def test_wrong_tokens_are_throttled_per_source_across_workers(deployment, make_a
     assert refusals.roll_up(first.node) == 0
 
 
+def test_requests_without_a_token_are_counted_but_not_held_against_their_source(
+        deployment, make_apps):
+    pemkot = make_apps(deployment)[PEMKOT]
+    freeze(pemkot, window_start())
+    source = from_source("192.0.2.9")
+    # A request without a token guesses nothing: many of them do not throttle the source.
+    for headers in ({}, {"Authorization": "Bearer "}, {"Authorization": "Basic eA=="}):
+        codes = {pemkot.client.get("/api/v1/client", headers=headers, **source).status_code
+                 for _ in range(20)}
+        assert codes == {401}, headers
+    assert pemkot.client.get("/api/v1/client", headers=VALID, **source).status_code == 200
+    assert pemkot.client.get("/api/v1/client", headers=WRONG, **source).status_code == 401
+    assert counted(pemkot) == {("missing_token", None): 60, ("unknown_token", None): 1}
+
+
 def test_the_forwarded_address_counts_only_behind_a_trusted_proxy(deployment_factory, make_apps):
     spoofing = make_apps(deployment_factory())[PEMKOT]
     moment = window_start()
