@@ -29,12 +29,17 @@ __all__ = ["MAX_ERRORS", "RecordValidator", "Report", "validator_for"]
 MAX_ERRORS = 100
 
 
+def _token(key: object) -> str:
+    """A member name or index as a JSON Pointer reference token (RFC 6901 section 3)."""
+    return str(key).replace("~", "~0").replace("/", "~1")
+
+
 def _flatten(messages: Any, path: str) -> Iterator[tuple[str, str]]:
     """The (path, code) of each error in marshmallow's nested messages."""
     if isinstance(messages, Mapping):
         for key, value in messages.items():
             # marshmallow files schema-level errors under "_schema".
-            sub = path if key == "_schema" else f"{path}/{key}"
+            sub = path if key == "_schema" else f"{path}/{_token(key)}"
             yield from _flatten(value, sub)
     elif isinstance(messages, list):
         for m in messages:

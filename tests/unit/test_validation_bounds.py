@@ -67,3 +67,17 @@ def test_a_peer_batch_refused_again_is_logged_in_a_bounded_line():
     detail = info.value.detail
     assert detail.startswith("4000 schema errors in 2000 records")
     assert len(detail) < 1000
+
+
+def test_error_paths_are_json_pointers_whatever_a_member_is_called():
+    # RFC 6901 section 3: "~" is written "~0" and "/" is written "~1" in a reference token,
+    # so a member "a/b" is not read as a member "b" inside a member "a".
+    record = samples("standar_pelayanan", "1.0", 1)[0]
+    validator = validator_for("standar_pelayanan", "1.0")
+    odd = {**record, "a/b": 1, "x~1": 2}
+    assert sorted((e.path, e.code) for e in validator.errors([odd])) == [
+        ("/records/0/a~1b", "unknown_field"),
+        ("/records/0/x~01", "unknown_field"),
+    ]
+    nested = dict(record, biaya_tarif={**record["biaya_tarif"], "/": 1})
+    assert [e.path for e in validator.errors([nested])] == ["/records/0/biaya_tarif/~1"]
