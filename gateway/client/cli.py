@@ -590,8 +590,8 @@ def _refused(
             index = error.record_index
             place = found.where(chunk.first + index) if index is not None else "the request"
             lines.append(f"  {place} {error.field_path or '/'}: {error.code}: {error.message}")
-        if len(exc.errors) > MAX_ERRORS_SHOWN:
-            lines.append(f"  ... and {len(exc.errors) - MAX_ERRORS_SHOWN} more")
+        if exc.error_count > MAX_ERRORS_SHOWN:
+            lines.append(f"  ... and {exc.error_count - MAX_ERRORS_SHOWN} more")
         lines.append(f"{so_far}; fix the file and run the same command again to send the rest")
         return Failure(f"{what} refused: {exc}", EXIT_REFUSED, details=tuple(lines))
     if isinstance(exc, IdempotencyKeyReused):

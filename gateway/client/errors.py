@@ -94,6 +94,7 @@ class APIError(GatewayClientError):
         *,
         path: str | None = None,
         errors: tuple[FieldError, ...] = (),
+        error_count: int | None = None,
         request_id: str | None = None,
         retry_after: float | None = None,
     ) -> None:
@@ -102,9 +103,16 @@ class APIError(GatewayClientError):
         self.code = code
         self.message = message
         self.path = path
+        # The node lists the first field errors only (docs/API.md) and counts them all.
         self.errors = errors
+        self.error_count = len(errors) if error_count is None else max(error_count, len(errors))
         self.request_id = request_id
         self.retry_after = retry_after
+
+    @property
+    def truncated(self) -> bool:
+        """Whether the node found more field errors than it listed in :attr:`errors`."""
+        return self.error_count > len(self.errors)
 
     def __str__(self) -> str:
         where = f" (at {self.path})" if self.path else ""
@@ -188,6 +196,7 @@ def error_from_answer(
         for e in error.get("errors", ())
         if isinstance(e, dict)
     )
+    count = error.get("error_count")
     kind = _BY_CODE.get(code) or _BY_STATUS.get(status)
     if kind is None:
         kind = ServerError if status >= 500 else APIError
@@ -197,6 +206,8 @@ def error_from_answer(
         message,
         path=path if isinstance(path, str) else None,
         errors=fields,
+        # An int, not a bool (JSON true is an int in Python), and not below what is listed.
+        error_count=count if type(count) is int and count >= 0 else None,
         request_id=request_id,
         retry_after=retry_after,
     )

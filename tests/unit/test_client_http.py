@@ -218,3 +218,20 @@ def test_an_answer_with_a_member_given_twice_is_not_read():
     client, _, _ = client_with([nested])
     with pytest.raises(ProtocolError, match="not JSON"):
         client.list_batches("lahp")
+
+
+def test_a_refusal_cut_at_its_first_errors_says_how_many_there_are():
+    listed = [{"path": f"/records/{i}/status", "code": "one_of", "message": "m"}
+              for i in range(100)]
+    client, _, _ = client_with([
+        (422, {}, {"error": {"code": "validation_failed", "message": "...", "errors": listed,
+                             "error_count": 2315, "truncated": True}}),
+        (422, {}, {"error": {"code": "validation_failed", "message": "...",
+                             "errors": listed[:2], "error_count": True}}),
+    ])
+    with pytest.raises(ValidationFailed) as cut:
+        client.submit("d", [{}], schema_version="1.0")
+    assert (len(cut.value.errors), cut.value.error_count, cut.value.truncated) == (100, 2315, True)
+    with pytest.raises(ValidationFailed) as odd:  # a count that is not a number is not taken
+        client.submit("d", [{}], schema_version="1.0")
+    assert (odd.value.error_count, odd.value.truncated) == (2, False)
