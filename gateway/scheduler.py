@@ -498,11 +498,33 @@ def _add_flow_job(
     log.info("scheduled %s: %s", name, schedule.describe())
 
 
+def _add_every(
+    scheduler: NodeScheduler,
+    func: str,
+    seconds: int,
+    *,
+    job_id: str,
+    name: str,
+    grace: int | None = None,
+) -> None:
+    """A node-wide job every ``seconds``: runs missed meanwhile are one run, never two at
+    once; a run late by more than ``grace`` (default: one period) is skipped."""
+    scheduler.add_job(
+        func,
+        IntervalTrigger(seconds=seconds, timezone=scheduler.gateway_node.config.agreement.timezone),
+        args=(scheduler.node_key,),
+        id=job_id,
+        name=name,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=seconds if grace is None else grace,
+    )
+
+
 def build_scheduler(node: Node) -> NodeScheduler:
     """A scheduler (not yet started) with a job for each dataset this node sends, one for
     each it pulls, and the checkpoint's; its :meth:`~NodeScheduler.start` reconciles them
     with the stored ones."""
-    tz = node.config.agreement.timezone
     scheduler = NodeScheduler(node)
     for dataset in node.config.agreement.outgoing(node.party_id):
         _add_flow_job(
@@ -523,62 +545,47 @@ def build_scheduler(node: Node) -> NodeScheduler:
             job_id=f"pull:{dataset.name}:{dataset.sender}",
             name=f"pull {dataset.name} from {dataset.sender}",
         )
-    scheduler.add_job(
+    _add_every(
+        scheduler,
         CHECKPOINT_JOB,
-        IntervalTrigger(seconds=node.config.checkpoint_interval_seconds, timezone=tz),
-        args=(scheduler.node_key,),
-        id="audit:checkpoint",
+        node.config.checkpoint_interval_seconds,
+        job_id="audit:checkpoint",
         name="sign a checkpoint and have it cosigned",
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=60,
+        grace=60,
     )
     agreement = node.config.agreement
-    scheduler.add_job(
+    _add_every(
+        scheduler,
         JWKS_JOB,
-        IntervalTrigger(seconds=agreement.keys.jwks_refresh_seconds, timezone=tz),
-        args=(scheduler.node_key,),
-        id="keys:refresh",
+        agreement.keys.jwks_refresh_seconds,
+        job_id="keys:refresh",
         name="fetch the peers' JWKS",
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=agreement.keys.jwks_refresh_seconds,
     )
     if any(f.chunked for f in agreement.incoming(node.party_id)):
-        scheduler.add_job(
+        _add_every(
+            scheduler,
             EXPIRE_JOB,
-            IntervalTrigger(seconds=EXPIRE_INTERVAL_SECONDS, timezone=tz),
-            args=(scheduler.node_key,),
-            id="transfers:expire",
+            EXPIRE_INTERVAL_SECONDS,
+            job_id="transfers:expire",
             name="drop chunked batches left half-way",
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=EXPIRE_INTERVAL_SECONDS,
         )
     # Often enough that an interval reaches the log soon after it closes.
-    every = min(node.config.refusal_interval_seconds, REFUSALS_MAX_PERIOD_SECONDS)
-    scheduler.add_job(
+    _add_every(
+        scheduler,
         REFUSALS_JOB,
-        IntervalTrigger(seconds=every, timezone=tz),
-        args=(scheduler.node_key,),
-        id="audit:refusals",
+        min(node.config.refusal_interval_seconds, REFUSALS_MAX_PERIOD_SECONDS),
+        job_id="audit:refusals",
         name="write the counted refusals to the audit log",
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=every,
     )
     if any(
         f.retention_days is not None
         for f in (*agreement.outgoing(node.party_id), *agreement.incoming(node.party_id))
     ):
-        scheduler.add_job(
+        _add_every(
+            scheduler,
             RETENTION_JOB,
-            IntervalTrigger(seconds=RETENTION_INTERVAL_SECONDS, timezone=tz),
-            args=(scheduler.node_key,),
-            id="retention:purge",
+            RETENTION_INTERVAL_SECONDS,
+            job_id="retention:purge",
             name="purge batches past their retention period",
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=RETENTION_INTERVAL_SECONDS,
         )
     return scheduler
