@@ -47,6 +47,9 @@ CONFIDENTIAL_PERSONAL = {"personal": True, "confidential": True}
 MAX_SAFE_INTEGER = 2**53 - 1
 # Members an object may have that its schema does not; more refuse it as a whole.
 MAX_UNKNOWN_FIELDS = 10
+# The end of a whole-value pattern: "$" would also match before a final newline in
+# Python, so nothing may follow instead (the same in ECMAScript, for the exported schemas).
+END = r"(?![\s\S])"
 
 
 def is_unicode(text: str) -> bool:
@@ -287,6 +290,7 @@ class RegionCode(fields.String):
 
 __all__ = [
     "CONFIDENTIAL_PERSONAL",
+    "END",
     "EXCLUDE",
     "JAKARTA",
     "MAX_SAFE_INTEGER",

@@ -13,6 +13,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from schemas import vocab
 from schemas._base import (
     CONFIDENTIAL_PERSONAL,
+    END,
     NIK,
     AgreedSchema,
     Choice,
@@ -30,7 +31,7 @@ class Pelapor(AgreedSchema):
     nik = NIK(load_default=None)
     telepon = fields.String(
         load_default=None,
-        validate=validate.Regexp(r"^\+?[0-9][0-9 -]{6,19}$", error="phone_format"),
+        validate=validate.Regexp(rf"^\+?[0-9][0-9 -]{{6,19}}{END}", error="phone_format"),
         metadata=CONFIDENTIAL_PERSONAL,
     )
     email = fields.Email(load_default=None, metadata=CONFIDENTIAL_PERSONAL)

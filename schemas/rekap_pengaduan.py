@@ -14,14 +14,14 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from schemas import vocab
-from schemas._base import AgreedSchema, Choice, Text, describe
+from schemas._base import END, AgreedSchema, Choice, Text, describe
 
 KLASIFIKASI = ("aspirasi", "pengaduan", "permintaan_informasi")
 DIMENSI = ("saluran", "klasifikasi", "substansi")
 SMALLEST_COUNT = 5  # counts from 1 to SMALLEST_COUNT - 1 are suppressed
 MAX_COUNT = 10_000_000  # reports of one kind to one unit in a month: over 3 per resident
 
-_PERIOD = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"
+_PERIOD = rf"^20[0-9]{{2}}-(0[1-9]|1[0-2]){END}"
 _VALUES = {"saluran": vocab.SALURAN, "klasifikasi": KLASIFIKASI, "substansi": vocab.SUBSTANSI}
 
 

@@ -10,11 +10,9 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from schemas import vocab
-from schemas._base import PERSONAL, AgreedSchema, Choice, Date, Text, describe
+from schemas._base import END, PERSONAL, AgreedSchema, Choice, Date, Text, describe
 
-# Exactly 64 hex digits: "$" would let a trailing newline through in Python, so
-# nothing may follow instead (the same in ECMAScript, for the exported pattern).
-_SHA256 = r"^[0-9a-f]{64}(?![\s\S])"
+_SHA256 = rf"^[0-9a-f]{{64}}{END}"  # exactly 64 hex digits
 
 
 class Bukti(AgreedSchema):

@@ -243,3 +243,46 @@ def test_a_record_that_validates_canonicalises(case):
     dataset, version, record = case
     if not validator_for(dataset, version).errors([record]):
         canonical.dumps(record)
+
+
+def _all_fields(schema: Schema, prefix: str = "") -> Iterator[tuple[str, fields.Field]]:
+    """Every field of ``schema``, nested and list items included, by dotted path."""
+    for name, field in schema.fields.items():
+        path = f"{prefix}{name}"
+        yield path, field
+        if isinstance(field, fields.List):
+            yield f"{path}[]", field.inner
+            if isinstance(field.inner, fields.Nested):
+                yield from _all_fields(field.inner.schema, f"{path}[].")
+        elif isinstance(field, fields.Nested):
+            yield from _all_fields(field.schema, f"{path}.")
+
+
+@pytest.mark.parametrize(("dataset", "version"), DATASETS)
+def test_no_pattern_lets_a_final_newline_through(dataset, version):
+    # Python's "$" matches before a final newline too, and marshmallow's Regexp uses
+    # re.match: a pattern must end with schemas._base.END instead.
+    schema = registry.schema_class(dataset, version)()
+    for path, field in _all_fields(schema):
+        for validator in field.validators:
+            if isinstance(validator, validate.Regexp):
+                assert not validator.regex.pattern.endswith("$"), f"{dataset} {version} {path}"
+
+
+@pytest.mark.parametrize(("dataset", "where"), [
+    ("rekap_pengaduan", ("periode",)),
+    ("permintaan_klarifikasi", ("pelapor", "telepon")),
+])
+def test_a_value_with_a_final_newline_is_refused(dataset, where):
+    version = registry.versions(dataset)[-1]
+    record = next(r for r in samples(dataset, version, 20) if _has_text(r, where))
+    changed = _set(record, where, _get(record, where) + "\n")
+    assert [e.path for e in validator_for(dataset, version).errors([changed])] == [
+        "/records/0/" + "/".join(where)]
+
+
+def _has_text(record: dict[str, Any], path: tuple[Any, ...]) -> bool:
+    try:
+        return isinstance(_get(record, path), str)
+    except (KeyError, TypeError):  # a confidential reporter has no pelapor at all
+        return False
