@@ -3,7 +3,7 @@
 Every error raised by the core derives from :class:`GatewayError`. Each class
 carries a stable machine-readable ``code`` and the HTTP status the API layer
 answers with, so errors are translated into JSON in exactly one place
-(:mod:`gateway.api.errors`).
+(:mod:`gateway.http.error_responses`).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class BadRequest(GatewayError):
 
 
 class InvalidJSON(BadRequest, ValueError):
-    """JSON the gateway refuses to read (:mod:`gateway.strict_json`): malformed, not
+    """JSON the gateway refuses to read (:mod:`gateway.crypto.strict_json`): malformed, not
     UTF-8, a duplicate member name, NaN or Infinity, or nested too deep."""
 
     code = "invalid_json"
@@ -103,7 +103,7 @@ class Gone(GatewayError):
 
 
 class RateLimited(GatewayError):
-    """A client made more requests than its rate limit allows (gateway.ratelimit)."""
+    """A client made more requests than its rate limit allows (gateway.http.ratelimit)."""
 
     code = "rate_limited"
     status = 429
@@ -114,13 +114,13 @@ class RateLimited(GatewayError):
 
 
 class AuthThrottled(RateLimited):
-    """A source address that failed to authenticate too often (gateway.refusals)."""
+    """A source address that failed to authenticate too often (gateway.node.refusals)."""
 
     code = "auth_throttled"
 
 
 class RequestRejected(Unauthorized):
-    """A signed node-to-node request failed a check (gateway.signed_request).
+    """A signed node-to-node request failed a check (gateway.peers.signed_requests).
 
     Like :class:`EnvelopeRejected`: ``detail`` is for the operator's log only and
     ``reason`` a short stable word for the audit log; the caller is told nothing
@@ -177,7 +177,7 @@ class FieldError:
 class SchemaViolation(GatewayError):
     """One or more records break the agreed schema.
 
-    ``errors`` may be the first of more (gateway.validation.MAX_ERRORS):
+    ``errors`` may be the first of more (gateway.exchange.validation.MAX_ERRORS):
     ``total`` counts every error found and ``invalid_records`` every record
     with one; both default to what ``errors`` holds.
     """

@@ -19,7 +19,7 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-from gateway import strict_json
+from gateway.crypto import strict_json
 from gateway.errors import InvalidJSON
 
 __all__ = ["FORMATS", "ReadError", "csv_text", "read_records"]

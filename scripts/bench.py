@@ -4,7 +4,7 @@
 tanggapan_klarifikasi/records`` with one record, answered 202 after a durable
 SQLite commit) to the Pemkot Bekasi node running under gunicorn, against a
 plain Flask app that parses the same JSON body and answers 202, served by
-gunicorn with the same settings (``gateway.gunicorn_config``: same worker
+gunicorn with the same settings (``gateway.ops.gunicorn_config``: same worker
 count and worker class). Both servers run side by side on loopback; the same
 client threads send the same bodies to both, in alternating rounds.
 
@@ -19,15 +19,15 @@ non-zero if any request was not answered 202 or the run overran its time limit.
 plain marshmallow loading of the same records.
 
 ``audit``: the audit log (docs/AUDIT.md). (1) Durable appends: batches of
-prepared audit events stored by ``audit.append_prepared`` and hashed into the
-Merkle tree by ``tlog.integrate`` in one ``Store.write()`` transaction, against
+prepared audit events stored by ``audit_entries.append_prepared`` and hashed into the
+Merkle tree by ``node_log.integrate`` in one ``Store.write()`` transaction, against
 the same entry texts inserted by the plain ``sqlite3`` module into a plain table
 with the same durability (WAL, one commit and one ``fdatasync`` of the log per
 batch). (2) A log of ``--audit-log-size`` entries, checkpointed and cosigned by
 the peer's witness, served by a real node: ``auditor.verify_log`` over HTTP
 and on the entries already in memory, against the raw SHA-256 work of the same tree (leaf hashes and
 ``merkle.root``). (3) Inclusion proofs in that log from the stored tree
-(``tlog.inclusion_proof``) against the same proofs from a ``merkle.MemoryTree``,
+(``node_log.inclusion_proof``) against the same proofs from a ``merkle.MemoryTree``,
 and ``GET /api/v1/audit/proof/inclusion`` against ``GET /api/v1/audit/checkpoint``
 of the same node. Exits non-zero if a stored entry, a root, a verification or a
 proof is not the expected one.
@@ -67,13 +67,17 @@ from typing import Any
 
 import requests
 
-from gateway import audit, auditor, gunicorn_config, merkle, tlog, witness
-from gateway.audit import PreparedEvent
-from gateway.auditor import LogClient, TrustedKeys
-from gateway.config import load_node_config
-from gateway.node import Node
-from gateway.process import NodeProcess, ServerProcess, free_port
-from gateway.storage import Store
+from gateway.node import audit_log as node_log
+from gateway.node.config import load_node_config
+from gateway.node.node import Node
+from gateway.ops import gunicorn_config
+from gateway.ops.process import NodeProcess, ServerProcess, free_port
+from gateway.peers import witness
+from gateway.store import audit_entries
+from gateway.store.audit_entries import PreparedEvent
+from gateway.store.database import Store
+from gateway.tlog import auditor, merkle
+from gateway.tlog.auditor import LogClient, TrustedKeys
 from schemas.samples import sample_records
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,7 +134,7 @@ def baseline_server(app_dir: Path, *, listen: str, workers: int, threads: int,
     """The plain Flask app under gunicorn with the gateway's gunicorn settings."""
     env = {"GATEWAY_WORKERS": str(workers), "GATEWAY_THREADS": str(threads)}
     return ServerProcess(
-        [sys.executable, "-m", "gunicorn", "-c", "python:gateway.gunicorn_config",
+        [sys.executable, "-m", "gunicorn", "-c", "python:gateway.ops.gunicorn_config",
          "--pythonpath", str(app_dir), "bench_baseline:app"],
         listen=listen, env=env, log_path=log_path, cwd=ROOT,
     )
@@ -373,7 +377,7 @@ def submission(args: argparse.Namespace, tmp: Path) -> int:
 
 def validation(args: argparse.Namespace) -> int:
     """Records validated per second by the gateway's validator against plain marshmallow."""
-    from gateway.validation import RecordValidator
+    from gateway.exchange.validation import RecordValidator
     from schemas import registry
 
     per_dataset = max(1, args.validation_records)
@@ -505,8 +509,8 @@ def audit_append(args: argparse.Namespace, tmp: Path, prepared: list[PreparedEve
 
         def gateway_batch(start: int, stop: int, store: Store = store) -> None:
             with store.write() as conn:
-                audit.append_prepared(conn, prepared[start:stop])
-                tlog.integrate(conn)
+                audit_entries.append_prepared(conn, prepared[start:stop])
+                node_log.integrate(conn)
 
         def baseline_batch(start: int, stop: int, plain: sqlite3.Connection = plain,
                            plain_wal: Path = plain_wal) -> None:
@@ -537,7 +541,7 @@ def audit_append(args: argparse.Namespace, tmp: Path, prepared: list[PreparedEve
             total = batches * size
             # Both sides hold the same entries, and the tree commits to exactly them.
             with store.read() as conn:
-                root = tlog.mth(conn, 0, tlog.tree_size(conn))
+                root = node_log.mth(conn, 0, node_log.tree_size(conn))
             same = True
             for db, table in ((plain, "plain_log"), (store_db, "audit_events")):
                 rows = db.execute(f"SELECT entry FROM {table} ORDER BY idx")  # noqa: S608
@@ -688,7 +692,7 @@ def audit_log(args: argparse.Namespace, tmp: Path, prepared: list[PreparedEvent]
             stop = min(size, start + AUDIT_BUILD_CHUNK)
             chunk = [prepared[i % len(prepared)] for i in range(start, stop)]
             with node.store.write() as conn:
-                audit.append_prepared(conn, chunk)
+                audit_entries.append_prepared(conn, chunk)
         appended = time.perf_counter() - began
         # Auditors verify against a witnessed checkpoint: the peer's witness (its node,
         # in this process, on its own database) cosigns this one.
@@ -697,7 +701,7 @@ def audit_log(args: argparse.Namespace, tmp: Path, prepared: list[PreparedEvent]
             raise RuntimeError(f"the peer's witness did not cosign: {published.failed}")
         signed = published.checkpoint
         with node.store.read() as conn:
-            cosigned_note = tlog.cosigned_note(conn, signed)
+            cosigned_note = node_log.cosigned_note(conn, signed)
         say(f"audit log: appended in {appended:.1f} s; integrated into the tree, signed and "
             f"cosigned (witness.publish) in {time.perf_counter() - began - appended:.1f} s")
         keys = TrustedKeys(
@@ -792,12 +796,12 @@ def audit_log(args: argparse.Namespace, tmp: Path, prepared: list[PreparedEvent]
         try:
             with store.read() as conn:
                 for index in indexes[:3]:  # warm-up
-                    tlog.inclusion_proof(conn, index, size)
+                    node_log.inclusion_proof(conn, index, size)
                 for index in indexes:
                     if sum(stored_ms) > AUDIT_PROOF_SECONDS * 1000:
                         break
                     began = time.perf_counter()
-                    proof = tlog.inclusion_proof(conn, index, size)
+                    proof = node_log.inclusion_proof(conn, index, size)
                     stored_ms.append((time.perf_counter() - began) * 1000)
                     began = time.perf_counter()
                     expected = tree.inclusion_proof(index, size)
@@ -872,7 +876,7 @@ def audit_benchmark(args: argparse.Namespace, tmp: Path) -> int:
     count = max(args.audit_events, max(args.audit_batch_sizes))
     fields = audit_event_fields(count, AUDIT_SEED)
     began = time.perf_counter()
-    prepared = [audit.prepare(**f) for f in fields]
+    prepared = [audit_entries.prepare(**f) for f in fields]
     say(f"audit: prepared {count} events in {time.perf_counter() - began:.1f} s = "
         f"{(time.perf_counter() - began) / count * 1e6:.1f} us each (not measured below: "
         "the node prepares an event before it queues for the write lock)")

@@ -3,7 +3,7 @@
 The Ombudsman node sends ``permintaan_klarifikasi`` to the Pemkot Bekasi node,
 both ``gateway serve`` processes (gunicorn, SQLite) on loopback. The records
 (about 1 KiB each, every one distinct) are first accepted into the sender's
-outbox by ``gateway.outbox.submit``, the code behind ``POST /records``, in
+outbox by ``gateway.exchange.intake.submit``, the code behind ``POST /records``, in
 process. Then the sender starts with its schedule, which seals batches of
 100,000 records as chunks of at most 1 MiB under signed manifests and sends
 them; the receiver verifies, validates, stores and commits them. Measured:
@@ -31,12 +31,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gateway import canonical, outbox
-from gateway.atrest import Cipher, load_cipher
-from gateway.config import load_node_config
-from gateway.node import Node
-from gateway.process import NodeProcess, free_port, wait_until
-from gateway.validation import validator_for
+from gateway.crypto import canonical
+from gateway.crypto.atrest import Cipher, load_cipher
+from gateway.exchange import intake
+from gateway.exchange.validation import validator_for
+from gateway.node.config import load_node_config
+from gateway.node.node import Node
+from gateway.ops.process import NodeProcess, free_port, wait_until
 from schemas.samples import sample_records
 
 SENDER = "ombudsman-ri"
@@ -226,7 +227,7 @@ def transfer_benchmark(args: argparse.Namespace, tmp: Path, *, prepare: Any, say
             part = realistic_records(min(SUBMISSION, count - start), start=start)
             if start == 0:
                 size = sum(len(canonical.dumps(r)) for r in part) // len(part)
-            outbox.submit(node, client, DATASET, {"schema_version": "1.0", "records": part})
+            intake.submit(node, client, DATASET, {"schema_version": "1.0", "records": part})
     finally:
         node.store.dispose()
     say(f"transfer: {count} records accepted in {time.perf_counter() - began:.0f} s "

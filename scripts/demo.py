@@ -34,9 +34,9 @@ import requests
 from joserfc import jws
 from joserfc.jwk import KeySet
 
-from gateway.atrest import STORAGE_KEY_FILE
-from gateway.config import load_node_config
-from gateway.process import NodeProcess, free_port
+from gateway.crypto.atrest import STORAGE_KEY_FILE
+from gateway.node.config import load_node_config
+from gateway.ops.process import NodeProcess, free_port
 from schemas.samples import sample_records
 
 ROOT = Path(__file__).resolve().parent.parent

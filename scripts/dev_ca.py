@@ -22,9 +22,9 @@ import os
 import sys
 from pathlib import Path
 
-from gateway.config import load_agreement
-from gateway.devca import CA_CERT, DevCAError, make_dev_ca, party_files
 from gateway.errors import ConfigError
+from gateway.node.config import load_agreement
+from gateway.ops.devca import CA_CERT, DevCAError, make_dev_ca, party_files
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -50,13 +50,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gateway import atrest, signed_request
-from gateway.app import create_app
-from gateway.atrest import Cipher, load_cipher
-from gateway.config import NodeConfig, load_node_config
-from gateway.keys import init_keys
-from gateway.node import Node
-from gateway.process import free_port
+from gateway.crypto import atrest
+from gateway.crypto.atrest import Cipher, load_cipher
+from gateway.crypto.keys import init_keys
+from gateway.http.app import create_app
+from gateway.node.config import NodeConfig, load_node_config
+from gateway.node.node import Node
+from gateway.ops.process import free_port
+from gateway.peers import signed_requests
 
 PASSPHRASE = "test-passphrase"
 PARTIES = ("pemkot-bekasi", "ombudsman-ri")
@@ -482,7 +483,7 @@ class NodeApp:
         signer = self.others[sender].node
         party = signer.config.agreement.party(self.party)
         data = body.encode() if isinstance(body, str) else body
-        return signed_request.headers(signer, party, "POST", party.base_url + path, data)
+        return signed_requests.headers(signer, party, "POST", party.base_url + path, data)
 
     def peer_post(
         self,

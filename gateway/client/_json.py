@@ -1,4 +1,4 @@
-"""Strict JSON for the client: the node's rules (:mod:`gateway.strict_json`), here again
+"""Strict JSON for the client: the node's rules (:mod:`gateway.crypto.strict_json`), here again
 because this package imports nothing of the node.
 
 UTF-8 only; a member name given twice in one object, at any depth, is refused (RFC 8259

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from gateway.process import NodeProcess, wait_until
+from gateway.ops.process import NodeProcess, wait_until
 from schemas.samples import sample_records
 from tests.conftest import TOKENS
 
@@ -57,7 +57,7 @@ def gateway(*args, env=None, timeout=120):
 
 
 def refused(deployment, party):
-    """The refusals a node counted (gateway.refusals), {(kind, peer or client): count}: those
+    """The refusals a node counted (gateway.node.refusals), {(kind, peer or client): count}: those
     its schedule already wrote to the log and those whose interval is still open."""
     import json
     from collections import Counter

@@ -9,8 +9,9 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
-from gateway import refusals, transfer
-from gateway.storage import audit_events, inbound_batches, outbound_batches, outbox_records
+from gateway.exchange import sending
+from gateway.node import refusals
+from gateway.store.database import audit_events, inbound_batches, outbound_batches, outbox_records
 from schemas.samples import sample_records
 
 PERMINTAAN = "permintaan_klarifikasi"
@@ -39,7 +40,7 @@ def events(app):
 def counted(app):
     """The refusals counted so far, by (kind, peer or client), once written to the log.
 
-    Rolls up every interval as if it had closed (gateway.refusals), then sums the
+    Rolls up every interval as if it had closed (gateway.node.refusals), then sums the
     ``requests_refused`` entries of the whole log.
     """
     gateway = node(app)
@@ -248,7 +249,7 @@ def test_authentication_and_authorization(pemkot, headers, status, code, kind):
             "submission_rejected", "inspektorat", "forbidden")
         assert counted(pemkot) == {}
     else:
-        # A caller that did not authenticate is only counted (gateway.refusals).
+        # A caller that did not authenticate is only counted (gateway.node.refusals).
         assert events(pemkot) == []
         assert counted(pemkot) == {(kind, None): 1}
 
@@ -274,7 +275,7 @@ def test_unknown_endpoint_and_method_are_json(pemkot):
 
 
 def deliver(apps, sender):
-    return transfer.run(node(sender), post=bridge(apps))
+    return sending.run(node(sender), post=bridge(apps))
 
 
 def test_batch_travels_with_signed_receipt_and_audit_trail(apps, pemkot, ombudsman):
@@ -338,7 +339,7 @@ def test_batches_respect_the_agreed_record_limit(deployment_factory, make_apps):
 
 def sealed_envelope(apps, pemkot):
     assert submit(pemkot, sample_records(TANGGAPAN, 2)).status_code == 202
-    (_batch_id,) = transfer.seal_pending(
+    (_batch_id,) = sending.seal_pending(
         node(pemkot), node(pemkot).config.agreement.flow(TANGGAPAN, sender="pemkot-bekasi")
     )
     with node(pemkot).store.read() as conn:
@@ -415,7 +416,7 @@ def test_dead_peer_leaves_batch_sealed_for_a_later_run_with_backoff(apps, pemkot
     def dead(url, body, timeout, headers):
         raise requests.ConnectionError("connection refused")
 
-    report = transfer.run(sender, post=dead)
+    report = sending.run(sender, post=dead)
     assert report.failed == report.sealed
     with sender.store.read() as conn:
         row = conn.execute(select(outbound_batches)).mappings().one()
@@ -423,9 +424,9 @@ def test_dead_peer_leaves_batch_sealed_for_a_later_run_with_backoff(apps, pemkot
     # The first retry waits between half and all of initial_seconds (30 s by default).
     wait = dt.datetime.fromisoformat(row["next_attempt_at"].replace("Z", "+00:00")) - start
     assert dt.timedelta(seconds=15) <= wait <= dt.timedelta(seconds=30)
-    assert transfer.run(sender, post=bridge(apps)).delivered == []  # not yet due
+    assert sending.run(sender, post=bridge(apps)).delivered == []  # not yet due
     moment[0] = start + dt.timedelta(seconds=31)
-    report = transfer.run(sender, post=bridge(apps))
+    report = sending.run(sender, post=bridge(apps))
     assert report.delivered == [row["batch_id"]]
 
 
@@ -434,7 +435,7 @@ def test_a_batch_is_dead_after_its_last_attempt_and_operators_retry_or_cancel_it
 
     import requests
 
-    from gateway import operations
+    from gateway.exchange import batch_admin
 
     assert submit(pemkot, sample_records(TANGGAPAN, 2)).status_code == 202
     sender = node(pemkot)
@@ -446,28 +447,28 @@ def test_a_batch_is_dead_after_its_last_attempt_and_operators_retry_or_cancel_it
 
     flow = sender.config.agreement.flow(TANGGAPAN, sender="pemkot-bekasi")
     for _ in range(flow.retry.max_attempts):
-        transfer.run(sender, post=dead)
+        sending.run(sender, post=dead)
         moment[0] += dt.timedelta(seconds=flow.retry.max_seconds + 1)
     with sender.store.read() as conn:
         row = conn.execute(select(outbound_batches)).mappings().one()
     assert (row["status"], row["attempts"]) == ("dead", flow.retry.max_attempts)
     assert events(pemkot)[-1]["event"] == "batch_dead_lettered"
-    [status] = [r for r in operations.status(sender) if r["dataset"] == TANGGAPAN]
+    [status] = [r for r in batch_admin.status(sender) if r["dataset"] == TANGGAPAN]
     assert status["dead"]["batches"] == 1 and status["dead"]["records"] == 2
-    assert transfer.run(sender, post=bridge(apps)).delivered == []  # dead: not sent
+    assert sending.run(sender, post=bridge(apps)).delivered == []  # dead: not sent
 
-    operations.retry(sender, row["batch_id"], operator="budi")
+    batch_admin.retry(sender, row["batch_id"], operator="budi")
     assert events(pemkot)[-1]["event"] == "batch_retry_requested"
     assert events(pemkot)[-1]["actor"] == "budi"
-    assert transfer.run(sender, post=bridge(apps)).delivered == [row["batch_id"]]
+    assert sending.run(sender, post=bridge(apps)).delivered == [row["batch_id"]]
     with pytest.raises(Exception, match="already delivered"):
-        operations.cancel(sender, row["batch_id"], operator="budi", release=True)
+        batch_admin.cancel(sender, row["batch_id"], operator="budi", release=True)
 
 
 def test_cancel_with_release_reseals_the_records(apps, pemkot):
     import requests
 
-    from gateway import operations
+    from gateway.exchange import batch_admin
 
     assert submit(pemkot, sample_records(TANGGAPAN, 3)).status_code == 202
     sender = node(pemkot)
@@ -475,12 +476,12 @@ def test_cancel_with_release_reseals_the_records(apps, pemkot):
     def dead(url, body, timeout, headers):
         raise requests.ConnectionError("connection refused")
 
-    [batch_id] = transfer.run(sender, post=dead).sealed
-    result = operations.cancel(sender, batch_id, operator="budi", release=True)
+    [batch_id] = sending.run(sender, post=dead).sealed
+    result = batch_admin.cancel(sender, batch_id, operator="budi", release=True)
     assert result == {"batch_id": batch_id, "status": "cancelled", "records_released": 3}
-    report = transfer.run(sender, post=bridge(apps))
+    report = sending.run(sender, post=bridge(apps))
     assert len(report.delivered) == 1 and report.delivered != [batch_id]
-    [status] = [r for r in operations.status(sender) if r["dataset"] == TANGGAPAN]
+    [status] = [r for r in batch_admin.status(sender) if r["dataset"] == TANGGAPAN]
     assert (status["cancelled"]["batches"], status["delivered"]["records"]) == (1, 3)
     assert status["pending"]["records"] == 0
 
@@ -495,7 +496,7 @@ def test_forged_receipt_is_not_accepted(apps, pemkot):
         head, payload, sig = token.split(".")
         return status, dict(answer, receipt=f"{head}.{payload}.{sig[::-1]}")
 
-    report = transfer.run(node(pemkot), post=forging)
+    report = sending.run(node(pemkot), post=forging)
     assert report.failed and not report.delivered
     assert events(pemkot)[-1]["reason"] == "bad_receipt"
 
@@ -539,7 +540,7 @@ def forged_envelope(
     import datetime as dt
     import uuid
 
-    from gateway.envelope import BatchHeader, seal_batch
+    from gateway.crypto.envelope import BatchHeader, seal_batch
 
     pemkot, ombudsman = node(apps["pemkot-bekasi"]), node(apps["ombudsman-ri"])
     header = BatchHeader(
@@ -606,7 +607,7 @@ def test_authenticated_but_unacceptable_batches_are_refused_and_audited(
 def test_a_signed_batch_with_a_member_given_twice_is_refused(
     apps, ombudsman, member, monkeypatch, caplog
 ):
-    from gateway import envelope
+    from gateway.crypto import envelope
 
     real = envelope._seal
     # Correctly signed and encrypted by the sender's keys, over these very bytes.
@@ -633,7 +634,7 @@ def test_same_batch_id_with_other_content_is_refused(apps, pemkot, ombudsman):
         batch_id = conn.execute(select(outbound_batches.c.batch_id)).scalar_one()
     import datetime as dt
 
-    from gateway.envelope import BatchHeader, seal_batch
+    from gateway.crypto.envelope import BatchHeader, seal_batch
 
     header = BatchHeader(
         sender="pemkot-bekasi",
@@ -838,14 +839,14 @@ def test_metrics_for_operators_only_from_the_database(apps, pemkot):
     def dead(url, body, timeout, headers):
         raise requests.ConnectionError("connection refused")
 
-    transfer.run(node(pemkot), post=dead)
+    sending.run(node(pemkot), post=dead)
     failed = scrape()
     assert failed[("gateway_outbox_pending_records", TANGGAPAN, None)] == 0
     assert failed[("gateway_outbound_batches", TANGGAPAN, "sealed")] == 1
     assert failed[("gateway_send_failures_total", TANGGAPAN, None)] == 1
     later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)  # past the retry's wait
     node(pemkot).clock = node(apps["ombudsman-ri"]).clock = lambda: later
-    transfer.run(node(pemkot), post=bridge(apps))
+    sending.run(node(pemkot), post=bridge(apps))
     done = scrape()
     assert done[("gateway_sent_records_total", TANGGAPAN, None)] == 3
     assert done[("gateway_sent_bytes_total", TANGGAPAN, None)] > 1000
@@ -856,7 +857,7 @@ def test_metrics_for_operators_only_from_the_database(apps, pemkot):
 def test_transfer_reports_progress_per_batch(apps, pemkot):
     assert submit(pemkot, sample_records(TANGGAPAN, 2)).status_code == 202
     calls = []
-    report = transfer.run(node(pemkot), post=bridge(apps),
+    report = sending.run(node(pemkot), post=bridge(apps),
                           progress=lambda *args: calls.append(args))
     assert len(report.delivered) == 1
     assert calls == [(TANGGAPAN, 0, 1), (TANGGAPAN, 1, 1), ("kegiatan_pengembangan", 0, 0)]
@@ -868,8 +869,8 @@ def test_channel_sequence_numbers_reveal_gaps_and_refuse_replays(apps, pemkot, o
 
     import requests
 
-    from gateway import operations
-    from gateway.envelope import BatchHeader, seal_batch
+    from gateway.crypto.envelope import BatchHeader, seal_batch
+    from gateway.exchange import batch_admin
 
     sender = node(pemkot)
 
@@ -877,12 +878,12 @@ def test_channel_sequence_numbers_reveal_gaps_and_refuse_replays(apps, pemkot, o
         raise requests.ConnectionError("connection refused")
 
     assert submit(pemkot, sample_records(TANGGAPAN, 1, seed=1)).status_code == 202
-    [first] = transfer.run(sender, post=dead).sealed
-    operations.cancel(sender, first, operator="budi", release=False)  # number 1 never arrives
+    [first] = sending.run(sender, post=dead).sealed
+    batch_admin.cancel(sender, first, operator="budi", release=False)  # number 1 never arrives
     assert submit(pemkot, sample_records(TANGGAPAN, 1, seed=2)).status_code == 202
-    [second] = transfer.run(sender, post=bridge(apps)).delivered
+    [second] = sending.run(sender, post=bridge(apps)).delivered
     assert submit(pemkot, sample_records(TANGGAPAN, 1, seed=3)).status_code == 202
-    [third] = transfer.run(sender, post=bridge(apps)).delivered
+    [third] = sending.run(sender, post=bridge(apps)).delivered
     with node(ombudsman).store.read() as conn:
         rows = conn.execute(select(inbound_batches.c.batch_id, inbound_batches.c.sequence))
         numbers = {batch_id: number for batch_id, number in rows}
@@ -937,8 +938,8 @@ def test_a_client_over_its_rate_limit_gets_429_and_others_are_not_held_back(
 
 
 def test_a_rate_limit_that_is_not_a_rate_is_refused_at_start(deployment):
-    from gateway.config import load_node_config
     from gateway.errors import ConfigError
+    from gateway.node.config import load_node_config
 
     config = deployment.config_path("pemkot-bekasi")
     config.write_text(config.read_text().replace(

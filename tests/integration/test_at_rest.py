@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from gateway import transfer
-from gateway.storage import metadata
+from gateway.exchange import sending
+from gateway.store.database import metadata
 from schemas.samples import sample_records
 from tests.conftest import BACKEND
 from tests.integration.test_api import bridge, node, submit
@@ -96,7 +96,7 @@ def test_no_table_of_either_node_holds_personal_data_in_clear(deployment_factory
     secrets = delivered | personal_data([(PERMINTAAN, halfway)])
 
     assert submit(ombudsman, whole, dataset=PERMINTAAN).status_code == 202
-    [batch_id] = transfer.run(node(ombudsman), post=bridge(apps)).delivered
+    [batch_id] = sending.run(node(ombudsman), post=bridge(apps)).delivered
     assert submit(ombudsman, halfway, dataset=PERMINTAAN).status_code == 202
     through = bridge(apps)
 
@@ -105,7 +105,7 @@ def test_no_table_of_either_node_holds_personal_data_in_clear(deployment_factory
             raise requests.ConnectionError("the line drops")
         return through(url, body, timeout, headers)
 
-    assert transfer.run(node(ombudsman), post=cut_after_two_chunks).failed
+    assert sending.run(node(ombudsman), post=cut_after_two_chunks).failed
     assert deployment.query("pemkot-bekasi", "SELECT count(*) FROM inbound_transfers") == [(1,)]
 
     # The receiver's system pulls the records in clear, chunk by chunk.

@@ -38,8 +38,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway import clients, inbox, signed_request, tlog, transfer
-from gateway.storage import outbound_batches
+from gateway.exchange import receiving, sending
+from gateway.node import audit_log, credentials
+from gateway.peers import signed_requests
+from gateway.store.database import outbound_batches
 from schemas.samples import sample_records
 from tests.conftest import PASSPHRASE, TOKENS, Deployment, NodeApp, build_apps
 
@@ -388,12 +390,12 @@ def _populate(apps: dict[str, NodeApp]) -> World:
     for name, dataset, count in (("p_single", PERMINTAAN, 2), ("p_chunked", PERMINTAAN, 40),
                                  ("kegiatan", KEGIATAN, 2)):
         _submit(ombudsman, "simpel", dataset, count, seed=len(ids) + 1)
-        ids[name] = _one_new(transfer.run(_node(ombudsman), post=push), "delivered")
+        ids[name] = _one_new(sending.run(_node(ombudsman), post=push), "delivered")
     # Outbound at Pemkot, sealed for the Ombudsman to pull.
     for name, count in (("t_single", 2), ("t_chunked", 40)):
         ids["submission"] = _submit(pemkot, "sistem-pengaduan", TANGGAPAN, count,
                                     seed=len(ids) + 1)
-        ids[name] = _one_new(transfer.run(_node(pemkot), post=_no_push), "sealed")
+        ids[name] = _one_new(sending.run(_node(pemkot), post=_no_push), "sealed")
     with _node(pemkot).store.read() as conn:
         rows = dict(conn.execute(
             select(outbound_batches.c.batch_id, outbound_batches.c.chunk_count)).all())
@@ -401,20 +403,20 @@ def _populate(apps: dict[str, NodeApp]) -> World:
             outbound_batches.c.batch_id == ids["t_single"])).scalar_one()
     assert rows[ids["t_single"]] == 1 and rows[ids["t_chunked"]] > 1, rows
     # The Ombudsman's node opens the single batch and signs its receipt, as a pull would.
-    delivery = inbox.receive(_node(ombudsman), str(envelope).encode())
+    delivery = receiving.receive(_node(ombudsman), str(envelope).encode())
     ids["receipt_body"] = json.dumps({"receipt": delivery.receipt})
-    tlog.checkpoint(_node(pemkot))
+    audit_log.checkpoint(_node(pemkot))
     # Managed clients with every right, one expired and one revoked: their tokens open nothing.
     rights = {"submit": [TANGGAPAN, KEGIATAN], "pull": [PERMINTAAN, KEGIATAN],
               "roles": ["auditor", "operator"]}
     node = _node(pemkot)
     real_clock = node.clock
     node.clock = lambda: real_clock() - dt.timedelta(days=2)
-    ids["expired-token"] = clients.add(node, "lapor-lama", expires_in_days=1, operator="budi",
+    ids["expired-token"] = credentials.add(node, "lapor-lama", expires_in_days=1, operator="budi",
                                        **rights)
     node.clock = real_clock
-    ids["revoked-token"] = clients.add(node, "lapor-dicabut", operator="budi", **rights)
-    clients.revoke(node, "lapor-dicabut", operator="budi")
+    ids["revoked-token"] = credentials.add(node, "lapor-dicabut", operator="budi", **rights)
+    credentials.revoke(node, "lapor-dicabut", operator="budi")
     return World(pemkot=pemkot, ombudsman=ombudsman, ids=ids)
 
 
@@ -430,7 +432,7 @@ def _headers(world: World, caller: str, method: str, target: str, body: bytes) -
     if caller in ("peer-signed", "self-signed"):
         party = OMBUDSMAN if caller == "peer-signed" else PEMKOT
         key = _node(world.ombudsman if party == OMBUDSMAN else world.pemkot).keys.signing
-        return {"Authorization": signed_request.authorization(
+        return {"Authorization": signed_requests.authorization(
             signing_key=key, issuer=party, audience=PEMKOT, method=method, target=target,
             body=body, now=dt.datetime.now(dt.UTC), jti=str(uuid.uuid4()))}
     return world.pemkot.auth(caller)

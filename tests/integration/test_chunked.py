@@ -8,8 +8,8 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from gateway import canonical, signed_request, transfer
-from gateway.envelope import (
+from gateway.crypto import canonical
+from gateway.crypto.envelope import (
     BatchHeader,
     ChunkInfo,
     forms_digest,
@@ -17,7 +17,14 @@ from gateway.envelope import (
     seal_chunk,
     seal_manifest,
 )
-from gateway.storage import inbound_batches, inbound_chunks, inbound_transfers, outbound_batches
+from gateway.exchange import sending
+from gateway.peers import signed_requests
+from gateway.store.database import (
+    inbound_batches,
+    inbound_chunks,
+    inbound_transfers,
+    outbound_batches,
+)
 from schemas.samples import sample_records
 from tests.integration.test_api import TANGGAPAN, bridge, counted, events, node, submit
 
@@ -73,7 +80,7 @@ def test_a_large_batch_travels_as_chunks_and_arrives_whole(chunked):
     apps, pemkot, ombudsman, _ = chunked
     records = sample_records(TANGGAPAN, 40, seed=3)
     assert submit(pemkot, records).status_code == 202
-    report = transfer.run(node(pemkot), post=bridge(apps))
+    report = sending.run(node(pemkot), post=bridge(apps))
     assert report.delivered == report.sealed and len(report.sealed) == 1
     row = outbound(pemkot)
     assert row["chunk_count"] > 3 and row["chunks_acked"] == row["chunk_count"]
@@ -103,13 +110,13 @@ def test_an_interrupted_batch_resumes_from_the_first_chunk_not_acknowledged(chun
         sent.append(url.rsplit("/", 1)[-1])
         return real(url, body, timeout, headers)
 
-    report = transfer.run(node(pemkot), post=cut_after_three)
+    report = sending.run(node(pemkot), post=cut_after_three)
     assert report.failed == report.sealed
     row = outbound(pemkot)
     assert (row["status"], row["chunks_acked"]) == ("sealed", 3)
-    from gateway import operations
+    from gateway.exchange import batch_admin
 
-    [status] = [r for r in operations.status(node(pemkot)) if r["dataset"] == TANGGAPAN]
+    [status] = [r for r in batch_admin.status(node(pemkot)) if r["dataset"] == TANGGAPAN]
     assert status["retrying"]["chunks"] == {"total": row["chunk_count"], "acked": 3}
     # Nothing is visible to the receiver's clients before the last chunk.
     with node(ombudsman).store.read() as conn:
@@ -121,7 +128,7 @@ def test_an_interrupted_batch_resumes_from_the_first_chunk_not_acknowledged(chun
 
     later(moment)
     log = []
-    report = transfer.run(node(pemkot), post=counting(real, log))
+    report = sending.run(node(pemkot), post=counting(real, log))
     assert report.delivered == [row["batch_id"]]
     assert log[0] == [row["batch_id"], "manifest"]
     assert sorted(int(i) for _, i in log[1:]) == list(range(3, row["chunk_count"]))
@@ -145,13 +152,13 @@ def test_a_damaged_chunk_is_refused_then_resent_and_never_committed_half(chunked
             body = (body[:-40] + bytes([body[-40] ^ 1]) + body[-39:] if damage == "flip"
                     else body[: len(body) // 2])
             # Signed as sent (a sender that damaged its own chunk): the envelope is refused.
-            headers = signed_request.headers(node(pemkot), ombudsman_party, "POST", url, body)
+            headers = signed_requests.headers(node(pemkot), ombudsman_party, "POST", url, body)
             status, answer = real(url, body, timeout, headers)
             answers.append((status, answer))
             return status, answer
         return real(url, body, timeout, headers)
 
-    report = transfer.run(node(pemkot), post=damaging)
+    report = sending.run(node(pemkot), post=damaging)
     assert report.failed == report.sealed
     # The peer is told nothing about why.
     assert answers == [(400, {"error": {"code": "envelope_rejected",
@@ -163,7 +170,7 @@ def test_a_damaged_chunk_is_refused_then_resent_and_never_committed_half(chunked
         held = [r.idx for r in conn.execute(select(inbound_chunks.c.idx))]
     assert 2 not in held and {0, 1} <= set(held)
     later(moment)
-    assert transfer.run(node(pemkot), post=real).delivered == [outbound(pemkot)["batch_id"]]
+    assert sending.run(node(pemkot), post=real).delivered == [outbound(pemkot)["batch_id"]]
     _, pulled = received_records(ombudsman, outbound(pemkot)["batch_id"])
     assert digests(pulled) == digests(records)
 
@@ -182,13 +189,13 @@ def test_a_chunk_damaged_in_transit_fails_its_request_signature_and_is_resent(ch
             return answers[-1]
         return real(url, body, timeout, headers)
 
-    assert transfer.run(node(pemkot), post=relay).failed
+    assert sending.run(node(pemkot), post=relay).failed
     assert answers == [(401, {"error": {"code": "unauthorized",
                                         "message": "request signature rejected"}})]
     assert "request_rejected" not in {e["event"] for e in events(ombudsman)}
     assert counted(ombudsman) == {("request_body_mismatch", "pemkot-bekasi"): 1}
     later(moment)
-    assert transfer.run(node(pemkot), post=real).delivered == [outbound(pemkot)["batch_id"]]
+    assert sending.run(node(pemkot), post=real).delivered == [outbound(pemkot)["batch_id"]]
     _, pulled = received_records(ombudsman, outbound(pemkot)["batch_id"])
     assert digests(pulled) == digests(records)
 
@@ -206,10 +213,10 @@ def test_a_lost_answer_to_the_last_chunk_is_answered_with_the_same_receipt(chunk
             raise requests.ReadTimeout("the answer was lost")
         return status, answer
 
-    transfer.run(node(pemkot), post=lose_the_receipt)
+    sending.run(node(pemkot), post=lose_the_receipt)
     later(moment)
     log = []
-    report = transfer.run(node(pemkot), post=counting(real, log))
+    report = sending.run(node(pemkot), post=counting(real, log))
     assert report.delivered == [outbound(pemkot)["batch_id"]]
     assert [p for _, p in log] == ["manifest"]  # committed already: the manifest gets the receipt
     assert outbound(pemkot)["receipt"] == receipts[0]
@@ -226,8 +233,8 @@ def forge(sender_app, receiver_app, records, *, root=None, chunk_size=3, created
                          sequence=1)
     forms = [canonical.dumps(r) for r in records]
     parts = [forms[i:i + chunk_size] for i in range(0, len(forms), chunk_size)]
-    from gateway.envelope import record_leaf
-    from gateway.merkle import root as merkle_root
+    from gateway.crypto.envelope import record_leaf
+    from gateway.tlog.merkle import root as merkle_root
     records_root = root or merkle_root([record_leaf(f) for f in forms]).hex()
     recipient = sender.peers.encryption_key_of("ombudsman-ri")
     manifest = seal_manifest(header, records_root=records_root,
@@ -408,7 +415,7 @@ def test_a_whole_batch_stored_beside_a_transfer_makes_its_last_chunk_a_conflict_
 ):
     """Storage from before the rule (a whole batch taken while a transfer was under way):
     the transfer's last chunk is refused as the conflict it is, every time, and audited."""
-    from gateway import inbox
+    from gateway.exchange import receiving
 
     _, pemkot, ombudsman, _ = chunked
     batch_id, manifest, chunks = forge(pemkot, ombudsman, sample_records(TANGGAPAN, 6, seed=17))
@@ -417,7 +424,7 @@ def test_a_whole_batch_stored_beside_a_transfer_makes_its_last_chunk_a_conflict_
     assert post(ombudsman, f"{base}/chunks/0", chunks[0])[0] == 200
     with monkeypatch.context() as patch:
         # As the receiver did before it checked: the whole batch is stored.
-        patch.setattr(inbox, "in_transfer", lambda conn, batch_id: False, raising=False)
+        patch.setattr(receiving, "in_transfer", lambda conn, batch_id: False, raising=False)
         status, _ = post(ombudsman, "/exchange/v1/batches",
                          whole(pemkot, sample_records(TANGGAPAN, 2, seed=18), sequence=2))
         assert status == 200
@@ -432,14 +439,14 @@ def test_a_whole_batch_stored_beside_a_transfer_makes_its_last_chunk_a_conflict_
 
 def expire_on_schedule(app):
     """Run the receiver's scheduled expiry job, as its scheduler would."""
-    from gateway import scheduler
+    from gateway.exchange import schedule
 
-    key = scheduler.node_key(node(app))
-    scheduler._register(key, node(app))
+    key = schedule.node_key(node(app))
+    schedule._register(key, node(app))
     try:
-        scheduler.expire_job(key)
+        schedule.expire_job(key)
     finally:
-        scheduler._unregister(key, node(app))
+        schedule._unregister(key, node(app))
 
 
 def test_a_transfer_left_half_way_expires_and_its_sender_starts_again_from_chunk_0(chunked):
@@ -453,7 +460,7 @@ def test_a_transfer_left_half_way_expires_and_its_sender_starts_again_from_chunk
             raise requests.ConnectionError("the sender's node was killed")
         return real(url, body, timeout, headers)
 
-    assert transfer.run(node(pemkot), post=cut_after_three).failed
+    assert sending.run(node(pemkot), post=cut_after_three).failed
     row = outbound(pemkot)
     with node(ombudsman).store.read() as conn:
         assert conn.execute(select(inbound_transfers.c.chunks_received)).scalar() == 3
@@ -479,12 +486,12 @@ def test_a_transfer_left_half_way_expires_and_its_sender_starts_again_from_chunk
     # A chunk that comes without its manifest now is refused; the sender's next attempt
     # posts the manifest first, and starts again from chunk 0.
     flow = node(pemkot).config.agreement.flow(TANGGAPAN, sender="pemkot-bekasi")
-    stray = transfer.seal_stored_chunk(node(pemkot), flow, transfer.stored_header(node(pemkot),
+    stray = sending.seal_stored_chunk(node(pemkot), flow, sending.stored_header(node(pemkot),
                                                                                  row), 3)
     assert post(ombudsman, f"/exchange/v1/batches/{row['batch_id']}/chunks/3", stray) == REFUSED
     assert refusals(ombudsman) == ["no_manifest"]
     log = []
-    report = transfer.run(node(pemkot), post=counting(real, log))
+    report = sending.run(node(pemkot), post=counting(real, log))
     assert report.delivered == [row["batch_id"]]
     assert log[0] == [row["batch_id"], "manifest"]
     assert sorted(int(i) for _, i in log[1:]) == list(range(row["chunk_count"]))
@@ -494,7 +501,7 @@ def test_a_transfer_left_half_way_expires_and_its_sender_starts_again_from_chunk
 
 def test_the_expiry_runs_on_the_schedule_of_a_node_that_receives_chunked_batches(
         chunked, deployment_factory, make_apps):
-    from gateway.scheduler import build_scheduler
+    from gateway.exchange.schedule import build_scheduler
 
     _, pemkot, ombudsman, _ = chunked
     plain = make_apps(deployment_factory())  # no flow larger than one envelope

@@ -7,7 +7,6 @@ The client's requests go to the apps through a transport adapter
 import pytest
 import requests
 
-from gateway import transfer
 from gateway.client import (
     AuthenticationFailed,
     GatewayClient,
@@ -17,7 +16,8 @@ from gateway.client import (
     RetryPolicy,
     ValidationFailed,
 )
-from gateway.storage import outbox_records, submissions
+from gateway.exchange import sending
+from gateway.store.database import outbox_records, submissions
 from schemas.samples import sample_records
 from tests.conftest import TOKENS
 from tests.flask_adapter import session_for
@@ -108,7 +108,7 @@ def test_pull_assembles_chunked_batches_checks_digests_and_acknowledges(
     sender, _ = client_of(pemkot)
     records = sample_records(TANGGAPAN, 30, seed=3)
     stored = sender.submit(TANGGAPAN, records, schema_version="1.0")
-    [batch_id] = transfer.run(node(pemkot), post=bridge(apps)).delivered
+    [batch_id] = sending.run(node(pemkot), post=bridge(apps)).delivered
     assert sender.submission_status(stored.submission_id).state == "delivered"
 
     receiver, _ = client_of(ombudsman)
@@ -133,7 +133,7 @@ def test_a_batch_over_128_kb_is_served_whole(apps, pemkot, ombudsman):
     sender, _ = client_of(pemkot)
     records = sample_records(TANGGAPAN, 300, seed=4)
     sender.submit(TANGGAPAN, records, schema_version="1.0")
-    [batch_id] = transfer.run(node(pemkot), post=bridge(apps)).delivered
+    [batch_id] = sending.run(node(pemkot), post=bridge(apps)).delivered
     receiver, _ = client_of(ombudsman)
     batch = receiver.get_batch(batch_id)
     assert batch.summary.chunk_count == 1

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from gateway import transfer
 from gateway.client import cli
-from gateway.storage import inbound_batches, outbox_records, submissions
+from gateway.exchange import sending
+from gateway.store.database import inbound_batches, outbox_records, submissions
 from schemas import registry
 from schemas.reader import csv_text
 from schemas.samples import sample_records
@@ -222,7 +222,7 @@ def test_pull_writes_durably_then_acknowledges_and_resumes(run, apps, pemkot, om
         code, out, _ = run(pemkot, "status")
         assert code == 0
         assert f"{file} (tanggapan_klarifikasi 1.0): 1 of 1 chunks stored; records: " in out
-        assert len(transfer.run(node(pemkot), post=bridge(apps)).delivered) == 1
+        assert len(sending.run(node(pemkot), post=bridge(apps)).delivered) == 1
 
     out_dir = tmp_path / "received"
 
@@ -270,7 +270,7 @@ def test_a_batch_written_but_not_acknowledged_is_acknowledged_next_time(run, app
     file = tmp_path / "t.json"
     file.write_text(json.dumps(sample_records(TANGGAPAN, 6, seed=6)))
     assert run(pemkot, "submit", "--dataset", TANGGAPAN, "--schema-version", "1.0", file)[0] == 0
-    [batch_id] = transfer.run(node(pemkot), post=bridge(apps)).delivered
+    [batch_id] = sending.run(node(pemkot), post=bridge(apps)).delivered
     out_dir = tmp_path / "received"
 
     def crash_before_ack(request, response):

@@ -21,7 +21,7 @@ import requests
 
 from gateway.client import GatewayClient, IdempotencyKeyReused
 from gateway.client.files import read_records
-from gateway.process import wait_until
+from gateway.ops.process import wait_until
 from schemas.export import json_schema
 from schemas.samples import sample_records
 from tests.conftest import TOKENS

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from gateway import clients
 from gateway.errors import BadRequest
+from gateway.node import credentials
 from schemas.samples import sample_records
 from tests.conftest import PASSPHRASE
 from tests.integration.test_api import PERMINTAAN, TANGGAPAN, events, node, submit
@@ -28,29 +28,29 @@ def test_a_managed_client_works_until_rotated_revoked_or_expired(pemkot):
     gateway = node(pemkot)
     now = [dt.datetime(2026, 11, 29, 1, 0, tzinfo=dt.UTC)]
     gateway.clock = lambda: now[0]
-    token = clients.add(gateway, "sistem-baru", submit=[TANGGAPAN], expires_in_days=30,
+    token = credentials.add(gateway, "sistem-baru", submit=[TANGGAPAN], expires_in_days=30,
                         operator="budi")
-    assert token.startswith(clients.TOKEN_PREFIX) and len(token) > 40
+    assert token.startswith(credentials.TOKEN_PREFIX) and len(token) > 40
     assert status_with(pemkot, token) == 202
     assert status_with(pemkot, token, PERMINTAAN) == 403  # only what it was given
     [entry] = [e for e in events(pemkot) if e["event"] == "client_added"]
     assert (entry["actor"], entry["client"]) == ("budi", "sistem-baru")
-    listed = {row["id"]: row for row in clients.listing(gateway)}
+    listed = {row["id"]: row for row in credentials.listing(gateway)}
     assert listed["sistem-baru"]["status"] == "active"
     assert token not in json.dumps(listed)
     assert hashlib.sha256(token.encode()).hexdigest() not in json.dumps(listed)
 
-    new = clients.rotate(gateway, "sistem-baru", operator="budi")
+    new = credentials.rotate(gateway, "sistem-baru", operator="budi")
     assert status_with(pemkot, token) == 401 and status_with(pemkot, new) == 202
 
     now[0] += dt.timedelta(days=31)
     assert status_with(pemkot, new) == 401
-    assert {r["id"]: r for r in clients.listing(gateway)}["sistem-baru"]["status"] == "expired"
+    assert {r["id"]: r for r in credentials.listing(gateway)}["sistem-baru"]["status"] == "expired"
 
-    other = clients.add(gateway, "sistem-lain", pull=[PERMINTAAN], operator="budi")
+    other = credentials.add(gateway, "sistem-lain", pull=[PERMINTAAN], operator="budi")
     assert pemkot.client.get(f"/api/v1/datasets/{PERMINTAAN}/batches",
                              headers=bearer(other)).status_code == 200
-    clients.revoke(gateway, "sistem-lain", operator="siti")
+    credentials.revoke(gateway, "sistem-lain", operator="siti")
     assert pemkot.client.get(f"/api/v1/datasets/{PERMINTAAN}/batches",
                              headers=bearer(other)).status_code == 401
     kinds = [(e["event"], e["actor"]) for e in events(pemkot) if e["event"].startswith("client_")]
@@ -66,15 +66,15 @@ def test_a_managed_client_works_until_rotated_revoked_or_expired(pemkot):
 ])
 def test_a_client_beyond_the_agreement_is_refused(pemkot, kwargs, message):
     with pytest.raises(BadRequest, match=message):
-        clients.add(node(pemkot), "sistem-x", operator="budi", **kwargs)
+        credentials.add(node(pemkot), "sistem-x", operator="budi", **kwargs)
 
 
 def test_ids_of_config_clients_and_existing_ones_are_taken(pemkot):
     with pytest.raises(BadRequest, match="in the node config"):
-        clients.add(node(pemkot), "sistem-pengaduan", operator="budi")
-    clients.add(node(pemkot), "sistem-y", operator="budi")
+        credentials.add(node(pemkot), "sistem-pengaduan", operator="budi")
+    credentials.add(node(pemkot), "sistem-y", operator="budi")
     with pytest.raises(BadRequest, match="exists"):
-        clients.add(node(pemkot), "sistem-y", operator="budi")
+        credentials.add(node(pemkot), "sistem-y", operator="budi")
 
 
 def run(*args, deployment):

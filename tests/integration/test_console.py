@@ -12,8 +12,11 @@ import re
 import pytest
 from sqlalchemy import select, text, update
 
-from gateway import auditor, clients, signed_request, transfer, witness
-from gateway.storage import audit_events
+from gateway.exchange import sending
+from gateway.node import credentials
+from gateway.peers import signed_requests, witness
+from gateway.store.database import audit_events
+from gateway.tlog import auditor
 from schemas.samples import sample_records
 from tests.conftest import TOKENS
 from tests.integration.test_api import bridge, submit
@@ -49,7 +52,7 @@ def bridge_get(apps):
 def exchanged(apps, pemkot, ombudsman):
     """One batch from Pemkot to the Ombudsman, delivered and acknowledged."""
     assert submit(pemkot, sample_records(TANGGAPAN, 4, seed=5)).status_code == 202
-    report = transfer.run(pemkot.node, post=bridge(apps))
+    report = sending.run(pemkot.node, post=bridge(apps))
     (batch_id,) = report.delivered
     for app in apps.values():  # each log's latest checkpoint cosigned by the other node
         witness.publish(app.node, post=flask_poster(apps))
@@ -112,10 +115,10 @@ def test_english_is_available(pemkot):
 
 
 def test_a_revoked_client_is_signed_out_at_once(pemkot):
-    token = clients.add(pemkot.node, "bpk-auditor", roles=["auditor"], operator="test")
+    token = credentials.add(pemkot.node, "bpk-auditor", roles=["auditor"], operator="test")
     assert sign_in(pemkot, token).status_code == 302
     assert pemkot.client.get("/console/exchanges").status_code == 200
-    clients.revoke(pemkot.node, "bpk-auditor", operator="test")
+    credentials.revoke(pemkot.node, "bpk-auditor", operator="test")
     assert pemkot.client.get("/console/exchanges").status_code == 302
 
 
@@ -211,12 +214,12 @@ def test_the_peer_evidence_is_for_the_batch_s_parties_only(apps, pemkot, ombudsm
     request = bridge_get(apps)
     party = ombudsman.node.config.agreement.party("pemkot-bekasi")
     url = party.base_url + path
-    status, body = request("GET", url, signed_request.headers(ombudsman.node, party, "GET",
+    status, body = request("GET", url, signed_requests.headers(ombudsman.node, party, "GET",
                                                              url, b""), b"", 5)
     assert status == 200 and json.loads(body)["batch_id"] == exchanged
     # Another batch id answers like an unknown one.
     other = url.replace(exchanged, "00000000-0000-7000-8000-000000000000")
-    status, _ = request("GET", other, signed_request.headers(ombudsman.node, party, "GET",
+    status, _ = request("GET", other, signed_requests.headers(ombudsman.node, party, "GET",
                                                             other, b""), b"", 5)
     assert status == 404
 
@@ -244,11 +247,11 @@ def test_the_log_page_verifies_and_flags_an_edited_entry(apps, pemkot, exchanged
 
 
 def test_paging_counts_and_walks_every_exchange(apps, pemkot, exchanged, monkeypatch):
-    import gateway.console
+    import gateway.http.console
 
     assert submit(pemkot, sample_records(TANGGAPAN, 2, seed=6)).status_code == 202
-    assert len(transfer.run(pemkot.node, post=bridge(apps)).delivered) == 1
-    monkeypatch.setattr(gateway.console, "PER_PAGE", 1)
+    assert len(sending.run(pemkot.node, post=bridge(apps)).delivered) == 1
+    monkeypatch.setattr(gateway.http.console, "PER_PAGE", 1)
     sign_in(pemkot)
     seen = []
     for number in (1, 2):
@@ -259,7 +262,7 @@ def test_paging_counts_and_walks_every_exchange(apps, pemkot, exchanged, monkeyp
 
 
 def test_the_log_page_lists_witness_alerts(pemkot):
-    from gateway.storage import witness_alerts
+    from gateway.store.database import witness_alerts
 
     with pemkot.node.store.write() as conn:
         conn.execute(witness_alerts.insert().values(
@@ -296,7 +299,7 @@ def copy_of(app, source=None):
 
 
 def session_rows(app, client_id=None):
-    from gateway.storage import console_sessions
+    from gateway.store.database import console_sessions
 
     query = select(console_sessions)
     if client_id is not None:
@@ -373,20 +376,20 @@ def test_another_worker_or_replica_honours_the_sign_out(deployment, make_apps, p
 
 @pytest.mark.parametrize("change", ["rotate", "revoke"])
 def test_rotating_or_revoking_the_auditor_client_ends_its_sessions(pemkot, change):
-    token = clients.add(pemkot.node, "bpk-auditor", roles=["auditor"], operator="test")
+    token = credentials.add(pemkot.node, "bpk-auditor", roles=["auditor"], operator="test")
     sign_in(pemkot, token)
     copy = copy_of(pemkot)
     other = pemkot.app.test_client()  # another auditor's session stays
     form = other.get("/console/login").get_data(as_text=True)
     other.post("/console/login", data={"token": AUDITOR, "csrf_token": csrf(form)})
     assert len(session_rows(pemkot, "bpk-auditor")) == 1
-    getattr(clients, change)(pemkot.node, "bpk-auditor", operator="test")
+    getattr(credentials, change)(pemkot.node, "bpk-auditor", operator="test")
     assert session_rows(pemkot, "bpk-auditor") == []  # nothing lingers
     for browser in (pemkot.client, copy):
         assert browser.get("/console/exchanges").status_code == 302
     assert other.get("/console/exchanges").status_code == 200
     if change == "rotate":  # the new token signs in anew
-        new_token = clients.rotate(pemkot.node, "bpk-auditor", operator="test")
+        new_token = credentials.rotate(pemkot.node, "bpk-auditor", operator="test")
         assert sign_in(pemkot, new_token).status_code == 302
         assert pemkot.client.get("/console/exchanges").status_code == 200
 
@@ -480,7 +483,7 @@ def test_a_running_node_ends_sessions_on_sign_out_rotate_revoke_and_command(depl
 
     import requests
 
-    from gateway.process import NodeProcess
+    from gateway.ops.process import NodeProcess
 
     deployment = deployment_factory(workers=2)
     party = "pemkot-bekasi"
@@ -551,9 +554,9 @@ def test_a_running_node_ends_sessions_on_sign_out_rotate_revoke_and_command(depl
 def test_the_sessions_command_deletes_expired_rows_and_wants_one_choice(deployment, pemkot):
     from click.testing import CliRunner
 
-    from gateway.cli import cli
-    from gateway.node import iso
-    from gateway.storage import console_sessions
+    from gateway.cli.main import cli
+    from gateway.node.node import iso
+    from gateway.store.database import console_sessions
 
     config = str(deployment.config_path("pemkot-bekasi"))
     sign_in(pemkot)

@@ -8,8 +8,8 @@ import requests
 from joserfc import jws
 from joserfc.jwk import KeySet
 
-from gateway import signed_request
-from gateway.process import wait_until
+from gateway.ops.process import wait_until
+from gateway.peers import signed_requests
 from schemas.samples import sample_records
 from tests.conftest import TOKENS
 
@@ -21,12 +21,12 @@ OTHER = {"ombudsman-ri": "pemkot-bekasi", "pemkot-bekasi": "ombudsman-ri"}
 
 def signed_headers(deployment, sender, receiver, url, body):
     """The headers with which ``sender``'s node signs a POST of ``body`` to ``url``."""
-    from gateway.keys import NodeKeys
+    from gateway.crypto.keys import NodeKeys
 
     config = deployment.config(sender)
     keys = NodeKeys.from_directory(config.key_dir, environ=deployment.env)
     target = url.split("/exchange", 1)[1]
-    return {"Authorization": signed_request.authorization(
+    return {"Authorization": signed_requests.authorization(
         signing_key=keys.signing, issuer=sender, audience=receiver, method="POST",
         target="/exchange" + target, body=body, now=dt.datetime.now(dt.UTC))}
 

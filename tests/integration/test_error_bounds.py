@@ -3,9 +3,9 @@ that slips past them) ends in a 500: every refusal is a 422 with a code, and aud
 
 import json
 
-from gateway import validation
-from gateway.storage import outbox_records
-from gateway.validation import MAX_ERRORS
+from gateway.exchange import validation
+from gateway.exchange.validation import MAX_ERRORS
+from gateway.store.database import outbox_records
 from schemas.samples import sample_records
 from tests.integration.test_api import TANGGAPAN, count, events, submit
 

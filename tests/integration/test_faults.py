@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from gateway.process import NodeProcess, wait_until
+from gateway.ops.process import NodeProcess, wait_until
 from schemas.samples import sample_records
 from tests.conftest import TOKENS
 from tests.integration.conftest import refused, start_nodes, stop_nodes
@@ -92,7 +92,7 @@ def test_two_replicas_one_killed_the_other_delivers_exactly_once(deployment_fact
     import os
     import signal
 
-    from gateway.process import free_port
+    from gateway.ops.process import free_port
 
     deployment = deployment_factory(interval=1, retry=RETRY)
     config = deployment.config_path("pemkot-bekasi")
@@ -142,7 +142,7 @@ def received_digests(deployment):
     import hashlib
     import json
 
-    from gateway import canonical
+    from gateway.crypto import canonical
 
     def payload(signed):
         part = signed.split(".")[1]
@@ -293,7 +293,7 @@ class TamperingProxy:
 
 def test_a_corrupted_and_a_truncated_chunk_are_refused_resent_and_never_committed_half(
         deployment_factory):
-    from gateway.process import free_port
+    from gateway.ops.process import free_port
 
     deployment = deployment_factory(**CHUNKED)
     # The agreement sends to the Ombudsman node's port; the relay listens there.
@@ -328,7 +328,7 @@ def test_a_corrupted_and_a_truncated_chunk_are_refused_resent_and_never_committe
 
 def test_the_leader_replica_killed_mid_transfer_the_other_finishes_without_duplicates(
         deployment_factory):
-    from gateway.process import free_port
+    from gateway.ops.process import free_port
 
     deployment = deployment_factory(**CHUNKED)
     config = deployment.config_path("pemkot-bekasi")

@@ -13,9 +13,9 @@ import pytest
 import requests
 from joserfc.jwk import OKPKey
 
-from gateway import signed_request
-from gateway.keys import NodeKeys, load_private
-from gateway.process import wait_until
+from gateway.crypto.keys import NodeKeys, load_private
+from gateway.ops.process import wait_until
+from gateway.peers import signed_requests
 from tests.integration.conftest import refused as counted_refusals
 from tests.integration.test_faults import start, submit
 
@@ -82,7 +82,7 @@ def received(deployment):
 def post_signed(node, body, key):
     """POST an envelope to ``node`` in a request signed as Pemkot's with ``key``."""
     path = "/exchange/v1/batches"
-    header = signed_request.authorization(
+    header = signed_requests.authorization(
         signing_key=key, issuer=PEMKOT, audience=OMBUDSMAN, method="POST", target=path,
         body=body, now=dt.datetime.now(dt.UTC))
     return requests.post(node.base_url + path, data=body, timeout=10, headers={

@@ -2,7 +2,7 @@
 
 The sender cuts batches to the agreed limits (docs/ENVELOPE.md section 10), and the
 receiver checks them again. This property test drives the real sealing
-(``transfer.seal_pending``, through ``transfer.run``) and the real receiver
+(``sending.seal_pending``, through ``sending.run``) and the real receiver
 (``POST /exchange/v1/batches`` and the chunked exchange, in process) across the
 whole range of valid limits and of record sizes and counts: every batch sealed must
 be received, none refused.
@@ -16,10 +16,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from gateway import canonical, transfer
-from gateway.config import DEFAULT_MAX_CHUNK_BYTES
-from gateway.envelope import envelope_limit, records_budget
-from gateway.storage import inbound_batches, outbound_batches
+from gateway.crypto import canonical
+from gateway.crypto.envelope import envelope_limit, records_budget
+from gateway.exchange import sending
+from gateway.node.config import DEFAULT_MAX_CHUNK_BYTES
+from gateway.store.database import inbound_batches, outbound_batches
 from schemas.samples import sample_records
 from tests.integration.test_api import TANGGAPAN, bridge, events, node, submit
 
@@ -109,7 +110,7 @@ def test_nothing_the_sender_seals_is_refused_by_the_agreed_limits(
         assert submit(pemkot, records[start:start + 500]).status_code == 202
     with node(ombudsman).store.read() as conn:
         before = conn.execute(select(func.count()).select_from(inbound_batches)).scalar_one()
-    report = transfer.run(node(pemkot), dataset=TANGGAPAN, post=bridge(apps))
+    report = sending.run(node(pemkot), dataset=TANGGAPAN, post=bridge(apps))
     refused = [e for e in events(ombudsman) if e["event"] == "envelope_rejected"]
     assert refused == [], (agreed, refused)
     assert report.failed == [] and report.errors == [], agreed

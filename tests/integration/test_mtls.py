@@ -6,12 +6,12 @@ import sys
 import pytest
 import requests
 
-from gateway import peer_jwks
-from gateway.config import load_agreement
-from gateway.devca import CA_CERT, client_files, make_dev_ca, party_files
-from gateway.node import Node
-from gateway.outbound import PeerTLS
-from gateway.process import NodeProcess, wait_until
+from gateway.node.config import load_agreement
+from gateway.node.node import Node
+from gateway.node.outbound_tls import PeerTLS
+from gateway.ops.devca import CA_CERT, client_files, make_dev_ca, party_files
+from gateway.ops.process import NodeProcess, wait_until
+from gateway.peers import jwks
 from schemas.samples import sample_records
 from tests.conftest import PARTIES, TOKENS
 
@@ -111,7 +111,7 @@ def test_a_process_configured_with_the_node_reaches_its_peer(mtls):
     # Node.from_config registers the node's TLS settings for its peers' https origins.
     node = Node.from_config(deployment.config("pemkot-bekasi"), environ=deployment.env)
     try:
-        report = peer_jwks.refresh(node)
+        report = jwks.refresh(node)
     finally:
         node.store.dispose()
     assert report.failed == {}

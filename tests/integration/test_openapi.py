@@ -37,8 +37,11 @@ from schemathesis.specs.openapi.checks import (
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request
 
-from gateway import openapi, signed_request, tlog, transfer
-from gateway.api.apidocs import CSP
+from gateway.exchange import sending
+from gateway.http import openapi
+from gateway.http.api.apidocs import CSP
+from gateway.node import audit_log
+from gateway.peers import signed_requests
 from schemas import registry
 from schemas.samples import sample_records
 from tests.conftest import PASSPHRASE, Deployment, NodeApp, build_apps
@@ -209,7 +212,7 @@ def _signing(wsgi_app: Any, signer: NodeApp, audience: str) -> Callable[..., Any
             body = environ["wsgi.input"].read(length) if length else b""
             environ["wsgi.input"] = io.BytesIO(body)
             query = environ.get("QUERY_STRING", "")
-            environ["HTTP_AUTHORIZATION"] = signed_request.authorization(
+            environ["HTTP_AUTHORIZATION"] = signed_requests.authorization(
                 signing_key=signer.node.keys.signing, issuer=signer.party, audience=audience,
                 method=environ["REQUEST_METHOD"],
                 target=request.path + (f"?{query}" if query else ""),
@@ -230,13 +233,13 @@ def fuzz_node(deployment_factory: Callable[..., Deployment]) -> Iterator[FuzzNod
             inbound = []
             for count, seed in ((2, 1), (40, 2)):
                 _submit(ombudsman, "simpel", PERMINTAAN, count, seed)
-                report = transfer.run(ombudsman.node, post=_push_to(pemkot))
+                report = sending.run(ombudsman.node, post=_push_to(pemkot))
                 inbound += [str(b) for b in report.delivered]
             outbound = []
             for count, seed in ((2, 3), (40, 4)):
                 _submit(pemkot, "sistem-pengaduan", TANGGAPAN, count, seed)
-                outbound += [str(b) for b in transfer.run(pemkot.node).sealed]
-            tlog.checkpoint(pemkot.node)
+                outbound += [str(b) for b in sending.run(pemkot.node).sealed]
+            audit_log.checkpoint(pemkot.node)
             assert len(inbound) == 2 and len(outbound) == 2
             pemkot.app.wsgi_app = _signing(pemkot.app.wsgi_app, ombudsman, PEMKOT)
             yield FuzzNode(pemkot, ombudsman, inbound, outbound)

@@ -7,9 +7,12 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway import keyops, readiness, refusals, transfer, witness
-from gateway.scheduler import build_scheduler
-from gateway.storage import witness_alerts
+from gateway.exchange import sending
+from gateway.exchange.schedule import build_scheduler
+from gateway.http import readiness
+from gateway.node import key_lifecycle, refusals
+from gateway.peers import witness
+from gateway.store.database import witness_alerts
 from schemas.samples import sample_records
 from tests.conftest import TOKENS
 from tests.integration.test_api import bridge, node
@@ -176,7 +179,8 @@ def test_a_key_revoked_while_the_node_runs_makes_it_not_ready(pemkot, deployment
     readiness_of(pemkot).get = reachable
     config = deployment.config("pemkot-bekasi")
     kid = node(pemkot).keys.signing_kid
-    keyops.revoke(config, kid, operator="budi", reason="keyCompromise", environ=deployment.env)
+    key_lifecycle.revoke(config, kid, operator="budi", reason="keyCompromise",
+                         environ=deployment.env)
     answer = pemkot.client.get("/readyz", headers=pemkot.auth("operator"))
     assert answer.status_code == 503
     keys = answer.get_json()["checks"]["keys"]
@@ -236,14 +240,14 @@ def test_queue_lag_checkpoint_and_witness_figures_from_the_database(apps, pemkot
     assert pemkot.client.post(f"/api/v1/datasets/{TANGGAPAN}/records",
                               json={"schema_version": "1.0", "records": records},
                               headers=pemkot.auth()).status_code == 202
-    transfer.run(node(pemkot), post=unreachable_post)
+    sending.run(node(pemkot), post=unreachable_post)
     failing = scrape(pemkot)
     flow = {"dataset": TANGGAPAN, "peer": "ombudsman-ri"}
     assert value(failing, "gateway_outbound_waiting_records", **flow) == 4
     assert value(failing, "gateway_outbound_retrying_batches", **flow) == 1
 
     node(pemkot).clock = node(ombudsman).clock = later(hours=1)  # past the retry's wait
-    transfer.run(node(pemkot), post=bridge(apps))
+    sending.run(node(pemkot), post=bridge(apps))
     report = witness.publish(node(pemkot), post=flask_poster(apps))
     assert report.cosigned_by and not report.failed
     sent = scrape(pemkot)

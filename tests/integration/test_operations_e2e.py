@@ -6,7 +6,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.process import NodeProcess, free_port, wait_until
+from gateway.ops.process import NodeProcess, free_port, wait_until
 from tests.conftest import TOKENS
 
 pytestmark = pytest.mark.e2e

@@ -14,8 +14,10 @@ from collections import Counter
 import pytest
 from joserfc.jwk import OKPKey
 
-from gateway import inbox, keyops, peer_jwks, refusals, signed_request
 from gateway.errors import EnvelopeRejected
+from gateway.exchange import receiving
+from gateway.node import key_lifecycle, refusals
+from gateway.peers import jwks, signed_requests
 from tests.conftest import PASSPHRASE
 from tests.integration.test_api import counted, events, sealed_envelope
 
@@ -34,7 +36,7 @@ def send(app, body, header):
 
 def signature(sender, *, key=None, audience="ombudsman-ri", body, now=None, jti=None,
               target=PATH):
-    return signed_request.authorization(
+    return signed_requests.authorization(
         signing_key=key or sender.node.keys.signing, issuer=sender.party, audience=audience,
         method="POST", target=target, body=body, now=now or dt.datetime.now(dt.UTC), jti=jti)
 
@@ -87,15 +89,15 @@ def test_a_bad_request_signature_is_refused_and_audited(apps, pemkot, ombudsman,
 
 
 def test_a_served_key_the_agreement_does_not_pin_is_refused(apps, pemkot, ombudsman, deployment):
-    new = keyops.rotate(deployment.config("pemkot-bekasi"), "sig", operator="budi",
+    new = key_lifecycle.rotate(deployment.config("pemkot-bekasi"), "sig", operator="budi",
                         environ={"GATEWAY_KEY_PASSPHRASE": PASSPHRASE})
     served = pemkot.client.get("/exchange/v1/jwks")
     assert new.kid in {k["kid"] for k in served.get_json()["keys"]}
     # The Ombudsman's node has fetched Pemkot's JWKS, new key and all ...
-    report = peer_jwks.refresh(ombudsman.node,
+    report = jwks.refresh(ombudsman.node,
                                get=lambda url, timeout: (served.status_code, served.data))
     assert report.updated == ["pemkot-bekasi"]
-    from gateway.keys import NodeKeys
+    from gateway.crypto.keys import NodeKeys
 
     rotated = NodeKeys.from_directory(deployment.config("pemkot-bekasi").key_dir,
                                       environ={"GATEWAY_KEY_PASSPHRASE": PASSPHRASE})
@@ -109,14 +111,14 @@ def test_a_served_key_the_agreement_does_not_pin_is_refused(apps, pemkot, ombuds
 def test_a_party_delivers_only_what_it_signed(apps, pemkot, ombudsman):
     body = sealed_envelope(apps, pemkot).encode()
     # The node's own key is not a peer's key: refused before the envelope is looked at.
-    own = signed_request.authorization(
+    own = signed_requests.authorization(
         signing_key=ombudsman.node.keys.signing, issuer="ombudsman-ri", audience="ombudsman-ri",
         method="POST", target=PATH, body=body, now=dt.datetime.now(dt.UTC))
     refused_with(ombudsman, send(ombudsman, body, own), "unknown_key", None)
     # With a third party (another local government) a request could verify as its own:
     # the envelope inside must then be that party's too.
     with pytest.raises(EnvelopeRejected):
-        inbox.receive(ombudsman.node, body, requester="kota-depok")
+        receiving.receive(ombudsman.node, body, requester="kota-depok")
     assert events(ombudsman)[-1]["reason"] == "wrong_requester"
 
 
@@ -193,7 +195,7 @@ def test_a_request_whose_signature_fails_is_refused_before_its_body_is_read(
         forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
         header, reason, peer = f"GatewaySignature {head}.{forged}.{sig}", "signature", None
     elif case == "wrong_method":
-        header = signed_request.authorization(
+        header = signed_requests.authorization(
             signing_key=pemkot.node.keys.signing, issuer="pemkot-bekasi",
             audience="ombudsman-ri", method="PUT", target=PATH, body=body, now=now)
         reason, peer = "wrong_method", "pemkot-bekasi"

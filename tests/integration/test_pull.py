@@ -14,10 +14,12 @@ import pytest
 import requests
 from sqlalchemy import select, update
 
-from gateway import canonical, pull, signed_request, transfer
-from gateway.keys import NodeKeys, init_keys
-from gateway.scheduler import build_scheduler
-from gateway.storage import inbound_batches, outbound_batches, request_nonces
+from gateway.crypto import canonical
+from gateway.crypto.keys import NodeKeys, init_keys
+from gateway.exchange import pull, sending
+from gateway.exchange.schedule import build_scheduler
+from gateway.peers import signed_requests
+from gateway.store.database import inbound_batches, outbound_batches, request_nonces
 from schemas.samples import sample_records
 from tests.conftest import PASSPHRASE
 from tests.integration.test_api import TANGGAPAN, bridge, counted, events, node, submit
@@ -62,7 +64,7 @@ def pulled_chunked(deployment_factory, make_apps):
 def seal(pemkot, records):
     """Submit records to Pemkot and run its transfer: a pull flow is sealed, never posted."""
     assert submit(pemkot, records).status_code == 202
-    report = transfer.run(node(pemkot), post=no_push)
+    report = sending.run(node(pemkot), post=no_push)
     assert len(report.sealed) == 1 and not report.delivered and not report.failed
     return report.sealed[0]
 
@@ -83,7 +85,7 @@ def ask(app, method, target, *, key, issuer="ombudsman-ri", audience="pemkot-bek
         body=b"", now=None, signed_method=None, signed_target=None, signed_body=None,
         jti=None, content_type=None):
     """A request to ``app`` signed with ``key``; the signed_* arguments sign something else."""
-    header = signed_request.authorization(
+    header = signed_requests.authorization(
         signing_key=key, issuer=issuer, audience=audience,
         method=signed_method or method, target=signed_target or target,
         body=body if signed_body is None else signed_body,
@@ -99,7 +101,7 @@ def ombudsman_key(app):
 
 
 def rejected(app):
-    """The refused signed requests, counted (gateway.refusals): {(kind, peer): count}.
+    """The refused signed requests, counted (gateway.node.refusals): {(kind, peer): count}.
 
     None is audited on its own: until every check passed the caller is not authenticated.
     """
@@ -219,7 +221,7 @@ def test_pull_jobs_are_scheduled_on_the_receiver_and_transfers_still_seal(pulled
     _, pemkot, ombudsman = pulled
     receiving = {j.id: j for j in build_scheduler(node(ombudsman)).get_jobs()}
     job = receiving[f"pull:{TANGGAPAN}:pemkot-bekasi"]
-    assert job.func_ref == "gateway.scheduler:pull_job"
+    assert job.func_ref == "gateway.exchange.schedule:pull_job"
     assert job.args[1:] == (TANGGAPAN, "pemkot-bekasi")
     assert job.trigger.interval == dt.timedelta(hours=1)  # the flow's schedule
     sending = {j.id for j in build_scheduler(node(pemkot)).get_jobs()}
@@ -227,23 +229,23 @@ def test_pull_jobs_are_scheduled_on_the_receiver_and_transfers_still_seal(pulled
 
 
 def test_the_scheduled_pull_job_runs_under_its_leader_lock(pulled, monkeypatch):
-    from gateway import scheduler
+    from gateway.exchange import schedule
 
     _, _, ombudsman = pulled
     calls = []
     monkeypatch.setattr(pull, "run", lambda n, **kw: calls.append(kw) or pull.PullReport())
     key = "ombudsman-ri@test"
-    scheduler._register(key, node(ombudsman))
+    schedule._register(key, node(ombudsman))
     try:
-        scheduler.pull_job(key, TANGGAPAN, "pemkot-bekasi")
+        schedule.pull_job(key, TANGGAPAN, "pemkot-bekasi")
         assert calls == [{"dataset": TANGGAPAN, "sender": "pemkot-bekasi"}]
         with node(ombudsman).store.try_lock(f"pull:{TANGGAPAN}:pemkot-bekasi") as held:
             assert held
-            scheduler.pull_job(key, TANGGAPAN, "pemkot-bekasi")  # another replica pulls
-        scheduler.pull_job(key, "kegiatan_pengembangan", "pemkot-bekasi")  # a push flow
+            schedule.pull_job(key, TANGGAPAN, "pemkot-bekasi")  # another replica pulls
+        schedule.pull_job(key, "kegiatan_pengembangan", "pemkot-bekasi")  # a push flow
         assert len(calls) == 1
     finally:
-        scheduler._unregister(key, node(ombudsman))
+        schedule._unregister(key, node(ombudsman))
 
 
 # --- the signed requests ------------------------------------------------------------------
@@ -269,7 +271,7 @@ def test_a_signature_by_another_key_is_401(pulled, deployment_factory):
     for key in (node(pemkot).keys.signing, stranger):
         assert ask(pemkot, "GET", OUTBOX, key=key).status_code == 401
     # The Ombudsman's kid, with a signature by another key.
-    token = signed_request.sign(
+    token = signed_requests.sign(
         signing_key=stranger, issuer="ombudsman-ri", audience="pemkot-bekasi", method="GET",
         target=OUTBOX, body=b"", now=dt.datetime.now(dt.UTC))
     _, payload, signature = token.split(".")
@@ -291,13 +293,13 @@ def test_a_party_signing_as_another_party_is_401(pulled):
 def test_a_replayed_request_is_401_also_on_another_replica(pulled):
     _, pemkot, ombudsman = pulled
     target = f"{OUTBOX}?dataset={TANGGAPAN}"
-    header = signed_request.authorization(
+    header = signed_requests.authorization(
         signing_key=ombudsman_key(ombudsman), issuer="ombudsman-ri", audience="pemkot-bekasi",
         method="GET", target=target, body=b"", now=dt.datetime.now(dt.UTC))
     assert pemkot.client.get(target, headers={"Authorization": header}).status_code == 200
     assert pemkot.client.get(target, headers={"Authorization": header}).status_code == 401
     # A second replica of the Pemkot node, on the same database, knows the request too.
-    from gateway.app import create_app
+    from gateway.http.app import create_app
 
     replica = create_app(node(pemkot).config)
     try:
@@ -315,8 +317,8 @@ def test_request_ids_are_forgotten_once_their_window_has_closed(pulled):
     sender.clock = lambda: moment[0]
     key = ombudsman_key(ombudsman)
     assert ask(pemkot, "GET", OUTBOX, key=key, now=moment[0]).status_code == 200
-    moment[0] += dt.timedelta(seconds=signed_request.MAX_SKEW_SECONDS + 5)
-    signed_request._pruned.clear()  # let the next request prune at once
+    moment[0] += dt.timedelta(seconds=signed_requests.MAX_SKEW_SECONDS + 5)
+    signed_requests._pruned.clear()  # let the next request prune at once
     assert ask(pemkot, "GET", OUTBOX, key=key, now=moment[0]).status_code == 200
     with sender.store.read() as conn:
         assert len(conn.execute(select(request_nonces)).all()) == 1
@@ -357,7 +359,7 @@ def test_the_outbox_lists_only_sealed_batches_of_pull_flows_oldest_first(pulled)
     # A push flow's batch, to the same party: never in the outbox.
     assert submit(pemkot, sample_records("kegiatan_pengembangan", 1, seed=33),
                   dataset="kegiatan_pengembangan").status_code == 202
-    transfer.seal_pending(node(pemkot), node(pemkot).config.agreement.flow(
+    sending.seal_pending(node(pemkot), node(pemkot).config.agreement.flow(
         "kegiatan_pengembangan", sender="pemkot-bekasi"))
     listing = ask(pemkot, "GET", f"{OUTBOX}?dataset={TANGGAPAN}&limit=10", key=key).get_json()
     assert listing == {"batches": [
@@ -453,7 +455,7 @@ def test_a_party_cannot_see_or_take_another_partys_batches(deployment_factory, m
     pemkot, ombudsman = apps["pemkot-bekasi"], apps["ombudsman-ri"]
     theirs = seal(pemkot, sample_records(TANGGAPAN, 2, seed=41))
     assert submit(pemkot, sample_records("lahp", 1, seed=42), dataset="lahp").status_code == 202
-    [depoks] = transfer.seal_pending(node(pemkot),
+    [depoks] = sending.seal_pending(node(pemkot),
                                      node(pemkot).config.agreement.flow("lahp",
                                                                         sender="pemkot-bekasi"))
     depok = signing_key(deployment.root, DEPOK)
@@ -478,7 +480,7 @@ def test_a_party_cannot_see_or_take_another_partys_batches(deployment_factory, m
 def test_push_mode_flows_are_pushed_as_before(apps):
     pemkot = apps["pemkot-bekasi"]
     assert submit(pemkot, sample_records(TANGGAPAN, 1, seed=43)).status_code == 202
-    report = transfer.run(node(pemkot), post=bridge(apps))
+    report = sending.run(node(pemkot), post=bridge(apps))
     assert report.delivered == report.sealed
     with pytest.raises(Exception, match="pulls no dataset"):
         pull.run(node(apps["ombudsman-ri"]), dataset=TANGGAPAN)
@@ -544,7 +546,7 @@ def receiver_limits(app, **limits):
 
 
 def refusal_rows(app):
-    from gateway.storage import pull_refusals
+    from gateway.store.database import pull_refusals
 
     with node(app).store.read() as conn:
         return [(r.batch_id, r.reason, r.reported_at is not None)
@@ -552,7 +554,7 @@ def refusal_rows(app):
 
 
 def test_a_batch_refused_for_good_is_not_fetched_again_and_is_dead_at_the_sender(pulled):
-    from gateway import operations
+    from gateway.exchange import batch_admin
 
     apps, pemkot, ombudsman = pulled
     batch_id = seal(pemkot, sample_records(TANGGAPAN, 2, seed=41))
@@ -578,7 +580,7 @@ def test_a_batch_refused_for_good_is_not_fetched_again_and_is_dead_at_the_sender
     assert [(e["reason"], e["batch_id"]) for e in refused] == [("batch_limit", batch_id)]
     # Once the agreement is put right, the sender's operator offers it again; it is delivered.
     receiver_limits(ombudsman, max_records_per_batch=1000)
-    operations.retry(node(pemkot), batch_id, operator="operator")
+    batch_admin.retry(node(pemkot), batch_id, operator="operator")
     assert pull.run(node(ombudsman), request=pull_bridge(apps)).delivered == [batch_id]
     assert refusal_rows(ombudsman) == []
     assert outbound(pemkot, batch_id)["status"] == "delivered"

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from gateway.process import NodeProcess, free_port, wait_until
+from gateway.ops.process import NodeProcess, free_port, wait_until
 from tests.integration.test_faults import submit  # the same dataset: tanggapan_klarifikasi
 
 pytestmark = pytest.mark.e2e

@@ -1,5 +1,5 @@
 """Refusals of callers that did not authenticate are counted, not audited one by one
-(gateway.refusals); failed authentications are throttled per source address, in the
+(gateway.node.refusals); failed authentications are throttled per source address, in the
 database that every worker and replica shares.
 """
 
@@ -12,9 +12,11 @@ import pytest
 import requests
 from joserfc.jwk import OKPKey
 
-from gateway import auditor, refusals, signed_request, witness
-from gateway.config import load_node_config
-from gateway.process import NodeProcess, wait_until
+from gateway.node import refusals
+from gateway.node.config import load_node_config
+from gateway.ops.process import NodeProcess, wait_until
+from gateway.peers import signed_requests, witness
+from gateway.tlog import auditor
 from tests.conftest import TOKENS
 from tests.integration.test_api import counted, events
 from tests.integration.test_console import csrf
@@ -61,7 +63,7 @@ def test_ten_thousand_unauthenticated_requests_add_a_handful_of_entries(apps, pe
     path = "/exchange/v1/batches"
 
     def signed(key, issuer, now):
-        return {"Authorization": signed_request.authorization(
+        return {"Authorization": signed_requests.authorization(
             signing_key=key, issuer=issuer, audience=PEMKOT, method="POST", target=path,
             body=body, now=now)}
 

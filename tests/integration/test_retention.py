@@ -5,8 +5,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from gateway import retention
-from gateway.storage import inbound_batches, outbound_batches, outbox_records
+from gateway.exchange import retention
+from gateway.store.database import inbound_batches, outbound_batches, outbox_records
 from schemas.samples import sample_records
 from tests.integration.test_api import TANGGAPAN, bridge, events, node, submit
 
@@ -29,11 +29,11 @@ def kept_30_days(deployment_factory, make_apps):
 
 
 def deliver(apps, count, seed):
-    from gateway import transfer
+    from gateway.exchange import sending
 
     pemkot = apps["pemkot-bekasi"]
     assert submit(pemkot, sample_records(TANGGAPAN, count, seed=seed)).status_code == 202
-    [batch_id] = transfer.run(node(pemkot), post=bridge(apps)).delivered
+    [batch_id] = sending.run(node(pemkot), post=bridge(apps)).delivered
     return batch_id
 
 
@@ -73,12 +73,12 @@ def test_delivered_and_acknowledged_payloads_are_purged_after_the_period(kept_30
 
 def test_a_flow_without_retention_keeps_everything(kept_30_days):
     apps, moment = kept_30_days
-    from gateway import transfer
+    from gateway.exchange import sending
 
     ombudsman = apps["ombudsman-ri"]
     records = sample_records("permintaan_klarifikasi", 2, seed=3)
     assert submit(ombudsman, records, dataset="permintaan_klarifikasi").status_code == 202
-    assert transfer.run(node(ombudsman), post=bridge(apps)).delivered
+    assert sending.run(node(ombudsman), post=bridge(apps)).delivered
     moment[0] += dt.timedelta(days=3650)
     assert retention.purge(node(ombudsman)).sent == []
     assert retention.purge(node(apps["pemkot-bekasi"])).received == []
@@ -86,7 +86,7 @@ def test_a_flow_without_retention_keeps_everything(kept_30_days):
 
 def test_the_schedule_purges_only_where_the_agreement_keeps_payloads_for_a_time(
         kept_30_days, deployment_factory, make_apps):
-    from gateway.scheduler import build_scheduler
+    from gateway.exchange.schedule import build_scheduler
 
     apps, _ = kept_30_days
     plain = make_apps(deployment_factory())

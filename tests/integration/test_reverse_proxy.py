@@ -18,10 +18,11 @@ import pytest
 import requests
 from joserfc.jwk import OKPKey
 
-from gateway import refusals, signed_request
-from gateway.keys import NodeKeys
-from gateway.process import NodeProcess, free_port
-from gateway.proxy import NginxProcess, ProxyLimits, find_nginx, render_nginx
+from gateway.crypto.keys import NodeKeys
+from gateway.node import refusals
+from gateway.ops.process import NodeProcess, free_port
+from gateway.ops.proxy import NginxProcess, ProxyLimits, find_nginx, render_nginx
+from gateway.peers import signed_requests
 from schemas.samples import sample_records
 from tests.conftest import TOKENS
 from tests.integration.conftest import refused, start_nodes, stop_nodes, wait_until_exchanged
@@ -111,7 +112,7 @@ def test_a_bad_request_signature_is_answered_before_the_body_is_sent(nodes):
     now = dt.datetime.now(dt.UTC)
 
     def signed(key=keys.signing, audience=PEMKOT, at=now, body=bytes(BIG)):
-        return signed_request.authorization(
+        return signed_requests.authorization(
             signing_key=key, issuer=OMBUDSMAN, audience=audience, method="POST",
             target=signed_request_path(), body=body, now=at)
 

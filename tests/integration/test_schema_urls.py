@@ -3,7 +3,7 @@
 import pytest
 
 from gateway.client import GatewayClient, NotFound
-from gateway.openapi import document
+from gateway.http.openapi import document
 from schemas import registry
 from tests.flask_adapter import session_for
 

@@ -9,8 +9,9 @@ import threading
 import requests
 from sqlalchemy import select
 
-from gateway import clients, outbox, transfer
-from gateway.storage import audit_events, outbox_records, submissions
+from gateway.exchange import intake, sending
+from gateway.node import credentials
+from gateway.store.database import audit_events, outbox_records, submissions
 from schemas.samples import sample_records
 from tests.integration.test_api import bridge, count, node
 
@@ -81,7 +82,7 @@ def test_the_same_key_with_another_body_is_refused_and_stores_nothing(pemkot):
 
 
 def test_keys_are_per_client(pemkot):
-    token = clients.add(node(pemkot), "sistem-lain", submit=[TANGGAPAN], operator="budi")
+    token = credentials.add(node(pemkot), "sistem-lain", submit=[TANGGAPAN], operator="budi")
     data = body(sample_records(TANGGAPAN, 2, seed=3))
     mine = post(pemkot, data, '"k-1"')
     theirs = post(pemkot, data, '"k-1"', auth={"Authorization": f"Bearer {token}"})
@@ -124,13 +125,13 @@ def test_a_concurrent_request_with_the_key_is_answered_as_a_repeat(pemkot):
     """The unique constraint decides a race that the look-up before the insert cannot see."""
     who = node(pemkot).authenticate(pemkot.auth()["Authorization"])
     records = sample_records(TANGGAPAN, 2, seed=6)
-    keyed = outbox.Idempotency("race-1", "ab" * 32)
-    first, replayed = outbox.submit_once(node(pemkot), who, TANGGAPAN,
+    keyed = intake.Idempotency("race-1", "ab" * 32)
+    first, replayed = intake.submit_once(node(pemkot), who, TANGGAPAN,
                                          {"schema_version": "1.0", "records": records},
                                          idempotency=keyed)
     assert not replayed
     # A second request that passed its look-up before the first was committed:
-    again, replayed = outbox.submit_once(node(pemkot), who, TANGGAPAN,
+    again, replayed = intake.submit_once(node(pemkot), who, TANGGAPAN,
                                          {"schema_version": "1.0", "records": records},
                                          idempotency=keyed)
     assert (again, replayed) == (first, True)
@@ -185,7 +186,7 @@ def test_submission_status_follows_the_records_into_batches(apps, pemkot):
     def down(url, data, timeout, headers):
         raise requests.ConnectionError("connection refused")
 
-    [sealed] = transfer.run(node(pemkot), post=down).sealed
+    [sealed] = sending.run(node(pemkot), post=down).sealed
     found = status_of(pemkot, submitted["submission_id"]).get_json()
     assert found["state"] == "in_progress"
     assert found["records"]["sealed"] == 3
@@ -196,7 +197,7 @@ def test_submission_status_follows_the_records_into_batches(apps, pemkot):
 
     with node(pemkot).store.write() as conn:  # due again now
         conn.exec_driver_sql("UPDATE outbound_batches SET next_attempt_at = NULL")
-    assert transfer.run(node(pemkot), post=bridge(apps)).delivered == [sealed]
+    assert sending.run(node(pemkot), post=bridge(apps)).delivered == [sealed]
     found = status_of(pemkot, submitted["submission_id"]).get_json()
     assert found["state"] == "delivered"
     assert found["records"]["delivered"] == 3
@@ -207,7 +208,7 @@ def test_a_submission_in_several_batches(deployment_factory, make_apps):
     apps = make_apps(deployment_factory(max_records=4))
     pemkot = apps["pemkot-bekasi"]
     submitted = post(pemkot, body(sample_records(TANGGAPAN, 10, seed=9))).get_json()
-    delivered = transfer.run(node(pemkot), post=bridge(apps)).delivered
+    delivered = sending.run(node(pemkot), post=bridge(apps)).delivered
     assert len(delivered) == 3
     found = status_of(pemkot, submitted["submission_id"]).get_json()
     assert found["state"] == "delivered"
@@ -218,7 +219,7 @@ def test_a_submission_in_several_batches(deployment_factory, make_apps):
 
 def test_only_the_submitting_client_sees_its_submission(pemkot):
     submitted = post(pemkot, body(sample_records(TANGGAPAN, 1))).get_json()
-    token = clients.add(node(pemkot), "sistem-lain", submit=[TANGGAPAN], operator="budi")
+    token = credentials.add(node(pemkot), "sistem-lain", submit=[TANGGAPAN], operator="budi")
     for submission_id, auth in (
         (submitted["submission_id"], {"Authorization": f"Bearer {token}"}),
         (submitted["submission_id"], pemkot.auth("inspektorat")),

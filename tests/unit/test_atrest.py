@@ -12,12 +12,13 @@ from joserfc.jwk import OctKey
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import StatementError
 
-from gateway import atrest, migrate
-from gateway.atrest import Cipher, StorageKey, StoredPayloadError
+from gateway.crypto import atrest
+from gateway.crypto.atrest import Cipher, StorageKey, StoredPayloadError
+from gateway.crypto.keys import init_keys
 from gateway.errors import GatewayError, KeyMaterialError
-from gateway.keys import init_keys
-from gateway.production import problems
-from gateway.storage import FastInsert, Store, inbound_batches, outbox_records
+from gateway.node.startup_checks import problems
+from gateway.store import migrate
+from gateway.store.database import FastInsert, Store, inbound_batches, outbox_records
 from tests.conftest import PASSPHRASE, PRODUCTION_PBES2_COUNT
 
 ENV = {"GATEWAY_KEY_PASSPHRASE": PASSPHRASE}

@@ -5,7 +5,7 @@ import random
 import pytest
 import rfc8785
 
-from gateway import audit
+from gateway.store import audit_entries
 
 AT = dt.datetime(2026, 11, 28, 3, 4, 5, 678901, tzinfo=dt.UTC)
 
@@ -14,9 +14,9 @@ AT = dt.datetime(2026, 11, 28, 3, 4, 5, 678901, tzinfo=dt.UTC)
 def test_prepared_entries_are_exactly_rfc8785(seed):
     rng = random.Random(seed)
     fields = {name: rng.choice([f"v-{rng.randint(0, 9)}", rng.randint(0, 10**6), None])
-              for name in audit._FIELDS if rng.random() < 0.5}
-    event = audit.prepare(event=rng.choice(sorted(audit.EVENTS)), actor="simpel", at=AT,
-                          **fields)
+              for name in audit_entries._FIELDS if rng.random() < 0.5}
+    event = audit_entries.prepare(event=rng.choice(sorted(audit_entries.EVENTS)), actor="simpel",
+                                  at=AT, **fields)
     index = rng.choice([0, 7, 10**9])
     expected = {"v": 1, "index": index, "at": "2026-11-28T03:04:05.678901Z",
                 "event": event.columns["event"], "actor": "simpel"}
@@ -27,15 +27,15 @@ def test_prepared_entries_are_exactly_rfc8785(seed):
 
 def test_entries_refuse_unknown_events_and_fields():
     with pytest.raises(ValueError, match="unknown audit event"):
-        audit.prepare(event="record_viewed", actor="x", at=AT)
+        audit_entries.prepare(event="record_viewed", actor="x", at=AT)
     with pytest.raises(ValueError, match=r"may not carry \['nik'\]"):
-        audit.prepare(event="batch_pulled", actor="x", at=AT, nik="3275011202900001")
+        audit_entries.prepare(event="batch_pulled", actor="x", at=AT, nik="3275011202900001")
 
 
 def test_an_entry_with_a_member_given_twice_is_a_problem():
-    from gateway import auditor
+    from gateway.tlog import auditor
 
-    text = audit.prepare(event="batch_pulled", actor="simpel", at=AT).entry(0)
+    text = audit_entries.prepare(event="batch_pulled", actor="simpel", at=AT).entry(0)
     assert auditor._entry_problem(0, text) is None
     for member in ('"index":5', '"\\u0069ndex":0', '"v":1'):
         problem = auditor._entry_problem(0, "{" + member + "," + text[1:])

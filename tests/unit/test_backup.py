@@ -11,11 +11,11 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from gateway import audit
-from gateway.backup import backup_database, backup_keys
+from gateway.crypto.keys import init_keys
 from gateway.errors import GatewayError
-from gateway.keys import init_keys
-from gateway.storage import Store, audit_events
+from gateway.store import audit_entries
+from gateway.store.backup import backup_database, backup_keys
+from gateway.store.database import Store, audit_events
 from tests.conftest import PASSPHRASE
 
 
@@ -29,7 +29,7 @@ def test_a_database_written_to_meanwhile_is_copied_whole(tmp_path):
     def writer():  # the node goes on accepting work during the backup
         while not stop.is_set():
             with store.write() as conn:
-                audit.append(conn, event="submission_rejected", actor="t",
+                audit_entries.append(conn, event="submission_rejected", actor="t",
                              at=dt.datetime.now(dt.UTC), reason="bad_request")
             written.append(1)
 

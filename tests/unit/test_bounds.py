@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from marshmallow import Schema, fields, validate
 
-from gateway import canonical
+from gateway.crypto import canonical
+from gateway.exchange.validation import validator_for
 from gateway.messages import LANGUAGES, field_message
-from gateway.validation import validator_for
 from schemas import registry
 from schemas._base import MAX_SAFE_INTEGER, AgreedSchema
 from schemas.samples import sample_records

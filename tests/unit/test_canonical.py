@@ -1,4 +1,4 @@
-"""gateway.canonical writes exactly what the rfc8785 reference writes, or refuses alike."""
+"""gateway.crypto.canonical writes exactly what the rfc8785 reference writes, or refuses alike."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import rfc8785
 
-from gateway import canonical
+from gateway.crypto import canonical
 from schemas.samples import sample_records
 
 # Characters chosen for where serialisers differ: escapes and controls, DEL,

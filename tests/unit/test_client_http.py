@@ -185,7 +185,7 @@ def test_the_token_is_not_in_its_repr():
 
 
 def test_records_digest_is_the_nodes():
-    from gateway import canonical
+    from gateway.crypto import canonical
 
     records = [{"b": 1, "a": "é", "c": [True, None, 2.5]}, {"z": "\u2028"}]
     expected = canonical.dumps(records)

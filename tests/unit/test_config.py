@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import load_agreement, load_node_config
 from gateway.errors import ConfigError
+from gateway.node.config import load_agreement, load_node_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

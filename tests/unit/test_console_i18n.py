@@ -5,7 +5,7 @@ from pathlib import Path
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from gateway.console import i18n
+from gateway.http.console import i18n
 
 TEMPLATES = Path(i18n.__file__).parent / "templates"
 CATALOGUE = Path(i18n.__file__).parent / "translations" / "id" / "LC_MESSAGES" / "messages.po"

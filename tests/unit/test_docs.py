@@ -19,7 +19,7 @@ def test_every_command_the_operations_guide_names_exists():
 
     import click
 
-    from gateway.cli import cli
+    from gateway.cli.main import cli
 
     text = (DOCS.parent / "OPERATIONS.md").read_text(encoding="utf-8")
     # As commands are written there: in code spans, code blocks and after a bin/ path.

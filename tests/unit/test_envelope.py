@@ -5,7 +5,7 @@ import json
 import pytest
 from joserfc.jwk import OKPKey
 
-from gateway.envelope import (
+from gateway.crypto.envelope import (
     BatchHeader,
     open_batch,
     records_digest,
@@ -13,8 +13,8 @@ from gateway.envelope import (
     sign_receipt,
     verify_receipt,
 )
+from gateway.crypto.keys import PeerKey, PeerKeys
 from gateway.errors import EnvelopeRejected, VerificationFailed
-from gateway.keys import PeerKey, PeerKeys
 
 NOW = dt.datetime(2026, 11, 28, 3, 0, tzinfo=dt.UTC)
 
@@ -197,8 +197,8 @@ def test_signed_but_malformed_documents_are_rejected(keys, field, value, reason)
     {"v": "\U0001f600 emoji", "z": "\u00e9"},
 ])
 def test_a_chunk_gives_the_canonical_form_of_every_record(keys, record):
-    from gateway import canonical
-    from gateway.envelope import forms_digest, open_chunk, record_leaf, seal_chunk
+    from gateway.crypto import canonical
+    from gateway.crypto.envelope import forms_digest, open_chunk, record_leaf, seal_chunk
 
     forms = [canonical.dumps(record), canonical.dumps({"k": 0})]
     token = seal_chunk(make_header(), 0, forms, signing_key=keys["o_sig"],
@@ -312,8 +312,15 @@ def test_a_batch_whose_jwe_header_repeats_a_parameter_is_refused(keys):
 
 
 def _manifest_and_chunk(keys):
-    from gateway import canonical, merkle
-    from gateway.envelope import ChunkInfo, forms_digest, record_leaf, seal_chunk, seal_manifest
+    from gateway.crypto import canonical
+    from gateway.crypto.envelope import (
+        ChunkInfo,
+        forms_digest,
+        record_leaf,
+        seal_chunk,
+        seal_manifest,
+    )
+    from gateway.tlog import merkle
 
     forms = [canonical.dumps({"n": 1}), canonical.dumps({"n": 2})]
     root = merkle.root([record_leaf(f) for f in forms]).hex()
@@ -326,7 +333,7 @@ def _manifest_and_chunk(keys):
 
 
 def _opener(kind):
-    from gateway.envelope import open_chunk, open_manifest
+    from gateway.crypto.envelope import open_chunk, open_manifest
 
     function = {"manifest": open_manifest, "chunk": open_chunk}[kind]
 
@@ -383,7 +390,7 @@ def test_a_receipt_with_a_member_given_twice_is_refused(keys):
 def test_a_stored_signed_document_is_read_strictly(keys):
     from joserfc import jws
 
-    from gateway.envelope import signed_payload
+    from gateway.crypto.envelope import signed_payload
     from gateway.errors import InvalidJSON
 
     signed = jws.serialize_compact({"alg": "Ed25519", "typ": "gw-batch+jws"},

@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from gateway.validation import validator_for
+from gateway.exchange.validation import validator_for
 from schemas import registry
 from schemas.export import DIALECT, NOT_EXPRESSED, json_schema
 from schemas.samples import sample_records

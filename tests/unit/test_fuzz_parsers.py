@@ -32,11 +32,12 @@ from hypothesis import strategies as st
 from joserfc import jwe
 from joserfc.jwk import OKPKey
 
-from gateway import envelope as env
-from gateway import note, signed_request, witness
-from gateway.config import load_agreement, load_node_config
+from gateway.crypto import envelope as env
+from gateway.crypto.keys import PeerKey, PeerKeys
 from gateway.errors import ConfigError, EnvelopeRejected, RequestRejected, VerificationFailed
-from gateway.keys import PeerKey, PeerKeys
+from gateway.node.config import load_agreement, load_node_config
+from gateway.peers import signed_requests, witness
+from gateway.tlog import note
 from tests.conftest import LOG_ORIGINS, PASSPHRASE, TOKENS, build_apps
 
 REPO = Path(__file__).resolve().parents[2]
@@ -179,7 +180,7 @@ def compact_jws(key: OKPKey, header: bytes, payload: bytes) -> str:
     return f"{signing_input.decode()}.{b64url(signature)}"
 
 
-# -- envelopes (gateway/envelope.py) -------------------------------------------------------
+# -- envelopes (gateway/crypto/envelope.py) -------------------------------------------------------
 
 O_SIG = OKPKey.generate_key("Ed25519")
 O_ENC = OKPKey.generate_key("X25519")
@@ -380,7 +381,7 @@ def test_receipt_with_non_integer_record_count_is_refused(fragment):
     check_receipt(compact_jws(P_SIG, RECEIPT_HEADER, document))
 
 
-# -- C2SP notes (gateway/note.py) ----------------------------------------------------------
+# -- C2SP notes (gateway/tlog/note.py) ----------------------------------------------------------
 
 _LOG_KEY = Ed25519PrivateKey.generate()
 _WITNESS_KEY = Ed25519PrivateKey.generate()
@@ -530,7 +531,7 @@ def test_witness_answers_garbage_with_4xx_and_never_raises(node_apps, data):
     assert isinstance(answer.body, str)
 
 
-# -- configuration files (gateway/config.py) -----------------------------------------------
+# -- configuration files (gateway/node/config.py) -----------------------------------------------
 
 AGREEMENT_TOML = (REPO / "config" / "agreement.toml").read_text()
 NODE_TOML = (REPO / "config" / "pemkot-bekasi.toml").read_text().replace(
@@ -720,7 +721,7 @@ def test_unparseable_base_url_is_a_config_error(tmp_path, url):
               toml_document(NODE_DATA))
 
 
-# -- signed node-to-node requests (signed_request.verify) ----------------------------------
+# -- signed node-to-node requests (signed_requests.verify) ----------------------------------
 
 REQ_KEY = O_SIG
 REQ_NOW = dt.datetime(2026, 11, 30, 3, 0, tzinfo=dt.UTC)
@@ -733,7 +734,7 @@ REQ_HEADER = {"alg": "Ed25519", "kid": REQ_KEY.thumbprint(), "typ": "gw-request+
 
 def check_request(header: Any) -> Any:
     try:
-        return signed_request.verify(header, peer_keys=PEERS, audience="pemkot-bekasi",
+        return signed_requests.verify(header, peer_keys=PEERS, audience="pemkot-bekasi",
                                      method="GET", target=TARGET, body=b"", now=REQ_NOW)
     except RequestRejected as exc:
         event(f"refused: {exc.reason}")

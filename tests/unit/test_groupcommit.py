@@ -3,8 +3,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from gateway.groupcommit import GroupCommit
-from gateway.process import wait_until
+from gateway.ops.process import wait_until
+from gateway.store.groupcommit import GroupCommit
 
 
 def run_each(conn, works):

@@ -9,7 +9,7 @@ import datetime as dt
 
 import pytest
 
-from gateway.envelope import BATCH_ID, BatchHeader
+from gateway.crypto.envelope import BATCH_ID, BatchHeader
 from gateway.errors import NotFound
 
 UUID = "7d1f3c9e-0000-4000-8000-000000000001"
@@ -25,11 +25,11 @@ def test_a_batch_id_with_anything_after_it_is_refused(suffix):
 
 
 def test_a_submission_id_with_a_final_newline_is_unknown(tmp_path):
-    from gateway import outbox
+    from gateway.exchange import intake
 
     class _Node:  # status() refuses a malformed id before it reads anything
         pass
 
     with pytest.raises(NotFound):
-        outbox.status(_Node(), None, UUID + "\n")  # type: ignore[arg-type]
+        intake.status(_Node(), None, UUID + "\n")  # type: ignore[arg-type]
 

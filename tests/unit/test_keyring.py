@@ -5,12 +5,13 @@ import json
 
 import pytest
 
-from gateway import keyops, peer_jwks
-from gateway.config import load_agreement
+from gateway.crypto.keyring import Keyring
+from gateway.crypto.keys import NodeKeys, PeerKeys
 from gateway.errors import ConfigError, KeyMaterialError
-from gateway.keyring import Keyring
-from gateway.keys import NodeKeys, PeerKeys
-from gateway.node import own_pins
+from gateway.node import key_lifecycle
+from gateway.node.config import load_agreement
+from gateway.node.node import own_pins
+from gateway.peers import jwks
 from tests.conftest import PASSPHRASE
 
 # After the keys were made (their files' time), as a rotation is.
@@ -28,7 +29,7 @@ def events(app, event):
 
 
 def rotate(deployment, party, use, at=T0):
-    return keyops.rotate(deployment.config(party), use, operator="budi", environ=ENV, now=at)
+    return key_lifecycle.rotate(deployment.config(party), use, operator="budi", environ=ENV, now=at)
 
 
 def keys_at(deployment, party, at, pinned=None):
@@ -58,11 +59,12 @@ def test_an_encryption_key_rotation_keeps_the_old_key_for_decryption_until_retir
     keys = keys_at(deployment, OMBUDSMAN, T0)
     assert set(keys.decryption) == {first.encryption_kid, new.kid}
     with pytest.raises(KeyMaterialError, match="grace period"):
-        keyops.retire(deployment.config(OMBUDSMAN), first.encryption_kid, operator="budi",
+        key_lifecycle.retire(deployment.config(OMBUDSMAN), first.encryption_kid, operator="budi",
                       environ=ENV, now=T0 + dt.timedelta(days=1))
     with pytest.raises(KeyMaterialError, match="active; rotate it first"):
-        keyops.retire(deployment.config(OMBUDSMAN), new.kid, operator="budi", environ=ENV, now=T0)
-    keyops.retire(deployment.config(OMBUDSMAN), first.encryption_kid, operator="budi",
+        key_lifecycle.retire(deployment.config(OMBUDSMAN), new.kid, operator="budi", environ=ENV,
+                             now=T0)
+    key_lifecycle.retire(deployment.config(OMBUDSMAN), first.encryption_kid, operator="budi",
                   environ=ENV, now=T0 + dt.timedelta(days=8))
     assert set(keys_at(deployment, OMBUDSMAN, T0).decryption) == {new.kid}
     # Its private key is destroyed; its public key stays published, expired.
@@ -76,7 +78,7 @@ def test_an_encryption_key_rotation_keeps_the_old_key_for_decryption_until_retir
 def test_revoking_the_only_active_key_makes_a_replacement_and_is_audited(deployment, make_apps):
     config = deployment.config(PEMKOT)
     first = keys_at(deployment, PEMKOT, T0)
-    revoked, replacement = keyops.revoke(config, first.signing_kid, operator="budi",
+    revoked, replacement = key_lifecycle.revoke(config, first.signing_kid, operator="budi",
                                          reason="keyCompromise", environ=ENV, now=T0)
     assert revoked.status == "revoked" and replacement is not None
     jwks = Keyring.load(config.key_dir).public_jwks()
@@ -86,7 +88,7 @@ def test_revoking_the_only_active_key_makes_a_replacement_and_is_audited(deploym
     with pytest.raises(KeyMaterialError, match="signing key is not registered"):
         keys_at(deployment, PEMKOT, T0, own_pins(config))
     with pytest.raises(KeyMaterialError, match="already revoked"):
-        keyops.revoke(config, first.signing_kid, operator="budi", reason="keyCompromise",
+        key_lifecycle.revoke(config, first.signing_kid, operator="budi", reason="keyCompromise",
                       environ=ENV, now=T0)
     pemkot = make_apps(deployment_with_pin(deployment, PEMKOT, replacement.kid))[PEMKOT]
     assert pemkot.node.keys.signing_kid == replacement.kid
@@ -136,11 +138,11 @@ def test_jwks_refresh_keeps_what_parses_and_the_last_good_one_otherwise(apps):
     answers = iter([(200, b'{"keys": []}'), (200, b"not json"), (503, b""),
                     (200, b'{"keys": [1]}'), (200, b"{" + b" " * 70000 + b"}")])
     for expected in ("updated", "failed", "failed", "failed", "failed"):
-        report = peer_jwks.refresh(pemkot.node, get=lambda url, timeout: next(answers))
+        report = jwks.refresh(pemkot.node, get=lambda url, timeout: next(answers))
         assert (OMBUDSMAN in report.updated) == (expected == "updated")
         assert (OMBUDSMAN in report.failed) == (expected == "failed")
-    assert peer_jwks.load(pemkot.node.store) == {OMBUDSMAN: {"keys": []}}
-    same = peer_jwks.refresh(pemkot.node, get=lambda url, timeout: (200, b'{"keys": []}'))
+    assert jwks.load(pemkot.node.store) == {OMBUDSMAN: {"keys": []}}
+    same = jwks.refresh(pemkot.node, get=lambda url, timeout: (200, b'{"keys": []}'))
     assert same.unchanged == [OMBUDSMAN]
 
 

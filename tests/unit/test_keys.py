@@ -4,8 +4,8 @@ import stat
 
 import pytest
 
+from gateway.crypto.keys import NodeKeys, PeerKeys, init_keys, load_note_keys
 from gateway.errors import KeyMaterialError
-from gateway.keys import NodeKeys, PeerKeys, init_keys, load_note_keys
 
 ENV = {"GATEWAY_KEY_PASSPHRASE": "s3cret"}
 
@@ -95,8 +95,8 @@ def test_peer_jwks_refuses_private_or_mislabelled_keys(tmp_path):
 def test_a_jwks_with_a_member_given_twice_is_refused(tmp_path, text):
     from joserfc.jwk import OKPKey
 
-    from gateway import peer_jwks
-    from gateway.keys import load_jwks_file
+    from gateway.crypto.keys import load_jwks_file
+    from gateway.peers import jwks
 
     key = json.dumps(OKPKey.generate_key("Ed25519").as_dict(private=False))
     path = tmp_path / "jwks.json"
@@ -104,4 +104,4 @@ def test_a_jwks_with_a_member_given_twice_is_refused(tmp_path, text):
     with pytest.raises(KeyMaterialError, match="duplicate member name"):
         load_jwks_file(path)
     with pytest.raises(ValueError, match="duplicate member name"):  # a JWKS a peer serves
-        peer_jwks._parse((text % key).encode())
+        jwks._parse((text % key).encode())

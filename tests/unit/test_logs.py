@@ -1,4 +1,4 @@
-"""The node's log format (gateway.logs) and the gunicorn config's hooks around it."""
+"""The node's log format (gateway.ops.logs) and the gunicorn config's hooks around it."""
 
 import io
 import json
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from flask import Flask, g
 
-from gateway import gunicorn_config, logs
+from gateway.ops import gunicorn_config, logs
 
 
 def handler_of(fmt, name="node", *, access_log=False):

@@ -1,4 +1,4 @@
-"""gateway.merkle against published RFC 6962 test vectors and the RFC 9162 definitions."""
+"""gateway.tlog.merkle against published RFC 6962 test vectors and the RFC 9162 definitions."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.merkle import (
+from gateway.tlog.merkle import (
     EMPTY_ROOT,
     MemoryTree,
     ProofError,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from gateway import migrate
 from gateway.errors import GatewayError
-from gateway.storage import Store, metadata
+from gateway.store import migrate
+from gateway.store.database import Store, metadata
 
 
 def test_a_fresh_sqlite_database_is_migrated_to_the_declared_tables(tmp_path):

@@ -1,4 +1,4 @@
-"""gateway.note against the C2SP specifications and their reference implementations.
+"""gateway.tlog.note against the C2SP specifications and their reference implementations.
 
 Worked examples come from (repository, path):
 
@@ -31,8 +31,8 @@ import hashlib
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway import note
-from gateway.note import (
+from gateway.tlog import note
+from gateway.tlog.note import (
     AddCheckpoint,
     Checkpoint,
     CosignatureSigner,

@@ -18,9 +18,9 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from gateway import openapi
 from gateway.errors import FieldError, NotFound, SchemaViolation
-from gateway.validation import MAX_ERRORS
+from gateway.exchange.validation import MAX_ERRORS
+from gateway.http import openapi
 from schemas import registry
 from schemas.export import schema_body
 from schemas.samples import sample_records

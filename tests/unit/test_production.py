@@ -2,11 +2,11 @@
 
 import pytest
 
-from gateway.config import load_node_config
+from gateway.crypto.keys import init_keys
 from gateway.errors import ConfigError
-from gateway.keys import init_keys
-from gateway.node import Node
-from gateway.production import ProductionRefused, problems
+from gateway.node.config import load_node_config
+from gateway.node.node import Node
+from gateway.node.startup_checks import ProductionRefused, problems
 from tests.conftest import PASSPHRASE
 
 DEV_TOKEN_HASH = "e8831417c4cd760e84a39a09a09409890d72e0b5b47e22a8fef8e3bad824423c"
@@ -65,10 +65,11 @@ def test_the_shipped_configs_are_development_nodes():
 
 
 def test_production_refuses_a_rotated_key_stored_unencrypted(deployment):
-    from gateway import keyops
+    from gateway.node import key_lifecycle
 
     config = deployment.config("pemkot-bekasi")
-    keyops.rotate(config, "enc", operator="budi", environ={"GATEWAY_KEY_PASSPHRASE": PASSPHRASE})
-    entry = keyops.rotate(config, "sig", operator="budi", environ={}, insecure=True)
+    key_lifecycle.rotate(config, "enc", operator="budi",
+                         environ={"GATEWAY_KEY_PASSPHRASE": PASSPHRASE})
+    entry = key_lifecycle.rotate(config, "sig", operator="budi", environ={}, insecure=True)
     found = problems(config, {"GATEWAY_KEY_PASSPHRASE": PASSPHRASE})
     assert found == [f"{config.key_dir / entry.file} is not encrypted"]

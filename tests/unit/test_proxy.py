@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from gateway.cli import cli
-from gateway.config import load_node_config
-from gateway.proxy import ProxyLimits, ProxyTLS, render_nginx
+from gateway.cli.main import cli
+from gateway.node.config import load_node_config
+from gateway.ops.proxy import ProxyLimits, ProxyTLS, render_nginx
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "pemkot-bekasi.toml"
 

@@ -7,10 +7,10 @@ import threading
 import pytest
 from sqlalchemy import text
 
-from gateway import outbox, transfer
-from gateway.config import load_node_config
-from gateway.node import Node
-from gateway.storage import Store
+from gateway.exchange import intake, sending
+from gateway.node.config import load_node_config
+from gateway.node.node import Node
+from gateway.store.database import Store
 from schemas.samples import sample_records
 
 
@@ -47,7 +47,7 @@ def test_two_replicas_sealing_at_once_claim_every_record_once(postgres_url, depl
         client = next(c for c in config.clients if c.id == "simpel")
         records = sample_records("permintaan_klarifikasi", 40, seed=5)
         for start in range(0, 40, 10):
-            outbox.submit(replicas[0], client, "permintaan_klarifikasi",
+            intake.submit(replicas[0], client, "permintaan_klarifikasi",
                           {"schema_version": "1.0", "records": records[start:start + 10]})
         flow = config.agreement.flow("permintaan_klarifikasi", sender="ombudsman-ri")
         assert flow is not None
@@ -56,7 +56,7 @@ def test_two_replicas_sealing_at_once_claim_every_record_once(postgres_url, depl
 
         def seal(i: int) -> None:
             barrier.wait()
-            sealed[i] = transfer.seal_pending(replicas[i], flow)
+            sealed[i] = sending.seal_pending(replicas[i], flow)
 
         threads = [threading.Thread(target=seal, args=(i,)) for i in range(2)]
         for t in threads:
@@ -76,21 +76,21 @@ def test_two_replicas_sealing_at_once_claim_every_record_once(postgres_url, depl
 
 def test_a_scheduled_transfer_runs_on_one_replica_at_a_time(deployment, monkeypassphrase,
                                                             monkeypatch):
-    from gateway import scheduler
+    from gateway.exchange import schedule
 
     config = deployment.config("ombudsman-ri")
     node = Node.from_config(config)
     other = Store(config.database_url)
     ran: list[str] = []
-    monkeypatch.setattr(transfer, "run", lambda n, dataset: ran.append(dataset) or
-                        transfer.TransferReport())
+    monkeypatch.setattr(sending, "run", lambda n, dataset: ran.append(dataset) or
+                        sending.TransferReport())
     flow = config.agreement.flow("permintaan_klarifikasi", sender="ombudsman-ri")
     try:
         with other.try_lock("transfer:permintaan_klarifikasi:pemkot-bekasi") as leader:
             assert leader
-            scheduler._job(node, flow)  # another replica is the leader: skipped
+            schedule._job(node, flow)  # another replica is the leader: skipped
         assert ran == []
-        scheduler._job(node, flow)  # the leader is gone: this replica takes over
+        schedule._job(node, flow)  # the leader is gone: this replica takes over
         assert ran == ["permintaan_klarifikasi"]
     finally:
         other.dispose()

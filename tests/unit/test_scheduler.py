@@ -10,9 +10,9 @@ from apscheduler.events import EVENT_JOB_MISSED
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from gateway import scheduler as scheduler_module
-from gateway.node import Node
-from gateway.scheduler import build_scheduler, node_key
+from gateway.exchange import schedule as scheduler_module
+from gateway.exchange.schedule import build_scheduler, node_key
+from gateway.node.node import Node
 
 
 def test_one_job_per_outgoing_dataset_in_jakarta_time(deployment, monkeypassphrase):
@@ -140,10 +140,10 @@ def test_the_jobs_are_stored_in_the_nodes_database(deployment, monkeypassphrase)
     }
     job = jobs["transfer:tanggapan_klarifikasi"]
     # A textual reference and plain arguments: a stored job holds no live object.
-    assert job.func_ref == "gateway.scheduler:transfer_job"
+    assert job.func_ref == "gateway.exchange.schedule:transfer_job"
     assert job.args[1:] == ("tanggapan_klarifikasi", "ombudsman-ri")
     assert all(isinstance(arg, str) for arg in job.args)
-    assert jobs["audit:checkpoint"].func_ref == "gateway.scheduler:checkpoint_job"
+    assert jobs["audit:checkpoint"].func_ref == "gateway.exchange.schedule:checkpoint_job"
     assert not scheduler_module._NODES  # shut down: the node is no longer registered
 
 
@@ -280,7 +280,7 @@ def test_a_replica_that_loses_a_race_looks_again(deployment, monkeypassphrase):
     first = _restart(deployment)
     with _started(deployment) as other:  # a job the agreement does not have
         other.add_job(
-            "gateway.scheduler:checkpoint_job",
+            "gateway.exchange.schedule:checkpoint_job",
             "interval",
             args=("x",),
             hours=1,
@@ -368,7 +368,7 @@ def test_a_run_missed_by_more_than_the_grace_time_is_skipped_and_logged(
         )
 
     with (
-        caplog.at_level(logging.WARNING, logger="gateway.scheduler"),
+        caplog.at_level(logging.WARNING, logger="gateway.exchange.schedule"),
         _started(deployment, paused=False, before_start=listen),
     ):
         assert missed.wait(timeout=20)
@@ -376,7 +376,7 @@ def test_a_run_missed_by_more_than_the_grace_time_is_skipped_and_logged(
     assert any(
         "transfer:tanggapan_klarifikasi" in r.getMessage() and "missed" in r.getMessage()
         for r in caplog.records
-        if r.name == "gateway.scheduler"
+        if r.name == "gateway.exchange.schedule"
     )
     after = _restart(deployment)["transfer:tanggapan_klarifikasi"]
     assert after.next_run_time == down_since + dt.timedelta(hours=1)
@@ -394,11 +394,11 @@ def test_a_stored_job_finds_its_node_and_flow_when_it_runs(
         scheduler_module.transfer_job(
             PEMKOT + "@000000000000", "kegiatan_pengembangan", "ombudsman-ri"
         )
-        with caplog.at_level(logging.WARNING, logger="gateway.scheduler"):
+        with caplog.at_level(logging.WARNING, logger="gateway.exchange.schedule"):
             scheduler_module.transfer_job(key, "tanggapan_klarifikasi", "pemkot-bekasi")
             scheduler_module.transfer_job("ombudsman-ri@000000000000", "x", "y")
     assert ran == ["tanggapan_klarifikasi", "kegiatan_pengembangan"]
-    messages = [r.getMessage() for r in caplog.records if r.name == "gateway.scheduler"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "gateway.exchange.schedule"]
     assert any("no longer has this flow" in m for m in messages)
     assert any("does not run here" in m for m in messages)
     scheduler_module.transfer_job(key, "tanggapan_klarifikasi", "ombudsman-ri")  # shut down

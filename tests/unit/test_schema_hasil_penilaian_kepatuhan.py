@@ -5,7 +5,7 @@ import random
 import pytest
 from faker import Faker
 
-from gateway.validation import RecordValidator
+from gateway.exchange.validation import RecordValidator
 from schemas.hasil_penilaian_kepatuhan import (
     GRADES,
     OPINION_OF_GRADE,

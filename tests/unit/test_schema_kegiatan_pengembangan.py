@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from gateway.validation import validator_for
+from gateway.exchange.validation import validator_for
 from schemas.samples import sample_records
 
 

@@ -5,7 +5,7 @@ import random
 import pytest
 from faker import Faker
 
-from gateway.validation import RecordValidator
+from gateway.exchange.validation import RecordValidator
 from schemas.lahp import KESIMPULAN, LahpV1
 from schemas.samples._common import UNITS
 from schemas.samples.lahp import make

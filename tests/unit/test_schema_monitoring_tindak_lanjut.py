@@ -5,7 +5,7 @@ import random
 import pytest
 from faker import Faker
 
-from gateway.validation import RecordValidator
+from gateway.exchange.validation import RecordValidator
 from schemas.monitoring_tindak_lanjut import STATUS_TINDAK_LANJUT, MonitoringTindakLanjutV1
 from schemas.samples._common import UNITS
 from schemas.samples.monitoring_tindak_lanjut import make

@@ -1,6 +1,6 @@
 import pytest
 
-from gateway.validation import validator_for
+from gateway.exchange.validation import validator_for
 from schemas.samples import sample_records
 
 

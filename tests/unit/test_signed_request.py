@@ -10,9 +10,10 @@ from joserfc import jws
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import OKPKey
 
-from gateway import canonical, signed_request
+from gateway.crypto import canonical
+from gateway.crypto.keys import PeerKey, PeerKeys
 from gateway.errors import RequestRejected
-from gateway.keys import PeerKey, PeerKeys
+from gateway.peers import signed_requests
 
 NOW = dt.datetime(2026, 11, 30, 3, 0, tzinfo=dt.UTC)
 TARGET = "/exchange/v1/outbox?dataset=lahp&limit=100"
@@ -27,13 +28,13 @@ PEERS = PeerKeys([
 def sign(**overrides):
     args = {"signing_key": KEY, "issuer": "ombudsman-ri", "audience": "pemkot-bekasi",
             "method": "GET", "target": TARGET, "body": b"", "now": NOW}
-    return signed_request.sign(**{**args, **overrides})
+    return signed_requests.sign(**{**args, **overrides})
 
 
 def verify(header, **overrides):
     args = {"peer_keys": PEERS, "audience": "pemkot-bekasi", "method": "GET",
             "target": TARGET, "body": b"", "now": NOW}
-    return signed_request.verify(header, **{**args, **overrides})
+    return signed_requests.verify(header, **{**args, **overrides})
 
 
 def reason(header, **overrides):

@@ -10,8 +10,8 @@ import stat
 import pytest
 from sqlalchemy import func, select
 
-from gateway import storage
-from gateway.storage import FastInsert, Store, submissions
+from gateway.store import database
+from gateway.store.database import FastInsert, Store, submissions
 
 _INSERT = FastInsert(
     submissions,
@@ -61,7 +61,7 @@ def syncs(monkeypatch, tmp_path):
         seen.append({"file": os.readlink(f"/proc/self/fd/{fd}"), "rows_committed": rows})
         real(fd)
 
-    monkeypatch.setattr(storage.os, "fdatasync", observed)
+    monkeypatch.setattr(database.os, "fdatasync", observed)
     return seen
 
 

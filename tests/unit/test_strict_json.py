@@ -1,11 +1,11 @@
-"""The one strict JSON parser (gateway.strict_json) and the client's copy of its rules."""
+"""The one strict JSON parser (gateway.crypto.strict_json) and the client's copy of its rules."""
 
 import json
 
 import pytest
 
-from gateway import strict_json
 from gateway.client import _json as client_json
+from gateway.crypto import strict_json
 from gateway.errors import GatewayError, InvalidJSON
 
 DUPLICATES = [

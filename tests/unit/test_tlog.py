@@ -14,8 +14,11 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from gateway import audit, auditor, merkle, note, tlog, witness
-from gateway.node import Node
+from gateway.node import audit_log
+from gateway.node.node import Node
+from gateway.peers import witness
+from gateway.store import audit_entries
+from gateway.tlog import auditor, merkle, note
 from tests.conftest import TOKENS
 
 T0 = dt.datetime(2026, 11, 29, 8, 0, tzinfo=dt.UTC)
@@ -29,7 +32,7 @@ def node_of(apps: dict[str, Any], party: str) -> Node:
 def add_events(node: Node, count: int, *, batch_id: str | None = None) -> None:
     with node.store.write() as conn:
         for i in range(count):
-            audit.append(
+            audit_entries.append(
                 conn,
                 event="batch_sealed",
                 actor=node.party_id,
@@ -123,7 +126,7 @@ def flask_poster(apps: dict[str, Any]) -> witness.Poster:
 def test_checkpoint_commits_to_every_entry_with_rfc9162_hashing(apps):
     node = node_of(apps, "ombudsman-ri")
     add_events(node, 37)
-    signed = tlog.checkpoint(node)
+    signed = audit_log.checkpoint(node)
     leaves = [merkle.leaf_hash(e.encode()) for e in entries_of(node)]
     assert signed.size == 37
     assert signed.root_hash == merkle.root(leaves)
@@ -132,7 +135,7 @@ def test_checkpoint_commits_to_every_entry_with_rfc9162_hashing(apps):
         "ombudsman.test/audit", 37, signed.root_hash
     )
     # Nothing new: the same checkpoint, not another one.
-    assert tlog.checkpoint(node) == signed
+    assert audit_log.checkpoint(node) == signed
 
 
 def test_stored_proofs_equal_the_reference_tree_at_every_size(apps):
@@ -140,27 +143,27 @@ def test_stored_proofs_equal_the_reference_tree_at_every_size(apps):
     reference = merkle.MemoryTree()
     for step in (1, 2, 5, 9, 16, 17):  # integrated in several steps, across power-of-two edges
         add_events(node, step)
-        tlog.checkpoint(node)
+        audit_log.checkpoint(node)
     for entry in entries_of(node):
         reference.append(merkle.leaf_hash(entry.encode()))
     size = reference.size
     with node.store.read() as conn:
-        assert tlog.tree_size(conn) == size == 50
+        assert audit_log.tree_size(conn) == size == 50
         for n in range(1, size + 1):
-            assert tlog.mth(conn, 0, n) == reference.root(n)
+            assert audit_log.mth(conn, 0, n) == reference.root(n)
             for i in range(0, n, 7):
-                proof = tlog.inclusion_proof(conn, i, n)
+                proof = audit_log.inclusion_proof(conn, i, n)
                 assert proof == reference.inclusion_proof(i, n)
         for old in range(0, size + 1, 3):
             for new in range(old, size + 1, 5):
-                assert tlog.consistency_proof(conn, old, new) == reference.consistency_proof(
+                assert audit_log.consistency_proof(conn, old, new) == reference.consistency_proof(
                     old, new
                 )
 
 
 def test_a_backlog_is_integrated_in_several_transactions(apps, monkeypatch):
     node = node_of(apps, "ombudsman-ri")
-    monkeypatch.setattr(tlog, "_CHUNK", 7)
+    monkeypatch.setattr(audit_log, "_CHUNK", 7)
     add_events(node, 30)
     transactions = []
     write = node.store.write
@@ -170,7 +173,7 @@ def test_a_backlog_is_integrated_in_several_transactions(apps, monkeypatch):
         return write()
 
     monkeypatch.setattr(node.store, "write", counted)
-    signed = tlog.checkpoint(node)
+    signed = audit_log.checkpoint(node)
     leaves = [merkle.leaf_hash(e.encode()) for e in entries_of(node)]
     assert (signed.size, signed.root_hash) == (30, merkle.root(leaves))
     assert len(transactions) == 6  # 7 + 7 + 7 + 7 + 2 (short: caught up), then the signing
@@ -180,8 +183,8 @@ def test_a_gap_in_the_entries_is_refused_not_papered_over(apps):
     node = node_of(apps, "ombudsman-ri")
     add_events(node, 5)
     sql(node, "DELETE FROM audit_events WHERE idx = 2")
-    with pytest.raises(tlog.LogIntegrityError, match="audit entry 2 is missing"):
-        tlog.checkpoint(node)
+    with pytest.raises(audit_log.LogIntegrityError, match="audit entry 2 is missing"):
+        audit_log.checkpoint(node)
 
 
 # -- witnessing ------------------------------------------------------------------------------
@@ -197,7 +200,7 @@ def test_peer_witness_cosigns_and_keeps_the_log_consistent(apps):
     second = witness.publish(node, post=post)
     assert second.checkpoint.size == 7 and second.cosigned_by == ["pemkot.test/witness"]
     with node.store.read() as conn:
-        cosigned = tlog.cosigned_note(conn, second.checkpoint)
+        cosigned = audit_log.cosigned_note(conn, second.checkpoint)
     checkpoint, _, cosigners = auditor.open_checkpoint(cosigned, trusted(node, "ombudsman-ri"))
     assert checkpoint.size == 7
     assert [name for name, _ in cosigners] == ["pemkot.test/witness"]
@@ -233,7 +236,7 @@ def test_witness_refuses_an_inconsistent_checkpoint_once_with_its_evidence(apps)
     # A log that rewrote history: size 6 but a root that does not extend the cosigned 4.
     forged = _forged_checkpoint(node, 6, b"\x07" * 32)
     with node.store.read() as conn:
-        proof = tlog.consistency_proof(conn, 4, 4)
+        proof = audit_log.consistency_proof(conn, 4, 4)
     body = note.format_add_checkpoint(note.AddCheckpoint(4, (*proof, b"\x01" * 32), forged))
     for _ in range(3):  # presented again and again: one alert, one audit entry
         answer = witness.add_checkpoint(peer, body.encode())
@@ -267,7 +270,7 @@ def test_witness_refuses_an_older_checkpoint_and_the_log_sees_its_rollback(apps,
     add_events(node, 6)
     witness.publish(node, post=flask_poster(apps))
     with node.store.read() as conn:
-        older_root = tlog.mth(conn, 0, 4)
+        older_root = audit_log.mth(conn, 0, 4)
     older = _forged_checkpoint(node, 4, older_root)  # a validly signed, smaller checkpoint
     answer = witness.add_checkpoint(
         peer, note.format_add_checkpoint(note.AddCheckpoint(0, (), older)).encode()
@@ -304,7 +307,7 @@ def test_witness_refuses_an_older_checkpoint_and_the_log_sees_its_rollback(apps,
 def test_witness_refuses_bad_requests(apps, mangle, status):
     node, peer = node_of(apps, "ombudsman-ri"), node_of(apps, "pemkot-bekasi")
     add_events(node, 2)
-    signed = tlog.checkpoint(node)
+    signed = audit_log.checkpoint(node)
     body = note.format_add_checkpoint(note.AddCheckpoint(0, (), signed.note)).encode()
     answer = witness.add_checkpoint(peer, mangle(body, signed.note))
     assert answer.status == status
@@ -314,7 +317,7 @@ def test_witness_refuses_bad_requests(apps, mangle, status):
 def test_witness_endpoint_speaks_http(apps):
     node = node_of(apps, "ombudsman-ri")
     add_events(node, 2)
-    signed = tlog.checkpoint(node)
+    signed = audit_log.checkpoint(node)
     body = note.format_add_checkpoint(note.AddCheckpoint(0, (), signed.note))
     response = apps["pemkot-bekasi"].peer_post(
         witness.ADD_CHECKPOINT_PATH, body, content_type="text/plain"
@@ -406,7 +409,7 @@ def test_auditor_api_serves_entries_search_and_proofs(apps):
 def test_auditor_api_refuses_bad_queries_with_a_path(apps, query, path):
     node = node_of(apps, "ombudsman-ri")
     add_events(node, 3)
-    tlog.checkpoint(node)
+    audit_log.checkpoint(node)
     ombudsman = apps["ombudsman-ri"]
     answer = ombudsman.client.get("/api/v1/audit" + query, headers=ombudsman.auth("auditor"))
     assert answer.status_code == 400
@@ -444,7 +447,7 @@ def test_an_intact_log_verifies_and_grows_consistently(apps, tmp_path):
     add_events(node, 5)
     witness.publish(node, post=flask_poster(apps))
     add_events(node, 2)
-    tlog.checkpoint(node)  # signed, not yet witnessed
+    audit_log.checkpoint(node)  # signed, not yet witnessed
     report = _verify(apps, node, state)
     assert report.ok and report.previous_size == 20 and report.size == 25
     assert report.latest_size == 27
@@ -457,7 +460,7 @@ def test_an_unwitnessed_rewrite_is_not_trusted(apps, tmp_path):
     sql(node, "DELETE FROM audit_checkpoints")
     sql(node, "DELETE FROM audit_cosignatures")
     edit(node, 2, '"record_count":3', '"record_count":30')
-    tlog.checkpoint(node)
+    audit_log.checkpoint(node)
     with pytest.raises(auditor.VerificationError, match="no checkpoint has been cosigned yet"):
         _verify(apps, node)
     # Submitted to the witness, it is refused as inconsistent with what was cosigned.
@@ -547,7 +550,7 @@ def test_a_truncated_log_is_named(apps, tmp_path):
 def test_a_swapped_checkpoint_is_refused(apps, tmp_path):
     node, _ = _verified(apps, tmp_path)
     with node.store.read() as conn:
-        signed = tlog.latest_checkpoint(conn)
+        signed = audit_log.latest_checkpoint(conn)
     assert signed is not None
     lines = signed.note.split("\n")
     lines[2] = base64.b64encode(b"\x09" * 32).decode()
@@ -574,7 +577,7 @@ def test_a_forked_log_is_caught_by_the_saved_state(apps, tmp_path):
     sql(node, "DELETE FROM audit_checkpoints")
     edit(node, 0, '"record_count":1', '"record_count":2')
     add_events(node, 2)
-    tlog.checkpoint(node)
+    audit_log.checkpoint(node)
     # No witness cosigns it (see above); an auditor who accepts an unwitnessed
     # checkpoint still catches the fork with the checkpoint saved before.
     [problem] = auditor.verify_log(
@@ -655,7 +658,7 @@ def test_a_checkpoint_verifies_with_cryptography_alone(apps):
 
     node = node_of(apps, "ombudsman-ri")
     add_events(node, 3)
-    signed = tlog.checkpoint(node).note
+    signed = audit_log.checkpoint(node).note
     vkey = (node.config.party.note_keys_file.read_text().splitlines())[0]
 
     name, key_id, key = vkey.split("+", 2)  # base64 may hold "+"
@@ -758,7 +761,7 @@ def test_reconcile_tells_pending_and_refused_from_gaps():
 def test_entries_as_lines_equal_the_json_page(apps):
     node = node_of(apps, "ombudsman-ri")
     add_events(node, 5)
-    tlog.checkpoint(node)
+    audit_log.checkpoint(node)
     add_events(node, 2)  # not yet in the tree
     ombudsman = apps["ombudsman-ri"]
     auth = ombudsman.auth("auditor")

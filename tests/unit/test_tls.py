@@ -15,10 +15,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import PolicyBuilder, Store
 
-from gateway import outbound
-from gateway.cli import gunicorn_tls_arguments
-from gateway.config import TLSConfig, load_agreement, load_node_config
-from gateway.devca import (
+from gateway.cli.main import gunicorn_tls_arguments
+from gateway.errors import ConfigError
+from gateway.node import outbound_tls
+from gateway.node.config import TLSConfig, load_agreement, load_node_config
+from gateway.node.startup_checks import problems
+from gateway.ops.devca import (
     CA_CERT,
     CA_KEY,
     CA_VALIDITY_DAYS,
@@ -28,8 +30,6 @@ from gateway.devca import (
     make_dev_ca,
     party_files,
 )
-from gateway.errors import ConfigError
-from gateway.production import problems
 from tests.conftest import PASSPHRASE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,7 +145,7 @@ def test_serve_runs_tls_under_gunicorn_only(tls_deployment):
 
 
 def test_gunicorn_accepts_tls_1_2_and_newer_only():
-    from gateway import gunicorn_config
+    from gateway.ops import gunicorn_config
 
     made = []
 
@@ -290,37 +290,37 @@ def self_signed(cert_path, key_path):
 
 def test_outbound_calls_to_peers_use_the_node_tls_settings(tls_deployment):
     config = with_tls(tls_deployment)
-    outbound.configure(config)
+    outbound_tls.configure(config)
     tls_dir = tls_deployment.root / "tls"
     peer = config.agreement.party("ombudsman-ri").base_url
     assert peer == "https://gateway.ombudsman.test:8443"
-    assert outbound.tls_for(peer + "/exchange/v1/batches") == {
+    assert outbound_tls.tls_for(peer + "/exchange/v1/batches") == {
         "verify": str(tls_dir / "ca.pem"),
         "cert": (str(tls_dir / "pemkot-bekasi.pem"), str(tls_dir / "pemkot-bekasi-key.pem"))}
-    assert outbound.tls_for("https://GATEWAY.ombudsman.test:8443/x")["cert"] is not None
+    assert outbound_tls.tls_for("https://GATEWAY.ombudsman.test:8443/x")["cert"] is not None
     # The node's own URL, other hosts, ports and plain HTTP: the system's CAs, no certificate.
     own = config.agreement.party(PARTY).base_url
-    system = outbound.system_trust_store()
+    system = outbound_tls.system_trust_store()
     for url in (own, "https://gateway.ombudsman.test/x", "https://example.org:8443/x",
                 "http://gateway.ombudsman.test:8443/x", "not a url"):
-        assert outbound.tls_for(url) == {"verify": system, "cert": None}, url
+        assert outbound_tls.tls_for(url) == {"verify": system, "cert": None}, url
 
 
 def test_a_peer_without_a_peer_ca_file_is_verified_with_the_system_trust_store(
         tls_deployment, monkeypatch):
     text = ('\n[node.tls]\nclient_cert_file = "tls/client-sistem-pengaduan.pem"\n'
             'client_key_file = "tls/client-sistem-pengaduan-key.pem"\n')
-    outbound.configure(with_tls(tls_deployment, text))
+    outbound_tls.configure(with_tls(tls_deployment, text))
     url = "https://gateway.ombudsman.test:8443/exchange/v1/jwks"
-    tls = outbound.tls_for(url)
-    assert tls["verify"] == outbound.system_trust_store() == (
+    tls = outbound_tls.tls_for(url)
+    assert tls["verify"] == outbound_tls.system_trust_store() == (
         ssl.get_default_verify_paths().cafile or ssl.get_default_verify_paths().capath or True)
     assert tls["cert"] == tuple(str(p) for p in client_files(tls_deployment.root / "tls",
                                                              "sistem-pengaduan"))
     # OpenSSL's own variable names the system's store; verification is never turned off.
     bundle = tls_deployment.root / "tls" / CA_CERT
     monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
-    assert outbound.tls_for(url)["verify"] == str(bundle)
+    assert outbound_tls.tls_for(url)["verify"] == str(bundle)
     monkeypatch.setenv("SSL_CERT_FILE", str(tls_deployment.root / "none.pem"))
     monkeypatch.setenv("SSL_CERT_DIR", str(tls_deployment.root / "none"))
-    assert outbound.tls_for(url)["verify"] is True
+    assert outbound_tls.tls_for(url)["verify"] is True

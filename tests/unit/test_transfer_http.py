@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from gateway.transfer import MAX_ANSWER_BYTES, http_post
+from gateway.exchange.sending import MAX_ANSWER_BYTES, http_post
 
 
 class Peer(http.server.BaseHTTPRequestHandler):

@@ -2,7 +2,7 @@ import pytest
 from marshmallow import ValidationError
 
 from gateway.errors import SchemaViolation, UnknownDataset, UnknownSchemaVersion
-from gateway.validation import validator_for
+from gateway.exchange.validation import validator_for
 from schemas._base import check_nik
 from schemas.samples import sample_records
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from gateway.errors import EnvelopeRejected, SchemaViolation
-from gateway.inbox import check_records
+from gateway.exchange.receiving import check_records
+from gateway.exchange.validation import MAX_ERRORS, validator_for
 from gateway.messages import LANGUAGES, field_message
-from gateway.validation import MAX_ERRORS, validator_for
 from schemas._base import MAX_UNKNOWN_FIELDS
 from tests.unit.test_bounds import samples
 

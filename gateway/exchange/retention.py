@@ -1,0 +1,127 @@
+"""Purging delivered payloads after the retention period the agreement sets per flow.
+
+For a flow with ``retention_days``:
+
+* the sender purges a batch that many days after it was delivered: the records
+  in its outbox and the sealed envelope (or manifest) are emptied;
+* the receiver purges a batch that many days after its own system
+  acknowledged it: the signed batch (or manifest) and its chunks are emptied.
+  A batch nobody has acknowledged is never purged.
+
+Counts, digests, the receipt and the sequence number stay, and every purge is
+an audit entry with the batch's digest, so the log still proves what was
+exchanged. Purged batches are answered ``410 purged`` to clients.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+
+from gateway.exchange import sending
+from gateway.node.config import DatasetAgreement
+from gateway.node.node import Node, iso
+from gateway.store import audit_entries
+from gateway.store.database import inbound_batches, inbound_chunks, outbound_batches, outbox_records
+
+__all__ = ["PurgeReport", "purge"]
+
+
+@dataclass
+class PurgeReport:
+    sent: list[str] = field(default_factory=list)  # batch ids purged as the sender
+    received: list[str] = field(default_factory=list)  # and as the receiver
+
+
+def _audit(conn: Connection, node: Node, now: dt.datetime, row: Any, *, peer: str) -> None:
+    audit_entries.append(
+        conn,
+        event="batch_purged",
+        actor=node.party_id,
+        at=now,
+        dataset=row["dataset"],
+        batch_id=row["batch_id"],
+        peer=peer,
+        record_count=row["record_count"],
+        **sending.digest_fields(row),
+        **sending.chunk_fields(row),
+    )
+
+
+def purge(node: Node) -> PurgeReport:
+    """Purge every batch past its flow's retention period; one transaction per batch."""
+    report = PurgeReport()
+    now = node.now()
+    agreement = node.config.agreement
+    b, i = outbound_batches.c, inbound_batches.c
+    for flow, due in _due(agreement.outgoing(node.party_id), now):
+        for row in _rows(
+            node,
+            select(outbound_batches).where(
+                b.dataset == flow.name,
+                b.receiver == flow.receiver,
+                b.status == "delivered",
+                b.purged_at.is_(None),
+                b.delivered_at <= due,
+            ),
+        ):
+            with node.store.write() as conn:
+                conn.execute(
+                    update(outbox_records)
+                    .where(
+                        outbox_records.c.dataset == flow.name,
+                        outbox_records.c.batch_id == row["batch_id"],
+                    )
+                    .values(record="")
+                )
+                conn.execute(
+                    update(outbound_batches)
+                    .where(b.batch_id == row["batch_id"])
+                    .values(envelope="", purged_at=iso(now))
+                )
+                _audit(conn, node, now, row, peer=flow.receiver)
+            report.sent.append(row["batch_id"])
+    for flow, due in _due(agreement.incoming(node.party_id), now):
+        for row in _rows(
+            node,
+            select(*[c for c in inbound_batches.c if c.key != "signed"]).where(
+                i.dataset == flow.name,
+                i.sender == flow.sender,
+                i.purged_at.is_(None),
+                i.acked_at.is_not(None),
+                i.acked_at <= due,
+            ),
+        ):
+            with node.store.write() as conn:
+                conn.execute(
+                    update(inbound_chunks)
+                    .where(inbound_chunks.c.batch_id == row["batch_id"])
+                    .values(signed="", leaves=b"")
+                )
+                conn.execute(
+                    update(inbound_batches)
+                    .where(i.seq == row["seq"])
+                    .values(signed="", purged_at=iso(now))
+                )
+                _audit(conn, node, now, row, peer=flow.sender)
+            report.received.append(row["batch_id"])
+    return report
+
+
+def _due(flows: Iterable[DatasetAgreement], now: dt.datetime) -> list[tuple[DatasetAgreement, str]]:
+    """The flows that keep payloads for a time, each with the moment before which to purge."""
+    return [
+        (flow, iso(now - dt.timedelta(days=flow.retention_days)))
+        for flow in flows
+        if flow.retention_days is not None
+    ]
+
+
+def _rows(node: Node, statement: Any) -> list[Any]:
+    with node.store.read() as conn:
+        return list(conn.execute(statement).mappings().all())

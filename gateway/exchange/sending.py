@@ -1,0 +1,765 @@
+"""Sealing pending outbox records into batches and delivering them to the peer.
+
+Sealing and delivery are separate, idempotent steps. Sealing claims pending
+records in one transaction; delivery posts each sealed batch and marks it
+delivered only once the peer's signed receipt verifies. A batch posted twice
+(a retry after a lost answer, or two runs at once) is stored once by the
+receiver and answered with the same receipt.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import datetime as dt
+import hashlib
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from sqlalchemy import func, or_, select, update
+
+from gateway.crypto import strict_json
+from gateway.crypto.envelope import (
+    BatchHeader,
+    ChunkInfo,
+    document_sizes,
+    forms_digest,
+    seal_batch_forms,
+    seal_chunk,
+    seal_manifest,
+    verify_receipt,
+)
+from gateway.errors import GatewayError, VerificationFailed
+from gateway.node import outbound_tls
+from gateway.node.config import DatasetAgreement
+from gateway.node.node import Node, iso
+from gateway.peers import signed_requests
+from gateway.store import audit_entries
+from gateway.store.database import outbound_batches, outbound_chunks, outbox_records
+from gateway.tlog import merkle
+
+__all__ = [
+    "BATCHES_PATH",
+    "Poster",
+    "TransferReport",
+    "accept_receipt",
+    "chunk_fields",
+    "digest_fields",
+    "run",
+    "seal_pending",
+    "seal_stored_chunk",
+    "send_pending",
+    "stored_header",
+]
+
+log = logging.getLogger(__name__)
+
+BATCHES_PATH = "/exchange/v1/batches"
+JOSE_MEDIA_TYPE = "application/jose"
+
+# (url, body, timeout, headers) -> (status, json body or None). Tests cut the network here.
+Poster = Callable[[str, bytes, float, Mapping[str, str]], tuple[int, Any]]
+# The same with the headers that sign the request added: what sending calls.
+_SignedPoster = Callable[[str, bytes, float], tuple[int, Any]]
+
+
+# A receiver answers with a receipt or a progress note; anything longer is not read.
+MAX_ANSWER_BYTES = 256 * 1024
+
+
+def http_post(url: str, body: bytes, timeout: float, headers: Mapping[str, str]) -> tuple[int, Any]:
+    """POST an envelope; the answer's status and JSON body (None if it is not JSON).
+
+    Redirects are not followed (an envelope goes to the base URL of the
+    agreement, nowhere else), and an answer over :data:`MAX_ANSWER_BYTES` is
+    treated as no answer.
+    """
+    with requests.post(
+        url,
+        data=body,
+        timeout=timeout,
+        headers={**headers, "Content-Type": JOSE_MEDIA_TYPE},
+        stream=True,
+        allow_redirects=False,
+        **outbound_tls.tls_for(url),
+    ) as response:
+        raw = response.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
+        status = response.status_code
+    if len(raw) > MAX_ANSWER_BYTES:
+        return status, None
+    try:
+        return status, strict_json.loads(raw)
+    except ValueError:
+        return status, None
+
+
+@dataclass
+class TransferReport:
+    sealed: list[str] = field(default_factory=list)
+    delivered: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # datasets whose run raised
+
+    def merge(self, other: TransferReport) -> None:
+        self.sealed += other.sealed
+        self.delivered += other.delivered
+        self.failed += other.failed
+        self.errors += other.errors
+
+
+def seal_pending(node: Node, dataset: DatasetAgreement) -> list[str]:
+    """Seal every pending record of ``dataset`` into batches within the agreed limits."""
+    sealed: list[str] = []
+    while (batch_id := _seal_one(node, dataset)) is not None:
+        sealed.append(batch_id)
+    return sealed
+
+
+# Pending records read per query while a batch is sealed.
+_SEAL_PAGE = 1000
+
+
+@dataclass
+class _Chunk:
+    """A chunk being cut from the pending records: its count, digest and seq range."""
+
+    first_seq: int
+    last_seq: int = 0
+    record_count: int = 0
+    size: int = 0  # bytes of canonical records and commas
+    digest: Any = field(default_factory=lambda: hashlib.sha256(b"["))
+
+    def add(self, seq: int, record: bytes) -> None:
+        if self.record_count:
+            self.digest.update(b",")
+        self.digest.update(record)
+        self.record_count += 1
+        self.size += len(record) + 1
+        self.last_seq = seq
+
+    def info(self) -> ChunkInfo:
+        digest = self.digest.copy()
+        digest.update(b"]")
+        return ChunkInfo(self.record_count, digest.hexdigest())
+
+
+def _seal_one(node: Node, dataset: DatasetAgreement) -> str | None:
+    """Claim the oldest pending records of one schema version as a new batch.
+
+    The records are read a page at a time and cut into chunks of at most the
+    agreed chunk size, so memory stays bounded whatever the batch size. A batch
+    of one chunk is sealed whole (one envelope); a larger one is stored as its
+    chunks' record ranges under a signed manifest, and each chunk is sealed when
+    it is sent.
+    """
+    c = outbox_records.c
+    limit = dataset.max_chunk_bytes
+    with node.store.write() as conn:
+        # Replicas on PostgreSQL must not claim the same pending records.
+        node.store.serialize(conn, f"seal:{dataset.name}")
+        first = conn.execute(
+            select(c.schema_version)
+            .where(c.dataset == dataset.name, c.batch_id.is_(None))
+            .order_by(c.seq)
+            .limit(1)
+        ).first()
+        if first is None:
+            return None
+        version = first[0]
+        batch_id = str(uuid.uuid4())
+        now = node.now()
+        # The channel's next number; sealing runs one at a time per dataset.
+        sequence = 1 + int(
+            conn.execute(
+                select(func.coalesce(func.max(outbound_batches.c.sequence), 0)).where(
+                    outbound_batches.c.receiver == dataset.receiver,
+                    outbound_batches.c.dataset == dataset.name,
+                )
+            ).scalar_one()
+        )
+        header = BatchHeader(
+            sender=node.party_id,
+            receiver=dataset.receiver,
+            dataset=dataset.name,
+            schema_version=version,
+            batch_id=batch_id,
+            created_at=now,
+            sequence=sequence,
+        )
+        # Every document sealed must pass the receiver's checks of the agreed limits
+        # (docs/ENVELOPE.md section 10): each envelope's signed document (a whole
+        # batch, a chunk, the manifest) within max_chunk_bytes, a chunked batch's
+        # chunks together within max_batch_bytes, and the records within
+        # max_records_per_batch. The batch ends before the record that would break one.
+        sizes = document_sizes(header, dataset.max_records_per_batch)
+        chunk_room = limit - max(sizes.whole, sizes.chunk) + 1  # records' bytes in one
+        chunks: list[_Chunk] = []
+        first_forms: list[bytes] = []  # kept while the batch may still fit one envelope
+        tree = merkle.Frontier()
+        documents = count = 0  # the chunks' signed documents' bytes, at most; records
+        after = 0
+        full = False
+        while not full:
+            rows = conn.execute(
+                select(c.seq, c.record, c.record_sha256)
+                .where(
+                    c.dataset == dataset.name,
+                    c.batch_id.is_(None),
+                    c.schema_version == version,
+                    c.seq > after,
+                )
+                .order_by(c.seq)
+                .limit(min(_SEAL_PAGE, dataset.max_records_per_batch - count))
+            ).all()
+            taken: list[int] = []
+            for seq, text, digest in rows:
+                record = text.encode("utf-8")
+                grow = len(record) + 1
+                if chunks and chunks[-1].size + grow <= chunk_room:
+                    if documents + grow > dataset.max_batch_bytes:
+                        full = True
+                        break
+                    documents += grow
+                else:
+                    if chunks and chunks[-1].record_count == 0:
+                        raise AssertionError("a record larger than a chunk was accepted")
+                    if count and (
+                        # The manifest lists every chunk: it must stay within the limit too.
+                        sizes.manifest + (len(chunks) + 1) * sizes.entry > limit
+                        or documents + sizes.chunk + grow - 1 > dataset.max_batch_bytes
+                    ):
+                        full = True
+                        break
+                    if grow > chunk_room:
+                        raise AssertionError("a record larger than a chunk was accepted")
+                    chunks.append(_Chunk(first_seq=seq))
+                    documents += sizes.chunk + grow - 1
+                    if len(chunks) > 1:
+                        first_forms = []
+                chunks[-1].add(seq, record)
+                if len(chunks) == 1:
+                    first_forms.append(record)
+                tree.append(merkle.leaf_hash(bytes.fromhex(digest)))
+                count += 1
+                taken.append(seq)
+            for start in range(0, len(taken), _SEAL_PAGE // 2):
+                conn.execute(
+                    update(outbox_records)
+                    .where(c.seq.in_(taken[start : start + _SEAL_PAGE // 2]))
+                    .values(batch_id=batch_id)
+                )
+            if not rows or count >= dataset.max_records_per_batch:
+                full = True
+            else:
+                after = rows[-1][0]
+        recipient = node.peers.encryption_key_of(dataset.receiver)
+        digests: dict[str, Any]
+        if len(chunks) == 1:
+            envelope = seal_batch_forms(
+                header,
+                first_forms,
+                signing_key=node.keys.signing,
+                recipient_key=recipient,
+                max_bytes=dataset.max_chunk_bytes,
+            )
+            digests = {"records_sha256": chunks[0].info().records_sha256}
+        else:
+            infos = [chunk.info() for chunk in chunks]
+            root = tree.root().hex()
+            envelope = seal_manifest(
+                header,
+                records_root=root,
+                chunks=infos,
+                signing_key=node.keys.signing,
+                recipient_key=recipient,
+                max_bytes=limit,
+            )
+            conn.execute(
+                outbound_chunks.insert(),
+                [
+                    {
+                        "batch_id": batch_id,
+                        "idx": i,
+                        "record_count": info.record_count,
+                        "records_sha256": info.records_sha256,
+                        "first_seq": chunk.first_seq,
+                        "last_seq": chunk.last_seq,
+                    }
+                    for i, (chunk, info) in enumerate(zip(chunks, infos, strict=True))
+                ],
+            )
+            digests = {"records_root": root, "chunk_count": len(chunks)}
+        conn.execute(
+            outbound_batches.insert().values(
+                batch_id=batch_id,
+                dataset=dataset.name,
+                schema_version=version,
+                receiver=dataset.receiver,
+                record_count=count,
+                envelope=envelope,
+                status="sealed",
+                attempts=0,
+                created_at=iso(now),
+                sequence=sequence,
+                chunk_count=len(chunks),
+                chunks_acked=0,
+                records_sha256=digests.get("records_sha256"),
+                records_root=digests.get("records_root"),
+            )
+        )
+        audit_entries.append(
+            conn,
+            event="batch_sealed",
+            actor=node.party_id,
+            at=now,
+            dataset=dataset.name,
+            schema_version=version,
+            batch_id=batch_id,
+            sequence=sequence,
+            peer=dataset.receiver,
+            record_count=count,
+            envelope_sha256=hashlib.sha256(envelope.encode()).hexdigest(),
+            **digests,
+        )
+    return batch_id
+
+
+def _fail(node: Node, dataset: DatasetAgreement, row: Any, reason: str) -> None:
+    """Record a failed attempt: wait with backoff, or give the batch up (dead) after the last."""
+    now = node.now()
+    attempts = int(row["attempts"]) + 1
+    policy = dataset.retry
+    dead = attempts >= policy.max_attempts
+    wait = dt.timedelta(seconds=policy.delay(attempts, _jitter()))
+    common = {"dataset": row["dataset"], "batch_id": row["batch_id"], "peer": row["receiver"]}
+    with node.store.write() as conn:
+        conn.execute(
+            update(outbound_batches)
+            .where(outbound_batches.c.batch_id == row["batch_id"])
+            .values(
+                attempts=attempts,
+                last_attempt_at=iso(now),
+                last_error=reason,
+                status="dead" if dead else "sealed",
+                next_attempt_at=None if dead else iso(now + wait),
+            )
+        )
+        audit_entries.append(
+            conn,
+            event="batch_send_failed",
+            actor=node.party_id,
+            at=now,
+            **common,
+            reason=reason,
+            attempts=attempts,
+        )
+        if dead:
+            log.error(
+                "batch %s to %s: dead after %d attempts (last: %s); "
+                "'gateway transfer retry %s' sends it again",
+                row["batch_id"],
+                row["receiver"],
+                attempts,
+                reason,
+                row["batch_id"],
+            )
+            audit_entries.append(
+                conn,
+                event="batch_dead_lettered",
+                actor=node.party_id,
+                at=now,
+                **common,
+                reason=reason,
+                attempts=attempts,
+            )
+
+
+def _jitter() -> float:
+    return random.random()  # noqa: S311 (spreading retries, not a secret)
+
+
+# (dataset, batches done, batches to send) after each batch: for progress bars.
+Progress = Callable[[str, int, int], None]
+
+
+def send_pending(
+    node: Node,
+    dataset: DatasetAgreement,
+    *,
+    post: Poster = http_post,
+    progress: Progress | None = None,
+) -> TransferReport:
+    """Deliver every sealed, undelivered batch of ``dataset``, oldest first."""
+    report = TransferReport()
+    peer = node.config.agreement.party(dataset.receiver)
+    url = peer.base_url + BATCHES_PATH
+
+    def signed_post(url: str, body: bytes, timeout: float) -> tuple[int, Any]:
+        return post(url, body, timeout, signed_requests.headers(node, peer, "POST", url, body))
+
+    b = outbound_batches.c
+    due = iso(node.now())
+    with node.store.read() as conn:
+        rows = (
+            conn.execute(
+                select(outbound_batches)
+                .where(
+                    b.dataset == dataset.name,
+                    b.receiver == dataset.receiver,
+                    b.status == "sealed",
+                    or_(b.next_attempt_at.is_(None), b.next_attempt_at <= due),
+                )
+                .order_by(b.created_at, b.batch_id)
+            )
+            .mappings()
+            .all()
+        )
+    for done, row in enumerate(rows):
+        if progress is not None:
+            progress(dataset.name, done, len(rows))
+        batch_id = row["batch_id"]
+        try:
+            if row["chunk_count"] > 1:
+                status, answer = _send_chunked(node, dataset, row, url, signed_post)
+            else:
+                status, answer = signed_post(
+                    url, row["envelope"].encode("ascii"), node.config.peer_timeout_seconds
+                )
+        except requests.RequestException as exc:
+            log.warning(
+                "batch %s to %s: peer unreachable: %s", batch_id, peer.id, type(exc).__name__
+            )
+            _fail(node, dataset, row, "peer_unreachable")
+            report.failed.append(batch_id)
+            # The peer is down: the remaining batches would fail the same way.
+            break
+        receipt = answer.get("receipt") if isinstance(answer, dict) else None
+        if status != 200 or not isinstance(receipt, str):
+            error = answer.get("error") if isinstance(answer, dict) else None
+            code = error.get("code") if isinstance(error, dict) else None
+            log.warning(
+                "batch %s to %s: refused with HTTP %s (%s)", batch_id, peer.id, status, code
+            )
+            _fail(node, dataset, row, f"http_{status}" if status != 200 else "bad_answer")
+            report.failed.append(batch_id)
+            continue
+        try:
+            accept_receipt(node, row, receipt)
+        except VerificationFailed as exc:
+            log.error("batch %s to %s: receipt rejected: %s", batch_id, peer.id, exc)
+            _fail(node, dataset, row, "bad_receipt")
+            report.failed.append(batch_id)
+            continue
+        report.delivered.append(batch_id)
+    if progress is not None:
+        progress(dataset.name, len(rows), len(rows))
+    return report
+
+
+def accept_receipt(node: Node, row: Any, receipt: str) -> None:
+    """Verify the receiver's receipt for a sealed batch, then mark the batch delivered.
+
+    Raises :class:`VerificationFailed` if the receipt is not the receiver's
+    signed statement about this batch; the batch is then left as it was.
+    """
+    b = outbound_batches.c
+    batch_id = row["batch_id"]
+    verified = verify_receipt(
+        receipt,
+        peer_keys=node.peers,
+        receiver=row["receiver"],
+        batch_id=batch_id,
+        records_sha256=row["records_sha256"],
+        records_root=row["records_root"],
+    )
+    now = node.now()
+    with node.store.write() as conn:
+        marked = conn.execute(
+            update(outbound_batches)
+            .where(b.batch_id == batch_id, b.status != "delivered")
+            .values(
+                status="delivered",
+                chunks_acked=row["chunk_count"],
+                attempts=b.attempts + 1,
+                last_attempt_at=iso(now),
+                delivered_at=iso(now),
+                receipt=receipt,
+                last_error=None,
+                next_attempt_at=None,
+            )
+        )
+        if marked.rowcount == 0:
+            return  # delivered meanwhile (another run, or a pulling receiver): audited then
+        common = {"dataset": row["dataset"], "batch_id": batch_id, "peer": row["receiver"]}
+        audit_entries.append(
+            conn,
+            event="batch_sent",
+            actor=node.party_id,
+            at=now,
+            **common,
+            record_count=row["record_count"],
+            envelope_sha256=hashlib.sha256(row["envelope"].encode()).hexdigest(),
+            **chunk_fields(row),
+        )
+        audit_entries.append(
+            conn,
+            event="receipt_verified",
+            actor=node.party_id,
+            at=now,
+            **common,
+            **digest_fields(row),
+            signer_kid=verified.signer_kid,
+            receipt_sha256=hashlib.sha256(receipt.encode()).hexdigest(),
+        )
+
+
+def digest_fields(row: Any) -> dict[str, Any]:
+    """The batch's digest, as its audit entries name it."""
+    if row["records_root"] is not None:
+        return {"records_root": row["records_root"]}
+    return {"records_sha256": row["records_sha256"]}
+
+
+def chunk_fields(row: Any) -> dict[str, Any]:
+    """A chunked batch's chunk count, as its audit entries name it."""
+    return {"chunk_count": row["chunk_count"]} if row["chunk_count"] > 1 else {}
+
+
+def _send_chunked(
+    node: Node, dataset: DatasetAgreement, row: Any, url: str, post: _SignedPoster
+) -> tuple[int, Any]:
+    """Send a chunked batch: its manifest, then each chunk the receiver does not have.
+
+    Answers with the exchange that failed, or the one that carried the receipt.
+    After an interruption the manifest's answer says how many chunks from the
+    first the receiver holds, and sending resumes there. A few chunks are in
+    flight at a time, each sealed by the thread that sends it, so the receiver
+    can verify and validate one while it stores another.
+    """
+    batch_id = row["batch_id"]
+    base = f"{url}/{batch_id}"
+    timeout = node.config.peer_timeout_seconds
+    manifest = row["envelope"].encode("ascii")
+    status, answer = post(f"{base}/manifest", manifest, timeout)
+    if status != 200 or not isinstance(answer, dict) or "receipt" in answer:
+        return status, answer
+    total = int(row["chunk_count"])
+    received = answer.get("chunks_received")
+    if type(received) is not int or not 0 <= received < total:
+        return status, None
+    if received:
+        _acknowledged(node, row, received, resumed=True)
+    header = stored_header(node, row)
+
+    def send(index: int) -> tuple[int, Any]:
+        envelope = seal_stored_chunk(node, dataset, header, index)
+        return post(f"{base}/chunks/{index}", envelope, timeout)
+
+    noted_at, noted, acked = time.monotonic(), received, received
+    failed: tuple[int, Any] | None = None
+    final: tuple[int, Any] | None = None
+    in_flight: collections.deque[Future[tuple[int, Any]]] = collections.deque()
+    upcoming = iter(range(received, total))
+    try:
+        with ThreadPoolExecutor(_CHUNKS_IN_FLIGHT, thread_name_prefix="send-chunk") as pool:
+            while True:
+                while failed is None and len(in_flight) < _CHUNKS_IN_FLIGHT:
+                    index = next(upcoming, None)
+                    if index is None:
+                        break
+                    in_flight.append(pool.submit(send, index))
+                if not in_flight:
+                    break
+                status, answer = in_flight.popleft().result()
+                if status != 200 or not isinstance(answer, dict):
+                    failed = failed or (status, answer)
+                    continue
+                if "receipt" in answer:
+                    final = (status, answer)
+                    continue
+                prefix = answer.get("chunks_received")
+                if type(prefix) is int and prefix > acked:
+                    acked = prefix
+                # Noted every few seconds for the operator's status, and when sending
+                # stops; after an interruption the receiver's answer to the manifest
+                # is what sending resumes from.
+                if time.monotonic() - noted_at >= _NOTE_ACKS_SECONDS:
+                    _acknowledged(node, row, acked)
+                    noted_at, noted = time.monotonic(), acked
+    finally:
+        if acked > noted and final is None:
+            _acknowledged(node, row, acked)
+    if failed is not None:
+        return failed
+    if final is not None:
+        return final
+    # Every chunk is there but the answers that said so crossed: the manifest's
+    # answer for a committed batch is its receipt.
+    return post(f"{base}/manifest", manifest, timeout)
+
+
+# Chunks sent at once: the receiver works on one while another travels or is stored.
+_CHUNKS_IN_FLIGHT = 2
+_NOTE_ACKS_SECONDS = 2.0
+
+
+def stored_header(node: Node, row: Any) -> BatchHeader:
+    """The header a stored outbound batch was sealed with."""
+    return BatchHeader(
+        sender=node.party_id,
+        receiver=row["receiver"],
+        dataset=row["dataset"],
+        schema_version=row["schema_version"],
+        batch_id=row["batch_id"],
+        created_at=dt.datetime.fromisoformat(row["created_at"]),
+        sequence=max(1, int(row["sequence"])),
+    )
+
+
+def seal_stored_chunk(
+    node: Node, dataset: DatasetAgreement, header: BatchHeader, index: int
+) -> bytes:
+    """Seal chunk ``index`` of a stored batch from its records, as they were claimed.
+
+    Used when a chunk is sent, and when a receiver in peer-pull mode fetches it.
+    """
+    c = outbox_records.c
+    k = outbound_chunks.c
+    with node.store.read() as conn:
+        chunk = conn.execute(
+            select(k.first_seq, k.last_seq, k.record_count, k.records_sha256).where(
+                k.batch_id == header.batch_id, k.idx == index
+            )
+        ).one()
+        forms = [
+            text.encode("utf-8")
+            for (text,) in conn.execute(
+                select(c.record)
+                .where(
+                    c.dataset == header.dataset,
+                    c.batch_id == header.batch_id,
+                    c.seq >= chunk.first_seq,
+                    c.seq <= chunk.last_seq,
+                )
+                .order_by(c.seq)
+            )
+        ]
+    if len(forms) != chunk.record_count or forms_digest(forms) != chunk.records_sha256:
+        raise GatewayError(
+            f"batch {header.batch_id}: the stored records of chunk {index} no longer match "
+            "its digest"
+        )
+    return seal_chunk(
+        header,
+        index,
+        forms,
+        signing_key=node.keys.signing,
+        recipient_key=node.peers.encryption_key_of(header.receiver),
+        max_bytes=dataset.max_chunk_bytes,
+    ).encode("ascii")
+
+
+def _acknowledged(node: Node, row: Any, count: int, *, resumed: bool = False) -> None:
+    """Note that the receiver holds the batch's first ``count`` chunks."""
+    b = outbound_batches.c
+    with node.store.write() as conn:
+        conn.execute(
+            update(outbound_batches)
+            .where(b.batch_id == row["batch_id"], b.chunks_acked < count)
+            .values(chunks_acked=count)
+        )
+        if resumed:
+            audit_entries.append(
+                conn,
+                event="batch_resumed",
+                actor=node.party_id,
+                at=node.now(),
+                dataset=row["dataset"],
+                batch_id=row["batch_id"],
+                peer=row["receiver"],
+                chunk=count,
+                chunk_count=row["chunk_count"],
+            )
+
+
+def _seal_and_send(
+    node: Node, dataset: DatasetAgreement, *, post: Poster, progress: Progress | None
+) -> TransferReport:
+    """Seal pending records and send the batches, sending each as soon as it is sealed.
+
+    Sealing runs in a thread beside the sending, so that a large backlog keeps
+    the receiver busy while the next batch is cut (the two write the database
+    at different moments: sealing once per batch, sending once per batch and
+    every few seconds between chunks).
+    """
+    report = TransferReport()
+    shown = False
+
+    def relay(name: str, done: int, total: int) -> None:
+        nonlocal shown
+        if progress is not None and total:  # passes that found nothing to send stay quiet
+            shown = True
+            progress(name, done, total)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="seal") as pool:
+        sealing = pool.submit(seal_pending, node, dataset)
+        while True:
+            finished = sealing.done()
+            part = send_pending(node, dataset, post=post, progress=relay)
+            report.merge(part)
+            if finished and not part.delivered:
+                break  # nothing more will be sealed, and nothing more could be sent
+            if not part.delivered and not part.failed:
+                # Wait for the next batch to be sealed, or for sealing to end.
+                with contextlib.suppress(TimeoutError):
+                    sealing.result(timeout=_SEAL_POLL_SECONDS)
+        report.sealed += sealing.result()
+    if progress is not None and not shown:
+        progress(dataset.name, 0, 0)
+    return report
+
+
+_SEAL_POLL_SECONDS = 0.2
+
+
+def run(
+    node: Node,
+    *,
+    dataset: str | None = None,
+    post: Poster = http_post,
+    progress: Progress | None = None,
+) -> TransferReport:
+    """Seal and deliver what is pending, for one outgoing dataset or all of them."""
+    report = TransferReport()
+    outgoing = node.config.agreement.outgoing(node.party_id)
+    if dataset is not None:
+        outgoing = [d for d in outgoing if d.name == dataset]
+        if not outgoing:
+            raise GatewayError(f"{node.party_id} sends no dataset named {dataset!r}")
+    for agreed in outgoing:
+        try:
+            if agreed.delivery == "pull":
+                # The receiver fetches these batches from the outbox (gateway.exchange.pull).
+                report.sealed += seal_pending(node, agreed)
+                continue
+            report.merge(_seal_and_send(node, agreed, post=post, progress=progress))
+        except Exception:
+            # One dataset's failure must not hold back the others; the next run retries it.
+            log.exception("transfer of %s failed", agreed.name)
+            report.errors.append(agreed.name)
+    if report.delivered:
+        # A new checkpoint after each transfer, cosigned by the peers' witnesses.
+        from gateway.peers import witness
+
+        try:
+            witness.publish(node)
+        except Exception:  # the transfer is done; the checkpoint schedule retries
+            log.exception("checkpoint after the transfer failed")
+    return report

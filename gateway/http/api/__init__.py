@@ -1,0 +1,38 @@
+"""HTTP API blueprints, wired into an app by :func:`init_app`."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from gateway.http import error_responses
+from gateway.http.api import (
+    apidocs,
+    audit_log,
+    exchange,
+    observe,
+    probes,
+    pull_outbox,
+    records,
+    schemas,
+)
+from gateway.http.metrics import metrics_registry
+from gateway.http.readiness import Readiness
+
+__all__ = ["init_app"]
+
+
+def init_app(app: Flask) -> None:
+    node = app.extensions["gateway.node"]
+    registry, request_metrics = metrics_registry(node)
+    app.extensions["gateway.metrics_registry"] = registry
+    app.extensions["gateway.request_metrics"] = request_metrics
+    app.extensions["gateway.readiness"] = Readiness(node)
+    observe.init_app(app)
+    error_responses.init_app(app)
+    app.register_blueprint(records.bp)
+    app.register_blueprint(exchange.bp)
+    app.register_blueprint(pull_outbox.bp)
+    app.register_blueprint(schemas.bp)
+    app.register_blueprint(audit_log.bp)
+    app.register_blueprint(apidocs.bp)
+    app.register_blueprint(probes.bp)

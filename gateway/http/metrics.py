@@ -1,0 +1,384 @@
+"""Prometheus metrics of the node: from its database, and of the HTTP requests it answers.
+
+Two kinds, served together at ``GET /metrics`` to clients with the ``operator``
+role (Prometheus sends the token as ``authorization: Bearer``):
+
+* :class:`NodeCollector`: the transfers, the audit log, the witnesses and the
+  schedule, computed from the database when Prometheus scrapes, so the figures
+  are the same whichever worker process or replica answers, and survive restarts;
+* :class:`RequestMetrics`: the HTTP requests and refused submissions, counted by
+  each worker process as it answers them. Under gunicorn, where the workers are
+  separate processes, each writes its counts to files in the directory named by
+  ``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's multiprocess mode; the
+  gunicorn config makes a fresh one at every start), and a scrape sums every
+  worker's files (:func:`metrics_registry`); they restart from zero with the
+  server, as counters may. Each replica counts its own requests.
+
+docs/OPERATIONS.md lists every metric with its meaning and suggested alerts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+from sqlalchemy import column, func, inspect, select, table
+from sqlalchemy.engine import Connection
+
+from gateway.node import refusals
+from gateway.node.node import Node, age_seconds
+from gateway.store.database import (
+    audit_checkpoints,
+    audit_cosignatures,
+    audit_events,
+    audit_tree,
+    inbound_batches,
+    outbound_batches,
+    outbox_records,
+    witness_alerts,
+    witnessed_logs,
+)
+
+__all__ = [
+    "DURATION_BUCKETS",
+    "MULTIPROCESS_ENV",
+    "UNMATCHED_ROUTE",
+    "NodeCollector",
+    "RequestMetrics",
+    "metrics_registry",
+    "multiprocess_dir",
+    "scheduler_overdue_seconds",
+]
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# The table of APScheduler's job store (gateway.exchange.schedule.JOB_TABLE, not imported
+# here so that the metrics do not load the scheduler).
+_JOB_TABLE = "scheduler_jobs"
+# Request durations, in seconds: from a health check to a large batch from a peer.
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# The route label of a request that matched no route (404, 405): never the raw path.
+UNMATCHED_ROUTE = "unmatched"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+WITNESS_ALERT_KINDS = ("fork", "inconsistent")
+_REFUSAL_KINDS = frozenset(refusals.KINDS)
+
+
+def _age(now: dt.datetime, stamp: str | None) -> float:
+    if stamp is None:
+        return 0.0
+    return max(0.0, age_seconds(now, stamp))
+
+
+class RequestMetrics:
+    """The HTTP requests and refused submissions that this process answered.
+
+    ``registry``: where to register them; None in multiprocess mode, where they
+    are read back from the workers' files (:class:`MultiProcessCollector`).
+    """
+
+    def __init__(self, registry: CollectorRegistry | None) -> None:
+        self.requests = Counter(
+            "gateway_http_requests",
+            "HTTP requests answered, by method, route template and status code.",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "gateway_http_request_duration_seconds",
+            "Time to answer an HTTP request (until the answer is handed to the server), "
+            "by method and route template.",
+            ["method", "route"],
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.rejected = Counter(
+            "gateway_submissions_rejected",
+            "Submissions of records refused, by dataset and error code "
+            "(validation_failed: a record does not match the agreed schema).",
+            ["dataset", "reason"],
+            registry=registry,
+        )
+        self.refused = Counter(
+            "gateway_requests_refused",
+            "Requests refused without an audit entry of their own (callers that did not "
+            "authenticate, clients over their rate limit), by kind; the audit log gets one "
+            "requests_refused entry per kind and interval.",
+            ["kind"],
+            registry=registry,
+        )
+
+    def observe(self, method: str, route: str | None, status: int, seconds: float) -> None:
+        """Count one answered request; ``route``: its URL rule (None: it matched none)."""
+        method = method if method in _METHODS else "OTHER"
+        label = route or UNMATCHED_ROUTE
+        self.requests.labels(method, label, str(status)).inc()
+        self.duration.labels(method, label).observe(seconds)
+
+    def reject(self, dataset: str, reason: str) -> None:
+        """Count one refused submission (``dataset``: an agreed name, or ``unknown``)."""
+        self.rejected.labels(dataset, reason).inc()
+
+    def refuse(self, kind: str) -> None:
+        """Count one refusal of a kind of gateway.node.refusals (any other: ``other``)."""
+        self.refused.labels(kind if kind in _REFUSAL_KINDS else "other").inc()
+
+
+def multiprocess_dir() -> str | None:
+    """The multiprocess directory this process writes its counts to, if any."""
+    path = os.environ.get(MULTIPROCESS_ENV)
+    return path if path and os.path.isdir(path) else None
+
+
+def metrics_registry(node: Node) -> tuple[CollectorRegistry, RequestMetrics]:
+    """The registry that ``GET /metrics`` serves, and the request metrics to count into."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(NodeCollector(node))
+    path = multiprocess_dir()
+    if path is None:
+        return registry, RequestMetrics(registry)
+    MultiProcessCollector(registry, path=path)  # type: ignore[no-untyped-call]
+    return registry, RequestMetrics(None)
+
+
+def scheduler_overdue_seconds(conn: Connection, now: float | None = None) -> tuple[int, float]:
+    """The number of scheduled jobs, and how many seconds the most overdue is late (0 if none).
+
+    APScheduler keeps each job's next run time in the job table and moves it on
+    as soon as it starts the run; while a scheduler runs the jobs, none is late
+    by more than a moment. (-1, 0.0) when there is no job table.
+    """
+    if not inspect(conn).has_table(_JOB_TABLE):
+        return -1, 0.0
+    # The job store's table, by name: its columns are id, next_run_time, job_state.
+    jobs = table(_JOB_TABLE, column("next_run_time"))
+    count, earliest = conn.execute(
+        select(func.count(), func.min(jobs.c.next_run_time)).where(
+            jobs.c.next_run_time.is_not(None)
+        )
+    ).one()
+    if not count or earliest is None:
+        return int(count or 0), 0.0
+    moment = time.time() if now is None else now
+    return int(count), max(0.0, moment - float(earliest))
+
+
+class NodeCollector(Collector):
+    """Collects the node's transfer, audit, witness and schedule figures at scrape time."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def collect(self) -> Iterator[Metric]:
+        node = self.node
+        now = node.now()
+        with node.store.read() as conn:
+            yield from self._outgoing(conn, now)
+            yield from self._incoming(conn, now)
+            yield from self._audit(conn, now)
+            yield from self._witnesses(conn, now)
+            jobs, overdue = scheduler_overdue_seconds(conn)
+        yield GaugeMetricFamily(
+            "gateway_scheduler_jobs",
+            "Scheduled jobs in the database (-1: the job table does not exist yet).",
+            value=jobs,
+        )
+        yield GaugeMetricFamily(
+            "gateway_scheduler_overdue_seconds",
+            "How long past its due time the most overdue scheduled job is (0: none is due). "
+            "More than a minute: no scheduler runs the jobs.",
+            value=overdue,
+        )
+
+    def _outgoing(self, conn: Connection, now: dt.datetime) -> Iterator[Metric]:
+        node = self.node
+        labels = ["dataset", "peer"]
+        pending = GaugeMetricFamily(
+            "gateway_outbox_pending_records", "Records accepted and not yet sealed.", labels=labels
+        )
+        oldest = GaugeMetricFamily(
+            "gateway_outbox_oldest_pending_age_seconds",
+            "Age of the oldest record not yet delivered (pending or in a batch not delivered).",
+            labels=labels,
+        )
+        batches = GaugeMetricFamily(
+            "gateway_outbound_batches", "Outgoing batches by state.", labels=[*labels, "state"]
+        )
+        waiting = GaugeMetricFamily(
+            "gateway_outbound_waiting_records",
+            "Records in sealed batches not yet delivered (pushed and retried, or waiting "
+            "for the receiver to pull them).",
+            labels=labels,
+        )
+        retrying = GaugeMetricFamily(
+            "gateway_outbound_retrying_batches",
+            "Sealed batches not yet delivered whose delivery failed at least once.",
+            labels=labels,
+        )
+        last_delivery = GaugeMetricFamily(
+            "gateway_outbound_last_delivery_age_seconds",
+            "Seconds since the flow's last batch was delivered (no sample before the first).",
+            labels=labels,
+        )
+        sent_records = CounterMetricFamily(
+            "gateway_sent_records", "Records delivered with a verified receipt.", labels=labels
+        )
+        sent_bytes = CounterMetricFamily(
+            "gateway_sent_bytes", "Envelope bytes delivered with a verified receipt.", labels=labels
+        )
+        retries = CounterMetricFamily(
+            "gateway_send_failures", "Failed delivery attempts (each is retried).", labels=labels
+        )
+        c, b, e = outbox_records.c, outbound_batches.c, audit_events.c
+        for flow in node.config.agreement.outgoing(node.party_id):
+            key = [flow.name, flow.receiver]
+            of_flow = (b.dataset == flow.name) & (b.receiver == flow.receiver)
+            count, first = conn.execute(
+                select(func.count(), func.min(c.created_at)).where(
+                    c.dataset == flow.name, c.batch_id.is_(None)
+                )
+            ).one()
+            pending.add_metric(key, count)
+            undelivered = conn.execute(
+                select(func.min(b.created_at)).where(of_flow, b.status.in_(("sealed", "dead")))
+            ).scalar()
+            oldest.add_metric(key, max(_age(now, first), _age(now, undelivered)))
+            by_state: dict[str, int] = dict(
+                conn.execute(select(b.status, func.count()).where(of_flow).group_by(b.status)).all()
+            )
+            for state in ("sealed", "dead", "cancelled", "delivered"):
+                batches.add_metric([*key, state], by_state.get(state, 0))
+            in_batches, failing = conn.execute(
+                select(
+                    func.sum(b.record_count),
+                    func.count().filter(b.attempts > 0),
+                ).where(of_flow, b.status == "sealed")
+            ).one()
+            waiting.add_metric(key, int(in_batches or 0))
+            retrying.add_metric(key, int(failing or 0))
+            records, size, delivered_at = conn.execute(
+                select(
+                    func.sum(b.record_count),
+                    func.sum(func.length(b.envelope)),
+                    func.max(b.delivered_at),
+                ).where(of_flow, b.status == "delivered")
+            ).one()
+            if delivered_at is not None:
+                last_delivery.add_metric(key, _age(now, delivered_at))
+            sent_records.add_metric(key, int(records or 0))
+            sent_bytes.add_metric(key, int(size or 0))
+            failures = conn.execute(
+                select(func.count()).where(
+                    e.event == "batch_send_failed",
+                    e.dataset == flow.name,
+                    e.peer == flow.receiver,
+                )
+            ).scalar()
+            retries.add_metric(key, int(failures or 0))
+        yield from (pending, oldest, batches, waiting, retrying, last_delivery)
+        yield from (sent_records, sent_bytes, retries)
+
+    def _incoming(self, conn: Connection, now: dt.datetime) -> Iterator[Metric]:
+        node = self.node
+        labels = ["dataset", "peer"]
+        unacked = GaugeMetricFamily(
+            "gateway_inbound_unacknowledged_batches",
+            "Batches received and not yet acknowledged by the node's own systems.",
+            labels=labels,
+        )
+        last = GaugeMetricFamily(
+            "gateway_inbound_last_batch_age_seconds",
+            "Seconds since the flow's last batch was received (no sample before the first).",
+            labels=labels,
+        )
+        i = inbound_batches.c
+        for flow in node.config.agreement.incoming(node.party_id):
+            key = [flow.name, flow.sender]
+            waiting, latest = conn.execute(
+                select(func.count().filter(i.acked_at.is_(None)), func.max(i.received_at)).where(
+                    i.dataset == flow.name, i.sender == flow.sender
+                )
+            ).one()
+            unacked.add_metric(key, int(waiting or 0))
+            if latest is not None:
+                last.add_metric(key, _age(now, latest))
+        yield from (unacked, last)
+
+    def _audit(self, conn: Connection, now: dt.datetime) -> Iterator[Metric]:
+        entries = conn.execute(select(func.count()).select_from(audit_events)).scalar()
+        tree = conn.execute(
+            select(func.count()).select_from(audit_tree).where(audit_tree.c.level == 0)
+        ).scalar()
+        k = audit_checkpoints.c
+        newest = conn.execute(select(k.size, k.created_at).order_by(k.size.desc()).limit(1)).first()
+        yield GaugeMetricFamily("gateway_audit_entries", "Entries in the audit log.", value=entries)
+        yield GaugeMetricFamily(
+            "gateway_audit_unintegrated_entries",
+            "Audit entries not yet in the Merkle tree (not yet in a checkpoint).",
+            value=int(entries or 0) - int(tree or 0),
+        )
+        yield GaugeMetricFamily(
+            "gateway_audit_checkpoint_size",
+            "Size (entries) of the newest checkpoint this node signed of its audit log.",
+            value=int(newest[0]) if newest is not None else 0,
+        )
+        if newest is not None:
+            yield GaugeMetricFamily(
+                "gateway_audit_checkpoint_age_seconds",
+                "Seconds since the newest checkpoint was signed (one is signed only when "
+                "the log grew).",
+                value=_age(now, str(newest[1])),
+            )
+
+    def _witnesses(self, conn: Connection, now: dt.datetime) -> Iterator[Metric]:
+        node = self.node
+        cosigned = GaugeMetricFamily(
+            "gateway_witness_cosigned_size",
+            "Size of the newest checkpoint of this node's log that the peer's witness cosigned.",
+            labels=["peer"],
+        )
+        cosigned_age = GaugeMetricFamily(
+            "gateway_witness_cosignature_age_seconds",
+            "Seconds since the peer's witness last cosigned this node's log, by the "
+            "cosignature's timestamp (no sample before the first).",
+            labels=["peer"],
+        )
+        witnessed = GaugeMetricFamily(
+            "gateway_witness_peer_log_size",
+            "Size of the peer's log in the newest checkpoint this node, as its witness, cosigned.",
+            labels=["peer"],
+        )
+        alerts = GaugeMetricFamily(
+            "gateway_witness_alerts",
+            "Checkpoints of the peer's log that this node's witness refused with evidence, "
+            "by kind (fork, inconsistent); kept in the database until an operator acts.",
+            labels=["peer", "kind"],
+        )
+        s, w, a = audit_cosignatures.c, witnessed_logs.c, witness_alerts.c
+        raised: dict[tuple[str, str], int] = {
+            (str(origin), str(kind)): int(n)
+            for origin, kind, n in conn.execute(
+                select(a.origin, a.kind, func.count()).group_by(a.origin, a.kind)
+            ).all()
+        }
+        for party in node.config.agreement.parties.values():
+            if party.id == node.party_id:
+                continue
+            size, stamp = conn.execute(
+                select(func.max(s.size), func.max(s.timestamp)).where(
+                    s.witness == party.witness_name
+                )
+            ).one()
+            cosigned.add_metric([party.id], int(size or 0))
+            if stamp is not None:
+                cosigned_age.add_metric([party.id], max(0.0, now.timestamp() - int(stamp)))
+            peer_size = conn.execute(select(w.size).where(w.origin == party.log_origin)).scalar()
+            witnessed.add_metric([party.id], int(peer_size or 0))
+            for kind in WITNESS_ALERT_KINDS:
+                alerts.add_metric([party.id, kind], raised.get((party.log_origin, kind), 0))
+        yield from (cosigned, cosigned_age, witnessed, alerts)

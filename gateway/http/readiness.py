@@ -1,0 +1,253 @@
+"""Whether a node is ready for traffic: the checks behind ``GET /readyz``.
+
+``GET /healthz`` says only that the process answers (liveness). ``GET /readyz``
+runs four checks, each ``ok``, ``fail`` or ``skipped``:
+
+``database`` (critical)
+    the node's database answers a trivial query, which reads the schema's
+    migration revision, within :data:`DATABASE_TIMEOUT_SECONDS`;
+``keys`` (critical)
+    the signing and encryption keys this process uses are still live in the key
+    ring on disk (active, or retiring within their grace period: not retired,
+    revoked, or past their grace period, as ``gateway keys`` may have made them
+    while the node runs) and not listed under the agreement's ``revoked_keys``;
+``scheduler``
+    someone runs the scheduled jobs: the job table (gateway.exchange.schedule) holds
+    jobs, and none is more than :data:`SCHEDULER_LATE_SECONDS` past its due
+    time. APScheduler moves a job's next run time on as it starts each run, so a
+    stale one means no scheduler of the node (whichever process or replica) runs;
+    a job is noticed late only once it falls due. ``skipped`` when the node
+    config turns the scheduler off (``scheduler = false``);
+``peers``
+    every other party's node answers its JWKS endpoint (``GET
+    /exchange/v1/jwks``, as the key refresh fetches it) within
+    :data:`PEER_TIMEOUT_SECONDS`. The answers are kept for
+    :data:`PEER_CACHE_SECONDS` in each process, so that many probes do not
+    become many requests to the peers.
+
+The node is ``ready`` (200) when every check passes; ``degraded`` (200) when only
+the scheduler or a peer fails: it still accepts submissions, stores them
+durably and serves its own systems, and what waits is delivered once the peer or
+the scheduler is back, so taking it out of service would refuse work it can do;
+``not_ready`` (503) when the database or the keys fail, since it can then accept
+nothing, or sign nothing that its peers would take.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+
+from gateway.crypto.keyring import KEYRING_FILE, Keyring
+from gateway.errors import KeyMaterialError
+from gateway.http.metrics import scheduler_overdue_seconds
+from gateway.node.node import Node
+from gateway.peers import jwks
+
+__all__ = [
+    "DATABASE_TIMEOUT_SECONDS",
+    "PEER_CACHE_SECONDS",
+    "PEER_TIMEOUT_SECONDS",
+    "SCHEDULER_LATE_SECONDS",
+    "Check",
+    "Readiness",
+    "Report",
+]
+
+DATABASE_TIMEOUT_SECONDS = 2.0
+PEER_TIMEOUT_SECONDS = 2.0
+PEER_CACHE_SECONDS = 15.0
+SCHEDULER_LATE_SECONDS = 60.0
+
+OK, FAIL, SKIPPED = "ok", "fail", "skipped"
+
+# (url, timeout) -> (status, body), as gateway.peers.jwks fetches a JWKS. Tests cut
+# the network here.
+Getter = Callable[[str, float], tuple[int, bytes]]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # ok | fail | skipped
+    critical: bool  # a failure makes the node not ready (503)
+    # For the operator only: what was found, without secrets or file paths.
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Report:
+    checks: list[Check]
+
+    @property
+    def status(self) -> str:
+        failed = [c for c in self.checks if c.status == FAIL]
+        if any(c.critical for c in failed):
+            return "not_ready"
+        return "degraded" if failed else "ready"
+
+    @property
+    def http_status(self) -> int:
+        return 503 if self.status == "not_ready" else 200
+
+    def public(self) -> dict[str, Any]:
+        """What anyone may see: the status and each check's name and outcome."""
+        return {"status": self.status, "checks": {c.name: c.status for c in self.checks}}
+
+    def detailed(self) -> dict[str, Any]:
+        """What the operator role sees: each check's findings as well."""
+        return {
+            "status": self.status,
+            "checks": {
+                c.name: {"status": c.status, "critical": c.critical, **c.detail}
+                for c in self.checks
+            },
+        }
+
+
+class Readiness:
+    """The readiness checks of one node, in one process (it keeps the peers' answers)."""
+
+    def __init__(self, node: Node, *, get: Getter = jwks.http_get) -> None:
+        self.node = node
+        self.get = get
+        self._database_lock = threading.Lock()
+        self._database_probe: tuple[threading.Thread, dict[str, Any]] | None = None
+        self._peers_lock = threading.Lock()
+        self._peers: tuple[float, dict[str, dict[str, Any]]] | None = None
+
+    def run(self) -> Report:
+        found = self._query_database()
+        return Report([self._database(found), self.keys(), self._scheduler(found), self.peers()])
+
+    # -- database and scheduler -----------------------------------------------------------------
+
+    def _query_database(self) -> dict[str, Any]:
+        """The schema's revision and the scheduled jobs, given
+        :data:`DATABASE_TIMEOUT_SECONDS` to answer (else an ``error``).
+
+        The queries run in a thread of their own, so that a database that hangs
+        does not hold the probe. One runs at a time: a check that finds one under
+        way (another probe's, or one that hangs) waits for it and takes its
+        answer instead of starting another, so hanging queries cannot pile up.
+        """
+        with self._database_lock:
+            probe = self._database_probe
+            if probe is None or not probe[0].is_alive():
+                found: dict[str, Any] = {}
+                thread = threading.Thread(
+                    target=self._probe_database, args=(found,), name="readyz-database", daemon=True
+                )
+                probe = self._database_probe = (thread, found)
+                thread.start()
+        thread, found = probe
+        thread.join(DATABASE_TIMEOUT_SECONDS)
+        if thread.is_alive():
+            return {"error": f"no answer within {DATABASE_TIMEOUT_SECONDS:g} s"}
+        return dict(found)
+
+    def _probe_database(self, found: dict[str, Any]) -> None:
+        try:
+            with self.node.store.read() as conn:
+                found["revision"] = conn.execute(
+                    text("SELECT version_num FROM alembic_version")
+                ).scalar()
+                found["jobs"], found["overdue"] = scheduler_overdue_seconds(conn)
+        except Exception as exc:  # any failure is the finding
+            found["error"] = type(exc).__name__
+
+    def _database(self, found: dict[str, Any]) -> Check:
+        detail: dict[str, Any] = {"backend": self.node.store.backend}
+        if "error" in found:
+            return Check("database", FAIL, True, {**detail, "error": found["error"]})
+        if not found.get("revision"):
+            return Check("database", FAIL, True, {**detail, "error": "no schema revision"})
+        return Check("database", OK, True, {**detail, "revision": found["revision"]})
+
+    def _scheduler(self, found: dict[str, Any]) -> Check:
+        if not self.node.config.scheduler_enabled:
+            return Check("scheduler", SKIPPED, False, {"reason": "scheduler = false"})
+        if "jobs" not in found:
+            return Check("scheduler", FAIL, False, {"error": "the database did not answer"})
+        jobs, overdue = int(found["jobs"]), float(found["overdue"])
+        detail: dict[str, Any] = {"jobs": max(jobs, 0), "overdue_seconds": round(overdue, 1)}
+        if jobs <= 0:
+            return Check("scheduler", FAIL, False, {**detail, "error": "no scheduled jobs"})
+        if overdue > SCHEDULER_LATE_SECONDS:
+            error = "a job is overdue: no scheduler runs the jobs"
+            return Check("scheduler", FAIL, False, {**detail, "error": error})
+        return Check("scheduler", OK, False, detail)
+
+    # -- keys -----------------------------------------------------------------------------------
+
+    def keys(self) -> Check:
+        node = self.node
+        now = node.now()
+        keys = node.keys
+        ring = keys.ring
+        ring_file = node.config.key_dir / KEYRING_FILE
+        try:
+            if ring_file.exists():  # made by the first rotation; changed by gateway keys
+                ring = Keyring.load(node.config.key_dir)
+        except (KeyMaterialError, OSError):
+            return Check("keys", FAIL, True, {"error": "the key ring cannot be read"})
+        revoked = set(node.config.party.revoked_keys)
+        problems: list[str] = []
+        in_use = {"signing": keys.signing_kid, "encryption": keys.encryption_kid}
+        for what, kid in in_use.items():
+            if kid in revoked:
+                problems.append(f"the {what} key {kid} is revoked in the agreement")
+            if ring is None:
+                continue
+            entry = next((e for e in ring.entries if e.kid == kid), None)
+            if entry is None:
+                problems.append(f"the {what} key {kid} is not in the key ring")
+            elif not entry.live(now):
+                state = "past its grace period" if entry.status == "retiring" else entry.status
+                problems.append(f"the {what} key {kid} is {state}")
+        detail: dict[str, Any] = {f"{what}_kid": kid for what, kid in in_use.items()}
+        if problems:
+            return Check("keys", FAIL, True, {**detail, "problems": problems})
+        return Check("keys", OK, True, detail)
+
+    # -- peers ----------------------------------------------------------------------------------
+
+    def peers(self) -> Check:
+        """Every peer's node, as last seen within :data:`PEER_CACHE_SECONDS`."""
+        with self._peers_lock:  # one look at a time; the others wait and share it
+            cached = self._peers
+            if cached is None or time.monotonic() - cached[0] > PEER_CACHE_SECONDS:
+                cached = (time.monotonic(), self._look_at_peers())
+                self._peers = cached
+        found = cached[1]
+        failed = any(p["status"] != OK for p in found.values())
+        age = round(time.monotonic() - cached[0], 1)
+        return Check("peers", FAIL if failed else OK, False, {"parties": found, "age_seconds": age})
+
+    def _look_at_peers(self) -> dict[str, dict[str, Any]]:
+        node = self.node
+        others = [p for p in node.config.agreement.parties.values() if p.id != node.party_id]
+        timeout = min(PEER_TIMEOUT_SECONDS, float(node.config.peer_timeout_seconds))
+
+        def look(base_url: str) -> dict[str, Any]:
+            started = time.monotonic()
+            try:
+                status, _ = self.get(base_url + jwks.JWKS_PATH, timeout)
+            except Exception as exc:  # refused, timed out, TLS: the kind is the finding
+                return {"status": FAIL, "error": type(exc).__name__}
+            seconds = round(time.monotonic() - started, 3)
+            if status != 200:
+                return {"status": FAIL, "error": f"HTTP {status}", "seconds": seconds}
+            return {"status": OK, "seconds": seconds}
+
+        if not others:
+            return {}
+        with ThreadPoolExecutor(len(others), thread_name_prefix="readyz-peer") as pool:
+            answers = list(pool.map(look, [p.base_url for p in others]))
+        return {party.id: answer for party, answer in zip(others, answers, strict=True)}

@@ -1,0 +1,896 @@
+"""Loading and checking the exchange agreement and a node's own configuration.
+
+Two TOML files describe a node (see ``docs/CONFIGURATION.md``):
+
+* the **agreement** (``config/agreement.toml``): the MoU in machine form, the
+  same file at both institutions: parties, datasets, who sends what to whom,
+  schema versions, schedules, batch limits and the MoU clause each serves;
+* the **node config** (``config/<party>.toml``): which party this node is, where
+  it listens, its database, its key directory and its client systems.
+
+Values are layered in one fixed order: built-in defaults, then the file, then
+``GATEWAY_*`` environment variables, then explicit overrides (tests). Any
+problem raises :class:`ConfigError` naming the file, the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import ssl
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+
+from gateway.crypto.envelope import envelope_limit
+from gateway.errors import ConfigError
+from schemas import registry as schema_registry
+
+__all__ = [
+    "DELIVERY_MODES",
+    "Agreement",
+    "ClientConfig",
+    "DatasetAgreement",
+    "Delivery",
+    "KeyPolicy",
+    "NodeConfig",
+    "Party",
+    "RetryPolicy",
+    "Schedule",
+    "TLSConfig",
+    "load_agreement",
+    "load_node_config",
+]
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class Party:
+    id: str
+    name: str
+    base_url: str
+    jwks_file: Path
+    # The party's transparency log (docs/AUDIT.md): its C2SP origin line, which is
+    # also the name of the key that signs its checkpoints, and the name under
+    # which the party's node cosigns its peers' checkpoints as a witness.
+    log_origin: str
+    witness_name: str
+    # C2SP vkeys of the log and witness keys, exchanged out of band like the JWKS.
+    note_keys_file: Path
+    # RFC 7638 thumbprints of keys the party publishes at its JWKS endpoint beyond
+    # those in jwks_file (a rotated key): the only keys picked up from there.
+    key_pins: tuple[str, ...] = ()
+    # Thumbprints of the party's keys that nobody may trust any more.
+    revoked_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KeyPolicy:
+    """The agreement's rules for key rotation (docs/SECURITY.md, key lifecycle)."""
+
+    # How long a key replaced by 'gateway keys rotate' still verifies and decrypts.
+    grace_period_days: int = 7
+    # How often a node fetches its peers' JWKS to pick up their pinned new keys.
+    jwks_refresh_seconds: int = 300
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When a dataset's pending records are sealed and sent (Asia/Jakarta time)."""
+
+    interval_seconds: int | None = None
+    cron: str | None = None
+    # A run that could not start on time (the node was down or busy) still runs if
+    # it is at most this late; later ones are skipped until the next due time.
+    misfire_grace_seconds: int = 300
+    # Runs missed in a row are run once, not once each.
+    coalesce: bool = True
+
+    def describe(self) -> str:
+        return f"every {self.interval_seconds} s" if self.interval_seconds else f"cron {self.cron}"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a batch that the peer did not take is retried, then given up on (dead-lettered).
+
+    Attempt n (from 1) that fails waits ``min(max_seconds, initial_seconds *
+    multiplier ** (n - 1))``, halved and topped up with a random part of the
+    other half (jitter, so that many senders do not retry in step). After
+    ``max_attempts`` failed attempts the batch is dead: it is no longer sent
+    until an operator retries it.
+    """
+
+    max_attempts: int = 12
+    initial_seconds: float = 30.0
+    max_seconds: float = 3600.0
+    multiplier: float = 2.0
+
+    def delay(self, attempts: int, unit_random: float) -> float:
+        """Seconds to wait after the ``attempts``-th failure; ``unit_random`` in [0, 1)."""
+        ceiling = min(self.max_seconds, self.initial_seconds * self.multiplier ** (attempts - 1))
+        return ceiling / 2 + unit_random * ceiling / 2
+
+
+DEFAULT_MAX_CHUNK_BYTES = 4 * 1024 * 1024
+# Three days: beyond a sender's whole default retry schedule (12 attempts, at most an
+# hour apart), and a long weekend of either node being down.
+DEFAULT_TRANSFER_EXPIRY_HOURS = 72
+# How a flow's batches travel: pushed by the sender, or pulled by the receiver.
+Delivery = Literal["push", "pull"]
+DELIVERY_MODES: tuple[Delivery, ...] = ("push", "pull")
+# Room for a chunk's own fields besides its records (gateway.crypto.envelope.records_budget).
+_MIN_CHUNK_BYTES = 2048
+
+
+@dataclass(frozen=True)
+class DatasetAgreement:
+    """One flow of a dataset: ``sender`` sends ``name`` to ``receiver``.
+
+    A dataset that both parties send (``kegiatan_pengembangan``) has one flow
+    per direction, each with its own schedule and limits.
+    """
+
+    name: str
+    sender: str
+    receiver: str
+    schema_versions: tuple[str, ...]
+    purpose: str
+    schedule: Schedule
+    max_records_per_batch: int
+    max_batch_bytes: int
+    retry: RetryPolicy = RetryPolicy()
+    # The largest signed document of one envelope. A batch larger than this is
+    # sent as chunks of at most this size under a signed manifest.
+    max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES
+    # "push": the sender's node posts each batch to the receiver's node; "pull": the
+    # sender only seals, and the receiver's node fetches the batches from the
+    # sender's outbox (for a receiver that cannot accept inbound connections).
+    delivery: Delivery = "push"
+    # Days after which a delivered batch's records are purged from the sender, and an
+    # acknowledged one's from the receiver; the audit log keeps their digests. None: kept.
+    retention_days: int | None = None
+    # Hours after its last chunk (or its manifest) that the receiver drops a chunked
+    # batch left half-way; the sender then starts it again from its manifest.
+    transfer_expiry_hours: int = DEFAULT_TRANSFER_EXPIRY_HOURS
+
+    @property
+    def chunked(self) -> bool:
+        """Whether a batch of this flow can be larger than one envelope."""
+        return self.max_batch_bytes > self.max_chunk_bytes
+
+
+@dataclass(frozen=True)
+class Agreement:
+    id: str
+    title: str
+    timezone: str
+    purposes: Mapping[str, str]
+    parties: Mapping[str, Party]
+    flows: tuple[DatasetAgreement, ...]
+    source: Path
+    keys: KeyPolicy = KeyPolicy()
+
+    def party(self, party_id: str) -> Party:
+        return self.parties[party_id]
+
+    @property
+    def dataset_names(self) -> frozenset[str]:
+        return frozenset(d.name for d in self.flows)
+
+    def flow(self, dataset: str, *, sender: str) -> DatasetAgreement | None:
+        """The agreed flow of ``dataset`` from ``sender``, if there is one."""
+        for d in self.flows:
+            if d.name == dataset and d.sender == sender:
+                return d
+        return None
+
+    def outgoing(self, party_id: str) -> list[DatasetAgreement]:
+        """Dataset flows that ``party_id`` sends."""
+        return [d for d in self.flows if d.sender == party_id]
+
+    def incoming(self, party_id: str) -> list[DatasetAgreement]:
+        """Dataset flows that ``party_id`` receives."""
+        return [d for d in self.flows if d.receiver == party_id]
+
+    def largest_incoming_envelope(self, party_id: str) -> int:
+        """The largest ``max_chunk_bytes`` of the datasets ``party_id`` receives (0 if none)."""
+        return max((d.max_chunk_bytes for d in self.incoming(party_id)), default=0)
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """One internal system of the node's own institution."""
+
+    id: str
+    name: str
+    token_sha256: str
+    submit: frozenset[str]
+    pull: frozenset[str]
+    # "auditor": may read the audit log, its checkpoints and proofs;
+    # "operator": may read the node's metrics.
+    roles: frozenset[str] = frozenset()
+    # Requests allowed per window (the ``limits`` notation, e.g. "10/second");
+    # None: the node's client_rate_limit.
+    rate_limit: str | None = None
+
+
+ROLES = frozenset({"auditor", "operator"})
+
+# Requests per client and window, unless the node or the client says otherwise: a
+# ceiling against a runaway system; operators set a client's own limit lower.
+DEFAULT_CLIENT_RATE_LIMIT = "1000/second"
+# Failed bearer-token authentications allowed per source address (gateway.node.refusals).
+DEFAULT_FAILED_AUTH_RATE_LIMIT = "30/minute"
+
+
+def _rate_limit(t: _Table, key: str) -> str:
+    """A rate limit in the ``limits`` notation ("100/second", "10 per minute", ...)."""
+    from limits import parse
+
+    text: str = t.get(key, str)
+    try:
+        parse(text)
+    except ValueError:
+        raise t.fail(
+            key, f"must be a rate such as '100/minute' or '10/second', got {text!r}"
+        ) from None
+    return text
+
+
+def _trusted_proxies(t: _Table) -> int:
+    """How many reverse proxies in front of the node append to X-Forwarded-For (0 to 8)."""
+    value: int = t.get("trusted_proxies", int, 0)
+    if not 0 <= value <= 8:
+        raise t.fail("trusted_proxies", f"must be an integer from 0 to 8, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class TLSConfig:
+    """The node's ``[node.tls]``: TLS for its own server and for its calls to peers.
+
+    Every field is optional; a node without any serves and calls plain HTTP, as
+    its agreement's ``base_url`` values say (behind a TLS-terminating proxy, say).
+    """
+
+    # The node's certificate (chain) and its unencrypted key: gunicorn serves HTTPS.
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    # When set, every client (internal systems and peer nodes alike) must present a
+    # certificate issued by a CA in this bundle, or the TLS handshake fails.
+    client_ca_file: Path | None = None
+    # The CA bundle that peers' server certificates are checked against on outbound
+    # https calls; None: the system's trust store (gateway.node.outbound_tls).
+    peer_ca_file: Path | None = None
+    # The certificate presented to peers as a TLS client; None: cert_file and key_file.
+    client_cert_file: Path | None = None
+    client_key_file: Path | None = None
+
+    @property
+    def serves_https(self) -> bool:
+        return self.cert_file is not None
+
+    @property
+    def client_cert(self) -> tuple[Path, Path] | None:
+        """The (certificate, key) this node presents to its peers, if any."""
+        if self.client_cert_file is not None and self.client_key_file is not None:
+            return self.client_cert_file, self.client_key_file
+        if self.cert_file is not None and self.key_file is not None:
+            return self.cert_file, self.key_file
+        return None
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    party_id: str
+    agreement: Agreement
+    listen: str
+    database_url: str
+    key_dir: Path
+    clients: tuple[ClientConfig, ...]
+    max_body_bytes: int
+    max_records_per_submission: int
+    peer_timeout_seconds: float
+    workers: int
+    threads: int
+    scheduler_enabled: bool
+    source: Path
+    checkpoint_interval_seconds: int = 60
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    client_rate_limit: str = DEFAULT_CLIENT_RATE_LIMIT
+    # Unauthenticated refusals are counted per interval of this many seconds, then
+    # written to the audit log as one entry per kind (gateway.node.refusals).
+    refusal_interval_seconds: int = 300
+    failed_auth_rate_limit: str = DEFAULT_FAILED_AUTH_RATE_LIMIT
+    # Reverse proxies in front of the node whose X-Forwarded-For is believed (0: none).
+    trusted_proxies: int = 0
+    # "production" (the default) refuses development secrets (gateway.node.startup_checks).
+    mode: str = "production"
+    tls: TLSConfig = TLSConfig()
+
+    @property
+    def party(self) -> Party:
+        return self.agreement.party(self.party_id)
+
+
+class _Table:
+    """A view on one TOML table that reports problems with file and dotted key."""
+
+    def __init__(self, file: Path, prefix: str, data: Mapping[str, Any]) -> None:
+        self.file = file
+        self.prefix = prefix
+        self.data = data
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}{name}" if name else self.prefix.rstrip(".")
+
+    def fail(self, name: str, problem: str) -> ConfigError:
+        return ConfigError(str(self.file), self.key(name), problem)
+
+    def get(self, name: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        if name not in self.data:
+            if default is ...:
+                raise self.fail(name, "is required but missing")
+            return default
+        value = self.data[name]
+        # bool is an int in Python; an integer setting must not accept true/false.
+        if isinstance(value, bool) and kind is not bool:
+            raise self.fail(name, f"must be {_kind_name(kind)}, got a boolean")
+        if not isinstance(value, kind):
+            raise self.fail(name, f"must be {_kind_name(kind)}, got {type(value).__name__}")
+        if isinstance(value, str) and "\x00" in value:
+            raise self.fail(name, "must not contain a NUL character")
+        return value
+
+    def positive_int(self, name: str, default: Any = ...) -> int:
+        value: int = self.get(name, int, default)
+        if value <= 0:
+            raise self.fail(name, f"must be a positive integer, got {value}")
+        return value
+
+    def strings(self, name: str) -> list[str]:
+        items: list[Any] = self.get(name, list, [])
+        for i, item in enumerate(items):
+            if not isinstance(item, str):
+                raise self.fail(f"{name}[{i}]", f"must be a string, got {type(item).__name__}")
+        return items
+
+    def table(self, name: str) -> _Table:
+        return _Table(self.file, f"{self.prefix}{name}.", self.get(name, dict))
+
+    def tables(self, name: str) -> list[_Table]:
+        items = self.get(name, list)
+        out = []
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise self.fail(f"{name}[{i}]", "must be a table")
+            out.append(_Table(self.file, f"{self.prefix}{name}[{i}].", item))
+        return out
+
+    def reject_unknown(self, allowed: set[str]) -> None:
+        for name in self.data:
+            if name not in allowed:
+                raise self.fail(
+                    name, f"is not a known setting (expected one of: {sorted(allowed)})"
+                )
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        list: "a list",
+        dict: "a table",
+    }
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(str(path), "-", "file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), "-", f"not valid TOML: {exc}") from None
+    except OSError as exc:  # a directory, no permission ...
+        raise ConfigError(str(path), "-", f"cannot be read: {exc.strerror}") from None
+
+
+def _check_url(t: _Table, name: str) -> str:
+    url: str = t.get(name, str)
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:
+        raise t.fail(name, f"must be an http(s) URL, got {url!r}") from None
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise t.fail(name, f"must be an http(s) URL, got {url!r}")
+    return url.rstrip("/")
+
+
+def _schedule(t: _Table, timezone: str) -> Schedule:
+    t.reject_unknown({"interval_seconds", "cron", "misfire_grace_seconds", "coalesce"})
+    interval = t.data.get("interval_seconds")
+    cron = t.data.get("cron")
+    if (interval is None) == (cron is None):
+        raise t.fail("", "needs exactly one of interval_seconds or cron")
+    rules = {
+        "misfire_grace_seconds": t.positive_int("misfire_grace_seconds", 300),
+        "coalesce": t.get("coalesce", bool, True),
+    }
+    if interval is not None:
+        return Schedule(interval_seconds=t.positive_int("interval_seconds"), **rules)
+    expr: str = t.get("cron", str)
+    try:
+        CronTrigger.from_crontab(expr, timezone=timezone)
+    except ValueError as exc:
+        raise t.fail("cron", f"is not a valid crontab expression: {exc}") from None
+    return Schedule(cron=expr, **rules)
+
+
+def _retry(t: _Table) -> RetryPolicy:
+    t.reject_unknown({"max_attempts", "initial_seconds", "max_seconds", "multiplier"})
+    default = RetryPolicy()
+    numbers = {}
+    for name in ("initial_seconds", "max_seconds", "multiplier"):
+        value = float(t.get(name, (int, float), getattr(default, name)))
+        if not 0 < value <= 7 * 24 * 3600:
+            raise t.fail(name, f"must be above 0 and at most a week, got {value}")
+        numbers[name] = value
+    if numbers["multiplier"] < 1:
+        raise t.fail("multiplier", "must be at least 1")
+    if numbers["max_seconds"] < numbers["initial_seconds"]:
+        raise t.fail("max_seconds", "must be at least initial_seconds")
+    return RetryPolicy(max_attempts=t.positive_int("max_attempts", default.max_attempts), **numbers)
+
+
+# C2SP signed-note key names: non-empty, no white space, no "+".
+_NOTE_NAME = re.compile(r"^[^\s+]{1,255}$")
+
+
+def _note_name(t: _Table, key: str) -> str:
+    value: str = t.get(key, str)
+    if not _NOTE_NAME.fullmatch(value) or not value.isprintable():
+        raise t.fail(
+            key, f"must be a key name without spaces or '+', e.g. host/path; got {value!r}"
+        )
+    return value
+
+
+def load_agreement(path: str | os.PathLike[str]) -> Agreement:
+    """Read and check an agreement file."""
+    file = Path(path).resolve()
+    root = _Table(file, "", _read_toml(file))
+    root.reject_unknown(
+        {
+            "format",
+            "id",
+            "title",
+            "signed_on",
+            "timezone",
+            "purposes",
+            "keys",
+            "parties",
+            "datasets",
+        }
+    )
+    if root.get("format", int) != 1:
+        raise root.fail("format", "must be 1 (the only agreement format this gateway reads)")
+    timezone: str = root.get("timezone", str, "Asia/Jakarta")
+    try:
+        ZoneInfo(timezone)
+    except (KeyError, ValueError):
+        raise root.fail("timezone", f"unknown time zone {timezone!r}") from None
+
+    purposes_t = root.table("purposes")
+    purposes = {k: purposes_t.get(k, str) for k in purposes_t.data}
+
+    parties: dict[str, Party] = {}
+    for t in root.tables("parties"):
+        t.reject_unknown(
+            {
+                "id",
+                "name",
+                "base_url",
+                "jwks_file",
+                "log_origin",
+                "witness_name",
+                "note_keys_file",
+                "key_pins",
+                "revoked_keys",
+            }
+        )
+        pid: str = t.get("id", str)
+        if not _ID.fullmatch(pid):
+            raise t.fail("id", f"must be lower-case letters, digits and '-', got {pid!r}")
+        if pid in parties:
+            raise t.fail("id", f"duplicate party id {pid!r}")
+        parties[pid] = Party(
+            id=pid,
+            name=t.get("name", str),
+            base_url=_check_url(t, "base_url"),
+            jwks_file=(file.parent / t.get("jwks_file", str)).resolve(),
+            log_origin=_note_name(t, "log_origin"),
+            witness_name=_note_name(t, "witness_name"),
+            note_keys_file=(file.parent / t.get("note_keys_file", str)).resolve(),
+            key_pins=_thumbprints(t, "key_pins"),
+            revoked_keys=_thumbprints(t, "revoked_keys"),
+        )
+        if parties[pid].log_origin == parties[pid].witness_name:
+            raise t.fail("witness_name", "must differ from log_origin")
+    names = [n for p in parties.values() for n in (p.log_origin, p.witness_name)]
+    if len(names) != len(set(names)):
+        raise root.fail("parties", "every log_origin and witness_name must be unique")
+
+    flows: dict[tuple[str, str], DatasetAgreement] = {}
+    for t in root.tables("datasets"):
+        t.reject_unknown(
+            {
+                "name",
+                "sender",
+                "receiver",
+                "schema_versions",
+                "purpose",
+                "schedule",
+                "max_records_per_batch",
+                "max_batch_bytes",
+                "max_chunk_bytes",
+                "retry",
+                "delivery",
+                "retention_days",
+                "transfer_expiry_hours",
+            }
+        )
+        name: str = t.get("name", str)
+        known = schema_registry.versions(name)
+        if not known:
+            raise t.fail(
+                "name",
+                f"no agreed schema exists for dataset {name!r} "
+                f"(known: {schema_registry.dataset_names()})",
+            )
+        sender, receiver = t.get("sender", str), t.get("receiver", str)
+        for key, value in (("sender", sender), ("receiver", receiver)):
+            if value not in parties:
+                raise t.fail(key, f"unknown party {value!r} (parties: {sorted(parties)})")
+        if sender == receiver:
+            raise t.fail("receiver", "must differ from sender")
+        if (name, sender) in flows:
+            raise t.fail("name", f"duplicate dataset {name!r} from {sender!r}")
+        versions = t.get("schema_versions", list)
+        if not versions:
+            raise t.fail("schema_versions", "must name at least one version")
+        for v in versions:
+            if v not in known:
+                raise t.fail("schema_versions", f"no schema {name} {v!r} (known: {known})")
+        purpose = str(t.get("purpose", (str, int)))
+        if purpose not in purposes:
+            raise t.fail("purpose", f"must name a clause in [purposes], got {purpose!r}")
+        max_batch_bytes = t.positive_int("max_batch_bytes", 8 * 1024 * 1024)
+        max_chunk_bytes = t.positive_int(
+            "max_chunk_bytes", min(max_batch_bytes, DEFAULT_MAX_CHUNK_BYTES)
+        )
+        if max_chunk_bytes > max_batch_bytes:
+            raise t.fail("max_chunk_bytes", f"must be at most max_batch_bytes ({max_batch_bytes})")
+        if max_chunk_bytes < _MIN_CHUNK_BYTES:
+            # Below this a record and a chunk's own fields, or a manifest listing two
+            # chunks, may not fit one envelope: no batch could ever be delivered.
+            key = "max_chunk_bytes" if "max_chunk_bytes" in t.data else "max_batch_bytes"
+            raise t.fail(key, f"must be at least {_MIN_CHUNK_BYTES}")
+        delivery: str = t.get("delivery", str, "push")
+        if delivery not in DELIVERY_MODES:
+            raise t.fail(
+                "delivery",
+                f"must be one of {list(DELIVERY_MODES)} (the sender posts, or the receiver "
+                f"fetches), got {delivery!r}",
+            )
+        flows[(name, sender)] = DatasetAgreement(
+            name=name,
+            sender=sender,
+            receiver=receiver,
+            schema_versions=tuple(versions),
+            purpose=purpose,
+            schedule=_schedule(t.table("schedule"), timezone),
+            max_records_per_batch=t.positive_int("max_records_per_batch", 1000),
+            max_batch_bytes=max_batch_bytes,
+            retry=_retry(t.table("retry")) if "retry" in t.data else RetryPolicy(),
+            max_chunk_bytes=max_chunk_bytes,
+            delivery="pull" if delivery == "pull" else "push",
+            retention_days=(
+                t.positive_int("retention_days") if "retention_days" in t.data else None
+            ),
+            transfer_expiry_hours=t.positive_int(
+                "transfer_expiry_hours", DEFAULT_TRANSFER_EXPIRY_HOURS
+            ),
+        )
+    return Agreement(
+        id=root.get("id", str),
+        title=root.get("title", str),
+        timezone=timezone,
+        purposes=purposes,
+        parties=parties,
+        flows=tuple(flows.values()),
+        source=file,
+        keys=_key_policy(root.table("keys")) if "keys" in root.data else KeyPolicy(),
+    )
+
+
+# An RFC 7638 SHA-256 thumbprint: 43 base64url characters.
+_THUMBPRINT = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+def _thumbprints(t: _Table, name: str) -> tuple[str, ...]:
+    values = t.strings(name)
+    for i, value in enumerate(values):
+        if not _THUMBPRINT.fullmatch(value):
+            raise t.fail(f"{name}[{i}]", f"must be an RFC 7638 key thumbprint, got {value!r}")
+    return tuple(values)
+
+
+def _key_policy(t: _Table) -> KeyPolicy:
+    t.reject_unknown({"grace_period_days", "jwks_refresh_seconds"})
+    return KeyPolicy(
+        grace_period_days=t.positive_int("grace_period_days", KeyPolicy.grace_period_days),
+        jwks_refresh_seconds=t.positive_int("jwks_refresh_seconds", KeyPolicy.jwks_refresh_seconds),
+    )
+
+
+_TLS_PAIRS = (("cert_file", "key_file"), ("client_cert_file", "client_key_file"))
+_TLS_CAS = ("client_ca_file", "peer_ca_file")
+
+
+def _tls(t: _Table, base: Path) -> TLSConfig:
+    """``[node.tls]``: every file must exist and load; keys must match their certificates."""
+    names = {name for pair in _TLS_PAIRS for name in pair} | set(_TLS_CAS)
+    t.reject_unknown(names)
+    paths = {name: _existing_file(t, name, base) for name in sorted(names) if name in t.data}
+    for cert, key in _TLS_PAIRS:
+        if (cert in paths) != (key in paths):
+            given, missing = (cert, key) if cert in paths else (key, cert)
+            raise t.fail(missing, f"is required with {t.key(given)}")
+        if cert in paths:
+            _check_key_pair(t, cert, paths[cert], key, paths[key])
+    if "client_ca_file" in paths and "cert_file" not in paths:
+        raise t.fail(
+            "client_ca_file",
+            "needs cert_file and key_file: only a node that serves HTTPS can ask for "
+            "client certificates",
+        )
+    for name in _TLS_CAS:
+        if name in paths:
+            try:
+                ssl.create_default_context().load_verify_locations(cafile=paths[name])
+            except ssl.SSLError:
+                raise t.fail(name, f"{paths[name]} holds no PEM CA certificate") from None
+    return TLSConfig(**paths)
+
+
+def _existing_file(t: _Table, name: str, base: Path) -> Path:
+    value: str = t.get(name, str)
+    if not value:
+        raise t.fail(name, "must not be empty")
+    path = (base / value).resolve()
+    if not path.exists():
+        raise t.fail(name, f"file not found: {path}")
+    if not path.is_file():
+        raise t.fail(name, f"is not a file: {path}")
+    return path
+
+
+def _check_key_pair(t: _Table, cert_name: str, cert: Path, key_name: str, key: Path) -> None:
+    try:
+        encrypted = b"ENCRYPTED" in key.read_bytes()
+    except OSError as exc:
+        raise t.fail(key_name, f"cannot be read: {exc.strerror}") from None
+    if encrypted:
+        raise t.fail(
+            key_name,
+            f"{key} is encrypted; a TLS key is read without a passphrase, so keep it "
+            "unencrypted and readable by the node's user only",
+        )
+    try:
+        ssl.create_default_context().load_cert_chain(cert, key)
+    except ssl.SSLError as exc:
+        if "KEY_VALUES_MISMATCH" in str(exc):
+            raise t.fail(key_name, f"{key} is not the private key of {t.key(cert_name)}") from None
+        raise t.fail(
+            cert_name, f"{cert} and {key} do not load as a PEM certificate and its private key"
+        ) from None
+    except OSError as exc:
+        raise t.fail(key_name, f"cannot be read: {exc.strerror}") from None
+
+
+_ENV = {
+    "database_url": "GATEWAY_DATABASE_URL",
+    "listen": "GATEWAY_LISTEN",
+    "key_dir": "GATEWAY_KEY_DIR",
+    "workers": "GATEWAY_WORKERS",
+    "threads": "GATEWAY_THREADS",
+}
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, key in _ENV.items():
+        value = environ.get(key)
+        if not value:
+            continue
+        if name in ("workers", "threads"):
+            if not (value.isascii() and value.isdigit()) or int(value) < 1:
+                raise ConfigError("environment", key, f"must be a positive integer, got {value!r}")
+            out[name] = int(value)
+        else:
+            out[name] = value
+    return out
+
+
+def load_node_config(
+    path: str | os.PathLike[str],
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> NodeConfig:
+    """Read a node config, its agreement, and apply environment and explicit overrides."""
+    file = Path(path).resolve()
+    root = _Table(file, "", _read_toml(file))
+    root.reject_unknown({"node", "clients"})
+    node = root.table("node")
+    node.reject_unknown(
+        {
+            "party",
+            "agreement",
+            "listen",
+            "database_url",
+            "key_dir",
+            "max_body_bytes",
+            "max_records_per_submission",
+            "peer_timeout_seconds",
+            "workers",
+            "threads",
+            "scheduler",
+            "checkpoint_interval_seconds",
+            "client_rate_limit",
+            "refusal_interval_seconds",
+            "failed_auth_rate_limit",
+            "trusted_proxies",
+            "mode",
+            "tls",
+        }
+    )
+    mode = node.get("mode", str, "production")
+    if mode not in ("production", "development"):
+        raise node.fail("mode", f'must be "production" or "development", got {mode!r}')
+    agreement = load_agreement(file.parent / node.get("agreement", str))
+    party_id: str = node.get("party", str)
+    if party_id not in agreement.parties:
+        raise node.fail(
+            "party",
+            f"is not a party of agreement {agreement.id!r} (parties: {sorted(agreement.parties)})",
+        )
+
+    layered: dict[str, Any] = {
+        "listen": node.get("listen", str, "127.0.0.1:8700"),
+        "database_url": node.get("database_url", str, ""),
+        "key_dir": node.get("key_dir", str, f"../keys/{party_id}"),
+        "workers": node.positive_int("workers", 3),
+        "threads": node.positive_int("threads", 6),
+    }
+    from_env = _env_overrides(os.environ if environ is None else environ)
+    layered.update(from_env)
+    layered.update(overrides or {})
+
+    if not re.fullmatch(r"[\w.\-\[\]:]+:\d{1,5}", layered["listen"]):
+        problem = f"must be host:port, got {layered['listen']!r}"
+        if "listen" in from_env and "listen" not in (overrides or {}):
+            raise ConfigError("environment", _ENV["listen"], problem)
+        raise node.fail("listen", problem)
+    database_url = (
+        layered["database_url"] or f"sqlite:///{file.parent.parent / 'var' / party_id}.db"
+    )
+
+    clients: list[ClientConfig] = []
+    sends = {d.name for d in agreement.outgoing(party_id)}
+    receives = {d.name for d in agreement.incoming(party_id)}
+    for t in root.tables("clients") if "clients" in root.data else []:
+        t.reject_unknown({"id", "name", "token_sha256", "submit", "pull", "roles", "rate_limit"})
+        cid: str = t.get("id", str)
+        if not _ID.fullmatch(cid):
+            raise t.fail("id", f"must be lower-case letters, digits and '-', got {cid!r}")
+        if any(c.id == cid for c in clients):
+            raise t.fail("id", f"duplicate client id {cid!r}")
+        digest: str = t.get("token_sha256", str)
+        if not _HEX64.fullmatch(digest):
+            raise t.fail("token_sha256", "must be the lower-case hex SHA-256 of the token")
+        if any(c.token_sha256 == digest for c in clients):
+            raise t.fail("token_sha256", "the same token is already given to another client")
+        submit = frozenset(t.strings("submit"))
+        pull = frozenset(t.strings("pull"))
+        roles = frozenset(t.strings("roles"))
+        rate_limit = _rate_limit(t, "rate_limit") if "rate_limit" in t.data else None
+        if not roles <= ROLES:
+            raise t.fail("roles", f"unknown roles {sorted(roles - ROLES)} (known: {sorted(ROLES)})")
+        # The agreement's direction rules are enforced here, once, at start-up.
+        for key, names, allowed, verb in (
+            ("submit", submit, sends, "sends"),
+            ("pull", pull, receives, "receives"),
+        ):
+            for name in sorted(names):
+                if name not in allowed:
+                    raise t.fail(
+                        key,
+                        f"dataset {name!r} is not one that {party_id} {verb} "
+                        f"under the agreement (allowed: {sorted(allowed)})",
+                    )
+        clients.append(
+            ClientConfig(
+                id=cid,
+                name=t.get("name", str, cid),
+                token_sha256=digest,
+                submit=submit,
+                pull=pull,
+                roles=roles,
+                rate_limit=rate_limit,
+            )
+        )
+
+    max_body_bytes = node.positive_int("max_body_bytes", 16 * 1024 * 1024)
+    peer_timeout = float(node.get("peer_timeout_seconds", (int, float), 30))
+    if not 0 < peer_timeout <= 600:
+        raise node.fail(
+            "peer_timeout_seconds", f"must be above 0 and at most 600, got {peer_timeout}"
+        )
+    for dataset in agreement.incoming(party_id):
+        if envelope_limit(dataset.max_chunk_bytes) > max_body_bytes:
+            raise node.fail(
+                "max_body_bytes",
+                (
+                    f"{max_body_bytes} is too small for {dataset.name} envelopes of up to "
+                    f"{envelope_limit(dataset.max_chunk_bytes)} bytes (max_chunk_bytes "
+                    f"{dataset.max_chunk_bytes} in the agreement)"
+                ),
+            )
+
+    return NodeConfig(
+        party_id=party_id,
+        agreement=agreement,
+        listen=layered["listen"],
+        database_url=database_url,
+        key_dir=(file.parent / layered["key_dir"]).resolve(),
+        clients=tuple(clients),
+        max_body_bytes=max_body_bytes,
+        max_records_per_submission=node.positive_int("max_records_per_submission", 10_000),
+        peer_timeout_seconds=peer_timeout,
+        workers=layered["workers"],
+        threads=layered["threads"],
+        scheduler_enabled=node.get("scheduler", bool, True),
+        source=file,
+        checkpoint_interval_seconds=node.positive_int("checkpoint_interval_seconds", 60),
+        mode=mode,
+        client_rate_limit=(
+            _rate_limit(node, "client_rate_limit")
+            if "client_rate_limit" in node.data
+            else DEFAULT_CLIENT_RATE_LIMIT
+        ),
+        refusal_interval_seconds=node.positive_int("refusal_interval_seconds", 300),
+        failed_auth_rate_limit=(
+            _rate_limit(node, "failed_auth_rate_limit")
+            if "failed_auth_rate_limit" in node.data
+            else DEFAULT_FAILED_AUTH_RATE_LIMIT
+        ),
+        trusted_proxies=_trusted_proxies(node),
+        overrides=dict(overrides or {}),
+        tls=_tls(node.table("tls"), file.parent) if "tls" in node.data else TLSConfig(),
+    )

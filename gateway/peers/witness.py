@@ -1,0 +1,402 @@
+"""Witnessing between nodes: C2SP tlog-witness, with C2SP tlog-cosignature answers.
+
+Each node is a witness for its peers' audit logs. A peer submits each new
+checkpoint with a consistency proof from the last one this node cosigned; the
+witness checks the log's signature and the proof, remembers the new checkpoint
+and answers with its cosignature. A checkpoint that is not consistent with the
+one cosigned before (a fork), or that is smaller (a rollback), is refused, the
+refusal is recorded in this node's own audit log as a ``witness_alert``, and
+logged at CRITICAL for the operators' alerting.
+
+The submitting side (:func:`publish`) runs after every transfer and on the
+checkpoint schedule, and stores each cosignature it receives.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import requests
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from gateway.node import audit_log, outbound_tls
+from gateway.node.config import Party
+from gateway.node.node import Node, iso
+from gateway.peers import signed_requests
+from gateway.store import audit_entries
+from gateway.store.database import audit_cosignatures, witness_alerts, witnessed_logs
+from gateway.tlog import merkle, note
+
+__all__ = [
+    "ADD_CHECKPOINT_PATH",
+    "PublishReport",
+    "WitnessAnswer",
+    "add_checkpoint",
+    "publish",
+]
+
+log = logging.getLogger(__name__)
+
+ADD_CHECKPOINT_PATH = "/exchange/v1/witness/add-checkpoint"
+SIZE_MEDIA_TYPE = "text/x.tlog.size"
+TEXT = "text/plain; charset=utf-8"
+# A request body larger than this is refused before parsing (63 proof hashes and a note).
+MAX_REQUEST_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class WitnessAnswer:
+    status: int
+    body: str
+    content_type: str = TEXT
+
+
+def _alert(
+    node: Node,
+    party: Party,
+    *,
+    kind: str,
+    checkpoint: note.Checkpoint,
+    witnessed: tuple[int, str],
+    request: str,
+) -> None:
+    """Record a refused checkpoint with its evidence; alert once per distinct checkpoint.
+
+    A peer (or anyone holding one of its signed checkpoints) may present the same
+    refused checkpoint again and again: it is stored, logged and audited the first
+    time only, and counted at most once a minute after that.
+    """
+    a = witness_alerts.c
+    key = (
+        (a.origin == party.log_origin)
+        & (a.kind == kind)
+        & (a.size == checkpoint.size)
+        & (a.root_hash == checkpoint.root_hash)
+    )
+    now = node.now()
+    with node.store.read() as conn:
+        seen = conn.execute(select(a.last_seen).where(key)).scalar()
+    if seen is not None:
+        if seen < iso(now - dt.timedelta(seconds=60)):
+            with node.store.write() as conn:
+                conn.execute(
+                    update(witness_alerts).where(key).values(last_seen=iso(now), count=a.count + 1)
+                )
+        return
+    log.critical(
+        "ALERT witness: %s's log %s: checkpoint of size %d is not consistent with the checkpoint "
+        "of size %d this node cosigned (%s); evidence kept in witness_alerts",
+        party.id,
+        party.log_origin,
+        checkpoint.size,
+        witnessed[0],
+        kind,
+    )
+    try:
+        with node.store.write() as conn:
+            conn.execute(
+                witness_alerts.insert().values(
+                    origin=party.log_origin,
+                    kind=kind,
+                    size=checkpoint.size,
+                    root_hash=checkpoint.root_hash,
+                    witnessed_size=witnessed[0],
+                    witnessed_note=witnessed[1],
+                    request=request,
+                    first_seen=iso(now),
+                    last_seen=iso(now),
+                    count=1,
+                )
+            )
+            audit_entries.append(
+                conn,
+                event="witness_alert",
+                actor=node.party_id,
+                at=now,
+                peer=party.id,
+                reason=kind,
+                tree_size=checkpoint.size,
+                witnessed_size=witnessed[0],
+            )
+    except IntegrityError:
+        pass  # a concurrent request recorded the same alert
+
+
+def add_checkpoint(node: Node, body: bytes, *, requester: str | None = None) -> WitnessAnswer:
+    """Answer a C2SP tlog-witness ``add-checkpoint`` request.
+
+    Status codes as the specification defines them: 200 with the cosignature
+    line, 400 for a malformed request, 403 for a checkpoint without a valid
+    signature of the log, 404 for a log this node does not witness, 409 with
+    this witness's size when the request's old size is not it (or when it is,
+    but the root differs), 422 for a consistency proof that does not verify.
+
+    Alerts are raised only on evidence: another root for the size this witness
+    cosigned (two signed checkpoints of one size: a fork), or a signed checkpoint
+    that no proof from the cosigned one supports. A checkpoint smaller than the
+    one cosigned is answered 409 without an alert: an old checkpoint replayed by
+    anyone looks the same; a log that really went back is caught when it grows
+    again (fork), by its own submitting side, and by auditors.
+
+    ``requester``: the party whose signed request this is; it may submit only its
+    own log's checkpoints (any other log is answered as unknown).
+    """
+    if len(body) > MAX_REQUEST_BYTES:
+        return WitnessAnswer(400, "request too large\n")
+    try:
+        request = note.parse_add_checkpoint(body)
+        origin = request.checkpoint.split("\n", 1)[0]
+    except note.NoteError as exc:
+        return WitnessAnswer(400, f"malformed request: {exc}\n")
+    party = next(
+        (
+            p
+            for p in node.config.agreement.parties.values()
+            if p.log_origin == origin and p.id != node.party_id and requester in (None, p.id)
+        ),
+        None,
+    )
+    if party is None:
+        return WitnessAnswer(404, "unknown log\n")
+    try:
+        opened = note.open_note(request.checkpoint, [node.note_keys[party.id].log])
+        checkpoint = note.Checkpoint.from_text(opened.text)
+    except note.SignatureError:
+        return WitnessAnswer(403, "the checkpoint is not signed by the log's key\n")
+    except note.NoteError as exc:
+        return WitnessAnswer(400, f"malformed checkpoint: {exc}\n")
+
+    w = witnessed_logs.c
+    with node.store.read() as conn:
+        state = conn.execute(select(w.size, w.root_hash, w.note).where(w.origin == origin)).first()
+    if state is None:
+        known_size, known_root, known_note = 0, merkle.EMPTY_ROOT, ""
+    else:
+        known_size, known_root, known_note = int(state[0]), bytes(state[1]), str(state[2])
+    if request.old_size != known_size:
+        if checkpoint.size < known_size:
+            log.warning(
+                "witness: %s presented checkpoint %d, older than the cosigned %d (refused)",
+                origin,
+                checkpoint.size,
+                known_size,
+            )
+        return WitnessAnswer(409, note.format_tlog_size(known_size), SIZE_MEDIA_TYPE)
+    witnessed, refused = (known_size, known_note), body.decode("utf-8")
+    if state is not None and checkpoint.size == known_size and checkpoint.root_hash != known_root:
+        _alert(
+            node, party, kind="fork", checkpoint=checkpoint, witnessed=witnessed, request=refused
+        )
+        return WitnessAnswer(409, note.format_tlog_size(known_size), SIZE_MEDIA_TYPE)
+    try:
+        merkle.verify_consistency(
+            known_size, checkpoint.size, known_root, checkpoint.root_hash, request.consistency_proof
+        )
+    except merkle.ProofError:
+        _alert(
+            node,
+            party,
+            kind="inconsistent",
+            checkpoint=checkpoint,
+            witnessed=witnessed,
+            request=refused,
+        )
+        return WitnessAnswer(422, "the consistency proof does not verify\n")
+
+    if checkpoint.size > known_size or state is None:
+        values = {
+            "size": checkpoint.size,
+            "root_hash": checkpoint.root_hash,
+            "note": request.checkpoint,
+            "updated_at": iso(node.now()),
+        }
+        moved = 1
+        with node.store.write() as conn:
+            if state is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(witnessed_logs.insert().values(origin=origin, **values))
+                except IntegrityError:
+                    moved = 0  # a concurrent first submission won
+            else:
+                # Compare and set: a concurrent request that moved the size wins.
+                moved = conn.execute(
+                    update(witnessed_logs)
+                    .where(w.origin == origin, w.size == known_size)
+                    .values(**values)
+                ).rowcount
+            if moved != 1:
+                current = conn.execute(select(w.size).where(w.origin == origin)).scalar_one()
+                return WitnessAnswer(409, note.format_tlog_size(current), SIZE_MEDIA_TYPE)
+    timestamp = int(node.now().timestamp())
+    signature = node.witness_signer.cosign(opened.text, timestamp)
+    return WitnessAnswer(200, note.format_signature_lines([signature]))
+
+
+class Answer(Protocol):
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def text(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class PeerAnswer:
+    status_code: int
+    text: str
+
+
+# (url, body, timeout, headers) -> answer. Tests cut the network here.
+Poster = Callable[[str, bytes, float, Mapping[str, str]], Answer]
+
+# A witness answers with a line or two; anything longer is not read.
+MAX_ANSWER_BYTES = 16 * 1024
+
+
+def _http_post(url: str, body: bytes, timeout: float, headers: Mapping[str, str]) -> PeerAnswer:
+    with requests.post(
+        url,
+        data=body,
+        headers={**headers, "Content-Type": TEXT},
+        timeout=timeout,
+        stream=True,
+        allow_redirects=False,
+        **outbound_tls.tls_for(url),
+    ) as answer:
+        data = answer.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
+        if len(data) > MAX_ANSWER_BYTES:
+            raise WitnessRefused("the witness's answer is too long")
+        return PeerAnswer(answer.status_code, data.decode("utf-8", errors="replace"))
+
+
+@dataclass
+class PublishReport:
+    checkpoint: audit_log.SignedCheckpoint
+    cosigned_by: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def _cosigned_size(node: Node, witness: str) -> int:
+    c = audit_cosignatures.c
+    with node.store.read() as conn:
+        found = conn.execute(select(func.max(c.size)).where(c.witness == witness)).scalar()
+    return int(found or 0)
+
+
+def _submit(node: Node, party: Party, signed: audit_log.SignedCheckpoint, post: Poster) -> None:
+    old = _cosigned_size(node, party.witness_name)
+    if old == signed.size:
+        return  # cosigned already
+    url = party.base_url + ADD_CHECKPOINT_PATH
+    for _attempt in range(2):
+        if old > signed.size:
+            log.critical(
+                "ALERT log: witness %s has cosigned size %d of this log, which has only %d "
+                "entries: the log was rolled back (restored from a backup?)",
+                party.witness_name,
+                old,
+                signed.size,
+            )
+            raise WitnessRefused(
+                f"the witness has cosigned size {old}, more than this log's {signed.size}"
+            )
+        with node.store.read() as conn:
+            proof = audit_log.consistency_proof(conn, old, signed.size) if old else []
+        body = note.format_add_checkpoint(note.AddCheckpoint(old, tuple(proof), signed.note))
+        data = body.encode("utf-8")
+        answer = post(
+            url,
+            data,
+            node.config.peer_timeout_seconds,
+            signed_requests.headers(node, party, "POST", url, data),
+        )
+        if answer.status_code == 409:
+            # The witness knows another size of our log (we lost its last answer): retry from it.
+            try:
+                old = note.parse_tlog_size(answer.text)
+            except note.NoteError:
+                raise WitnessRefused("HTTP 409 without a valid size") from None
+            continue
+        if answer.status_code != 200:
+            raise WitnessRefused(f"HTTP {answer.status_code}: {answer.text.strip()[:200]}")
+        text = note.parse_note(signed.note).text
+        verifier = node.note_keys[party.id].witness
+        try:
+            cosigned = note.parse_note(signed.note + answer.text)
+        except note.NoteError as exc:
+            raise WitnessRefused(f"malformed cosignature: {exc}") from None
+        for signature in cosigned.signatures:
+            if signature.name != verifier.name or signature.key_hash != verifier.key_hash:
+                continue
+            try:
+                timestamp = verifier.verify(text, signature)
+            except note.SignatureError:
+                raise WitnessRefused("the cosignature does not verify") from None
+            with node.store.write() as conn:
+                exists = conn.execute(
+                    select(audit_cosignatures.c.size).where(
+                        audit_cosignatures.c.size == signed.size,
+                        audit_cosignatures.c.witness == verifier.name,
+                    )
+                ).first()
+                if exists is None:
+                    conn.execute(
+                        audit_cosignatures.insert().values(
+                            size=signed.size,
+                            witness=verifier.name,
+                            signature=note.format_signature_lines([signature]).rstrip("\n"),
+                            timestamp=timestamp,
+                        )
+                    )
+            return
+        raise WitnessRefused("the answer holds no cosignature by the registered witness key")
+    raise WitnessRefused("the witness kept changing its size")
+
+
+class WitnessRefused(Exception):
+    """A peer's witness did not cosign our checkpoint."""
+
+
+_publishing: dict[str, threading.Lock] = {}
+_publishing_lock = threading.Lock()
+
+
+def publish(node: Node, *, post: Poster = _http_post) -> PublishReport:
+    """Make a checkpoint and have every peer's witness cosign it.
+
+    One publication at a time per node in this process (the transfer jobs and
+    the checkpoint job run in parallel threads), each with the latest
+    checkpoint: a witness never sees this log's checkpoints out of order.
+    """
+    with _publishing_lock:
+        lock = _publishing.setdefault(node.store.url, threading.Lock())
+    with lock:
+        return _publish(node, post)
+
+
+def _publish(node: Node, post: Poster) -> PublishReport:
+    signed = audit_log.checkpoint(node)
+    report = PublishReport(signed)
+    if signed.size == 0:
+        return report
+    for party in node.config.agreement.parties.values():
+        if party.id == node.party_id:
+            continue
+        try:
+            _submit(node, party, signed, post)
+        except (WitnessRefused, requests.RequestException, audit_log.LogIntegrityError) as exc:
+            reason = str(exc) if isinstance(exc, WitnessRefused) else type(exc).__name__
+            log.warning(
+                "checkpoint %d: witness %s did not cosign: %s", signed.size, party.id, reason
+            )
+            report.failed[party.id] = reason
+        else:
+            report.cosigned_by.append(party.witness_name)
+    return report
