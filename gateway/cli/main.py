@@ -25,9 +25,10 @@ from gateway.errors import GatewayError, KeyMaterialError
 from gateway.exchange import sending
 from gateway.exchange.validation import validator_for
 from gateway.node.config import NodeConfig, TLSConfig, load_node_config
-from gateway.node.node import Node, peer_keys, utc_now
+from gateway.node.node import Node, peer_keys
 from gateway.ops import logs
 from gateway.ops.malloc import bound_large_allocations
+from gateway.timestamps import from_unix, utc_now
 
 CONFIG_HELP = "the node's config file (default: $GATEWAY_CONFIG)"
 
@@ -684,9 +685,8 @@ def _origin_of(signed: str) -> str:
 
 
 def _print_report(report: Any, party: str) -> None:
-    from gateway.tlog.auditor import utc
 
-    cosigners = ", ".join(f"{name} at {utc(ts)}" for name, ts in report.cosigned_by) or "none"
+    cosigners = ", ".join(f"{name} at {from_unix(ts)}" for name, ts in report.cosigned_by) or "none"
     click.echo(f"log {report.origin} ({party})")
     click.echo(f"  checkpoint: size {report.size}, root {report.root_hash.hex()}")
     click.echo(f"  cosigned by: {cosigners}")

@@ -31,6 +31,7 @@ from typing import Any
 from joserfc import jwe, jws
 from joserfc.jwk import OKPKey
 
+from gateway import timestamps
 from gateway.crypto import canonical, strict_json
 from gateway.crypto.keys import ENC_ALG, SIG_ALG, PeerKeys
 from gateway.errors import EnvelopeRejected, InvalidJSON, VerificationFailed
@@ -105,7 +106,7 @@ def records_digest(records: Sequence[Any]) -> str:
 def _utc_iso(moment: dt.datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
-    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return timestamps.iso(moment)
 
 
 def _jws_registry(max_payload: int) -> jws.JWSRegistry:
@@ -566,7 +567,7 @@ def _header(opened: _Opened) -> BatchHeader:
             dataset=_require(document, "dataset", str),
             schema_version=_require(document, "schema_version", str),
             batch_id=_require(document, "batch_id", str),
-            created_at=dt.datetime.fromisoformat(_require(document, "created_at", str)),
+            created_at=timestamps.parse(_require(document, "created_at", str)),
             sequence=_require(document, "sequence", int),
         )
     except ValueError as exc:

@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 from joserfc.jwk import OKPKey
 
+from gateway import timestamps
 from gateway.crypto import strict_json
 from gateway.errors import KeyMaterialError
 
@@ -62,11 +63,7 @@ REVOCATION_REASONS = ("keyCompromise", "superseded", "cessationOfOperation", "un
 
 
 def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def _parse(stamp: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    return timestamps.iso(moment, timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -88,7 +85,7 @@ class KeyEntry:
         return (
             self.status == "retiring"
             and self.retires_at is not None
-            and now < _parse(self.retires_at)
+            and now < timestamps.parse(self.retires_at)
         )
 
     def public_jwk(self) -> dict[str, Any]:
@@ -100,14 +97,14 @@ class KeyEntry:
             "kid": self.kid,
             "use": self.use,
             "alg": _ALG[self.use],
-            "iat": int(_parse(self.created_at).timestamp()),
+            "iat": int(timestamps.parse(self.created_at).timestamp()),
         }
         end = self.retires_at if self.status == "retiring" else self.ended_at
         if self.status in ("retiring", "retired") and end is not None:
-            jwk["exp"] = int(_parse(end).timestamp())
+            jwk["exp"] = int(timestamps.parse(end).timestamp())
         if self.status == "revoked":
             jwk["revoked"] = {
-                "revoked_at": int(_parse(self.ended_at or self.created_at).timestamp()),
+                "revoked_at": int(timestamps.parse(self.ended_at or self.created_at).timestamp()),
                 "reason": self.reason or "unspecified",
             }
         return jwk

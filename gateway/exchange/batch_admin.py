@@ -12,9 +12,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from gateway.errors import BadRequest, NotFound
-from gateway.node.node import Node, age_seconds, iso
+from gateway.node.node import Node
 from gateway.store import audit_entries
 from gateway.store.database import outbound_batches, outbox_records
+from gateway.timestamps import age_seconds, iso
 
 __all__ = ["cancel", "retry", "status"]
 

@@ -52,9 +52,10 @@ from gateway.exchange.receiving import (
     record_refusal,
 )
 from gateway.node.config import DEFAULT_TRANSFER_EXPIRY_HOURS
-from gateway.node.node import Node, iso
+from gateway.node.node import Node
 from gateway.store import audit_entries
 from gateway.store.database import inbound_batches, inbound_chunks, inbound_transfers
+from gateway.timestamps import iso, parse
 from gateway.tlog.merkle import HASH_SIZE, Frontier
 
 __all__ = ["expire_transfers", "receive_chunk", "receive_manifest"]
@@ -429,7 +430,7 @@ def _manifest(row: Any) -> Manifest:
         dataset=row["dataset"],
         schema_version=row["schema_version"],
         batch_id=row["batch_id"],
-        created_at=dt.datetime.fromisoformat(document["created_at"]),
+        created_at=parse(document["created_at"]),
         sequence=row["sequence"],
     )
     return Manifest(

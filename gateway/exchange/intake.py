@@ -35,9 +35,10 @@ from gateway.errors import (
 from gateway.exchange.validation import validator_for
 from gateway.ids import uuid7
 from gateway.node.config import ClientConfig, DatasetAgreement
-from gateway.node.node import Node, iso
+from gateway.node.node import Node
 from gateway.store import audit_entries
 from gateway.store.database import FastInsert, outbound_batches, outbox_records, submissions
+from gateway.timestamps import iso
 
 __all__ = [
     "Idempotency",

@@ -43,10 +43,11 @@ from gateway.errors import (
 from gateway.exchange import chunked_receiving, receiving, sending
 from gateway.node import outbound_tls
 from gateway.node.config import DatasetAgreement, Party
-from gateway.node.node import Node, iso
+from gateway.node.node import Node
 from gateway.peers import signed_requests
 from gateway.store import audit_entries
 from gateway.store.database import outbound_batches, pull_refusals
+from gateway.timestamps import iso
 
 __all__ = [
     "DEFAULT_LIMIT",

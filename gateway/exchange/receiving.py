@@ -32,9 +32,10 @@ from gateway.errors import (
 from gateway.exchange.validation import validator_for
 from gateway.node import audit_log
 from gateway.node.config import ClientConfig, DatasetAgreement
-from gateway.node.node import Node, iso
+from gateway.node.node import Node
 from gateway.store import audit_entries
 from gateway.store.database import MAX_INTEGER, inbound_batches, inbound_chunks, inbound_transfers
+from gateway.timestamps import iso
 
 __all__ = [
     "Delivery",

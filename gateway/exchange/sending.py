@@ -39,10 +39,11 @@ from gateway.crypto.envelope import (
 from gateway.errors import GatewayError, VerificationFailed
 from gateway.node import outbound_tls
 from gateway.node.config import DatasetAgreement
-from gateway.node.node import Node, iso
+from gateway.node.node import Node
 from gateway.peers import signed_requests
 from gateway.store import audit_entries
 from gateway.store.database import outbound_batches, outbound_chunks, outbox_records
+from gateway.timestamps import iso, parse
 from gateway.tlog import merkle
 
 __all__ = [
@@ -618,7 +619,7 @@ def stored_header(node: Node, row: Any) -> BatchHeader:
         dataset=row["dataset"],
         schema_version=row["schema_version"],
         batch_id=row["batch_id"],
-        created_at=dt.datetime.fromisoformat(row["created_at"]),
+        created_at=parse(row["created_at"]),
         sequence=max(1, int(row["sequence"])),
     )
 

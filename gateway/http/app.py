@@ -11,8 +11,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from gateway.http import api, console
 from gateway.http.ratelimit import ClientLimits
 from gateway.node.config import NodeConfig, load_node_config
-from gateway.node.node import Clock, Node
+from gateway.node.node import Node
 from gateway.node.refusals import Throttle
+from gateway.timestamps import Clock
 
 __all__ = ["CONFIG_ENV", "create_app"]
 

@@ -32,7 +32,7 @@ from sqlalchemy import column, func, inspect, select, table
 from sqlalchemy.engine import Connection
 
 from gateway.node import refusals
-from gateway.node.node import Node, age_seconds
+from gateway.node.node import Node
 from gateway.store.database import (
     audit_checkpoints,
     audit_cosignatures,
@@ -44,6 +44,7 @@ from gateway.store.database import (
     witness_alerts,
     witnessed_logs,
 )
+from gateway.timestamps import age_seconds
 
 __all__ = [
     "DURATION_BUCKETS",

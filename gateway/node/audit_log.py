@@ -24,7 +24,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
 from gateway.errors import GatewayError
-from gateway.node.node import Node, iso
+from gateway.node.node import Node
 from gateway.store import audit_entries
 from gateway.store.database import (
     FastInsert,
@@ -34,6 +34,7 @@ from gateway.store.database import (
     audit_events,
     audit_tree,
 )
+from gateway.timestamps import iso
 from gateway.tlog import merkle, note
 
 __all__ = [

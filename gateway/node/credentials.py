@@ -24,9 +24,10 @@ from sqlalchemy.engine import Connection
 
 from gateway.errors import BadRequest, NotFound
 from gateway.node.config import _ID, ROLES, ClientConfig
-from gateway.node.node import Node, iso
+from gateway.node.node import Node
 from gateway.store import audit_entries
 from gateway.store.database import console_sessions, managed_clients
+from gateway.timestamps import iso
 
 __all__ = ["TOKEN_PREFIX", "add", "listing", "lookup", "revoke", "rotate"]
 

@@ -26,9 +26,10 @@ from gateway.crypto.keyring import REVOCATION_REASONS, KeyEntry, Keyring
 from gateway.crypto.keys import PASSPHRASE_ENV, load_private, passphrase_of
 from gateway.errors import KeyMaterialError
 from gateway.node.config import NodeConfig
-from gateway.node.node import own_pins, utc_now
+from gateway.node.node import own_pins
 from gateway.store import audit_entries
 from gateway.store.database import Store
+from gateway.timestamps import utc_now
 
 __all__ = ["describe", "retire", "revoke", "rotate"]
 

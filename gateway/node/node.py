@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 import hmac
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,26 +16,10 @@ from gateway.errors import KeyMaterialError, Unauthorized
 from gateway.node import outbound_tls, startup_checks
 from gateway.node.config import Agreement, ClientConfig, NodeConfig
 from gateway.store.database import Store
+from gateway.timestamps import Clock, utc_now
 from gateway.tlog import note
 
-__all__ = ["Clock", "Node", "note_keys", "own_pins", "peer_keys", "utc_now"]
-
-Clock = Callable[[], dt.datetime]
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def iso(moment: dt.datetime) -> str:
-    """The one timestamp format the node stores: UTC, microseconds, ``Z``."""
-    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def age_seconds(now: dt.datetime, stamp: str) -> float:
-    """Seconds from a stored timestamp (see :func:`iso`) to ``now``."""
-    return (now - dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))).total_seconds()
-
+__all__ = ["Node", "note_keys", "own_pins", "peer_keys"]
 
 # How long a process goes on with the peer keys it built before it looks again at
 # what its replicas may have fetched meanwhile, or at keys whose time has come.

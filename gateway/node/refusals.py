@@ -44,6 +44,7 @@ from sqlalchemy.sql.dml import Insert
 from gateway.node.node import Node
 from gateway.store import audit_entries
 from gateway.store.database import Store, auth_failures, refusal_counts
+from gateway.timestamps import from_unix
 
 __all__ = [
     "EVENT",
@@ -186,9 +187,6 @@ def count(
             )
 
 
-def _iso(seconds: int) -> str:
-    stamp = dt.datetime.fromtimestamp(seconds, dt.UTC)
-    return stamp.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def roll_up(node: Node) -> int:
@@ -223,8 +221,8 @@ def roll_up(node: Node) -> int:
                     at=now,
                     reason=kind,
                     count=int(refused),
-                    interval_start=_iso(int(start)),
-                    interval_end=_iso(int(end)),
+                    interval_start=from_unix(int(start)),
+                    interval_end=from_unix(int(end)),
                     **named,
                 )
             )

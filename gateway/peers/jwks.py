@@ -25,8 +25,9 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.crypto import strict_json
 from gateway.node import outbound_tls
-from gateway.node.node import Node, iso
+from gateway.node.node import Node
 from gateway.store.database import Store, peer_jwks
+from gateway.timestamps import iso
 
 __all__ = ["JWKS_PATH", "RefreshReport", "learn", "load", "refresh"]
 

@@ -49,9 +49,10 @@ from gateway.crypto.keys import SIG_ALG, PeerKeys
 from gateway.errors import RequestRejected
 from gateway.node import refusals
 from gateway.node.config import Party
-from gateway.node.node import Node, iso
+from gateway.node.node import Node
 from gateway.peers import jwks
 from gateway.store.database import Store, request_nonces
+from gateway.timestamps import iso
 
 __all__ = [
     "MAX_SKEW_SECONDS",

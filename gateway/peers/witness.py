@@ -27,10 +27,11 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.node import audit_log, outbound_tls
 from gateway.node.config import Party
-from gateway.node.node import Node, iso
+from gateway.node.node import Node
 from gateway.peers import signed_requests
 from gateway.store import audit_entries
 from gateway.store.database import audit_cosignatures, witness_alerts, witnessed_logs
+from gateway.timestamps import iso
 from gateway.tlog import merkle, note
 
 __all__ = [

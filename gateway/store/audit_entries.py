@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from gateway.crypto import canonical
 from gateway.store.database import FastInsert, Store, audit_events, scalar
+from gateway.timestamps import iso
 
 __all__ = ["ENTRY_VERSION", "EVENTS", "PreparedEvent", "append", "append_prepared", "prepare"]
 
@@ -145,7 +146,7 @@ def prepare(*, event: str, actor: str, at: dt.datetime, **fields: Any) -> Prepar
         raise ValueError(f"unknown audit event {event!r}")
     if not _FIELD_SET.issuperset(fields):
         raise ValueError(f"audit entries may not carry {sorted(set(fields) - _FIELD_SET)}")
-    stamp = at.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    stamp = iso(at)
     # "at", "actor" and "event" sort before "index", "v" after it.
     before: dict[str, Any] = {"at": stamp, "event": event, "actor": actor}
     after: dict[str, Any] = {"v": ENTRY_VERSION}

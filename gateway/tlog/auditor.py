@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import fcntl
 import os
 import tempfile
@@ -921,7 +920,3 @@ def cross_check(
                 found=f"size {report.size}",
             )
     return None
-
-
-def utc(timestamp: int) -> str:
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat().replace("+00:00", "Z")

@@ -555,8 +555,8 @@ def test_the_sessions_command_deletes_expired_rows_and_wants_one_choice(deployme
     from click.testing import CliRunner
 
     from gateway.cli.main import cli
-    from gateway.node.node import iso
     from gateway.store.database import console_sessions
+    from gateway.timestamps import iso
 
     config = str(deployment.config_path("pemkot-bekasi"))
     sign_in(pemkot)

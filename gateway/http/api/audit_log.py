@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import and_, or_, select
 
+from gateway import timestamps
 from gateway.errors import BadRequest, Forbidden, NotFound
 from gateway.http.request_helpers import client, node
 from gateway.node import audit_log
@@ -182,7 +183,7 @@ def _moment(name: str) -> str | None:
     if not raw:
         return None
     try:
-        moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        moment = timestamps.parse(raw)
         utc = moment.astimezone(dt.UTC) if moment.tzinfo is not None else None
     except (ValueError, OverflowError):
         raise BadRequest(f"{name} must be an ISO 8601 date-time", path=name) from None
@@ -190,7 +191,7 @@ def _moment(name: str) -> str | None:
         raise BadRequest(
             f"{name} must carry a UTC offset, e.g. 2026-11-29T08:00:00+07:00", path=name
         )
-    return utc.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return timestamps.iso(utc)
 
 
 @bp.get("/search")

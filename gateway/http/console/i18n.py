@@ -20,6 +20,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
+from gateway import timestamps
+
 __all__ = ["DEFAULT", "LOCALES", "format_number", "format_time", "translations"]
 
 LOCALES = ("id", "en")
@@ -46,7 +48,7 @@ def format_time(stamp: Any, locale: str) -> str:
     if not stamp:
         return ""
     try:
-        moment = dt.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+        moment = timestamps.parse(str(stamp))
     except ValueError:
         return str(stamp)
     text = dates.format_datetime(

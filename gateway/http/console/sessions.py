@@ -25,8 +25,9 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.engine import Connection
 
-from gateway.node.node import Node, age_seconds, iso
+from gateway.node.node import Node
 from gateway.store.database import console_sessions
+from gateway.timestamps import age_seconds, iso
 
 __all__ = [
     "IDLE",
