@@ -24,9 +24,8 @@ about. The file may instead hold a JWK set: its first key encrypts, every key
 decrypts, so that a new key can be brought in while values under the old one
 are still stored.
 
-The :class:`Encrypted` column type encrypts on the way into the database and
-decrypts on the way out, with the cipher that :func:`attach` gave the engine
-(see ``gateway.store.database.Store``).
+The database's column type that stores values sealed by a :class:`Cipher` is
+``gateway.store.encrypted_columns.Encrypted``.
 """
 
 from __future__ import annotations
@@ -37,8 +36,7 @@ import logging
 import os
 import secrets
 import warnings
-import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,12 +48,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from joserfc import jwe
 from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import OctKey
-from sqlalchemy import Engine, Text
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
 
 from gateway.crypto import strict_json
-from gateway.crypto.keys import PASSPHRASE_ENV
+from gateway.crypto.passphrase import PASSPHRASE_ENV
 from gateway.errors import GatewayError, KeyMaterialError
 
 __all__ = [
@@ -64,11 +59,8 @@ __all__ = [
     "STORAGE_KEY_FILE",
     "Cipher",
     "Ciphertext",
-    "Encrypted",
     "StorageKey",
     "StoredPayloadError",
-    "attach",
-    "cipher_of",
     "create_key",
     "has_key",
     "is_sealed",
@@ -352,62 +344,3 @@ def load_cipher(key_dir: Path, *, environ: Mapping[str, str] | None = None) -> C
     entries = document.get("keys") if isinstance(document, dict) else None
     jwks = entries if isinstance(entries, list) else [document]
     return Cipher([StorageKey.from_jwk(jwk, str(path)) for jwk in jwks])
-
-
-# -- the column type --------------------------------------------------------------------------
-
-_CIPHERS: weakref.WeakKeyDictionary[Dialect, Cipher] = weakref.WeakKeyDictionary()
-
-
-def attach(engine: Engine, cipher: Cipher) -> None:
-    """Let the :class:`Encrypted` columns of statements run on ``engine`` use ``cipher``.
-
-    Call it before the engine runs its first statement.
-    """
-    _CIPHERS[engine.dialect] = cipher
-
-
-def cipher_of(dialect: Dialect) -> Cipher | None:
-    return _CIPHERS.get(dialect)
-
-
-class Encrypted(TypeDecorator[str]):
-    """Text stored sealed (see the module's text); read back as its plaintext.
-
-    The cipher is looked up once per dialect, when SQLAlchemy first builds a
-    statement's processors: :func:`attach` comes first.
-    """
-
-    impl = Text
-    cache_ok = True
-
-    def bind_processor(self, dialect: Dialect) -> Callable[[str | None], str | None]:
-        cipher = _CIPHERS.get(dialect)
-
-        def seal(value: str | None) -> str | None:
-            if not value:
-                return value  # NULL, or a purged payload
-            if type(value) is Ciphertext:
-                return str(value)  # sealed ahead (Store.seal)
-            if cipher is None:
-                raise StoredPayloadError(
-                    "a payload cannot be stored: this database connection has no storage key"
-                )
-            return cipher.seal_text(value)
-
-        return seal
-
-    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], str | None]:
-        cipher = _CIPHERS.get(dialect)
-        if cipher is not None:
-            open_ = cipher.open
-            return lambda value: open_(value) if value else value
-
-        def refuse_sealed(value: str | None) -> str | None:
-            if value and is_sealed(value):
-                raise StoredPayloadError(
-                    "a stored payload cannot be read: this database connection has no storage key"
-                )
-            return value
-
-        return refuse_sealed

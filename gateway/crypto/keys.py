@@ -22,14 +22,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 from joserfc.jwk import OKPKey
 
-from gateway.crypto import strict_json
+from gateway.crypto import atrest, strict_json
 from gateway.crypto.keyring import Keyring
+from gateway.crypto.passphrase import PASSPHRASE_ENV, passphrase_of
 from gateway.errors import KeyMaterialError
 from gateway.tlog import note
 
 __all__ = [
     "ENC_ALG",
-    "PASSPHRASE_ENV",
     "SIG_ALG",
     "NodeKeys",
     "NoteKeys",
@@ -42,7 +42,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PASSPHRASE_ENV = "GATEWAY_KEY_PASSPHRASE"  # noqa: S105 (a variable name, not a secret)
 SIG_ALG = "Ed25519"  # RFC 9864 fully-specified algorithm name.
 ENC_ALG = "ECDH-ES+A256KW"
 SIGNING_FILE = "signing.pem"
@@ -73,11 +72,6 @@ def jwks_of(keys: Iterable[tuple[OKPKey, str, str]]) -> dict[str, Any]:
     return {"keys": [_public_jwk(k, use=use, alg=alg) for k, use, alg in keys]}
 
 
-def passphrase_of(environ: Mapping[str, str]) -> bytes | None:
-    value = environ.get(PASSPHRASE_ENV)
-    return value.encode("utf-8") if value else None
-
-
 def init_keys(
     key_dir: Path,
     *,
@@ -101,8 +95,6 @@ def init_keys(
             f"set {PASSPHRASE_ENV} to encrypt the private keys "
             "(or pass --insecure-dev-keys for an unencrypted development key)"
         )
-    from gateway.crypto import atrest  # the storage key (payloads encrypted at rest)
-
     missing = [name for name in _KEY_FILES if not (key_dir / name).exists()]
     if not missing and atrest.has_key(key_dir):
         raise KeyMaterialError(f"{key_dir} already holds every key; refusing to overwrite them")

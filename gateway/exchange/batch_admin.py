@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from gateway.errors import BadRequest, NotFound
 from gateway.node.node import Node
 from gateway.store import audit_entries
-from gateway.store.database import outbound_batches, outbox_records
+from gateway.store.tables import outbound_batches, outbox_records
 from gateway.timestamps import age_seconds, iso
 
 __all__ = ["cancel", "retry", "status"]

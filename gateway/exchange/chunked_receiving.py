@@ -54,7 +54,7 @@ from gateway.exchange.receiving import (
 from gateway.node.config import DEFAULT_TRANSFER_EXPIRY_HOURS
 from gateway.node.node import Node
 from gateway.store import audit_entries
-from gateway.store.database import inbound_batches, inbound_chunks, inbound_transfers
+from gateway.store.tables import inbound_batches, inbound_chunks, inbound_transfers
 from gateway.timestamps import iso, parse
 from gateway.tlog.merkle import HASH_SIZE, Frontier
 

@@ -37,7 +37,8 @@ from gateway.ids import uuid7
 from gateway.node.config import ClientConfig, DatasetAgreement
 from gateway.node.node import Node
 from gateway.store import audit_entries
-from gateway.store.database import FastInsert, outbound_batches, outbox_records, submissions
+from gateway.store.database import FastInsert
+from gateway.store.tables import outbound_batches, outbox_records, submissions
 from gateway.timestamps import iso
 
 __all__ = [

@@ -46,7 +46,7 @@ from gateway.node.config import DatasetAgreement, Party
 from gateway.node.node import Node
 from gateway.peers import signed_requests
 from gateway.store import audit_entries
-from gateway.store.database import outbound_batches, pull_refusals
+from gateway.store.tables import outbound_batches, pull_refusals
 from gateway.timestamps import iso
 
 __all__ = [

@@ -34,7 +34,7 @@ from gateway.node import audit_log
 from gateway.node.config import ClientConfig, DatasetAgreement
 from gateway.node.node import Node
 from gateway.store import audit_entries
-from gateway.store.database import MAX_INTEGER, inbound_batches, inbound_chunks, inbound_transfers
+from gateway.store.tables import MAX_INTEGER, inbound_batches, inbound_chunks, inbound_transfers
 from gateway.timestamps import iso
 
 __all__ = [

@@ -27,7 +27,7 @@ from gateway.exchange import sending
 from gateway.node.config import DatasetAgreement
 from gateway.node.node import Node
 from gateway.store import audit_entries
-from gateway.store.database import inbound_batches, inbound_chunks, outbound_batches, outbox_records
+from gateway.store.tables import inbound_batches, inbound_chunks, outbound_batches, outbox_records
 from gateway.timestamps import iso
 
 __all__ = ["PurgeReport", "purge"]

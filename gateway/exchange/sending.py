@@ -40,9 +40,9 @@ from gateway.errors import GatewayError, VerificationFailed
 from gateway.node import outbound_tls
 from gateway.node.config import DatasetAgreement
 from gateway.node.node import Node
-from gateway.peers import signed_requests
+from gateway.peers import signed_requests, witness
 from gateway.store import audit_entries
-from gateway.store.database import outbound_batches, outbound_chunks, outbox_records
+from gateway.store.tables import outbound_batches, outbound_chunks, outbox_records
 from gateway.timestamps import iso, parse
 from gateway.tlog import merkle
 
@@ -757,8 +757,6 @@ def run(
             report.errors.append(agreed.name)
     if report.delivered:
         # A new checkpoint after each transfer, cosigned by the peers' witnesses.
-        from gateway.peers import witness
-
         try:
             witness.publish(node)
         except Exception:  # the transfer is done; the checkpoint schedule retries

@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection
 
 from gateway.node import refusals
 from gateway.node.node import Node
-from gateway.store.database import (
+from gateway.store.tables import (
     audit_checkpoints,
     audit_cosignatures,
     audit_events,

@@ -26,14 +26,8 @@ from sqlalchemy.engine import Connection
 from gateway.errors import GatewayError
 from gateway.node.node import Node
 from gateway.store import audit_entries
-from gateway.store.database import (
-    FastInsert,
-    Store,
-    audit_checkpoints,
-    audit_cosignatures,
-    audit_events,
-    audit_tree,
-)
+from gateway.store.database import FastInsert, Store
+from gateway.store.tables import audit_checkpoints, audit_cosignatures, audit_events, audit_tree
 from gateway.timestamps import iso
 from gateway.tlog import merkle, note
 

@@ -17,17 +17,19 @@ import hashlib
 import json
 import secrets
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
 from gateway.errors import BadRequest, NotFound
 from gateway.node.config import _ID, ROLES, ClientConfig
-from gateway.node.node import Node
 from gateway.store import audit_entries
-from gateway.store.database import console_sessions, managed_clients
+from gateway.store.tables import console_sessions, managed_clients
 from gateway.timestamps import iso
+
+if TYPE_CHECKING:  # the Node looks its managed clients up here
+    from gateway.node.node import Node
 
 __all__ = ["TOKEN_PREFIX", "add", "listing", "lookup", "revoke", "rotate"]
 

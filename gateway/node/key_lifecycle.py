@@ -23,7 +23,8 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 
 from gateway.crypto.keyring import REVOCATION_REASONS, KeyEntry, Keyring
-from gateway.crypto.keys import PASSPHRASE_ENV, load_private, passphrase_of
+from gateway.crypto.keys import load_private
+from gateway.crypto.passphrase import PASSPHRASE_ENV, passphrase_of
 from gateway.errors import KeyMaterialError
 from gateway.node.config import NodeConfig
 from gateway.node.node import own_pins

@@ -13,7 +13,7 @@ from typing import Any
 from gateway.crypto import atrest
 from gateway.crypto.keys import NodeKeys, NoteKeys, PeerKeys, load_jwks_file, load_note_keys
 from gateway.errors import KeyMaterialError, Unauthorized
-from gateway.node import outbound_tls, startup_checks
+from gateway.node import credentials, outbound_tls, published_jwks, startup_checks
 from gateway.node.config import Agreement, ClientConfig, NodeConfig
 from gateway.store.database import Store
 from gateway.timestamps import Clock, utc_now
@@ -45,9 +45,8 @@ class Node:
         """
         peers = self._peers
         if peers is None or time.monotonic() - self._peers_built > PEER_KEYS_SECONDS:
-            from gateway.peers import jwks as peer_jwks  # fetched JWKS, shared by replicas
-
-            peers = peer_keys(self.config, published=peer_jwks.load(self.store), now=self.now())
+            published = published_jwks.load(self.store)
+            peers = peer_keys(self.config, published=published, now=self.now())
             self._peers, self._peers_built = peers, time.monotonic()
         return peers
 
@@ -118,9 +117,7 @@ class Node:
             if hmac.compare_digest(digest, client.token_sha256):
                 found = client
         if found is None:
-            from gateway.node import credentials as clients  # managed with "gateway clients"
-
-            found = clients.lookup(self, digest)
+            found = credentials.lookup(self, digest)  # managed with "gateway clients"
         if found is None:
             raise Unauthorized("the bearer token is not valid")
         return found

@@ -43,7 +43,8 @@ from sqlalchemy.sql.dml import Insert
 
 from gateway.node.node import Node
 from gateway.store import audit_entries
-from gateway.store.database import Store, auth_failures, refusal_counts
+from gateway.store.database import Store
+from gateway.store.tables import auth_failures, refusal_counts
 from gateway.timestamps import from_unix
 
 __all__ = [

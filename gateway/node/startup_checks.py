@@ -12,20 +12,30 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
+from pathlib import Path
+
+from cryptography import x509
 
 from gateway.crypto import atrest
 from gateway.crypto.keyring import KEYRING_FILE, Keyring
 from gateway.crypto.keys import (
     ENCRYPTION_FILE,
     LOG_FILE,
-    PASSPHRASE_ENV,
     SIGNING_FILE,
     WITNESS_FILE,
 )
+from gateway.crypto.passphrase import PASSPHRASE_ENV
 from gateway.errors import GatewayError
 from gateway.node.config import NodeConfig
 
-__all__ = ["MIN_PASSPHRASE_LENGTH", "ProductionRefused", "check", "problems"]
+__all__ = [
+    "DEVELOPMENT_MARKER",
+    "MIN_PASSPHRASE_LENGTH",
+    "ProductionRefused",
+    "check",
+    "is_development",
+    "problems",
+]
 
 # Published in README.md and config/ for development and the demo.
 PUBLISHED_TOKENS = (
@@ -42,6 +52,23 @@ _PUBLISHED_DIGESTS = {hashlib.sha256(t.encode()).hexdigest(): t for t in PUBLISH
 
 class ProductionRefused(GatewayError):
     code = "production_refused"
+
+
+# The organizational unit of every certificate the development CA (gateway.ops.devca) makes.
+DEVELOPMENT_MARKER = "DEVELOPMENT ONLY"
+
+
+def is_development(path: Path) -> bool:
+    """Whether a PEM file holds a certificate of, or issued by, a development CA."""
+    try:
+        certs = x509.load_pem_x509_certificates(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return any(
+        DEVELOPMENT_MARKER in cert.subject.rfc4514_string()
+        or DEVELOPMENT_MARKER in cert.issuer.rfc4514_string()
+        for cert in certs
+    )
 
 
 def problems(config: NodeConfig, environ: Mapping[str, str] | None = None) -> list[str]:
@@ -73,16 +100,14 @@ def problems(config: NodeConfig, environ: Mapping[str, str] | None = None) -> li
 
 def _tls_problems(config: NodeConfig) -> list[str]:
     """TLS files from a development CA (scripts/dev-ca), and TLS keys others may read."""
-    from gateway.ops import devca
-
     found = []
     tls = config.tls
     for name in ("cert_file", "client_cert_file", "client_ca_file", "peer_ca_file"):
         path = getattr(tls, name)
-        if path is not None and devca.is_development(path):
+        if path is not None and is_development(path):
             found.append(
                 f"node.tls.{name} {path} holds a certificate of a development CA "
-                f"({devca.DEVELOPMENT_MARKER})"
+                f"({DEVELOPMENT_MARKER})"
             )
     for name in ("key_file", "client_key_file"):
         path = getattr(tls, name)

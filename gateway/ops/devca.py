@@ -29,23 +29,21 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from gateway.node.config import Agreement
+from gateway.node.startup_checks import DEVELOPMENT_MARKER, is_development
 
 __all__ = [
     "CA_CERT",
     "CA_KEY",
     "CA_VALIDITY_DAYS",
-    "DEVELOPMENT_MARKER",
     "LEAF_VALIDITY_DAYS",
     "DevCAError",
     "Issued",
     "client_files",
-    "is_development",
     "make_dev_ca",
     "party_files",
 ]
 
 # In the subject of the CA and of everything it issues; production mode looks for it.
-DEVELOPMENT_MARKER = "DEVELOPMENT ONLY"
 CA_VALIDITY_DAYS = 730
 LEAF_VALIDITY_DAYS = 365
 CA_CERT = "ca.pem"
@@ -78,19 +76,6 @@ def party_files(out_dir: Path, party_id: str) -> tuple[Path, Path]:
 def client_files(out_dir: Path, name: str) -> tuple[Path, Path]:
     """The certificate and key file of an internal system's client certificate."""
     return out_dir / f"client-{name}.pem", out_dir / f"client-{name}-key.pem"
-
-
-def is_development(path: Path) -> bool:
-    """Whether a PEM file holds a certificate of, or issued by, a development CA."""
-    try:
-        certs = x509.load_pem_x509_certificates(path.read_bytes())
-    except (OSError, ValueError):
-        return False
-    return any(
-        DEVELOPMENT_MARKER in cert.subject.rfc4514_string()
-        or DEVELOPMENT_MARKER in cert.issuer.rfc4514_string()
-        for cert in certs
-    )
 
 
 def make_dev_ca(

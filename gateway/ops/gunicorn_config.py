@@ -107,6 +107,9 @@ def on_starting(server: Any) -> None:
 
 def child_exit(server: Any, worker: Any) -> None:
     """A worker ended: prometheus_client's bookkeeping for it (its counts are kept)."""
+    # Imported here, not above: prometheus_client picks its value store when first
+    # imported, and the master must not import it before on_starting has set
+    # PROMETHEUS_MULTIPROC_DIR for the workers it forks.
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]

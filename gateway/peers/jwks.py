@@ -17,25 +17,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import requests
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from gateway.crypto import strict_json
-from gateway.node import outbound_tls
+from gateway.node import outbound_tls, published_jwks
 from gateway.node.node import Node
-from gateway.store.database import Store, peer_jwks
 from gateway.timestamps import iso
 
-__all__ = ["JWKS_PATH", "RefreshReport", "learn", "load", "refresh"]
+__all__ = ["JWKS_PATH", "RefreshReport", "learn", "refresh"]
 
 log = logging.getLogger(__name__)
 
 JWKS_PATH = "/exchange/v1/jwks"
-# A JWKS of a few dozen keys is a few kilobytes; anything much longer is not one.
-MAX_JWKS_BYTES = 64 * 1024
 
 # (url, timeout) -> (status, body). Tests cut the network here.
 Getter = Callable[[str, float], tuple[int, bytes]]
@@ -45,7 +38,7 @@ def http_get(url: str, timeout: float) -> tuple[int, bytes]:
     with requests.get(
         url, timeout=timeout, stream=True, allow_redirects=False, **outbound_tls.tls_for(url)
     ) as response:
-        body = response.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)
+        body = response.raw.read(published_jwks.MAX_JWKS_BYTES + 1, decode_content=True)
         return response.status_code, body
 
 
@@ -54,17 +47,6 @@ class RefreshReport:
     updated: list[str] = field(default_factory=list)  # parties whose JWKS changed
     unchanged: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # party -> why
-
-
-def _parse(body: bytes) -> dict[str, Any]:
-    if len(body) > MAX_JWKS_BYTES:
-        raise ValueError(f"over {MAX_JWKS_BYTES} bytes")
-    data = strict_json.loads(body)
-    if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
-        raise ValueError("not a JWKS (an object with a 'keys' list)")
-    if not all(isinstance(k, dict) for k in data["keys"]):
-        raise ValueError("a key that is not an object")
-    return data
 
 
 def refresh(node: Node, *, get: Getter = http_get) -> RefreshReport:
@@ -77,14 +59,14 @@ def refresh(node: Node, *, get: Getter = http_get) -> RefreshReport:
             status, body = get(party.base_url + JWKS_PATH, node.config.peer_timeout_seconds)
             if status != 200:
                 raise ValueError(f"HTTP {status}")
-            jwks = _parse(body)
+            jwks = published_jwks.parse(body)
         except (requests.RequestException, ValueError) as exc:
             log.warning("JWKS of %s not refreshed: %s", party.id, exc)
             report.failed[party.id] = str(exc)[:200]
             continue
         text = json.dumps(jwks, sort_keys=True)
         digest = hashlib.sha256(text.encode()).hexdigest()
-        if _store(node, party.id, text, digest):
+        if published_jwks.keep(node.store, party.id, text, digest, fetched_at=iso(node.now())):
             log.info("JWKS of %s refreshed: %d keys", party.id, len(jwks["keys"]))
             report.updated.append(party.id)
         else:
@@ -135,40 +117,3 @@ def _missing_pins(node: Node) -> bool:
     )
 
 
-def _store(node: Node, party: str, text: str, digest: str) -> bool:
-    """Keep a fetched JWKS; whether it differs from the one kept before."""
-    c = peer_jwks.c
-    now = iso(node.now())
-    with node.store.write() as conn:
-        old = conn.execute(select(c.jwks_sha256).where(c.party == party)).scalar()
-        if old is None:
-            try:
-                with conn.begin_nested():
-                    conn.execute(
-                        peer_jwks.insert().values(
-                            party=party, jwks=text, jwks_sha256=digest, fetched_at=now
-                        )
-                    )
-                return True
-            except IntegrityError:  # another replica stored it meanwhile
-                pass
-        conn.execute(
-            peer_jwks.update()
-            .where(c.party == party)
-            .values(jwks=text, jwks_sha256=digest, fetched_at=now)
-        )
-    return old != digest
-
-
-def load(store: Store) -> dict[str, dict[str, Any]]:
-    """Every peer's last fetched JWKS, by party."""
-    c = peer_jwks.c
-    with store.read() as conn:
-        rows = conn.execute(select(c.party, c.jwks)).all()
-    out = {}
-    for party, text in rows:
-        try:
-            out[party] = _parse(text.encode())
-        except ValueError:
-            log.warning("stored JWKS of %s unreadable; ignored", party)
-    return out

@@ -51,7 +51,8 @@ from gateway.node import refusals
 from gateway.node.config import Party
 from gateway.node.node import Node
 from gateway.peers import jwks
-from gateway.store.database import Store, request_nonces
+from gateway.store.database import Store
+from gateway.store.tables import request_nonces
 from gateway.timestamps import iso
 
 __all__ = [

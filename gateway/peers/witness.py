@@ -30,7 +30,7 @@ from gateway.node.config import Party
 from gateway.node.node import Node
 from gateway.peers import signed_requests
 from gateway.store import audit_entries
-from gateway.store.database import audit_cosignatures, witness_alerts, witnessed_logs
+from gateway.store.tables import audit_cosignatures, witness_alerts, witnessed_logs
 from gateway.timestamps import iso
 from gateway.tlog import merkle, note
 

@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from gateway.crypto import canonical
-from gateway.store.database import FastInsert, Store, audit_events, scalar
+from gateway.store.database import FastInsert, Store, scalar
+from gateway.store.tables import audit_events
 from gateway.timestamps import iso
 
 __all__ = ["ENTRY_VERSION", "EVENTS", "PreparedEvent", "append", "append_prepared", "prepare"]

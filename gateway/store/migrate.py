@@ -3,7 +3,7 @@
 ``gateway/store/migrations/versions`` holds one migration per schema change. A node
 upgrades its database to the newest revision when it starts (several replicas
 on PostgreSQL take turns on an advisory lock), and ``gateway db upgrade`` does
-it on demand. A test keeps the migrations and ``gateway.store.database.metadata``
+it on demand. A test keeps the migrations and ``gateway.store.tables.metadata``
 equal.
 """
 
@@ -24,7 +24,8 @@ from sqlalchemy import Engine, inspect  # noqa: E402
 from sqlalchemy.engine import Connection  # noqa: E402
 
 from gateway.errors import GatewayError  # noqa: E402
-from gateway.store.database import Store, metadata  # noqa: E402
+from gateway.store.locks import serialize  # noqa: E402
+from gateway.store.tables import metadata  # noqa: E402
 
 __all__ = ["current", "differences", "head", "upgrade"]
 
@@ -61,7 +62,7 @@ def differences(conn: Connection) -> list[Any]:
 def upgrade(engine: Engine) -> None:
     """Bring the database to the newest revision, in one transaction."""
     with engine.begin() as conn:
-        Store.serialize(conn, "migrate")  # replicas starting together migrate one at a time
+        serialize(conn, "migrate")  # replicas starting together migrate one at a time
         tables = set(inspect(conn).get_table_names())
         if "alembic_version" not in tables and "audit_events" in tables:
             # Made by a release before migrations: adopt it if it is this schema.

@@ -599,7 +599,7 @@ def export_bundle(node: Any, batch_id: str, *, publish: bool = True) -> dict[str
     """
     from gateway.node import audit_log
     from gateway.peers import witness
-    from gateway.store.database import audit_events
+    from gateway.store.tables import audit_events
 
     e = audit_events.c
     with node.store.read() as conn:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from gateway.exchange import sending
 from gateway.node import refusals
-from gateway.store.database import audit_events, inbound_batches, outbound_batches, outbox_records
+from gateway.store.tables import audit_events, inbound_batches, outbound_batches, outbox_records
 from schemas.samples import sample_records
 
 PERMINTAAN = "permintaan_klarifikasi"

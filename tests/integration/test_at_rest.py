@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from gateway.exchange import sending
-from gateway.store.database import metadata
+from gateway.store.tables import metadata
 from schemas.samples import sample_records
 from tests.conftest import BACKEND
 from tests.integration.test_api import bridge, node, submit

@@ -41,7 +41,7 @@ from sqlalchemy import select
 from gateway.exchange import receiving, sending
 from gateway.node import audit_log, credentials
 from gateway.peers import signed_requests
-from gateway.store.database import outbound_batches
+from gateway.store.tables import outbound_batches
 from schemas.samples import sample_records
 from tests.conftest import PASSPHRASE, TOKENS, Deployment, NodeApp, build_apps
 

@@ -19,7 +19,7 @@ from gateway.crypto.envelope import (
 )
 from gateway.exchange import sending
 from gateway.peers import signed_requests
-from gateway.store.database import (
+from gateway.store.tables import (
     inbound_batches,
     inbound_chunks,
     inbound_transfers,

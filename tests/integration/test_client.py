@@ -17,7 +17,7 @@ from gateway.client import (
     ValidationFailed,
 )
 from gateway.exchange import sending
-from gateway.store.database import outbox_records, submissions
+from gateway.store.tables import outbox_records, submissions
 from schemas.samples import sample_records
 from tests.conftest import TOKENS
 from tests.flask_adapter import session_for

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from gateway.client import cli
 from gateway.exchange import sending
-from gateway.store.database import inbound_batches, outbox_records, submissions
+from gateway.store.tables import inbound_batches, outbox_records, submissions
 from schemas import registry
 from schemas.reader import csv_text
 from schemas.samples import sample_records

@@ -15,7 +15,7 @@ from sqlalchemy import select, text, update
 from gateway.exchange import sending
 from gateway.node import credentials
 from gateway.peers import signed_requests, witness
-from gateway.store.database import audit_events
+from gateway.store.tables import audit_events
 from gateway.tlog import auditor
 from schemas.samples import sample_records
 from tests.conftest import TOKENS
@@ -262,7 +262,7 @@ def test_paging_counts_and_walks_every_exchange(apps, pemkot, exchanged, monkeyp
 
 
 def test_the_log_page_lists_witness_alerts(pemkot):
-    from gateway.store.database import witness_alerts
+    from gateway.store.tables import witness_alerts
 
     with pemkot.node.store.write() as conn:
         conn.execute(witness_alerts.insert().values(
@@ -299,7 +299,7 @@ def copy_of(app, source=None):
 
 
 def session_rows(app, client_id=None):
-    from gateway.store.database import console_sessions
+    from gateway.store.tables import console_sessions
 
     query = select(console_sessions)
     if client_id is not None:
@@ -555,7 +555,7 @@ def test_the_sessions_command_deletes_expired_rows_and_wants_one_choice(deployme
     from click.testing import CliRunner
 
     from gateway.cli.main import cli
-    from gateway.store.database import console_sessions
+    from gateway.store.tables import console_sessions
     from gateway.timestamps import iso
 
     config = str(deployment.config_path("pemkot-bekasi"))

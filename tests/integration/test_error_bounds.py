@@ -5,7 +5,7 @@ import json
 
 from gateway.exchange import validation
 from gateway.exchange.validation import MAX_ERRORS
-from gateway.store.database import outbox_records
+from gateway.store.tables import outbox_records
 from schemas.samples import sample_records
 from tests.integration.test_api import TANGGAPAN, count, events, submit
 

@@ -20,7 +20,7 @@ from gateway.crypto import canonical
 from gateway.crypto.envelope import envelope_limit, records_budget
 from gateway.exchange import sending
 from gateway.node.config import DEFAULT_MAX_CHUNK_BYTES
-from gateway.store.database import inbound_batches, outbound_batches
+from gateway.store.tables import inbound_batches, outbound_batches
 from schemas.samples import sample_records
 from tests.integration.test_api import TANGGAPAN, bridge, events, node, submit
 

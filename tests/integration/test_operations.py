@@ -12,7 +12,7 @@ from gateway.exchange.schedule import build_scheduler
 from gateway.http import readiness
 from gateway.node import key_lifecycle, refusals
 from gateway.peers import witness
-from gateway.store.database import witness_alerts
+from gateway.store.tables import witness_alerts
 from schemas.samples import sample_records
 from tests.conftest import TOKENS
 from tests.integration.test_api import bridge, node

@@ -19,7 +19,7 @@ from gateway.crypto.keys import NodeKeys, init_keys
 from gateway.exchange import pull, sending
 from gateway.exchange.schedule import build_scheduler
 from gateway.peers import signed_requests
-from gateway.store.database import inbound_batches, outbound_batches, request_nonces
+from gateway.store.tables import inbound_batches, outbound_batches, request_nonces
 from schemas.samples import sample_records
 from tests.conftest import PASSPHRASE
 from tests.integration.test_api import TANGGAPAN, bridge, counted, events, node, submit
@@ -546,7 +546,7 @@ def receiver_limits(app, **limits):
 
 
 def refusal_rows(app):
-    from gateway.store.database import pull_refusals
+    from gateway.store.tables import pull_refusals
 
     with node(app).store.read() as conn:
         return [(r.batch_id, r.reason, r.reported_at is not None)

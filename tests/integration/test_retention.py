@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from gateway.exchange import retention
-from gateway.store.database import inbound_batches, outbound_batches, outbox_records
+from gateway.store.tables import inbound_batches, outbound_batches, outbox_records
 from schemas.samples import sample_records
 from tests.integration.test_api import TANGGAPAN, bridge, events, node, submit
 

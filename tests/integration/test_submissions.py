@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from gateway.exchange import intake, sending
 from gateway.node import credentials
-from gateway.store.database import audit_events, outbox_records, submissions
+from gateway.store.tables import audit_events, outbox_records, submissions
 from schemas.samples import sample_records
 from tests.integration.test_api import bridge, count, node
 

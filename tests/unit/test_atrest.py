@@ -18,7 +18,8 @@ from gateway.crypto.keys import init_keys
 from gateway.errors import GatewayError, KeyMaterialError
 from gateway.node.startup_checks import problems
 from gateway.store import migrate
-from gateway.store.database import FastInsert, Store, inbound_batches, outbox_records
+from gateway.store.database import FastInsert, Store
+from gateway.store.tables import inbound_batches, outbox_records
 from tests.conftest import PASSPHRASE, PRODUCTION_PBES2_COUNT
 
 ENV = {"GATEWAY_KEY_PASSPHRASE": PASSPHRASE}

@@ -15,7 +15,8 @@ from gateway.crypto.keys import init_keys
 from gateway.errors import GatewayError
 from gateway.store import audit_entries
 from gateway.store.backup import backup_database, backup_keys
-from gateway.store.database import Store, audit_events
+from gateway.store.database import Store
+from gateway.store.tables import audit_events
 from tests.conftest import PASSPHRASE
 
 

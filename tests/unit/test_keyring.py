@@ -8,7 +8,7 @@ import pytest
 from gateway.crypto.keyring import Keyring
 from gateway.crypto.keys import NodeKeys, PeerKeys
 from gateway.errors import ConfigError, KeyMaterialError
-from gateway.node import key_lifecycle
+from gateway.node import key_lifecycle, published_jwks
 from gateway.node.config import load_agreement
 from gateway.node.node import own_pins
 from gateway.peers import jwks
@@ -141,7 +141,7 @@ def test_jwks_refresh_keeps_what_parses_and_the_last_good_one_otherwise(apps):
         report = jwks.refresh(pemkot.node, get=lambda url, timeout: next(answers))
         assert (OMBUDSMAN in report.updated) == (expected == "updated")
         assert (OMBUDSMAN in report.failed) == (expected == "failed")
-    assert jwks.load(pemkot.node.store) == {OMBUDSMAN: {"keys": []}}
+    assert published_jwks.load(pemkot.node.store) == {OMBUDSMAN: {"keys": []}}
     same = jwks.refresh(pemkot.node, get=lambda url, timeout: (200, b'{"keys": []}'))
     assert same.unchanged == [OMBUDSMAN]
 

@@ -96,7 +96,7 @@ def test_a_jwks_with_a_member_given_twice_is_refused(tmp_path, text):
     from joserfc.jwk import OKPKey
 
     from gateway.crypto.keys import load_jwks_file
-    from gateway.peers import jwks
+    from gateway.node import published_jwks
 
     key = json.dumps(OKPKey.generate_key("Ed25519").as_dict(private=False))
     path = tmp_path / "jwks.json"
@@ -104,4 +104,4 @@ def test_a_jwks_with_a_member_given_twice_is_refused(tmp_path, text):
     with pytest.raises(KeyMaterialError, match="duplicate member name"):
         load_jwks_file(path)
     with pytest.raises(ValueError, match="duplicate member name"):  # a JWKS a peer serves
-        jwks._parse((text % key).encode())
+        published_jwks.parse((text % key).encode())

@@ -7,7 +7,8 @@ from sqlalchemy import create_engine, inspect, text
 
 from gateway.errors import GatewayError
 from gateway.store import migrate
-from gateway.store.database import Store, metadata
+from gateway.store.database import Store
+from gateway.store.tables import metadata
 
 
 def test_a_fresh_sqlite_database_is_migrated_to_the_declared_tables(tmp_path):

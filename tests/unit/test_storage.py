@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway.store import database
-from gateway.store.database import FastInsert, Store, submissions
+from gateway.store.database import FastInsert, Store
+from gateway.store.tables import submissions
 
 _INSERT = FastInsert(
     submissions,

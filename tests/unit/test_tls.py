@@ -19,14 +19,13 @@ from gateway.cli.main import gunicorn_tls_arguments
 from gateway.errors import ConfigError
 from gateway.node import outbound_tls
 from gateway.node.config import TLSConfig, load_agreement, load_node_config
-from gateway.node.startup_checks import problems
+from gateway.node.startup_checks import is_development, problems
 from gateway.ops.devca import (
     CA_CERT,
     CA_KEY,
     CA_VALIDITY_DAYS,
     DevCAError,
     client_files,
-    is_development,
     make_dev_ca,
     party_files,
 )

@@ -19,7 +19,7 @@ from gateway.errors import BadRequest, Forbidden, NotFound
 from gateway.http.request_helpers import client, node
 from gateway.node import audit_log
 from gateway.node.config import ClientConfig
-from gateway.store.database import (
+from gateway.store.tables import (
     MAX_INTEGER,
     audit_checkpoints,
     audit_events,

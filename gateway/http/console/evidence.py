@@ -32,7 +32,7 @@ from gateway.exchange import pull
 from gateway.node import audit_log
 from gateway.node.node import Node
 from gateway.peers import signed_requests
-from gateway.store.database import (
+from gateway.store.tables import (
     audit_checkpoints,
     audit_events,
     audit_tree,

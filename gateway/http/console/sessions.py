@@ -26,7 +26,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.engine import Connection
 
 from gateway.node.node import Node
-from gateway.store.database import console_sessions
+from gateway.store.tables import console_sessions
 from gateway.timestamps import age_seconds, iso
 
 __all__ = [

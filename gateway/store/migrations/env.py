@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from gateway.store.database import metadata
+from gateway.store.tables import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -20,6 +20,7 @@ from alembic import op
 
 from gateway.crypto import atrest
 from gateway.errors import GatewayError
+from gateway.store.encrypted_columns import cipher_of
 
 revision = "0009"
 down_revision = "0008"
@@ -38,7 +39,7 @@ PAYLOADS = (
 
 
 def _cipher() -> atrest.Cipher:
-    cipher = atrest.cipher_of(op.get_bind().dialect)
+    cipher = cipher_of(op.get_bind().dialect)
     if cipher is None:
         raise GatewayError(
             "the database holds payloads stored before encryption at rest; sealing them "
