@@ -50,6 +50,7 @@ from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import OctKey
 
 from gateway.crypto import strict_json
+from gateway.crypto.compact_jws import protected_header
 from gateway.crypto.passphrase import PASSPHRASE_ENV
 from gateway.errors import GatewayError, KeyMaterialError
 
@@ -286,14 +287,12 @@ def create_key(key_dir: Path, passphrase: bytes | None) -> bool:
 
 def _protected_header(token: str) -> dict[str, Any] | None:
     """The protected header of a compact JWE, if ``token`` is one."""
-    parts = token.split(".")
-    if len(parts) != 5:
+    if token.count(".") != 4:
         return None
     try:
-        header = strict_json.loads(_unb64(parts[0]))
-    except (ValueError, binascii.Error):
+        return protected_header(token.split(".", 1)[0].encode("ascii"))
+    except ValueError:  # not base64url, not JSON, or not an object
         return None
-    return header if isinstance(header, dict) else None
 
 
 def key_file_encrypted(path: Path) -> bool | None:

@@ -19,7 +19,6 @@ operator's log; callers show a peer only the generic message.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import gc
 import hashlib
@@ -32,8 +31,9 @@ from joserfc import jwe, jws
 from joserfc.jwk import OKPKey
 
 from gateway import timestamps
-from gateway.crypto import canonical, strict_json
-from gateway.crypto.keys import ENC_ALG, SIG_ALG, PeerKeys
+from gateway.crypto import canonical, compact_jws, strict_json
+from gateway.crypto.compact_jws import JWSRefused, protected_header
+from gateway.crypto.keys import ENC_ALG, PeerKey, PeerKeys
 from gateway.errors import EnvelopeRejected, InvalidJSON, VerificationFailed
 from gateway.tlog import merkle
 
@@ -52,7 +52,6 @@ __all__ = [
     "open_batch",
     "open_chunk",
     "open_manifest",
-    "protected_header",
     "record_leaf",
     "records_budget",
     "records_digest",
@@ -109,11 +108,8 @@ def _utc_iso(moment: dt.datetime) -> str:
     return timestamps.iso(moment)
 
 
-def _jws_registry(max_payload: int) -> jws.JWSRegistry:
-    registry = jws.JWSRegistry(algorithms=[SIG_ALG])
-    # joserfc caps payloads at 128 kB by default; a batch is bigger by design.
-    registry.max_payload_length = max_payload
-    return registry
+# A receipt is a few hundred bytes; its JWS may hold no more than this.
+_RECEIPT_MAX = 64 * 1024
 
 
 def signed_payload(signed: str) -> Any:
@@ -125,7 +121,7 @@ def signed_payload(signed: str) -> Any:
     token = signed.encode("ascii")
     protected_header(token)
     return strict_json.loads(
-        jws.extract_compact(token, registry=_jws_registry(len(token))).payload
+        jws.extract_compact(token, registry=compact_jws.registry(len(token))).payload
     )
 
 
@@ -288,12 +284,7 @@ def _seal(
 def _seal_now(
     payload: bytes, jws_typ: str, jwe_typ: str, signing_key: OKPKey, recipient_key: OKPKey
 ) -> str:
-    signed = jws.serialize_compact(
-        {"alg": SIG_ALG, "kid": signing_key.thumbprint(), "typ": jws_typ},
-        payload,
-        signing_key,
-        registry=_jws_registry(len(payload)),
-    )
+    signed = compact_jws.sign(payload, signing_key, typ=jws_typ, max_payload=len(payload))
     return jwe.encrypt_compact(
         {
             "alg": ENC_ALG,
@@ -358,17 +349,12 @@ def _astral(payload: bytes) -> bool:
     return b"\\u" in payload and _ESCAPED_SURROGATE.search(payload) is not None
 
 
-def protected_header(token: bytes) -> dict[str, Any]:
-    """The protected header of a compact JWS or JWE, without decoding the rest.
-
-    Read with :func:`strict_json.loads`: joserfc keeps the last of two members of one
-    name, and RFC 7515/7516 section 5.2 let us refuse such a header, which we do.
-    """
-    segment = token.split(b".", 1)[0]
-    header = strict_json.loads(base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4)))
-    if not isinstance(header, dict):
-        raise ValueError("the protected header is not a JSON object")
-    return header
+# What a refused inner JWS of an envelope is called, by the step that refused it.
+_INNER_REFUSED = {
+    "malformed": "inner JWS unreadable: {detail}",
+    "unknown_key": "signed with unknown key id {kid!r}",
+    "signature": "signature does not verify: {detail}",
+}
 
 
 def _recipient_key(raw: bytes, keys: OKPKey | Mapping[str, OKPKey]) -> OKPKey:
@@ -451,23 +437,20 @@ def _open_now(
     ):
         raise EnvelopeRejected(f"unexpected JWE header {protected!r}", reason="header")
     signed = decrypted.plaintext or b""
-    registry = _jws_registry(len(signed))
     try:
-        kid = protected_header(signed).get("kid")
-    except Exception as exc:
+        verified = compact_jws.verify(
+            signed,
+            lambda kid: peer_keys.signing_key(str(kid)),
+            max_payload=len(signed),
+            parse_first=False,
+        )
+    except JWSRefused as refused:
         raise EnvelopeRejected(
-            f"inner JWS unreadable: {type(exc).__name__}: {exc}", reason="malformed"
+            _INNER_REFUSED[refused.step].format(detail=refused.detail, kid=refused.kid),
+            reason=refused.step,
         ) from None
-    signer = peer_keys.signing_key(str(kid))
-    if signer is None:
-        raise EnvelopeRejected(f"signed with unknown key id {kid!r}", reason="unknown_key")
-    try:
-        verified = jws.deserialize_compact(signed, signer.key, registry=registry)
-    except Exception as exc:
-        raise EnvelopeRejected(
-            f"signature does not verify: {type(exc).__name__}: {exc}", reason="signature"
-        ) from None
-    if verified.headers().get("typ") != jws_typ:
+    signer, kid = verified.signer, verified.kid
+    if verified.headers.get("typ") != jws_typ:
         raise EnvelopeRejected(f"inner JWS typ is not {jws_typ}", reason="header")
     scan = _Scan()
     try:
@@ -848,11 +831,8 @@ def sign_receipt(
         document["chunk_count"] = len(batch.chunks)
     else:
         document["records_sha256"] = batch.records_sha256
-    return jws.serialize_compact(
-        {"alg": SIG_ALG, "kid": signing_key.thumbprint(), "typ": RECEIPT_TYP},
-        canonical.dumps(document),
-        signing_key,
-        registry=_jws_registry(64 * 1024),
+    return compact_jws.sign(
+        canonical.dumps(document), signing_key, typ=RECEIPT_TYP, max_payload=_RECEIPT_MAX
     )
 
 
@@ -871,23 +851,27 @@ def verify_receipt(
 
     Raises :class:`VerificationFailed` saying what was expected and what was found.
     """
-    registry = _jws_registry(64 * 1024)
+    def receivers_key(kid: Any) -> PeerKey | None:
+        signer = peer_keys.signing_key(str(kid))
+        return signer if signer is not None and signer.party == receiver else None
+
     try:
-        kid = protected_header(token.encode("ascii")).get("kid")
-        jws.extract_compact(token.encode("ascii"), registry=registry)
-    except Exception as exc:
-        raise VerificationFailed(f"receipt is not a JWS: {type(exc).__name__}: {exc}") from None
-    signer = peer_keys.signing_key(str(kid))
-    if signer is None or signer.party != receiver:
-        raise VerificationFailed(
-            f"receipt signed by key {kid!r}, not a registered signing key of {receiver!r}"
+        verified = compact_jws.verify(
+            token.encode("ascii"), receivers_key, max_payload=_RECEIPT_MAX
         )
-    try:
-        verified = jws.deserialize_compact(token, signer.key, registry=registry)
         document = strict_json.loads(verified.payload)
+    except JWSRefused as refused:
+        if refused.step == "malformed":
+            raise VerificationFailed(f"receipt is not a JWS: {refused.detail}") from None
+        if refused.step == "unknown_key":
+            raise VerificationFailed(
+                f"receipt signed by key {refused.kid!r}, "
+                f"not a registered signing key of {receiver!r}"
+            ) from None
+        raise VerificationFailed(f"receipt does not verify: {refused.detail}") from None
     except Exception as exc:
         raise VerificationFailed(f"receipt does not verify: {type(exc).__name__}: {exc}") from None
-    if verified.headers().get("typ") != RECEIPT_TYP or not isinstance(document, dict):
+    if verified.headers.get("typ") != RECEIPT_TYP or not isinstance(document, dict):
         raise VerificationFailed("receipt has the wrong typ or shape")
     if (records_sha256 is None) == (records_root is None):
         raise ValueError("give exactly one of records_sha256 and records_root")
@@ -917,6 +901,6 @@ def verify_receipt(
         record_count=count,
         records_sha256=str(digest[1]),
         received_at=str(document.get("received_at")),
-        signer_kid=str(verified.headers().get("kid")),
+        signer_kid=str(verified.headers.get("kid")),
         token=token,
     )

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 from joserfc.jwk import OKPKey
 
 from gateway.crypto import atrest, strict_json
+from gateway.crypto.compact_jws import SIG_ALG
 from gateway.crypto.keyring import Keyring
 from gateway.crypto.passphrase import PASSPHRASE_ENV, passphrase_of
 from gateway.errors import KeyMaterialError
@@ -30,7 +31,6 @@ from gateway.tlog import note
 
 __all__ = [
     "ENC_ALG",
-    "SIG_ALG",
     "NodeKeys",
     "NoteKeys",
     "PeerKeys",
@@ -42,7 +42,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SIG_ALG = "Ed25519"  # RFC 9864 fully-specified algorithm name.
 ENC_ALG = "ECDH-ES+A256KW"
 SIGNING_FILE = "signing.pem"
 ENCRYPTION_FILE = "encryption.pem"

@@ -38,14 +38,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from joserfc import jws
 from joserfc.jwk import OKPKey
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
-from gateway.crypto import canonical, strict_json
-from gateway.crypto.envelope import BATCH_ID, protected_header
-from gateway.crypto.keys import SIG_ALG, PeerKeys
+from gateway.crypto import canonical, compact_jws, strict_json
+from gateway.crypto.compact_jws import SIG_ALG, JWSRefused
+from gateway.crypto.envelope import BATCH_ID
+from gateway.crypto.keys import PeerKeys
 from gateway.errors import RequestRejected
 from gateway.node import refusals
 from gateway.node.config import Party
@@ -83,10 +83,12 @@ _MAX_IAT = 2**53 - 1
 _PRUNE_SECONDS = 60.0
 
 
-def _registry() -> jws.JWSRegistry:
-    registry = jws.JWSRegistry(algorithms=[SIG_ALG])
-    registry.max_payload_length = _MAX_TOKEN_CHARS
-    return registry
+# What a refused token is called, by the step that refused it (gateway.crypto.compact_jws).
+_REFUSED = {
+    "malformed": "not a compact JWS: {detail}",
+    "unknown_key": "signed with unknown key id {kid!r}",
+    "signature": "signature by {kid} does not verify: {detail}",
+}
 
 
 def _digest(body: bytes) -> str:
@@ -117,11 +119,8 @@ def sign(
         "jti": jti or str(uuid.uuid4()),
         "body_sha256": _digest(body),
     }
-    return jws.serialize_compact(
-        {"alg": SIG_ALG, "kid": signing_key.thumbprint(), "typ": REQUEST_TYP},
-        canonical.dumps(claims),
-        signing_key,
-        registry=_registry(),
+    return compact_jws.sign(
+        canonical.dumps(claims), signing_key, typ=REQUEST_TYP, max_payload=_MAX_TOKEN_CHARS
     )
 
 
@@ -191,27 +190,19 @@ def verify_header(
         raise RequestRejected(f"Authorization scheme {scheme[:32]!r}", reason="scheme")
     if len(token) > _MAX_TOKEN_CHARS or not token.isascii():
         raise RequestRejected(f"a token of {len(token)} characters", reason="malformed")
-    registry = _registry()
     try:
-        # Read strictly first: joserfc keeps the last of two header parameters of one name.
-        protected_header(token.encode("ascii"))
-        kid = jws.extract_compact(token.encode("ascii"), registry=registry).headers().get("kid")
-    except Exception as exc:  # any library error means the same thing to the caller
+        verified = compact_jws.verify(
+            token.encode("ascii"),
+            lambda kid: peer_keys.signing_key(kid) if isinstance(kid, str) else None,
+            max_payload=_MAX_TOKEN_CHARS,
+        )
+    except JWSRefused as refused:
         raise RequestRejected(
-            f"not a compact JWS: {type(exc).__name__}: {exc}", reason="malformed"
+            _REFUSED[refused.step].format(detail=refused.detail, kid=refused.kid),
+            reason=refused.step,
         ) from None
-    signer = peer_keys.signing_key(kid) if isinstance(kid, str) else None
-    if signer is None:
-        raise RequestRejected(f"signed with unknown key id {kid!r}", reason="unknown_key")
-    try:
-        verified = jws.deserialize_compact(token, signer.key, registry=registry)
-    except Exception as exc:
-        raise RequestRejected(
-            f"signature by {kid} does not verify: {type(exc).__name__}: {exc}",
-            reason="signature",
-        ) from None
-    party = signer.party
-    protected = verified.headers()
+    party = verified.signer.party
+    protected = verified.headers
     if protected.get("alg") != SIG_ALG or protected.get("typ") != REQUEST_TYP:
         raise RequestRejected(
             f"unexpected header alg {protected.get('alg')!r} typ {protected.get('typ')!r}",
@@ -262,7 +253,11 @@ def verify_header(
             party=party,
         )
     return SignedRequest(
-        party=party, kid=str(kid), jti=claims["jti"], iat=iat, body_sha256=claims["body_sha256"]
+        party=party,
+        kid=str(verified.kid),
+        jti=claims["jti"],
+        iat=iat,
+        body_sha256=claims["body_sha256"],
     )
 
 
