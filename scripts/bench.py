@@ -67,6 +67,7 @@ from typing import Any
 
 import requests
 
+from gateway.exchange.validation import RecordValidator
 from gateway.node import audit_log as node_log
 from gateway.node.config import load_node_config
 from gateway.node.node import Node
@@ -78,6 +79,7 @@ from gateway.store.audit_entries import PreparedEvent
 from gateway.store.database import Store
 from gateway.tlog import auditor, merkle
 from gateway.tlog.auditor import LogClient, TrustedKeys
+from schemas import registry
 from schemas.samples import sample_records
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -377,9 +379,6 @@ def submission(args: argparse.Namespace, tmp: Path) -> int:
 
 def validation(args: argparse.Namespace) -> int:
     """Records validated per second by the gateway's validator against plain marshmallow."""
-    from gateway.exchange.validation import RecordValidator
-    from schemas import registry
-
     per_dataset = max(1, args.validation_records)
     totals = {"gateway": 0.0, "baseline": 0.0}
     count = 0

@@ -20,6 +20,7 @@ digest: each must be there exactly once.
 from __future__ import annotations
 
 import argparse
+import base64
 import collections
 import hashlib
 import json
@@ -161,8 +162,6 @@ def _exactly_once(sender_db: Path, receiver_db: Path, cipher: Cipher) -> str | N
 
     ``cipher``: the receiver's storage key; its chunks are stored encrypted.
     """
-    import base64
-
     sent: collections.Counter[str] = collections.Counter()
     conn = sqlite3.connect(sender_db)
     try:
