@@ -20,6 +20,7 @@ digest: each must be there exactly once.
 from __future__ import annotations
 
 import argparse
+import base64
 import collections
 import hashlib
 import json
@@ -28,6 +29,7 @@ import re
 import sqlite3
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -160,8 +162,6 @@ def _exactly_once(sender_db: Path, receiver_db: Path, cipher: Cipher) -> str | N
 
     ``cipher``: the receiver's storage key; its chunks are stored encrypted.
     """
-    import base64
-
     sent: collections.Counter[str] = collections.Counter()
     conn = sqlite3.connect(sender_db)
     try:
@@ -189,9 +189,32 @@ def _exactly_once(sender_db: Path, receiver_db: Path, cipher: Cipher) -> str | N
     return f"{missing} records missing and {extra} extra or duplicated at the receiver"
 
 
+@dataclass
+class Deployment:
+    """The two nodes of the benchmark: their configs, ports and environments, under ``work``."""
+
+    work: Path
+    config_dir: Path
+    ports: dict[str, int]
+    env: dict[str, str]
+    node_env: dict[str, dict[str, str]]
+
+
 def transfer_benchmark(args: argparse.Namespace, tmp: Path, *, prepare: Any, say: Any,
                        figure: Any, passphrase: str) -> int:
-    count = args.transfer_records
+    count: int = args.transfer_records
+    deployment = _deploy(args, tmp, prepare=prepare, passphrase=passphrase)
+    _fill_outbox(deployment, count, say=say)
+    validation_rate = _validation_rate(count)
+    if validation_rate is None:
+        say("FAILED: the benchmark records do not validate")
+        return 1
+    seconds, sampler = _transfer(args, deployment, count, say=say)
+    return _report(deployment, count, seconds, validation_rate, sampler, say=say, figure=figure)
+
+
+def _deploy(args: argparse.Namespace, tmp: Path, *, prepare: Any, passphrase: str) -> Deployment:
+    """Both nodes' configs and keys in ``tmp/transfer``, the agreement set for the benchmark."""
     os.environ["GATEWAY_KEY_PASSPHRASE"] = passphrase
     env = {**os.environ}
     env.pop("GATEWAY_ACCESS_LOG", None)
@@ -214,10 +237,15 @@ def transfer_benchmark(args: argparse.Namespace, tmp: Path, *, prepare: Any, say
         }
         for party in (SENDER, RECEIVER)
     }
+    return Deployment(work, config_dir, ports, env, node_env)
 
+
+def _fill_outbox(deployment: Deployment, count: int, *, say: Any) -> None:
+    """Accepts ``count`` records into the sender's outbox, as ``POST /records`` does."""
     say(f"transfer: generating and accepting {count} records of about 1 KiB into the "
         f"{SENDER} outbox")
-    sender_config = load_node_config(config_dir / f"{SENDER}.toml", environ=node_env[SENDER])
+    sender_config = load_node_config(deployment.config_dir / f"{SENDER}.toml",
+                                     environ=deployment.node_env[SENDER])
     node = Node.from_config(sender_config)
     client = next(c for c in sender_config.clients if c.id == CLIENT)
     began = time.perf_counter()
@@ -233,24 +261,35 @@ def transfer_benchmark(args: argparse.Namespace, tmp: Path, *, prepare: Any, say
     say(f"transfer: {count} records accepted in {time.perf_counter() - began:.0f} s "
         f"(mean canonical size {size} bytes)")
 
+
+def _validation_rate(count: int) -> float | None:
+    """The baseline: records validated per second, bare; None if they do not validate."""
     sample = realistic_records(min(count, 20_000))
     validator = validator_for(DATASET, "1.0")
     best = float("inf")
     for _ in range(3):
         t0 = time.perf_counter()
         if validator.errors(sample):
-            say("FAILED: the benchmark records do not validate")
-            return 1
+            return None
         best = min(best, time.perf_counter() - t0)
-    validation_rate = len(sample) / best
+    return len(sample) / best
 
+
+def _transfer(args: argparse.Namespace, deployment: Deployment, count: int, *,
+              say: Any) -> tuple[float, MemorySampler]:
+    """The measured run: the seconds until the receiver has every record, and the memory.
+
+    The clock starts with the sender; the nodes' memory is sampled meanwhile.
+    """
     nodes = {
-        party: NodeProcess(config_dir / f"{party}.toml", listen=f"127.0.0.1:{ports[party]}",
-                           env=node_env[party], log_path=work / f"{party}.log")
+        party: NodeProcess(deployment.config_dir / f"{party}.toml",
+                           listen=f"127.0.0.1:{deployment.ports[party]}",
+                           env=deployment.node_env[party],
+                           log_path=deployment.work / f"{party}.log")
         for party in (RECEIVER, SENDER)
     }
     sampler = MemorySampler(nodes)
-    receiver_db = work / f"{RECEIVER}.db"
+    receiver_db = deployment.work / f"{RECEIVER}.db"
     try:
         nodes[RECEIVER].start()
         sampler.start()
@@ -281,14 +320,20 @@ def transfer_benchmark(args: argparse.Namespace, tmp: Path, *, prepare: Any, say
         for proc in nodes.values():
             proc.stop()
     sampler.join()
+    return seconds, sampler
 
+
+def _report(deployment: Deployment, count: int, seconds: float, validation_rate: float,
+            sampler: MemorySampler, *, say: Any, figure: Any) -> int:
+    """Checks that every record arrived exactly once, then prints the figures."""
     for party, each in sampler.each.items():
         say(f"transfer: {party} peak PSS per process (MiB): {each}")
         say(f"transfer: {party} CPU seconds per process: "
             f"{ {pid: round(t, 1) for pid, t in sampler.cpu[party].items()} }")
     say("transfer: checking that every record arrived exactly once")
-    problem = _exactly_once(work / f"{SENDER}.db", receiver_db,
-                            load_cipher(work / "keys" / RECEIVER, environ=env))
+    work = deployment.work
+    problem = _exactly_once(work / f"{SENDER}.db", work / f"{RECEIVER}.db",
+                            load_cipher(work / "keys" / RECEIVER, environ=deployment.env))
     if problem:
         say(f"FAILED: {problem}")
         return 1

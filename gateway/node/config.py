@@ -19,7 +19,7 @@ import os
 import re
 import ssl
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
+from limits import parse
 
 from gateway.crypto.envelope import envelope_limit
 from gateway.errors import ConfigError
@@ -234,8 +235,6 @@ DEFAULT_FAILED_AUTH_RATE_LIMIT = "30/minute"
 
 def _rate_limit(t: _Table, key: str) -> str:
     """A rate limit in the ``limits`` notation ("100/second", "10 per minute", ...)."""
-    from limits import parse
-
     text: str = t.get(key, str)
     try:
         parse(text)
@@ -489,15 +488,38 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
     )
     if root.get("format", int) != 1:
         raise root.fail("format", "must be 1 (the only agreement format this gateway reads)")
+    timezone = _timezone(root)
+    purposes_t = root.table("purposes")
+    purposes = {k: purposes_t.get(k, str) for k in purposes_t.data}
+    parties = _parties(root, file)
+    flows: dict[tuple[str, str], DatasetAgreement] = {}
+    for t in root.tables("datasets"):
+        flow = _flow(t, parties, purposes, timezone, taken=flows.keys())
+        flows[(flow.name, flow.sender)] = flow
+    return Agreement(
+        id=root.get("id", str),
+        title=root.get("title", str),
+        timezone=timezone,
+        purposes=purposes,
+        parties=parties,
+        flows=tuple(flows.values()),
+        source=file,
+        keys=_key_policy(root.table("keys")) if "keys" in root.data else KeyPolicy(),
+    )
+
+
+def _timezone(root: _Table) -> str:
+    """The agreement's time zone, in which its cron schedules are read."""
     timezone: str = root.get("timezone", str, "Asia/Jakarta")
     try:
         ZoneInfo(timezone)
     except (KeyError, ValueError):
         raise root.fail("timezone", f"unknown time zone {timezone!r}") from None
+    return timezone
 
-    purposes_t = root.table("purposes")
-    purposes = {k: purposes_t.get(k, str) for k in purposes_t.data}
 
+def _parties(root: _Table, file: Path) -> dict[str, Party]:
+    """The agreement's ``[[parties]]`` by id; their log and witness names are all distinct."""
     parties: dict[str, Party] = {}
     for t in root.tables("parties"):
         t.reject_unknown(
@@ -534,98 +556,115 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
     names = [n for p in parties.values() for n in (p.log_origin, p.witness_name)]
     if len(names) != len(set(names)):
         raise root.fail("parties", "every log_origin and witness_name must be unique")
+    return parties
 
-    flows: dict[tuple[str, str], DatasetAgreement] = {}
-    for t in root.tables("datasets"):
-        t.reject_unknown(
-            {
-                "name",
-                "sender",
-                "receiver",
-                "schema_versions",
-                "purpose",
-                "schedule",
-                "max_records_per_batch",
-                "max_batch_bytes",
-                "max_chunk_bytes",
-                "retry",
-                "delivery",
-                "retention_days",
-                "transfer_expiry_hours",
-            }
-        )
-        name: str = t.get("name", str)
-        known = schema_registry.versions(name)
-        if not known:
-            raise t.fail(
-                "name",
-                f"no agreed schema exists for dataset {name!r} "
-                f"(known: {schema_registry.dataset_names()})",
-            )
-        sender, receiver = t.get("sender", str), t.get("receiver", str)
-        for key, value in (("sender", sender), ("receiver", receiver)):
-            if value not in parties:
-                raise t.fail(key, f"unknown party {value!r} (parties: {sorted(parties)})")
-        if sender == receiver:
-            raise t.fail("receiver", "must differ from sender")
-        if (name, sender) in flows:
-            raise t.fail("name", f"duplicate dataset {name!r} from {sender!r}")
-        versions = t.get("schema_versions", list)
-        if not versions:
-            raise t.fail("schema_versions", "must name at least one version")
-        for v in versions:
-            if v not in known:
-                raise t.fail("schema_versions", f"no schema {name} {v!r} (known: {known})")
-        purpose = str(t.get("purpose", (str, int)))
-        if purpose not in purposes:
-            raise t.fail("purpose", f"must name a clause in [purposes], got {purpose!r}")
-        max_batch_bytes = t.positive_int("max_batch_bytes", 8 * 1024 * 1024)
-        max_chunk_bytes = t.positive_int(
-            "max_chunk_bytes", min(max_batch_bytes, DEFAULT_MAX_CHUNK_BYTES)
-        )
-        if max_chunk_bytes > max_batch_bytes:
-            raise t.fail("max_chunk_bytes", f"must be at most max_batch_bytes ({max_batch_bytes})")
-        if max_chunk_bytes < _MIN_CHUNK_BYTES:
-            # Below this a record and a chunk's own fields, or a manifest listing two
-            # chunks, may not fit one envelope: no batch could ever be delivered.
-            key = "max_chunk_bytes" if "max_chunk_bytes" in t.data else "max_batch_bytes"
-            raise t.fail(key, f"must be at least {_MIN_CHUNK_BYTES}")
-        delivery: str = t.get("delivery", str, "push")
-        if delivery not in DELIVERY_MODES:
-            raise t.fail(
-                "delivery",
-                f"must be one of {list(DELIVERY_MODES)} (the sender posts, or the receiver "
-                f"fetches), got {delivery!r}",
-            )
-        flows[(name, sender)] = DatasetAgreement(
-            name=name,
-            sender=sender,
-            receiver=receiver,
-            schema_versions=tuple(versions),
-            purpose=purpose,
-            schedule=_schedule(t.table("schedule"), timezone),
-            max_records_per_batch=t.positive_int("max_records_per_batch", 1000),
-            max_batch_bytes=max_batch_bytes,
-            retry=_retry(t.table("retry")) if "retry" in t.data else RetryPolicy(),
-            max_chunk_bytes=max_chunk_bytes,
-            delivery="pull" if delivery == "pull" else "push",
-            retention_days=(
-                t.positive_int("retention_days") if "retention_days" in t.data else None
-            ),
-            transfer_expiry_hours=t.positive_int(
-                "transfer_expiry_hours", DEFAULT_TRANSFER_EXPIRY_HOURS
-            ),
-        )
-    return Agreement(
-        id=root.get("id", str),
-        title=root.get("title", str),
-        timezone=timezone,
-        purposes=purposes,
-        parties=parties,
-        flows=tuple(flows.values()),
-        source=file,
-        keys=_key_policy(root.table("keys")) if "keys" in root.data else KeyPolicy(),
+
+def _flow(
+    t: _Table,
+    parties: Mapping[str, Party],
+    purposes: Mapping[str, str],
+    timezone: str,
+    *,
+    taken: Collection[tuple[str, str]],
+) -> DatasetAgreement:
+    """One ``[[datasets]]`` table; ``taken``: the (name, sender) of the flows before it."""
+    t.reject_unknown(
+        {
+            "name",
+            "sender",
+            "receiver",
+            "schema_versions",
+            "purpose",
+            "schedule",
+            "max_records_per_batch",
+            "max_batch_bytes",
+            "max_chunk_bytes",
+            "retry",
+            "delivery",
+            "retention_days",
+            "transfer_expiry_hours",
+        }
     )
+    name: str = t.get("name", str)
+    known = schema_registry.versions(name)
+    if not known:
+        raise t.fail(
+            "name",
+            f"no agreed schema exists for dataset {name!r} "
+            f"(known: {schema_registry.dataset_names()})",
+        )
+    sender, receiver = _flow_ends(t, name, parties, taken)
+    versions = t.get("schema_versions", list)
+    if not versions:
+        raise t.fail("schema_versions", "must name at least one version")
+    for v in versions:
+        if v not in known:
+            raise t.fail("schema_versions", f"no schema {name} {v!r} (known: {known})")
+    purpose = str(t.get("purpose", (str, int)))
+    if purpose not in purposes:
+        raise t.fail("purpose", f"must name a clause in [purposes], got {purpose!r}")
+    max_batch_bytes, max_chunk_bytes = _batch_sizes(t)
+    delivery = _delivery(t)
+    return DatasetAgreement(
+        name=name,
+        sender=sender,
+        receiver=receiver,
+        schema_versions=tuple(versions),
+        purpose=purpose,
+        schedule=_schedule(t.table("schedule"), timezone),
+        max_records_per_batch=t.positive_int("max_records_per_batch", 1000),
+        max_batch_bytes=max_batch_bytes,
+        retry=_retry(t.table("retry")) if "retry" in t.data else RetryPolicy(),
+        max_chunk_bytes=max_chunk_bytes,
+        delivery=delivery,
+        retention_days=(t.positive_int("retention_days") if "retention_days" in t.data else None),
+        transfer_expiry_hours=t.positive_int(
+            "transfer_expiry_hours", DEFAULT_TRANSFER_EXPIRY_HOURS
+        ),
+    )
+
+
+def _flow_ends(
+    t: _Table, name: str, parties: Mapping[str, Party], taken: Collection[tuple[str, str]]
+) -> tuple[str, str]:
+    """A flow's sender and receiver: two parties, and no earlier flow of ``name`` from the same."""
+    sender, receiver = t.get("sender", str), t.get("receiver", str)
+    for key, value in (("sender", sender), ("receiver", receiver)):
+        if value not in parties:
+            raise t.fail(key, f"unknown party {value!r} (parties: {sorted(parties)})")
+    if sender == receiver:
+        raise t.fail("receiver", "must differ from sender")
+    if (name, sender) in taken:
+        raise t.fail("name", f"duplicate dataset {name!r} from {sender!r}")
+    return sender, receiver
+
+
+def _batch_sizes(t: _Table) -> tuple[int, int]:
+    """A flow's ``max_batch_bytes`` and ``max_chunk_bytes`` (at most the former)."""
+    max_batch_bytes = t.positive_int("max_batch_bytes", 8 * 1024 * 1024)
+    max_chunk_bytes = t.positive_int(
+        "max_chunk_bytes", min(max_batch_bytes, DEFAULT_MAX_CHUNK_BYTES)
+    )
+    if max_chunk_bytes > max_batch_bytes:
+        raise t.fail("max_chunk_bytes", f"must be at most max_batch_bytes ({max_batch_bytes})")
+    if max_chunk_bytes < _MIN_CHUNK_BYTES:
+        # Below this a record and a chunk's own fields, or a manifest listing two
+        # chunks, may not fit one envelope: no batch could ever be delivered.
+        key = "max_chunk_bytes" if "max_chunk_bytes" in t.data else "max_batch_bytes"
+        raise t.fail(key, f"must be at least {_MIN_CHUNK_BYTES}")
+    return max_batch_bytes, max_chunk_bytes
+
+
+def _delivery(t: _Table) -> Delivery:
+    """How a flow's batches travel: ``push`` unless the table says ``pull``."""
+    delivery: str = t.get("delivery", str, "push")
+    if delivery not in DELIVERY_MODES:
+        raise t.fail(
+            "delivery",
+            f"must be one of {list(DELIVERY_MODES)} (the sender posts, or the receiver "
+            f"fetches), got {delivery!r}",
+        )
+    return "pull" if delivery == "pull" else "push"
 
 
 # An RFC 7638 SHA-256 thumbprint: 43 base64url characters.
@@ -747,6 +786,58 @@ def load_node_config(
     file = Path(path).resolve()
     root = _Table(file, "", _read_toml(file))
     root.reject_unknown({"node", "clients"})
+    node = _node_table(root)
+    mode = node.get("mode", str, "production")
+    if mode not in ("production", "development"):
+        raise node.fail("mode", f'must be "production" or "development", got {mode!r}')
+    agreement = load_agreement(file.parent / node.get("agreement", str))
+    party_id: str = node.get("party", str)
+    if party_id not in agreement.parties:
+        raise node.fail(
+            "party",
+            f"is not a party of agreement {agreement.id!r} (parties: {sorted(agreement.parties)})",
+        )
+    layered = _layered(node, party_id, environ, overrides or {})
+    database_url = (
+        layered["database_url"] or f"sqlite:///{file.parent.parent / 'var' / party_id}.db"
+    )
+    clients = _clients(root, agreement, party_id)
+    max_body_bytes, peer_timeout = _transfer_limits(node, agreement, party_id)
+    return NodeConfig(
+        party_id=party_id,
+        agreement=agreement,
+        listen=layered["listen"],
+        database_url=database_url,
+        key_dir=(file.parent / layered["key_dir"]).resolve(),
+        clients=clients,
+        max_body_bytes=max_body_bytes,
+        max_records_per_submission=node.positive_int("max_records_per_submission", 10_000),
+        peer_timeout_seconds=peer_timeout,
+        workers=layered["workers"],
+        threads=layered["threads"],
+        scheduler_enabled=node.get("scheduler", bool, True),
+        source=file,
+        checkpoint_interval_seconds=node.positive_int("checkpoint_interval_seconds", 60),
+        mode=mode,
+        client_rate_limit=(
+            _rate_limit(node, "client_rate_limit")
+            if "client_rate_limit" in node.data
+            else DEFAULT_CLIENT_RATE_LIMIT
+        ),
+        refusal_interval_seconds=node.positive_int("refusal_interval_seconds", 300),
+        failed_auth_rate_limit=(
+            _rate_limit(node, "failed_auth_rate_limit")
+            if "failed_auth_rate_limit" in node.data
+            else DEFAULT_FAILED_AUTH_RATE_LIMIT
+        ),
+        trusted_proxies=_trusted_proxies(node),
+        overrides=dict(overrides or {}),
+        tls=_tls(node.table("tls"), file.parent) if "tls" in node.data else TLSConfig(),
+    )
+
+
+def _node_table(root: _Table) -> _Table:
+    """The node config's ``[node]`` table, holding only known settings."""
     node = root.table("node")
     node.reject_unknown(
         {
@@ -770,17 +861,16 @@ def load_node_config(
             "tls",
         }
     )
-    mode = node.get("mode", str, "production")
-    if mode not in ("production", "development"):
-        raise node.fail("mode", f'must be "production" or "development", got {mode!r}')
-    agreement = load_agreement(file.parent / node.get("agreement", str))
-    party_id: str = node.get("party", str)
-    if party_id not in agreement.parties:
-        raise node.fail(
-            "party",
-            f"is not a party of agreement {agreement.id!r} (parties: {sorted(agreement.parties)})",
-        )
+    return node
 
+
+def _layered(
+    node: _Table,
+    party_id: str,
+    environ: Mapping[str, str] | None,
+    overrides: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The settings that ``GATEWAY_*`` variables and overrides can replace, in that order."""
     layered: dict[str, Any] = {
         "listen": node.get("listen", str, "127.0.0.1:8700"),
         "database_url": node.get("database_url", str, ""),
@@ -790,17 +880,18 @@ def load_node_config(
     }
     from_env = _env_overrides(os.environ if environ is None else environ)
     layered.update(from_env)
-    layered.update(overrides or {})
-
+    layered.update(overrides)
     if not re.fullmatch(r"[\w.\-\[\]:]+:\d{1,5}", layered["listen"]):
         problem = f"must be host:port, got {layered['listen']!r}"
-        if "listen" in from_env and "listen" not in (overrides or {}):
+        # Blame the layer the bad value came from.
+        if "listen" in from_env and "listen" not in overrides:
             raise ConfigError("environment", _ENV["listen"], problem)
         raise node.fail("listen", problem)
-    database_url = (
-        layered["database_url"] or f"sqlite:///{file.parent.parent / 'var' / party_id}.db"
-    )
+    return layered
 
+
+def _clients(root: _Table, agreement: Agreement, party_id: str) -> tuple[ClientConfig, ...]:
+    """The node config's ``[[clients]]``: distinct ids and tokens, rights within the agreement."""
     clients: list[ClientConfig] = []
     sends = {d.name for d in agreement.outgoing(party_id)}
     receives = {d.name for d in agreement.incoming(party_id)}
@@ -845,7 +936,11 @@ def load_node_config(
                 rate_limit=rate_limit,
             )
         )
+    return tuple(clients)
 
+
+def _transfer_limits(node: _Table, agreement: Agreement, party_id: str) -> tuple[int, float]:
+    """``max_body_bytes`` (room for every incoming envelope) and ``peer_timeout_seconds``."""
     max_body_bytes = node.positive_int("max_body_bytes", 16 * 1024 * 1024)
     peer_timeout = float(node.get("peer_timeout_seconds", (int, float), 30))
     if not 0 < peer_timeout <= 600:
@@ -862,35 +957,4 @@ def load_node_config(
                     f"{dataset.max_chunk_bytes} in the agreement)"
                 ),
             )
-
-    return NodeConfig(
-        party_id=party_id,
-        agreement=agreement,
-        listen=layered["listen"],
-        database_url=database_url,
-        key_dir=(file.parent / layered["key_dir"]).resolve(),
-        clients=tuple(clients),
-        max_body_bytes=max_body_bytes,
-        max_records_per_submission=node.positive_int("max_records_per_submission", 10_000),
-        peer_timeout_seconds=peer_timeout,
-        workers=layered["workers"],
-        threads=layered["threads"],
-        scheduler_enabled=node.get("scheduler", bool, True),
-        source=file,
-        checkpoint_interval_seconds=node.positive_int("checkpoint_interval_seconds", 60),
-        mode=mode,
-        client_rate_limit=(
-            _rate_limit(node, "client_rate_limit")
-            if "client_rate_limit" in node.data
-            else DEFAULT_CLIENT_RATE_LIMIT
-        ),
-        refusal_interval_seconds=node.positive_int("refusal_interval_seconds", 300),
-        failed_auth_rate_limit=(
-            _rate_limit(node, "failed_auth_rate_limit")
-            if "failed_auth_rate_limit" in node.data
-            else DEFAULT_FAILED_AUTH_RATE_LIMIT
-        ),
-        trusted_proxies=_trusted_proxies(node),
-        overrides=dict(overrides or {}),
-        tls=_tls(node.table("tls"), file.parent) if "tls" in node.data else TLSConfig(),
-    )
+    return max_body_bytes, peer_timeout

@@ -19,6 +19,7 @@ import secrets
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from limits import parse
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
@@ -78,8 +79,6 @@ def add(
     submit, pull, roles = sorted(set(submit)), sorted(set(pull)), sorted(set(roles))
     _check(node, submit=submit, pull=pull, roles=roles)
     if rate_limit is not None:
-        from limits import parse
-
         try:
             parse(rate_limit)
         except ValueError:
