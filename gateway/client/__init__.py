@@ -9,7 +9,9 @@ message and path. ``gateway-client`` (:mod:`gateway.client.cli`) is the command
 built on it.
 
 This package needs only ``requests`` (and ``rfc8785`` to check digests); it
-imports nothing of the node itself. See docs/CLIENT.md.
+may import nothing of the node itself, not even gateway.errors (import-linter's
+client-standalone contract), so that it can be used without the node's
+dependencies. See docs/CLIENT.md.
 """
 
 from __future__ import annotations
