@@ -159,6 +159,30 @@ def submit_once(
     already; this finds one only if it was stored meanwhile, by a concurrent request.
     """
     agreed = may_submit(node, client, dataset)
+    version, records = _valid_records(node, agreed, dataset, body)
+    forms = _canonical_forms(records)
+    _check_fit(agreed, dataset, forms)
+    write = _prepare(node, client, dataset, version, forms, idempotency)
+    try:
+        # Durable before the answer: run() returns only after the commit that holds it.
+        node.store.group("submissions", _store_writes).run(write)
+    except (IntegrityError, sqlite3.IntegrityError):
+        # On SQLite the rows go in through the driver's cursor (FastInsert).
+        earlier = None if idempotency is None else replay(node, client, dataset, idempotency)
+        if earlier is None:
+            raise
+        return earlier, True
+    return _result(write.submission), False
+
+
+def _valid_records(
+    node: Node, agreed: DatasetAgreement, dataset: str, body: Any
+) -> tuple[str, list[Any]]:
+    """The schema version and the records of a submission's body, every record valid.
+
+    Refuses a body of another shape, more records than the node takes in one
+    submission, a version the agreement does not accept, and any invalid record.
+    """
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object", path="")
     extra = sorted(set(body) - _BODY_KEYS)
@@ -186,8 +210,11 @@ def submit_once(
             path="/schema_version",
         )
     validator.check(records)
+    return version, records
 
-    forms = _canonical_forms(records)
+
+def _check_fit(agreed: DatasetAgreement, dataset: str, forms: list[bytes]) -> None:
+    """Refuse a record whose canonical form fits in no batch of the flow."""
     # A record that cannot fit in any batch would block its dataset's queue.
     budget = records_budget(agreed.max_chunk_bytes)
     for i, c in enumerate(forms):
@@ -196,6 +223,17 @@ def submit_once(
                 f"record is {len(c)} bytes; a batch of {dataset} carries at most {budget}",
                 path=f"/records/{i}",
             )
+
+
+def _prepare(
+    node: Node,
+    client: ClientConfig,
+    dataset: str,
+    version: str,
+    forms: list[bytes],
+    idempotency: Idempotency | None,
+) -> _Write:
+    """The rows and the audit entry of a submission of these canonical record forms."""
     digests = [hashlib.sha256(c).hexdigest() for c in forms]
     submission_id = uuid7()
     now = node.now()
@@ -211,16 +249,16 @@ def submit_once(
         dataset=dataset,
         schema_version=version,
         submission_id=submission_id,
-        record_count=len(records),
+        record_count=len(forms),
         records_sha256=total,
     )
-    write = _Write(
+    return _Write(
         submission={
             "id": submission_id,
             "client_id": client.id,
             "dataset": dataset,
             "schema_version": version,
-            "record_count": len(records),
+            "record_count": len(forms),
             "records_sha256": total,
             "received_at": stamp,
             "idempotency_key": None if idempotency is None else idempotency.key,
@@ -239,16 +277,6 @@ def submit_once(
         ],
         event=event,
     )
-    try:
-        # Durable before the answer: run() returns only after the commit that holds it.
-        node.store.group("submissions", _store_writes).run(write)
-    except (IntegrityError, sqlite3.IntegrityError):
-        # On SQLite the rows go in through the driver's cursor (FastInsert).
-        earlier = None if idempotency is None else replay(node, client, dataset, idempotency)
-        if earlier is None:
-            raise
-        return earlier, True
-    return _result(write.submission), False
 
 
 def _canonical_forms(records: list[Any]) -> list[bytes]:

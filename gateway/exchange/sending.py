@@ -24,11 +24,13 @@ from typing import Any
 
 import requests
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.engine import Connection
 
 from gateway.crypto import strict_json
 from gateway.crypto.envelope import (
     BatchHeader,
     ChunkInfo,
+    DocumentSizes,
     document_sizes,
     forms_digest,
     seal_batch_forms,
@@ -151,6 +153,58 @@ class _Chunk:
         return ChunkInfo(self.record_count, digest.hexdigest())
 
 
+@dataclass
+class _Cut:
+    """The pending records claimed for a batch, cut into chunks within the agreed limits.
+
+    Every document sealed must pass the receiver's checks of the agreed limits
+    (docs/ENVELOPE.md section 10): each envelope's signed document (a whole
+    batch, a chunk, the manifest) within max_chunk_bytes, a chunked batch's
+    chunks together within max_batch_bytes, and the records within
+    max_records_per_batch. The batch ends before the record that would break one.
+    """
+
+    dataset: DatasetAgreement
+    sizes: DocumentSizes
+    chunks: list[_Chunk] = field(default_factory=list)
+    first_forms: list[bytes] = field(default_factory=list)  # kept while it fits one envelope
+    tree: merkle.Frontier = field(default_factory=merkle.Frontier)
+    documents: int = 0  # the chunks' signed documents' bytes, at most
+    count: int = 0  # records
+
+    def take(self, seq: int, record: bytes, digest: str) -> bool:
+        """Add a record to the batch; False, adding nothing, if it would break a limit."""
+        dataset, sizes, chunks = self.dataset, self.sizes, self.chunks
+        limit = dataset.max_chunk_bytes
+        chunk_room = limit - max(sizes.whole, sizes.chunk) + 1  # records' bytes in one
+        grow = len(record) + 1
+        if chunks and chunks[-1].size + grow <= chunk_room:
+            if self.documents + grow > dataset.max_batch_bytes:
+                return False
+            self.documents += grow
+        else:
+            if chunks and chunks[-1].record_count == 0:
+                raise AssertionError("a record larger than a chunk was accepted")
+            if self.count and (
+                # The manifest lists every chunk: it must stay within the limit too.
+                sizes.manifest + (len(chunks) + 1) * sizes.entry > limit
+                or self.documents + sizes.chunk + grow - 1 > dataset.max_batch_bytes
+            ):
+                return False
+            if grow > chunk_room:
+                raise AssertionError("a record larger than a chunk was accepted")
+            chunks.append(_Chunk(first_seq=seq))
+            self.documents += sizes.chunk + grow - 1
+            if len(chunks) > 1:
+                self.first_forms = []
+        chunks[-1].add(seq, record)
+        if len(chunks) == 1:
+            self.first_forms.append(record)
+        self.tree.append(merkle.leaf_hash(bytes.fromhex(digest)))
+        self.count += 1
+        return True
+
+
 def _seal_one(node: Node, dataset: DatasetAgreement) -> str | None:
     """Claim the oldest pending records of one schema version as a new batch.
 
@@ -160,176 +214,184 @@ def _seal_one(node: Node, dataset: DatasetAgreement) -> str | None:
     chunks' record ranges under a signed manifest, and each chunk is sealed when
     it is sent.
     """
-    c = outbox_records.c
-    limit = dataset.max_chunk_bytes
     with node.store.write() as conn:
         # Replicas on PostgreSQL must not claim the same pending records.
         node.store.serialize(conn, f"seal:{dataset.name}")
-        first = conn.execute(
-            select(c.schema_version)
-            .where(c.dataset == dataset.name, c.batch_id.is_(None))
-            .order_by(c.seq)
-            .limit(1)
-        ).first()
-        if first is None:
+        header = _next_header(node, conn, dataset)
+        if header is None:
             return None
-        version = first[0]
-        batch_id = str(uuid.uuid4())
-        now = node.now()
-        # The channel's next number; sealing runs one at a time per dataset.
-        sequence = 1 + int(
-            conn.execute(
-                select(func.coalesce(func.max(outbound_batches.c.sequence), 0)).where(
-                    outbound_batches.c.receiver == dataset.receiver,
-                    outbound_batches.c.dataset == dataset.name,
-                )
-            ).scalar_one()
-        )
-        header = BatchHeader(
-            sender=node.party_id,
-            receiver=dataset.receiver,
-            dataset=dataset.name,
-            schema_version=version,
-            batch_id=batch_id,
-            created_at=now,
-            sequence=sequence,
-        )
-        # Every document sealed must pass the receiver's checks of the agreed limits
-        # (docs/ENVELOPE.md section 10): each envelope's signed document (a whole
-        # batch, a chunk, the manifest) within max_chunk_bytes, a chunked batch's
-        # chunks together within max_batch_bytes, and the records within
-        # max_records_per_batch. The batch ends before the record that would break one.
-        sizes = document_sizes(header, dataset.max_records_per_batch)
-        chunk_room = limit - max(sizes.whole, sizes.chunk) + 1  # records' bytes in one
-        chunks: list[_Chunk] = []
-        first_forms: list[bytes] = []  # kept while the batch may still fit one envelope
-        tree = merkle.Frontier()
-        documents = count = 0  # the chunks' signed documents' bytes, at most; records
-        after = 0
-        full = False
-        while not full:
-            rows = conn.execute(
-                select(c.seq, c.record, c.record_sha256)
-                .where(
-                    c.dataset == dataset.name,
-                    c.batch_id.is_(None),
-                    c.schema_version == version,
-                    c.seq > after,
-                )
-                .order_by(c.seq)
-                .limit(min(_SEAL_PAGE, dataset.max_records_per_batch - count))
-            ).all()
-            taken: list[int] = []
-            for seq, text, digest in rows:
-                record = text.encode("utf-8")
-                grow = len(record) + 1
-                if chunks and chunks[-1].size + grow <= chunk_room:
-                    if documents + grow > dataset.max_batch_bytes:
-                        full = True
-                        break
-                    documents += grow
-                else:
-                    if chunks and chunks[-1].record_count == 0:
-                        raise AssertionError("a record larger than a chunk was accepted")
-                    if count and (
-                        # The manifest lists every chunk: it must stay within the limit too.
-                        sizes.manifest + (len(chunks) + 1) * sizes.entry > limit
-                        or documents + sizes.chunk + grow - 1 > dataset.max_batch_bytes
-                    ):
-                        full = True
-                        break
-                    if grow > chunk_room:
-                        raise AssertionError("a record larger than a chunk was accepted")
-                    chunks.append(_Chunk(first_seq=seq))
-                    documents += sizes.chunk + grow - 1
-                    if len(chunks) > 1:
-                        first_forms = []
-                chunks[-1].add(seq, record)
-                if len(chunks) == 1:
-                    first_forms.append(record)
-                tree.append(merkle.leaf_hash(bytes.fromhex(digest)))
-                count += 1
-                taken.append(seq)
-            for start in range(0, len(taken), _SEAL_PAGE // 2):
-                conn.execute(
-                    update(outbox_records)
-                    .where(c.seq.in_(taken[start : start + _SEAL_PAGE // 2]))
-                    .values(batch_id=batch_id)
-                )
-            if not rows or count >= dataset.max_records_per_batch:
-                full = True
-            else:
-                after = rows[-1][0]
-        recipient = node.peers.encryption_key_of(dataset.receiver)
-        digests: dict[str, Any]
-        if len(chunks) == 1:
-            envelope = seal_batch_forms(
-                header,
-                first_forms,
-                signing_key=node.keys.signing,
-                recipient_key=recipient,
-                max_bytes=dataset.max_chunk_bytes,
-            )
-            digests = {"records_sha256": chunks[0].info().records_sha256}
-        else:
-            infos = [chunk.info() for chunk in chunks]
-            root = tree.root().hex()
-            envelope = seal_manifest(
-                header,
-                records_root=root,
-                chunks=infos,
-                signing_key=node.keys.signing,
-                recipient_key=recipient,
-                max_bytes=limit,
-            )
-            conn.execute(
-                outbound_chunks.insert(),
-                [
-                    {
-                        "batch_id": batch_id,
-                        "idx": i,
-                        "record_count": info.record_count,
-                        "records_sha256": info.records_sha256,
-                        "first_seq": chunk.first_seq,
-                        "last_seq": chunk.last_seq,
-                    }
-                    for i, (chunk, info) in enumerate(zip(chunks, infos, strict=True))
-                ],
-            )
-            digests = {"records_root": root, "chunk_count": len(chunks)}
+        cut = _claim(conn, dataset, header)
+        envelope, digests = _seal_cut(node, conn, dataset, header, cut)
+        _store_sealed(node, conn, dataset, header, cut, envelope, digests)
+    return header.batch_id
+
+
+def _next_header(node: Node, conn: Connection, dataset: DatasetAgreement) -> BatchHeader | None:
+    """The header of the dataset's next batch, or None if no record is pending.
+
+    The batch takes the oldest pending record's schema version, a new id and
+    the channel's next number.
+    """
+    c = outbox_records.c
+    first = conn.execute(
+        select(c.schema_version)
+        .where(c.dataset == dataset.name, c.batch_id.is_(None))
+        .order_by(c.seq)
+        .limit(1)
+    ).first()
+    if first is None:
+        return None
+    version = first[0]
+    batch_id = str(uuid.uuid4())
+    now = node.now()
+    # The channel's next number; sealing runs one at a time per dataset.
+    sequence = 1 + int(
         conn.execute(
-            outbound_batches.insert().values(
-                batch_id=batch_id,
-                dataset=dataset.name,
-                schema_version=version,
-                receiver=dataset.receiver,
-                record_count=count,
-                envelope=envelope,
-                status="sealed",
-                attempts=0,
-                created_at=iso(now),
-                sequence=sequence,
-                chunk_count=len(chunks),
-                chunks_acked=0,
-                records_sha256=digests.get("records_sha256"),
-                records_root=digests.get("records_root"),
+            select(func.coalesce(func.max(outbound_batches.c.sequence), 0)).where(
+                outbound_batches.c.receiver == dataset.receiver,
+                outbound_batches.c.dataset == dataset.name,
             )
+        ).scalar_one()
+    )
+    return BatchHeader(
+        sender=node.party_id,
+        receiver=dataset.receiver,
+        dataset=dataset.name,
+        schema_version=version,
+        batch_id=batch_id,
+        created_at=now,
+        sequence=sequence,
+    )
+
+
+def _claim(conn: Connection, dataset: DatasetAgreement, header: BatchHeader) -> _Cut:
+    """Claim pending records of the header's schema version for the header's batch.
+
+    Oldest first, a page at a time, until the batch is full or none is left.
+    """
+    c = outbox_records.c
+    cut = _Cut(dataset, document_sizes(header, dataset.max_records_per_batch))
+    after = 0
+    full = False
+    while not full:
+        rows = conn.execute(
+            select(c.seq, c.record, c.record_sha256)
+            .where(
+                c.dataset == dataset.name,
+                c.batch_id.is_(None),
+                c.schema_version == header.schema_version,
+                c.seq > after,
+            )
+            .order_by(c.seq)
+            .limit(min(_SEAL_PAGE, dataset.max_records_per_batch - cut.count))
+        ).all()
+        taken: list[int] = []
+        for seq, text, digest in rows:
+            if not cut.take(seq, text.encode("utf-8"), digest):
+                full = True
+                break
+            taken.append(seq)
+        for start in range(0, len(taken), _SEAL_PAGE // 2):
+            conn.execute(
+                update(outbox_records)
+                .where(c.seq.in_(taken[start : start + _SEAL_PAGE // 2]))
+                .values(batch_id=header.batch_id)
+            )
+        if not rows or cut.count >= dataset.max_records_per_batch:
+            full = True
+        else:
+            after = rows[-1][0]
+    return cut
+
+
+def _seal_cut(
+    node: Node, conn: Connection, dataset: DatasetAgreement, header: BatchHeader, cut: _Cut
+) -> tuple[str, dict[str, Any]]:
+    """The envelope of a claimed batch and the digests that name its records.
+
+    One chunk is sealed whole; more are sealed as a manifest, and their record
+    ranges are stored for sealing each chunk when it is sent.
+    """
+    chunks = cut.chunks
+    recipient = node.peers.encryption_key_of(dataset.receiver)
+    if len(chunks) == 1:
+        envelope = seal_batch_forms(
+            header,
+            cut.first_forms,
+            signing_key=node.keys.signing,
+            recipient_key=recipient,
+            max_bytes=dataset.max_chunk_bytes,
         )
-        audit_entries.append(
-            conn,
-            event="batch_sealed",
-            actor=node.party_id,
-            at=now,
+        return envelope, {"records_sha256": chunks[0].info().records_sha256}
+    infos = [chunk.info() for chunk in chunks]
+    root = cut.tree.root().hex()
+    envelope = seal_manifest(
+        header,
+        records_root=root,
+        chunks=infos,
+        signing_key=node.keys.signing,
+        recipient_key=recipient,
+        max_bytes=dataset.max_chunk_bytes,
+    )
+    conn.execute(
+        outbound_chunks.insert(),
+        [
+            {
+                "batch_id": header.batch_id,
+                "idx": i,
+                "record_count": info.record_count,
+                "records_sha256": info.records_sha256,
+                "first_seq": chunk.first_seq,
+                "last_seq": chunk.last_seq,
+            }
+            for i, (chunk, info) in enumerate(zip(chunks, infos, strict=True))
+        ],
+    )
+    return envelope, {"records_root": root, "chunk_count": len(chunks)}
+
+
+def _store_sealed(
+    node: Node,
+    conn: Connection,
+    dataset: DatasetAgreement,
+    header: BatchHeader,
+    cut: _Cut,
+    envelope: str,
+    digests: dict[str, Any],
+) -> None:
+    """Store a sealed batch in the outbound table and its batch_sealed entry in the audit log."""
+    conn.execute(
+        outbound_batches.insert().values(
+            batch_id=header.batch_id,
             dataset=dataset.name,
-            schema_version=version,
-            batch_id=batch_id,
-            sequence=sequence,
-            peer=dataset.receiver,
-            record_count=count,
-            envelope_sha256=hashlib.sha256(envelope.encode()).hexdigest(),
-            **digests,
+            schema_version=header.schema_version,
+            receiver=dataset.receiver,
+            record_count=cut.count,
+            envelope=envelope,
+            status="sealed",
+            attempts=0,
+            created_at=iso(header.created_at),
+            sequence=header.sequence,
+            chunk_count=len(cut.chunks),
+            chunks_acked=0,
+            records_sha256=digests.get("records_sha256"),
+            records_root=digests.get("records_root"),
         )
-    return batch_id
+    )
+    audit_entries.append(
+        conn,
+        event="batch_sealed",
+        actor=node.party_id,
+        at=header.created_at,
+        dataset=dataset.name,
+        schema_version=header.schema_version,
+        batch_id=header.batch_id,
+        sequence=header.sequence,
+        peer=dataset.receiver,
+        record_count=cut.count,
+        envelope_sha256=hashlib.sha256(envelope.encode()).hexdigest(),
+        **digests,
+    )
 
 
 def _fail(node: Node, dataset: DatasetAgreement, row: Any, reason: str) -> None:

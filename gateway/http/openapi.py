@@ -658,15 +658,27 @@ def _submission_body(dataset: str) -> dict[str, Any]:
 
 
 def _operations() -> tuple[Operation, ...]:
+    """Every operation, in the order of the document's paths."""
+    return (
+        *_submissions(),
+        *_record_operations(),
+        *_schema_operations(),
+        *_audit_operations(),
+        *_exchange_operations(),
+        *_outbox_operations(),
+        *_node_operations(),
+    )
+
+
+def _record_operations() -> list[Operation]:
+    """The node's own systems: a submission's state, the client, received batches."""
     batch_answers: Responses = {
         200: _json(_one_of(BatchSchema, ChunkedBatchSchema),
                    "The batch with its records, or of a chunked batch its chunks"),
         404: "NotFound",
         410: "Gone",
     }  # fmt: skip
-    return (
-        # -- the node's own systems -------------------------------------------------------
-        *_submissions(),
+    return [
         Operation(
             "get", "/api/v1/submissions/{submission_id}", "getSubmission", "records",
             "Where a submission's records are",
@@ -710,6 +722,12 @@ def _operations() -> tuple[Operation, ...]:
              404: "NotFound", **_CLIENT_ERRORS},
             security=_internal("pull"),
         ),
+    ]
+
+
+def _schema_operations() -> list[Operation]:
+    """The agreed dataset schemas, for the node's own systems."""
+    return [
         Operation(
             "get", "/api/v1/schemas", "listSchemas", "schemas",
             "The agreed dataset versions",
@@ -727,7 +745,12 @@ def _operations() -> tuple[Operation, ...]:
             description="An unknown dataset is answered 404 `unknown_dataset` (path `dataset`), "
             "an unknown version of a dataset 404 `unknown_schema_version` (path `version`).",
         ),
-        # -- the audit log ---------------------------------------------------------------------
+    ]
+
+
+def _audit_operations() -> list[Operation]:
+    """The audit log, for auditors: checkpoints, entries and proofs."""
+    return [
         Operation(
             "get", "/api/v1/audit/checkpoint", "getCheckpoint", "audit",
             "The latest checkpoint, a signed note with its cosignatures",
@@ -781,7 +804,12 @@ def _operations() -> tuple[Operation, ...]:
              400: "BadRequest", 403: "Forbidden", 404: "NotFound", **_CLIENT_ERRORS},
             security=_internal("auditor"), query=ConsistencyQuery,
         ),
-        # -- node to node ----------------------------------------------------------------------
+    ]
+
+
+def _exchange_operations() -> list[Operation]:
+    """Node to node: the keys, delivering sealed batches, witnessing checkpoints."""
+    return [
         Operation(
             "get", "/exchange/v1/jwks", "getJwks", "exchange",
             "The node's public keys",
@@ -830,6 +858,12 @@ def _operations() -> tuple[Operation, ...]:
                   "content": {TEXT: {"schema": {"type": "string",
                                                 "maxLength": witness.MAX_REQUEST_BYTES}}}},
         ),
+    ]
+
+
+def _outbox_operations() -> list[Operation]:
+    """Node to node: the pull-mode outbox, and a batch's audit evidence for its peer."""
+    return [
         Operation(
             "get", "/exchange/v1/outbox", "listOutbox", "outbox",
             "Pull mode: the sealed batches waiting for the requesting party",
@@ -837,6 +871,8 @@ def _operations() -> tuple[Operation, ...]:
              **_PEER_ERRORS},
             "docs/ENVELOPE.md section 9.5.", security=_SIGNED, query=OutboxQuery,
         ),
+        # Among the outbox's operations, not the exchange's: the document lists its paths in
+        # the order of OPERATIONS, and that order stays as published.
         Operation(
             "get", "/exchange/v1/audit/batches/{batch_id}", "getPeerEvidence", "exchange",
             "A batch's audit evidence, for the batch's other party",
@@ -883,7 +919,12 @@ def _operations() -> tuple[Operation, ...]:
             security=_SIGNED,
             body={"required": True, "content": {JSON: {"schema": RefusalSchema}}},
         ),
-        # -- operations --------------------------------------------------------------------
+    ]
+
+
+def _node_operations() -> list[Operation]:
+    """The node's operations: metrics, probes and this contract."""
+    return [
         Operation(
             "get", "/metrics", "metrics", "operations",
             "Prometheus metrics of the node",
@@ -916,7 +957,7 @@ def _operations() -> tuple[Operation, ...]:
             {200: _content("text/html", "The page"),
              304: {"description": "Not modified (If-None-Match)"}},
         ),
-    )
+    ]
 
 
 OPERATIONS: tuple[Operation, ...] = _operations()
