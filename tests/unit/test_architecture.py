@@ -102,14 +102,12 @@ def test_no_gateway_module_is_imported_inside_a_function():
             for node in ast.walk(function):
                 if getattr(node, "lineno", None) in typing_only:
                     continue
-                if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in (
+                if (isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in (
                     "gateway",
                     "schemas",
-                ):
-                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
-                elif isinstance(node, ast.Import) and any(
+                )) or (isinstance(node, ast.Import) and any(
                     alias.name.split(".")[0] in ("gateway", "schemas") for alias in node.names
-                ):
+                )):
                     found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert found == []
 
