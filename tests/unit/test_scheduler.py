@@ -1,5 +1,6 @@
 import datetime as dt
 import logging
+import pickle
 import threading
 from contextlib import contextmanager
 from types import SimpleNamespace
@@ -9,6 +10,7 @@ import pytest
 from apscheduler.events import EVENT_JOB_MISSED
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import text
 
 from gateway.exchange import schedule as scheduler_module
 from gateway.exchange.schedule import build_scheduler, node_key
@@ -413,3 +415,36 @@ def test_the_node_key_holds_no_password():
     assert "s3cret" not in key and key.startswith("pemkot-bekasi@")
     assert key == node_key(node("postgresql+psycopg://gw:other@db.example/gateway"))
     assert key != node_key(node("postgresql+psycopg://gw:s3cret@db.example/other"))
+
+
+def test_jobs_stored_before_the_package_was_layered_are_read_under_the_new_module(
+    deployment, monkeypassphrase
+):
+    before = _restart(deployment)
+    # A node upgraded in place: its stored jobs name gateway.scheduler, the module's old name.
+    node = Node.from_config(deployment.config(PEMKOT))
+    try:
+        with node.store.write() as conn:
+            for job_id, state in conn.execute(
+                text("SELECT id, job_state FROM scheduler_jobs")
+            ).all():
+                job = pickle.loads(state)  # noqa: S301 (rows this test's node wrote)
+                job["func"] = job["func"].replace(
+                    "gateway.exchange.schedule:", "gateway.scheduler:"
+                )
+                conn.execute(
+                    text("UPDATE scheduler_jobs SET job_state = :s WHERE id = :i"),
+                    {"s": pickle.dumps(job), "i": job_id},
+                )
+    finally:
+        node.store.dispose()
+    assert all(
+        b"gateway.scheduler:" in row.job_state
+        for row in deployment.query(PEMKOT, "SELECT job_state FROM scheduler_jobs")
+    )
+    after = _restart(deployment)
+    assert sorted(after) == sorted(before) == IDS
+    for job_id, job in after.items():
+        assert job.func_ref.startswith("gateway.exchange.schedule:"), job_id
+        assert job.func_ref == before[job_id].func_ref
+        assert job.next_run_time == before[job_id].next_run_time  # the schedule is kept

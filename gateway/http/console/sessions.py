@@ -65,7 +65,7 @@ def _expired(row: Any, now: dt.datetime) -> bool:
 
 def _purge(conn: Connection, now: dt.datetime) -> int:
     c = console_sessions.c
-    # The stored times are all in one fixed-width UTC format (gateway.node.node.iso), so
+    # The stored times are all in one fixed-width UTC format (gateway.timestamps.iso), so
     # they compare as text.
     done = conn.execute(
         delete(console_sessions).where(
