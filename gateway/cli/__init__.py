@@ -1,9 +1,11 @@
-"""The ``gateway`` command: thin Click wrappers over the core, one module per group.
+"""The ``gateway`` command: thin Click wrappers over the core, one module per command group.
 
-Each command group (keys, envelope, transfer, clients, console, retention,
-audit, db, backup, schemas, openapi, proxy, serve, ...) is a module; the root
-group is in main; the one way a command opens a node and always closes it is in
-common.
+:mod:`gateway.cli.main` holds the root group and ``main`` (the console script)
+and adds every group to the root; :mod:`gateway.cli.common` holds what the
+groups share (the ``--config`` option, opening the node). A group module
+imports ``common``, never ``main`` nor another group.
 
-It may import anything in the package: it is the top layer, and nothing imports it.
+The cli is the top layer: it may import anything below it (http, exchange, ops,
+peers, node, store, tlog, crypto, the top-level modules and ``schemas``).
+Nothing below it imports the cli; only ``python -m gateway`` runs it.
 """

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import PolicyBuilder, Store
 
-from gateway.cli.main import gunicorn_tls_arguments
+from gateway.cli.serve import gunicorn_tls_arguments
 from gateway.errors import ConfigError
 from gateway.node import outbound_tls
 from gateway.node.config import TLSConfig, load_agreement, load_node_config
