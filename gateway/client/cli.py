@@ -292,21 +292,7 @@ def submit(
     fmt = format_of(file, fmt)
     with _talking_to(conn.url, "cannot start"):
         info = client.client_info()
-    right = info.submit_right(dataset)
-    if right is None:
-        may = ", ".join(s.dataset for s in info.submit) or "nothing"
-        raise Failure(
-            f"client {info.client_id!r} may not submit {dataset!r} at {conn.url} "
-            f"(it may submit: {may})",
-            EXIT_REFUSED,
-        )
-    version = schema_version or right.newest_version
-    if version not in right.schema_versions:
-        raise Failure(
-            f"schema version {version!r} of {dataset} is not agreed "
-            f"(agreed: {', '.join(right.schema_versions)})",
-            EXIT_INPUT,
-        )
+    version = _agreed_version(info, conn.url, dataset, schema_version)
     schema = None
     if fmt == "csv":
         with _talking_to(conn.url, f"cannot get the schema of {dataset} {version}"):
@@ -340,18 +326,42 @@ def submit(
             _forget_lost(client, state, quiet=quiet)
         earlier = sum(1 for c in state.chunks if c.done)
         _send(client, state, encoded, found, quiet=quiet)
-    ids = [c.submission_id for c in state.chunks]
+    _print_submitted(state, earlier, as_json=as_json, quiet=quiet)
+
+
+def _print_submitted(state: SubmitState, earlier: int, *, as_json: bool, quiet: bool) -> None:
+    """The submissions' ids (or the JSON report), and what was stored, on stderr."""
     if as_json:
         click.echo(json.dumps(_submit_report(state)))
     else:
-        for submission_id in ids:
-            click.echo(submission_id)
+        for chunk in state.chunks:
+            click.echo(chunk.submission_id)
     _say(
-        f"{state.record_count} records of {dataset} (schema {version}) stored in "
-        f"{len(state.chunks)} submission(s)"
+        f"{state.record_count} records of {state.dataset} (schema {state.schema_version}) "
+        f"stored in {len(state.chunks)} submission(s)"
         + (f", {earlier} of them by an earlier run" if earlier else ""),
         quiet,
     )
+
+
+def _agreed_version(info: ClientInfo, url: str, dataset: str, wanted: str | None) -> str:
+    """The schema version to submit ``dataset`` in: ``wanted``, or the newest agreed."""
+    right = info.submit_right(dataset)
+    if right is None:
+        may = ", ".join(s.dataset for s in info.submit) or "nothing"
+        raise Failure(
+            f"client {info.client_id!r} may not submit {dataset!r} at {url} "
+            f"(it may submit: {may})",
+            EXIT_REFUSED,
+        )
+    version = wanted or right.newest_version
+    if version not in right.schema_versions:
+        raise Failure(
+            f"schema version {version!r} of {dataset} is not agreed "
+            f"(agreed: {', '.join(right.schema_versions)})",
+            EXIT_INPUT,
+        )
+    return version
 
 
 def _plan(
@@ -740,15 +750,7 @@ def pull(
         state.path = state_path
         with _talking_to(conn.url, f"cannot list the batches of {dataset}"):
             listed = list(client.iter_batches(dataset, after=state.cursor))
-        work: list[tuple[BatchSummary, str]] = []
-        for summary in listed:
-            on_disk = _written(out, summary.batch_id, fmt)
-            if summary.acknowledged_at is None:
-                work.append((summary, "acknowledge" if on_disk else "write"))
-            elif include_acknowledged and not on_disk and summary.purged_at is None:
-                work.append((summary, "write"))
-            else:
-                work.append((summary, "skip"))
+        work = _pull_work(listed, out, fmt, include_acknowledged=include_acknowledged)
         total = sum(s.record_count for s, action in work if action == "write")
         with _progress(quiet, total=total, unit=" records", desc=dataset) as bar:
             for summary, action in work:
@@ -775,6 +777,22 @@ def pull(
         f"{sum(1 for d in done if d['acknowledged_now'])} acknowledged",
         quiet,
     )
+
+
+def _pull_work(
+    listed: list[BatchSummary], out: Path, fmt: str, *, include_acknowledged: bool
+) -> list[tuple[BatchSummary, str]]:
+    """What to do with each listed batch: ``write``, ``acknowledge`` or ``skip``."""
+    work: list[tuple[BatchSummary, str]] = []
+    for summary in listed:
+        on_disk = _written(out, summary.batch_id, fmt)
+        if summary.acknowledged_at is None:
+            work.append((summary, "acknowledge" if on_disk else "write"))
+        elif include_acknowledged and not on_disk and summary.purged_at is None:
+            work.append((summary, "write"))
+        else:
+            work.append((summary, "skip"))
+    return work
 
 
 def _pull_one(

@@ -120,7 +120,9 @@ def test_no_function_is_over_a_hundred_lines(folder):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                # From its first decorator (a command's options are part of it) to its end.
+                start = min([d.lineno for d in node.decorator_list] + [node.lineno])
+                length = (node.end_lineno or node.lineno) - start + 1
                 if length > MAX_FUNCTION_LINES:
                     long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} {length}")
     assert long == []
