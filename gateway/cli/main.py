@@ -645,7 +645,7 @@ def audit_checkpoint(config_path: str | None) -> None:
 @click.option("--out", "out", type=click.File("w"), default="-", help="output file (default: -)")
 def audit_export(config_path: str | None, batch_id: str, out: Any) -> None:
     """Write the evidence bundle of one batch: entries, inclusion proofs, checkpoint, keys."""
-    from gateway.tlog.auditor import export_bundle
+    from gateway.peers.bundles import export_bundle
 
     node = Node.from_config(_config(config_path))
     try:
@@ -660,7 +660,7 @@ def audit_export(config_path: str | None, batch_id: str, out: Any) -> None:
 
 def _trusted(agreement_path: str, origin: str) -> Any:
     from gateway.node.config import load_agreement
-    from gateway.tlog.auditor import trusted_keys
+    from gateway.peers.bundles import trusted_keys
 
     agreement = load_agreement(agreement_path)
     party = next((p for p in agreement.parties.values() if p.log_origin == origin), None)

@@ -6,8 +6,8 @@ it recomputes the Merkle tree, checks the checkpoint's signature and its
 cosignatures, checks consistency with the last checkpoint the auditor saved,
 and names the first entry that is wrong, with what was expected and found.
 
-Nothing here touches a node's database; :func:`export_bundle` is the one
-function that runs on a node.
+Nothing here touches a node: what runs on one (exporting a bundle, the keys
+the agreement registers) is :mod:`gateway.peers.bundles`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import requests
-from sqlalchemy import select
 
 from gateway.crypto import strict_json
 from gateway.tlog import merkle, note
@@ -38,9 +37,7 @@ __all__ = [
     "Problem",
     "SavedState",
     "TrustedKeys",
-    "export_bundle",
     "reconcile",
-    "trusted_keys",
     "verify_bundle",
     "verify_log",
 ]
@@ -586,78 +583,6 @@ def _locate(
 
 
 # -- bundles -------------------------------------------------------------------------------
-
-
-def export_bundle(node: Any, batch_id: str, *, publish: bool = True) -> dict[str, Any]:
-    """The self-contained evidence of one batch on this node (runs on the node).
-
-    ``publish``: when no witnessed checkpoint covers the batch yet, sign one and
-    have it cosigned first (a call to the peers). Without it, the bundle is made
-    from the checkpoints there are: entries after the latest one are listed
-    under ``unproven`` without a proof (the auditor console shows them as not
-    yet in a checkpoint; verifiers ignore them).
-    """
-    from gateway.node import audit_log
-    from gateway.peers import witness
-    from gateway.store.database import audit_events
-
-    e = audit_events.c
-    with node.store.read() as conn:
-        rows = conn.execute(
-            select(e.idx, e.entry).where(e.batch_id == batch_id).order_by(e.idx)
-        ).all()
-        latest = audit_log.latest_checkpoint(conn, cosigned=True)
-    if not rows:
-        raise LookupError(f"this node's log has no entry for batch {batch_id}")
-    if publish and (latest is None or latest.size <= rows[-1].idx):
-        # No witnessed checkpoint covers the batch yet: sign one and have it cosigned.
-        witness.publish(node)
-    with node.store.read() as conn:
-        signed = audit_log.latest_checkpoint(conn, cosigned=True)
-        if signed is None or signed.size <= rows[-1].idx:
-            signed = audit_log.latest_checkpoint(conn)  # unwitnessed: verifiers will say so
-        size = 0 if signed is None else signed.size
-        proven = [r for r in rows if r.idx < size]
-        cosigned = "" if signed is None else audit_log.cosigned_note(conn, signed)
-        proofs = [audit_log.inclusion_proof(conn, r.idx, size) for r in proven]
-    party = node.config.party
-    own = node.note_keys[party.id]
-    bundle: dict[str, Any] = {
-        "format": BUNDLE_FORMAT,
-        "batch_id": batch_id,
-        "party": party.id,
-        "origin": party.log_origin,
-        "checkpoint": cosigned,
-        "keys": {
-            "log": own.log.vkey(),
-            "witnesses": [
-                node.note_keys[p.id].witness.vkey()
-                for p in node.config.agreement.parties.values()
-                if p.id != party.id
-            ],
-        },
-        "entries": [
-            {
-                "index": r.idx,
-                "entry": r.entry,
-                "proof": note.format_tlog_proof(note.TlogProof(r.idx, tuple(p), cosigned)),
-            }
-            for r, p in zip(proven, proofs, strict=True)
-        ],
-    }
-    if len(proven) < len(rows):
-        bundle["unproven"] = [{"index": r.idx, "entry": r.entry} for r in rows[len(proven) :]]
-    return bundle
-
-
-def trusted_keys(agreement: Any, party_id: str, *, source: str = "the agreement") -> TrustedKeys:
-    """The keys the agreement registers for ``party_id``'s log and for its witnesses
-    (every other party)."""
-    from gateway.node.node import note_keys
-
-    keys = note_keys(agreement)
-    witnesses = tuple(k.witness for pid, k in keys.items() if pid != party_id)
-    return TrustedKeys(log=keys[party_id].log, witnesses=witnesses, source=source)
 
 
 def keys_from_bundle(bundle: Mapping[str, Any]) -> TrustedKeys:

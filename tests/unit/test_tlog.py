@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from gateway.node import audit_log
 from gateway.node.node import Node
-from gateway.peers import witness
+from gateway.peers import bundles, witness
 from gateway.store import audit_entries
 from gateway.tlog import auditor, merkle, note
 from tests.conftest import TOKENS
@@ -596,7 +596,7 @@ def test_a_bundle_verifies_offline_and_names_an_altered_entry(apps):
     add_events(node, 2)
     witness.publish(node, post=flask_poster(apps))
     add_events(node, 1)  # after the witnessed checkpoint: the bundle uses the witnessed one
-    bundle = auditor.export_bundle(node, "22222222-2222-4222-8222-222222222222")
+    bundle = bundles.export_bundle(node, "22222222-2222-4222-8222-222222222222")
     assert [e["index"] for e in bundle["entries"]] == [6, 7, 8]
     keys = trusted(node, "pemkot-bekasi")
     report = auditor.verify_bundle(bundle, keys)
