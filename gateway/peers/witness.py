@@ -25,6 +25,7 @@ import requests
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from gateway.errors import GatewayError
 from gateway.node import audit_log, outbound_tls
 from gateway.node.config import Party
 from gateway.node.node import Node
@@ -427,8 +428,11 @@ def _submit(node: Node, party: Party, signed: audit_log.SignedCheckpoint, post: 
     raise WitnessRefused("the witness kept changing its size")
 
 
-class WitnessRefused(Exception):
+class WitnessRefused(GatewayError):
     """A peer's witness did not cosign our checkpoint."""
+
+    code = "witness_refused"
+    internal = True
 
 
 _publishing: dict[str, threading.Lock] = {}

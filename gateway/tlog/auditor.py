@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import requests
 
 from gateway.crypto import strict_json
+from gateway.errors import GatewayError
 from gateway.tlog import merkle, note
 
 __all__ = [
@@ -65,8 +66,11 @@ class Problem:
         return "; ".join(parts)
 
 
-class VerificationError(Exception):
+class VerificationError(GatewayError):
     """The log or bundle does not verify; ``problem`` says what and where."""
+
+    code = "log_verification_failed"
+    internal = True
 
     def __init__(self, problem: Problem) -> None:
         super().__init__(str(problem))

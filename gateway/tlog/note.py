@@ -22,7 +22,7 @@ count from 1). A signature that does not verify raises :class:`SignatureError`.
 Invalid arguments to the constructors and formatters raise :class:`ValueError`
 (of which both are subclasses).
 
-Only the standard library and ``cryptography``'s Ed25519 are used.
+Only the standard library, ``cryptography``'s Ed25519 and :mod:`gateway.errors` are used.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+
+from gateway.errors import GatewayError
 
 __all__ = [
     "ADD_CHECKPOINT_PATH",
@@ -184,12 +186,18 @@ _B64_CHARS: Final = re.compile("[A-Za-z0-9+/]*={0,2}")
 # --- errors -----------------------------------------------------------------------------------
 
 
-class NoteError(ValueError):
+class NoteError(GatewayError, ValueError):
     """A malformed note, key, checkpoint, request body or proof text."""
 
+    code = "malformed_note"
+    internal = True
 
-class SignatureError(ValueError):
+
+class SignatureError(GatewayError, ValueError):
     """A signature that does not verify, or too few signatures by the required keys."""
+
+    code = "signature_failed"
+    internal = True
 
 
 def _at(line: int, message: str) -> NoteError:
