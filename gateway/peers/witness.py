@@ -39,6 +39,7 @@ __all__ = [
     "ADD_CHECKPOINT_PATH",
     "PublishReport",
     "WitnessAnswer",
+    "WitnessRefused",
     "add_checkpoint",
     "publish",
 ]
