@@ -3,7 +3,9 @@
 Every error raised by the core derives from :class:`GatewayError`. Each class
 carries a stable machine-readable ``code`` and the HTTP status the API layer
 answers with, so errors are translated into JSON in exactly one place
-(:mod:`gateway.http.error_responses`).
+(:mod:`gateway.http.error_responses`). The errors of the transparency log, the
+witness and the tools are in the tree too, marked ``internal``: no request is
+answered with one.
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ class GatewayError(Exception):
 
     code = "gateway_error"
     status = 500
+    # True for the errors of the node's own machinery (proofs, signed notes, a witness's
+    # reply, the auditor's and the development CA's tools), which no request is answered
+    # with: one that escapes a request is answered as any unexpected exception is, with a
+    # reference to the log and never its message (gateway.http.error_responses).
+    internal = False
 
     def __init__(self, message: str, *, path: str | None = None) -> None:
         super().__init__(message)

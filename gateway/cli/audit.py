@@ -22,9 +22,10 @@ from gateway.node import audit_log
 from gateway.node.config import load_agreement
 from gateway.node.outbound_tls import system_trust_store
 from gateway.peers import witness
+from gateway.peers.bundles import export_bundle, trusted_keys
 from gateway.timestamps import from_unix
 from gateway.tlog import auditor
-from gateway.tlog.auditor import SavedState, export_bundle, trusted_keys
+from gateway.tlog.auditor import SavedState
 
 __all__ = ["audit_group"]
 

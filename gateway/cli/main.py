@@ -71,5 +71,7 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except (GatewayError, KeyMaterialError) as exc:
+        if exc.internal:
+            raise  # a fault inside the node (a damaged log, a bug): its traceback, as ever
         click.echo(f"gateway: error: {exc}", err=True)
         sys.exit(1)

@@ -31,9 +31,21 @@ def error_response(status: int, body: dict[str, object]) -> Response:
     return response
 
 
+def _unexpected_error() -> Response:
+    """The answer to an exception no request should meet: 500 with a reference to the
+    log, where the exception is written with its traceback."""
+    request_id = g.get("request_id") or uuid.uuid4().hex
+    log.exception("request %s failed unexpectedly", request_id)
+    return error_response(
+        500, {"code": "internal_error", "message": f"internal error; reference {request_id}"}
+    )
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(GatewayError)
     def _gateway_error(exc: GatewayError) -> Response:
+        if exc.internal:
+            return _unexpected_error()
         if isinstance(exc, EnvelopeRejected):
             # The detail was logged and audited where it happened; a peer gets nothing more.
             return error_response(exc.status, {"code": exc.code, "message": exc.message})
@@ -64,8 +76,4 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
-        request_id = g.get("request_id") or uuid.uuid4().hex
-        log.exception("request %s failed unexpectedly", request_id)
-        return error_response(
-            500, {"code": "internal_error", "message": f"internal error; reference {request_id}"}
-        )
+        return _unexpected_error()

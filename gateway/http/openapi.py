@@ -423,7 +423,7 @@ class BundleKeysSchema(_Body):
 
 class EvidenceBundleSchema(_Body):
     format = fields.String(required=True,
-                           validate=validate.OneOf(["bekasi-ombudsman-gateway/store/audit_entries-bundle@v1"]))
+                           validate=validate.OneOf(["bekasi-ombudsman-gateway/audit-bundle@v1"]))
     batch_id = _id("the batch")
     party = fields.String(required=True, metadata={"description": "whose log it is"})
     origin = fields.String(required=True, metadata={"description": "the log's origin"})

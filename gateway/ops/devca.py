@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from gateway.errors import GatewayError
 from gateway.node.config import Agreement
 from gateway.node.startup_checks import DEVELOPMENT_MARKER, is_development
 
@@ -54,8 +55,11 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 _BACKDATE = dt.timedelta(minutes=5)
 
 
-class DevCAError(Exception):
+class DevCAError(GatewayError):
     """The directory or the request does not allow making the development CA."""
+
+    code = "dev_ca_refused"
+    internal = True
 
 
 @dataclass(frozen=True)

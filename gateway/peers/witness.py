@@ -25,6 +25,7 @@ import requests
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from gateway.errors import GatewayError
 from gateway.node import audit_log, outbound_tls
 from gateway.node.config import Party
 from gateway.node.node import Node
@@ -38,6 +39,7 @@ __all__ = [
     "ADD_CHECKPOINT_PATH",
     "PublishReport",
     "WitnessAnswer",
+    "WitnessRefused",
     "add_checkpoint",
     "publish",
 ]
@@ -129,6 +131,31 @@ def _alert(
         pass  # a concurrent request recorded the same alert
 
 
+@dataclass(frozen=True)
+class _Submission:
+    """An add-checkpoint request from a log this node witnesses, signed by the log's key."""
+
+    request: note.AddCheckpoint
+    party: Party
+    text: str  # the checkpoint's note text, which the cosignature signs
+    checkpoint: note.Checkpoint
+
+
+@dataclass(frozen=True)
+class _Witnessed:
+    """What this witness last cosigned of a log: size 0 and the empty tree's root if nothing."""
+
+    size: int = 0
+    root_hash: bytes = merkle.EMPTY_ROOT
+    note: str = ""
+    stored: bool = False  # whether witnessed_logs has the log's row yet
+
+
+def _size_answer(size: int) -> WitnessAnswer:
+    """409 with this witness's size of the log (tlog-witness "add-checkpoint")."""
+    return WitnessAnswer(409, note.format_tlog_size(size), SIZE_MEDIA_TYPE)
+
+
 def add_checkpoint(node: Node, body: bytes, *, requester: str | None = None) -> WitnessAnswer:
     """Answer a C2SP tlog-witness ``add-checkpoint`` request.
 
@@ -148,6 +175,24 @@ def add_checkpoint(node: Node, body: bytes, *, requester: str | None = None) -> 
     ``requester``: the party whose signed request this is; it may submit only its
     own log's checkpoints (any other log is answered as unknown).
     """
+    submission = _open_submission(node, body, requester)
+    if isinstance(submission, WitnessAnswer):
+        return submission
+    known = _last_cosigned(node, submission.party.log_origin)
+    refusal = _refusal(node, submission, known, body)
+    if refusal is not None:
+        return refusal
+    if submission.checkpoint.size > known.size or not known.stored:
+        conflict = _remember(node, submission, known)
+        if conflict is not None:
+            return conflict
+    timestamp = int(node.now().timestamp())
+    signature = node.witness_signer.cosign(submission.text, timestamp)
+    return WitnessAnswer(200, note.format_signature_lines([signature]))
+
+
+def _open_submission(node: Node, body: bytes, requester: str | None) -> _Submission | WitnessAnswer:
+    """The request parsed and its checkpoint's signature verified, or the answer refusing it."""
     if len(body) > MAX_REQUEST_BYTES:
         return WitnessAnswer(400, "request too large\n")
     try:
@@ -172,72 +217,95 @@ def add_checkpoint(node: Node, body: bytes, *, requester: str | None = None) -> 
         return WitnessAnswer(403, "the checkpoint is not signed by the log's key\n")
     except note.NoteError as exc:
         return WitnessAnswer(400, f"malformed checkpoint: {exc}\n")
+    return _Submission(request, party, opened.text, checkpoint)
 
+
+def _last_cosigned(node: Node, origin: str) -> _Witnessed:
     w = witnessed_logs.c
     with node.store.read() as conn:
         state = conn.execute(select(w.size, w.root_hash, w.note).where(w.origin == origin)).first()
     if state is None:
-        known_size, known_root, known_note = 0, merkle.EMPTY_ROOT, ""
-    else:
-        known_size, known_root, known_note = int(state[0]), bytes(state[1]), str(state[2])
-    if request.old_size != known_size:
-        if checkpoint.size < known_size:
+        return _Witnessed()
+    return _Witnessed(int(state[0]), bytes(state[1]), str(state[2]), stored=True)
+
+
+def _refusal(
+    node: Node, submission: _Submission, known: _Witnessed, body: bytes
+) -> WitnessAnswer | None:
+    """The answer refusing a checkpoint that does not follow the one cosigned before, if it
+    does not; a fork or an inconsistent checkpoint is alerted on (:func:`_alert`)."""
+    request, checkpoint = submission.request, submission.checkpoint
+    if request.old_size != known.size:
+        if checkpoint.size < known.size:
             log.warning(
                 "witness: %s presented checkpoint %d, older than the cosigned %d (refused)",
-                origin,
+                submission.party.log_origin,
                 checkpoint.size,
-                known_size,
+                known.size,
             )
-        return WitnessAnswer(409, note.format_tlog_size(known_size), SIZE_MEDIA_TYPE)
-    witnessed, refused = (known_size, known_note), body.decode("utf-8")
-    if state is not None and checkpoint.size == known_size and checkpoint.root_hash != known_root:
+        return _size_answer(known.size)
+    witnessed, refused = (known.size, known.note), body.decode("utf-8")
+    if known.stored and checkpoint.size == known.size and checkpoint.root_hash != known.root_hash:
         _alert(
-            node, party, kind="fork", checkpoint=checkpoint, witnessed=witnessed, request=refused
+            node,
+            submission.party,
+            kind="fork",
+            checkpoint=checkpoint,
+            witnessed=witnessed,
+            request=refused,
         )
-        return WitnessAnswer(409, note.format_tlog_size(known_size), SIZE_MEDIA_TYPE)
+        return _size_answer(known.size)
     try:
         merkle.verify_consistency(
-            known_size, checkpoint.size, known_root, checkpoint.root_hash, request.consistency_proof
+            known.size,
+            checkpoint.size,
+            known.root_hash,
+            checkpoint.root_hash,
+            request.consistency_proof,
         )
     except merkle.ProofError:
         _alert(
             node,
-            party,
+            submission.party,
             kind="inconsistent",
             checkpoint=checkpoint,
             witnessed=witnessed,
             request=refused,
         )
         return WitnessAnswer(422, "the consistency proof does not verify\n")
+    return None
 
-    if checkpoint.size > known_size or state is None:
-        values = {
-            "size": checkpoint.size,
-            "root_hash": checkpoint.root_hash,
-            "note": request.checkpoint,
-            "updated_at": iso(node.now()),
-        }
-        moved = 1
-        with node.store.write() as conn:
-            if state is None:
-                try:
-                    with conn.begin_nested():
-                        conn.execute(witnessed_logs.insert().values(origin=origin, **values))
-                except IntegrityError:
-                    moved = 0  # a concurrent first submission won
-            else:
-                # Compare and set: a concurrent request that moved the size wins.
-                moved = conn.execute(
-                    update(witnessed_logs)
-                    .where(w.origin == origin, w.size == known_size)
-                    .values(**values)
-                ).rowcount
-            if moved != 1:
-                current = conn.execute(select(w.size).where(w.origin == origin)).scalar_one()
-                return WitnessAnswer(409, note.format_tlog_size(current), SIZE_MEDIA_TYPE)
-    timestamp = int(node.now().timestamp())
-    signature = node.witness_signer.cosign(opened.text, timestamp)
-    return WitnessAnswer(200, note.format_signature_lines([signature]))
+
+def _remember(node: Node, submission: _Submission, known: _Witnessed) -> WitnessAnswer | None:
+    """Store the checkpoint as the log's newest cosigned one; 409 with the size a concurrent
+    request stored instead, if one did first."""
+    origin = submission.party.log_origin
+    w = witnessed_logs.c
+    values = {
+        "size": submission.checkpoint.size,
+        "root_hash": submission.checkpoint.root_hash,
+        "note": submission.request.checkpoint,
+        "updated_at": iso(node.now()),
+    }
+    moved = 1
+    with node.store.write() as conn:
+        if not known.stored:
+            try:
+                with conn.begin_nested():
+                    conn.execute(witnessed_logs.insert().values(origin=origin, **values))
+            except IntegrityError:
+                moved = 0  # a concurrent first submission won
+        else:
+            # Compare and set: a concurrent request that moved the size wins.
+            moved = conn.execute(
+                update(witnessed_logs)
+                .where(w.origin == origin, w.size == known.size)
+                .values(**values)
+            ).rowcount
+        if moved != 1:
+            current = conn.execute(select(w.size).where(w.origin == origin)).scalar_one()
+            return _size_answer(current)
+    return None
 
 
 class Answer(Protocol):
@@ -361,8 +429,11 @@ def _submit(node: Node, party: Party, signed: audit_log.SignedCheckpoint, post: 
     raise WitnessRefused("the witness kept changing its size")
 
 
-class WitnessRefused(Exception):
+class WitnessRefused(GatewayError):
     """A peer's witness did not cosign our checkpoint."""
+
+    code = "witness_refused"
+    internal = True
 
 
 _publishing: dict[str, threading.Lock] = {}

@@ -6,8 +6,8 @@ it recomputes the Merkle tree, checks the checkpoint's signature and its
 cosignatures, checks consistency with the last checkpoint the auditor saved,
 and names the first entry that is wrong, with what was expected and found.
 
-Nothing here touches a node's database; :func:`export_bundle` is the one
-function that runs on a node.
+Nothing here touches a node: what runs on one (exporting a bundle, the keys
+the agreement registers) is :mod:`gateway.peers.bundles`.
 """
 
 from __future__ import annotations
@@ -25,27 +25,32 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import requests
-from sqlalchemy import select
 
 from gateway.crypto import strict_json
+from gateway.errors import GatewayError
 from gateway.tlog import merkle, note
 
 __all__ = [
     "BUNDLE_FORMAT",
+    "PAGE",
+    "Gap",
     "LogClient",
     "LogReport",
     "LogSource",
     "Problem",
+    "Reconciliation",
     "SavedState",
     "TrustedKeys",
-    "export_bundle",
+    "VerificationError",
+    "cross_check",
+    "keys_from_bundle",
+    "open_checkpoint",
     "reconcile",
-    "trusted_keys",
     "verify_bundle",
     "verify_log",
 ]
 
-BUNDLE_FORMAT = "bekasi-ombudsman-gateway/store/audit_entries-bundle@v1"
+BUNDLE_FORMAT = "bekasi-ombudsman-gateway/audit-bundle@v1"
 ENTRY_VERSION = 1
 PAGE = 10_000
 
@@ -68,8 +73,11 @@ class Problem:
         return "; ".join(parts)
 
 
-class VerificationError(Exception):
+class VerificationError(GatewayError):
     """The log or bundle does not verify; ``problem`` says what and where."""
+
+    code = "log_verification_failed"
+    internal = True
 
     def __init__(self, problem: Problem) -> None:
         super().__init__(str(problem))
@@ -457,74 +465,14 @@ def _verify_log(
         saved, saved_leaves = loaded
         previous, _, _ = open_checkpoint(saved, keys)
         report.previous_size = previous.size
-        if previous.size > checkpoint.size:
-            report.problems.append(
-                Problem(
-                    "rollback: the log's latest checkpoint is smaller than the one you "
-                    "verified before",
-                    expected=f"size at least {previous.size}",
-                    found=f"size {checkpoint.size}",
-                )
-            )
-            return report
-        try:
-            merkle.verify_consistency(
-                previous.size,
-                checkpoint.size,
-                previous.root_hash,
-                checkpoint.root_hash,
-                client.consistency(previous.size, checkpoint.size) if previous.size else [],
-            )
-        except merkle.ProofError as exc:
-            report.problems.append(
-                Problem(
-                    f"fork: checkpoint {checkpoint.size} is not consistent with checkpoint "
-                    f"{previous.size} that you verified before ({exc})"
-                )
-            )
-            return report
-
-    leaves: list[bytes] = []
-    items = (item for page in client.entry_pages(0, checkpoint.size) for item in page)
-    saved_count = len(saved_leaves) // 32
-    leaf_hash = merkle.leaf_hash
-    for position, (index, served, text) in enumerate(items):
-        leaf = leaf_hash(text.encode("utf-8"))
-        problem = None
-        if position < saved_count:
-            # Checked in full when it was verified before: now it must just be unchanged.
-            before = saved_leaves[position * 32 : position * 32 + 32]
-            if before != leaf:
-                problem = Problem(
-                    "the entry changed since you verified it",
-                    index=position,
-                    expected=f"leaf hash {_hex(before)}",
-                    found=f"leaf hash {_hex(leaf)}",
-                )
-        else:
-            problem = _entry_problem(position, text)
-            if problem is None and served != "-":
-                held = _b64decode(served, "a leaf hash")
-                if held != leaf:
-                    problem = Problem(
-                        "the entry does not hash to the leaf the log's tree holds",
-                        index=position,
-                        expected=f"leaf hash {_hex(held)}",
-                        found=f"leaf hash {_hex(leaf)} (recomputed from the entry)",
-                    )
-        if problem is None and index != position:
-            problem = Problem(
-                "the node served entries out of order", index=position, found=f"index {index}"
-            )
+        problem = _against_saved(client, previous, checkpoint)
         if problem is not None:
             report.problems.append(problem)
             return report
-        leaves.append(leaf)
-        if keep_entries:
-            report.entries.append(text)
-        if progress is not None:
-            progress(len(leaves), checkpoint.size)
-    report.entries_checked = len(leaves)
+
+    leaves = _read_leaves(client, checkpoint, saved_leaves, report, progress, keep_entries)
+    if leaves is None:
+        return report
     if len(leaves) != checkpoint.size:
         report.problems.append(
             Problem(
@@ -542,6 +490,100 @@ def _verify_log(
     if state is not None and cosigners:
         state.save(signed, leaves)
     return report
+
+
+def _against_saved(
+    client: LogSource, previous: note.Checkpoint, checkpoint: note.Checkpoint
+) -> Problem | None:
+    """A rollback or a fork since the checkpoint the auditor verified before, if there is one."""
+    if previous.size > checkpoint.size:
+        return Problem(
+            "rollback: the log's latest checkpoint is smaller than the one you verified before",
+            expected=f"size at least {previous.size}",
+            found=f"size {checkpoint.size}",
+        )
+    try:
+        merkle.verify_consistency(
+            previous.size,
+            checkpoint.size,
+            previous.root_hash,
+            checkpoint.root_hash,
+            client.consistency(previous.size, checkpoint.size) if previous.size else [],
+        )
+    except merkle.ProofError as exc:
+        return Problem(
+            f"fork: checkpoint {checkpoint.size} is not consistent with checkpoint "
+            f"{previous.size} that you verified before ({exc})"
+        )
+    return None
+
+
+def _read_leaves(
+    client: LogSource,
+    checkpoint: note.Checkpoint,
+    saved_leaves: bytes,
+    report: LogReport,
+    progress: Callable[[int, int], None] | None,
+    keep_entries: bool,
+) -> list[bytes] | None:
+    """The leaf hashes of the entries the node serves up to the checkpoint, each checked.
+
+    None when an entry is wrong: the report names it. Entries the auditor verified
+    before (``saved_leaves``) need only be unchanged.
+    """
+    leaves: list[bytes] = []
+    items = (item for page in client.entry_pages(0, checkpoint.size) for item in page)
+    saved_count = len(saved_leaves) // 32
+    leaf_hash = merkle.leaf_hash
+    for position, (index, served, text) in enumerate(items):
+        leaf = leaf_hash(text.encode("utf-8"))
+        if position < saved_count:
+            before = saved_leaves[position * 32 : position * 32 + 32]
+            problem = _changed_problem(position, before, leaf)
+        else:
+            problem = _served_problem(position, served, text, leaf)
+        if problem is None and index != position:
+            problem = Problem(
+                "the node served entries out of order", index=position, found=f"index {index}"
+            )
+        if problem is not None:
+            report.problems.append(problem)
+            return None
+        leaves.append(leaf)
+        if keep_entries:
+            report.entries.append(text)
+        if progress is not None:
+            progress(len(leaves), checkpoint.size)
+    report.entries_checked = len(leaves)
+    return leaves
+
+
+def _changed_problem(position: int, before: bytes, leaf: bytes) -> Problem | None:
+    """An entry checked in full when it was verified before: now it must just be unchanged."""
+    if before == leaf:
+        return None
+    return Problem(
+        "the entry changed since you verified it",
+        index=position,
+        expected=f"leaf hash {_hex(before)}",
+        found=f"leaf hash {_hex(leaf)}",
+    )
+
+
+def _served_problem(position: int, served: str, text: str, leaf: bytes) -> Problem | None:
+    """A problem with an entry not verified before: its form, and the leaf hash the node
+    served with it (``-`` for none)."""
+    problem = _entry_problem(position, text)
+    if problem is None and served != "-":
+        held = _b64decode(served, "a leaf hash")
+        if held != leaf:
+            problem = Problem(
+                "the entry does not hash to the leaf the log's tree holds",
+                index=position,
+                expected=f"leaf hash {_hex(held)}",
+                found=f"leaf hash {_hex(leaf)} (recomputed from the entry)",
+            )
+    return problem
 
 
 def _locate(
@@ -586,78 +628,6 @@ def _locate(
 
 
 # -- bundles -------------------------------------------------------------------------------
-
-
-def export_bundle(node: Any, batch_id: str, *, publish: bool = True) -> dict[str, Any]:
-    """The self-contained evidence of one batch on this node (runs on the node).
-
-    ``publish``: when no witnessed checkpoint covers the batch yet, sign one and
-    have it cosigned first (a call to the peers). Without it, the bundle is made
-    from the checkpoints there are: entries after the latest one are listed
-    under ``unproven`` without a proof (the auditor console shows them as not
-    yet in a checkpoint; verifiers ignore them).
-    """
-    from gateway.node import audit_log
-    from gateway.peers import witness
-    from gateway.store.tables import audit_events
-
-    e = audit_events.c
-    with node.store.read() as conn:
-        rows = conn.execute(
-            select(e.idx, e.entry).where(e.batch_id == batch_id).order_by(e.idx)
-        ).all()
-        latest = audit_log.latest_checkpoint(conn, cosigned=True)
-    if not rows:
-        raise LookupError(f"this node's log has no entry for batch {batch_id}")
-    if publish and (latest is None or latest.size <= rows[-1].idx):
-        # No witnessed checkpoint covers the batch yet: sign one and have it cosigned.
-        witness.publish(node)
-    with node.store.read() as conn:
-        signed = audit_log.latest_checkpoint(conn, cosigned=True)
-        if signed is None or signed.size <= rows[-1].idx:
-            signed = audit_log.latest_checkpoint(conn)  # unwitnessed: verifiers will say so
-        size = 0 if signed is None else signed.size
-        proven = [r for r in rows if r.idx < size]
-        cosigned = "" if signed is None else audit_log.cosigned_note(conn, signed)
-        proofs = [audit_log.inclusion_proof(conn, r.idx, size) for r in proven]
-    party = node.config.party
-    own = node.note_keys[party.id]
-    bundle: dict[str, Any] = {
-        "format": BUNDLE_FORMAT,
-        "batch_id": batch_id,
-        "party": party.id,
-        "origin": party.log_origin,
-        "checkpoint": cosigned,
-        "keys": {
-            "log": own.log.vkey(),
-            "witnesses": [
-                node.note_keys[p.id].witness.vkey()
-                for p in node.config.agreement.parties.values()
-                if p.id != party.id
-            ],
-        },
-        "entries": [
-            {
-                "index": r.idx,
-                "entry": r.entry,
-                "proof": note.format_tlog_proof(note.TlogProof(r.idx, tuple(p), cosigned)),
-            }
-            for r, p in zip(proven, proofs, strict=True)
-        ],
-    }
-    if len(proven) < len(rows):
-        bundle["unproven"] = [{"index": r.idx, "entry": r.entry} for r in rows[len(proven) :]]
-    return bundle
-
-
-def trusted_keys(agreement: Any, party_id: str, *, source: str = "the agreement") -> TrustedKeys:
-    """The keys the agreement registers for ``party_id``'s log and for its witnesses
-    (every other party)."""
-    from gateway.node.node import note_keys
-
-    keys = note_keys(agreement)
-    witnesses = tuple(k.witness for pid, k in keys.items() if pid != party_id)
-    return TrustedKeys(log=keys[party_id].log, witnesses=witnesses, source=source)
 
 
 def keys_from_bundle(bundle: Mapping[str, Any]) -> TrustedKeys:
@@ -785,6 +755,50 @@ class Reconciliation:
         return not self.gaps
 
 
+@dataclass(frozen=True)
+class _Route:
+    """One direction of the exchange: the events of its batches in the two logs, by batch id."""
+
+    sender: str
+    receiver: str
+    sealed: dict[str, dict[str, Any]]
+    verified: dict[str, dict[str, Any]]
+    sent: dict[str, dict[str, Any]]
+    received: dict[str, dict[str, Any]]
+    refused: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class _Finding:
+    """What is wrong with one batch. ``awaited`` is the event after which ``log_of``'s log
+    should hold what is missing: when that log ends before it, the batch is pending."""
+
+    problem: str
+    awaited: dict[str, Any] | None = None
+    log_of: str = ""
+
+
+def _route(events: Mapping[str, list[dict[str, Any]]], sender: str, receiver: str) -> _Route:
+    def by_batch(party: str, event: str, peer: str) -> dict[str, dict[str, Any]]:
+        return {
+            e["batch_id"]: e
+            for e in events[party]
+            if e.get("event") == event
+            and e.get("peer") == peer
+            and isinstance(e.get("batch_id"), str)
+        }
+
+    return _Route(
+        sender,
+        receiver,
+        sealed=by_batch(sender, "batch_sealed", receiver),
+        verified=by_batch(sender, "receipt_verified", receiver),
+        sent=by_batch(sender, "batch_sent", receiver),
+        received=by_batch(receiver, "batch_received", sender),
+        refused=by_batch(receiver, "envelope_rejected", sender),
+    )
+
+
 def reconcile(logs: Mapping[str, Sequence[str]]) -> Reconciliation:
     """Compare two parties' verified logs: every batch sent is received, with equal digests.
 
@@ -806,99 +820,61 @@ def reconcile(logs: Mapping[str, Sequence[str]]) -> Reconciliation:
     horizon = {p: max((str(e.get("at", "")) for e in events[p]), default="") for p in parties}
     result = Reconciliation()
     for sender in parties:
-        receiver = next(p for p in parties if p != sender)
-
-        def by_batch(party: str, event: str, peer: str) -> dict[str, dict[str, Any]]:
-            return {
-                e["batch_id"]: e
-                for e in events[party]
-                if e.get("event") == event
-                and e.get("peer") == peer
-                and isinstance(e.get("batch_id"), str)
-            }
-
-        sealed = by_batch(sender, "batch_sealed", receiver)
-        verified = by_batch(sender, "receipt_verified", receiver)
-        sent = by_batch(sender, "batch_sent", receiver)
-        received = by_batch(receiver, "batch_received", sender)
-        refused = by_batch(receiver, "envelope_rejected", sender)
-        for batch_id in sorted(set(sealed) | set(received)):
+        route = _route(events, sender, next(p for p in parties if p != sender))
+        for batch_id in sorted(set(route.sealed) | set(route.received)):
             result.batches += 1
-            s, r = sealed.get(batch_id), received.get(batch_id)
+            finding = _check_batch(route, batch_id)
+            if finding is None:
+                result.matched += 1
+                continue
+            s, r = route.sealed.get(batch_id), route.received.get(batch_id)
             dataset = (s or r or {}).get("dataset")
-
-            def gap(
-                problem: str,
-                *,
-                later_than: Any = None,
-                log_of: str = "",
-                batch_id: str = batch_id,
-                dataset: Any = dataset,
-                sender: str = sender,
-                receiver: str = receiver,
-            ) -> None:
-                found = Gap(batch_id, dataset, sender, receiver, problem)
-                if later_than is not None and horizon[log_of] < str(later_than.get("at", "")):
-                    found.problem += f" (pending: {log_of}'s witnessed log ends before it)"
-                    result.pending.append(found)
-                else:
-                    result.gaps.append(found)
-
-            if s is None:
-                assert r is not None
-                gap(
-                    f"received by {receiver} but never sealed by {sender}",
-                    later_than=r,
-                    log_of=sender,
-                )
-                continue
-            if r is None:
-                if batch_id in refused:
-                    reason = refused[batch_id].get("reason")
-                    gap(f"sealed by {sender}, refused by {receiver} ({reason})")
-                elif batch_id in verified:
-                    gap(
-                        f"{sender} holds a verified receipt but {receiver} has no record of it",
-                        later_than=verified[batch_id],
-                        log_of=receiver,
-                    )
-                else:
-                    gap(
-                        f"sealed by {sender}, not (yet) received by {receiver}",
-                        later_than=s,
-                        log_of=receiver,
-                    )
-                continue
-            mismatches = [
-                name
-                for name in (
-                    "records_sha256",
-                    "record_count",
-                    "dataset",
-                    "schema_version",
-                    "sequence",
-                )
-                if s.get(name) != r.get(name)
-            ]
-            envelope = (sent.get(batch_id) or s).get("envelope_sha256")
-            if envelope != r.get("envelope_sha256"):
-                mismatches.append("envelope_sha256")
-            if mismatches:
-                gap(f"{', '.join(mismatches)} differ between the two logs")
-                continue
-            receipt = verified.get(batch_id)
-            if receipt is None:
-                gap(
-                    f"received by {receiver}, but {sender} has not verified a receipt",
-                    later_than=r,
-                    log_of=sender,
-                )
-                continue
-            if receipt.get("receipt_sha256") != r.get("receipt_sha256"):
-                gap("the receipt the sender verified is not the one the receiver issued")
-                continue
-            result.matched += 1
+            gap = Gap(batch_id, dataset, route.sender, route.receiver, finding.problem)
+            awaited, log_of = finding.awaited, finding.log_of
+            if awaited is not None and horizon[log_of] < str(awaited.get("at", "")):
+                gap.problem += f" (pending: {log_of}'s witnessed log ends before it)"
+                result.pending.append(gap)
+            else:
+                result.gaps.append(gap)
     return result
+
+
+def _check_batch(route: _Route, batch_id: str) -> _Finding | None:
+    """What is wrong with one batch of a route, or None when its two logs match."""
+    sender, receiver = route.sender, route.receiver
+    s, r = route.sealed.get(batch_id), route.received.get(batch_id)
+    if s is None:
+        assert r is not None
+        return _Finding(f"received by {receiver} but never sealed by {sender}", r, sender)
+    if r is None:
+        if batch_id in route.refused:
+            reason = route.refused[batch_id].get("reason")
+            return _Finding(f"sealed by {sender}, refused by {receiver} ({reason})")
+        if batch_id in route.verified:
+            return _Finding(
+                f"{sender} holds a verified receipt but {receiver} has no record of it",
+                route.verified[batch_id],
+                receiver,
+            )
+        return _Finding(f"sealed by {sender}, not (yet) received by {receiver}", s, receiver)
+    mismatches = [
+        name
+        for name in ("records_sha256", "record_count", "dataset", "schema_version", "sequence")
+        if s.get(name) != r.get(name)
+    ]
+    envelope = (route.sent.get(batch_id) or s).get("envelope_sha256")
+    if envelope != r.get("envelope_sha256"):
+        mismatches.append("envelope_sha256")
+    if mismatches:
+        return _Finding(f"{', '.join(mismatches)} differ between the two logs")
+    receipt = route.verified.get(batch_id)
+    if receipt is None:
+        return _Finding(
+            f"received by {receiver}, but {sender} has not verified a receipt", r, sender
+        )
+    if receipt.get("receipt_sha256") != r.get("receipt_sha256"):
+        return _Finding("the receipt the sender verified is not the one the receiver issued")
+    return None
 
 
 def cross_check(

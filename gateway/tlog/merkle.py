@@ -26,6 +26,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from gateway.errors import GatewayError
+
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
@@ -56,8 +58,11 @@ EMPTY_ROOT: bytes = _sha256(b"").digest()
 """MTH({}), the hash of the empty tree: SHA-256 of the empty string (RFC 9162 section 2.1.1)."""
 
 
-class ProofError(ValueError):
+class ProofError(GatewayError, ValueError):
     """An inclusion or consistency proof did not verify; the message says what failed."""
+
+    code = "proof_failed"
+    internal = True
 
 
 def leaf_hash(entry: bytes) -> bytes:

@@ -22,7 +22,7 @@ count from 1). A signature that does not verify raises :class:`SignatureError`.
 Invalid arguments to the constructors and formatters raise :class:`ValueError`
 (of which both are subclasses).
 
-Only the standard library and ``cryptography``'s Ed25519 are used.
+Only the standard library, ``cryptography``'s Ed25519 and :mod:`gateway.errors` are used.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+
+from gateway.errors import GatewayError
 
 __all__ = [
     "ADD_CHECKPOINT_PATH",
@@ -184,12 +186,18 @@ _B64_CHARS: Final = re.compile("[A-Za-z0-9+/]*={0,2}")
 # --- errors -----------------------------------------------------------------------------------
 
 
-class NoteError(ValueError):
+class NoteError(GatewayError, ValueError):
     """A malformed note, key, checkpoint, request body or proof text."""
 
+    code = "malformed_note"
+    internal = True
 
-class SignatureError(ValueError):
+
+class SignatureError(GatewayError, ValueError):
     """A signature that does not verify, or too few signatures by the required keys."""
+
+    code = "signature_failed"
+    internal = True
 
 
 def _at(line: int, message: str) -> NoteError:
@@ -418,17 +426,26 @@ class Verifier(_VerifierKey):
         name, public_key = _parse_vkey(vkey, ED25519)
         return cls(name, public_key)
 
-    def verify(self, text: str, signature: Signature) -> bool:
-        """Whether ``signature`` is this key's Ed25519 signature of the note text."""
+    def verify(self, text: str, signature: Signature) -> None:
+        """Verify this key's Ed25519 signature of a note text.
+
+        SignatureError if the signature is by another key, malformed, or does not verify.
+        """
         if signature.name != self._name or signature.key_hash != self._key_hash:
-            return False
+            raise SignatureError(
+                f"the signature is by {signature.name}+{signature.key_hash.hex()}, "
+                f"not {self._name}+{self._key_hash.hex()}"
+            )
         if len(signature.signature) != 64:
-            return False
+            raise SignatureError(
+                f"an Ed25519 signature is 64 bytes, not {len(signature.signature)}"
+            )
         try:
             self._verifying_key.verify(signature.signature, text.encode("utf-8"))
         except (InvalidSignature, UnicodeEncodeError):
-            return False
-        return True
+            raise SignatureError(
+                f"the signature by {self._name}+{self._key_hash.hex()} does not verify"
+            ) from None
 
 
 def skey(name: str, private_key: Ed25519PrivateKey) -> str:
@@ -573,13 +590,11 @@ def sign_note(text: str, *signers: Signer) -> str:
 
 
 def _verify_one(verifier: Verifier | CosignatureVerifier, text: str, sig: Signature) -> bool:
-    if isinstance(verifier, CosignatureVerifier):
-        try:
-            verifier.verify(text, sig)
-        except (SignatureError, NoteError):
-            return False
-        return True
-    return verifier.verify(text, sig)
+    try:
+        verifier.verify(text, sig)
+    except (SignatureError, NoteError):  # NoteError: a cosigned text that is no checkpoint
+        return False
+    return True
 
 
 def open_note(

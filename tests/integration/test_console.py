@@ -14,7 +14,7 @@ from sqlalchemy import select, text, update
 
 from gateway.exchange import sending
 from gateway.node import credentials
-from gateway.peers import signed_requests, witness
+from gateway.peers import bundles, signed_requests, witness
 from gateway.store.tables import audit_events
 from gateway.tlog import auditor
 from schemas.samples import sample_records
@@ -202,7 +202,7 @@ def test_the_bundle_download_verifies(apps, pemkot, exchanged):
     assert answer.headers["Content-Disposition"] == (
         f'attachment; filename="bundle-{exchanged}.json"')
     bundle = json.loads(answer.get_data())
-    keys = auditor.trusted_keys(pemkot.node.config.agreement, "pemkot-bekasi")
+    keys = bundles.trusted_keys(pemkot.node.config.agreement, "pemkot-bekasi")
     report = auditor.verify_bundle(bundle, keys, min_cosignatures=0)
     assert report.ok and report.entries_checked >= 3
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from gateway.http.openapi import document
 from gateway.node import audit_log
 from gateway.node.node import Node
-from gateway.peers import witness
+from gateway.peers import bundles, witness
 from gateway.store import audit_entries
 from gateway.tlog import auditor, merkle, note
 from tests.conftest import TOKENS
@@ -596,7 +598,7 @@ def test_a_bundle_verifies_offline_and_names_an_altered_entry(apps):
     add_events(node, 2)
     witness.publish(node, post=flask_poster(apps))
     add_events(node, 1)  # after the witnessed checkpoint: the bundle uses the witnessed one
-    bundle = auditor.export_bundle(node, "22222222-2222-4222-8222-222222222222")
+    bundle = bundles.export_bundle(node, "22222222-2222-4222-8222-222222222222")
     assert [e["index"] for e in bundle["entries"]] == [6, 7, 8]
     keys = trusted(node, "pemkot-bekasi")
     report = auditor.verify_bundle(bundle, keys)
@@ -773,3 +775,12 @@ def test_entries_as_lines_equal_the_json_page(apps):
         f"{e['index']} {e['leaf_hash'] or '-'} {e['entry']}\n" for e in page["entries"]
     )
     assert lines == expected and lines.count("\n") == 4 and " - " in lines
+
+
+def test_the_bundle_format_name_is_the_published_one():
+    """Auditors' tools match this exact string (docs/AUDIT.md, the OpenAPI document)."""
+    assert auditor.BUNDLE_FORMAT == "bekasi-ombudsman-gateway/audit-bundle@v1"
+    docs = Path(__file__).resolve().parents[2] / "docs" / "AUDIT.md"
+    assert f'"format": "{auditor.BUNDLE_FORMAT}"' in docs.read_text(encoding="utf-8")
+    assert auditor.BUNDLE_FORMAT in json.dumps(document())
+

@@ -53,7 +53,7 @@ from gateway.http.request_helpers import refuse
 from gateway.node.config import ClientConfig
 from gateway.node.node import Node
 from gateway.node.refusals import Throttle
-from gateway.tlog import auditor
+from gateway.peers import bundles
 
 __all__ = ["bp", "init_app"]
 
@@ -366,7 +366,7 @@ def batch(batch_id: str) -> str:
 def bundle(batch_id: str) -> Response:
     """The evidence bundle of the batch, as ``gateway audit export`` writes it."""
     try:
-        found = auditor.export_bundle(_node(), _batch_id(batch_id))
+        found = bundles.export_bundle(_node(), _batch_id(batch_id))
     except LookupError:
         raise NotFound("no such batch", path="batch_id") from None
     log.info("console: %s downloaded the evidence of batch %s", g.auditor.id, batch_id)

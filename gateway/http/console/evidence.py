@@ -31,7 +31,7 @@ from gateway.errors import NotFound, PeerError
 from gateway.exchange import pull
 from gateway.node import audit_log
 from gateway.node.node import Node
-from gateway.peers import signed_requests
+from gateway.peers import bundles, signed_requests
 from gateway.store.tables import (
     audit_checkpoints,
     audit_events,
@@ -305,7 +305,7 @@ def peer_bundle(node: Node, party: str, batch_id: str) -> dict[str, Any]:
     if row is None or row["peer"] != party:
         raise NotFound("no such batch", path="batch_id")
     try:
-        return auditor.export_bundle(node, batch_id, publish=False)
+        return bundles.export_bundle(node, batch_id, publish=False)
     except LookupError:
         raise NotFound("no such batch", path="batch_id") from None
 
@@ -360,7 +360,7 @@ def _verify_side(
     side: SideEvidence,
     witness_names: dict[str, str],
 ) -> None:
-    keys = auditor.trusted_keys(node.config.agreement, party)
+    keys = bundles.trusted_keys(node.config.agreement, party)
     side.origin = keys.log.name
     if not bundle.get("entries"):  # no checkpoint covers an entry of the batch yet
         side.badges = [
@@ -458,7 +458,7 @@ def batch_view(node: Node, batch_id: str, *, request: pull.Requester | None = No
     witness_names = _witness_parties(node)
     own = SideEvidence(party=node.party_id)
     try:
-        mine = auditor.export_bundle(node, batch_id, publish=False)
+        mine = bundles.export_bundle(node, batch_id, publish=False)
     except LookupError:
         own.unavailable_reason = "no_entry"
     else:
@@ -579,7 +579,7 @@ class LogView:
 def _verify_own(node: Node, cosigned: bool) -> LogReport | Problem:
     """The whole log verified, every time it is asked for: an entry edited in place
     changes neither the checkpoint nor the count, so no cheaper key could tell."""
-    keys = auditor.trusted_keys(node.config.agreement, node.party_id)
+    keys = bundles.trusted_keys(node.config.agreement, node.party_id)
     try:
         return auditor.verify_log(NodeLog(node), keys, min_cosignatures=1 if cosigned else 0)
     except VerificationError as exc:
