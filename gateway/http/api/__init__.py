@@ -1,4 +1,14 @@
-"""HTTP API blueprints, wired into an app by :func:`init_app`."""
+"""HTTP API blueprints, wired into an app by :func:`init_app`.
+
+One blueprint per audience: ``records`` (the node's own systems), ``exchange``
+(peer nodes), ``pull_outbox`` (peers pulling in pull mode), ``audit_log``
+(auditors), ``schemas``, ``probes`` (operators) and ``apidocs``; ``observe``
+gives every request its id, metrics and log line.
+
+A blueprint may import gateway.http's shared modules (request_helpers,
+error_responses, metrics, readiness, openapi), gateway.exchange, gateway.ops and
+everything below them; the work a route does lives in those layers, not here.
+"""
 
 from __future__ import annotations
 

@@ -18,6 +18,10 @@ digests, signer keys, verification badges, evidence bundle download) and the
 log (checkpoint, cosignatures, witnessed logs, witness alerts, verification).
 The console shows audit entries only: identifiers, counts, digests and codes,
 never a record (docs/CONSOLE.md).
+
+The console may import gateway.http's shared modules (request_helpers,
+error_responses), gateway.exchange, gateway.peers (evidence bundles, the peer's
+side of an exchange) and everything below them, Flask, Jinja and Babel.
 """
 
 from __future__ import annotations
