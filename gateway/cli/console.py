@@ -7,7 +7,7 @@ import json
 import click
 
 from gateway.cli.common import config_option, opened_node
-from gateway.http.console import sessions
+from gateway.node import console_sessions
 
 __all__ = ["console_group"]
 
@@ -28,7 +28,7 @@ def console_sessions_group() -> None:
 def console_sessions_list(config_path: str | None, as_json: bool) -> None:
     """Every console session kept: client, start, last use (never a session id)."""
     with opened_node(config_path) as node:
-        rows = sessions.listing(node)
+        rows = console_sessions.listing(node)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -54,7 +54,7 @@ def console_sessions_end(
         raise click.UsageError("give one of --client ID, --all or --expired")
     with opened_node(config_path) as node:
         if expired:
-            count = sessions.purge_expired(node)
+            count = console_sessions.purge_expired(node)
         else:
-            count = sessions.end_all(node, client_id=client_id)
+            count = console_sessions.end_all(node, client_id=client_id)
     click.echo(f"ended {count} console sessions")

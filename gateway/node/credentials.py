@@ -5,7 +5,7 @@ its SHA-256. A client has the same rights as one in the node config (datasets
 to submit and pull, within the agreement's directions; roles; a rate limit)
 plus an expiry, and can be revoked or given a new token (rotated: the old one
 stops working at once). Revoking or rotating also ends the client's auditor
-console sessions (gateway.http.console.sessions). Every change is an audit entry
+console sessions (gateway.node.console_sessions). Every change is an audit entry
 naming the operator.
 Clients in the node config keep working as before; their ids are reserved.
 """

@@ -386,7 +386,7 @@ managed_clients = Table(
 )
 
 
-# Auditor console sessions (gateway.http.console.sessions), one row per signed-in browser,
+# Auditor console sessions (gateway.node.console_sessions), one row per signed-in browser,
 # shared by every worker and replica: a session is valid only while its row is. The
 # cookie carries a random session id; only its SHA-256 is kept here. The token's
 # SHA-256 ends the session when the client's token is rotated.

@@ -10,9 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import random
-from typing import Any
-
-from faker import Faker
+from typing import TYPE_CHECKING, Any
 
 from schemas import vocab
 from schemas._base import region_codes
@@ -25,6 +23,9 @@ from schemas.samples import (
     standar_pelayanan,
 )
 from schemas.samples._common import ANSWERS, COMPLAINTS, ROMAN, UNITS, Maker, nik
+
+if TYPE_CHECKING:  # imported when samples are made: see sample_records
+    from faker import Faker
 
 __all__ = ["sample_records"]
 
@@ -106,6 +107,10 @@ def sample_records(
     """``count`` valid records of ``dataset`` (latest schema version)."""
     if dataset not in _MAKERS:
         raise KeyError(f"no sample generator for dataset {dataset!r}")
+    # Imported here, not above: every process that imports the schemas (each
+    # gateway command) would otherwise load Faker and its locales.
+    from faker import Faker
+
     fake = Faker("id_ID")
     fake.seed_instance(seed)
     rng = random.Random(seed)  # noqa: S311 (sample data, not secrets)

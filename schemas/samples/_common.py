@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from faker import Faker
+if TYPE_CHECKING:  # imported when samples are made: see sample_records
+    from faker import Faker
+
 
 __all__ = ["ANSWERS", "COMPLAINTS", "ROMAN", "UNITS", "Maker", "nik"]
 
@@ -54,4 +56,4 @@ def nik(rng: random.Random, region: str, birth: dt.date, female: bool) -> str:
 
 
 # A sample maker: (fake, rng, index, today) -> one valid record.
-Maker = Callable[[Faker, random.Random, int, dt.date], dict[str, Any]]
+Maker = Callable[["Faker", random.Random, int, dt.date], dict[str, Any]]

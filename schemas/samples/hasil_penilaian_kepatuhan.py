@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from typing import Any
-
-from faker import Faker
+from typing import TYPE_CHECKING, Any
 
 from schemas.hasil_penilaian_kepatuhan import FIRST_YEAR, OPINION_OF_GRADE, ZONE_OF_GRADE
 from schemas.samples._common import UNITS
+
+if TYPE_CHECKING:  # imported when samples are made: see sample_records
+    from faker import Faker
 
 __all__ = ["make"]
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from typing import Any
-
-from faker import Faker
+from typing import TYPE_CHECKING, Any
 
 from schemas.samples._common import ROMAN
+
+if TYPE_CHECKING:  # imported when samples are made: see sample_records
+    from faker import Faker
 
 __all__ = ["make"]
 

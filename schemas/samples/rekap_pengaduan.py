@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from typing import Any
-
-from faker import Faker
+from typing import TYPE_CHECKING, Any
 
 from schemas import vocab
 from schemas.rekap_pengaduan import KLASIFIKASI, SMALLEST_COUNT
 from schemas.samples._common import UNITS
+
+if TYPE_CHECKING:  # imported when samples are made: see sample_records
+    from faker import Faker
 
 
 def _row(dimension: str, value: str, count: int) -> dict[str, Any]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from faker import Faker
+if TYPE_CHECKING:  # imported when samples are made: see sample_records
+    from faker import Faker
+
 
 SERVICES = (
     ("Penerbitan Kartu Tanda Penduduk Elektronik", "Dinas Kependudukan dan Pencatatan Sipil",

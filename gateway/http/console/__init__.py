@@ -3,7 +3,7 @@
 An auditor signs in with the bearer token of a client that has the
 ``auditor`` role (the same credential as the auditor API). The session is kept
 on the server, in the node's database that every worker and replica shares
-(:mod:`gateway.http.console.sessions`); the browser's cookie (Flask's signed cookie,
+(:mod:`gateway.node.console_sessions`); the browser's cookie (Flask's signed cookie,
 keyed by a secret derived from the node's storage key) carries only its random
 id. Every request checks the session's row and the client again: signing out,
 or revoking or rotating the client, ends the session at once, and a session
@@ -51,9 +51,10 @@ from flask import (
 from werkzeug.wrappers import Response as BaseResponse
 
 from gateway.errors import NotFound, Unauthorized
-from gateway.http.console import evidence, i18n, sessions
+from gateway.http.console import evidence, i18n
 from gateway.http.request_helpers import node as _node
 from gateway.http.request_helpers import refuse
+from gateway.node import console_sessions
 from gateway.node.config import ClientConfig
 from gateway.node.node import Node
 from gateway.node.refusals import Throttle
@@ -72,8 +73,8 @@ bp = Blueprint(
     static_url_path="/static",
 )
 
-IDLE = sessions.IDLE
-LIFETIME = sessions.LIFETIME
+IDLE = console_sessions.IDLE
+LIFETIME = console_sessions.LIFETIME
 PER_PAGE = 25
 # Failed sign-ins per source address (a sign-in that succeeds is not counted).
 SIGN_IN_RATE = "10/minute"
@@ -161,7 +162,7 @@ def _signed_in() -> ClientConfig | None:
     if not isinstance(session_id, str):
         return None
     node = _node()
-    found = sessions.check(node, session_id)  # gone (signed out, ended), idle or too old
+    found = console_sessions.check(node, session_id)  # gone (signed out, ended), idle or too old
     who: ClientConfig | None = None
     if found is not None:
         try:
@@ -171,7 +172,7 @@ def _signed_in() -> ClientConfig | None:
         if who is not None and (who.id != found.client_id or "auditor" not in who.roles):
             who = None
         if who is None:
-            sessions.end(node, session_id)
+            console_sessions.end(node, session_id)
     if who is None:
         _forget()
         session["expired"] = True  # said once, on the sign-in page
@@ -261,12 +262,12 @@ def sign_in() -> BaseResponse | tuple[str, int] | tuple[str, int, dict[str, str]
         return render_template("console/login.html", error="invalid", expired=False), 401
     earlier = session.get("sid")
     if isinstance(earlier, str):  # signed in already in this browser: that session ends
-        sessions.end(_node(), earlier)
+        console_sessions.end(_node(), earlier)
     _forget()
     session.permanent = True
     session.update(
         # A new id at every sign-in: an id known before it (session fixation) is worthless.
-        sid=sessions.start(
+        sid=console_sessions.start(
             _node(),
             client_id=who.id,
             token_sha256=hashlib.sha256(token.encode("utf-8")).hexdigest(),
@@ -282,7 +283,7 @@ def sign_out() -> BaseResponse:
     who = g.auditor
     session_id = session.get("sid")
     if isinstance(session_id, str):
-        sessions.end(_node(), session_id)  # a copy of the cookie is refused from now on
+        console_sessions.end(_node(), session_id)  # a copy of the cookie is refused from now on
     _forget()
     if who is not None:
         log.info("console: %s signed out", who.id)
