@@ -94,6 +94,10 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "not a Kemendagri region code of Kota Bekasi",
         "id": "bukan kode wilayah Kemendagri di Kota Bekasi",
     },
+    "unit_unknown": {
+        "en": "not the code of a unit in the register of Kota Bekasi's perangkat daerah",
+        "id": "bukan kode unit dalam daftar perangkat daerah Kota Bekasi",
+    },
     "deadline_not_after_letter": {
         "en": "the response deadline must fall after the letter date",
         "id": "batas waktu tanggapan harus setelah tanggal surat",

@@ -27,15 +27,15 @@ at most 2**53 - 1 in magnitude: :data:`MAX_SAFE_INTEGER`).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import re
 from collections.abc import Mapping
 from functools import cache, cached_property
-from importlib import resources
 from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
+
+from schemas.registers import register, substance_areas, unit_codes
 
 JAKARTA = dt.timezone(dt.timedelta(hours=7), "WIB")
 
@@ -273,9 +273,8 @@ class NIK(fields.String):
 
 @cache
 def region_codes() -> dict[str, str]:
-    """Kemendagri region codes of Kota Bekasi shipped with the package: code -> level."""
-    text = resources.files("schemas").joinpath("data/kota_bekasi_wilayah.csv").read_text("utf-8")
-    return {row["kode"]: row["tingkat"] for row in csv.DictReader(text.splitlines())}
+    """Kemendagri region codes of Kota Bekasi (the ``wilayah`` register): code -> level."""
+    return {code: row["tingkat"] for code, row in register("wilayah").rows.items()}
 
 
 def check_region(value: str) -> None:
@@ -286,6 +285,29 @@ def check_region(value: str) -> None:
 class RegionCode(fields.String):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(validate=check_region, **kwargs)
+
+
+def check_unit(value: str) -> None:
+    if value not in unit_codes():
+        raise ValidationError("unit_unknown")
+
+
+class UnitCode(fields.String):
+    """A perangkat daerah of Kota Bekasi by its code in the units register
+    (schemas/data/perangkat_daerah_kota_bekasi.csv), so that a unit's cases,
+    standards, complaints and compliance can be joined."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {**kwargs.pop("metadata", {}), "register": "perangkat_daerah"}
+        super().__init__(validate=check_unit, metadata=metadata, **kwargs)
+
+
+class SubstanceArea(Choice):
+    """A substance area of Ombudsman statistics (schemas/data/substansi.csv)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {**kwargs.pop("metadata", {}), "register": "substansi"}
+        super().__init__(substance_areas(), metadata=metadata, **kwargs)
 
 
 __all__ = [
@@ -302,8 +324,11 @@ __all__ = [
     "Date",
     "DateTime",
     "RegionCode",
+    "SubstanceArea",
     "Text",
+    "UnitCode",
     "check_nik",
+    "check_unit",
     "describe",
     "is_unicode",
     "region_codes",
