@@ -16,7 +16,7 @@ from schemas.diff import diff
 from schemas.docs import dataset_page, index_page
 from schemas.export import json_schema
 from schemas.reader import ReadError, csv_text, read_records
-from schemas.samples import sample_records
+from schemas.samples import sample_records, sample_versions
 
 __all__ = ["schemas_group"]
 
@@ -107,20 +107,26 @@ def schemas_diff(dataset: str, old: str, new: str) -> None:
 @click.argument("dataset")
 @click.option("--count", "count", type=click.IntRange(1, 100_000), default=10, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--schema-version", "version", default=None, help="default: the newest with samples")
 @click.option("--jsonl", is_flag=True, help="one record per line instead of a JSON array")
 @click.option(
     "--csv", "as_csv", is_flag=True, help="CSV, as 'schemas validate' and gateway-client read it"
 )
-def schemas_sample(dataset: str, count: int, seed: int, jsonl: bool, as_csv: bool) -> None:
+def schemas_sample(
+    dataset: str, count: int, seed: int, version: str | None, jsonl: bool, as_csv: bool
+) -> None:
     """Print COUNT valid, realistic records of DATASET (the same for a seed on a given day)."""
     if jsonl and as_csv:
         raise click.UsageError("give --jsonl or --csv, not both")
+    chosen = version or (sample_versions(dataset) or ["none"])[-1]
     try:
-        records = sample_records(dataset, count, seed=seed)
+        records = sample_records(dataset, count, seed=seed, version=chosen)
     except KeyError:
-        raise GatewayError(f"no sample generator for dataset {dataset!r}") from None
+        raise GatewayError(
+            f"no sample generator for dataset {dataset!r} version {chosen!r}"
+        ) from None
     if as_csv:
-        schema = registry.schema_class(dataset, registry.versions(dataset)[-1])()
+        schema = registry.schema_class(dataset, chosen)()
         click.echo(csv_text(records, schema), nl=False)
     elif jsonl:
         for record in records:

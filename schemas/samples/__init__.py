@@ -27,7 +27,7 @@ from schemas.samples._common import ANSWERS, COMPLAINTS, ROMAN, UNITS, Maker, ni
 if TYPE_CHECKING:  # imported when samples are made: see sample_records
     from faker import Faker
 
-__all__ = ["sample_records"]
+__all__ = ["sample_records", "sample_versions"]
 
 def _permintaan(fake: Faker, rng: random.Random, i: int, today: dt.date) -> dict[str, Any]:
     kelurahan = sorted(k for k, level in region_codes().items() if level == "kelurahan")
@@ -89,24 +89,43 @@ def _tanggapan(fake: Faker, rng: random.Random, i: int, today: dt.date) -> dict[
     }
 
 
-_MAKERS: dict[str, Maker] = {
-    "permintaan_klarifikasi": _permintaan,
-    "tanggapan_klarifikasi": _tanggapan,
-    "lahp": lahp.make,
-    "hasil_penilaian_kepatuhan": hasil_penilaian_kepatuhan.make,
-    "standar_pelayanan": standar_pelayanan.make,
-    "rekap_pengaduan": rekap_pengaduan.make,
-    "monitoring_tindak_lanjut": monitoring_tindak_lanjut.make,
-    "kegiatan_pengembangan": kegiatan_pengembangan.make,
+# The makers of each dataset, by the schema version their records are valid under.
+_MAKERS: dict[str, dict[str, Maker]] = {
+    "permintaan_klarifikasi": {"1.0": _permintaan},
+    "tanggapan_klarifikasi": {"1.0": _tanggapan, "2.0": _tanggapan},
+    "lahp": {"1.0": lahp.make},
+    "hasil_penilaian_kepatuhan": {"1.0": hasil_penilaian_kepatuhan.make},
+    "standar_pelayanan": {"1.0": standar_pelayanan.make},
+    "rekap_pengaduan": {"1.0": rekap_pengaduan.make},
+    "monitoring_tindak_lanjut": {"1.0": monitoring_tindak_lanjut.make},
+    "kegiatan_pengembangan": {"1.0": kegiatan_pengembangan.make},
 }
 
 
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def sample_versions(dataset: str) -> list[str]:
+    """The schema versions of ``dataset`` that samples can be made for, oldest first."""
+    return sorted(_MAKERS.get(dataset, {}), key=_version_key)
+
+
 def sample_records(
-    dataset: str, count: int, *, seed: int = 0, today: dt.date | None = None
+    dataset: str,
+    count: int,
+    *,
+    seed: int = 0,
+    today: dt.date | None = None,
+    version: str | None = None,
 ) -> list[dict[str, Any]]:
-    """``count`` valid records of ``dataset`` (latest schema version)."""
-    if dataset not in _MAKERS:
+    """``count`` valid records of ``dataset`` under schema ``version`` (default: its newest)."""
+    makers = _MAKERS.get(dataset)
+    if not makers:
         raise KeyError(f"no sample generator for dataset {dataset!r}")
+    chosen = version or sample_versions(dataset)[-1]
+    if chosen not in makers:
+        raise KeyError(f"no sample generator for {dataset!r} version {chosen!r}")
     # Imported here, not above: every process that imports the schemas (each
     # gateway command) would otherwise load Faker and its locales.
     from faker import Faker
@@ -115,4 +134,4 @@ def sample_records(
     fake.seed_instance(seed)
     rng = random.Random(seed)  # noqa: S311 (sample data, not secrets)
     day = today or dt.date.today()
-    return [_MAKERS[dataset](fake, rng, i, day) for i in range(count)]
+    return [makers[chosen](fake, rng, i, day) for i in range(count)]
