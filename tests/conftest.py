@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -115,6 +116,8 @@ purpose = 1
 schedule = {{ interval_seconds = {interval} }}
 max_records_per_batch = {max_records}
 max_batch_bytes = {max_batch_bytes}
+retention_days = 90
+{permintaan_personal}
 {chunk}
 {retry}
 
@@ -127,6 +130,8 @@ purpose = 1
 schedule = {{ interval_seconds = {interval} }}
 max_records_per_batch = {max_records}
 max_batch_bytes = {max_batch_bytes}
+retention_days = 90
+{tanggapan_personal}
 {chunk}
 {retry}
 {delivery}
@@ -302,6 +307,20 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         _RUNNING.remove(item)
 
 
+# The personal data each flow of the test agreement lets cross (docs/CONFIGURATION.md).
+PERSONAL_DATA = {
+    "permintaan_klarifikasi": [
+        "/ringkasan", "/pelapor/nama", "/pelapor/nik", "/pelapor/telepon", "/pelapor/email",
+    ],
+    "tanggapan_klarifikasi": ["/penjelasan", "/pejabat_penanggung_jawab/nama"],
+}
+
+
+def _personal_data(fields: list[str]) -> str:
+    return (f"personal_data = {{ fields = {json.dumps(fields)}, purpose = 1, "
+            'legal_basis = "UU 37/2008 Pasal 28; UU 27/2022 Pasal 20 ayat (2) huruf e" }')
+
+
 def make_deployment(
     root: Path, *, interval: int = 3600, max_records: int = 1000, workers: int = 1,
     max_body: int = 1_000_000, max_batch_bytes: int = 262144, retry: str = "",
@@ -317,7 +336,9 @@ def make_deployment(
         retry=f"retry = {{ {retry} }}" if retry else "",
         chunk=f"max_chunk_bytes = {max_chunk_bytes}" if max_chunk_bytes else "",
         # The tanggapan_klarifikasi flow only (Pemkot to the Ombudsman).
-        delivery=f'delivery = "{delivery}"' if delivery else ""))
+        delivery=f'delivery = "{delivery}"' if delivery else "",
+        permintaan_personal=_personal_data(PERSONAL_DATA["permintaan_klarifikasi"]),
+        tanggapan_personal=_personal_data(PERSONAL_DATA["tanggapan_klarifikasi"])))
     for party in PARTIES:
         tokens = list(TOKENS[party].values())
         hashes = {f"h{i + 1}": _sha256(t) for i, t in enumerate(tokens)}

@@ -51,7 +51,7 @@ from gateway.exchange.receiving import (
     commit,
     record_refusal,
 )
-from gateway.node.config import DEFAULT_TRANSFER_EXPIRY_HOURS
+from gateway.node.config import DEFAULT_TRANSFER_EXPIRY_HOURS, DatasetAgreement
 from gateway.node.node import Node
 from gateway.store import audit_entries
 from gateway.store.tables import inbound_batches, inbound_chunks, inbound_transfers
@@ -200,8 +200,10 @@ def receive_chunk(
                     )
                 return {"batch_id": batch_id, "receipt": receipt, "duplicate": True}
         manifest = _manifest(row)
-        _check_chunk(node, manifest, row, chunk)
-        check_records(chunk.dataset, chunk.schema_version, chunk.records)
+        agreed = _check_chunk(node, manifest, row, chunk)
+        check_records(
+            chunk.dataset, chunk.schema_version, chunk.records, personal=agreed.personal_data
+        )
         leaves = b"".join([record_leaf(form) for form in chunk.forms])
         receipt, received = _store_chunk(node, manifest, chunk, leaves, envelope_sha256)
     except EnvelopeRejected as exc:
@@ -220,7 +222,10 @@ def receive_chunk(
     return {"batch_id": batch_id, "receipt": receipt, "duplicate": False}
 
 
-def _check_chunk(node: Node, manifest: Manifest, row: Any, chunk: OpenedChunk) -> None:
+def _check_chunk(
+    node: Node, manifest: Manifest, row: Any, chunk: OpenedChunk
+) -> DatasetAgreement:
+    """A chunk's agreement with its manifest and its flow; the flow."""
     h = manifest.header
     if (chunk.sender, chunk.dataset, chunk.schema_version) != (
         h.sender,
@@ -247,6 +252,7 @@ def _check_chunk(node: Node, manifest: Manifest, row: Any, chunk: OpenedChunk) -
         raise EnvelopeRejected(
             f"chunks over the batch limit of {agreed.max_batch_bytes} bytes", reason="batch_limit"
         )
+    return agreed
 
 
 def _store_chunk(

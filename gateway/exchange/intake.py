@@ -209,7 +209,7 @@ def _valid_records(
             f"(accepted: {list(agreed.schema_versions)})",
             path="/schema_version",
         )
-    validator.check(records)
+    validator.check(records, personal=agreed.personal_data)
     return version, records
 
 

@@ -31,7 +31,7 @@ from gateway.errors import (
 )
 from gateway.exchange.validation import validator_for
 from gateway.node import audit_log
-from gateway.node.config import ClientConfig, DatasetAgreement
+from gateway.node.config import ClientConfig, DatasetAgreement, PersonalData
 from gateway.node.node import Node
 from gateway.store import audit_entries
 from gateway.store.tables import MAX_INTEGER, inbound_batches, inbound_chunks, inbound_transfers
@@ -73,8 +73,10 @@ class Delivery:
 def _check_policy(node: Node, batch: OpenedBatch) -> None:
     """The agreement's rules for an authenticated batch; raises EnvelopeRejected."""
     h = batch.header
-    check_flow(node, h, record_count=batch.record_count, document_bytes=batch.document_bytes)
-    check_records(h.dataset, h.schema_version, batch.records)
+    agreed = check_flow(
+        node, h, record_count=batch.record_count, document_bytes=batch.document_bytes
+    )
+    check_records(h.dataset, h.schema_version, batch.records, personal=agreed.personal_data)
 
 
 def check_flow(
@@ -119,13 +121,23 @@ _LOGGED_ERRORS = 5
 _LOGGED_PATH = 120
 
 
-def check_records(dataset: str, version: str, records: list[Any], offset: int = 0) -> None:
-    """Validate records against the agreed schema; raises EnvelopeRejected.
+def check_records(
+    dataset: str,
+    version: str,
+    records: list[Any],
+    offset: int = 0,
+    *,
+    personal: PersonalData | None = None,
+) -> None:
+    """Validate records against the agreed schema and the flow's personal-data rule
+    (``personal``); raises EnvelopeRejected.
 
     Every record is validated and every error counted, but only the first few are
     kept, and named in the (bounded) detail.
     """
-    found = validator_for(dataset, version).report(records, limit=_LOGGED_ERRORS)
+    found = validator_for(dataset, version).report(
+        records, limit=_LOGGED_ERRORS, personal=personal
+    )
     if found.total:
         # Paths and codes only: the values may be personal data.
         where = ", ".join(f"{_short(e.path)} {e.code}" for e in found.errors)

@@ -21,7 +21,9 @@ from marshmallow import Schema, ValidationError
 
 from gateway.errors import FieldError, SchemaViolation, UnknownDataset, UnknownSchemaVersion
 from gateway.messages import field_message
+from gateway.node.config import PersonalData
 from schemas import registry
+from schemas.personal import carried
 
 __all__ = ["MAX_ERRORS", "RecordValidator", "Report", "validator_for"]
 
@@ -73,9 +75,19 @@ class RecordValidator:
         self._schema = schema
 
     def report(
-        self, records: Sequence[Any], *, prefix: str = "/records", limit: int | None = MAX_ERRORS
+        self,
+        records: Sequence[Any],
+        *,
+        prefix: str = "/records",
+        limit: int | None = MAX_ERRORS,
+        personal: PersonalData | None = None,
     ) -> Report:
-        """Validate every record; keep the first ``limit`` errors (None: all), count all."""
+        """Validate every record; keep the first ``limit`` errors (None: all), count all.
+
+        ``personal``: the personal-data fields the record's flow lets cross; a valid
+        record that carries another personal value is refused at its path with
+        ``personal_field_not_allowed``. None: no flow's rule applies (a local check).
+        """
         out: list[FieldError] = []
         total = invalid = 0
         load = self._schema.load
@@ -85,9 +97,12 @@ class RecordValidator:
             else:
                 try:
                     load(record)
-                    continue
                 except ValidationError as exc:
                     found = _flatten(exc.messages, f"{prefix}/{i}")
+                else:
+                    if personal is None:
+                        continue
+                    found = self._not_allowed(record, personal, f"{prefix}/{i}")
             before = total
             for path, code in found:
                 total += 1
@@ -96,16 +111,28 @@ class RecordValidator:
             invalid += total > before
         return Report(errors=out, total=total, invalid_records=invalid)
 
+    def _not_allowed(
+        self, record: dict[str, Any], personal: PersonalData, prefix: str
+    ) -> Iterator[tuple[str, str]]:
+        for value in carried(self.dataset, self.version, record):
+            if value.field not in personal.fields:
+                yield f"{prefix}{value.pointer}", "personal_field_not_allowed"
+
     def errors(
-        self, records: Sequence[Any], *, prefix: str = "/records", limit: int | None = None
+        self,
+        records: Sequence[Any],
+        *,
+        prefix: str = "/records",
+        limit: int | None = None,
+        personal: PersonalData | None = None,
     ) -> list[FieldError]:
         """Every error in every record (or the first ``limit``); empty if all are valid."""
-        return self.report(records, prefix=prefix, limit=limit).errors
+        return self.report(records, prefix=prefix, limit=limit, personal=personal).errors
 
-    def check(self, records: Sequence[Any]) -> None:
+    def check(self, records: Sequence[Any], *, personal: PersonalData | None = None) -> None:
         """Raise :class:`SchemaViolation` with the first :data:`MAX_ERRORS` errors and the
-        count of all, if there is any."""
-        found = self.report(records)
+        count of all, if there is any (``personal``: see :meth:`report`)."""
+        found = self.report(records, personal=personal)
         if found.total:
             raise SchemaViolation(
                 found.errors,

@@ -19,7 +19,7 @@ import os
 import re
 import ssl
 import tomllib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +32,7 @@ from limits import parse
 from gateway.crypto.envelope import envelope_limit
 from gateway.errors import ConfigError
 from schemas import registry as schema_registry
+from schemas.personal import personal_fields
 
 __all__ = [
     "DELIVERY_MODES",
@@ -133,6 +134,20 @@ _MIN_CHUNK_BYTES = 2048
 
 
 @dataclass(frozen=True)
+class PersonalData:
+    """The personal data a flow lets cross: which fields, for which MoU clause, on what law.
+
+    ``fields`` are field paths (schemas.personal: ``/pelapor/nama``, ``*`` for list
+    items). Both nodes refuse a record that carries a personal value of any other field
+    (UU 27/2022 purpose limitation). No fields: nothing personal crosses.
+    """
+
+    fields: frozenset[str] = frozenset()
+    purpose: str | None = None
+    legal_basis: str | None = None
+
+
+@dataclass(frozen=True)
 class DatasetAgreement:
     """One flow of a dataset: ``sender`` sends ``name`` to ``receiver``.
 
@@ -162,6 +177,8 @@ class DatasetAgreement:
     # Hours after its last chunk (or its manifest) that the receiver drops a chunked
     # batch left half-way; the sender then starts it again from its manifest.
     transfer_expiry_hours: int = DEFAULT_TRANSFER_EXPIRY_HOURS
+    # The personal data this flow lets cross; by default none.
+    personal_data: PersonalData = PersonalData()
 
     @property
     def chunked(self) -> bool:
@@ -583,6 +600,7 @@ def _flow(
             "delivery",
             "retention_days",
             "transfer_expiry_hours",
+            "personal_data",
         }
     )
     name: str = t.get("name", str)
@@ -605,6 +623,18 @@ def _flow(
         raise t.fail("purpose", f"must name a clause in [purposes], got {purpose!r}")
     max_batch_bytes, max_chunk_bytes = _batch_sizes(t)
     delivery = _delivery(t)
+    retention_days = t.positive_int("retention_days") if "retention_days" in t.data else None
+    personal = (
+        _personal_data(t.table("personal_data"), name, versions, purposes)
+        if "personal_data" in t.data
+        else PersonalData()
+    )
+    if personal.fields and retention_days is None:
+        raise t.fail(
+            "retention_days",
+            "is required: the flow lets personal data cross (personal_data.fields), and "
+            "personal data may not be kept without end (UU 27/2022)",
+        )
     return DatasetAgreement(
         name=name,
         sender=sender,
@@ -617,11 +647,38 @@ def _flow(
         retry=_retry(t.table("retry")) if "retry" in t.data else RetryPolicy(),
         max_chunk_bytes=max_chunk_bytes,
         delivery=delivery,
-        retention_days=(t.positive_int("retention_days") if "retention_days" in t.data else None),
+        retention_days=retention_days,
         transfer_expiry_hours=t.positive_int(
             "transfer_expiry_hours", DEFAULT_TRANSFER_EXPIRY_HOURS
         ),
+        personal_data=personal,
     )
+
+
+def _personal_data(
+    t: _Table, name: str, versions: Sequence[str], purposes: Mapping[str, str]
+) -> PersonalData:
+    """A flow's ``personal_data`` table: each field must be a personal field of the
+    dataset in one of the flow's versions; a clause and a legal basis are required."""
+    t.reject_unknown({"fields", "purpose", "legal_basis"})
+    known = {path for v in versions for path in personal_fields(name, v)}
+    fields = t.strings("fields")
+    for i, path in enumerate(fields):
+        if path not in known:
+            raise t.fail(
+                f"fields[{i}]",
+                f"{path!r} is not a personal-data field of {name} "
+                f"{', '.join(versions)} (they are: {', '.join(sorted(known)) or 'none'})",
+            )
+    if not fields:
+        return PersonalData()
+    purpose = str(t.get("purpose", (str, int)))
+    if purpose not in purposes:
+        raise t.fail("purpose", f"must name a clause in [purposes], got {purpose!r}")
+    legal_basis: str = t.get("legal_basis", str)
+    if not legal_basis.strip():
+        raise t.fail("legal_basis", "must say on what law the personal data crosses")
+    return PersonalData(fields=frozenset(fields), purpose=purpose, legal_basis=legal_basis)
 
 
 def _flow_ends(

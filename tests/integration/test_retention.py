@@ -19,8 +19,8 @@ def kept_30_days(deployment_factory, make_apps):
     agreement = deployment.root / "agreement.toml"
     text = agreement.read_text()
     at = text.index('name = "tanggapan_klarifikasi"')
-    end = text.index("max_batch_bytes", at)
-    agreement.write_text(text[:end] + "retention_days = 30\n" + text[end:])
+    kept = text.index("retention_days = 90", at)
+    agreement.write_text(text[:kept] + text[kept:].replace("= 90", "= 30", 1))
     apps = make_apps(deployment)
     moment = [START]
     for app in apps.values():
@@ -76,8 +76,9 @@ def test_a_flow_without_retention_keeps_everything(kept_30_days):
     from gateway.exchange import sending
 
     ombudsman = apps["ombudsman-ri"]
-    records = sample_records("permintaan_klarifikasi", 2, seed=3)
-    assert submit(ombudsman, records, dataset="permintaan_klarifikasi").status_code == 202
+    # kegiatan_pengembangan carries no personal data, and its flows keep no retention.
+    records = sample_records("kegiatan_pengembangan", 2, seed=3)
+    assert submit(ombudsman, records, dataset="kegiatan_pengembangan").status_code == 202
     assert sending.run(node(ombudsman), post=bridge(apps)).delivered
     moment[0] += dt.timedelta(days=3650)
     assert retention.purge(node(ombudsman)).sent == []
@@ -89,7 +90,13 @@ def test_the_schedule_purges_only_where_the_agreement_keeps_payloads_for_a_time(
     from gateway.exchange.schedule import build_scheduler
 
     apps, _ = kept_30_days
-    plain = make_apps(deployment_factory())
+    deployment = deployment_factory()
+    # Without personal data crossing, no flow of this agreement keeps payloads for a time.
+    agreement = deployment.root / "agreement.toml"
+    lines = agreement.read_text().splitlines(keepends=True)
+    agreement.write_text("".join(
+        line for line in lines if not line.startswith(("retention_days", "personal_data"))))
+    plain = make_apps(deployment)
     for nodes, expected in ((apps, True), (plain, False)):
         for app in nodes.values():
             jobs = {job.id for job in build_scheduler(node(app)).get_jobs()}
