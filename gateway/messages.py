@@ -94,6 +94,12 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "not a Kemendagri region code of Kota Bekasi",
         "id": "bukan kode wilayah Kemendagri di Kota Bekasi",
     },
+    "personal_field_not_allowed": {
+        "en": "this personal data may not cross in this flow: the agreement does not name "
+        "the field (purpose limitation, UU 27/2022); leave it out",
+        "id": "data pribadi ini tidak boleh dikirim dalam alur ini: perjanjian tidak "
+        "menyebut kolom ini (pembatasan tujuan, UU 27/2022); hapus kolom ini",
+    },
     "unit_unknown": {
         "en": "not the code of a unit in the register of Kota Bekasi's perangkat daerah",
         "id": "bukan kode unit dalam daftar perangkat daerah Kota Bekasi",

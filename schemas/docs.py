@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from schemas import registry
 from schemas.export import NOT_EXPRESSED, TRIMMED, json_schema
 
-__all__ = ["dataset_page", "index_page"]
+__all__ = ["Flow", "dataset_page", "index_page"]
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One flow of a dataset as the agreement sets it, for the pages (the agreement's own
+    format is the node's: docs/CONFIGURATION.md)."""
+
+    sender: str
+    receiver: str
+    versions: tuple[str, ...]
+    purpose: str
+    personal_fields: tuple[str, ...] = ()
+    personal_purpose: str | None = None
+    legal_basis: str | None = None
+    retention_days: int | None = None
 
 _MARKS = (("x-personal", "personal"), ("x-specific-personal", "specific personal"),
           ("x-confidential", "confidential"))  # fmt: skip
@@ -29,7 +46,8 @@ def index_page() -> str:
     return "\n".join(lines) + "\n"
 
 
-def dataset_page(dataset: str) -> str:
+def dataset_page(dataset: str, flows: Sequence[Flow] = ()) -> str:
+    """The page of ``dataset``; with ``flows``, what of it crosses in each flow."""
     versions = registry.versions(dataset)
     module = inspect.getmodule(registry.schema_class(dataset, versions[-1]))
     lines = [f"# `{dataset}`", "", (inspect.getdoc(module) or "").strip(), ""]
@@ -46,6 +64,8 @@ def dataset_page(dataset: str) -> str:
         ]
         lines += _rows(document, "")
         lines += ["", f"JSON Schema: `GET /api/v1/schemas/{dataset}/{version}`."]
+    if flows:
+        lines += _flows(flows)
     codes = sorted(NOT_EXPRESSED)
     lines += [
         "",
@@ -56,6 +76,29 @@ def dataset_page(dataset: str) -> str:
         *[f"- `{code}`: {NOT_EXPRESSED[code]}" for code in codes],
     ]
     return "\n".join(lines) + "\n"
+
+
+def _flows(flows: Sequence[Flow]) -> list[str]:
+    lines = [
+        "",
+        "## Flows, and the personal data that crosses",
+        "",
+        "From the agreement (`config/agreement.toml`). A node refuses a record that "
+        "carries a personal field its flow does not name (`personal_field_not_allowed`).",
+        "",
+        "| flow | versions | MoU clause | personal data that may cross | legal basis "
+        "| retention |",
+        "|---|---|---|---|---|---|",
+    ]
+    for flow in flows:
+        fields = ", ".join(f"`{f}`" for f in flow.personal_fields) or "none"
+        kept = f"{flow.retention_days} days" if flow.retention_days else "kept"
+        lines.append(
+            f"| {flow.sender} → {flow.receiver} | {', '.join(flow.versions)} | "
+            f"{flow.personal_purpose or flow.purpose} | {fields} | {flow.legal_basis or '-'} "
+            f"| {kept} |"
+        )
+    return lines
 
 
 def _rows(node: dict[str, Any], prefix: str) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -11,9 +12,10 @@ import click
 from gateway.errors import GatewayError
 from gateway.exchange.validation import validator_for
 from gateway.messages import field_message
+from gateway.node.config import load_agreement
 from schemas import registry
 from schemas.diff import diff
-from schemas.docs import dataset_page, index_page
+from schemas.docs import Flow, dataset_page, index_page
 from schemas.export import json_schema
 from schemas.reader import ReadError, csv_text, read_records
 from schemas.samples import sample_records, sample_versions
@@ -26,6 +28,26 @@ def schemas_group() -> None:
     """The agreed schemas: export them as JSON Schema."""
 
 
+def agreement_flows(agreement_path: str) -> dict[str, list[Flow]]:
+    """The agreement's flows by dataset, as the pages and the export describe them."""
+    found: dict[str, list[Flow]] = {}
+    for flow in load_agreement(Path(agreement_path)).flows:
+        personal = flow.personal_data
+        found.setdefault(flow.name, []).append(
+            Flow(
+                sender=flow.sender,
+                receiver=flow.receiver,
+                versions=flow.schema_versions,
+                purpose=flow.purpose,
+                personal_fields=tuple(sorted(personal.fields)),
+                personal_purpose=personal.purpose,
+                legal_basis=personal.legal_basis,
+                retention_days=flow.retention_days,
+            )
+        )
+    return found
+
+
 @schemas_group.command("export")
 @click.option(
     "--out",
@@ -35,8 +57,18 @@ def schemas_group() -> None:
     type=click.Path(file_okay=False),
     help="directory to write DATASET/VERSION.schema.json into",
 )
-def schemas_export(out_dir: str) -> None:
-    """Write the JSON Schema (draft 2020-12) of every dataset version."""
+@click.option(
+    "--agreement",
+    "agreement_path",
+    default="config/agreement.toml",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="the agreement whose flows flows.json describes",
+)
+def schemas_export(out_dir: str, agreement_path: str) -> None:
+    """Write the JSON Schema (draft 2020-12) of every dataset version, and flows.json:
+    each flow of the agreement, and the personal data that may cross in it."""
+    flows = agreement_flows(agreement_path)
     root = Path(out_dir)
     for dataset in registry.dataset_names():
         for version in registry.versions(dataset):
@@ -45,6 +77,12 @@ def schemas_export(out_dir: str) -> None:
             document = json.dumps(json_schema(dataset, version), indent=2, ensure_ascii=False)
             target.write_text(document + "\n", encoding="utf-8")
             click.echo(str(target))
+    listing = [
+        {"dataset": dataset, **asdict(flow)} for dataset in sorted(flows) for flow in flows[dataset]
+    ]
+    target = root / "flows.json"
+    target.write_text(json.dumps(listing, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    click.echo(str(target))
 
 
 @schemas_group.command("validate")
@@ -139,11 +177,22 @@ def schemas_sample(
 @click.option(
     "--out", "out_dir", default="docs/datasets", show_default=True, type=click.Path(file_okay=False)
 )
-def schemas_docs(out_dir: str) -> None:
-    """Write a Markdown page per dataset, and an index, from the agreed schemas."""
+@click.option(
+    "--agreement",
+    "agreement_path",
+    default="config/agreement.toml",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="the agreement whose flows the pages describe",
+)
+def schemas_docs(out_dir: str, agreement_path: str) -> None:
+    """Write a Markdown page per dataset, and an index, from the agreed schemas; each page
+    says what of its dataset crosses in each flow of the agreement."""
+    flows = agreement_flows(agreement_path)
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     (root / "README.md").write_text(index_page(), encoding="utf-8")
     for dataset in registry.dataset_names():
-        (root / f"{dataset}.md").write_text(dataset_page(dataset), encoding="utf-8")
+        page = dataset_page(dataset, flows.get(dataset, []))
+        (root / f"{dataset}.md").write_text(page, encoding="utf-8")
         click.echo(str(root / f"{dataset}.md"))

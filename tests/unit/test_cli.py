@@ -56,10 +56,15 @@ def test_schemas_export_writes_one_json_schema_per_dataset_version(tmp_path):
                            str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.json"))
-    assert written == sorted(f"{d}/{v}.schema.json" for d in registry.dataset_names()
-                             for v in registry.versions(d))
-    document = json.loads((tmp_path / written[0]).read_text())
+    assert written == sorted([f"{d}/{v}.schema.json" for d in registry.dataset_names()
+                              for v in registry.versions(d)] + ["flows.json"])
+    document = json.loads((tmp_path / written[-1]).read_text())
     assert document["$schema"].endswith("/draft/2020-12/schema")
+    # Per flow of the agreement, the personal data that may cross.
+    flows = json.loads((tmp_path / "flows.json").read_text())
+    lahp = next(f for f in flows if f["dataset"] == "lahp")
+    assert "/ringkasan" in lahp["personal_fields"] and lahp["retention_days"]
+    assert all(f["retention_days"] for f in flows if f["personal_fields"])
 
 
 def _validate(*args):

@@ -1,17 +1,21 @@
 from pathlib import Path
 
+from gateway.cli.schemas import agreement_flows
 from schemas import registry
 from schemas.docs import dataset_page, index_page
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "datasets"
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs" / "datasets"
 
 
 def test_the_dataset_pages_in_docs_are_current():
     # Regenerate with: gateway schemas docs
     assert (DOCS / "README.md").read_text(encoding="utf-8") == index_page()
+    flows = agreement_flows(str(ROOT / "config" / "agreement.toml"))
     for dataset in registry.dataset_names():
         page = (DOCS / f"{dataset}.md").read_text(encoding="utf-8")
-        assert page == dataset_page(dataset), f"docs/datasets/{dataset}.md is out of date"
+        expected = dataset_page(dataset, flows.get(dataset, []))
+        assert page == expected, f"docs/datasets/{dataset}.md is out of date"
 
 
 def test_every_command_the_operations_guide_names_exists():
