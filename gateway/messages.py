@@ -228,6 +228,60 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "value is not valid",
         "id": "nilai tidak sah",
     },
+    # hasil_penilaian_kepatuhan
+    "method_year_mismatch": {
+        "en": "the assessment method does not apply to this assessment year",
+        "id": "metode penilaian tidak berlaku untuk tahun penilaian ini",
+    },
+    "required_by_method": {
+        "en": "this field is required by the assessment method",
+        "id": "kolom ini wajib diisi menurut metode penilaian",
+    },
+    "not_in_method": {
+        "en": "the assessment method has no such field: leave it out",
+        "id": "metode penilaian tidak memiliki kolom ini: jangan diisi",
+    },
+    "required_by_scope": {
+        "en": "this field is required for this scope (entitas: the units assessed; unit: "
+        "the unit's code)",
+        "id": "kolom ini wajib diisi untuk lingkup ini (entitas: unit yang dinilai; unit: "
+        "kode unit)",
+    },
+    "not_in_scope": {
+        "en": "this field does not belong to a result of this scope (entity or unit)",
+        "id": "kolom ini bukan bagian dari hasil dengan lingkup ini (entitas atau unit)",
+    },
+    "grade_score_mismatch": {
+        "en": "the grade does not agree with the total score (the configured score bands)",
+        "id": "predikat tidak sesuai dengan nilai total (rentang nilai yang dikonfigurasi)",
+    },
+    "opinion_score_mismatch": {
+        "en": "the opinion does not agree with the total score (the configured score bands)",
+        "id": "opini tidak sesuai dengan nilai total (rentang nilai yang dikonfigurasi)",
+    },
+    "weighted_total_mismatch": {
+        "en": "the total score does not agree with the dimension scores and their configured "
+        "weights",
+        "id": "nilai total tidak sesuai dengan nilai dimensi dan bobot yang dikonfigurasi",
+    },
+    "qualifier_follow_up_mismatch": {
+        "en": "Tanpa Maladministrasi is true exactly when every Ombudsman finding was "
+        "followed up",
+        "id": "Tanpa Maladministrasi bernilai true hanya jika seluruh produk pengawasan "
+        "Ombudsman telah ditindaklanjuti",
+    },
+    "follow_up_exceeds_products": {
+        "en": "more findings followed up than there are findings",
+        "id": "jumlah yang ditindaklanjuti melebihi jumlah produk pengawasan",
+    },
+    "suggestion_count_required": {
+        "en": "improvement suggestions are counted from 2023: give their number",
+        "id": "saran perbaikan dihitung sejak 2023: cantumkan jumlahnya",
+    },
+    "suggestion_count_mismatch": {
+        "en": "the number of improvement suggestions is not the number listed",
+        "id": "jumlah saran perbaikan tidak sama dengan banyaknya saran yang dicantumkan",
+    },
 }
 
 

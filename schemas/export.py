@@ -63,6 +63,20 @@ NOT_EXPRESSED: dict[str, str] = {
     "section 2.1)",
     "invalid": "an e-mail address as marshmallow's validator reads it (JSON Schema's "
     "'email' format is looser)",
+    # hasil_penilaian_kepatuhan 2.0
+    "method_year_mismatch": "the assessment method applies to the assessment year (configured)",
+    "required_by_method": "the members the assessment method requires are present",
+    "not_in_method": "members the assessment method does not have are absent",
+    "required_by_scope": "a unit's result names its unit; the entity's, the units assessed",
+    "not_in_scope": "a unit's result names no units assessed; the entity's, no unit",
+    "grade_score_mismatch": "the grade agrees with the total by the configured score bands",
+    "opinion_score_mismatch": "the opinion agrees with the total by the configured score bands",
+    "weighted_total_mismatch": "the total agrees with the weighted dimension scores (configured)",
+    "qualifier_follow_up_mismatch": "Tanpa Maladministrasi exactly when every finding was "
+    "followed up",
+    "follow_up_exceeds_products": "no more findings followed up than there are",
+    "suggestion_count_required": "the number of improvement suggestions, from 2023",
+    "suggestion_count_mismatch": "the number of improvement suggestions is the number listed",
 }
 
 _MARKS = {"personal": "x-personal", "specific": "x-specific-personal",

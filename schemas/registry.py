@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from marshmallow import Schema
 
-from schemas.hasil_penilaian_kepatuhan import HasilPenilaianKepatuhanV1
+from schemas.hasil_penilaian_kepatuhan import (
+    HasilPenilaianKepatuhanV1,
+    HasilPenilaianKepatuhanV2,
+)
 from schemas.kegiatan_pengembangan import KegiatanPengembanganV1
 from schemas.lahp import LahpV1
 from schemas.monitoring_tindak_lanjut import MonitoringTindakLanjutV1
@@ -21,6 +24,7 @@ _REGISTRY: dict[tuple[str, str], type[Schema]] = {
     ("permintaan_klarifikasi", "1.0"): PermintaanKlarifikasiV1,
     ("lahp", "1.0"): LahpV1,
     ("hasil_penilaian_kepatuhan", "1.0"): HasilPenilaianKepatuhanV1,
+    ("hasil_penilaian_kepatuhan", "2.0"): HasilPenilaianKepatuhanV2,
     ("standar_pelayanan", "1.0"): StandarPelayananV1,
     ("rekap_pengaduan", "1.0"): RekapPengaduanV1,
     ("monitoring_tindak_lanjut", "1.0"): MonitoringTindakLanjutV1,

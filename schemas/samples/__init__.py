@@ -94,7 +94,10 @@ _MAKERS: dict[str, dict[str, Maker]] = {
     "permintaan_klarifikasi": {"1.0": _permintaan},
     "tanggapan_klarifikasi": {"1.0": _tanggapan, "2.0": _tanggapan},
     "lahp": {"1.0": lahp.make},
-    "hasil_penilaian_kepatuhan": {"1.0": hasil_penilaian_kepatuhan.make},
+    "hasil_penilaian_kepatuhan": {
+        "1.0": hasil_penilaian_kepatuhan.make,
+        "2.0": hasil_penilaian_kepatuhan.make_v2,
+    },
     "standar_pelayanan": {"1.0": standar_pelayanan.make},
     "rekap_pengaduan": {"1.0": rekap_pengaduan.make},
     "monitoring_tindak_lanjut": {"1.0": monitoring_tindak_lanjut.make},

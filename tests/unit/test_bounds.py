@@ -24,14 +24,18 @@ from gateway.exchange.validation import validator_for
 from gateway.messages import LANGUAGES, field_message
 from schemas import registry
 from schemas._base import MAX_SAFE_INTEGER, AgreedSchema
-from schemas.samples import sample_records
+from schemas.samples import sample_records, sample_versions
 
 DATASETS = [(d, v) for d in registry.dataset_names() for v in registry.versions(d)]
 
 
 def samples(dataset: str, version: str, n: int = 6) -> list[dict[str, Any]]:
-    """Valid sample records of ``version`` (the samples are of the latest version: the
-    members an older one does not have are dropped)."""
+    """Valid sample records of ``version``: its own samples where there are any, else the
+    latest version's without the members ``version`` does not have."""
+    if version in sample_versions(dataset):
+        records = sample_records(dataset, n, seed=7, version=version)
+        assert validator_for(dataset, version).errors(records) == []
+        return records
     names = set(registry.schema_class(dataset, version)().load_fields)
     records = [
         {k: v for k, v in r.items() if k in names} for r in sample_records(dataset, n, seed=7)
