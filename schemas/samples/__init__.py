@@ -95,10 +95,11 @@ _MAKERS: dict[str, dict[str, Maker]] = {
     "tanggapan_klarifikasi": {"1.0": _tanggapan, "2.0": _tanggapan},
     "lahp": {"1.0": lahp.make},
     "hasil_penilaian_kepatuhan": {"1.0": hasil_penilaian_kepatuhan.make},
-    "standar_pelayanan": {"1.0": standar_pelayanan.make},
+    "standar_pelayanan": {"1.0": standar_pelayanan.make, "2.0": standar_pelayanan.make_v2},
     "rekap_pengaduan": {"1.0": rekap_pengaduan.make},
     "monitoring_tindak_lanjut": {"1.0": monitoring_tindak_lanjut.make},
-    "kegiatan_pengembangan": {"1.0": kegiatan_pengembangan.make},
+    "kegiatan_pengembangan": {"1.0": kegiatan_pengembangan.make,
+                              "2.0": kegiatan_pengembangan.make_v2},
 }
 
 
