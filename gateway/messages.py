@@ -282,6 +282,82 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "the number of improvement suggestions is not the number listed",
         "id": "jumlah saran perbaikan tidak sama dengan banyaknya saran yang dicantumkan",
     },
+    # standar_pelayanan 2.0 and kegiatan_pengembangan 2.0
+    "service_code_format": {
+        "en": "a service code is the unit's code, a colon and a lower-case slug "
+        "(e.g. 3275.DISDUKCAPIL:penerbitan-akta-kelahiran)",
+        "id": "kode layanan terdiri atas kode unit, titik dua, dan slug huruf kecil "
+        "(mis. 3275.DISDUKCAPIL:penerbitan-akta-kelahiran)",
+    },
+    "service_code_unit_mismatch": {
+        "en": "the service code does not begin with the code of the record's unit",
+        "id": "kode layanan tidak diawali kode unit pada rekaman ini",
+    },
+    "maklumat_date_required": {
+        "en": "a published service declaration (maklumat pelayanan) needs its date",
+        "id": "maklumat pelayanan yang telah dipublikasikan harus mencantumkan tanggalnya",
+    },
+    "maklumat_reference_required": {
+        "en": "a published service declaration (maklumat pelayanan) needs its number or text",
+        "id": "maklumat pelayanan yang telah dipublikasikan harus mencantumkan nomor atau "
+        "teksnya",
+    },
+    "url_format": {
+        "en": "not an http or https address",
+        "id": "bukan alamat http atau https",
+    },
+    "url_required": {
+        "en": "an online channel needs its address",
+        "id": "saluran daring harus mencantumkan alamatnya",
+    },
+    "description_required": {
+        "en": "a value of lainnya (other) needs a description",
+        "id": "nilai lainnya harus disertai keterangan",
+    },
+    "review_date_required": {
+        "en": "a standard under review needs the date its review began",
+        "id": "standar yang sedang ditinjau harus mencantumkan tanggal peninjauannya",
+    },
+    "review_not_after_decree": {
+        "en": "the review date must fall after the date of the decree",
+        "id": "tanggal peninjauan harus setelah tanggal surat keputusan",
+    },
+    "revocation_required": {
+        "en": "a revoked standard needs the decree that revoked it",
+        "id": "standar yang dicabut harus mencantumkan keputusan pencabutannya",
+    },
+    "revocation_without_revoked_status": {
+        "en": "a revoking decree is given only when the status is dicabut",
+        "id": "keputusan pencabutan hanya diisi bila status dicabut",
+    },
+    "revocation_not_after_decree": {
+        "en": "the revoking decree must be dated after the decree that set the standard",
+        "id": "tanggal keputusan pencabutan harus setelah tanggal keputusan penetapan standar",
+    },
+    "clause_kind_mismatch": {
+        "en": "the MoU clause is not the one this kind of activity serves",
+        "id": "klausul nota kesepahaman tidak sesuai dengan jenis kegiatan",
+    },
+    "realisation_required": {
+        "en": "an activity carried out (terlaksana) needs its realisation",
+        "id": "kegiatan yang terlaksana harus mencantumkan realisasinya",
+    },
+    "realisation_without_completion": {
+        "en": "a realisation is given only when the status is terlaksana",
+        "id": "realisasi hanya diisi bila status terlaksana",
+    },
+    "cancellation_reason_required": {
+        "en": "a cancelled activity needs the reason it was cancelled",
+        "id": "kegiatan yang dibatalkan harus mencantumkan alasan pembatalannya",
+    },
+    "cancellation_reason_without_cancellation": {
+        "en": "a cancellation reason is given only when the status is dibatalkan",
+        "id": "alasan pembatalan hanya diisi bila status dibatalkan",
+    },
+    "follow_up_without_completion": {
+        "en": "a follow-up plan is given only for an activity carried out (terlaksana)",
+        "id": "rencana tindak lanjut hanya diisi untuk kegiatan yang terlaksana",
+    },
 }
 
 

@@ -78,6 +78,26 @@ NOT_EXPRESSED: dict[str, str] = {
     "follow_up_exceeds_products": "no more findings followed up than there are",
     "suggestion_count_required": "the number of improvement suggestions, from 2023",
     "suggestion_count_mismatch": "the number of improvement suggestions is the number listed",
+    # standar_pelayanan 2.0 and kegiatan_pengembangan 2.0
+    "service_code_unit_mismatch": "a service code begins with the code of the record's unit",
+    "duplicate_value": "a facility for vulnerable groups is listed once (each kind; lainnya "
+    "once per description)",
+    "maklumat_date_required": "a published maklumat pelayanan has its date",
+    "maklumat_reference_required": "a published maklumat pelayanan has its number or text",
+    "url_required": "a publication on an online channel names its address",
+    "description_required": "a value lainnya comes with a description",
+    "review_date_required": "a standard under review has its review date",
+    "review_not_after_decree": "a standard's review date falls after its decree date",
+    "revocation_required": "a revoked standard names the revoking decree",
+    "revocation_without_revoked_status": "a revoking decree only with status dicabut",
+    "revocation_not_after_decree": "the revoking decree is dated after the standard's decree",
+    "clause_kind_mismatch": "an activity's MoU clause is the one its kind serves",
+    "realisation_required": "an activity carried out has its realisation",
+    "realisation_without_completion": "a realisation only with status terlaksana",
+    "cancellation_reason_required": "a cancelled activity has its reason",
+    "cancellation_reason_without_cancellation": "a cancellation reason only with status "
+    "dibatalkan",
+    "follow_up_without_completion": "a follow-up plan only for an activity carried out",
 }
 
 _MARKS = {"personal": "x-personal", "specific": "x-specific-personal",

@@ -12,12 +12,12 @@ from schemas.hasil_penilaian_kepatuhan import (
     HasilPenilaianKepatuhanV1,
     HasilPenilaianKepatuhanV2,
 )
-from schemas.kegiatan_pengembangan import KegiatanPengembanganV1
+from schemas.kegiatan_pengembangan import KegiatanPengembanganV1, KegiatanPengembanganV2
 from schemas.lahp import LahpV1
 from schemas.monitoring_tindak_lanjut import MonitoringTindakLanjutV1
 from schemas.permintaan_klarifikasi import PermintaanKlarifikasiV1
 from schemas.rekap_pengaduan import RekapPengaduanV1
-from schemas.standar_pelayanan import StandarPelayananV1
+from schemas.standar_pelayanan import StandarPelayananV1, StandarPelayananV2
 from schemas.tanggapan_klarifikasi import TanggapanKlarifikasiV1, TanggapanKlarifikasiV2
 
 _REGISTRY: dict[tuple[str, str], type[Schema]] = {
@@ -31,6 +31,8 @@ _REGISTRY: dict[tuple[str, str], type[Schema]] = {
     ("kegiatan_pengembangan", "1.0"): KegiatanPengembanganV1,
     ("tanggapan_klarifikasi", "1.0"): TanggapanKlarifikasiV1,
     ("tanggapan_klarifikasi", "2.0"): TanggapanKlarifikasiV2,
+    ("standar_pelayanan", "2.0"): StandarPelayananV2,
+    ("kegiatan_pengembangan", "2.0"): KegiatanPengembanganV2,
 }
 
 

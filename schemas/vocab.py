@@ -55,3 +55,70 @@ SUBSTANSI = (
 TAHAP = ("penerimaan_verifikasi", "pemeriksaan", "resolusi_monitoring")
 
 STATUS_TANGGAPAN = ("selesai", "dalam_proses", "tidak_dapat_ditindaklanjuti", "bukan_kewenangan")
+
+# -- standar_pelayanan 2.0 and kegiatan_pengembangan 2.0 -------------------------------------
+
+# Where a service standard stands: in force, under review, or revoked.
+STATUS_STANDAR = ("berlaku", "dalam_peninjauan", "dicabut")
+
+# Where a service standard is published. "sippn": the national public service information
+# system (Sistem Informasi Pelayanan Publik Nasional, UU 25/2009 Pasal 23).
+SALURAN_PUBLIKASI = (
+    "website",
+    "sippn",
+    "aplikasi",
+    "media_sosial",
+    "papan_informasi",
+    "brosur",
+    "lainnya",
+)
+# The channels that have an address: each publication there names its URL.
+SALURAN_PUBLIKASI_DARING = ("website", "sippn", "aplikasi", "media_sosial")
+
+# The groups owed special treatment and facilities (UU 25/2009 Pasal 4 huruf j and
+# Pasal 29 with its elucidation: penyandang cacat, lanjut usia, wanita hamil, anak-anak,
+# korban bencana alam and bencana sosial; UU 8/2016 says penyandang disabilitas).
+# Breast-feeding mothers are listed apart, as service standards list a lactation room.
+KELOMPOK_RENTAN = (
+    "penyandang_disabilitas",
+    "lansia",
+    "ibu_hamil",
+    "ibu_menyusui",
+    "anak",
+    "korban_bencana",
+)
+
+# Facilities for those groups that service standards and the Ombudsman's compliance
+# assessment name; "lainnya" with a description for any other.
+FASILITAS_KELOMPOK_RENTAN = (
+    "loket_prioritas",
+    "kursi_tunggu_prioritas",
+    "bidang_miring",
+    "kursi_roda",
+    "toilet_khusus",
+    "jalur_pemandu",
+    "parkir_khusus",
+    "ruang_laktasi",
+    "ruang_bermain_anak",
+    "penerjemah_bahasa_isyarat",
+    "layanan_jemput_bola",
+    "lainnya",
+)
+
+# Kinds of development activity and the MoU clause (config/agreement.toml [purposes]) each
+# serves: 5 staff competence, 6 periodic mentoring, 2 compliance and prevention of
+# maladministration. The clause follows from the kind, whichever party organises it.
+# Unconfirmed: the MoU text does not map kinds to clauses; this mapping is the agreement's
+# reading of it, kept here as data so that it can change without code.
+KLAUSUL_KEGIATAN = {
+    "pelatihan": 5,
+    "bimbingan_teknis": 5,
+    "pendampingan": 6,
+    "monitoring_evaluasi": 2,
+    "sosialisasi": 2,
+    "focus_group_discussion": 2,
+    "forum_konsultasi_publik": 2,
+}
+JENIS_KEGIATAN_PENGEMBANGAN = tuple(KLAUSUL_KEGIATAN)
+
+STATUS_KEGIATAN = ("direncanakan", "terlaksana", "dibatalkan")

@@ -98,10 +98,11 @@ _MAKERS: dict[str, dict[str, Maker]] = {
         "1.0": hasil_penilaian_kepatuhan.make,
         "2.0": hasil_penilaian_kepatuhan.make_v2,
     },
-    "standar_pelayanan": {"1.0": standar_pelayanan.make},
+    "standar_pelayanan": {"1.0": standar_pelayanan.make, "2.0": standar_pelayanan.make_v2},
     "rekap_pengaduan": {"1.0": rekap_pengaduan.make},
     "monitoring_tindak_lanjut": {"1.0": monitoring_tindak_lanjut.make},
-    "kegiatan_pengembangan": {"1.0": kegiatan_pengembangan.make},
+    "kegiatan_pengembangan": {"1.0": kegiatan_pengembangan.make,
+                              "2.0": kegiatan_pengembangan.make_v2},
 }
 
 

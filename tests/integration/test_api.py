@@ -798,8 +798,8 @@ def test_a_version_one_side_no_longer_accepts_is_refused_on_that_side(apps, pemk
 def test_a_dataset_agreed_both_ways_flows_both_ways(apps, pemkot, ombudsman):
     dataset = "kegiatan_pengembangan"
     sent = {
-        "pemkot-bekasi": sample_records(dataset, 2, seed=31),
-        "ombudsman-ri": sample_records(dataset, 3, seed=32),
+        "pemkot-bekasi": sample_records(dataset, 2, seed=31, version="1.0"),
+        "ombudsman-ri": sample_records(dataset, 3, seed=32, version="1.0"),
     }
     for app, peer in ((pemkot, ombudsman), (ombudsman, pemkot)):
         assert submit(app, sent[node(app).party_id], dataset=dataset).status_code == 202

@@ -357,7 +357,7 @@ def test_the_outbox_lists_only_sealed_batches_of_pull_flows_oldest_first(pulled)
     first = seal(pemkot, sample_records(TANGGAPAN, 2, seed=31))
     second = seal(pemkot, sample_records(TANGGAPAN, 3, seed=32))
     # A push flow's batch, to the same party: never in the outbox.
-    assert submit(pemkot, sample_records("kegiatan_pengembangan", 1, seed=33),
+    assert submit(pemkot, sample_records("kegiatan_pengembangan", 1, seed=33, version="1.0"),
                   dataset="kegiatan_pengembangan").status_code == 202
     sending.seal_pending(node(pemkot), node(pemkot).config.agreement.flow(
         "kegiatan_pengembangan", sender="pemkot-bekasi"))

@@ -71,7 +71,7 @@ def test_the_same_key_with_another_body_is_refused_and_stores_nothing(pemkot):
         assert error["path"] == "Idempotency-Key"
         assert "3275014101900001" not in answer.get_data(as_text=True)
     # Another dataset under the same key is another request too.
-    kegiatan = body(sample_records(KEGIATAN, 1, seed=2))
+    kegiatan = body(sample_records(KEGIATAN, 1, seed=2, version="1.0"))
     answer = post(pemkot, kegiatan, key, url=f"/api/v1/datasets/{KEGIATAN}/records")
     assert answer.get_json()["error"]["code"] == "idempotency_key_reused"
     assert count(pemkot, submissions) == 1

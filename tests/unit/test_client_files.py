@@ -73,7 +73,7 @@ def test_schemas_sample_writes_csv(tmp_path):
     path.write_text(done.stdout, encoding="utf-8")
     expected = json.loads(subprocess.run(run, capture_output=True, text=True, timeout=60,
                                          check=True).stdout)
-    schema = registry.schema_class("kegiatan_pengembangan", "1.0")()
+    schema = registry.schema_class("kegiatan_pengembangan", "2.0")()  # the newest, as sampled
     assert read_as_validate_does(path, schema) == expected
     both = subprocess.run([*run, "--csv", "--jsonl"], capture_output=True, text=True,
                           timeout=60, check=False)
