@@ -21,7 +21,8 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
 from schemas import registry
-from schemas._base import NIK, RegionCode, Text, region_codes
+from schemas._base import NIK, RegionCode, Text, UnitCode, region_codes
+from schemas.registers import unit_codes
 
 __all__ = ["DIALECT", "NOT_EXPRESSED", "TRIMMED", "json_schema", "schema_body"]
 
@@ -128,6 +129,8 @@ def _annotate_field(field: fields.Field[Any], prop: dict[str, Any]) -> None:
         prop["pattern"] = _NIK
     elif isinstance(field, RegionCode):
         prop["enum"] = sorted(region_codes())
+    elif isinstance(field, UnitCode):
+        prop["enum"] = sorted(unit_codes())
     if isinstance(field, fields.Nested) and isinstance(field.schema, Schema):
         _annotate(field.schema, prop)
     elif isinstance(field, fields.List) and "items" in prop:
