@@ -222,6 +222,37 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "value is not valid",
         "id": "nilai tidak sah",
     },
+    # lahp 2.0, monitoring_tindak_lanjut 2.0, penilaian_tindak_lanjut 1.0
+    "text_contains_nik": {
+        "en": "free text must not hold a NIK (16 digits)",
+        "id": "teks bebas tidak boleh memuat NIK (16 digit)",
+    },
+    "text_contains_phone": {
+        "en": "free text must not hold a phone number",
+        "id": "teks bebas tidak boleh memuat nomor telepon",
+    },
+    "text_contains_email": {
+        "en": "free text must not hold an e-mail address",
+        "id": "teks bebas tidak boleh memuat alamat email",
+    },
+    "action_id_format": {
+        "en": "an action identifier is 1 to 32 letters, digits, dots, hyphens or "
+        "underscores, starting with a letter or digit",
+        "id": "pengenal tindakan terdiri atas 1 sampai 32 huruf, angka, titik, tanda hubung "
+        "atau garis bawah, diawali huruf atau angka",
+    },
+    "duplicate_action_id": {
+        "en": "another corrective action of this report has the same identifier",
+        "id": "tindakan korektif lain dalam laporan ini memakai pengenal yang sama",
+    },
+    "stop_reason_required": {
+        "en": "a stopped examination must say why it was stopped",
+        "id": "pemeriksaan yang dihentikan harus menyebut alasan penghentiannya",
+    },
+    "stop_reason_without_stop": {
+        "en": "a reason for stopping is given only when the examination was stopped",
+        "id": "alasan penghentian hanya diisi bila pemeriksaan dihentikan",
+    },
 }
 
 

@@ -64,6 +64,14 @@ NOT_EXPRESSED: dict[str, str] = {
     "section 2.1)",
     "invalid": "an e-mail address as marshmallow's validator reads it (JSON Schema's "
     "'email' format is looser)",
+    # lahp 2.0, monitoring_tindak_lanjut 2.0, penilaian_tindak_lanjut 1.0
+    "text_contains_nik": "free text holds no NIK-shaped value (16 digits, separators allowed)",
+    "text_contains_phone": "free text holds no Indonesian phone number (+62, 62 or 0, then 8 "
+    "to 13 digits)",
+    "text_contains_email": "free text holds no e-mail address",
+    "duplicate_action_id": "each corrective action of a report has its own id_tindakan",
+    "stop_reason_required": "a stopped examination says why (alasan_penghentian)",
+    "stop_reason_without_stop": "alasan_penghentian only when the examination was stopped",
 }
 
 _MARKS = {"personal": "x-personal", "specific": "x-specific-personal",

@@ -55,3 +55,17 @@ SUBSTANSI = (
 TAHAP = ("penerimaan_verifikasi", "pemeriksaan", "resolusi_monitoring")
 
 STATUS_TANGGAPAN = ("selesai", "dalam_proses", "tidak_dapat_ditindaklanjuti", "bukan_kewenangan")
+
+# Why an examination was stopped (kesimpulan pemeriksaan_dihentikan of an LHP): the
+# grounds of UU 37/2008 Pasal 36(1) on which a report is not examined further, and the
+# reporter's withdrawal or silence. PO 58/2023 words them in its own way (unconfirmed).
+ALASAN_PENGHENTIAN = (
+    "pelapor_mencabut_laporan",
+    "pelapor_tidak_menanggapi",
+    "belum_menyampaikan_keberatan_kepada_terlapor",
+    "objek_pemeriksaan_pengadilan",
+    "dalam_proses_penyelesaian_terlapor",
+    "telah_diselesaikan_terlapor",
+    "bukan_kewenangan_ombudsman",
+    "diselesaikan_melalui_mediasi_konsiliasi",
+)

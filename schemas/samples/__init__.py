@@ -93,7 +93,7 @@ def _tanggapan(fake: Faker, rng: random.Random, i: int, today: dt.date) -> dict[
 _MAKERS: dict[str, dict[str, Maker]] = {
     "permintaan_klarifikasi": {"1.0": _permintaan},
     "tanggapan_klarifikasi": {"1.0": _tanggapan, "2.0": _tanggapan},
-    "lahp": {"1.0": lahp.make},
+    "lahp": {"1.0": lahp.make, "2.0": lahp.make_v2},
     "hasil_penilaian_kepatuhan": {"1.0": hasil_penilaian_kepatuhan.make},
     "standar_pelayanan": {"1.0": standar_pelayanan.make},
     "rekap_pengaduan": {"1.0": rekap_pengaduan.make},
