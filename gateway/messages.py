@@ -253,6 +253,34 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "a reason for stopping is given only when the examination was stopped",
         "id": "alasan penghentian hanya diisi bila pemeriksaan dihentikan",
     },
+    "deadline_required": {
+        "en": "a corrective action's follow-up must carry the deadline set in the report",
+        "id": "tindak lanjut tindakan korektif harus memuat batas waktu yang ditetapkan "
+        "dalam laporan",
+    },
+    "deadline_without_corrective_action": {
+        "en": "a recommendation's follow-up carries no deadline: its report is due 60 days "
+        "after receipt",
+        "id": "tindak lanjut rekomendasi tidak memuat batas waktu: laporannya wajib "
+        "disampaikan 60 hari sejak diterima",
+    },
+    "superior_report_required": {
+        "en": "the follow-up of a recommendation is reported by the Wali Kota, the "
+        "terlapor's superior (UU 37/2008 Pasal 38(2))",
+        "id": "tindak lanjut rekomendasi dilaporkan oleh Wali Kota sebagai atasan terlapor "
+        "(UU 37/2008 Pasal 38 ayat (2))",
+    },
+    "report_before_receipt": {
+        "en": "the report date is before the day the report or recommendation was received",
+        "id": "tanggal laporan sebelum tanggal diterimanya laporan hasil pemeriksaan atau "
+        "rekomendasi",
+    },
+    "late_flag_mismatch": {
+        "en": "terlambat does not agree with the dates: a report is late when it comes after "
+        "its deadline (a recommendation: 60 days after receipt)",
+        "id": "terlambat tidak sesuai dengan tanggalnya: laporan terlambat bila disampaikan "
+        "setelah batas waktunya (rekomendasi: 60 hari sejak diterima)",
+    },
 }
 
 

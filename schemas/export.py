@@ -72,6 +72,13 @@ NOT_EXPRESSED: dict[str, str] = {
     "duplicate_action_id": "each corrective action of a report has its own id_tindakan",
     "stop_reason_required": "a stopped examination says why (alasan_penghentian)",
     "stop_reason_without_stop": "alasan_penghentian only when the examination was stopped",
+    "deadline_required": "a corrective action's follow-up carries its deadline (batas_waktu)",
+    "deadline_without_corrective_action": "a recommendation's follow-up carries no batas_waktu",
+    "superior_report_required": "a recommendation's follow-up is reported by the Wali Kota "
+    "(UU 37/2008 Pasal 38(2))",
+    "report_before_receipt": "a follow-up report is not dated before tanggal_diterima",
+    "late_flag_mismatch": "terlambat is true exactly when the report came after batas_waktu (a "
+    "recommendation: 60 days after tanggal_diterima)",
 }
 
 _MARKS = {"personal": "x-personal", "specific": "x-specific-personal",

@@ -11,7 +11,7 @@ from marshmallow import Schema
 from schemas.hasil_penilaian_kepatuhan import HasilPenilaianKepatuhanV1
 from schemas.kegiatan_pengembangan import KegiatanPengembanganV1
 from schemas.lahp import LahpV1, LahpV2
-from schemas.monitoring_tindak_lanjut import MonitoringTindakLanjutV1
+from schemas.monitoring_tindak_lanjut import MonitoringTindakLanjutV1, MonitoringTindakLanjutV2
 from schemas.permintaan_klarifikasi import PermintaanKlarifikasiV1
 from schemas.rekap_pengaduan import RekapPengaduanV1
 from schemas.standar_pelayanan import StandarPelayananV1
@@ -28,6 +28,7 @@ _REGISTRY: dict[tuple[str, str], type[Schema]] = {
     ("tanggapan_klarifikasi", "1.0"): TanggapanKlarifikasiV1,
     ("tanggapan_klarifikasi", "2.0"): TanggapanKlarifikasiV2,
     ("lahp", "2.0"): LahpV2,
+    ("monitoring_tindak_lanjut", "2.0"): MonitoringTindakLanjutV2,
 }
 
 

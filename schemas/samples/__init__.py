@@ -97,7 +97,10 @@ _MAKERS: dict[str, dict[str, Maker]] = {
     "hasil_penilaian_kepatuhan": {"1.0": hasil_penilaian_kepatuhan.make},
     "standar_pelayanan": {"1.0": standar_pelayanan.make},
     "rekap_pengaduan": {"1.0": rekap_pengaduan.make},
-    "monitoring_tindak_lanjut": {"1.0": monitoring_tindak_lanjut.make},
+    "monitoring_tindak_lanjut": {
+        "1.0": monitoring_tindak_lanjut.make,
+        "2.0": monitoring_tindak_lanjut.make_v2,
+    },
     "kegiatan_pengembangan": {"1.0": kegiatan_pengembangan.make},
 }
 
