@@ -281,6 +281,22 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "id": "terlambat tidak sesuai dengan tanggalnya: laporan terlambat bila disampaikan "
         "setelah batas waktunya (rekomendasi: 60 hari sejak diterima)",
     },
+    "assessment_before_report": {
+        "en": "the verdict is dated before the follow-up report it assesses",
+        "id": "tanggal penilaian sebelum tanggal laporan tindak lanjut yang dinilai",
+    },
+    "assessment_reason_required": {
+        "en": "a verdict other than diterima must give its reasons",
+        "id": "penilaian selain diterima harus menyebut alasannya",
+    },
+    "response_deadline_required": {
+        "en": "a request for clarification must give a deadline for the answer",
+        "id": "permintaan klarifikasi harus menyebut batas waktu tanggapan",
+    },
+    "deadline_not_after_assessment": {
+        "en": "the deadline for the answer must fall after the verdict date",
+        "id": "batas waktu tanggapan harus setelah tanggal penilaian",
+    },
 }
 
 

@@ -79,6 +79,10 @@ NOT_EXPRESSED: dict[str, str] = {
     "report_before_receipt": "a follow-up report is not dated before tanggal_diterima",
     "late_flag_mismatch": "terlambat is true exactly when the report came after batas_waktu (a "
     "recommendation: 60 days after tanggal_diterima)",
+    "assessment_before_report": "a verdict is not dated before the follow-up report it assesses",
+    "assessment_reason_required": "a verdict other than diterima gives its reasons",
+    "response_deadline_required": "perlu_klarifikasi gives a deadline for the answer",
+    "deadline_not_after_assessment": "the deadline for the answer falls after the verdict",
 }
 
 _MARKS = {"personal": "x-personal", "specific": "x-specific-personal",

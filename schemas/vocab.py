@@ -69,3 +69,6 @@ ALASAN_PENGHENTIAN = (
     "bukan_kewenangan_ombudsman",
     "diselesaikan_melalui_mediasi_konsiliasi",
 )
+
+# The Ombudsman's verdict on a follow-up report (penilaian_tindak_lanjut).
+PENILAIAN_TINDAK_LANJUT = ("diterima", "diterima_sebagian", "ditolak", "perlu_klarifikasi")

@@ -19,6 +19,7 @@ from schemas.samples import (
     kegiatan_pengembangan,
     lahp,
     monitoring_tindak_lanjut,
+    penilaian_tindak_lanjut,
     rekap_pengaduan,
     standar_pelayanan,
 )
@@ -101,6 +102,7 @@ _MAKERS: dict[str, dict[str, Maker]] = {
         "1.0": monitoring_tindak_lanjut.make,
         "2.0": monitoring_tindak_lanjut.make_v2,
     },
+    "penilaian_tindak_lanjut": {"1.0": penilaian_tindak_lanjut.make},
     "kegiatan_pengembangan": {"1.0": kegiatan_pengembangan.make},
 }
 
