@@ -153,7 +153,8 @@ class MonitoringTindakLanjutV1(AgreedSchema):
             "dilaksanakan_sebagian"
         },
     )
-    unit_penanggung_jawab = Text(
+    # Typed as any string field: version 2.0 reads a unit code here instead.
+    unit_penanggung_jawab: fields.String = Text(
         required=True,
         max_length=200,
         metadata={"description": "the Pemkot unit responsible for the action"},
@@ -194,27 +195,21 @@ def is_late(data: dict[str, Any]) -> bool | None:
     return None if deadline is None else reported > deadline
 
 
-class MonitoringTindakLanjutV2(AgreedSchema):
+class MonitoringTindakLanjutV2(MonitoringTindakLanjutV1):
     """Version 2.0: the action by its stable identifier, unit codes, the day received, who
     reports and whether the report is late; no identifiers in free text (breaking)."""
 
-    jenis_rujukan = Choice(
-        JENIS_RUJUKAN,
-        required=True,
-        metadata={"description": "a corrective action of an LHP, or an action of a recommendation"},
-    )
+    class Meta(MonitoringTindakLanjutV1.Meta):
+        # The position of the action in a list that may change: id_tindakan instead.
+        exclude = ("urutan_tindakan",)
+
     nomor_laporan = Text(
         required=True,
         max_length=64,
         metadata={"description": "Ombudsman case number, an opaque string"},
     )
-    nomor_rujukan = Text(
-        required=True,
-        max_length=100,
-        metadata={
-            "description": "number of the LHP (nomor_lahp in lahp), or of the recommendation "
-            "(e.g. 001/RM.03.01/VIII/2023); opaque"
-        },
+    unit_penanggung_jawab = UnitCode(
+        required=True, metadata={"description": "code of the Pemkot unit responsible"}
     )
     id_tindakan = ActionId(
         required=True,
@@ -223,22 +218,11 @@ class MonitoringTindakLanjutV2(AgreedSchema):
             "action in the LHP, or the action's number in the recommendation"
         },
     )
-    tindakan = Text(
-        load_default=None,
-        max_length=2000,
-        metadata={
-            **PERSONAL,
-            "description": "the action as worded in the LHP or recommendation, for readers",
-        },
-    )
-    unit_penanggung_jawab = UnitCode(
-        required=True, metadata={"description": "code of the Pemkot unit responsible"}
-    )
     tanggal_diterima = Date(
         required=True,
         metadata={
             "description": "day Pemkot received the LHP or recommendation (a recommendation:"
-            " the day the Wali Kota received it)"
+            " the day the Wali Kota received it); tanggal_laporan is not before it"
         },
     )
     batas_waktu = Date(
@@ -248,10 +232,6 @@ class MonitoringTindakLanjutV2(AgreedSchema):
             "corrective action, absent for a recommendation (its report is due 60 days "
             "after receipt)"
         },
-    )
-    tanggal_laporan = Date(
-        required=True,
-        metadata={"description": "date of this follow-up report; not before tanggal_diterima"},
     )
     terlambat = Flag(
         required=True,
@@ -268,31 +248,6 @@ class MonitoringTindakLanjutV2(AgreedSchema):
             " head of the responsible unit"
         },
     )
-    status = Choice(
-        STATUS_TINDAK_LANJUT, required=True, metadata={"description": "how far it was carried out"}
-    )
-    uraian = Text(
-        required=True,
-        max_length=4000,
-        metadata={**PERSONAL, "description": "what has been done so far"},
-    )
-    alasan = Text(
-        load_default=None,
-        max_length=4000,
-        metadata={
-            **PERSONAL,
-            "description": "why it was not (fully) carried out; required unless dilaksanakan",
-        },
-    )
-    bukti = fields.List(
-        fields.Nested(Bukti),
-        load_default=list,
-        validate=validate.Length(max=50, error="length"),
-        metadata={
-            "description": "evidence, by digest; required (non-empty) when dilaksanakan or "
-            "dilaksanakan_sebagian"
-        },
-    )
 
     @validates("tindakan", "uraian", "alasan")
     def _no_identifiers(self, value: str | None, **_: Any) -> None:
@@ -301,6 +256,7 @@ class MonitoringTindakLanjutV2(AgreedSchema):
 
     @validates_schema(skip_on_field_errors=True)
     def _cross_field(self, data: dict[str, Any], **_: Any) -> None:
+        # Replaces the rules of 1.0 on urutan_tindakan; those on the status stay.
         errors = _status_errors(data)
         recommendation = data["jenis_rujukan"] == "rekomendasi"
         if not recommendation and data.get("batas_waktu") is None:
