@@ -358,6 +358,81 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "a follow-up plan is given only for an activity carried out (terlaksana)",
         "id": "rencana tindak lanjut hanya diisi untuk kegiatan yang terlaksana",
     },
+    # lahp 2.0, monitoring_tindak_lanjut 2.0, penilaian_tindak_lanjut 1.0
+    "text_contains_nik": {
+        "en": "free text must not hold a NIK (16 digits)",
+        "id": "teks bebas tidak boleh memuat NIK (16 digit)",
+    },
+    "text_contains_phone": {
+        "en": "free text must not hold a phone number",
+        "id": "teks bebas tidak boleh memuat nomor telepon",
+    },
+    "text_contains_email": {
+        "en": "free text must not hold an e-mail address",
+        "id": "teks bebas tidak boleh memuat alamat email",
+    },
+    "action_id_format": {
+        "en": "an action identifier is 1 to 32 letters, digits, dots, hyphens or "
+        "underscores, starting with a letter or digit",
+        "id": "pengenal tindakan terdiri atas 1 sampai 32 huruf, angka, titik, tanda hubung "
+        "atau garis bawah, diawali huruf atau angka",
+    },
+    "duplicate_action_id": {
+        "en": "another corrective action of this report has the same identifier",
+        "id": "tindakan korektif lain dalam laporan ini memakai pengenal yang sama",
+    },
+    "stop_reason_required": {
+        "en": "a stopped examination must say why it was stopped",
+        "id": "pemeriksaan yang dihentikan harus menyebut alasan penghentiannya",
+    },
+    "stop_reason_without_stop": {
+        "en": "a reason for stopping is given only when the examination was stopped",
+        "id": "alasan penghentian hanya diisi bila pemeriksaan dihentikan",
+    },
+    "deadline_required": {
+        "en": "a corrective action's follow-up must carry the deadline set in the report",
+        "id": "tindak lanjut tindakan korektif harus memuat batas waktu yang ditetapkan "
+        "dalam laporan",
+    },
+    "deadline_without_corrective_action": {
+        "en": "a recommendation's follow-up carries no deadline: its report is due 60 days "
+        "after receipt",
+        "id": "tindak lanjut rekomendasi tidak memuat batas waktu: laporannya wajib "
+        "disampaikan 60 hari sejak diterima",
+    },
+    "superior_report_required": {
+        "en": "the follow-up of a recommendation is reported by the Wali Kota, the "
+        "terlapor's superior (UU 37/2008 Pasal 38(2))",
+        "id": "tindak lanjut rekomendasi dilaporkan oleh Wali Kota sebagai atasan terlapor "
+        "(UU 37/2008 Pasal 38 ayat (2))",
+    },
+    "report_before_receipt": {
+        "en": "the report date is before the day the report or recommendation was received",
+        "id": "tanggal laporan sebelum tanggal diterimanya laporan hasil pemeriksaan atau "
+        "rekomendasi",
+    },
+    "late_flag_mismatch": {
+        "en": "terlambat does not agree with the dates: a report is late when it comes after "
+        "its deadline (a recommendation: 60 days after receipt)",
+        "id": "terlambat tidak sesuai dengan tanggalnya: laporan terlambat bila disampaikan "
+        "setelah batas waktunya (rekomendasi: 60 hari sejak diterima)",
+    },
+    "assessment_before_report": {
+        "en": "the verdict is dated before the follow-up report it assesses",
+        "id": "tanggal penilaian sebelum tanggal laporan tindak lanjut yang dinilai",
+    },
+    "assessment_reason_required": {
+        "en": "a verdict other than diterima must give its reasons",
+        "id": "penilaian selain diterima harus menyebut alasannya",
+    },
+    "response_deadline_required": {
+        "en": "a request for clarification must give a deadline for the answer",
+        "id": "permintaan klarifikasi harus menyebut batas waktu tanggapan",
+    },
+    "deadline_not_after_assessment": {
+        "en": "the deadline for the answer must fall after the verdict date",
+        "id": "batas waktu tanggapan harus setelah tanggal penilaian",
+    },
 }
 
 

@@ -98,6 +98,25 @@ NOT_EXPRESSED: dict[str, str] = {
     "cancellation_reason_without_cancellation": "a cancellation reason only with status "
     "dibatalkan",
     "follow_up_without_completion": "a follow-up plan only for an activity carried out",
+    # lahp 2.0, monitoring_tindak_lanjut 2.0, penilaian_tindak_lanjut 1.0
+    "text_contains_nik": "free text holds no NIK-shaped value (16 digits, separators allowed)",
+    "text_contains_phone": "free text holds no Indonesian phone number (+62, 62 or 0, then 8 "
+    "to 13 digits)",
+    "text_contains_email": "free text holds no e-mail address",
+    "duplicate_action_id": "each corrective action of a report has its own id_tindakan",
+    "stop_reason_required": "a stopped examination says why (alasan_penghentian)",
+    "stop_reason_without_stop": "alasan_penghentian only when the examination was stopped",
+    "deadline_required": "a corrective action's follow-up carries its deadline (batas_waktu)",
+    "deadline_without_corrective_action": "a recommendation's follow-up carries no batas_waktu",
+    "superior_report_required": "a recommendation's follow-up is reported by the Wali Kota "
+    "(UU 37/2008 Pasal 38(2))",
+    "report_before_receipt": "a follow-up report is not dated before tanggal_diterima",
+    "late_flag_mismatch": "terlambat is true exactly when the report came after batas_waktu (a "
+    "recommendation: 60 days after tanggal_diterima)",
+    "assessment_before_report": "a verdict is not dated before the follow-up report it assesses",
+    "assessment_reason_required": "a verdict other than diterima gives its reasons",
+    "response_deadline_required": "perlu_klarifikasi gives a deadline for the answer",
+    "deadline_not_after_assessment": "the deadline for the answer falls after the verdict",
 }
 
 _MARKS = {"personal": "x-personal", "specific": "x-specific-personal",

@@ -13,8 +13,9 @@ from schemas.hasil_penilaian_kepatuhan import (
     HasilPenilaianKepatuhanV2,
 )
 from schemas.kegiatan_pengembangan import KegiatanPengembanganV1, KegiatanPengembanganV2
-from schemas.lahp import LahpV1
-from schemas.monitoring_tindak_lanjut import MonitoringTindakLanjutV1
+from schemas.lahp import LahpV1, LahpV2
+from schemas.monitoring_tindak_lanjut import MonitoringTindakLanjutV1, MonitoringTindakLanjutV2
+from schemas.penilaian_tindak_lanjut import PenilaianTindakLanjutV1
 from schemas.permintaan_klarifikasi import PermintaanKlarifikasiV1
 from schemas.rekap_pengaduan import RekapPengaduanV1
 from schemas.standar_pelayanan import StandarPelayananV1, StandarPelayananV2
@@ -33,6 +34,9 @@ _REGISTRY: dict[tuple[str, str], type[Schema]] = {
     ("tanggapan_klarifikasi", "2.0"): TanggapanKlarifikasiV2,
     ("standar_pelayanan", "2.0"): StandarPelayananV2,
     ("kegiatan_pengembangan", "2.0"): KegiatanPengembanganV2,
+    ("lahp", "2.0"): LahpV2,
+    ("monitoring_tindak_lanjut", "2.0"): MonitoringTindakLanjutV2,
+    ("penilaian_tindak_lanjut", "1.0"): PenilaianTindakLanjutV1,
 }
 
 

@@ -122,3 +122,20 @@ KLAUSUL_KEGIATAN = {
 JENIS_KEGIATAN_PENGEMBANGAN = tuple(KLAUSUL_KEGIATAN)
 
 STATUS_KEGIATAN = ("direncanakan", "terlaksana", "dibatalkan")
+
+# Why an examination was stopped (kesimpulan pemeriksaan_dihentikan of an LHP): the
+# grounds of UU 37/2008 Pasal 36(1) on which a report is not examined further, and the
+# reporter's withdrawal or silence. PO 58/2023 words them in its own way (unconfirmed).
+ALASAN_PENGHENTIAN = (
+    "pelapor_mencabut_laporan",
+    "pelapor_tidak_menanggapi",
+    "belum_menyampaikan_keberatan_kepada_terlapor",
+    "objek_pemeriksaan_pengadilan",
+    "dalam_proses_penyelesaian_terlapor",
+    "telah_diselesaikan_terlapor",
+    "bukan_kewenangan_ombudsman",
+    "diselesaikan_melalui_mediasi_konsiliasi",
+)
+
+# The Ombudsman's verdict on a follow-up report (penilaian_tindak_lanjut).
+PENILAIAN_TINDAK_LANJUT = ("diterima", "diterima_sebagian", "ditolak", "perlu_klarifikasi")

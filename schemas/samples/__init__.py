@@ -19,6 +19,7 @@ from schemas.samples import (
     kegiatan_pengembangan,
     lahp,
     monitoring_tindak_lanjut,
+    penilaian_tindak_lanjut,
     rekap_pengaduan,
     standar_pelayanan,
 )
@@ -93,16 +94,22 @@ def _tanggapan(fake: Faker, rng: random.Random, i: int, today: dt.date) -> dict[
 _MAKERS: dict[str, dict[str, Maker]] = {
     "permintaan_klarifikasi": {"1.0": _permintaan},
     "tanggapan_klarifikasi": {"1.0": _tanggapan, "2.0": _tanggapan},
-    "lahp": {"1.0": lahp.make},
+    "lahp": {"1.0": lahp.make, "2.0": lahp.make_v2},
     "hasil_penilaian_kepatuhan": {
         "1.0": hasil_penilaian_kepatuhan.make,
         "2.0": hasil_penilaian_kepatuhan.make_v2,
     },
     "standar_pelayanan": {"1.0": standar_pelayanan.make, "2.0": standar_pelayanan.make_v2},
     "rekap_pengaduan": {"1.0": rekap_pengaduan.make},
-    "monitoring_tindak_lanjut": {"1.0": monitoring_tindak_lanjut.make},
-    "kegiatan_pengembangan": {"1.0": kegiatan_pengembangan.make,
-                              "2.0": kegiatan_pengembangan.make_v2},
+    "monitoring_tindak_lanjut": {
+        "1.0": monitoring_tindak_lanjut.make,
+        "2.0": monitoring_tindak_lanjut.make_v2,
+    },
+    "penilaian_tindak_lanjut": {"1.0": penilaian_tindak_lanjut.make},
+    "kegiatan_pengembangan": {
+        "1.0": kegiatan_pengembangan.make,
+        "2.0": kegiatan_pengembangan.make_v2,
+    },
 }
 
 

@@ -454,7 +454,8 @@ def test_a_party_cannot_see_or_take_another_partys_batches(deployment_factory, m
     apps = make_apps(deployment)
     pemkot, ombudsman = apps["pemkot-bekasi"], apps["ombudsman-ri"]
     theirs = seal(pemkot, sample_records(TANGGAPAN, 2, seed=41))
-    assert submit(pemkot, sample_records("lahp", 1, seed=42), dataset="lahp").status_code == 202
+    assert submit(pemkot, sample_records("lahp", 1, seed=42, version="1.0"),
+                  dataset="lahp").status_code == 202
     [depoks] = sending.seal_pending(node(pemkot),
                                      node(pemkot).config.agreement.flow("lahp",
                                                                         sender="pemkot-bekasi"))
