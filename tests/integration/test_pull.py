@@ -525,6 +525,9 @@ purpose = 1
 schedule = {{ interval_seconds = 3600 }}
 max_batch_bytes = 262144
 delivery = "pull"
+retention_days = 90
+personal_data = {{ fields = ["/ringkasan", "/tindakan_korektif/*/pihak", \
+"/tindakan_korektif/*/tindakan"], purpose = 1, legal_basis = "UU 37/2008 Pasal 37" }}
 """)
     config = deployment.config_path("pemkot-bekasi")
     config.write_text(config.read_text().replace(

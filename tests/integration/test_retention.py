@@ -77,7 +77,7 @@ def test_a_flow_without_retention_keeps_everything(kept_30_days):
 
     ombudsman = apps["ombudsman-ri"]
     # kegiatan_pengembangan carries no personal data, and its flows keep no retention.
-    records = sample_records("kegiatan_pengembangan", 2, seed=3)
+    records = sample_records("kegiatan_pengembangan", 2, seed=3, version="1.0")
     assert submit(ombudsman, records, dataset="kegiatan_pengembangan").status_code == 202
     assert sending.run(node(ombudsman), post=bridge(apps)).delivered
     moment[0] += dt.timedelta(days=3650)
