@@ -13,7 +13,7 @@ from schemas.kegiatan_pengembangan import KegiatanPengembanganV1
 from schemas.lahp import LahpV1
 from schemas.monitoring_tindak_lanjut import MonitoringTindakLanjutV1
 from schemas.permintaan_klarifikasi import PermintaanKlarifikasiV1
-from schemas.rekap_pengaduan import RekapPengaduanV1
+from schemas.rekap_pengaduan import RekapPengaduanV1, RekapPengaduanV2
 from schemas.standar_pelayanan import StandarPelayananV1
 from schemas.tanggapan_klarifikasi import TanggapanKlarifikasiV1, TanggapanKlarifikasiV2
 
@@ -23,6 +23,7 @@ _REGISTRY: dict[tuple[str, str], type[Schema]] = {
     ("hasil_penilaian_kepatuhan", "1.0"): HasilPenilaianKepatuhanV1,
     ("standar_pelayanan", "1.0"): StandarPelayananV1,
     ("rekap_pengaduan", "1.0"): RekapPengaduanV1,
+    ("rekap_pengaduan", "2.0"): RekapPengaduanV2,
     ("monitoring_tindak_lanjut", "1.0"): MonitoringTindakLanjutV1,
     ("kegiatan_pengembangan", "1.0"): KegiatanPengembanganV1,
     ("tanggapan_klarifikasi", "1.0"): TanggapanKlarifikasiV1,

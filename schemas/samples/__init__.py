@@ -96,7 +96,7 @@ _MAKERS: dict[str, dict[str, Maker]] = {
     "lahp": {"1.0": lahp.make},
     "hasil_penilaian_kepatuhan": {"1.0": hasil_penilaian_kepatuhan.make},
     "standar_pelayanan": {"1.0": standar_pelayanan.make},
-    "rekap_pengaduan": {"1.0": rekap_pengaduan.make},
+    "rekap_pengaduan": {"1.0": rekap_pengaduan.make, "2.0": rekap_pengaduan.make_v2},
     "monitoring_tindak_lanjut": {"1.0": monitoring_tindak_lanjut.make},
     "kegiatan_pengembangan": {"1.0": kegiatan_pengembangan.make},
 }

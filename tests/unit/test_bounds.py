@@ -30,11 +30,12 @@ DATASETS = [(d, v) for d in registry.dataset_names() for v in registry.versions(
 
 
 def samples(dataset: str, version: str, n: int = 6) -> list[dict[str, Any]]:
-    """Valid sample records of ``version`` (the samples are of the latest version: the
-    members an older one does not have are dropped)."""
+    """Valid sample records of ``version`` (made for that version; any member it does not
+    have is dropped)."""
     names = set(registry.schema_class(dataset, version)().load_fields)
     records = [
-        {k: v for k, v in r.items() if k in names} for r in sample_records(dataset, n, seed=7)
+        {k: v for k, v in r.items() if k in names}
+        for r in sample_records(dataset, n, seed=7, version=version)
     ]
     assert validator_for(dataset, version).errors(records) == []
     return records
