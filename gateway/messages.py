@@ -433,6 +433,42 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "the deadline for the answer must fall after the verdict date",
         "id": "batas waktu tanggapan harus setelah tanggal penilaian",
     },
+    # rekap_pengaduan 2.0: complementary suppression and the SP4N-LAPOR! follow-up counts
+    "suppressed_count_derivable": {
+        "en": "this withheld count can be worked out from the other counts of the record; "
+        "withhold more counts beside it (complementary suppression)",
+        "id": "jumlah yang disamarkan ini dapat dihitung dari jumlah lain dalam rekaman; "
+        "samarkan juga jumlah lain di sampingnya (penyamaran komplementer)",
+    },
+    "dimension_total_mismatch": {
+        "en": "the counts of this dimension cannot add up to the month's total",
+        "id": "jumlah pada dimensi ini tidak mungkin sama dengan jumlah laporan sebulan",
+    },
+    "data_date_before_period_end": {
+        "en": "the data date must fall after the month counted",
+        "id": "tanggal data harus sesudah bulan yang direkap berakhir",
+    },
+    "lapor_received_mismatch": {
+        "en": "the SP4N-LAPOR! reports received must be the sp4n_lapor channel's count, "
+        "withheld alike",
+        "id": "jumlah laporan SP4N-LAPOR! yang diterima harus sama dengan jumlah saluran "
+        "sp4n_lapor, dan disamarkan bila saluran itu disamarkan",
+    },
+    "lapor_count_exceeds_received": {
+        "en": "this count is larger than the SP4N-LAPOR! reports received",
+        "id": "jumlah ini melebihi jumlah laporan SP4N-LAPOR! yang diterima",
+    },
+    "lapor_timely_and_overdue_exceed_received": {
+        "en": "reports followed up in time and overdue reports together exceed the reports "
+        "received",
+        "id": "laporan yang ditindaklanjuti tepat waktu dan yang melewati batas waktu "
+        "bersama-sama melebihi laporan yang diterima",
+    },
+    "lapor_closed_exceeds_followed_up": {
+        "en": "more reports closed than followed up (in time or late)",
+        "id": "laporan yang selesai lebih banyak daripada yang ditindaklanjuti (tepat waktu "
+        "atau terlambat)",
+    },
 }
 
 

@@ -117,6 +117,17 @@ NOT_EXPRESSED: dict[str, str] = {
     "assessment_reason_required": "a verdict other than diterima gives its reasons",
     "response_deadline_required": "perlu_klarifikasi gives a deadline for the answer",
     "deadline_not_after_assessment": "the deadline for the answer falls after the verdict",
+    # rekap_pengaduan 2.0
+    "suppressed_count_derivable": "no withheld count can be worked out from the record "
+    "(complementary suppression, schemas.suppression)",
+    "dimension_total_mismatch": "each dimension's counts can add up to the month's total",
+    "data_date_before_period_end": "the data date falls after the month counted",
+    "lapor_received_mismatch": "SP4N-LAPOR! received is the sp4n_lapor channel's count, "
+    "withheld alike",
+    "lapor_count_exceeds_received": "no SP4N-LAPOR! follow-up count exceeds the reports received",
+    "lapor_timely_and_overdue_exceed_received": "SP4N-LAPOR! reports followed up in time and "
+    "overdue add up to at most those received",
+    "lapor_closed_exceeds_followed_up": "SP4N-LAPOR! reports closed are at most those followed up",
 }
 
 _MARKS = {"personal": "x-personal", "specific": "x-specific-personal",

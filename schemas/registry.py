@@ -17,7 +17,7 @@ from schemas.lahp import LahpV1, LahpV2
 from schemas.monitoring_tindak_lanjut import MonitoringTindakLanjutV1, MonitoringTindakLanjutV2
 from schemas.penilaian_tindak_lanjut import PenilaianTindakLanjutV1
 from schemas.permintaan_klarifikasi import PermintaanKlarifikasiV1
-from schemas.rekap_pengaduan import RekapPengaduanV1
+from schemas.rekap_pengaduan import RekapPengaduanV1, RekapPengaduanV2
 from schemas.standar_pelayanan import StandarPelayananV1, StandarPelayananV2
 from schemas.tanggapan_klarifikasi import TanggapanKlarifikasiV1, TanggapanKlarifikasiV2
 
@@ -28,6 +28,7 @@ _REGISTRY: dict[tuple[str, str], type[Schema]] = {
     ("hasil_penilaian_kepatuhan", "2.0"): HasilPenilaianKepatuhanV2,
     ("standar_pelayanan", "1.0"): StandarPelayananV1,
     ("rekap_pengaduan", "1.0"): RekapPengaduanV1,
+    ("rekap_pengaduan", "2.0"): RekapPengaduanV2,
     ("monitoring_tindak_lanjut", "1.0"): MonitoringTindakLanjutV1,
     ("kegiatan_pengembangan", "1.0"): KegiatanPengembanganV1,
     ("tanggapan_klarifikasi", "1.0"): TanggapanKlarifikasiV1,

@@ -100,7 +100,7 @@ _MAKERS: dict[str, dict[str, Maker]] = {
         "2.0": hasil_penilaian_kepatuhan.make_v2,
     },
     "standar_pelayanan": {"1.0": standar_pelayanan.make, "2.0": standar_pelayanan.make_v2},
-    "rekap_pengaduan": {"1.0": rekap_pengaduan.make},
+    "rekap_pengaduan": {"1.0": rekap_pengaduan.make, "2.0": rekap_pengaduan.make_v2},
     "monitoring_tindak_lanjut": {
         "1.0": monitoring_tindak_lanjut.make,
         "2.0": monitoring_tindak_lanjut.make_v2,

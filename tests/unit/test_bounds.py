@@ -38,7 +38,8 @@ def samples(dataset: str, version: str, n: int = 6) -> list[dict[str, Any]]:
         return records
     names = set(registry.schema_class(dataset, version)().load_fields)
     records = [
-        {k: v for k, v in r.items() if k in names} for r in sample_records(dataset, n, seed=7)
+        {k: v for k, v in r.items() if k in names}
+        for r in sample_records(dataset, n, seed=7, version=version)
     ]
     assert validator_for(dataset, version).errors(records) == []
     return records
