@@ -222,6 +222,71 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "value is not valid",
         "id": "nilai tidak sah",
     },
+    # permintaan_klarifikasi 2.0
+    "text_contains_nik": {
+        "en": "the text holds a NIK-shaped number (16 digits): remove it before sending",
+        "id": "teks memuat angka berbentuk NIK (16 digit): hapus sebelum dikirim",
+    },
+    "text_contains_phone": {
+        "en": "the text holds a phone number (+62, 62 or 0 and 8 to 13 digits): remove it "
+        "before sending",
+        "id": "teks memuat nomor telepon (+62, 62 atau 0 diikuti 8 sampai 13 digit): hapus "
+        "sebelum dikirim",
+    },
+    "text_contains_email": {
+        "en": "the text holds an e-mail address: remove it before sending",
+        "id": "teks memuat alamat e-mail: hapus sebelum dikirim",
+    },
+    "intake_not_a_report": {
+        "en": "a konsultasi non-laporan or a tembusan is not a report and leads to no "
+        "clarification request",
+        "id": "konsultasi non-laporan atau tembusan bukan laporan dan tidak menghasilkan "
+        "permintaan klarifikasi",
+    },
+    "registration_after_letter": {
+        "en": "the report cannot be registered after the letter date",
+        "id": "tanggal registrasi laporan tidak boleh setelah tanggal surat",
+    },
+    "incident_after_registration": {
+        "en": "the incident cannot be after the report's registration",
+        "id": "tanggal kejadian tidak boleh setelah tanggal registrasi laporan",
+    },
+    "incident_too_old_at_registration": {
+        "en": "the report was registered more than two years after the incident "
+        "(UU 37/2008 Pasal 24(3))",
+        "id": "laporan diregistrasi lebih dari dua tahun setelah kejadian "
+        "(UU 37/2008 Pasal 24 ayat (3))",
+    },
+    "own_motion_with_reporter": {
+        "en": "an own-motion investigation has no reporter: no reporter, consent or "
+        "identity number",
+        "id": "investigasi atas prakarsa sendiri tidak memiliki pelapor: tanpa pelapor, "
+        "persetujuan, maupun nomor identitas",
+    },
+    "own_motion_confidential": {
+        "en": "an own-motion investigation has no reporter to keep confidential: omit the "
+        "flag or send false",
+        "id": "investigasi atas prakarsa sendiri tidak memiliki pelapor yang dirahasiakan: "
+        "kosongkan penanda ini atau isi false",
+    },
+    "confidentiality_flag_required": {
+        "en": "a report must say whether the reporter's identity is kept confidential",
+        "id": "laporan harus menyatakan apakah identitas pelapor dirahasiakan",
+    },
+    "disclosure_consent_required": {
+        "en": "the reporter's name is sent only with the reporter's recorded consent to its "
+        "disclosure",
+        "id": "nama pelapor hanya dikirim bila tercatat persetujuan pelapor atas "
+        "pengungkapannya",
+    },
+    "consent_after_letter": {
+        "en": "the consent cannot be dated after the letter",
+        "id": "tanggal persetujuan tidak boleh setelah tanggal surat",
+    },
+    "identity_consent_required": {
+        "en": "an identity number is sent only with the reporter's consent",
+        "id": "nomor identitas hanya dikirim dengan persetujuan pelapor",
+    },
 }
 
 

@@ -63,6 +63,21 @@ NOT_EXPRESSED: dict[str, str] = {
     "section 2.1)",
     "invalid": "an e-mail address as marshmallow's validator reads it (JSON Schema's "
     "'email' format is looser)",
+    # permintaan_klarifikasi 2.0
+    "text_contains_nik": "free text holds no NIK-shaped number",
+    "text_contains_phone": "free text holds no phone number",
+    "text_contains_email": "free text holds no e-mail address",
+    "registration_after_letter": "the report is registered on or before the letter date",
+    "incident_after_registration": "the incident is not after the report's registration",
+    "incident_too_old_at_registration": "a report is registered at most two years after "
+    "the incident",
+    "own_motion_with_reporter": "an own-motion investigation carries no reporter, consent "
+    "or identity number",
+    "own_motion_confidential": "an own-motion investigation is not flagged confidential",
+    "confidentiality_flag_required": "a report says whether its reporter is confidential",
+    "disclosure_consent_required": "the reporter's name only with a consent to disclose it",
+    "consent_after_letter": "a consent is dated on or before the letter",
+    "identity_consent_required": "an identity number only with the reporter's consent",
 }
 
 _MARKS = {"personal": "x-personal", "specific": "x-specific-personal",

@@ -55,3 +55,22 @@ SUBSTANSI = (
 TAHAP = ("penerimaan_verifikasi", "pemeriksaan", "resolusi_monitoring")
 
 STATUS_TANGGAPAN = ("selesai", "dalam_proses", "tidak_dapat_ditindaklanjuti", "bukan_kewenangan")
+
+# permintaan_klarifikasi 2.0.
+
+# Intake types that are not reports (PO 58/2023): a consultation (konsultasi non-laporan)
+# and a copy of a complaint sent elsewhere (tembusan) lead to no clarification request.
+BUKAN_LAPORAN = ("konsultasi_non_laporan", "tembusan")
+
+# How the Ombudsman asks for the clarification.
+BENTUK_KLARIFIKASI = ("surat", "pertemuan", "kunjungan_lapangan")
+
+# The purposes for which a clarification request may carry an identity number: the reported
+# unit cannot act on the matter without it. Anything else goes without a NIK.
+TUJUAN_NOMOR_IDENTITAS = (
+    "penerbitan_dokumen_kependudukan",
+    "perbaikan_data_kependudukan",
+    "verifikasi_penerima_bantuan_sosial",
+    "verifikasi_kepesertaan_jaminan_kesehatan",
+    "penelusuran_permohonan_perizinan",
+)

@@ -19,6 +19,7 @@ from schemas.samples import (
     kegiatan_pengembangan,
     lahp,
     monitoring_tindak_lanjut,
+    permintaan_klarifikasi,
     rekap_pengaduan,
     standar_pelayanan,
 )
@@ -91,7 +92,7 @@ def _tanggapan(fake: Faker, rng: random.Random, i: int, today: dt.date) -> dict[
 
 # The makers of each dataset, by the schema version their records are valid under.
 _MAKERS: dict[str, dict[str, Maker]] = {
-    "permintaan_klarifikasi": {"1.0": _permintaan},
+    "permintaan_klarifikasi": {"1.0": _permintaan, "2.0": permintaan_klarifikasi.make},
     "tanggapan_klarifikasi": {"1.0": _tanggapan, "2.0": _tanggapan},
     "lahp": {"1.0": lahp.make},
     "hasil_penilaian_kepatuhan": {"1.0": hasil_penilaian_kepatuhan.make},

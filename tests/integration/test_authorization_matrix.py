@@ -100,7 +100,7 @@ class Case:
 
 
 def _submission(dataset: str) -> bytes:
-    records = sample_records(dataset, 1, seed=7)
+    records = sample_records(dataset, 1, seed=7, version="1.0")
     return json.dumps({"schema_version": "1.0", "records": records}).encode()
 
 
@@ -336,7 +336,8 @@ def _node(app: NodeApp) -> Any:
 def _submit(app: NodeApp, client_id: str, dataset: str, count: int, seed: int) -> str:
     answer = app.client.post(
         f"/api/v1/datasets/{dataset}/records",
-        json={"schema_version": "1.0", "records": sample_records(dataset, count, seed=seed)},
+        json={"schema_version": "1.0", "records": sample_records(dataset, count, seed=seed,
+                                                                      version="1.0")},
         headers=app.auth(client_id))
     assert answer.status_code == 202, answer.get_json()
     return str(answer.get_json()["submission_id"])

@@ -76,7 +76,7 @@ def test_a_flow_without_retention_keeps_everything(kept_30_days):
     from gateway.exchange import sending
 
     ombudsman = apps["ombudsman-ri"]
-    records = sample_records("permintaan_klarifikasi", 2, seed=3)
+    records = sample_records("permintaan_klarifikasi", 2, seed=3, version="1.0")
     assert submit(ombudsman, records, dataset="permintaan_klarifikasi").status_code == 202
     assert sending.run(node(ombudsman), post=bridge(apps)).delivered
     moment[0] += dt.timedelta(days=3650)

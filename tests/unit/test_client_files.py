@@ -19,7 +19,7 @@ from schemas.samples import sample_records
 def test_csv_is_read_by_the_nodes_json_schema_as_by_the_marshmallow_schema(
         tmp_path, dataset, version):
     schema = registry.schema_class(dataset, version)()
-    records = sample_records(dataset, 60, seed=11)
+    records = sample_records(dataset, 60, seed=11, version=version)
     path = tmp_path / "records.csv"
     path.write_text(csv_text(records, schema), encoding="utf-8")
     found = read_records(path, path.read_bytes(), "csv", schema=json_schema(dataset, version))

@@ -13,11 +13,11 @@ def codes(dataset, records):
 
 @pytest.mark.parametrize("dataset", ["permintaan_klarifikasi", "tanggapan_klarifikasi"])
 def test_samples_are_valid(dataset):
-    assert codes(dataset, sample_records(dataset, 200, seed=5)) == []
+    assert codes(dataset, sample_records(dataset, 200, seed=5, version="1.0")) == []
 
 
 def test_every_error_has_path_and_code():
-    good = sample_records("permintaan_klarifikasi", 1, seed=1)[0]
+    good = sample_records("permintaan_klarifikasi", 1, seed=1, version="1.0")[0]
     bad = dict(good, jenis_maladministrasi=["pungli"], kode_wilayah="31.71", extra=1)
     bad.pop("nomor_surat")
     assert sorted(codes("permintaan_klarifikasi", [good, bad, "text"])) == [
@@ -30,7 +30,7 @@ def test_every_error_has_path_and_code():
 
 
 def test_confidential_report_carries_no_identity():
-    record = next(r for r in sample_records("permintaan_klarifikasi", 50, seed=2)
+    record = next(r for r in sample_records("permintaan_klarifikasi", 50, seed=2, version="1.0")
                   if not r["pelapor_dirahasiakan"])
     record = dict(record, pelapor_dirahasiakan=True)
     assert codes("permintaan_klarifikasi", [record]) == [
@@ -38,7 +38,7 @@ def test_confidential_report_carries_no_identity():
 
 
 def test_deadline_after_letter():
-    record = dict(sample_records("permintaan_klarifikasi", 1, seed=3)[0])
+    record = dict(sample_records("permintaan_klarifikasi", 1, seed=3, version="1.0")[0])
     record["batas_waktu_tanggapan"] = record["tanggal_surat"]
     assert codes("permintaan_klarifikasi", [record]) == [
         ("/records/0/batas_waktu_tanggapan", "deadline_not_after_letter")]
