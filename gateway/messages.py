@@ -222,7 +222,7 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "value is not valid",
         "id": "nilai tidak sah",
     },
-    # permintaan_klarifikasi 2.0
+    # permintaan_klarifikasi 2.0 and tanggapan_klarifikasi 3.0
     "text_contains_nik": {
         "en": "the text holds a NIK-shaped number (16 digits): remove it before sending",
         "id": "teks memuat angka berbentuk NIK (16 digit): hapus sebelum dikirim",
@@ -286,6 +286,16 @@ _MESSAGES: dict[str, dict[str, str]] = {
     "identity_consent_required": {
         "en": "an identity number is sent only with the reporter's consent",
         "id": "nomor identitas hanya dikirim dengan persetujuan pelapor",
+    },
+    "job_title_not_indonesian": {
+        "en": "the position must be an Indonesian job title (jabatan), such as Kepala Dinas, "
+        "Sekretaris Dinas or Kepala Bidang Pelayanan",
+        "id": "jabatan harus berupa nama jabatan dalam bahasa Indonesia, misalnya Kepala "
+        "Dinas, Sekretaris Dinas atau Kepala Bidang Pelayanan",
+    },
+    "completion_after_answer": {
+        "en": "the completion date cannot be after the answer date",
+        "id": "tanggal selesai tidak boleh setelah tanggal tanggapan",
     },
 }
 

@@ -63,7 +63,7 @@ NOT_EXPRESSED: dict[str, str] = {
     "section 2.1)",
     "invalid": "an e-mail address as marshmallow's validator reads it (JSON Schema's "
     "'email' format is looser)",
-    # permintaan_klarifikasi 2.0
+    # permintaan_klarifikasi 2.0 and tanggapan_klarifikasi 3.0
     "text_contains_nik": "free text holds no NIK-shaped number",
     "text_contains_phone": "free text holds no phone number",
     "text_contains_email": "free text holds no e-mail address",
@@ -78,6 +78,8 @@ NOT_EXPRESSED: dict[str, str] = {
     "disclosure_consent_required": "the reporter's name only with a consent to disclose it",
     "consent_after_letter": "a consent is dated on or before the letter",
     "identity_consent_required": "an identity number only with the reporter's consent",
+    "job_title_not_indonesian": "an official's position is an Indonesian job title",
+    "completion_after_answer": "the completion date is on or before the answer date",
 }
 
 _MARKS = {"personal": "x-personal", "specific": "x-specific-personal",

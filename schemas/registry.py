@@ -15,7 +15,11 @@ from schemas.monitoring_tindak_lanjut import MonitoringTindakLanjutV1
 from schemas.permintaan_klarifikasi import PermintaanKlarifikasiV1, PermintaanKlarifikasiV2
 from schemas.rekap_pengaduan import RekapPengaduanV1
 from schemas.standar_pelayanan import StandarPelayananV1
-from schemas.tanggapan_klarifikasi import TanggapanKlarifikasiV1, TanggapanKlarifikasiV2
+from schemas.tanggapan_klarifikasi import (
+    TanggapanKlarifikasiV1,
+    TanggapanKlarifikasiV2,
+    TanggapanKlarifikasiV3,
+)
 
 _REGISTRY: dict[tuple[str, str], type[Schema]] = {
     ("permintaan_klarifikasi", "1.0"): PermintaanKlarifikasiV1,
@@ -28,6 +32,7 @@ _REGISTRY: dict[tuple[str, str], type[Schema]] = {
     ("tanggapan_klarifikasi", "1.0"): TanggapanKlarifikasiV1,
     ("tanggapan_klarifikasi", "2.0"): TanggapanKlarifikasiV2,
     ("permintaan_klarifikasi", "2.0"): PermintaanKlarifikasiV2,
+    ("tanggapan_klarifikasi", "3.0"): TanggapanKlarifikasiV3,
 }
 
 

@@ -22,6 +22,7 @@ from schemas.samples import (
     permintaan_klarifikasi,
     rekap_pengaduan,
     standar_pelayanan,
+    tanggapan_klarifikasi,
 )
 from schemas.samples._common import ANSWERS, COMPLAINTS, ROMAN, UNITS, Maker, nik
 
@@ -93,7 +94,11 @@ def _tanggapan(fake: Faker, rng: random.Random, i: int, today: dt.date) -> dict[
 # The makers of each dataset, by the schema version their records are valid under.
 _MAKERS: dict[str, dict[str, Maker]] = {
     "permintaan_klarifikasi": {"1.0": _permintaan, "2.0": permintaan_klarifikasi.make},
-    "tanggapan_klarifikasi": {"1.0": _tanggapan, "2.0": _tanggapan},
+    "tanggapan_klarifikasi": {
+        "1.0": _tanggapan,
+        "2.0": _tanggapan,
+        "3.0": tanggapan_klarifikasi.make,
+    },
     "lahp": {"1.0": lahp.make},
     "hasil_penilaian_kepatuhan": {"1.0": hasil_penilaian_kepatuhan.make},
     "standar_pelayanan": {"1.0": standar_pelayanan.make},

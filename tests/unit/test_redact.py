@@ -15,7 +15,7 @@ def test_personal_values_are_replaced_and_the_rest_kept():
 
 
 def test_nested_lists_unknown_members_and_odd_shapes():
-    record = sample_records("tanggapan_klarifikasi", 1, seed=2)[0]
+    record = sample_records("tanggapan_klarifikasi", 1, seed=2, version="1.0")[0]
     record = dict(record, catatan_lain="Budi, 0812-3456-7890",
                   bukti=[{"nama_berkas": "a.pdf", "sha256": "0" * 64, "nik": "3275..."}])
     out = redact_record("tanggapan_klarifikasi", "1.0", record)

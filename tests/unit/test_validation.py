@@ -65,19 +65,20 @@ def test_nik_accepts_women_day_plus_40():
 def test_check_raises_with_all_errors():
     with pytest.raises(SchemaViolation, match="2 of 3 records") as info:
         validator_for("tanggapan_klarifikasi", "1.0").check(
-            [sample_records("tanggapan_klarifikasi", 1)[0], {}, {"status": "x"}])
+            [sample_records("tanggapan_klarifikasi", 1, version="1.0")[0], {}, {"status": "x"}])
     assert {e.path.split("/")[2] for e in info.value.errors} == {"1", "2"}
 
 
 def test_unknown_dataset_and_version():
     with pytest.raises(UnknownDataset):
         validator_for("nope", "1.0")
-    with pytest.raises(UnknownSchemaVersion, match=r"known: \['1.0', '2.0'\]"):
+    with pytest.raises(UnknownSchemaVersion, match=r"known: \['1.0', '2.0', '3.0'\]"):
         validator_for("tanggapan_klarifikasi", "9.9")
 
 
 def test_an_evidence_digest_is_exactly_64_hex_digits():
-    record = dict(sample_records("tanggapan_klarifikasi", 1, seed=3)[0], status="selesai")
+    record = dict(sample_records("tanggapan_klarifikasi", 1, seed=3, version="1.0")[0],
+                  status="selesai")
     for digest, ok in (("a" * 64, True), ("a" * 64 + "\n", False), ("A" * 64, False)):
         record["bukti"] = [{"nama_berkas": "b.pdf", "sha256": digest}]
         errors = validator_for("tanggapan_klarifikasi", "1.0").errors([record])
