@@ -469,6 +469,67 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "id": "laporan yang selesai lebih banyak daripada yang ditindaklanjuti (tepat waktu "
         "atau terlambat)",
     },
+    # permintaan_klarifikasi 2.0 and tanggapan_klarifikasi 3.0
+    "intake_not_a_report": {
+        "en": "a konsultasi non-laporan or a tembusan is not a report and leads to no "
+        "clarification request",
+        "id": "konsultasi non-laporan atau tembusan bukan laporan dan tidak menghasilkan "
+        "permintaan klarifikasi",
+    },
+    "registration_after_letter": {
+        "en": "the report cannot be registered after the letter date",
+        "id": "tanggal registrasi laporan tidak boleh setelah tanggal surat",
+    },
+    "incident_after_registration": {
+        "en": "the incident cannot be after the report's registration",
+        "id": "tanggal kejadian tidak boleh setelah tanggal registrasi laporan",
+    },
+    "incident_too_old_at_registration": {
+        "en": "the report was registered more than two years after the incident "
+        "(UU 37/2008 Pasal 24(3))",
+        "id": "laporan diregistrasi lebih dari dua tahun setelah kejadian "
+        "(UU 37/2008 Pasal 24 ayat (3))",
+    },
+    "own_motion_with_reporter": {
+        "en": "an own-motion investigation has no reporter: no reporter, consent or "
+        "identity number",
+        "id": "investigasi atas prakarsa sendiri tidak memiliki pelapor: tanpa pelapor, "
+        "persetujuan, maupun nomor identitas",
+    },
+    "own_motion_confidential": {
+        "en": "an own-motion investigation has no reporter to keep confidential: omit the "
+        "flag or send false",
+        "id": "investigasi atas prakarsa sendiri tidak memiliki pelapor yang dirahasiakan: "
+        "kosongkan penanda ini atau isi false",
+    },
+    "confidentiality_flag_required": {
+        "en": "a report must say whether the reporter's identity is kept confidential",
+        "id": "laporan harus menyatakan apakah identitas pelapor dirahasiakan",
+    },
+    "disclosure_consent_required": {
+        "en": "the reporter's name is sent only with the reporter's recorded consent to its "
+        "disclosure",
+        "id": "nama pelapor hanya dikirim bila tercatat persetujuan pelapor atas "
+        "pengungkapannya",
+    },
+    "consent_after_letter": {
+        "en": "the consent cannot be dated after the letter",
+        "id": "tanggal persetujuan tidak boleh setelah tanggal surat",
+    },
+    "identity_consent_required": {
+        "en": "an identity number is sent only with the reporter's consent",
+        "id": "nomor identitas hanya dikirim dengan persetujuan pelapor",
+    },
+    "job_title_not_indonesian": {
+        "en": "the position must be an Indonesian job title (jabatan), such as Kepala Dinas, "
+        "Sekretaris Dinas or Kepala Bidang Pelayanan",
+        "id": "jabatan harus berupa nama jabatan dalam bahasa Indonesia, misalnya Kepala "
+        "Dinas, Sekretaris Dinas atau Kepala Bidang Pelayanan",
+    },
+    "completion_after_answer": {
+        "en": "the completion date cannot be after the answer date",
+        "id": "tanggal selesai tidak boleh setelah tanggal tanggapan",
+    },
 }
 
 

@@ -266,44 +266,6 @@ def check_nik(value: str) -> None:
         raise ValidationError("nik_sequence")
 
 
-# Identifier-shaped values in free text (UU 27/2022: exchange only what the purpose needs).
-# A NIK: 16 digits, spaces, dots or dashes allowed between them. A phone number: +62, 62
-# or 0, then 8 to 13 digits (the first two together, so that a date such as 08-11-2026 is
-# not one; the area code may stand in brackets), spaces, dots or dashes allowed. An e-mail
-# address. None is part of a longer run of digits, and an amount in rupiah is not a phone.
-_IDENTIFIERS = (
-    (
-        "text_contains_email",
-        re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
-    ),
-    (
-        "text_contains_nik",
-        re.compile(r"(?<![0-9])(?<![0-9][ .-])[0-9](?:[ .-]?[0-9]){15}(?![ .-]?[0-9])"),
-    ),
-    (
-        "text_contains_phone",
-        re.compile(
-            r"(?<![0-9])(?<![0-9][ .-])(?<!Rp)(?<!Rp )(?<!Rp\.)(?<!Rp\. )"
-            r"(?:(?:\+62|62)[ .-]?|\(?0)[0-9]{2}(?:(?:\) ?|[ .-])?[0-9]){6,11}(?![ .-]?[0-9])"
-        ),
-    ),
-)
-
-
-def check_no_identifiers(value: str) -> None:
-    """Refuse free text that holds an e-mail address, a NIK or a phone number (codes
-    ``text_contains_email``, ``text_contains_nik``, ``text_contains_phone``): a record's
-    text names no one's contact or identity number. Each match is blanked out before the
-    next kind is looked for, so that one value is reported once."""
-    found = []
-    for code, pattern in _IDENTIFIERS:
-        value, hits = pattern.subn(" ", value)
-        if hits:
-            found.append(code)
-    if found:
-        raise ValidationError(found)
-
-
 class NIK(fields.String):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(validate=check_nik, metadata={**PERSONAL, "confidential": True}, **kwargs)
@@ -366,7 +328,6 @@ __all__ = [
     "Text",
     "UnitCode",
     "check_nik",
-    "check_no_identifiers",
     "check_unit",
     "describe",
     "is_unicode",

@@ -128,6 +128,20 @@ NOT_EXPRESSED: dict[str, str] = {
     "lapor_timely_and_overdue_exceed_received": "SP4N-LAPOR! reports followed up in time and "
     "overdue add up to at most those received",
     "lapor_closed_exceeds_followed_up": "SP4N-LAPOR! reports closed are at most those followed up",
+    # permintaan_klarifikasi 2.0 and tanggapan_klarifikasi 3.0
+    "registration_after_letter": "the report is registered on or before the letter date",
+    "incident_after_registration": "the incident is not after the report's registration",
+    "incident_too_old_at_registration": "a report is registered at most two years after "
+    "the incident",
+    "own_motion_with_reporter": "an own-motion investigation carries no reporter, consent "
+    "or identity number",
+    "own_motion_confidential": "an own-motion investigation is not flagged confidential",
+    "confidentiality_flag_required": "a report says whether its reporter is confidential",
+    "disclosure_consent_required": "the reporter's name only with a consent to disclose it",
+    "consent_after_letter": "a consent is dated on or before the letter",
+    "identity_consent_required": "an identity number only with the reporter's consent",
+    "job_title_not_indonesian": "an official's position is an Indonesian job title",
+    "completion_after_answer": "the completion date is on or before the answer date",
 }
 
 _MARKS = {"personal": "x-personal", "specific": "x-specific-personal",

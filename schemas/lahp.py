@@ -49,8 +49,8 @@ from schemas._base import (
     Date,
     Text,
     UnitCode,
-    check_no_identifiers,
 )
+from schemas._redacted_text import check_no_identifiers
 
 __all__ = [
     "ACTION_ID_PATTERN",

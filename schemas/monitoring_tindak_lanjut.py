@@ -37,7 +37,8 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates, validates_schema
 
-from schemas._base import PERSONAL, AgreedSchema, Choice, Date, Text, UnitCode, check_no_identifiers
+from schemas._base import PERSONAL, AgreedSchema, Choice, Date, Text, UnitCode
+from schemas._redacted_text import check_no_identifiers
 from schemas.lahp import ActionId, Flag
 
 __all__ = [

@@ -23,7 +23,8 @@ from typing import Any
 from marshmallow import ValidationError, validates, validates_schema
 
 from schemas import vocab
-from schemas._base import PERSONAL, AgreedSchema, Choice, Date, Text, UnitCode, check_no_identifiers
+from schemas._base import PERSONAL, AgreedSchema, Choice, Date, Text, UnitCode
+from schemas._redacted_text import check_no_identifiers
 from schemas.lahp import ActionId
 from schemas.monitoring_tindak_lanjut import JENIS_RUJUKAN
 

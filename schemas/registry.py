@@ -16,10 +16,14 @@ from schemas.kegiatan_pengembangan import KegiatanPengembanganV1, KegiatanPengem
 from schemas.lahp import LahpV1, LahpV2
 from schemas.monitoring_tindak_lanjut import MonitoringTindakLanjutV1, MonitoringTindakLanjutV2
 from schemas.penilaian_tindak_lanjut import PenilaianTindakLanjutV1
-from schemas.permintaan_klarifikasi import PermintaanKlarifikasiV1
+from schemas.permintaan_klarifikasi import PermintaanKlarifikasiV1, PermintaanKlarifikasiV2
 from schemas.rekap_pengaduan import RekapPengaduanV1, RekapPengaduanV2
 from schemas.standar_pelayanan import StandarPelayananV1, StandarPelayananV2
-from schemas.tanggapan_klarifikasi import TanggapanKlarifikasiV1, TanggapanKlarifikasiV2
+from schemas.tanggapan_klarifikasi import (
+    TanggapanKlarifikasiV1,
+    TanggapanKlarifikasiV2,
+    TanggapanKlarifikasiV3,
+)
 
 _REGISTRY: dict[tuple[str, str], type[Schema]] = {
     ("permintaan_klarifikasi", "1.0"): PermintaanKlarifikasiV1,
@@ -38,6 +42,8 @@ _REGISTRY: dict[tuple[str, str], type[Schema]] = {
     ("lahp", "2.0"): LahpV2,
     ("monitoring_tindak_lanjut", "2.0"): MonitoringTindakLanjutV2,
     ("penilaian_tindak_lanjut", "1.0"): PenilaianTindakLanjutV1,
+    ("permintaan_klarifikasi", "2.0"): PermintaanKlarifikasiV2,
+    ("tanggapan_klarifikasi", "3.0"): TanggapanKlarifikasiV3,
 }
 
 

@@ -139,3 +139,42 @@ ALASAN_PENGHENTIAN = (
 
 # The Ombudsman's verdict on a follow-up report (penilaian_tindak_lanjut).
 PENILAIAN_TINDAK_LANJUT = ("diterima", "diterima_sebagian", "ditolak", "perlu_klarifikasi")
+
+# permintaan_klarifikasi 2.0 and tanggapan_klarifikasi 3.0.
+
+# Intake types that are not reports (PO 58/2023): a consultation (konsultasi non-laporan)
+# and a copy of a complaint sent elsewhere (tembusan) lead to no clarification request.
+BUKAN_LAPORAN = ("konsultasi_non_laporan", "tembusan")
+
+# How the Ombudsman asks for the clarification.
+BENTUK_KLARIFIKASI = ("surat", "pertemuan", "kunjungan_lapangan")
+
+# The purposes for which a clarification request may carry an identity number: the reported
+# unit cannot act on the matter without it. Anything else goes without a NIK.
+TUJUAN_NOMOR_IDENTITAS = (
+    "penerbitan_dokumen_kependudukan",
+    "perbaikan_data_kependudukan",
+    "verifikasi_penerima_bantuan_sosial",
+    "verifikasi_kepesertaan_jaminan_kesehatan",
+    "penelusuran_permohonan_perizinan",
+)
+
+# The words an Indonesian job title (jabatan) of a Pemkot official starts with, lower case:
+# structural posts, functional posts and their usual abbreviations. An acting official's
+# prefix (Plt., Plh., Pj., Pjs.) may come first.
+AWALAN_JABATAN = (
+    # structural posts
+    "wali", "wakil", "sekretaris", "asisten", "staf", "kepala", "inspektur", "direktur",
+    "camat", "lurah", "ketua", "koordinator", "subkoordinator", "pejabat", "bendahara",
+    # usual abbreviations
+    "sekda", "sekdis", "sekban", "sekcam", "seklur", "kadis", "kaban", "kabid", "kabag",
+    "kasi", "kasie", "kasubag", "kasubbag", "kasubbid", "kapus", "kasat", "kalak", "irban",
+    "ppid",
+    # functional posts
+    "analis", "pranata", "penata", "pengelola", "pengadministrasi", "pelaksana", "petugas",
+    "operator", "auditor", "pengawas", "perencana", "arsiparis", "pustakawan", "statistisi",
+    "widyaiswara", "penyuluh", "dokter", "perawat", "bidan", "apoteker", "sanitarian",
+    "epidemiolog", "nutrisionis", "guru", "penilik", "pamong", "polisi", "penyidik",
+    "verifikator", "mediator", "pengantar", "instruktur", "juru", "teknisi", "penguji",
+    "asesor", "penilai", "pekerja", "tenaga", "fungsional",
+)

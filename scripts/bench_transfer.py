@@ -76,7 +76,7 @@ _POOL: list[dict[str, Any]] = []
 
 def _pool() -> list[dict[str, Any]]:
     if not _POOL:
-        _POOL.extend(sample_records(DATASET, 5000, seed=2021))
+        _POOL.extend(sample_records(DATASET, 5000, seed=2021, version="1.0"))
     return _POOL
 
 

@@ -27,6 +27,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ from joserfc.jwk import KeySet
 from gateway.crypto.atrest import STORAGE_KEY_FILE
 from gateway.node.config import load_node_config
 from gateway.ops.process import NodeProcess, free_port
-from schemas.samples import sample_records
+from schemas.samples import sample_records, sample_versions
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_PASSPHRASE = "demo-only-passphrase-do-not-use-in-production"  # noqa: S105
@@ -59,14 +60,24 @@ CONFIG = ROOT / "config"
 VAR = ROOT / "var" / "demo"
 
 
+def schema_version(dataset: str) -> str:
+    """The newest schema version of ``dataset`` that the agreement accepts and that
+    samples can be made for: what the demo posts."""
+    agreement = tomllib.loads((CONFIG / "agreement.toml").read_text(encoding="utf-8"))
+    agreed = next(d["schema_versions"] for d in agreement["datasets"] if d["name"] == dataset)
+    return [v for v in sample_versions(dataset) if v in agreed][-1]
+
+
 def records_of(party: str) -> list[dict[str, Any]]:
     """The sample records ``party``'s system posts (fixed seed: the same every run)."""
-    return sample_records(SENDS[party], RECORDS_PER_SIDE, seed=2021)
+    dataset = SENDS[party]
+    return sample_records(dataset, RECORDS_PER_SIDE, seed=2021, version=schema_version(dataset))
 
 
 def invalid_record() -> dict[str, Any]:
     """The record Pemkot's system posts to show a refusal: a bad status, no case number."""
-    bad = sample_records("tanggapan_klarifikasi", 1, seed=7)[0]
+    dataset = "tanggapan_klarifikasi"
+    bad = sample_records(dataset, 1, seed=7, version=schema_version(dataset))[0]
     bad["status"] = "sudah"
     bad.pop("nomor_laporan")
     return bad
@@ -136,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
 def post(node: NodeProcess, party: str, dataset: str, records: list[Any]) -> requests.Response:
     return requests.post(
         f"{node.base_url}/api/v1/datasets/{dataset}/records",
-        json={"schema_version": "1.0", "records": records},
+        json={"schema_version": schema_version(dataset), "records": records},
         headers={"Authorization": f"Bearer {TOKENS[party]}"}, timeout=30,
     )
 

@@ -20,8 +20,10 @@ from schemas.samples import (
     lahp,
     monitoring_tindak_lanjut,
     penilaian_tindak_lanjut,
+    permintaan_klarifikasi,
     rekap_pengaduan,
     standar_pelayanan,
+    tanggapan_klarifikasi,
 )
 from schemas.samples._common import ANSWERS, COMPLAINTS, ROMAN, UNITS, Maker, nik
 
@@ -92,8 +94,12 @@ def _tanggapan(fake: Faker, rng: random.Random, i: int, today: dt.date) -> dict[
 
 # The makers of each dataset, by the schema version their records are valid under.
 _MAKERS: dict[str, dict[str, Maker]] = {
-    "permintaan_klarifikasi": {"1.0": _permintaan},
-    "tanggapan_klarifikasi": {"1.0": _tanggapan, "2.0": _tanggapan},
+    "permintaan_klarifikasi": {"1.0": _permintaan, "2.0": permintaan_klarifikasi.make},
+    "tanggapan_klarifikasi": {
+        "1.0": _tanggapan,
+        "2.0": _tanggapan,
+        "3.0": tanggapan_klarifikasi.make,
+    },
     "lahp": {"1.0": lahp.make, "2.0": lahp.make_v2},
     "hasil_penilaian_kepatuhan": {
         "1.0": hasil_penilaian_kepatuhan.make,

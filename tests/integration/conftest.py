@@ -89,7 +89,8 @@ def exchanged(running):
     for party, dataset in SENDS.items():
         answer = requests.post(
             f"{nodes[party].base_url}/api/v1/datasets/{dataset}/records",
-            json={"schema_version": "1.0", "records": sample_records(dataset, 5, seed=3)},
+            json={"schema_version": "1.0",
+                  "records": sample_records(dataset, 5, seed=3, version="1.0")},
             headers={"Authorization": f"Bearer {TOKENS[party][SUBMITTERS[party]]}"},
             timeout=10)
         assert answer.status_code == 202, answer.text

@@ -52,10 +52,14 @@ def leaked(data, secrets):
 
 
 def personal_data(batches):
-    """The personal values of ``(dataset, records)`` pairs; NIKs, names and phones among them."""
-    secrets = set().union(*(sensitive_values(dataset, records) for dataset, records in batches))
+    """The personal values of ``(dataset, version, records)``: NIKs and names among them,
+    and phone numbers where the version has them (permintaan_klarifikasi 2.0 has none)."""
+    secrets = set().union(*(sensitive_values(dataset, records, version)
+                            for dataset, version, records in batches))
     assert any(s.isdigit() and len(s) == 16 for s in secrets)  # NIKs
-    assert any(s.startswith("+628") for s in secrets)  # phone numbers
+    phones = any(r.get("pelapor", {}).get("telepon") for _, _, records in batches
+                 for r in records)  # fmt: skip
+    assert any(s.startswith("+628") for s in secrets) == phones  # phone numbers
     assert any(" " in s and s.replace(" ", "").isalpha() for s in secrets)  # names
     return secrets
 
@@ -90,10 +94,10 @@ def test_no_table_of_either_node_holds_personal_data_in_clear(deployment_factory
     deployment = deployment_factory(max_chunk_bytes=4096)  # chunks, and a transfer left half-way
     apps = make_apps(deployment)
     pemkot, ombudsman = apps["pemkot-bekasi"], apps["ombudsman-ri"]
-    sent = [r for r in sample_records(PERMINTAAN, 80, seed=11) if r.get("pelapor")]
+    sent = [r for r in sample_records(PERMINTAAN, 80, seed=11, version="1.0") if r.get("pelapor")]
     whole, halfway = sent[:15], sent[15:30]
-    delivered = personal_data([(PERMINTAAN, whole)])
-    secrets = delivered | personal_data([(PERMINTAAN, halfway)])
+    delivered = personal_data([(PERMINTAAN, "1.0", whole)])
+    secrets = delivered | personal_data([(PERMINTAAN, "1.0", halfway)])
 
     assert submit(ombudsman, whole, dataset=PERMINTAAN).status_code == 202
     [batch_id] = sending.run(node(ombudsman), post=bridge(apps)).delivered
@@ -144,9 +148,10 @@ def test_a_demo_run_leaves_no_personal_data_in_clear_in_any_file(tmp_path):
     the receiving institution's systems (they pull them over the API), so there is no
     intended inbox to spare."""
     demo = _demo()
-    secrets = personal_data([*((dataset, demo.records_of(party))
+    secrets = personal_data([*((dataset, demo.schema_version(dataset), demo.records_of(party))
                                for party, dataset in demo.SENDS.items()),
-                             ("tanggapan_klarifikasi", [demo.invalid_record()])])
+                             ("tanggapan_klarifikasi", demo.schema_version("tanggapan_klarifikasi"),
+                              [demo.invalid_record()])])
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "demo.py"), "--dir",
                            str(tmp_path)], env=env, capture_output=True, text=True,

@@ -20,7 +20,7 @@ def bearer(token):
 
 
 def status_with(app, token, dataset=TANGGAPAN):
-    return submit(app, sample_records(dataset, 1), dataset=dataset,
+    return submit(app, sample_records(dataset, 1, version="1.0"), dataset=dataset,
                   headers=bearer(token)).status_code
 
 

@@ -58,7 +58,7 @@ def test_gateway_envelope_open_reads_what_jwcrypto_seals(deployment):
 
     import rfc8785
 
-    records = sample_records("permintaan_klarifikasi", 2, seed=12)
+    records = sample_records("permintaan_klarifikasi", 2, seed=12, version="1.0")
     signer = private_jwk(deployment.root / "keys/ombudsman-ri/signing.pem")
     receiver_jwks = (deployment.root / "keys/pemkot-bekasi/jwks.json").read_text()
     enc_kid = json.loads(receiver_jwks)["keys"][1]["kid"]

@@ -68,7 +68,7 @@ def test_a_batch_goes_each_way_over_mutual_tls(mtls):
     deployment, nodes, clients, _ = mtls
     sent = {}
     for party, dataset in SENDS.items():
-        sent[party] = sample_records(dataset, 12, seed=len(party))
+        sent[party] = sample_records(dataset, 12, seed=len(party), version="1.0")
         answer = requests.post(
             f"{nodes[party].base_url}/api/v1/datasets/{dataset}/records",
             json={"schema_version": "1.0", "records": sent[party]},

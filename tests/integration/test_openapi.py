@@ -187,7 +187,8 @@ class FuzzNode:
 def _submit(app: NodeApp, client_id: str, dataset: str, count: int, seed: int) -> None:
     answer = app.client.post(
         f"/api/v1/datasets/{dataset}/records",
-        json={"schema_version": "1.0", "records": sample_records(dataset, count, seed=seed)},
+        json={"schema_version": "1.0", "records": sample_records(dataset, count, seed=seed,
+                                                                      version="1.0")},
         headers=app.auth(client_id),
     )
     assert answer.status_code == 202, answer.get_json()

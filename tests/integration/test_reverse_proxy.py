@@ -152,7 +152,8 @@ def test_a_node_behind_nginx_exchanges_both_ways(nodes, proxy):
     for party, (dataset, base, client) in sends.items():
         answer = requests.post(
             f"{base}/api/v1/datasets/{dataset}/records",
-            json={"schema_version": "1.0", "records": sample_records(dataset, 5, seed=3)},
+            json={"schema_version": "1.0",
+                  "records": sample_records(dataset, 5, seed=3, version="1.0")},
             headers={"Authorization": f"Bearer {TOKENS[party][client]}"}, timeout=10)
         assert answer.status_code == 202, answer.text
 

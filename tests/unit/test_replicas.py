@@ -45,7 +45,7 @@ def test_two_replicas_sealing_at_once_claim_every_record_once(postgres_url, depl
     replicas = [Node.from_config(config) for _ in range(2)]
     try:
         client = next(c for c in config.clients if c.id == "simpel")
-        records = sample_records("permintaan_klarifikasi", 40, seed=5)
+        records = sample_records("permintaan_klarifikasi", 40, seed=5, version="1.0")
         for start in range(0, 40, 10):
             intake.submit(replicas[0], client, "permintaan_klarifikasi",
                           {"schema_version": "1.0", "records": records[start:start + 10]})

@@ -13,11 +13,11 @@ def codes(dataset, records):
 
 @pytest.mark.parametrize("dataset", ["permintaan_klarifikasi", "tanggapan_klarifikasi"])
 def test_samples_are_valid(dataset):
-    assert codes(dataset, sample_records(dataset, 200, seed=5)) == []
+    assert codes(dataset, sample_records(dataset, 200, seed=5, version="1.0")) == []
 
 
 def test_every_error_has_path_and_code():
-    good = sample_records("permintaan_klarifikasi", 1, seed=1)[0]
+    good = sample_records("permintaan_klarifikasi", 1, seed=1, version="1.0")[0]
     bad = dict(good, jenis_maladministrasi=["pungli"], kode_wilayah="31.71", extra=1)
     bad.pop("nomor_surat")
     assert sorted(codes("permintaan_klarifikasi", [good, bad, "text"])) == [
@@ -30,7 +30,7 @@ def test_every_error_has_path_and_code():
 
 
 def test_confidential_report_carries_no_identity():
-    record = next(r for r in sample_records("permintaan_klarifikasi", 50, seed=2)
+    record = next(r for r in sample_records("permintaan_klarifikasi", 50, seed=2, version="1.0")
                   if not r["pelapor_dirahasiakan"])
     record = dict(record, pelapor_dirahasiakan=True)
     assert codes("permintaan_klarifikasi", [record]) == [
@@ -38,7 +38,7 @@ def test_confidential_report_carries_no_identity():
 
 
 def test_deadline_after_letter():
-    record = dict(sample_records("permintaan_klarifikasi", 1, seed=3)[0])
+    record = dict(sample_records("permintaan_klarifikasi", 1, seed=3, version="1.0")[0])
     record["batas_waktu_tanggapan"] = record["tanggal_surat"]
     assert codes("permintaan_klarifikasi", [record]) == [
         ("/records/0/batas_waktu_tanggapan", "deadline_not_after_letter")]
@@ -65,19 +65,20 @@ def test_nik_accepts_women_day_plus_40():
 def test_check_raises_with_all_errors():
     with pytest.raises(SchemaViolation, match="2 of 3 records") as info:
         validator_for("tanggapan_klarifikasi", "1.0").check(
-            [sample_records("tanggapan_klarifikasi", 1)[0], {}, {"status": "x"}])
+            [sample_records("tanggapan_klarifikasi", 1, version="1.0")[0], {}, {"status": "x"}])
     assert {e.path.split("/")[2] for e in info.value.errors} == {"1", "2"}
 
 
 def test_unknown_dataset_and_version():
     with pytest.raises(UnknownDataset):
         validator_for("nope", "1.0")
-    with pytest.raises(UnknownSchemaVersion, match=r"known: \['1.0', '2.0'\]"):
+    with pytest.raises(UnknownSchemaVersion, match=r"known: \['1.0', '2.0', '3.0'\]"):
         validator_for("tanggapan_klarifikasi", "9.9")
 
 
 def test_an_evidence_digest_is_exactly_64_hex_digits():
-    record = dict(sample_records("tanggapan_klarifikasi", 1, seed=3)[0], status="selesai")
+    record = dict(sample_records("tanggapan_klarifikasi", 1, seed=3, version="1.0")[0],
+                  status="selesai")
     for digest, ok in (("a" * 64, True), ("a" * 64 + "\n", False), ("A" * 64, False)):
         record["bukti"] = [{"nama_berkas": "b.pdf", "sha256": digest}]
         errors = validator_for("tanggapan_klarifikasi", "1.0").errors([record])
