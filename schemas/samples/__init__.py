@@ -87,7 +87,10 @@ def _tanggapan(fake: Faker, rng: random.Random, i: int, today: dt.date) -> dict[
         "status": status,
         "penjelasan": " ".join(rng.sample(ANSWERS, k=2)),
         "unit_penanggung_jawab": rng.choice(UNITS),
-        "pejabat_penanggung_jawab": {"nama": fake.name(), "jabatan": fake.job()},
+        "pejabat_penanggung_jawab": {
+            "nama": fake.name(),
+            "jabatan": rng.choice(tanggapan_klarifikasi.JABATAN["dinas"]),
+        },
         "bukti": evidence,
     }
 

@@ -148,7 +148,7 @@ def make(fake: Faker, rng: random.Random, i: int, today: dt.date) -> dict[str, A
         "jenis_maladministrasi": types,
         "tindakan_korektif": actions,
         "ringkasan": (
-            f"Sdr. {fake.name()} melaporkan {complaint} pada {unit}. "
+            f"Pelapor melaporkan {complaint} pada {unit}. "
             "Ombudsman RI Perwakilan Jakarta Raya telah meminta klarifikasi kepada terlapor "
             f"dan memeriksa dokumen pendukung. {outcome}"
         ),

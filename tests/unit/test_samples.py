@@ -4,7 +4,7 @@ import pytest
 
 from gateway.exchange.validation import validator_for
 from schemas import registry
-from schemas.samples import sample_records
+from schemas.samples import sample_records, sample_versions
 
 
 @pytest.mark.parametrize("dataset", registry.dataset_names())
@@ -32,3 +32,29 @@ def test_every_field_is_described(dataset):
 
     for version in registry.versions(dataset):
         assert list(undescribed(registry.schema_class(dataset, version)())) == []
+
+
+def _texts(value, path=""):
+    """(path, text) of every string in a record."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _texts(item, f"{path}/{key}")
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item, f"{path}/*")
+    elif isinstance(value, str):
+        yield path, value
+
+
+@pytest.mark.parametrize(("dataset", "version"), [
+    (d, v) for d in registry.dataset_names() for v in sample_versions(d)])
+def test_samples_name_no_reporter_in_free_text_and_give_officials_indonesian_titles(
+        dataset, version):
+    from schemas import vocab
+
+    for record in sample_records(dataset, 30, seed=9, version=version):
+        for path, text in _texts(record):
+            if path.endswith("/jabatan"):
+                first = text.removeprefix("Plt. ").removeprefix("Plh. ").split()[0].lower()
+                assert first in vocab.AWALAN_JABATAN, (path, text)
+            assert "Sdr. " not in text and "Sdri. " not in text, (path, text)
