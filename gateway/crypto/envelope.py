@@ -108,6 +108,17 @@ def _utc_iso(moment: dt.datetime) -> str:
     return timestamps.iso(moment)
 
 
+def _is_utc_stamp(value: Any) -> bool:
+    """Whether ``value`` is RFC 3339 text in UTC, as :func:`_utc_iso` writes it."""
+    if not isinstance(value, str) or not value.endswith("Z") or len(value) > 40:
+        return False
+    try:
+        timestamps.parse(value)
+    except ValueError:
+        return False
+    return True
+
+
 # A receipt is a few hundred bytes; its JWS may hold no more than this.
 _RECEIPT_MAX = 64 * 1024
 
@@ -893,6 +904,9 @@ def verify_receipt(
             raise VerificationFailed(
                 f"receipt {name}: expected {expected!r}, got {document.get(name)!r}"
             )
+    received_at = document.get("received_at")
+    if not _is_utc_stamp(received_at):
+        raise VerificationFailed(f"receipt received_at is not a UTC timestamp: {received_at!r}")
     return Receipt(
         batch_id=batch_id,
         sender=str(document.get("sender")),
@@ -900,7 +914,7 @@ def verify_receipt(
         dataset=str(document.get("dataset")),
         record_count=count,
         records_sha256=str(digest[1]),
-        received_at=str(document.get("received_at")),
+        received_at=str(received_at),
         signer_kid=str(verified.headers.get("kid")),
         token=token,
     )

@@ -48,6 +48,7 @@ from gateway.exchange.receiving import (
     check_requester,
     check_sequence,
     checkpoint_after,
+    chunk_facts,
     commit,
     record_refusal,
 )
@@ -297,6 +298,7 @@ def _store_chunk(
                 signer_kid=chunk.signer_kid,
                 signed=chunk.signed,
                 leaves=leaves,
+                case_facts=chunk_facts(chunk.dataset, chunk.records),
             )
         )
         audit_entries.append(

@@ -11,6 +11,7 @@ race on different workers or replicas store one submission.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from gateway.cases.facts import LEDGER_DATASETS, fact_of
 from gateway.crypto import canonical
 from gateway.crypto.envelope import records_budget
 from gateway.errors import (
@@ -68,7 +70,15 @@ _INSERT_SUBMISSION = FastInsert(
 )
 _INSERT_RECORD = FastInsert(
     outbox_records,
-    ["submission_id", "dataset", "schema_version", "record", "record_sha256", "created_at"],
+    [
+        "submission_id",
+        "dataset",
+        "schema_version",
+        "record",
+        "record_sha256",
+        "created_at",
+        "case_facts",
+    ],
 )
 
 
@@ -162,7 +172,8 @@ def submit_once(
     version, records = _valid_records(node, agreed, dataset, body)
     forms = _canonical_forms(records)
     _check_fit(agreed, dataset, forms)
-    write = _prepare(node, client, dataset, version, forms, idempotency)
+    facts = case_facts(dataset, records)
+    write = _prepare(node, client, dataset, version, forms, idempotency, facts)
     try:
         # Durable before the answer: run() returns only after the commit that holds it.
         node.store.group("submissions", _store_writes).run(write)
@@ -232,6 +243,7 @@ def _prepare(
     version: str,
     forms: list[bytes],
     idempotency: Idempotency | None,
+    facts: list[str | None],
 ) -> _Write:
     """The rows and the audit entry of a submission of these canonical record forms."""
     digests = [hashlib.sha256(c).hexdigest() for c in forms]
@@ -272,11 +284,20 @@ def _prepare(
                 "record": seal(c.decode("utf-8")),
                 "record_sha256": d,
                 "created_at": stamp,
+                "case_facts": f,
             }
-            for c, d in zip(forms, digests, strict=True)
+            for c, d, f in zip(forms, digests, facts, strict=True)
         ],
         event=event,
     )
+
+
+def case_facts(dataset: str, records: list[Any]) -> list[str | None]:
+    """What the case ledger will keep of each record once its batch is delivered (JSON)."""
+    if dataset not in LEDGER_DATASETS:
+        return [None] * len(records)
+    found = (fact_of(dataset, r) for r in records)
+    return [None if f is None else json.dumps(f, separators=(",", ":")) for f in found]
 
 
 def _canonical_forms(records: list[Any]) -> list[bytes]:

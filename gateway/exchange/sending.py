@@ -13,6 +13,7 @@ import collections
 import contextlib
 import datetime as dt
 import hashlib
+import json
 import logging
 import random
 import time
@@ -26,6 +27,8 @@ import requests
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Connection
 
+from gateway.cases import ledger
+from gateway.cases.facts import LEDGER_DATASETS
 from gateway.crypto import strict_json
 from gateway.crypto.envelope import (
     BatchHeader,
@@ -581,6 +584,27 @@ def accept_receipt(node: Node, row: Any, receipt: str) -> None:
             signer_kid=verified.signer_kid,
             receipt_sha256=hashlib.sha256(receipt.encode()).hexdigest(),
         )
+        if row["dataset"] in LEDGER_DATASETS:
+            ledger.record_batch(
+                conn,
+                node,
+                batch_id=batch_id,
+                dataset=row["dataset"],
+                schema_version=row["schema_version"],
+                sender=node.party_id,
+                receiver=row["receiver"],
+                receipt_at=verified.received_at,
+                facts=_sent_facts(conn, batch_id),
+            )
+
+
+def _sent_facts(conn: Connection, batch_id: str) -> list[tuple[int, dict[str, Any]]]:
+    """The case ledger's facts of a sent batch's records, by their place in the batch."""
+    c = outbox_records.c
+    rows = conn.execute(
+        select(c.case_facts).where(c.batch_id == batch_id).order_by(c.seq)
+    ).scalars()
+    return [(i, json.loads(facts)) for i, facts in enumerate(rows) if facts is not None]
 
 
 def digest_fields(row: Any) -> dict[str, Any]:

@@ -36,15 +36,18 @@ from schemas.personal import personal_fields
 
 __all__ = [
     "DELIVERY_MODES",
+    "STEP_KINDS",
     "Agreement",
     "ClientConfig",
     "DatasetAgreement",
+    "Deadline",
     "Delivery",
     "KeyPolicy",
     "NodeConfig",
     "Party",
     "RetryPolicy",
     "Schedule",
+    "ServiceLevels",
     "TLSConfig",
     "load_agreement",
     "load_node_config",
@@ -186,6 +189,43 @@ class DatasetAgreement:
         return self.max_batch_bytes > self.max_chunk_bytes
 
 
+STEP_KINDS = ("klarifikasi", "tindakan_korektif", "rekomendasi", "klarifikasi_tindak_lanjut")
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When one kind of case step falls due (the agreement's ``[service_levels.KIND]``).
+
+    ``stated``: the date the opening record states (a corrective action's
+    ``batas_waktu``, a verdict's ``batas_waktu_tanggapan``), when it states one;
+    otherwise ``working_days`` working days or ``days`` calendar days after the
+    step starts. ``basis`` names the rule's legal source; ``unconfirmed`` marks one
+    whose source was secondary.
+    """
+
+    working_days: int | None = None
+    days: int | None = None
+    stated: bool = False
+    basis: str = ""
+    unconfirmed: bool = False
+
+
+@dataclass(frozen=True)
+class ServiceLevels:
+    """The deadlines the case ledger tracks (gateway.cases), by step kind."""
+
+    deadlines: Mapping[str, Deadline] = field(
+        default_factory=lambda: {
+            "klarifikasi": Deadline(working_days=14, unconfirmed=True),
+            "tindakan_korektif": Deadline(stated=True, working_days=30),
+            "rekomendasi": Deadline(days=60),
+            "klarifikasi_tindak_lanjut": Deadline(stated=True, working_days=14),
+        }
+    )
+    # A step is "due soon" from this many working days before its due date.
+    due_soon_working_days: int = 3
+
+
 @dataclass(frozen=True)
 class Agreement:
     id: str
@@ -196,6 +236,7 @@ class Agreement:
     flows: tuple[DatasetAgreement, ...]
     source: Path
     keys: KeyPolicy = KeyPolicy()
+    service_levels: ServiceLevels = ServiceLevels()
 
     def party(self, party_id: str) -> Party:
         return self.parties[party_id]
@@ -332,6 +373,10 @@ class NodeConfig:
     # "production" (the default) refuses development secrets (gateway.node.startup_checks).
     mode: str = "production"
     tls: TLSConfig = TLSConfig()
+    # The case ledger (gateway.cases): kept unless switched off; extra calendar files
+    # (holidays of a year not shipped yet, or an amended one) in the order given.
+    case_ledger: bool = True
+    calendar_files: tuple[Path, ...] = ()
 
     @property
     def party(self) -> Party:
@@ -501,6 +546,7 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
             "keys",
             "parties",
             "datasets",
+            "service_levels",
         }
     )
     if root.get("format", int) != 1:
@@ -522,6 +568,47 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
         flows=tuple(flows.values()),
         source=file,
         keys=_key_policy(root.table("keys")) if "keys" in root.data else KeyPolicy(),
+        service_levels=(
+            _service_levels(root.table("service_levels"))
+            if "service_levels" in root.data
+            else ServiceLevels()
+        ),
+    )
+
+
+def _service_levels(t: _Table) -> ServiceLevels:
+    """``[service_levels]``: every step kind's deadline, and when a step is due soon."""
+    t.reject_unknown({"due_soon_working_days", *STEP_KINDS})
+    deadlines = {}
+    for kind in STEP_KINDS:
+        if kind not in t.data:
+            raise t.fail(kind, "is required but missing: every kind of step has a deadline")
+        deadlines[kind] = _deadline(t.table(kind))
+    soon: int = t.get("due_soon_working_days", int, 3)
+    if not 0 <= soon <= 60:
+        raise t.fail("due_soon_working_days", f"must be 0 to 60, got {soon}")
+    return ServiceLevels(deadlines=deadlines, due_soon_working_days=soon)
+
+
+def _deadline(t: _Table) -> Deadline:
+    t.reject_unknown({"working_days", "days", "stated", "basis", "unconfirmed"})
+    counts = {}
+    for name in ("working_days", "days"):
+        if name in t.data:
+            value: int = t.get(name, int)
+            if not 0 < value <= 366:
+                raise t.fail(name, f"must be 1 to 366, got {value}")
+            counts[name] = value
+    if len(counts) != 1:
+        raise t.fail(
+            "", "needs exactly one of working_days and days (with stated, the fallback)"
+        )
+    return Deadline(
+        working_days=counts.get("working_days"),
+        days=counts.get("days"),
+        stated=t.get("stated", bool, False),
+        basis=t.get("basis", str, ""),
+        unconfirmed=t.get("unconfirmed", bool, False),
     )
 
 
@@ -786,6 +873,17 @@ def _existing_file(t: _Table, name: str, base: Path) -> Path:
     return path
 
 
+def _calendar_files(node: _Table, base: Path) -> tuple[Path, ...]:
+    """``calendar_files``: existing files, relative to the node config."""
+    found = []
+    for i, value in enumerate(node.strings("calendar_files")):
+        path = (base / value).resolve()
+        if not path.is_file():
+            raise node.fail(f"calendar_files[{i}]", f"file not found: {path}")
+        found.append(path)
+    return tuple(found)
+
+
 def _check_key_pair(t: _Table, cert_name: str, cert: Path, key_name: str, key: Path) -> None:
     try:
         encrypted = b"ENCRYPTED" in key.read_bytes()
@@ -890,6 +988,8 @@ def load_node_config(
         trusted_proxies=_trusted_proxies(node),
         overrides=dict(overrides or {}),
         tls=_tls(node.table("tls"), file.parent) if "tls" in node.data else TLSConfig(),
+        case_ledger=node.get("case_ledger", bool, True),
+        calendar_files=_calendar_files(node, file.parent),
     )
 
 
@@ -916,6 +1016,8 @@ def _node_table(root: _Table) -> _Table:
             "trusted_proxies",
             "mode",
             "tls",
+            "case_ledger",
+            "calendar_files",
         }
     )
     return node

@@ -7,6 +7,7 @@ and :data:`metadata` equal.
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Index,
     Integer,
@@ -28,6 +29,10 @@ __all__ = [
     "audit_events",
     "audit_tree",
     "auth_failures",
+    "case_events",
+    "case_step_stats",
+    "case_steps",
+    "cases",
     "console_sessions",
     "inbound_batches",
     "inbound_chunks",
@@ -94,6 +99,9 @@ outbox_records = Table(
     Column("record_sha256", String(64), nullable=False),
     Column("batch_id", String(36), nullable=True),
     Column("created_at", String(40), nullable=False),
+    # What the case ledger keeps of the record (gateway.cases.facts), JSON; null for a
+    # dataset the ledger does not read. Ids, dates and unit codes only.
+    Column("case_facts", Text, nullable=True),
     Index("ix_outbox_pending", "dataset", "batch_id", "seq"),
     # Where a submission's records are (GET /api/v1/submissions/<id>).
     Index("ix_outbox_submission", "submission_id"),
@@ -223,6 +231,8 @@ inbound_chunks = Table(
     # The chunk's leaves of the records tree (32 bytes a record), so that chunks that
     # arrive out of order are folded into it once the ones before them are here.
     Column("leaves", LargeBinary, nullable=False),
+    # What the case ledger keeps of its records: JSON [[index in the chunk, facts], ...].
+    Column("case_facts", Text, nullable=True),
     sqlite_with_rowid=False,
 )
 
@@ -411,4 +421,88 @@ peer_jwks = Table(
     Column("jwks", Text, nullable=False),
     Column("jwks_sha256", String(64), nullable=False),
     Column("fetched_at", String(40), nullable=False),
+)
+
+
+# The case ledger (gateway.cases): what the records that crossed the gateway say of
+# each case, as ids, dates, unit codes and statuses; never personal data. One event
+# per record of a ledger dataset, kept once the receiver's receipt for its batch is
+# signed (received) or verified (sent); the steps and the cases are computed from
+# the events, again for a case whenever one of its events comes.
+case_events = Table(
+    "case_events",
+    metadata,
+    Column("batch_id", String(36), primary_key=True),
+    Column("idx", Integer, primary_key=True, autoincrement=False),  # the record's place
+    Column("case_number", String(64), nullable=False),
+    Column("dataset", String(64), nullable=False),
+    Column("schema_version", String(16), nullable=False),
+    Column("sender", String(64), nullable=False),
+    Column("receiver", String(64), nullable=False),
+    Column("receipt_at", String(40), nullable=False),  # as the signed receipt states it
+    Column("facts", Text, nullable=False),  # JSON: the record's ids, dates, unit codes
+    Index("ix_case_events_case", "case_number"),
+)
+
+# One step of a case: something a party owes by a date (an answer to a clarification
+# request, the follow-up report on a corrective action or a recommendation).
+case_steps = Table(
+    "case_steps",
+    metadata,
+    Column("case_number", String(64), primary_key=True),
+    Column("step", String(200), primary_key=True),  # e.g. klarifikasi/1
+    Column("kind", String(32), nullable=False),  # gateway.node.config.STEP_KINDS
+    Column("unit", String(32), nullable=True),  # the responsible unit's code
+    Column("start_on", String(10), nullable=False),  # a date in Asia/Jakarta
+    Column("start_basis", String(16), nullable=False),  # receipt | declared
+    Column("due_on", String(10), nullable=False),
+    Column("done_on", String(10), nullable=True),
+    Column("response_days", Integer, nullable=True),  # working days from start to done
+    Column("outcome", String(32), nullable=True),  # the Ombudsman's verdict on it
+    Column("opened_by", String(48), nullable=False),  # batch_id#idx of the opening record
+    Column("closed_by", String(48), nullable=True),
+    Index("ix_case_steps_unit_due", "unit", "due_on"),
+    Index(
+        "ix_case_steps_open",
+        "due_on",
+        "unit",
+        sqlite_where=text("done_on IS NULL"),
+        postgresql_where=text("done_on IS NULL"),
+    ),
+)
+
+# One row per case: what its steps add up to, for lists and filters over many cases.
+# ``state`` does not depend on the day (open | done_on_time | done_late); whether an
+# open case is overdue or due soon is its next_due_on against today.
+cases = Table(
+    "cases",
+    metadata,
+    Column("case_number", String(64), primary_key=True),
+    Column("unit", String(32), nullable=True),
+    Column("opened_on", String(10), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("next_due_on", String(10), nullable=True),  # earliest due date of an open step
+    Column("steps", Integer, nullable=False),
+    Column("open_steps", Integer, nullable=False),
+    Column("late_steps", Integer, nullable=False),
+    Column("events", Integer, nullable=False),
+    Column("updated_at", String(40), nullable=False),  # the latest receipt
+    Column("digest", String(64), nullable=False),  # of its steps and events (reconcile)
+    Index("ix_cases_state", "state", "case_number"),
+    Index("ix_cases_unit_state", "unit", "state", "case_number"),
+    Index("ix_cases_opened", "opened_on"),
+    Index("ix_cases_due", "next_due_on"),
+)
+
+# Steps done, counted by unit, month of their due date, kind, lateness and
+# response time in working days: monthly figures without reading every step.
+case_step_stats = Table(
+    "case_step_stats",
+    metadata,
+    Column("unit", String(32), primary_key=True),  # "" when the unit is not known
+    Column("month", String(7), primary_key=True),  # YYYY-MM of the due date
+    Column("kind", String(32), primary_key=True),
+    Column("late", Boolean, primary_key=True),
+    Column("response_days", Integer, primary_key=True, autoincrement=False),
+    Column("count", Integer, nullable=False),
 )

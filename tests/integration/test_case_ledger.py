@@ -1,0 +1,169 @@
+"""The case ledger on both nodes, fed by records that cross between two in-process nodes."""
+
+import datetime as dt
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from gateway.cases import ledger, reports
+from gateway.cases.calendar import load_calendar, wib_date
+from gateway.exchange import sending
+from gateway.store.tables import case_events, case_steps, cases
+from gateway.timestamps import parse
+from schemas.samples import sample_records
+from tests.case_deployment import NEWEST, case_deployment
+from tests.integration.test_api import bridge, node, submit
+
+PERMINTAAN = "permintaan_klarifikasi"
+TANGGAPAN = "tanggapan_klarifikasi"
+LAHP = "lahp"
+MONITORING = "monitoring_tindak_lanjut"
+PENILAIAN = "penilaian_tindak_lanjut"
+# The facts the ledger may keep: ids, dates, unit codes, statuses; nothing personal.
+ALLOWED_FACTS = {"case", "kind", "round", "unit", "due", "status", "ref", "conclusion",
+                 "actions", "ref_kind", "action", "received_on", "verdict"}
+
+
+@pytest.fixture
+def apps(deployment_factory, make_apps):
+    return make_apps(case_deployment(deployment_factory))
+
+
+def post(app, dataset, records):
+    answer = submit(app, records, dataset=dataset, version=NEWEST[dataset])
+    assert answer.status_code == 202, answer.get_json()
+
+
+def deliver(apps, app):
+    report = sending.run(node(app), post=bridge(apps))
+    assert report.delivered and not report.failed
+    return report
+
+
+def requests_for(numbers, seed=1):
+    records = sample_records(PERMINTAAN, len(numbers), seed=seed, version="2.0")
+    for record, number in zip(records, numbers, strict=True):
+        record["nomor_laporan"] = number
+        record["putaran_klarifikasi"] = 1
+    return records
+
+
+def answers_for(numbers, seed=2):
+    records = sample_records(TANGGAPAN, len(numbers), seed=seed, version="3.0")
+    for record, number in zip(records, numbers, strict=True):
+        record["nomor_laporan"] = number
+    return records
+
+
+def rows(app, table):
+    with node(app).store.read() as conn:
+        return [dict(r) for r in conn.execute(select(table)).mappings()]
+
+
+def digests(app):
+    return {r["case_number"]: r["digest"] for r in rows(app, cases)}
+
+
+def test_a_request_and_its_answer_make_the_same_ledger_on_both_nodes(apps, pemkot, ombudsman):
+    post(ombudsman, PERMINTAAN, requests_for(["0001/LM/I/2026/JKT", "0002/LM/I/2026/JKT"]))
+    deliver(apps, ombudsman)
+    for app in (pemkot, ombudsman):
+        steps = {(s["case_number"], s["step"]): s for s in rows(app, case_steps)}
+        assert set(steps) == {("0001/LM/I/2026/JKT", "klarifikasi/1"),
+                              ("0002/LM/I/2026/JKT", "klarifikasi/1")}
+    # The step starts on the day of the receiver's signed receipt, in Asia/Jakarta.
+    [receipt_at] = {e["receipt_at"] for e in rows(pemkot, case_events)}
+    start = wib_date(parse(receipt_at))
+    step = rows(pemkot, case_steps)[0]
+    assert step["start_on"] == start.isoformat() and step["start_basis"] == "receipt"
+    assert step["due_on"] == load_calendar().add_working_days(start, 14).isoformat()
+    assert digests(pemkot) == digests(ombudsman)
+
+    post(pemkot, TANGGAPAN, answers_for(["0001/LM/I/2026/JKT"]))
+    deliver(apps, pemkot)
+    assert digests(pemkot) == digests(ombudsman)
+    at = reports.today(node(pemkot))
+    listed = reports.list_cases(node(pemkot), at=at)["cases"]
+    assert {c["case_number"]: c["status"] for c in listed} == {
+        "0001/LM/I/2026/JKT": "done_on_time",
+        "0002/LM/I/2026/JKT": "open",
+    }
+    # Fifteen working days on, the unanswered request is overdue, at both nodes.
+    later = reports.today(node(pemkot), load_calendar().add_working_days(start, 15))
+    for app in (pemkot, ombudsman):
+        overdue = reports.list_cases(node(app), status="overdue", at=later)["cases"]
+        assert [c["case_number"] for c in overdue] == ["0002/LM/I/2026/JKT"]
+        unit = next(s["unit"] for s in rows(app, case_steps)
+                    if s["case_number"] == "0002/LM/I/2026/JKT")
+        assert reports.overdue_by_unit(node(app), at=later) == {unit: 1}
+    detail = reports.case_detail(node(ombudsman), "0001/LM/I/2026/JKT", at=at)
+    assert [e["dataset"] for e in detail["exchanges"]] == [PERMINTAAN, TANGGAPAN]
+    assert [e["direction"] for e in detail["exchanges"]] == ["sent", "received"]
+    assert detail["steps"][0]["status"] == "done_on_time"
+    assert detail["steps"][0]["response_days"] == 0
+
+
+def test_the_ledger_keeps_no_personal_data(apps, pemkot, ombudsman):
+    post(ombudsman, PERMINTAAN, requests_for([f"{i:04d}/LM/II/2026/JKT" for i in range(1, 6)]))
+    deliver(apps, ombudsman)
+    kept = rows(pemkot, case_events)
+    assert len(kept) == 5
+    for event in kept:
+        facts = json.loads(event["facts"])
+        assert set(facts) <= ALLOWED_FACTS
+    text = json.dumps(rows(pemkot, case_events) + rows(pemkot, case_steps) + rows(pemkot, cases))
+    for record in requests_for([f"{i:04d}/LM/II/2026/JKT" for i in range(1, 6)]):
+        for name in ("ringkasan", "nomor_surat"):
+            assert record[name] not in text
+        if record.get("pelapor"):
+            assert record["pelapor"]["nama"] not in text
+
+
+def test_a_late_answer_and_the_monthly_figures(apps, pemkot, ombudsman):
+    number = "0003/LM/III/2026/JKT"
+    post(ombudsman, PERMINTAAN, requests_for([number]))
+    deliver(apps, ombudsman)
+    # Pemkot answers twenty working days after the receipt: late.
+    start = dt.date.fromisoformat(rows(pemkot, case_steps)[0]["start_on"])
+    answered = load_calendar().add_working_days(start, 20)
+    for app in (pemkot, ombudsman):
+        clock = node(app).clock
+        node(app).clock = lambda clock=clock: clock() + (answered - start)
+    post(pemkot, TANGGAPAN, answers_for([number]))
+    deliver(apps, pemkot)
+    [step] = rows(ombudsman, case_steps)
+    assert step["done_on"] == answered.isoformat() and step["response_days"] == 20
+    month = step["due_on"][:7]
+    figures = reports.monthly(node(ombudsman), month, month)
+    [(unit, got_month)] = figures
+    assert (unit, got_month) == (step["unit"], month)
+    summary = figures[(unit, month)].as_dict()
+    assert summary["done_late"] == 1 and summary["done_on_time"] == 0
+    assert summary["share_on_time"] == 0.0 and summary["median_response_days"] == 20
+    assert digests(pemkot) == digests(ombudsman)
+
+
+def test_rebuild_and_the_order_receipts_are_learnt_in_give_the_same_ledger(
+    apps, pemkot, ombudsman
+):
+    numbers = ["0004/LM/IV/2026/JKT", "0005/LM/IV/2026/JKT"]
+    post(ombudsman, PERMINTAAN, requests_for(numbers))
+    deliver(apps, ombudsman)
+    post(pemkot, TANGGAPAN, answers_for(numbers))
+    deliver(apps, pemkot)
+    before = digests(ombudsman)
+    with node(ombudsman).store.write() as conn:
+        assert ledger.rebuild(conn, node(ombudsman)) == 2
+    assert digests(ombudsman) == before == digests(pemkot)
+
+
+def test_a_node_with_the_ledger_switched_off_keeps_none(apps, pemkot, ombudsman, monkeypatch):
+    for app in (pemkot, ombudsman):
+        monkeypatch.setattr(node(app), "config", node(app).config.__class__(
+            **{**node(app).config.__dict__, "case_ledger": False}))
+    post(ombudsman, PERMINTAAN, requests_for(["0006/LM/V/2026/JKT"]))
+    deliver(apps, ombudsman)
+    for app in (pemkot, ombudsman):
+        with node(app).store.read() as conn:
+            assert conn.execute(select(func.count()).select_from(case_events)).scalar_one() == 0
