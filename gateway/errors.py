@@ -288,3 +288,18 @@ class PeerError(GatewayError):
 
     code = "peer_error"
     status = 502
+
+
+class CalendarNotCovered(GatewayError):
+    """A date outside the years of the working-day calendar (gateway.cases.calendar): no
+    deadline is counted across a year whose holidays and cuti bersama are not known."""
+
+    code = "calendar_not_covered"
+    status = 422
+
+
+class CalendarError(GatewayError):
+    """A file of the working-day calendar that cannot be read: not TOML, a bad date, a
+    missing field; the message names the file and the place."""
+
+    code = "calendar_error"

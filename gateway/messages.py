@@ -530,6 +530,17 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "the completion date cannot be after the answer date",
         "id": "tanggal selesai tidak boleh setelah tanggal tanggapan",
     },
+    # the working-day calendar (gateway.cases.calendar)
+    "calendar_not_covered": {
+        "en": "the date is outside the years of the working-day calendar; its holidays and "
+        "cuti bersama are not known",
+        "id": "tanggal di luar tahun-tahun kalender hari kerja; hari libur nasional dan cuti "
+        "bersamanya belum diketahui",
+    },
+    "calendar_error": {
+        "en": "the working-day calendar file cannot be read",
+        "id": "berkas kalender hari kerja tidak dapat dibaca",
+    },
 }
 
 
