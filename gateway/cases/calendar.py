@@ -50,19 +50,21 @@ KINDS = frozenset({LIBUR_NASIONAL, CUTI_BERSAMA})
 
 SHIPPED = Path(__file__).parent / "data" / "hari_libur.toml"
 
-# The national holidays on a fixed calendar date (Keppres 8/2024), with the first year each
-# holds: every year of the calendar must list them, whatever day of the week they fall on.
+# The national holidays on a fixed calendar date (Keppres 8/2024), as (month, day, from year,
+# name): every year of the calendar lists them, whatever day of the week they fall on. Hari
+# Buruh is a national holiday from 2014, Hari Lahir Pancasila from 2017.
 FIXED_HOLIDAYS: tuple[tuple[int, int, int, str], ...] = (
-    (1, 1, 1953, "Tahun Baru Masehi"),
+    (1, 1, 1, "Tahun Baru Masehi"),
     (5, 1, 2014, "Hari Buruh Internasional"),
     (6, 1, 2017, "Hari Lahir Pancasila"),
-    (8, 17, 1953, "Hari Kemerdekaan"),
-    (12, 25, 1953, "Hari Raya Natal"),
+    (8, 17, 1, "Hari Kemerdekaan"),
+    (12, 25, 1, "Hari Raya Natal"),
 )
 
 # date.toordinal() is 1 on Monday 0001-01-01, so an ordinal's weekday is (ordinal - 1) % 7.
 _WEEK = 7
 _WORKWEEK = 5
+_LAST_ORDINAL = dt.date.max.toordinal()
 
 
 def wib_date(moment: dt.datetime) -> dt.date:
@@ -203,6 +205,8 @@ class WorkingCalendar:
             # The (n + closed)-th weekday after start: n working days if exactly `closed` of
             # the weekdays up to it are holidays; each pass counts the holidays it stepped over.
             candidate = _weekday_number(base + n + closed)
+            if candidate > _LAST_ORDINAL:  # past 9999-12-31: past the calendar's years too
+                raise CalendarNotCovered(self._not_covered(max(self._years) + 1))
             self._require(start.year, dt.date.fromordinal(candidate).year)
             found = self._closed_in(first, candidate)
             if found == closed:

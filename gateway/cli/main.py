@@ -8,6 +8,7 @@ import click
 
 from gateway.cli.audit import audit_group
 from gateway.cli.backup import backup_group
+from gateway.cli.cases import calendar_command, cases_group
 from gateway.cli.clients import clients_group
 from gateway.cli.console import console_group
 from gateway.cli.db import db_group
@@ -51,6 +52,8 @@ for _command in (
     db_group,
     backup_group,
     schemas_group,
+    cases_group,
+    calendar_command,
     openapi_command,
     proxy_group,
     serve,
