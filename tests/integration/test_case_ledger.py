@@ -4,12 +4,19 @@ import datetime as dt
 import json
 
 import pytest
-from sqlalchemy import func, select
+import requests
+from sqlalchemy import func, select, update
 
 from gateway.cases import ledger, reports
 from gateway.cases.calendar import load_calendar, wib_date
 from gateway.exchange import sending
-from gateway.store.tables import case_events, case_steps, cases
+from gateway.store.tables import (
+    case_events,
+    case_steps,
+    cases,
+    inbound_chunks,
+    outbound_batches,
+)
 from gateway.timestamps import parse
 from schemas.samples import sample_records
 from tests.case_deployment import NEWEST, case_deployment
@@ -167,3 +174,48 @@ def test_a_node_with_the_ledger_switched_off_keeps_none(apps, pemkot, ombudsman,
     for app in (pemkot, ombudsman):
         with node(app).store.read() as conn:
             assert conn.execute(select(func.count()).select_from(case_events)).scalar_one() == 0
+
+
+def test_a_chunked_batch_gives_each_record_its_place_at_both_ends(deployment_factory, make_apps):
+    apps = make_apps(case_deployment(deployment_factory, max_chunk_bytes=8192,
+                                     max_batch_bytes=262144))
+    ombudsman, pemkot = apps["ombudsman-ri"], apps["pemkot-bekasi"]
+    numbers = [f"{i:04d}/LM/VI/2026/JKT" for i in range(1, 41)]
+    post(ombudsman, PERMINTAAN, requests_for(numbers, seed=7))
+    deliver(apps, ombudsman)
+    with node(pemkot).store.read() as conn:
+        chunks = conn.execute(select(func.count()).select_from(inbound_chunks)).scalar_one()
+    assert chunks > 1
+    places = {app.party: sorted((e["idx"], e["case_number"]) for e in rows(app, case_events))
+              for app in (pemkot, ombudsman)}
+    assert places["pemkot-bekasi"] == places["ombudsman-ri"]
+    assert [n for _, n in places["pemkot-bekasi"]] == numbers
+    assert digests(pemkot) == digests(ombudsman) and len(digests(pemkot)) == 40
+
+
+def test_a_receipt_the_sender_verifies_late_gives_the_same_ledger(apps, pemkot, ombudsman):
+    """The answer reaches the Ombudsman before it learns that its request was delivered."""
+    number = "0007/LM/VII/2026/JKT"
+    lost = []
+
+    def post_losing_answers(url, body, timeout, headers):
+        status, answer = bridge(apps)(url, body, timeout, headers)
+        if not lost:
+            lost.append(answer)
+            raise requests.ConnectionError("the answer was lost on the way back")
+        return status, answer
+
+    post(ombudsman, PERMINTAAN, requests_for([number]))
+    report = sending.run(node(ombudsman), post=post_losing_answers)
+    assert report.failed and not report.delivered
+    assert rows(ombudsman, case_events) == [] and len(rows(pemkot, case_events)) == 1
+    post(pemkot, TANGGAPAN, answers_for([number]))
+    deliver(apps, pemkot)
+    assert [s["done_on"] for s in rows(ombudsman, case_steps)] == []  # no request known yet
+    # The retry is answered as a duplicate, with the first receipt.
+    with node(ombudsman).store.write() as conn:
+        conn.execute(update(outbound_batches).values(next_attempt_at=None))
+    deliver(apps, ombudsman)
+    assert digests(ombudsman) == digests(pemkot)
+    [step] = rows(ombudsman, case_steps)
+    assert step["done_on"] is not None and step["closed_by"] is not None
