@@ -50,6 +50,7 @@ from sqlalchemy.engine import Connection
 from gateway.cases.calendar import CalendarNotCovered, WorkingCalendar, load_calendar, wib_date
 from gateway.node.config import ServiceLevels
 from gateway.store.database import FastInsert
+from gateway.store.locks import serialize
 from gateway.store.tables import case_events, case_step_stats, case_steps, cases
 from gateway.timestamps import parse
 
@@ -393,6 +394,9 @@ def record_batch(
     events = [Event(batch_id, idx, dataset, receipt_at, fact) for idx, fact in facts]
     if not events:
         return 0
+    # Replicas on PostgreSQL: one ledger writer at a time, or two deliveries of one case
+    # would each replace its steps. Taken last, after the exchange's own locks.
+    serialize(conn, "case-ledger")
     _INSERT_EVENT.execute(
         conn,
         [
@@ -508,6 +512,7 @@ def _count(conn: Connection, delta: Mapping[tuple[str, str, str, bool, int], int
 def rebuild(conn: Connection, node: Node) -> int:
     """Compute every case again from the stored events (after the rules or the
     calendar changed). Returns the number of cases."""
+    serialize(conn, "case-ledger")
     conn.execute(delete(case_steps))
     conn.execute(delete(cases))
     conn.execute(delete(case_step_stats))
