@@ -293,11 +293,16 @@ def _prepare(
 
 
 def case_facts(dataset: str, records: list[Any]) -> list[str | None]:
-    """What the case ledger will keep of each record once its batch is delivered (JSON)."""
+    """What the case ledger will keep of each record once its batch is delivered (JSON).
+
+    ``{}`` for a record of a ledger dataset that gives no fact; null for another
+    dataset (and for a record stored before the ledger, whose fact is taken when its
+    batch is delivered).
+    """
     if dataset not in LEDGER_DATASETS:
         return [None] * len(records)
     found = (fact_of(dataset, r) for r in records)
-    return [None if f is None else json.dumps(f, separators=(",", ":")) for f in found]
+    return [json.dumps(f or {}, separators=(",", ":")) for f in found]
 
 
 def _canonical_forms(records: list[Any]) -> list[bytes]:

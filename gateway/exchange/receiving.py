@@ -294,7 +294,8 @@ def _received_facts(
 ) -> list[tuple[int, Mapping[str, Any]]]:
     """The case ledger's facts of a batch's records, by their place in the batch.
 
-    A chunked batch's were taken from each chunk as it was stored.
+    A chunked batch's were taken from each chunk as it was stored; those of a chunk
+    stored before the ledger existed (null) are taken from its records now.
     """
     dataset = batch.header.dataset
     if not isinstance(batch, Manifest):
@@ -303,12 +304,16 @@ def _received_facts(
     k = inbound_chunks.c
     facts: list[tuple[int, Mapping[str, Any]]] = []
     offset = 0
-    for count, kept in conn.execute(
-        select(k.record_count, k.case_facts).where(k.batch_id == batch.header.batch_id)
+    for idx, count, kept in conn.execute(
+        select(k.idx, k.record_count, k.case_facts).where(k.batch_id == batch.header.batch_id)
         .order_by(k.idx)
     ):  # fmt: skip
-        if kept is not None:
-            facts.extend((offset + i, f) for i, f in json.loads(kept))
+        if kept is None:
+            signed = conn.execute(
+                select(k.signed).where(k.batch_id == batch.header.batch_id, k.idx == idx)
+            ).scalar_one()
+            kept = chunk_facts(dataset, signed_payload(signed)["records"])
+        facts.extend((offset + i, f) for i, f in json.loads(kept or "[]"))
         offset += count
     return facts
 
@@ -318,7 +323,7 @@ def chunk_facts(dataset: str, records: Sequence[Any]) -> str | None:
     if dataset not in LEDGER_DATASETS:
         return None
     found = [[i, f] for i, r in enumerate(records) if (f := fact_of(dataset, r)) is not None]
-    return json.dumps(found, separators=(",", ":")) if found else None
+    return json.dumps(found, separators=(",", ":"))
 
 
 def in_transfer(conn: Connection, batch_id: str) -> bool:

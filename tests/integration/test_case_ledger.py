@@ -16,6 +16,7 @@ from gateway.store.tables import (
     cases,
     inbound_chunks,
     outbound_batches,
+    outbox_records,
 )
 from gateway.timestamps import parse
 from schemas.samples import sample_records
@@ -219,3 +220,13 @@ def test_a_receipt_the_sender_verifies_late_gives_the_same_ledger(apps, pemkot, 
     assert digests(ombudsman) == digests(pemkot)
     [step] = rows(ombudsman, case_steps)
     assert step["done_on"] is not None and step["closed_by"] is not None
+
+
+def test_records_stored_before_the_ledger_existed_still_feed_it(apps, pemkot, ombudsman):
+    numbers = ["0008/LM/VIII/2026/JKT", "0009/LM/VIII/2026/JKT"]
+    post(ombudsman, PERMINTAAN, requests_for(numbers))
+    with node(ombudsman).store.write() as conn:  # as the rows of a node before the upgrade
+        conn.execute(update(outbox_records).values(case_facts=None))
+    deliver(apps, ombudsman)
+    assert sorted(digests(ombudsman)) == numbers
+    assert digests(ombudsman) == digests(pemkot)
