@@ -8,6 +8,7 @@ import click
 
 from gateway.cli.audit import audit_group
 from gateway.cli.backup import backup_group
+from gateway.cli.case_reports import COMMANDS as CASE_COMMANDS
 from gateway.cli.clients import clients_group
 from gateway.cli.console import console_group
 from gateway.cli.db import db_group
@@ -40,7 +41,12 @@ def cli(ctx: click.Context) -> None:
         raise click.UsageError(str(exc)) from None
 
 
+# The case ledger's commands (gateway.cli.case_reports).
+cases_group = click.Group("cases", commands=list(CASE_COMMANDS), help="The case ledger: cases, "
+                          "steps and the monthly service-level report.")
+
 for _command in (
+    cases_group,
     keys_group,
     envelope_group,
     transfer_group,
