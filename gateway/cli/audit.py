@@ -1,7 +1,8 @@
 """``gateway audit``: the node's audit log, and verifying any node's log with keys one trusts.
 
 ``verify`` and ``reconcile`` need no node of one's own: an auditor runs them
-against evidence bundles or against nodes' auditor APIs.
+against evidence bundles or against nodes' auditor APIs. ``reconcile`` compares
+the two nodes' case ledgers too, by their digests (gateway.cases.compare).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 import click
 import requests
 
+from gateway.cases import compare
 from gateway.cli.common import config_option, opened_node
 from gateway.crypto import strict_json
 from gateway.errors import GatewayError
@@ -314,14 +316,17 @@ def audit_reconcile(
     tls_cert: str | None,
     tls_key: str | None,
 ) -> None:
-    """Verify two nodes' logs, then check every batch one sent the other received.
+    """Verify two nodes' logs, check every batch one sent the other received, then
+    compare the two nodes' case ledgers.
 
-    Lists every gap; exit status 1 when there is one (or a log does not verify).
+    Lists every gap and every case that differs; exit status 1 when there is one (or
+    a log does not verify).
     """
     if not agreement_path:
         raise click.UsageError("reconcile needs --agreement (the keys to trust)")
     logs: dict[str, list[str]] = {}
     reports, witnessed = [], []
+    nodes: list[tuple[str, str, requests.Session]] = []
     failed = False
     try:
         for url, token in ((url_a, token_a), (url_b, token_b)):
@@ -333,6 +338,7 @@ def audit_reconcile(
             reports.append(report)
             witnessed.append(client.witnessed())
             logs[report.party] = report.entries
+            nodes.append((report.party, url, client.session))
         # Each log must serve at least what the other party's witness cosigned of it.
         for report, other in zip(reports, reversed(witnessed), strict=True):
             _, keys = _trusted(agreement_path, report.origin)
@@ -360,5 +366,63 @@ def audit_reconcile(
         click.echo(f"  GAP: {gap}")
     for gap in result.pending:
         click.echo(f"  PENDING: {gap}")
-    if not result.ok:
+    ledgers_agree = _reconcile_ledgers(nodes[0], nodes[1])
+    if not result.ok or not ledgers_agree:
         sys.exit(1)
+
+
+LEDGER_DIGEST = "/api/v1/cases-digest"
+
+
+def _ledger_digest(node: tuple[str, str, requests.Session], bucket: str | None = None) -> Any:
+    """A node's ledger digest document (of one bucket, if given), read as strict JSON."""
+    party, url, session = node
+    params = {} if bucket is None else {"bucket": bucket}
+    try:
+        answer = session.get(url.rstrip("/") + LEDGER_DIGEST, params=params, timeout=60)
+    except requests.RequestException as exc:
+        raise GatewayError(f"cannot reach {party}'s node: {type(exc).__name__}") from None
+    if answer.status_code != 200:
+        try:
+            detail = strict_json.loads(answer.content)["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            detail = answer.text[:200]
+        raise GatewayError(
+            f"{party}: the node answered {LEDGER_DIGEST} with HTTP {answer.status_code}: {detail}"
+        )
+    try:
+        return strict_json.loads(answer.content)
+    except ValueError:
+        raise GatewayError(f"{party}: the ledger digest is not JSON") from None
+
+
+def _reconcile_ledgers(
+    a: tuple[str, str, requests.Session], b: tuple[str, str, requests.Session]
+) -> bool:
+    """Compare the two nodes' case ledgers: the digests, then the buckets that differ.
+
+    Prints the number of cases and one line per case that differs; True when none does.
+    """
+    parties = (a[0], b[0])
+    try:
+        digests = []
+        for node in (a, b):
+            try:
+                digests.append(compare.read_digest(_ledger_digest(node)))
+            except ValueError as exc:
+                raise GatewayError(f"{node[0]}: {exc}") from None
+        differences: list[compare.CaseDifference] = []
+        for bucket in compare.differing_buckets(digests[0], digests[1]):
+            differences += compare.differing_cases(
+                _ledger_digest(a, bucket), _ledger_digest(b, bucket), bucket=bucket,
+                parties=parties,
+            )  # fmt: skip
+    except ValueError as exc:
+        raise GatewayError(f"ledger: {exc}") from None
+    # The cases at A, and those only B holds: every case of either ledger.
+    total = digests[0].cases + sum(1 for d in differences if d.only_at == parties[1])
+    click.echo(f"ledger: {total} cases, {len(differences)} differ")
+    for difference in differences:
+        where = "differs" if difference.only_at is None else f"only at {difference.only_at}"
+        click.echo(f"  LEDGER: {difference.case_number} {where}")
+    return not differences

@@ -23,6 +23,7 @@ from gateway.cases.calendar import (
     WorkingCalendar,
     load_calendar,
 )
+from gateway.cli.case_reports import COMMANDS as CASE_COMMANDS
 
 __all__ = ["calendar_command", "cases_group"]
 
@@ -113,7 +114,7 @@ def calendar_command(year: int | None, files: tuple[Path, ...], as_json: bool) -
 
 @click.group("cases")
 def cases_group() -> None:
-    """The cases of the MoU and their deadlines in working days."""
+    """The case ledger: cases, steps, their deadlines in working days, the monthly report."""
 
 
 @cases_group.command("due-date")
@@ -136,3 +137,8 @@ def cases_due_date(start: dt.datetime, working_days: int, files: tuple[Path, ...
     """Print the date (YYYY-MM-DD) that is the given number of working days after --from."""
     due = load_calendar(*files).add_working_days(start.date(), working_days)
     click.echo(due.isoformat())
+
+
+# The ledger's commands: list, show, report, rebuild (gateway.cli.case_reports).
+for _command in CASE_COMMANDS:
+    cases_group.add_command(_command)

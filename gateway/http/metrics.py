@@ -6,6 +6,8 @@ role (Prometheus sends the token as ``authorization: Bearer``):
 * :class:`NodeCollector`: the transfers, the audit log, the witnesses and the
   schedule, computed from the database when Prometheus scrapes, so the figures
   are the same whichever worker process or replica answers, and survive restarts;
+* :class:`CaseCollector`: the case ledger's service levels (steps overdue per
+  unit, cases per status), read from the database at scrape time likewise;
 * :class:`RequestMetrics`: the HTTP requests and refused submissions, counted by
   each worker process as it answers them. Under gunicorn, where the workers are
   separate processes, each writes its counts to files in the directory named by
@@ -31,6 +33,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import column, func, inspect, select, table
 from sqlalchemy.engine import Connection
 
+from gateway.cases import gauges, reports
 from gateway.node import refusals
 from gateway.node.node import Node
 from gateway.store.tables import (
@@ -50,6 +53,7 @@ __all__ = [
     "DURATION_BUCKETS",
     "MULTIPROCESS_ENV",
     "UNMATCHED_ROUTE",
+    "CaseCollector",
     "NodeCollector",
     "RequestMetrics",
     "metrics_registry",
@@ -140,6 +144,7 @@ def metrics_registry(node: Node) -> tuple[CollectorRegistry, RequestMetrics]:
     """The registry that ``GET /metrics`` serves, and the request metrics to count into."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(NodeCollector(node))
+    registry.register(CaseCollector(node))
     path = multiprocess_dir()
     if path is None:
         return registry, RequestMetrics(registry)
@@ -383,3 +388,35 @@ class NodeCollector(Collector):
             for kind in WITNESS_ALERT_KINDS:
                 alerts.add_metric([party.id, kind], raised.get((party.log_origin, kind), 0))
         yield from (cosigned, cosigned_age, witnessed, alerts)
+
+
+class CaseCollector(Collector):
+    """Collects the case ledger's figures at scrape time, on today's date in Asia/Jakarta.
+
+    Two aggregate queries over indexed columns (gateway.cases.gauges), whatever the
+    ledger's size. A node with the ledger switched off answers zeros.
+    """
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def collect(self) -> Iterator[Metric]:
+        node = self.node
+        at = reports.today(node)
+        overdue = GaugeMetricFamily(
+            "gateway_case_steps_overdue",
+            "Steps of cases not done and past their due date, by the responsible unit's code "
+            '("" when not known).',
+            labels=["unit"],
+        )
+        for unit, n in sorted(reports.overdue_by_unit(node, at=at).items()):
+            overdue.add_metric([unit], n)
+        by_status = GaugeMetricFamily(
+            "gateway_cases",
+            "Cases of the ledger by status today: open, due_soon, overdue, done_on_time, "
+            "done_late.",
+            labels=["status"],
+        )
+        for status, n in gauges.cases_by_status(node, at=at).items():
+            by_status.add_metric([status], n)
+        yield from (overdue, by_status)

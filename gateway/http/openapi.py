@@ -27,6 +27,8 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from gateway.cases.reports import CASE_STATUSES
+from gateway.cases.reports import MAX_LIMIT as MAX_CASE_PAGE
 from gateway.crypto.envelope import BATCH_ID
 from gateway.exchange import pull
 from gateway.exchange.sending import JOSE_MEDIA_TYPE
@@ -664,6 +666,7 @@ def _operations() -> tuple[Operation, ...]:
         *_record_operations(),
         *_schema_operations(),
         *_audit_operations(),
+        *_case_operations(),
         *_exchange_operations(),
         *_outbox_operations(),
         *_node_operations(),
@@ -960,6 +963,169 @@ def _node_operations() -> list[Operation]:
     ]
 
 
+# -- the case ledger (gateway.cases.reports) -----------------------------------------------------
+
+_CASE_STATUS = validate.OneOf(list(CASE_STATUSES))
+_CASE_READERS: tuple[dict[str, list[str]], ...] = (
+    {BEARER: ["auditor"]}, {BEARER: ["submit"]}, {BEARER: ["pull"]},
+)  # fmt: skip
+CASES_TAG = ("cases", "The case ledger: the agreement's service levels (docs/API.md)")
+CASE_NUMBER_PARAMETER: dict[str, Any] = {
+    "description": "a case number (nomor laporan), e.g. 0941/LM/IX/2026/JKT; its slashes "
+    "are part of the path",
+    "schema": {"type": "string", "minLength": 1},
+}
+
+
+def _date(description: str, *, allow_none: bool = False) -> fields.String:
+    return fields.String(
+        required=True, allow_none=allow_none,
+        metadata={"description": description, "format": "date"},
+    )  # fmt: skip
+
+
+class CaseSummarySchema(_Body):
+    case_number = _str("the case number (nomor laporan)")
+    unit = _str("the responsible unit's code (register perangkat_daerah)", allow_none=True)
+    status = fields.String(
+        required=True, validate=_CASE_STATUS,
+        metadata={"description": "on as_of: overdue, due_soon or open while a step is open; "
+                                 "done_on_time or done_late when every step is done"})  # fmt: skip
+    opened_on = _date("the day its first step started (Asia/Jakarta)")
+    next_due_on = _date("the earliest due date of its open steps", allow_none=True)
+    steps = _int("steps")
+    open_steps = _int("steps not done")
+    late_steps = _int("steps done after their due date")
+    events = _int("records of the case that crossed the gateway")
+    updated_at = _moment("the receipt of its latest record")
+
+
+class CaseListSchema(_Body):
+    as_of = _date("the day (Asia/Jakarta) the statuses are read on")
+    cases = fields.List(fields.Nested(CaseSummarySchema), required=True)
+    next = _str("page on with ?after= this value; null on the last page", allow_none=True)
+
+
+class CaseStepSchema(_Body):
+    case_number = _str("the case")
+    step = _str("the step, e.g. klarifikasi/1 or tindakan_korektif/LHP-ID/1")
+    kind = _str("klarifikasi, tindakan_korektif, rekomendasi or klarifikasi_tindak_lanjut")
+    unit = _str("the responsible unit's code", allow_none=True)
+    status = fields.String(required=True, validate=_CASE_STATUS)
+    start_on = _date("the day it started")
+    start_basis = fields.String(
+        required=True, validate=validate.OneOf(["receipt", "declared"]),
+        metadata={"description": "receipt: the day of the signed receipt of the record "
+                                 "that opened it; declared: the day a follow-up report "
+                                 "states"})  # fmt: skip
+    due_on = _date("its due date, by the agreement's rule for its kind")
+    done_on = _date("the day of the receipt of the record that closed it", allow_none=True)
+    response_days = _int("working days from start to done", allow_none=True)
+    outcome = _str("the Ombudsman's verdict on it", allow_none=True)
+    opened_by = _str("the record that opened it: batch_id#index")
+    closed_by = _str("the record that closed it: batch_id#index", allow_none=True)
+
+
+class CaseExchangeSchema(_Body):
+    ref = _str("batch_id#index")
+    batch_id = _id("the batch")
+    index = _int("the record's place in the batch")
+    dataset = _str("the dataset")
+    schema_version = _str("its schema version")
+    direction = fields.String(required=True, validate=validate.OneOf(["sent", "received"]))
+    sender = _str("the sending party")
+    receiver = _str("the receiving party")
+    receipt_at = _moment("when the receiver signed its receipt")
+
+
+class CaseDetailSchema(CaseSummarySchema):
+    as_of = _date("the day (Asia/Jakarta) the statuses are read on")
+    digest = _sha256("of its steps and events: the same at both nodes")
+    steps = fields.List(fields.Nested(CaseStepSchema), required=True)  # type: ignore[assignment]
+    exchanges = fields.List(fields.Nested(CaseExchangeSchema), required=True)
+
+
+class LedgerDigestSchema(_Body):
+    cases = _int("cases in the ledger")
+    digest = _sha256("over the buckets' digests")
+    buckets = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(r"^[0-9a-f]{2}$")),
+        values=fields.String(validate=validate.Regexp(r"^[0-9a-f]{64}$")), required=True,
+        metadata={"description": "per bucket (the first two hex digits of the SHA-256 of the "
+                                 "case number) the digest of its cases"})  # fmt: skip
+
+
+class BucketDigestSchema(_Body):
+    bucket = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{2}$"))
+    cases = fields.Dict(
+        keys=fields.String(), values=fields.String(validate=validate.Regexp(r"^[0-9a-f]{64}$")),
+        required=True, metadata={"description": "each case number of the bucket: its digest"},
+    )  # fmt: skip
+
+
+class CaseListQuery(Schema):
+    unit = fields.String(
+        validate=validate.Regexp(r"^[0-9A-Za-z._-]{1,32}$"),
+        metadata={"description": "the cases of this unit, e.g. 3275.DISDUKCAPIL"})  # fmt: skip
+    status = fields.String(
+        validate=_CASE_STATUS, metadata={"description": "the cases of this status today"}
+    )
+    period = fields.String(
+        validate=validate.Regexp(r"^[0-9]{4}(-(0[1-9]|1[0-2]))?$"),
+        metadata={"description": "YYYY or YYYY-MM: the cases opened then"})  # fmt: skip
+    after = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "the next of an earlier answer: the cases after it"})  # fmt: skip
+    limit = _q_int("cases at most (default 100)", minimum=1, maximum=MAX_CASE_PAGE)
+
+
+class CaseDigestQuery(Schema):
+    bucket = fields.String(
+        validate=validate.Regexp(r"^[0-9a-f]{2}$"),
+        metadata={"description": "two lowercase hex digits: that bucket's cases and digests"},
+    )
+
+
+def _case_operations() -> list[Operation]:
+    """The case ledger, for auditors and the systems that feed it."""
+    readers = (
+        "Open to clients with the auditor role and to those that submit or pull a "
+        "dataset of a case (permintaan_klarifikasi, tanggapan_klarifikasi, lahp, "
+        "monitoring_tindak_lanjut, penilaian_tindak_lanjut); others are 403. "
+    )
+    strict = (
+        "A query parameter the operation does not read, or one given twice, is 400 "
+        "with the parameter as path."
+    )
+    return [
+        Operation(
+            "get", "/api/v1/cases", "listCases", "cases",
+            "Cases by unit, status and period",
+            {200: _json(CaseListSchema, "A page of cases by case number"),
+             400: "BadRequest", 403: "Forbidden", **_CLIENT_ERRORS},
+            readers + "Statuses are read on today's date in Asia/Jakarta. " + strict,
+            security=_CASE_READERS, query=CaseListQuery,
+        ),
+        Operation(
+            "get", "/api/v1/cases/{case_number}", "getCase", "cases",
+            "One case with its steps and the exchanges they come from",
+            {200: _json(CaseDetailSchema, "The case"), 400: "BadRequest", 403: "Forbidden",
+             **_CLIENT_ERRORS},
+            readers + "A case not in the ledger is 404 not_found, path case_number. " + strict,
+            security=_CASE_READERS,
+        ),
+        Operation(
+            "get", "/api/v1/cases-digest", "getCasesDigest", "cases",
+            "The ledger's digest, to compare two nodes' ledgers",
+            {200: _json(_one_of(LedgerDigestSchema, BucketDigestSchema),
+                        "The digest over buckets; with ?bucket=, that bucket's cases"),
+             400: "BadRequest", 403: "Forbidden", **_CLIENT_ERRORS},
+            readers + "gateway audit reconcile reads it (docs/AUDIT.md). " + strict,
+            security=_CASE_READERS, query=CaseDigestQuery,
+        ),
+    ]  # fmt: skip
+
+
 OPERATIONS: tuple[Operation, ...] = _operations()
 
 # -- shared components -----------------------------------------------------------------------------
@@ -983,6 +1149,7 @@ _PATH_PARAMETERS: dict[str, dict[str, Any]] = {
         "description": "a submission id (a lower-case UUID)",
         "schema": {"type": "string", "format": "uuid", "pattern": BATCH_ID.pattern},
     },
+    "case_number": CASE_NUMBER_PARAMETER,
 }
 
 _ERRORS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -1062,6 +1229,7 @@ _TAGS = (
     ("records", "Submit records; pull and acknowledge received batches"),
     ("schemas", "The agreed dataset schemas"),
     ("audit", "The audit log: checkpoints, entries and proofs (docs/AUDIT.md)"),
+    CASES_TAG,
     ("exchange", "Node to node: keys, sealed batches, witnessing (docs/ENVELOPE.md 9)"),
     ("outbox", "Node to node, pull mode: the sender's outbox (docs/ENVELOPE.md 9.5)"),
     ("operations", "Health, metrics and this contract"),

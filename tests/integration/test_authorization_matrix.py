@@ -109,6 +109,9 @@ PERMINTAAN_BODY = _submission(PERMINTAAN)
 
 
 AUDITOR_ONLY = bearer(403, auditor=200)
+# The case ledger: the auditor, sistem-pengaduan (submits tanggapan_klarifikasi) and the
+# inspektorat (pulls permintaan_klarifikasi); not the operator.
+LEDGER_READERS = bearer(403, auditor=200, sistem_pengaduan=200, inspektorat=200)
 
 MATRIX: dict[tuple[str, str], list[Case]] = {
     # --- public -------------------------------------------------------------------------------
@@ -223,6 +226,19 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
         Case("auditor-only", "/api/v1/audit/proof/inclusion?index=0", AUDITOR_ONLY)],
     ("/api/v1/audit/proof/consistency", "GET"): [
         Case("auditor-only", "/api/v1/audit/proof/consistency?old=1", AUDITOR_ONLY)],
+    # --- the case ledger: auditors, and the systems that submit or pull a dataset of a case ----
+    # The operator does neither. Who may read is checked before the query.
+    ("/api/v1/cases", "GET"): [
+        Case("ledger-readers", "/api/v1/cases", LEDGER_READERS),
+        Case("bad-query", "/api/v1/cases?limit=x", bearer(403, **dict.fromkeys(
+            ("auditor", "sistem_pengaduan", "inspektorat"), 400))),
+    ],
+    ("/api/v1/cases/<path:case_number>", "GET"): [
+        Case("unknown-case", "/api/v1/cases/9999/LM/I/2026/JKT", bearer(403, **dict.fromkeys(
+            ("auditor", "sistem_pengaduan", "inspektorat"), 404))),
+    ],
+    ("/api/v1/cases-digest", "GET"): [
+        Case("ledger-readers", "/api/v1/cases-digest", LEDGER_READERS)],
     # --- node to node: deliveries, signed requests (and the envelope signed inside) --------
     # The signature's header is checked first, before a byte of the body is read; then the
     # body's size and digest, the media type and the body itself.

@@ -2,8 +2,9 @@
 
 One blueprint per audience: ``records`` (the node's own systems), ``exchange``
 (peer nodes), ``pull_outbox`` (peers pulling in pull mode), ``audit_log``
-(auditors), ``schemas``, ``probes`` (operators) and ``apidocs``; ``observe``
-gives every request its id, metrics and log line.
+(auditors), ``cases`` (the case ledger, for auditors and the systems that feed
+it), ``schemas``, ``probes`` (operators) and ``apidocs``; ``observe`` gives
+every request its id, metrics and log line.
 
 A blueprint may import gateway.http's shared modules (request_helpers,
 error_responses, metrics, readiness, openapi), gateway.exchange, gateway.ops and
@@ -18,6 +19,7 @@ from gateway.http import error_responses
 from gateway.http.api import (
     apidocs,
     audit_log,
+    cases,
     exchange,
     observe,
     probes,
@@ -44,5 +46,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(pull_outbox.bp)
     app.register_blueprint(schemas.bp)
     app.register_blueprint(audit_log.bp)
+    app.register_blueprint(cases.bp)
     app.register_blueprint(apidocs.bp)
     app.register_blueprint(probes.bp)
