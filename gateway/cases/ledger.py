@@ -61,6 +61,7 @@ __all__ = [
     "Deadlines",
     "Event",
     "Step",
+    "bucket_of",
     "deadlines_for",
     "derive",
     "rebuild",
@@ -359,7 +360,13 @@ def case_row(case_number: str, steps: Sequence[Step], events: Sequence[Event]) -
         "events": len(ordered),
         "updated_at": ordered[-1].receipt_at,
         "digest": digest,
+        "bucket": bucket_of(case_number),
     }
+
+
+def bucket_of(case_number: str) -> str:
+    """The case's reconciliation bucket: the first two hex digits of its number's SHA-256."""
+    return hashlib.sha256(case_number.encode()).hexdigest()[:2]
 
 
 def _stat_key(row: Any) -> tuple[str, str, str, bool, int] | None:

@@ -169,12 +169,13 @@ def list_cases(
     if after is not None:
         query = query.where(c.case_number > after)
     with node.store.read() as conn:
-        rows = conn.execute(query.order_by(c.case_number).limit(limit)).mappings().all()
-    items = [_case_item(row, at) for row in rows]
+        # One more than asked: whether there is a next page.
+        rows = conn.execute(query.order_by(c.case_number).limit(limit + 1)).mappings().all()
+    items = [_case_item(row, at) for row in rows[:limit]]
     return {
         "as_of": at.day.isoformat(),
         "cases": items,
-        "next": items[-1]["case_number"] if len(items) == limit else None,
+        "next": items[-1]["case_number"] if len(rows) > limit else None,
     }
 
 
@@ -395,28 +396,30 @@ def combine(figures: Mapping[tuple[str, str], Figures], by: str) -> dict[str, Fi
     return dict(sorted(out.items()))
 
 
-def _bucket(number: str) -> str:
-    return hashlib.sha256(number.encode()).hexdigest()[:2]
-
-
 def digest(node: Node, *, bucket: str | None = None) -> dict[str, Any]:
     """The ledger's digest for comparing two nodes' ledgers (``gateway audit reconcile``).
 
     Without ``bucket``: the number of cases, a digest per bucket (the first two hex
-    digits of the SHA-256 of the case number) and one over them all. With a
-    bucket: each of its cases' digests, to find the cases that differ.
+    digits of the SHA-256 of the case number, :func:`gateway.cases.ledger.bucket_of`)
+    and one over them all. With a bucket: each of its cases' digests, to find the
+    cases that differ.
     """
-    if bucket is not None and not re.fullmatch(r"[0-9a-f]{2}", bucket):
-        raise BadRequest("bucket must be two lowercase hex digits", path="bucket")
-    per_bucket: dict[str, dict[str, str]] = defaultdict(dict)
-    with node.store.read() as conn:
-        for number, case_digest in conn.execute(select(cases.c.case_number, cases.c.digest)):
-            b = _bucket(number)
-            if bucket is None or b == bucket:
-                per_bucket[b][number] = case_digest
+    c = cases.c
     if bucket is not None:
-        return {"bucket": bucket, "cases": dict(sorted(per_bucket[bucket].items()))}
-    buckets = {b: _digest_of(per_bucket[b].items()) for b in sorted(per_bucket)}
+        if not re.fullmatch(r"[0-9a-f]{2}", bucket):
+            raise BadRequest("bucket must be two lowercase hex digits", path="bucket")
+        with node.store.read() as conn:
+            rows = conn.execute(
+                select(c.case_number, c.digest).where(c.bucket == bucket).order_by(c.case_number)
+            ).all()
+        return {"bucket": bucket, "cases": {number: d for number, d in rows}}
+    per_bucket: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    with node.store.read() as conn:
+        for b, number, case_digest in conn.execute(
+            select(c.bucket, c.case_number, c.digest).order_by(c.bucket, c.case_number)
+        ):
+            per_bucket[b].append((number, case_digest))
+    buckets = {b: _digest_of(per_bucket[b]) for b in sorted(per_bucket)}
     return {
         "cases": sum(len(v) for v in per_bucket.values()),
         "digest": _digest_of(buckets.items()),

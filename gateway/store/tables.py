@@ -488,10 +488,14 @@ cases = Table(
     Column("events", Integer, nullable=False),
     Column("updated_at", String(40), nullable=False),  # the latest receipt
     Column("digest", String(64), nullable=False),  # of its steps and events (reconcile)
+    # The first two hex digits of the SHA-256 of the case number: reconciliation
+    # compares two ledgers bucket by bucket.
+    Column("bucket", String(2), nullable=False),
     Index("ix_cases_state", "state", "case_number"),
     Index("ix_cases_unit_state", "unit", "state", "case_number"),
     Index("ix_cases_opened", "opened_on"),
     Index("ix_cases_due", "next_due_on"),
+    Index("ix_cases_bucket", "bucket", "case_number"),
 )
 
 # Steps done, counted by unit, month of their due date, kind, lateness and

@@ -86,6 +86,9 @@ def test_pages_follow_next(exchanged):
     assert seen == sorted(NUMBERS)
     # Five cases in pages of two: 2, 2, 1; the last page says there is no next one.
     assert after is None
+    # A page that holds exactly what is left says so too: no empty page follows.
+    _, whole = get(pemkot, "/api/v1/cases", "sistem-pengaduan", query_string={"limit": "5"})
+    assert len(whole["cases"]) == 5 and whole["next"] is None
 
 
 def test_statuses_on_a_later_day(exchanged):

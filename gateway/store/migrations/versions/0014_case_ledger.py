@@ -70,11 +70,13 @@ def upgrade() -> None:
         sa.Column("events", sa.Integer(), nullable=False),
         sa.Column("updated_at", sa.String(40), nullable=False),
         sa.Column("digest", sa.String(64), nullable=False),
+        sa.Column("bucket", sa.String(2), nullable=False),
     )
     op.create_index("ix_cases_state", "cases", ["state", "case_number"])
     op.create_index("ix_cases_unit_state", "cases", ["unit", "state", "case_number"])
     op.create_index("ix_cases_opened", "cases", ["opened_on"])
     op.create_index("ix_cases_due", "cases", ["next_due_on"])
+    op.create_index("ix_cases_bucket", "cases", ["bucket", "case_number"])
     op.create_table(
         "case_step_stats",
         sa.Column("unit", sa.String(32), primary_key=True),
