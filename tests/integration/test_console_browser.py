@@ -6,19 +6,37 @@ sees it on both nodes with every badge passed, downloads its evidence bundle
 (which `gateway audit verify` then verifies), reads the log page in English,
 and sees the log flagged once an operator edits an entry in the database.
 
+With nodes that carry every case dataset, the auditor reads the service levels: the
+charts load as images (the page's policy unchanged), an LHP whose corrective actions
+were due in the past is listed overdue, and its case page links to the batches.
+
 Screenshots of the main pages go to $GATEWAY_CONSOLE_SCREENSHOTS when it is set
 (``scripts/screenshots`` sets it to docs/screenshots), else to the test's
 temporary folder.
 """
 
+import datetime as dt
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+import requests
 
+from gateway.cases.calendar import wib_date
+from gateway.ops.process import NodeProcess, wait_until
+from schemas.samples import sample_records
+from tests.case_deployment import NEWEST, SUBMITTER, case_deployment
 from tests.conftest import TOKENS
-from tests.integration.conftest import gateway
+from tests.integration.conftest import gateway, start_nodes, stop_nodes
+from tests.integration.test_case_ledger import answers_for, requests_for
+from tests.integration.test_console_cases import (
+    ANSWERED,
+    LHP_CASE,
+    PAGE_CSP,
+    WAITING,
+    lhp_with_past_deadlines,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -150,4 +168,92 @@ def test_an_auditor_works_through_the_console(exchanged, browser, shots, tmp_pat
     page.get_by_role("button", name="Sign out").click()
     page.goto(f"{base}/console/log")
     assert "/console/login" in page.url
+    context.close()
+
+
+@pytest.fixture
+def cases_running(deployment_factory):
+    """Two node processes that carry every case dataset."""
+    deployment = case_deployment(deployment_factory, interval=1, workers=2)
+    nodes = {party: NodeProcess(deployment.config_path(party), listen=f"127.0.0.1:{port}",
+                                env=deployment.env, log_path=deployment.root / f"{party}.log")
+             for party, port in deployment.ports.items()}
+    try:
+        start_nodes(nodes.values())
+        yield deployment, nodes
+    finally:
+        stop_nodes(nodes.values())
+
+
+def submit(nodes, party, dataset, records):
+    answer = requests.post(
+        f"{nodes[party].base_url}/api/v1/datasets/{dataset}/records",
+        json={"schema_version": NEWEST[dataset], "records": records},
+        headers={"Authorization": f"Bearer {TOKENS[party][SUBMITTER[party]]}"}, timeout=10)
+    assert answer.status_code == 202, answer.text
+
+
+def ledger_count(deployment, sql):
+    [(count,)] = deployment.query("pemkot-bekasi", sql)
+    return count
+
+
+def test_an_auditor_reads_the_service_levels(cases_running, browser, shots):
+    deployment, nodes = cases_running
+    today = wib_date(dt.datetime.now(dt.UTC))
+    submit(nodes, "ombudsman-ri", "permintaan_klarifikasi", requests_for([ANSWERED, WAITING]))
+    submit(nodes, "ombudsman-ri", "lahp", [lhp_with_past_deadlines(LHP_CASE, today)])
+    wait_until(lambda: ledger_count(deployment, "SELECT count(*) FROM cases") == 3,
+               timeout=45, what="the requests and the LHP in Pemkot's ledger")
+    submit(nodes, "pemkot-bekasi", "tanggapan_klarifikasi", answers_for([ANSWERED]))
+    submit(nodes, "pemkot-bekasi", "monitoring_tindak_lanjut",
+           sample_records("monitoring_tindak_lanjut", 12, seed=11, version="2.0"))
+    wait_until(lambda: ledger_count(
+        deployment, "SELECT count(*) FROM case_steps WHERE done_on IS NOT NULL") == 13,
+        timeout=45, what="the answer and the follow-up reports in Pemkot's ledger")
+
+    base = nodes["pemkot-bekasi"].base_url
+    context = browser.new_context(locale="id-ID", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    blocked = []
+    page.on("console", lambda message: blocked.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    page.goto(f"{base}/console/service-levels")
+    page.get_by_label("Token auditor").fill(AUDITOR)
+    page.get_by_role("button", name="Masuk").click()
+    page.wait_for_url(f"{base}/console/service-levels")
+    answer = page.reload()
+    assert answer.headers["content-security-policy"] == PAGE_CSP
+
+    # Each chart is an image that loaded, with a table of its numbers behind a disclosure.
+    images = page.locator("figure.chart img")
+    assert images.count() == 4
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('figure.chart img')].every(i => i.complete)")
+    widths = images.evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
+    assert all(width > 0 for width in widths), widths
+    assert blocked == []
+    overdue = page.locator(f'#overdue tr[data-case="{LHP_CASE}"]')
+    assert overdue.count() == 2
+    assert page.locator(f'#overdue tr[data-case="{WAITING}"]').count() == 0
+    page.locator("figure.chart summary").first.click()
+    assert page.locator("figure.chart table").first.is_visible()
+    page.screenshot(path=shots / "service-levels.png", full_page=True)
+
+    # The overdue case: its steps, and the exchanges each linked to its batch.
+    overdue.first.get_by_role("link").click()
+    page.wait_for_url(f"{base}/console/cases/{LHP_CASE}")
+    assert page.locator("#steps tr[data-status=overdue]").count() == 2
+    when = page.locator("#case-exchanges time").first
+    assert when.inner_text().endswith("WIB") and when.get_attribute("title").endswith("UTC")
+    page.screenshot(path=shots / "case.png", full_page=True)
+    page.locator("#case-exchanges a").first.click()
+    page.wait_for_url(f"{base}/console/batches/**")
+    assert page.locator("[data-event=batch_received]").count() >= 1
+
+    # The answered request, in English: done on time.
+    page.goto(f"{base}/console/cases/{ANSWERED}?lang=en")
+    assert page.locator("#case-status").inner_text() == "done on time"
+    assert blocked == []
     context.close()

@@ -14,10 +14,16 @@ failed sign-ins are limited per source address, counted in the database that
 every worker and replica shares (gateway.node.refusals).
 
 Pages: the exchange list (filters, paging), a batch (timeline on both nodes,
-digests, signer keys, verification badges, evidence bundle download) and the
-log (checkpoint, cosignatures, witnessed logs, witness alerts, verification).
-The console shows audit entries only: identifiers, counts, digests and codes,
-never a record (docs/CONSOLE.md).
+digests, signer keys, verification badges, evidence bundle download), the
+log (checkpoint, cosignatures, witnessed logs, witness alerts, verification),
+the service levels of the case ledger (figures by month and unit, charts, steps
+overdue) and a case (its steps and the exchanges they come from).
+The console shows audit entries and the case ledger only: identifiers, counts,
+digests, dates and codes, never a record (docs/CONSOLE.md).
+
+The charts are SVG images served by their own URL (``chart/<name>.svg``), under a
+policy of their own: matplotlib's SVG styles itself inline, which the pages'
+policy does not allow, and an image never runs a script.
 
 The console may import gateway.http's shared modules (request_helpers,
 error_responses), gateway.exchange, gateway.peers (evidence bundles, the peer's
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import json
 import logging
 import secrets
@@ -41,6 +48,7 @@ from flask import (
     abort,
     current_app,
     g,
+    get_template_attribute,
     has_request_context,
     redirect,
     render_template,
@@ -50,8 +58,9 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from gateway.errors import NotFound, Unauthorized
-from gateway.http.console import evidence, i18n
+from gateway.cases import charts, reports
+from gateway.errors import BadRequest, NotFound, Unauthorized
+from gateway.http.console import evidence, i18n, service_levels
 from gateway.http.request_helpers import node as _node
 from gateway.http.request_helpers import refuse
 from gateway.node import console_sessions
@@ -82,6 +91,9 @@ _CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
+# A chart: an SVG image that styles itself inline (matplotlib's), loads nothing and,
+# shown by <img>, runs nothing.
+_SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 
 def _locale() -> str:
@@ -148,7 +160,8 @@ def _before() -> BaseResponse | None:
 
 @bp.after_request
 def _after(response: Response) -> Response:
-    response.headers["Content-Security-Policy"] = _CSP
+    chart = request.endpoint == "console.chart" and response.status_code == 200
+    response.headers["Content-Security-Policy"] = _SVG_CSP if chart else _CSP
     response.headers["Content-Language"] = _locale()
     response.vary.add("Cookie")
     if request.endpoint != "console.static":
@@ -219,6 +232,10 @@ def _context() -> dict[str, Any]:
         "lang_url": _lang_url,
         "page_url": _page_url,
         "fmt_time": lambda stamp: i18n.format_time(stamp, locale),
+        "fmt_wib": lambda stamp: i18n.format_wib(stamp, locale),
+        "fmt_date": lambda day: i18n.format_date(day, locale),
+        "fmt_month": lambda month: i18n.format_month(month, locale),
+        "fmt_share": lambda value: i18n.format_share(value, locale),
         "fmt_num": lambda value: i18n.format_number(value, locale),
         "auditor": g.get("auditor"),
         "party": node.config.party,
@@ -385,9 +402,70 @@ def audit_log() -> str:
     return render_template("console/log.html", view=evidence.log_view(_node()))
 
 
+# -- service levels --------------------------------------------------------------------------
+
+
+def _service_filters() -> tuple[service_levels.Filters, reports.Today]:
+    at = reports.today(_node())
+    return service_levels.parse_filters(request.args.to_dict(), at), at
+
+
+@bp.get("/service-levels")
+def service_levels_page() -> str:
+    wanted, at = _service_filters()
+    return render_template(
+        "console/service_levels.html",
+        view=service_levels.overview(_node(), wanted, at),
+        charts=service_levels.CHARTS,
+        units=service_levels.unit_names(),
+        periods=service_levels.period_choices(at, wanted.period),
+    )
+
+
+@bp.get("/service-levels/chart/<name>.svg")
+def chart(name: str) -> Response:
+    """One chart of the service-levels page, as an SVG image, for the page's filters."""
+    if name not in service_levels.CHARTS:
+        raise NotFound("no such chart", path="name")
+    wanted, at = _service_filters()
+    text = get_template_attribute("console/_macros.html", "chart_text")
+
+    def said(part: str) -> str:
+        return html.unescape(str(text(name, part))).strip()
+
+    svg = service_levels.chart(
+        name,
+        service_levels.figures(_node(), wanted, at),
+        wanted,
+        labels=charts.Labels(said("title"), said("x"), said("y"), said("empty")),
+        month_label=lambda month: i18n.format_month(month, _locale()),
+    )
+    return Response(svg, mimetype="image/svg+xml")
+
+
+@bp.get("/cases/<path:case_number>")
+def case(case_number: str) -> str:
+    if not 0 < len(case_number) <= 64:
+        raise NotFound("no such case", path="case_number")
+    found = reports.case_detail(_node(), case_number)
+    return render_template("console/case.html", case=found, units=service_levels.unit_names())
+
+
 @bp.errorhandler(NotFound)
 def _not_found(exc: NotFound) -> tuple[str, int]:
-    return render_template("console/error.html", status=404, reason="not_found"), 404
+    what = "case" if request.endpoint == "console.case" else "batch"
+    page = render_template("console/error.html", status=404, reason="not_found", what=what)
+    return page, 404
+
+
+@bp.errorhandler(BadRequest)
+def _bad_filter(exc: BadRequest) -> tuple[str, int]:
+    """A filter that is not valid: the error page names it and says what it may be."""
+    value = request.args.get(exc.path or "", "")[:40]
+    page = render_template(
+        "console/error.html", status=400, reason="bad_filter", field=exc.path, value=value
+    )
+    return page, 400
 
 
 @bp.errorhandler(400)

@@ -14,6 +14,7 @@ import io
 from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel import Locale, dates, numbers
 from babel.messages.mofile import write_mo
@@ -22,11 +23,23 @@ from babel.support import NullTranslations, Translations
 
 from gateway import timestamps
 
-__all__ = ["DEFAULT", "LOCALES", "format_number", "format_time", "translations"]
+__all__ = [
+    "DEFAULT",
+    "LOCALES",
+    "format_date",
+    "format_month",
+    "format_number",
+    "format_share",
+    "format_time",
+    "format_wib",
+    "translations",
+]
 
 LOCALES = ("id", "en")
 DEFAULT = "id"
 _HERE = Path(__file__).parent / "translations"
+# Asia/Jakarta: the time of Pemkot Bekasi and of the agreement's deadlines.
+WIB = ZoneInfo("Asia/Jakarta")
 
 
 @cache
@@ -62,3 +75,42 @@ def format_number(value: Any, locale: str) -> str:
         return numbers.format_decimal(value, locale=Locale.parse(locale))
     except (TypeError, ValueError):
         return str(value)
+
+
+def format_wib(stamp: Any, locale: str) -> str:
+    """An ISO 8601 UTC time stamp as the locale writes date and time, in WIB (Asia/Jakarta)."""
+    if not stamp:
+        return ""
+    try:
+        moment = timestamps.parse(str(stamp))
+    except ValueError:
+        return str(stamp)
+    text = dates.format_datetime(moment, format="medium", tzinfo=WIB, locale=Locale.parse(locale))
+    return f"{text} WIB"
+
+
+def format_date(day: Any, locale: str) -> str:
+    """A date (``YYYY-MM-DD``) as the locale writes it."""
+    if not day:
+        return ""
+    try:
+        value = dt.date.fromisoformat(str(day))
+    except ValueError:
+        return str(day)
+    return dates.format_date(value, format="medium", locale=Locale.parse(locale))
+
+
+def format_month(month: str, locale: str) -> str:
+    """A month (``YYYY-MM``) as the locale abbreviates it: ``Agu 2026``, ``Aug 2026``."""
+    try:
+        value = dt.date.fromisoformat(f"{month}-01")
+    except ValueError:
+        return month
+    return dates.format_date(value, format="MMM yyyy", locale=Locale.parse(locale))
+
+
+def format_share(value: float | None, locale: str) -> str:
+    """A share (0 to 1) as a percentage with one decimal; a dash when there is none."""
+    if value is None:
+        return "\N{EN DASH}"
+    return numbers.format_percent(value, format="#,##0.0%", locale=Locale.parse(locale))
