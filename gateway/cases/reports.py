@@ -21,6 +21,7 @@ over the steps done.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import hashlib
 import math
@@ -57,7 +58,7 @@ __all__ = [
 
 CASE_STATUSES = ("open", "due_soon", "overdue", "done_on_time", "done_late")
 MAX_LIMIT = 1000
-_PERIOD = re.compile(r"(\d{4})(?:-(0[1-9]|1[0-2]))?\Z")
+_PERIOD = re.compile(r"([1-9]\d{3})(?:-(0[1-9]|1[0-2]))?\Z")
 _UNIT = re.compile(r"[0-9A-Za-z._-]{1,32}\Z")
 
 
@@ -115,7 +116,8 @@ def parse_period(text: str, *, path: str = "period") -> tuple[str, str]:
     if found.group(2) is None:
         return f"{year:04d}-01-01", f"{year:04d}-12-31"
     month = int(found.group(2))
-    return f"{year:04d}-{month:02d}-01", _month_end(year, month).isoformat()
+    last = calendar.monthrange(year, month)[1]
+    return f"{year:04d}-{month:02d}-01", f"{year:04d}-{month:02d}-{last:02d}"
 
 
 def parse_month(text: str, *, path: str = "month") -> str:
@@ -123,11 +125,6 @@ def parse_month(text: str, *, path: str = "month") -> str:
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
         raise BadRequest(f"month must be YYYY-MM, got {text[:20]!r}", path=path)
     return text
-
-
-def _month_end(year: int, month: int) -> dt.date:
-    first_next = dt.date(year + month // 12, month % 12 + 1, 1)
-    return first_next - dt.timedelta(days=1)
 
 
 def _check_unit(unit: str | None) -> None:

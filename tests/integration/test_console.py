@@ -12,10 +12,12 @@ import re
 import pytest
 from sqlalchemy import select, text, update
 
+from gateway.cases.calendar import WIB
 from gateway.exchange import sending
 from gateway.node import credentials
 from gateway.peers import bundles, signed_requests, witness
 from gateway.store.tables import audit_events
+from gateway.timestamps import parse
 from gateway.tlog import auditor
 from schemas.samples import sample_records
 from tests.conftest import TOKENS
@@ -578,3 +580,20 @@ def test_the_sessions_command_deletes_expired_rows_and_wants_one_choice(deployme
     done = runner.invoke(cli, ["console", "sessions", "end", "--all", "--config", config])
     assert done.output == "ended 1 console sessions\n"
     assert pemkot.client.get("/console/exchanges").status_code == 302
+
+
+def test_times_are_in_wib_with_utc_on_hover_and_days_are_jakarta_days(
+        apps, pemkot, ombudsman, exchanged):
+    sign_in(ombudsman, TOKENS["ombudsman-ri"]["auditor"])
+    html = ombudsman.client.get("/console/exchanges").get_data(as_text=True)
+    stamps = re.findall(r'<time datetime="([^"]+Z)" title="([^"]+ UTC)">([^<]+ WIB)</time>', html)
+    assert stamps and " UTC" not in re.sub(r'title="[^"]*"', "", html.split("<main")[1])
+    # The exchange's day in Jakarta: the filter from that day finds it, to the day before not.
+    moment = parse(stamps[0][0]).astimezone(WIB)
+    day, before = moment.date(), moment.date() - dt.timedelta(days=1)
+    for query, found in ((f"from={day}", True), (f"to={before}", False), (f"to={day}", True)):
+        page = ombudsman.client.get(f"/console/exchanges?{query}").get_data(as_text=True)
+        assert (exchanged in page) is found, query
+    for path in (f"/console/batches/{exchanged}", "/console/log"):
+        page = ombudsman.client.get(path).get_data(as_text=True)
+        assert re.search(r'<time datetime="[^"]+Z" title="[^"]+ UTC">[^<]+ WIB</time>', page), path

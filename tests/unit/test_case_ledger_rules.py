@@ -193,7 +193,8 @@ def test_percentiles_are_nearest_rank():
     assert Figures().as_dict()["median_response_days"] is None
 
 
-@pytest.mark.parametrize("text", ["2025-13", "25", "2025-1", "2025/01", "x" * 100])
+@pytest.mark.parametrize("text", ["2025-13", "25", "2025-1", "2025/01", "x" * 100, "0000",
+                                  "0000-01", "20251"])
 def test_a_bad_period_is_refused_with_its_path(text):
     with pytest.raises(BadRequest) as refused:
         parse_period(text)
@@ -203,6 +204,7 @@ def test_a_bad_period_is_refused_with_its_path(text):
 def test_periods():
     assert parse_period("2024-02") == ("2024-02-01", "2024-02-29")
     assert parse_period("2025") == ("2025-01-01", "2025-12-31")
+    assert parse_period("9999-12") == ("9999-12-01", "9999-12-31")
 
 
 # --- the agreement's rules ---------------------------------------------------------------

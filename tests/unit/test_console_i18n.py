@@ -2,10 +2,12 @@
 
 from pathlib import Path
 
+import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from gateway.http.console import i18n
+from gateway.http.console.evidence import parse_day
 
 TEMPLATES = Path(i18n.__file__).parent / "templates"
 CATALOGUE = Path(i18n.__file__).parent / "translations" / "id" / "LC_MESSAGES" / "messages.po"
@@ -44,3 +46,11 @@ def test_the_catalogue_compiles_and_translates():
     assert i18n.translations("en").gettext("Exchanges") == "Exchanges"
     assert i18n.format_time("2026-11-29T07:44:28.123456Z", "id") == "29 Nov 2026 07.44.28 UTC"
     assert i18n.format_number(10000, "id") == "10.000"
+
+
+def test_a_filter_day_is_a_day_in_jakarta():
+    assert parse_day("2026-12-07") == "2026-12-06T17:00:00.000000Z"
+    assert parse_day("2026-12-07", end=True) == "2026-12-07T17:00:00.000000Z"
+    with pytest.raises(ValueError):
+        parse_day("0001-01-01")
+    assert i18n.format_wib("2026-11-29T17:30:00Z", "id") == "30 Nov 2026 00.30.00 WIB"

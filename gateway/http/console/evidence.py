@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, select, union_all
 
+from gateway.cases.calendar import WIB
 from gateway.crypto import strict_json
 from gateway.errors import NotFound, PeerError
 from gateway.exchange import pull
@@ -42,6 +43,7 @@ from gateway.store.tables import (
     witness_alerts,
     witnessed_logs,
 )
+from gateway.timestamps import iso
 from gateway.tlog import auditor
 from gateway.tlog.auditor import LogReport, Problem, VerificationError
 
@@ -648,11 +650,15 @@ def log_view(node: Node) -> LogView:
 
 
 def parse_day(text: str, *, end: bool = False) -> str:
-    """``YYYY-MM-DD`` as the ISO 8601 UTC start of that day (of the next, for ``end``)."""
+    """``YYYY-MM-DD``, a day in WIB (Asia/Jakarta), as the ISO 8601 UTC time its start
+    (of the next day, for ``end``) is: the console's days are Jakarta's, as its times."""
     day = dt.date.fromisoformat(text)
-    if end:
-        day += dt.timedelta(days=1)
-    return f"{day.isoformat()}T00:00:00.000000Z"
+    try:
+        if end:
+            day += dt.timedelta(days=1)
+        return iso(dt.datetime.combine(day, dt.time(), tzinfo=WIB).astimezone(dt.UTC))
+    except OverflowError:  # the first or the last day a date can be
+        raise ValueError(f"day out of range: {text}") from None
 
 
 def dataset_names(node: Node) -> Sequence[str]:
