@@ -37,6 +37,16 @@ Pemkot Bekasi node, both real processes, in chunked batches; against the
 receiver's bare validation rate for the same records; with each node's peak
 memory. See ``scripts/bench_transfer.py``.
 
+``cases_transfer``: the transfer above (200,000 records by default) with the case
+ledger switched off on both nodes and with it kept, side by side in one run; the
+ledger must cost at most a tenth of the rate. See ``scripts/bench_transfer.py``.
+
+``cases_query``: ``gateway.cases.reports.list_cases`` (the function behind ``GET
+/api/v1/cases``) and the console's ``monthly`` and ``overdue_steps`` on a node
+database holding 1,000,000 cases, against the same SELECT on a plain table with the
+same columns and indexes through the ``sqlite3`` module; and ``GET /api/v1/cases`` on a
+served node when the route exists.
+
 Usage: ``./scripts/bench [--requests N] [--concurrency C] [--rounds R] ...``
 """
 
@@ -59,6 +69,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -67,6 +78,7 @@ from typing import Any
 
 import requests
 
+from gateway.cases import ledger, reports
 from gateway.exchange.validation import RecordValidator
 from gateway.node import audit_log as node_log
 from gateway.node.config import load_node_config
@@ -80,6 +92,7 @@ from gateway.store.database import Store
 from gateway.tlog import auditor, merkle
 from gateway.tlog.auditor import LogClient, TrustedKeys
 from schemas import registry
+from schemas.registers import unit_codes
 from schemas.samples import sample_records
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -940,6 +953,367 @@ def audit_benchmark(args: argparse.Namespace, tmp: Path) -> int:
     return 0 if audit_log(args, tmp, prepared, deadline) else 1
 
 
+# -- the case ledger's queries at 1,000,000 cases ---------------------------------------------
+
+CASES_SEED = 2021
+CASES_YEARS = 5  # the ledger's cases are received over this many years, up to today
+CASES_BATCH_DAYS = 20  # working days of receipts recorded per transaction while building
+CASES_P99_TARGET_MS = 100
+CASES_COLUMNS = ("case_number, unit, opened_on, state, next_due_on, steps, open_steps, "
+                 "late_steps, events, updated_at")
+ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")
+
+
+@dataclass
+class CaseLedgerPlan:
+    """What the generated ledger holds: per working day, the requests and answers received."""
+
+    days: list[dt.date]
+    requests: dict[int, list[tuple[str, str]]]  # day index -> [(case number, unit)]
+    answers: dict[int, list[tuple[str, str]]]  # day index -> [(case number, unit)]
+    numbers: list[str]
+    units: list[str]
+
+
+def case_ledger_plan(count: int, today: dt.date, seed: int = CASES_SEED) -> CaseLedgerPlan:
+    """``count`` clarification cases received on the working days of the last five years.
+
+    Units from the unit register, a few much busier than the rest. Each case is one
+    request (round 1); most are answered: 84 % within the 14 working days, 14 % later
+    (up to 40 working days), 2 % not at all (open, mostly overdue by now). Answers due
+    after today have not come yet, so the last weeks' cases are open too.
+    """
+    rng = random.Random(seed)
+    first = today.replace(year=today.year - CASES_YEARS)
+    days = [first + dt.timedelta(days=n) for n in range((today - first).days + 1)]
+    days = [d for d in days if d.weekday() < 5]
+    units = sorted(unit_codes())
+    weights = [1 / (rank + 1) for rank in range(len(units))]  # Zipf-like: some units busier
+    rng.shuffle(units)
+    unit_of = rng.choices(units, weights, k=count)
+    day_of = sorted(rng.randrange(len(days)) for _ in range(count))
+    requests: dict[int, list[tuple[str, str]]] = {}
+    answers: dict[int, list[tuple[str, str]]] = {}
+    numbers: list[str] = []
+    serial: dict[int, int] = {}
+    for i, d in enumerate(day_of):
+        day = days[d]
+        serial[day.year] = serial.get(day.year, 0) + 1
+        number = f"{serial[day.year]:06d}/LM/{ROMAN[day.month - 1]}/{day.year}/JKT"
+        numbers.append(number)
+        requests.setdefault(d, []).append((number, unit_of[i]))
+        draw = rng.random()
+        if draw < 0.02:
+            continue  # never answered
+        delay = rng.randint(1, 14) if draw < 0.86 else rng.randint(15, 40)
+        if d + delay < len(days):
+            answers.setdefault(d + delay, []).append((number, unit_of[i]))
+    return CaseLedgerPlan(days, requests, answers, numbers, units)
+
+
+def build_case_ledger(node: Node, plan: CaseLedgerPlan) -> tuple[float, int]:
+    """Records the plan through ``ledger.record_batch``, one batch per day and kind.
+
+    Returns the seconds it took and the number of events.
+    """
+    began = time.perf_counter()
+    events = 0
+    for start in range(0, len(plan.days), CASES_BATCH_DAYS):
+        with node.store.write() as conn:
+            for d in range(start, min(start + CASES_BATCH_DAYS, len(plan.days))):
+                day = plan.days[d]
+                for kind, found in (("request", plan.requests), ("answer", plan.answers)):
+                    batch = found.get(d)
+                    if not batch:
+                        continue
+                    dataset, sender, receiver, version, hour = (
+                        ("permintaan_klarifikasi", PEER, PARTY, "2.0", 2) if kind == "request"
+                        else ("tanggapan_klarifikasi", PARTY, PEER, "3.0", 7))
+                    facts = [
+                        (i, {"case": number, "kind": kind, "unit": unit,
+                             **({"round": 1} if kind == "request" else {"status": "selesai"})})
+                        for i, (number, unit) in enumerate(batch)
+                    ]
+                    events += ledger.record_batch(
+                        conn, node, batch_id=str(uuid.UUID(int=(d << 1) | (kind == "answer"))),
+                        dataset=dataset, schema_version=version, sender=sender,
+                        receiver=receiver, receipt_at=f"{day.isoformat()}T0{hour}:00:00Z",
+                        facts=facts)
+        if start // CASES_BATCH_DAYS % 10 == 0:
+            say(f"cases_query: recorded {events} events through ledger.record_batch, "
+                f"{time.perf_counter() - began:.0f} s")
+    return time.perf_counter() - began, events
+
+
+def plain_case_tables(node_db: Path, plain_db: Path) -> None:
+    """The baseline's database: the ledger's three tables with their columns and indexes,
+    made from the node database's own DDL, holding the same rows."""
+    conn = sqlite3.connect(plain_db)
+    try:
+        conn.execute("ATTACH DATABASE ? AS node", (str(node_db),))
+        tables = ("cases", "case_steps", "case_step_stats")
+        ddl = conn.execute(
+            "SELECT type, name, sql FROM node.sqlite_master WHERE tbl_name IN (?, ?, ?) "
+            "AND sql IS NOT NULL ORDER BY type = 'index'", tables).fetchall()
+        for _type, _name, sql in ddl:
+            conn.execute(sql)
+        for table in tables:
+            conn.execute(f"INSERT INTO main.{table} SELECT * FROM node.{table}")  # noqa: S608
+        conn.commit()
+        analyzed = conn.execute("SELECT count(*) FROM node.sqlite_master "
+                                "WHERE name = 'sqlite_stat1'").fetchone()[0]
+        conn.execute("DETACH DATABASE node")
+        if analyzed:  # the node's planner has statistics: so has the baseline's
+            conn.execute("ANALYZE")
+    finally:
+        conn.close()
+
+
+@dataclass
+class CaseQuery:
+    """One query: the gateway's call, and the baseline's SQL with its parameters."""
+
+    name: str
+    gateway: Callable[[random.Random], tuple[Callable[[], Any], str, tuple[Any, ...]]]
+
+
+def case_queries(node: Node, plan: CaseLedgerPlan, at: reports.Today) -> list[CaseQuery]:
+    """The filters of ``GET /api/v1/cases`` and what the console page reads.
+
+    Each returns, for a random draw, the gateway's call and the baseline's SQL.
+    """
+    day, soon = at.day.isoformat(), at.soon.isoformat()
+    months = sorted({d.isoformat()[:7] for d in plan.days})
+    busy = plan.units[:5]  # the busiest units
+    page = 100
+    listed = f"SELECT {CASES_COLUMNS} FROM cases"  # noqa: S608 (constant text)
+    ordered = f"ORDER BY case_number LIMIT {page}"
+
+    def cases_call(**kw: Any) -> Callable[[], Any]:
+        return lambda: reports.list_cases(node, limit=page, **kw)
+
+    def last12(_: random.Random) -> tuple[Callable[[], Any], str, tuple[Any, ...]]:
+        first, last = months[-13], months[-2]
+        return (lambda: reports.monthly(node, first, last),
+                "SELECT unit, month, late, response_days, sum(count) FROM case_step_stats "
+                "WHERE month >= ? AND month <= ? GROUP BY unit, month, late, response_days;"
+                "SELECT unit, substr(due_on, 1, 7), due_on < ?, count(*) FROM case_steps "
+                "WHERE done_on IS NULL AND due_on >= ? AND due_on <= ? "
+                "GROUP BY unit, substr(due_on, 1, 7), due_on < ?",
+                (first, last, day, f"{first}-01", f"{last}-31", day))
+
+    return [
+        CaseQuery("none", lambda r: (cases_call(), f"{listed} {ordered}", ())),
+        CaseQuery("unit", lambda r: (
+            cases_call(unit=(u := r.choice(busy))), f"{listed} WHERE unit = ? {ordered}", (u,))),
+        CaseQuery("status_overdue", lambda r: (
+            cases_call(status="overdue"),
+            f"{listed} WHERE state = 'open' AND next_due_on < ? {ordered}", (day,))),
+        CaseQuery("status_done_late", lambda r: (
+            cases_call(status="done_late"), f"{listed} WHERE state = 'done_late' {ordered}",
+            ())),
+        CaseQuery("unit_status_overdue", lambda r: (
+            cases_call(unit=(u := r.choice(plan.units)), status="overdue"),
+            f"{listed} WHERE unit = ? AND state = 'open' AND next_due_on < ? {ordered}",
+            (u, day))),
+        CaseQuery("period_month", lambda r: (
+            cases_call(period=(m := r.choice(months))),
+            f"{listed} WHERE opened_on >= ? AND opened_on <= ? {ordered}",
+            reports.parse_period(m))),
+        CaseQuery("after_cursor", lambda r: (
+            cases_call(after=(n := r.choice(plan.numbers))),
+            f"{listed} WHERE case_number > ? {ordered}", (n,))),
+        CaseQuery("monthly_12_months", last12),
+        CaseQuery("overdue_steps", lambda r: (
+            lambda: reports.overdue_steps(node),
+            "SELECT * FROM case_steps WHERE done_on IS NULL AND due_on < ? "
+            "ORDER BY due_on, case_number, step LIMIT 500", (day,))),
+        CaseQuery("status_due_soon", lambda r: (
+            cases_call(status="due_soon"),
+            f"{listed} WHERE state = 'open' AND next_due_on >= ? AND next_due_on <= ? {ordered}",
+            (day, soon))),
+    ]
+
+
+def _plain_run(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    """The baseline: each statement of ``sql`` (``;``-separated) with its share of params."""
+    rows: list[Any] = []
+    for statement in sql.split(";"):
+        n = statement.count("?")
+        rows.extend(conn.execute(statement, params[:n]).fetchall())
+        params = params[n:]
+    return rows
+
+
+def _same_answer(name: str, answer: Any, rows: list[Any]) -> bool:
+    """Whether the gateway's answer holds what the baseline's rows do."""
+    if isinstance(answer, dict) and "cases" in answer:
+        return [c["case_number"] for c in answer["cases"]] == [r[0] for r in rows]
+    if isinstance(answer, list):
+        return [(s["case_number"], s["step"]) for s in answer] == [(r[0], r[1]) for r in rows]
+    counted = sum(f.due for f in answer.values())
+    return counted == sum(int(r[-1]) for r in rows) or name != "monthly_12_months"
+
+
+def time_case_queries(node: Node, plain_db: Path, queries: list[CaseQuery],
+                      calls: int) -> dict[str, dict[str, list[float]]]:
+    """Each query ``calls`` times per side, alternating which side goes first; checks that
+    both sides answer alike. Milliseconds per call."""
+    rng = random.Random(CASES_SEED)
+    plain = sqlite3.connect(plain_db)
+    timings: dict[str, dict[str, list[float]]] = {}
+    try:
+        for query in queries:
+            ms: dict[str, list[float]] = {"gateway": [], "baseline": []}
+            for n in range(calls + 3):
+                call, sql, params = query.gateway(rng)
+                answer: Any = None
+                rows: list[Any] = []
+                for side in ("gateway", "baseline") if n % 2 == 0 else ("baseline", "gateway"):
+                    began = time.perf_counter()
+                    if side == "gateway":
+                        answer = call()
+                    else:
+                        rows = _plain_run(plain, sql, params)
+                    if n >= 3:  # three unmeasured calls first
+                        ms[side].append((time.perf_counter() - began) * 1000)
+                if not _same_answer(query.name, answer, rows):
+                    raise RuntimeError(f"cases_query {query.name}: the gateway's answer "
+                                       "differs from the baseline's rows")
+            timings[query.name] = ms
+    finally:
+        plain.close()
+    return timings
+
+
+def cases_query_benchmark(args: argparse.Namespace, tmp: Path) -> int:
+    """``reports.list_cases`` and the console's reads at ``--cases-count`` cases."""
+    tmp = tmp / "cases-query"
+    tmp.mkdir()
+    os.environ["GATEWAY_KEY_PASSPHRASE"] = PASSPHRASE  # the node opened in this process
+    env = {**os.environ}
+    env.pop("GATEWAY_ACCESS_LOG", None)
+    config_path = prepare_node(tmp, env)
+    node_db = tmp / f"{PARTY}.db"
+    node_env = {**env, "GATEWAY_DATABASE_URL": f"sqlite:///{node_db}",
+                "GATEWAY_KEY_DIR": str(tmp / "keys" / PARTY)}
+    node = Node.from_config(load_node_config(config_path, environ=node_env))
+    try:
+        at = reports.today(node)
+        plan = case_ledger_plan(args.cases_count, at.day)
+        say(f"cases_query: {args.cases_count} cases over {len(plan.days)} working days, "
+            f"{sum(map(len, plan.answers.values()))} answered; recording them through "
+            "ledger.record_batch")
+        seconds, events = build_case_ledger(node, plan)
+        say(f"cases_query: {events} events recorded in {seconds:.1f} s = "
+            f"{events / seconds:.0f} events/s ({args.cases_count / seconds:.0f} cases/s)")
+        if not check_case_ledger(node_db, args.cases_count, at):
+            return 1
+        plain_db = tmp / "plain.db"
+        plain_case_tables(node_db, plain_db)
+        queries = case_queries(node, plan, at)
+        timings = time_case_queries(node, plain_db, queries, args.cases_queries)
+    finally:
+        node.store.dispose()
+    over = []
+    for name, ms in timings.items():
+        for q in (50, 99):
+            print(figure(f"cases_query_{args.cases_count}_{name}_p{q}",
+                         percentile(ms["gateway"], q), "ms", percentile(ms["baseline"], q), 3))
+        if percentile(ms["gateway"], 99) > CASES_P99_TARGET_MS:
+            over.append(name)
+    sys.stdout.flush()
+    say(f"cases_query: {args.cases_queries} calls per query and side, alternating; every "
+        f"answer equal to the baseline's rows; p99 over {CASES_P99_TARGET_MS} ms: "
+        f"{', '.join(over) or 'none'}")
+    explain_case_queries(node_db, queries)
+    return served_cases(args, config_path, node_env, plan)
+
+
+def check_case_ledger(node_db: Path, count: int, at: reports.Today) -> bool:
+    """One ``cases`` row per generated case; says how many are open and overdue."""
+    conn = sqlite3.connect(node_db)
+    try:
+        total, open_, overdue, late = conn.execute(
+            "SELECT count(*), sum(state = 'open'), sum(state = 'open' AND next_due_on < ?), "
+            "sum(state = 'done_late') FROM cases", (at.day.isoformat(),)).fetchone()
+        steps = conn.execute("SELECT count(*) FROM case_steps").fetchone()[0]
+    finally:
+        conn.close()
+    say(f"cases_query: the ledger holds {total} cases ({steps} steps): {open_} open "
+        f"({open_ / total:.1%}), {overdue} of them overdue on {at.day}; {late} done late")
+    if total != count:
+        say(f"FAILED: the ledger holds {total} cases, expected {count}")
+        return False
+    return True
+
+
+def explain_case_queries(node_db: Path, queries: list[CaseQuery]) -> None:
+    """SQLite's plan of each baseline query (the gateway's are the same statements)."""
+    conn = sqlite3.connect(node_db)
+    try:
+        for query in queries:
+            _call, sql, params = query.gateway(random.Random(CASES_SEED))
+            for statement in sql.split(";"):
+                n = statement.count("?")
+                plan_rows = conn.execute(f"EXPLAIN QUERY PLAN {statement}", params[:n])
+                say(f"cases_query: plan of {query.name}: "
+                    + "; ".join(row[-1] for row in plan_rows))
+                params = params[n:]
+    finally:
+        conn.close()
+
+
+def served_cases(args: argparse.Namespace, config_path: Path, node_env: dict[str, str],
+                 plan: CaseLedgerPlan) -> int:
+    """``GET /api/v1/cases`` on a served node with the generated ledger, if the route exists;
+    against ``GET /api/v1/audit/checkpoint`` on the same node and connection."""
+    if not (ROOT / "gateway" / "http" / "api" / "cases.py").is_file():
+        say("cases_query: GET /api/v1/cases skipped: gateway/http/api/cases.py does not exist "
+            "in this tree (the in-process figures above measure the function behind it)")
+        return 0
+    server = NodeProcess(config_path, listen=f"127.0.0.1:{free_port()}", env=node_env,
+                         log_path=config_path.parent.parent / "node.log",
+                         args=("--no-scheduler",))
+    rng = random.Random(CASES_SEED)
+    months = sorted({d.isoformat()[:7] for d in plan.days})
+    draws: dict[str, Callable[[], str]] = {
+        "none": lambda: "",
+        "unit": lambda: f"unit={plan.units[rng.randrange(5)]}",
+        "status_overdue": lambda: "status=overdue",
+        "status_done_late": lambda: "status=done_late",
+        "unit_status_overdue": lambda: f"unit={rng.choice(plan.units)}&status=overdue",
+        "period_month": lambda: f"period={rng.choice(months)}",
+        "after_cursor": lambda: "after=" + urllib.parse.quote(rng.choice(plan.numbers), safe=""),
+    }
+    try:
+        server.start()
+        host, _, port = server.listen.rpartition(":")
+        web = http.client.HTTPConnection(host, int(port), timeout=60)
+        try:
+            for name, draw in draws.items():
+                ms: dict[str, list[float]] = {"gateway": [], "baseline": []}
+                for n in range(args.cases_queries + 3):
+                    for side in ("gateway", "baseline") if n % 2 == 0 else ("baseline", "gateway"):
+                        path = (f"/api/v1/cases?limit=100&{draw()}" if side == "gateway"
+                                else "/api/v1/audit/checkpoint")
+                        took, status, body = timed_get(web, path)
+                        if status != 200:
+                            raise RuntimeError(f"GET {path} answered {status}: {body[:200]!r}")
+                        if n >= 3:
+                            ms[side].append(took * 1000)
+                for q in (50, 99):
+                    print(figure(f"cases_query_{args.cases_count}_http_{name}_p{q}",
+                                 percentile(ms["gateway"], q), "ms",
+                                 percentile(ms["baseline"], q), 3))
+                sys.stdout.flush()
+        finally:
+            web.close()
+    finally:
+        say(f"stopping the node (exit code {server.stop()})")
+    return 0
+
+
 def count_outbox(db_path: Path) -> int:
     db = sqlite3.connect(db_path)
     try:
@@ -982,7 +1356,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", type=float, default=0.5,
                         help="throughput ratio to report against (default: 0.5)")
     parser.add_argument("--benchmark",
-                        choices=("all", "submission", "validation", "audit", "transfer"),
+                        choices=("all", "submission", "validation", "audit", "transfer",
+                                 "cases_transfer", "cases_query"),
                         default="all", help="which benchmark to run (default: all)")
     parser.add_argument("--validation-records", type=positive, default=2000,
                         help="sample records per dataset for the validation benchmark")
@@ -994,12 +1369,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="entries of the log that is verified and proved (default: 1000000)")
     parser.add_argument("--audit-proofs", type=positive, default=2000,
                         help="inclusion proofs of random entries (default: 2000)")
-    parser.add_argument("--transfer-records", type=positive, default=1_000_000,
-                        help="records sent node to node in the transfer benchmark "
-                             "(default: 1000000)")
+    parser.add_argument("--transfer-records", type=positive, default=None,
+                        help="records sent node to node in the transfer benchmark (default: "
+                             "1000000) and in each run of cases_transfer (default: 200000)")
     parser.add_argument("--transfer-workers", type=positive, default=2,
                         help="gunicorn workers of the receiving node in the transfer "
                              "benchmark (default: 2; the sender has 1)")
+    parser.add_argument("--cases-repeats", type=positive, default=1,
+                        help="cases_transfer: pairs of runs, ledger off and on, alternating "
+                             "which goes first (default: 1)")
+    parser.add_argument("--cases-count", type=positive, default=1_000_000,
+                        help="cases_query: cases in the ledger (default: 1000000)")
+    parser.add_argument("--cases-queries", type=positive, default=300,
+                        help="cases_query: timed calls per query and side (default: 300)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temp directory (databases, logs) and print its path")
     args = parser.parse_args(argv)
@@ -1020,12 +1402,20 @@ def main(argv: list[str] | None = None) -> int:
 
             status = transfer_benchmark(args, tmp, prepare=prepare_node, say=say, figure=figure,
                                         passphrase=PASSPHRASE)
+        if status == 0 and args.benchmark in ("all", "cases_transfer"):
+            from bench_transfer import cases_transfer_benchmark
+
+            status = cases_transfer_benchmark(args, tmp, prepare=prepare_node, say=say,
+                                              figure=figure, passphrase=PASSPHRASE)
+        if status == 0 and args.benchmark in ("all", "cases_query"):
+            status = cases_query_benchmark(args, tmp)
         return status
     except (RuntimeError, TimeoutError, subprocess.SubprocessError, requests.RequestException,
             auditor.VerificationError) as exc:
         say(f"FAILED: {exc}")
         for log in ("node.log", "baseline.log", "audit-bench/node.log",
-                    "transfer/ombudsman-ri.log", "transfer/pemkot-bekasi.log"):
+                    "transfer/ombudsman-ri.log", "transfer/pemkot-bekasi.log",
+                    *(str(p.relative_to(tmp)) for p in sorted(tmp.glob("cases-*/*.log")))):
             if (tmp / log).is_file():
                 tail = (tmp / log).read_text(encoding="utf-8", errors="replace").splitlines()
                 say(f"last lines of {log}:\n" + "\n".join(tail[-20:]))

@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import sqlite3
 import threading
 import time
@@ -61,14 +62,24 @@ FILLER = (
 
 
 def realistic_records(count: int, *, start: int = 0) -> list[dict[str, Any]]:
-    """``count`` valid, distinct records of about 1 KiB (a summary of a few sentences)."""
+    """``count`` valid, distinct records of about 1 KiB (a summary of a few sentences).
+
+    Each is a case of its own: its case number (``nomor_laporan``) is made from its
+    place, so the case ledger holds one case per record.
+    """
     pool = _pool()
     out = []
     for i in range(start, start + count):
         record = dict(pool[i % len(pool)])
         record["ringkasan"] = f"{record['ringkasan']} {FILLER} (berkas {i:07d})"
+        record["nomor_laporan"] = case_number(i)
         out.append(record)
     return out
+
+
+def case_number(i: int) -> str:
+    """The case number of the ``i``-th benchmark record: distinct for every ``i``."""
+    return f"{i + 1:07d}/LM/XI/2026/JKT"
 
 
 _POOL: list[dict[str, Any]] = []
@@ -76,7 +87,12 @@ _POOL: list[dict[str, Any]] = []
 
 def _pool() -> list[dict[str, Any]]:
     if not _POOL:
-        _POOL.extend(sample_records(DATASET, 5000, seed=2021, version="1.0"))
+        for record in sample_records(DATASET, 5000, seed=2021, version="1.0"):
+            if record.get("pelapor"):
+                # The agreement lets the reporter's name cross, never the NIK, phone or
+                # e-mail that some 1.0 samples carry (config/agreement.toml).
+                record["pelapor"] = {"nama": record["pelapor"]["nama"]}
+            _POOL.append(record)
     return _POOL
 
 
@@ -157,6 +173,19 @@ def _committed(db: Path) -> int:
         conn.close()
 
 
+def _receipted(db: Path) -> int:
+    """Records in the sender's batches whose receipt it has verified."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        return int(conn.execute(
+            "SELECT coalesce(sum(record_count), 0) FROM outbound_batches "
+            "WHERE dataset = ? AND status = 'delivered'", (DATASET,)).fetchone()[0])
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+    finally:
+        conn.close()
+
+
 def _exactly_once(sender_db: Path, receiver_db: Path, cipher: Cipher) -> str | None:
     """None if every outbox record arrived exactly once; else what differs.
 
@@ -202,7 +231,7 @@ class Deployment:
 
 def transfer_benchmark(args: argparse.Namespace, tmp: Path, *, prepare: Any, say: Any,
                        figure: Any, passphrase: str) -> int:
-    count: int = args.transfer_records
+    count: int = args.transfer_records or 1_000_000
     deployment = _deploy(args, tmp, prepare=prepare, passphrase=passphrase)
     _fill_outbox(deployment, count, say=say)
     validation_rate = _validation_rate(count)
@@ -213,15 +242,22 @@ def transfer_benchmark(args: argparse.Namespace, tmp: Path, *, prepare: Any, say
     return _report(deployment, count, seconds, validation_rate, sampler, say=say, figure=figure)
 
 
-def _deploy(args: argparse.Namespace, tmp: Path, *, prepare: Any, passphrase: str) -> Deployment:
-    """Both nodes' configs and keys in ``tmp/transfer``, the agreement set for the benchmark."""
+def _deploy(args: argparse.Namespace, tmp: Path, *, prepare: Any, passphrase: str,
+            name: str = "transfer", case_ledger: bool = True) -> Deployment:
+    """Both nodes' configs and keys in ``tmp/<name>``, the agreement set for the benchmark.
+
+    ``case_ledger=False``: both node configs get ``case_ledger = false``.
+    """
     os.environ["GATEWAY_KEY_PASSPHRASE"] = passphrase
     env = {**os.environ}
     env.pop("GATEWAY_ACCESS_LOG", None)
-    work = tmp / "transfer"
+    work = tmp / name
     work.mkdir()
     receiver_config = prepare(work, env)
     config_dir = receiver_config.parent
+    if not case_ledger:
+        for party in (SENDER, RECEIVER):
+            _ledger_off(config_dir / f"{party}.toml")
     ports = {RECEIVER: free_port(), SENDER: free_port()}
     agreement = config_dir / "agreement.toml"
     agreement.write_text(_agreement_for_bench(agreement.read_text(encoding="utf-8"), ports),
@@ -238,6 +274,15 @@ def _deploy(args: argparse.Namespace, tmp: Path, *, prepare: Any, passphrase: st
         for party in (SENDER, RECEIVER)
     }
     return Deployment(work, config_dir, ports, env, node_env)
+
+
+def _ledger_off(config: Path) -> None:
+    """Sets ``case_ledger = false`` in the ``[node]`` table of the node config ``config``."""
+    text = config.read_text(encoding="utf-8")
+    if "\ncase_ledger" in text or "\n[node]\n" not in text:
+        raise RuntimeError(f"cannot switch the case ledger off in {config.name}")
+    config.write_text(text.replace("\n[node]\n", "\n[node]\ncase_ledger = false\n", 1),
+                      encoding="utf-8")
 
 
 def _fill_outbox(deployment: Deployment, count: int, *, say: Any) -> None:
@@ -276,10 +321,12 @@ def _validation_rate(count: int) -> float | None:
 
 
 def _transfer(args: argparse.Namespace, deployment: Deployment, count: int, *,
-              say: Any) -> tuple[float, MemorySampler]:
+              say: Any, receipts: bool = False) -> tuple[float, MemorySampler]:
     """The measured run: the seconds until the receiver has every record, and the memory.
 
-    The clock starts with the sender; the nodes' memory is sampled meanwhile.
+    The clock starts with the sender; the nodes' memory is sampled meanwhile. With
+    ``receipts``, the clock stops only when the sender has also verified the receipt
+    of every batch (and so recorded its own side of the case ledger).
     """
     nodes = {
         party: NodeProcess(deployment.config_dir / f"{party}.toml",
@@ -298,9 +345,11 @@ def _transfer(args: argparse.Namespace, deployment: Deployment, count: int, *,
         nodes[SENDER].start()
         done = [0]
 
+        sender_db = deployment.work / f"{SENDER}.db"
+
         def arrived() -> bool:
             done[0] = _committed(receiver_db)
-            return done[0] >= count
+            return done[0] >= count and (not receipts or _receipted(sender_db) >= count)
 
         last_report = [t0]
 
@@ -351,3 +400,71 @@ def _report(deployment: Deployment, count: int, seconds: float, validation_rate:
         join(f"{p} {sampler.peak[p][0] / mib:.0f} MiB PSS ({sampler.peak[p][1] / mib:.0f} RSS)"
              for p in (SENDER, RECEIVER)))
     return 0
+
+
+# -- the case ledger's cost: the same transfer with the ledger off and on ---------------------
+
+CASES_TARGET = 0.9  # the rate with the ledger kept, at least this share of the rate without
+
+
+def cases_transfer_benchmark(args: argparse.Namespace, tmp: Path, *, prepare: Any, say: Any,
+                             figure: Any, passphrase: str) -> int:
+    """The transfer with the case ledger off (``case_ledger = false`` on both nodes) and on.
+
+    Each repeat runs both, on fresh nodes and databases, alternating which goes
+    first. The clock of each runs until the receiver has committed every record and
+    the sender has verified every receipt (the two places the ledger is written).
+    Afterwards every record must have arrived exactly once and, with the ledger on,
+    each node's ``cases`` table must hold one row per record (none with it off).
+    """
+    count: int = args.transfer_records or 200_000
+    seconds = {"off": 0.0, "on": 0.0}
+    for repeat in range(args.cases_repeats):
+        order = ("off", "on") if repeat % 2 == 0 else ("on", "off")
+        for side in order:
+            deployment = _deploy(args, tmp, prepare=prepare, passphrase=passphrase,
+                                 name=f"cases-transfer-{repeat + 1}-{side}",
+                                 case_ledger=side == "on")
+            _fill_outbox(deployment, count, say=say)
+            say(f"cases_transfer: repeat {repeat + 1}/{args.cases_repeats}, ledger {side}")
+            took, sampler = _transfer(args, deployment, count, say=say, receipts=True)
+            problem = _check_cases(deployment, count, ledger=side == "on")
+            if problem is None:
+                work = deployment.work
+                problem = _exactly_once(work / f"{SENDER}.db", work / f"{RECEIVER}.db",
+                                        load_cipher(work / "keys" / RECEIVER,
+                                                    environ=deployment.env))
+            if problem:
+                say(f"FAILED: ledger {side}: {problem}")
+                return 1
+            seconds[side] += took
+            cpu = {p: round(sum(sampler.cpu[p].values()), 1) for p in (SENDER, RECEIVER)}
+            say(f"cases_transfer: ledger {side}: {count} records in {took:.1f} s = "
+                f"{count / took:.0f} records/s (receiver committed, sender verified every "
+                f"receipt); CPU seconds {cpu}; exactly once; cases rows as expected")
+            if not args.keep:
+                shutil.rmtree(deployment.work, ignore_errors=True)
+    total = count * args.cases_repeats
+    on, off = total / seconds["on"], total / seconds["off"]
+    print(figure("cases_transfer_throughput", on, "records/s", off, 1), flush=True)
+    say(f"cases_transfer: ledger on {on:.0f} records/s, off {off:.0f} records/s, ratio "
+        f"{on / off:.3f} (target >= {CASES_TARGET}: "
+        f"{'met' if on / off >= CASES_TARGET else 'NOT met'})")
+    return 0
+
+
+def _check_cases(deployment: Deployment, count: int, *, ledger: bool) -> str | None:
+    """None if each node's ``cases`` table holds one row per record (ledger on) or none."""
+    expected = count if ledger else 0
+    for party in (RECEIVER, SENDER):
+        conn = sqlite3.connect(f"file:{deployment.work / party}.db?mode=ro", uri=True)
+        try:
+            found = int(conn.execute("SELECT count(*) FROM cases").fetchone()[0])
+            numbers = int(conn.execute(
+                "SELECT count(DISTINCT case_number) FROM case_events").fetchone()[0])
+        finally:
+            conn.close()
+        if found != expected or numbers != expected:
+            return (f"the {party} node's ledger holds {found} cases and events of {numbers}, "
+                    f"expected {expected} (one per record)")
+    return None

@@ -2,15 +2,18 @@
 
 1. creates each institution's keys (if absent) and fresh demo databases;
 2. starts the Pemkot Bekasi and Ombudsman RI nodes as real gunicorn servers;
-3. the Ombudsman's system posts clarification requests, Pemkot's system posts
-   answers (and one invalid record, to show a refusal);
-4. each node seals and sends its pending batches (``gateway transfer run``);
-5. each side pulls what it received, checks the sender's signature against the
-   agreement's registered key, and acknowledges;
-6. each node signs a checkpoint of its audit log, which the other node's witness
+3. the Ombudsman's system posts clarification requests and an LHP whose corrective
+   actions were due before it was delivered; its node seals and sends them
+   (``gateway transfer run``);
+4. Pemkot's system pulls them, checks the sender's signature against the
+   agreement's registered key, acknowledges, and answers every request at once
+   (and posts one invalid record, to show a refusal); its node sends the answers,
+   which the Ombudsman's system pulls in turn;
+5. each node signs a checkpoint of its audit log, which the other node's witness
    cosigns; one batch's evidence bundle is exported and verified offline;
-7. an auditor verifies both logs with the agreement's keys and reconciles them;
-8. prints a summary and stops both servers.
+6. an auditor verifies both logs with the agreement's keys and reconciles them;
+7. prints a summary and each node's case ledger (the requests answered on time,
+   the LHP's case overdue), then stops both servers.
 
 Everything is written in the repository (``keys/``, ``var/demo/``), or with
 ``--dir DIR`` in DIR: a copy of ``config/`` on free ports, the keys and
@@ -21,6 +24,7 @@ Pulled records are checked and counted, not written anywhere.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import shutil
@@ -35,8 +39,10 @@ import requests
 from joserfc import jws
 from joserfc.jwk import KeySet
 
+from gateway.cases import reports
 from gateway.crypto.atrest import STORAGE_KEY_FILE
 from gateway.node.config import load_node_config
+from gateway.node.node import Node
 from gateway.ops.process import NodeProcess, free_port
 from schemas.samples import sample_records, sample_versions
 
@@ -52,6 +58,8 @@ AUDITOR_TOKENS = {  # development tokens of the auditor clients in config/*.toml
 }
 SENDS = {"ombudsman-ri": "permintaan_klarifikasi", "pemkot-bekasi": "tanggapan_klarifikasi"}
 RECORDS_PER_SIDE = 40
+LHP_CASE = "9001/LM/IX/{year}/JKT"  # the case of the LHP delivered after its deadlines
+ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")
 LISTEN = {"pemkot-bekasi": "127.0.0.1:8701", "ombudsman-ri": "127.0.0.1:8702"}  # in config/
 KEY_FILES = ("signing.pem", "encryption.pem", "log.pem", "witness.pem", STORAGE_KEY_FILE)
 # Where the demo writes (see the module's text); set by main().
@@ -69,9 +77,36 @@ def schema_version(dataset: str) -> str:
 
 
 def records_of(party: str) -> list[dict[str, Any]]:
-    """The sample records ``party``'s system posts (fixed seed: the same every run)."""
+    """The sample records ``party``'s system posts (fixed seed: the same every run).
+
+    The Ombudsman's requests each open a case of their own; Pemkot's answers carry
+    the requests' case numbers, one answer per request.
+    """
     dataset = SENDS[party]
-    return sample_records(dataset, RECORDS_PER_SIDE, seed=2021, version=schema_version(dataset))
+    records = sample_records(dataset, RECORDS_PER_SIDE, seed=2021,
+                             version=schema_version(dataset))
+    for number, record in zip(case_numbers(), records, strict=True):
+        record["nomor_laporan"] = number
+    return records
+
+
+def case_numbers() -> list[str]:
+    """The case numbers of the demo's clarification requests (and of their answers)."""
+    today = dt.date.today()
+    return [f"{1001 + i:04d}/LM/{ROMAN[today.month - 1]}/{today.year}/JKT"
+            for i in range(RECORDS_PER_SIDE)]
+
+
+def late_lhp() -> dict[str, Any]:
+    """An LHP (newest version) dated 40 days ago whose corrective actions fell due 10 and 5
+    days ago: delivered today, its steps start today and are overdue at once."""
+    record = sample_records("lahp", 1, seed=2021, version=schema_version("lahp"))[0]
+    today = dt.date.today()
+    record["nomor_laporan"] = LHP_CASE.format(year=today.year)
+    record["tanggal_lahp"] = (today - dt.timedelta(days=40)).isoformat()
+    for n, action in enumerate(record["tindakan_korektif"]):
+        action["batas_waktu"] = (today - dt.timedelta(days=10 - 5 * min(n, 1))).isoformat()
+    return record
 
 
 def invalid_record() -> dict[str, Any]:
@@ -152,31 +187,39 @@ def post(node: NodeProcess, party: str, dataset: str, records: list[Any]) -> req
     )
 
 
-def exchange(nodes: dict[str, NodeProcess], env: dict[str, str]) -> int:
-    for party, dataset in SENDS.items():
-        answer = post(nodes[party], party, dataset, records_of(party))
-        answer.raise_for_status()
-        body = answer.json()
-        say(f"{party}: posted {body['record_count']} {dataset} records "
-            f"(HTTP {answer.status_code}, submission {body['submission_id']})")
+def posted(node: NodeProcess, party: str, dataset: str, records: list[Any]) -> None:
+    answer = post(node, party, dataset, records)
+    answer.raise_for_status()
+    body = answer.json()
+    say(f"{party}: posted {body['record_count']} {dataset} records "
+        f"(HTTP {answer.status_code}, submission {body['submission_id']})")
 
-    refused = post(nodes["pemkot-bekasi"], "pemkot-bekasi", "tanggapan_klarifikasi",
-                   [invalid_record()])
+
+def transfer(nodes: dict[str, NodeProcess], party: str, env: dict[str, str]) -> None:
+    node_env = {**env, "GATEWAY_DATABASE_URL": f"sqlite:///{VAR / party}.db"}
+    result = json.loads(gateway_cli("transfer", "run", "--config",
+                                    str(nodes[party].config), env=node_env))
+    say(f"{party}: transfer run sealed {result['sealed']} batch(es), "
+        f"delivered {result['delivered']} with verified receipts")
+
+
+def exchange(nodes: dict[str, NodeProcess], env: dict[str, str]) -> int:
+    ombudsman, pemkot = nodes["ombudsman-ri"], nodes["pemkot-bekasi"]
+    posted(ombudsman, "ombudsman-ri", SENDS["ombudsman-ri"], records_of("ombudsman-ri"))
+    posted(ombudsman, "ombudsman-ri", "lahp", [late_lhp()])
+    transfer(nodes, "ombudsman-ri", env)
+
+    agreement = load_node_config(pemkot.config).agreement
+    for dataset in (SENDS["ombudsman-ri"], "lahp"):
+        pull(pemkot, "pemkot-bekasi", dataset, agreement)
+
+    posted(pemkot, "pemkot-bekasi", SENDS["pemkot-bekasi"], records_of("pemkot-bekasi"))
+    refused = post(pemkot, "pemkot-bekasi", "tanggapan_klarifikasi", [invalid_record()])
     errors = refused.json()["error"]["errors"]
     say(f"pemkot-bekasi: an invalid record is refused with HTTP {refused.status_code}: "
         + "; ".join(f"{e['path']} {e['code']}" for e in errors))
-
-    for party in SENDS:
-        node_env = {**env, "GATEWAY_DATABASE_URL": f"sqlite:///{VAR / party}.db"}
-        result = json.loads(gateway_cli("transfer", "run", "--config",
-                                        str(nodes[party].config), env=node_env))
-        say(f"{party}: transfer run sealed {result['sealed']} batch(es), "
-            f"delivered {result['delivered']} with verified receipts")
-
-    agreement = load_node_config(nodes["pemkot-bekasi"].config).agreement
-    for party, dataset in (("pemkot-bekasi", SENDS["ombudsman-ri"]),
-                           ("ombudsman-ri", SENDS["pemkot-bekasi"])):
-        pull(nodes[party], party, dataset, agreement)
+    transfer(nodes, "pemkot-bekasi", env)
+    pull(ombudsman, "ombudsman-ri", SENDS["pemkot-bekasi"], agreement)
 
     audit(nodes, env)
 
@@ -186,6 +229,39 @@ def exchange(nodes: dict[str, NodeProcess], env: dict[str, str]) -> int:
         print(summary_line(party))
     print()
     print(f"Logs and databases: {shown(VAR)}/")
+    return show_cases(nodes, env)
+
+
+def show_cases(nodes: dict[str, NodeProcess], env: dict[str, str]) -> int:
+    """Each node's cases from its ledger (``gateway.cases.reports``), one line a case, and
+    where to see them; 1 if a node lacks an overdue or an on-time case."""
+    os.environ.setdefault("GATEWAY_KEY_PASSPHRASE", env["GATEWAY_KEY_PASSPHRASE"])
+    missing = []
+    for party, node in nodes.items():
+        config = load_node_config(node.config, environ={
+            **env, "GATEWAY_DATABASE_URL": f"sqlite:///{VAR / party}.db"})
+        ledger_node = Node.from_config(config)
+        try:
+            page = reports.list_cases(ledger_node, limit=reports.MAX_LIMIT)
+        finally:
+            ledger_node.store.dispose()
+        statuses = [c["status"] for c in page["cases"]]
+        print()
+        print(f"Cases in the ledger of {party} on {page['as_of']}: "
+              + ", ".join(f"{statuses.count(s)} {s}" for s in reports.CASE_STATUSES
+                          if s in statuses))
+        for case in page["cases"]:
+            print(f"  {case['case_number']:<22} {case['status']:<13} "
+                  f"{case['unit'] or '-':<22} steps {case['steps']}, open {case['open_steps']}, "
+                  f"next due {case['next_due_on'] or '-'}")
+        print(f"  See them on the running node: {node.base_url}/console/service-levels "
+              f"(auditor console) and GET {node.base_url}/api/v1/cases "
+              f"(Authorization: Bearer {AUDITOR_TOKENS[party]})")
+        missing += [f"{party}: no {s} case" for s in ("overdue", "done_on_time")
+                    if s not in statuses]
+    if missing:
+        print(f"demo: {'; '.join(missing)}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -89,6 +89,13 @@ _INSERT_EVENT = FastInsert(
 _STEP_COLUMNS = [c.name for c in case_steps.columns]
 _INSERT_STEP = FastInsert(case_steps, _STEP_COLUMNS)
 _INSERT_CASE = FastInsert(cases, [c.name for c in cases.columns])
+# The facts' JSON as json.dumps(..., sort_keys=True, separators=(",", ":")) writes it,
+# without building an encoder per record.
+_FACTS_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+# The known cases among a batch's, in one statement on SQLite (the numbers as a JSON array).
+_SQLITE_EXISTING = (
+    "SELECT case_number FROM cases WHERE case_number IN (SELECT value FROM json_each(?))"
+)
 
 
 class Deadlines:
@@ -416,7 +423,7 @@ def record_batch(
                 "sender": sender,
                 "receiver": receiver,
                 "receipt_at": receipt_at,
-                "facts": json.dumps(e.facts, sort_keys=True, separators=(",", ":")),
+                "facts": _FACTS_JSON(e.facts),
             }
             for e in events
         ],
@@ -438,6 +445,13 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
 
 
 def _existing(conn: Connection, numbers: Sequence[str]) -> list[str]:
+    if conn.dialect.name == "sqlite":
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            rows = cursor.execute(_SQLITE_EXISTING, (json.dumps(list(numbers)),)).fetchall()
+        finally:
+            cursor.close()
+        return [number for (number,) in rows]
     found: list[str] = []
     for part in _chunks(numbers):
         found.extend(
@@ -466,6 +480,7 @@ def _replace(
     conn: Connection, rules: Deadlines, by_case: Mapping[str, list[Event]], known: Sequence[str]
 ) -> None:
     """Write the steps and rows of these cases, replacing those of the ``known`` ones."""
+    rules = _Memoized(rules)
     delta: Counter[tuple[str, str, str, bool, int]] = Counter()
     s = case_steps.c
     for part in _chunks(known):
@@ -490,6 +505,30 @@ def _replace(
         _INSERT_STEP.execute(conn, step_rows)
     _INSERT_CASE.execute(conn, case_rows)
     _count(conn, delta)
+
+
+class _Memoized(Deadlines):
+    """The same rules and calendar, each answer computed once (the steps of a batch's
+    cases mostly start, and end, on the same few days)."""
+
+    def __init__(self, rules: Deadlines) -> None:
+        super().__init__(rules.levels, rules.calendar)
+        self._warned = rules._warned
+        self._due: dict[tuple[str, dt.date, str | None], dt.date] = {}
+        self._between: dict[tuple[dt.date, dt.date], int] = {}
+
+    def due(self, kind: str, start: dt.date, stated: str | None = None) -> dt.date:
+        key = (kind, start, stated)
+        found = self._due.get(key)
+        if found is None:
+            found = self._due[key] = super().due(kind, start, stated)
+        return found
+
+    def working_days_between(self, start: dt.date, end: dt.date) -> int:
+        found = self._between.get((start, end))
+        if found is None:
+            found = self._between[(start, end)] = super().working_days_between(start, end)
+        return found
 
 
 def _dated(row: dict[str, Any]) -> dict[str, Any]:
