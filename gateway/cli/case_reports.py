@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from gateway.cases import ledger, monthly_report, reports
+from gateway.cases import ledger, monthly_report, projection, reports
 from gateway.cli.common import config_option, opened_node
 
 __all__ = ["COMMANDS", "cases_list", "cases_rebuild", "cases_report", "cases_show"]
@@ -144,10 +144,13 @@ def cases_report(
 @click.command("rebuild")
 @config_option
 def cases_rebuild(config_path: str | None) -> None:
-    """Compute the case ledger again from its stored events, in one transaction (after
-    the agreement's service levels or the working-day calendar changed)."""
-    with opened_node(config_path) as node, node.store.write() as conn:
-        count = ledger.rebuild(conn, node)
+    """Take the delivered batches still queued for the case ledger, then compute the
+    ledger again from its stored events, in one transaction (after the agreement's
+    service levels or the working-day calendar changed)."""
+    with opened_node(config_path) as node:
+        projection.project_all(node)
+        with node.store.write() as conn:
+            count = ledger.rebuild(conn, node)
     click.echo(f"case ledger rebuilt: {count} cases")
 
 

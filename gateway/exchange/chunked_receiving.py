@@ -28,6 +28,8 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
 
+from gateway.cases import projection
+from gateway.cases.facts import LEDGER_DATASETS
 from gateway.crypto.envelope import (
     BATCH_ID,
     MAX_SEQUENCE,
@@ -48,7 +50,6 @@ from gateway.exchange.receiving import (
     check_requester,
     check_sequence,
     checkpoint_after,
-    chunk_facts,
     commit,
     record_refusal,
 )
@@ -298,7 +299,11 @@ def _store_chunk(
                 signer_kid=chunk.signer_kid,
                 signed=chunk.signed,
                 leaves=leaves,
-                case_facts=chunk_facts(chunk.dataset, chunk.records),
+                case_facts=(
+                    projection.chunk_facts(chunk.dataset, chunk.records)
+                    if chunk.dataset in LEDGER_DATASETS
+                    else None
+                ),
             )
         )
         audit_entries.append(

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,8 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from gateway.cases import ledger
-from gateway.cases.facts import LEDGER_DATASETS, fact_of
+from gateway.cases import projection
 from gateway.crypto.envelope import (
     BATCH_ID,
     BatchHeader,
@@ -289,43 +286,6 @@ def _store(node: Node, batch: OpenedBatch, envelope_sha256: str, *, retry: bool 
         return _store(node, batch, envelope_sha256, retry=False)
 
 
-def _received_facts(
-    conn: Connection, batch: OpenedBatch | Manifest
-) -> list[tuple[int, Mapping[str, Any]]]:
-    """The case ledger's facts of a batch's records, by their place in the batch.
-
-    A chunked batch's were taken from each chunk as it was stored; those of a chunk
-    stored before the ledger existed (null) are taken from its records now.
-    """
-    dataset = batch.header.dataset
-    if not isinstance(batch, Manifest):
-        found = ((i, fact_of(dataset, r)) for i, r in enumerate(batch.records))
-        return [(i, f) for i, f in found if f is not None]
-    k = inbound_chunks.c
-    facts: list[tuple[int, Mapping[str, Any]]] = []
-    offset = 0
-    for idx, count, kept in conn.execute(
-        select(k.idx, k.record_count, k.case_facts).where(k.batch_id == batch.header.batch_id)
-        .order_by(k.idx)
-    ):  # fmt: skip
-        if kept is None:
-            signed = conn.execute(
-                select(k.signed).where(k.batch_id == batch.header.batch_id, k.idx == idx)
-            ).scalar_one()
-            kept = chunk_facts(dataset, signed_payload(signed)["records"])
-        facts.extend((offset + i, f) for i, f in json.loads(kept or "[]"))
-        offset += count
-    return facts
-
-
-def chunk_facts(dataset: str, records: Sequence[Any]) -> str | None:
-    """What the case ledger keeps of a chunk's records until its batch commits (JSON)."""
-    if dataset not in LEDGER_DATASETS:
-        return None
-    found = [[i, f] for i, r in enumerate(records) if (f := fact_of(dataset, r)) is not None]
-    return json.dumps(found, separators=(",", ":"))
-
-
 def in_transfer(conn: Connection, batch_id: str) -> bool:
     """Whether ``batch_id`` names a chunked batch under way (its manifest taken)."""
     t = inbound_transfers.c
@@ -364,18 +324,20 @@ def commit(
             **digest,
         )
     )
-    if h.dataset in LEDGER_DATASETS:
-        ledger.record_batch(
-            conn,
-            node,
-            batch_id=h.batch_id,
-            dataset=h.dataset,
-            schema_version=h.schema_version,
-            sender=h.sender,
-            receiver=h.receiver,
-            receipt_at=iso(now),  # the receipt's received_at
-            facts=_received_facts(conn, batch),
-        )
+    # The case ledger takes the batch after this transaction (gateway.cases.projection).
+    projection.enqueue(
+        conn,
+        node,
+        batch_id=h.batch_id,
+        dataset=h.dataset,
+        schema_version=h.schema_version,
+        sender=h.sender,
+        receiver=h.receiver,
+        receipt_at=iso(now),  # the receipt's received_at
+        record_count=batch.record_count,
+        source="chunks" if isinstance(batch, Manifest) else "inline",
+        records=None if isinstance(batch, Manifest) else batch.records,
+    )
     if h.sequence > last + 1:
         # Batches are numbered in the order sealed; the ones between have not
         # arrived (yet): retried, dead at the sender, or lost. Accepted, recorded.

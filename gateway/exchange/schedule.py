@@ -1,7 +1,8 @@
 """Scheduled work, in Asia/Jakarta time: one transfer job per outgoing dataset,
 one pull job per dataset received in peer-pull mode (``delivery = "pull"``), and
-the audit log's checkpoint, which peers' witnesses cosign, and the roll-up of counted
-refusals into the log (gateway.node.refusals).
+the audit log's checkpoint, which peers' witnesses cosign, the roll-up of counted
+refusals into the log (gateway.node.refusals), and every two seconds the projection
+of delivered batches into the case ledger (gateway.cases.projection).
 
 The schedule is kept in the node's own database, in the table ``scheduler_jobs``
 (APScheduler's SQLAlchemy job store on ``node.store.engine``, so on SQLite and
@@ -71,6 +72,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
+from gateway.cases import projection
+from gateway.cases.facts import LEDGER_DATASETS
 from gateway.errors import GatewayError
 from gateway.exchange import chunked_receiving, pull, retention, sending
 from gateway.node import refusals
@@ -98,6 +101,9 @@ EXPIRE_JOB = "gateway.exchange.schedule:expire_job"
 EXPIRE_INTERVAL_SECONDS = 3600
 JWKS_JOB = "gateway.exchange.schedule:jwks_job"
 REFUSALS_JOB = "gateway.exchange.schedule:refusals_job"
+CASES_JOB = "gateway.exchange.schedule:cases_job"
+# How often delivered batches are projected into the case ledger (gateway.cases.projection).
+CASES_INTERVAL_SECONDS = 2
 # At most how often the counted refusals of closed intervals are written to the log.
 REFUSALS_MAX_PERIOD_SECONDS = 60
 # How often one job's reconciliation is retried when other replicas change it meanwhile.
@@ -281,6 +287,17 @@ def refusals_job(key: str) -> None:
             log.info("refusals: %d audit entries for closed intervals", written)
 
     _maintenance(key, "refusals:roll-up", "refusal roll-up", roll_up)
+
+
+def cases_job(key: str) -> None:
+    """A stored job: project the delivered batches into the case ledger."""
+
+    def project(node: Node) -> None:
+        records = projection.project_all(node)
+        if records:
+            log.info("case ledger: %d records of delivered batches projected", records)
+
+    _maintenance(key, "cases:project", "case ledger projection", project)
 
 
 def _job(node: Node, dataset: DatasetAgreement) -> None:
@@ -598,10 +615,16 @@ def build_scheduler(node: Node) -> NodeScheduler:
         job_id="audit:refusals",
         name="write the counted refusals to the audit log",
     )
-    if any(
-        f.retention_days is not None
-        for f in (*agreement.outgoing(node.party_id), *agreement.incoming(node.party_id))
-    ):
+    flows = (*agreement.outgoing(node.party_id), *agreement.incoming(node.party_id))
+    if node.config.case_ledger and any(f.name in LEDGER_DATASETS for f in flows):
+        _add_every(
+            scheduler,
+            CASES_JOB,
+            CASES_INTERVAL_SECONDS,
+            job_id="cases:project",
+            name="project delivered batches into the case ledger",
+        )
+    if any(f.retention_days is not None for f in flows):
         _add_every(
             scheduler,
             RETENTION_JOB,

@@ -13,7 +13,6 @@ import collections
 import contextlib
 import datetime as dt
 import hashlib
-import json
 import logging
 import random
 import time
@@ -27,8 +26,7 @@ import requests
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Connection
 
-from gateway.cases import ledger
-from gateway.cases.facts import LEDGER_DATASETS, fact_of
+from gateway.cases import projection
 from gateway.crypto import strict_json
 from gateway.crypto.envelope import (
     BatchHeader,
@@ -584,45 +582,19 @@ def accept_receipt(node: Node, row: Any, receipt: str) -> None:
             signer_kid=verified.signer_kid,
             receipt_sha256=hashlib.sha256(receipt.encode()).hexdigest(),
         )
-        if row["dataset"] in LEDGER_DATASETS:
-            ledger.record_batch(
-                conn,
-                node,
-                batch_id=batch_id,
-                dataset=row["dataset"],
-                schema_version=row["schema_version"],
-                sender=node.party_id,
-                receiver=row["receiver"],
-                receipt_at=verified.received_at,
-                facts=_sent_facts(conn, batch_id, row["dataset"]),
-            )
-
-
-def _sent_facts(
-    conn: Connection, batch_id: str, dataset: str
-) -> list[tuple[int, dict[str, Any]]]:
-    """The case ledger's facts of a sent batch's records, by their place in the batch.
-
-    Taken at intake; a record stored before the ledger existed has none (null), and
-    its fact is taken from the record itself now.
-    """
-    c = outbox_records.c
-    rows = conn.execute(
-        select(c.seq, c.case_facts).where(c.batch_id == batch_id).order_by(c.seq)
-    ).all()
-    missing = [seq for seq, facts in rows if facts is None]
-    late: dict[int, Any] = {}
-    for start in range(0, len(missing), 500):
-        for seq, record in conn.execute(
-            select(c.seq, c.record).where(c.seq.in_(missing[start : start + 500]))
-        ):
-            late[seq] = fact_of(dataset, strict_json.loads(record))
-    found = []
-    for i, (seq, facts) in enumerate(rows):
-        fact = late[seq] if facts is None else json.loads(facts)
-        if fact:
-            found.append((i, fact))
-    return found
+        # The case ledger takes the batch after this transaction (gateway.cases.projection).
+        projection.enqueue(
+            conn,
+            node,
+            batch_id=batch_id,
+            dataset=row["dataset"],
+            schema_version=row["schema_version"],
+            sender=node.party_id,
+            receiver=row["receiver"],
+            receipt_at=verified.received_at,
+            record_count=row["record_count"],
+            source="outbox",
+        )
 
 
 def digest_fields(row: Any) -> dict[str, Any]:

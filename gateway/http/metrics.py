@@ -33,7 +33,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import column, func, inspect, select, table
 from sqlalchemy.engine import Connection
 
-from gateway.cases import gauges, reports
+from gateway.cases import gauges, projection, reports
 from gateway.node import refusals
 from gateway.node.node import Node
 from gateway.store.tables import (
@@ -419,4 +419,10 @@ class CaseCollector(Collector):
         )
         for status, n in gauges.cases_by_status(node, at=at).items():
             by_status.add_metric([status], n)
-        yield from (overdue, by_status)
+        pending = GaugeMetricFamily(
+            "gateway_case_ledger_pending_batches",
+            "Delivered batches not yet projected into the case ledger (the cases:project "
+            "job takes them every two seconds).",
+        )
+        pending.add_metric([], projection.pending(node))
+        yield from (overdue, by_status, pending)

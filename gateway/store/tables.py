@@ -30,6 +30,7 @@ __all__ = [
     "audit_tree",
     "auth_failures",
     "case_events",
+    "case_inbox",
     "case_step_stats",
     "case_steps",
     "cases",
@@ -442,6 +443,25 @@ case_events = Table(
     Column("receipt_at", String(40), nullable=False),  # as the signed receipt states it
     Column("facts", Text, nullable=False),  # JSON: the record's ids, dates, unit codes
     Index("ix_case_events_case", "case_number"),
+)
+
+# Delivered batches of ledger datasets waiting to be projected into the ledger
+# (gateway.cases.projection): one row added in the transaction that makes the batch
+# delivered, removed in the one that projects its last records.
+case_inbox = Table(
+    "case_inbox",
+    metadata,
+    Column("batch_id", String(36), primary_key=True),
+    Column("dataset", String(64), nullable=False),
+    Column("schema_version", String(16), nullable=False),
+    Column("sender", String(64), nullable=False),
+    Column("receiver", String(64), nullable=False),
+    Column("receipt_at", String(40), nullable=False),
+    Column("record_count", Integer, nullable=False),
+    Column("source", String(8), nullable=False),  # outbox | chunks | inline
+    Column("facts", Text, nullable=True),  # inline: JSON [[place, fact], ...]
+    Column("projected", Integer, nullable=False),  # records projected so far, from the first
+    Index("ix_case_inbox_order", "receipt_at", "batch_id"),
 )
 
 # One step of a case: something a party owes by a date (an answer to a clarification

@@ -7,7 +7,7 @@ import pytest
 import requests
 from sqlalchemy import func, select, update
 
-from gateway.cases import ledger, reports
+from gateway.cases import ledger, projection, reports
 from gateway.cases.calendar import load_calendar, wib_date
 from gateway.exchange import sending
 from gateway.store.tables import (
@@ -44,9 +44,17 @@ def post(app, dataset, records):
 
 
 def deliver(apps, app):
+    """Send what ``app`` has to send, then let both nodes' ledgers take what was delivered
+    (the schedule's cases:project job does it every two seconds on a running node)."""
     report = sending.run(node(app), post=bridge(apps))
     assert report.delivered and not report.failed
+    project(apps)
     return report
+
+
+def project(apps):
+    for each in apps.values():
+        projection.project_all(node(each))
 
 
 def requests_for(numbers, seed=1):
@@ -209,6 +217,7 @@ def test_a_receipt_the_sender_verifies_late_gives_the_same_ledger(apps, pemkot, 
     post(ombudsman, PERMINTAAN, requests_for([number]))
     report = sending.run(node(ombudsman), post=post_losing_answers)
     assert report.failed and not report.delivered
+    project(apps)
     assert rows(ombudsman, case_events) == [] and len(rows(pemkot, case_events)) == 1
     post(pemkot, TANGGAPAN, answers_for([number]))
     deliver(apps, pemkot)
@@ -230,3 +239,29 @@ def test_records_stored_before_the_ledger_existed_still_feed_it(apps, pemkot, om
     deliver(apps, ombudsman)
     assert sorted(digests(ombudsman)) == numbers
     assert digests(ombudsman) == digests(pemkot)
+
+
+def test_delivered_batches_wait_in_the_inbox_and_are_projected_in_slices(
+        deployment_factory, make_apps):
+    apps = make_apps(case_deployment(deployment_factory, max_chunk_bytes=8192,
+                                     max_batch_bytes=262144))
+    ombudsman, pemkot = apps["ombudsman-ri"], apps["pemkot-bekasi"]
+    numbers = [f"{i:04d}/LM/X/2026/JKT" for i in range(1, 31)]
+    post(ombudsman, PERMINTAAN, requests_for(numbers, seed=11))
+    assert sending.run(node(ombudsman), post=bridge(apps)).delivered
+    # Delivered, and queued at both ends in the delivery's own transaction.
+    assert projection.pending(node(pemkot)) == projection.pending(node(ombudsman)) == 1
+    assert rows(pemkot, cases) == [] and rows(ombudsman, cases) == []
+    # A few records a slice: each slice its own transaction, resumed where the last stopped.
+    slices = {}
+    for app in (pemkot, ombudsman):
+        taken = []
+        while got := projection.project(node(app), budget=7):
+            taken.append(got)
+            assert len(rows(app, case_events)) <= sum(taken)
+        slices[app.party] = taken
+        assert projection.pending(node(app)) == 0
+    assert sum(slices["ombudsman-ri"]) == 30 and len(slices["ombudsman-ri"]) == 5  # 7+7+7+7+2
+    assert len(slices["pemkot-bekasi"]) > 1  # whole chunks at a time
+    assert sorted(digests(pemkot)) == numbers and digests(pemkot) == digests(ombudsman)
+    assert projection.project(node(pemkot)) == 0

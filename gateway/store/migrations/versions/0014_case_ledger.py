@@ -1,4 +1,4 @@
-"""The case ledger: events, steps, cases and monthly figures; the facts it reads.
+"""The case ledger: its inbox, events, steps, cases and monthly figures; the facts it reads.
 
 Revision ID: 0014
 Revises: 0013
@@ -34,6 +34,20 @@ def upgrade() -> None:
         sa.Column("facts", sa.Text(), nullable=False),
     )
     op.create_index("ix_case_events_case", "case_events", ["case_number"])
+    op.create_table(
+        "case_inbox",
+        sa.Column("batch_id", sa.String(36), primary_key=True),
+        sa.Column("dataset", sa.String(64), nullable=False),
+        sa.Column("schema_version", sa.String(16), nullable=False),
+        sa.Column("sender", sa.String(64), nullable=False),
+        sa.Column("receiver", sa.String(64), nullable=False),
+        sa.Column("receipt_at", sa.String(40), nullable=False),
+        sa.Column("record_count", sa.Integer(), nullable=False),
+        sa.Column("source", sa.String(8), nullable=False),
+        sa.Column("facts", sa.Text(), nullable=True),
+        sa.Column("projected", sa.Integer(), nullable=False),
+    )
+    op.create_index("ix_case_inbox_order", "case_inbox", ["receipt_at", "batch_id"])
     op.create_table(
         "case_steps",
         sa.Column("case_number", sa.String(64), primary_key=True),
@@ -92,6 +106,7 @@ def downgrade() -> None:
     op.drop_table("case_step_stats")
     op.drop_table("cases")
     op.drop_table("case_steps")
+    op.drop_table("case_inbox")
     op.drop_table("case_events")
     with op.batch_alter_table("inbound_chunks") as batch:
         batch.drop_column("case_facts")
