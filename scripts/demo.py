@@ -238,6 +238,11 @@ def show_cases(nodes: dict[str, NodeProcess], env: dict[str, str]) -> int:
     os.environ.setdefault("GATEWAY_KEY_PASSPHRASE", env["GATEWAY_KEY_PASSPHRASE"])
     missing = []
     for party, node in nodes.items():
+        # The nodes run without their schedule here: the ledger takes the delivered
+        # batches when told, as `gateway transfer run` sends when told.
+        node_env = {**env, "GATEWAY_DATABASE_URL": f"sqlite:///{VAR / party}.db"}
+        say(f"{party}: " + gateway_cli("cases", "project", "--config", str(node.config),
+                                       env=node_env).strip())
         config = load_node_config(node.config, environ={
             **env, "GATEWAY_DATABASE_URL": f"sqlite:///{VAR / party}.db"})
         ledger_node = Node.from_config(config)
@@ -250,11 +255,13 @@ def show_cases(nodes: dict[str, NodeProcess], env: dict[str, str]) -> int:
         print(f"Cases in the ledger of {party} on {page['as_of']}: "
               + ", ".join(f"{statuses.count(s)} {s}" for s in reports.CASE_STATUSES
                           if s in statuses))
-        for case in page["cases"]:
+        # One case of each status, the first of its kind by case number.
+        shown_cases = {c["status"]: c for c in reversed(page["cases"])}
+        for case in sorted(shown_cases.values(), key=lambda c: c["case_number"]):
             print(f"  {case['case_number']:<22} {case['status']:<13} "
                   f"{case['unit'] or '-':<22} steps {case['steps']}, open {case['open_steps']}, "
                   f"next due {case['next_due_on'] or '-'}")
-        print(f"  See them on the running node: {node.base_url}/console/service-levels "
+        print(f"  On the running node: {node.base_url}/console/service-levels "
               f"(auditor console) and GET {node.base_url}/api/v1/cases "
               f"(Authorization: Bearer {AUDITOR_TOKENS[party]})")
         missing += [f"{party}: no {s} case" for s in ("overdue", "done_on_time")

@@ -141,6 +141,16 @@ def cases_report(
     output.write(text)
 
 
+@click.command("project")
+@config_option
+def cases_project(config_path: str | None) -> None:
+    """Take the delivered batches queued for the case ledger now (the schedule's
+    cases:project job does it every two seconds)."""
+    with opened_node(config_path) as node:
+        records = projection.project_all(node)
+    click.echo(f"case ledger: {records} records of delivered batches projected")
+
+
 @click.command("rebuild")
 @config_option
 def cases_rebuild(config_path: str | None) -> None:
@@ -154,4 +164,10 @@ def cases_rebuild(config_path: str | None) -> None:
     click.echo(f"case ledger rebuilt: {count} cases")
 
 
-COMMANDS: tuple[click.Command, ...] = (cases_list, cases_show, cases_report, cases_rebuild)
+COMMANDS: tuple[click.Command, ...] = (
+    cases_list,
+    cases_show,
+    cases_report,
+    cases_project,
+    cases_rebuild,
+)
