@@ -321,12 +321,15 @@ def _validation_rate(count: int) -> float | None:
 
 
 def _transfer(args: argparse.Namespace, deployment: Deployment, count: int, *,
-              say: Any, receipts: bool = False) -> tuple[float, MemorySampler]:
+              say: Any, receipts: bool = False,
+              ledger: dict[str, float] | None = None) -> tuple[float, MemorySampler]:
     """The measured run: the seconds until the receiver has every record, and the memory.
 
     The clock starts with the sender; the nodes' memory is sampled meanwhile. With
     ``receipts``, the clock stops only when the sender has also verified the receipt
-    of every batch (and so recorded its own side of the case ledger).
+    of every batch (and so queued its own side of the case ledger). With ``ledger``,
+    the nodes then run on until both case ledgers have taken every delivered batch,
+    and ``ledger["caught_up"]`` is the seconds from the start to then.
     """
     nodes = {
         party: NodeProcess(deployment.config_dir / f"{party}.toml",
@@ -364,6 +367,10 @@ def _transfer(args: argparse.Namespace, deployment: Deployment, count: int, *,
         wait_until(progress, timeout=args.time_limit, interval=0.1,
                    what=f"{count} records at the receiver")
         seconds = time.perf_counter() - t0
+        if ledger is not None:
+            wait_until(lambda: _ledger_queue(receiver_db) + _ledger_queue(sender_db) == 0,
+                       timeout=args.time_limit, interval=0.1, what="both case ledgers")
+            ledger["caught_up"] = time.perf_counter() - t0
     finally:
         sampler.stop.set()
         for proc in nodes.values():
@@ -413,9 +420,11 @@ def cases_transfer_benchmark(args: argparse.Namespace, tmp: Path, *, prepare: An
 
     Each repeat runs both, on fresh nodes and databases, alternating which goes
     first. The clock of each runs until the receiver has committed every record and
-    the sender has verified every receipt (the two places the ledger is written).
-    Afterwards every record must have arrived exactly once and, with the ledger on,
-    each node's ``cases`` table must hold one row per record (none with it off).
+    the sender has verified every receipt (the two transactions that queue a batch
+    for the ledger); with the ledger on, the seconds until both ledgers have taken
+    every batch are reported beside. Afterwards every record must have arrived
+    exactly once and, with the ledger on, each node's ``cases`` table must hold one
+    row per record (none with it off).
     """
     count: int = args.transfer_records or 200_000
     seconds = {"off": 0.0, "on": 0.0}
@@ -427,7 +436,9 @@ def cases_transfer_benchmark(args: argparse.Namespace, tmp: Path, *, prepare: An
                                  case_ledger=side == "on")
             _fill_outbox(deployment, count, say=say)
             say(f"cases_transfer: repeat {repeat + 1}/{args.cases_repeats}, ledger {side}")
-            took, sampler = _transfer(args, deployment, count, say=say, receipts=True)
+            caught: dict[str, float] = {}
+            took, sampler = _transfer(args, deployment, count, say=say, receipts=True,
+                                      ledger=caught if side == "on" else None)
             problem = _check_cases(deployment, count, ledger=side == "on")
             if problem is None:
                 work = deployment.work
@@ -442,6 +453,10 @@ def cases_transfer_benchmark(args: argparse.Namespace, tmp: Path, *, prepare: An
             say(f"cases_transfer: ledger {side}: {count} records in {took:.1f} s = "
                 f"{count / took:.0f} records/s (receiver committed, sender verified every "
                 f"receipt); CPU seconds {cpu}; exactly once; cases rows as expected")
+            if "caught_up" in caught:
+                lag = caught["caught_up"] - took
+                say(f"cases_transfer: both ledgers had taken every batch {caught['caught_up']:.1f}"
+                    f" s after the start, {lag:.1f} s after the last receipt")
             if not args.keep:
                 shutil.rmtree(deployment.work, ignore_errors=True)
     total = count * args.cases_repeats
@@ -451,6 +466,15 @@ def cases_transfer_benchmark(args: argparse.Namespace, tmp: Path, *, prepare: An
         f"{on / off:.3f} (target >= {CASES_TARGET}: "
         f"{'met' if on / off >= CASES_TARGET else 'NOT met'})")
     return 0
+
+
+def _ledger_queue(db: Path) -> int:
+    """Delivered batches a node's case ledger has not taken yet (its ``case_inbox``)."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        return int(conn.execute("SELECT count(*) FROM case_inbox").fetchone()[0])
+    finally:
+        conn.close()
 
 
 def _check_cases(deployment: Deployment, count: int, *, ledger: bool) -> str | None:
