@@ -58,16 +58,7 @@ def translations(locale: str) -> NullTranslations:
 
 def format_time(stamp: Any, locale: str) -> str:
     """An ISO 8601 UTC time stamp as the locale writes date and time, in UTC."""
-    if not stamp:
-        return ""
-    try:
-        moment = timestamps.parse(str(stamp))
-    except ValueError:
-        return str(stamp)
-    text = dates.format_datetime(
-        moment, format="medium", tzinfo=dt.UTC, locale=Locale.parse(locale)
-    )
-    return f"{text} UTC"
+    return _moment(stamp, locale, dt.UTC, "UTC")
 
 
 def format_number(value: Any, locale: str) -> str:
@@ -79,14 +70,18 @@ def format_number(value: Any, locale: str) -> str:
 
 def format_wib(stamp: Any, locale: str) -> str:
     """An ISO 8601 UTC time stamp as the locale writes date and time, in WIB (Asia/Jakarta)."""
+    return _moment(stamp, locale, WIB, "WIB")
+
+
+def _moment(stamp: Any, locale: str, zone: dt.tzinfo, name: str) -> str:
     if not stamp:
         return ""
     try:
         moment = timestamps.parse(str(stamp))
     except ValueError:
         return str(stamp)
-    text = dates.format_datetime(moment, format="medium", tzinfo=WIB, locale=Locale.parse(locale))
-    return f"{text} WIB"
+    text = dates.format_datetime(moment, format="medium", tzinfo=zone, locale=Locale.parse(locale))
+    return f"{text} {name}"
 
 
 def format_date(day: Any, locale: str) -> str:
