@@ -35,6 +35,7 @@ statuses.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -92,6 +93,7 @@ _INSERT_CASE = FastInsert(cases, [c.name for c in cases.columns])
 # The facts' JSON as json.dumps(..., sort_keys=True, separators=(",", ":")) writes it,
 # without building an encoder per record.
 _FACTS_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+_DIGEST_JSON = json.JSONEncoder(separators=(",", ":")).encode
 # The known cases among a batch's, in one statement on SQLite (the numbers as a JSON array).
 _SQLITE_EXISTING = (
     "SELECT case_number FROM cases WHERE case_number IN (SELECT value FROM json_each(?))"
@@ -186,7 +188,13 @@ class Event:
 
     @property
     def day(self) -> dt.date:
-        return wib_date(parse(self.receipt_at))
+        return _day_of(self.receipt_at)
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_of(receipt_at: str) -> dt.date:
+    """The day in Asia/Jakarta of a receipt time (a batch's records share one)."""
+    return wib_date(parse(receipt_at))
 
 
 @dataclass
@@ -341,9 +349,17 @@ def derive(case_number: str, events: Iterable[Event], rules: Deadlines) -> list[
     return list(derivation.steps.values())
 
 
-def case_row(case_number: str, steps: Sequence[Step], events: Sequence[Event]) -> dict[str, Any]:
-    """The ``cases`` row of a case: what its steps add up to, and their digest."""
-    ordered = _ordered(events)
+def case_row(
+    case_number: str,
+    steps: Sequence[Step],
+    events: Sequence[Event],
+    rows: Sequence[Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The ``cases`` row of a case: what its steps add up to, and their digest.
+
+    ``rows``: the steps' rows (:meth:`Step.row`), when the caller has them already.
+    """
+    ordered = _ordered(events) if len(events) > 1 else list(events)
     open_steps = [s for s in steps if s.done_on is None]
     late = sum(1 for s in steps if s.late)
     unit = next((s.unit for s in steps if s.unit), None) or next(
@@ -351,9 +367,11 @@ def case_row(case_number: str, steps: Sequence[Step], events: Sequence[Event]) -
     )
     starts = [s.start_on for s in steps] or [ordered[0].day]
     state = "open" if open_steps or not steps else ("done_late" if late else "done_on_time")
-    rows = sorted((s.row() for s in steps), key=lambda r: r["step"])
+    # The digest: the steps' values in the table's column order, by step, then the
+    # events' places; both nodes compute it alike (gateway audit reconcile compares it).
+    values = sorted([r[c] for c in _STEP_COLUMNS] for r in (rows or [s.row() for s in steps]))
     digest = hashlib.sha256(
-        json.dumps([rows, [e.ref for e in ordered]], sort_keys=True, separators=(",", ":")).encode()
+        _DIGEST_JSON([values, [e.ref for e in ordered]]).encode()
     ).hexdigest()
     return {
         "case_number": case_number,
@@ -500,7 +518,7 @@ def _replace(
             if key is not None:
                 delta[key] += 1
         step_rows.extend(rows)
-        case_rows.append(_dated(case_row(number, steps, events)))
+        case_rows.append(_dated(case_row(number, steps, events, rows)))
     if step_rows:
         _INSERT_STEP.execute(conn, step_rows)
     _INSERT_CASE.execute(conn, case_rows)
