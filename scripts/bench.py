@@ -62,6 +62,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -1267,7 +1268,8 @@ def explain_case_queries(node_db: Path, queries: list[CaseQuery]) -> None:
 def served_cases(args: argparse.Namespace, config_path: Path, node_env: dict[str, str],
                  plan: CaseLedgerPlan) -> int:
     """``GET /api/v1/cases`` on a served node with the generated ledger, if the route exists;
-    against ``GET /api/v1/audit/checkpoint`` on the same node and connection."""
+    against ``GET /healthz`` (the served node's floor: a request and its answer) on the
+    same node and connection."""
     if not (ROOT / "gateway" / "http" / "api" / "cases.py").is_file():
         say("cases_query: GET /api/v1/cases skipped: gateway/http/api/cases.py does not exist "
             "in this tree (the in-process figures above measure the function behind it)")
@@ -1296,7 +1298,7 @@ def served_cases(args: argparse.Namespace, config_path: Path, node_env: dict[str
                 for n in range(args.cases_queries + 3):
                     for side in ("gateway", "baseline") if n % 2 == 0 else ("baseline", "gateway"):
                         path = (f"/api/v1/cases?limit=100&{draw()}" if side == "gateway"
-                                else "/api/v1/audit/checkpoint")
+                                else "/healthz")
                         took, status, body = timed_get(web, path)
                         if status != 200:
                             raise RuntimeError(f"GET {path} answered {status}: {body[:200]!r}")
@@ -1309,9 +1311,51 @@ def served_cases(args: argparse.Namespace, config_path: Path, node_env: dict[str
                 sys.stdout.flush()
         finally:
             web.close()
+        served_console(args, server.base_url, plan)
     finally:
         say(f"stopping the node (exit code {server.stop()})")
     return 0
+
+
+def served_console(args: argparse.Namespace, base_url: str, plan: CaseLedgerPlan) -> None:
+    """The console's service-levels page (signed in as an auditor), whole, on the served
+    node: its default twelve months, and one unit's; against the sign-in page on the same
+    session. The charts are images of their own; each is timed too, once drawn."""
+    session = requests.Session()
+    form = session.get(f"{base_url}/console/login", timeout=30).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    if token is None:
+        raise RuntimeError("no sign-in form on /console/login")
+    signed = session.post(f"{base_url}/console/login", timeout=30,
+                          data={"token": AUDIT_TOKEN, "csrf_token": token.group(1)})
+    if signed.status_code != 200 or "service-levels" not in signed.text:
+        raise RuntimeError(f"console sign-in answered {signed.status_code}")
+    rng = random.Random(CASES_SEED)
+    pages: dict[str, Callable[[], str]] = {
+        "page": lambda: "/console/service-levels",
+        "page_unit": lambda: f"/console/service-levels?unit={rng.choice(plan.units)}",
+        "chart": lambda: "/console/service-levels/chart/share-on-time.svg",
+    }
+    try:
+        for name, draw in pages.items():
+            ms: dict[str, list[float]] = {"gateway": [], "baseline": []}
+            for n in range(args.cases_queries + 3):
+                for side in ("gateway", "baseline") if n % 2 == 0 else ("baseline", "gateway"):
+                    path = draw() if side == "gateway" else "/console/login"
+                    began = time.perf_counter()
+                    answer = session.get(base_url + path, timeout=60)
+                    took = time.perf_counter() - began
+                    if answer.status_code != 200:
+                        raise RuntimeError(f"GET {path} answered {answer.status_code}")
+                    if n >= 3:
+                        ms[side].append(took * 1000)
+            for q in (50, 99):
+                print(figure(f"cases_query_{args.cases_count}_console_{name}_p{q}",
+                             percentile(ms["gateway"], q), "ms",
+                             percentile(ms["baseline"], q), 3))
+            sys.stdout.flush()
+    finally:
+        session.close()
 
 
 def count_outbox(db_path: Path) -> int:

@@ -529,4 +529,6 @@ case_step_stats = Table(
     Column("late", Boolean, primary_key=True),
     Column("response_days", Integer, primary_key=True, autoincrement=False),
     Column("count", Integer, nullable=False),
+    # A period's figures read a range of months, over every unit: this index covers them.
+    Index("ix_case_step_stats_month", "month", "unit", "late", "response_days", "count"),
 )

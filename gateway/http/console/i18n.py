@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -43,6 +43,12 @@ WIB = ZoneInfo("Asia/Jakarta")
 
 
 @cache
+def _locale(code: str) -> Locale:
+    """The Babel locale of a language code, parsed once."""
+    return Locale.parse(code)
+
+
+@cache
 def translations(locale: str) -> NullTranslations:
     """The catalogue of ``locale``; English is the templates' own text."""
     path = _HERE / locale / "LC_MESSAGES" / "messages.po"
@@ -62,10 +68,17 @@ def format_time(stamp: Any, locale: str) -> str:
 
 
 def format_number(value: Any, locale: str) -> str:
+    if type(value) is int:  # the tables' counts: few distinct ones, formatted once each
+        return _format_int(value, locale)
     try:
-        return numbers.format_decimal(value, locale=Locale.parse(locale))
+        return numbers.format_decimal(value, locale=_locale(locale))
     except (TypeError, ValueError):
         return str(value)
+
+
+@lru_cache(maxsize=16384)
+def _format_int(value: int, locale: str) -> str:
+    return str(numbers.format_decimal(value, locale=_locale(locale)))
 
 
 def format_wib(stamp: Any, locale: str) -> str:
@@ -80,10 +93,11 @@ def _moment(stamp: Any, locale: str, zone: dt.tzinfo, name: str) -> str:
         moment = timestamps.parse(str(stamp))
     except ValueError:
         return str(stamp)
-    text = dates.format_datetime(moment, format="medium", tzinfo=zone, locale=Locale.parse(locale))
+    text = dates.format_datetime(moment, format="medium", tzinfo=zone, locale=_locale(locale))
     return f"{text} {name}"
 
 
+@lru_cache(maxsize=16384)
 def format_date(day: Any, locale: str) -> str:
     """A date (``YYYY-MM-DD``) as the locale writes it."""
     if not day:
@@ -92,7 +106,7 @@ def format_date(day: Any, locale: str) -> str:
         value = dt.date.fromisoformat(str(day))
     except ValueError:
         return str(day)
-    return dates.format_date(value, format="medium", locale=Locale.parse(locale))
+    return dates.format_date(value, format="medium", locale=_locale(locale))
 
 
 def format_month(month: str, locale: str) -> str:
@@ -101,11 +115,12 @@ def format_month(month: str, locale: str) -> str:
         value = dt.date.fromisoformat(f"{month}-01")
     except ValueError:
         return month
-    return dates.format_date(value, format="MMM yyyy", locale=Locale.parse(locale))
+    return dates.format_date(value, format="MMM yyyy", locale=_locale(locale))
 
 
+@lru_cache(maxsize=16384)
 def format_share(value: float | None, locale: str) -> str:
     """A share (0 to 1) as a percentage with one decimal; a dash when there is none."""
     if value is None:
         return "\N{EN DASH}"
-    return numbers.format_percent(value, format="#,##0.0%", locale=Locale.parse(locale))
+    return numbers.format_percent(value, format="#,##0.0%", locale=_locale(locale))

@@ -112,22 +112,35 @@ class Overview:
     overdue_total: int = 0
 
 
-def figures(node: Node, filters: Filters, at: reports.Today) -> dict[tuple[str, str], Any]:
-    """The figures per (unit, month) of the filters' months and unit."""
-    return reports.monthly(node, filters.first, filters.last, unit=filters.unit, at=at)
+@dataclass(frozen=True)
+class PeriodFigures:
+    """The figures of the filters' months and unit, by month and by unit."""
+
+    months: Mapping[tuple[str, str], reports.Figures]
+    units: Mapping[tuple[str, str], reports.Figures]
+
+
+def figures(node: Node, filters: Filters, at: reports.Today) -> PeriodFigures:
+    """The figures of the filters' months and unit, summed by month and by unit."""
+    def read(by: str) -> dict[tuple[str, str], reports.Figures]:
+        return reports.monthly(
+            node, filters.first, filters.last, unit=filters.unit, at=at, by=by
+        )
+
+    return PeriodFigures(months=read("month"), units=read("unit"))
 
 
 def _summaries(
-    found: Mapping[tuple[str, str], reports.Figures], filters: Filters
+    found: PeriodFigures, filters: Filters
 ) -> tuple[dict[str, reports.Figures], dict[str, reports.Figures], reports.Figures]:
     """Every month of the period (those with nothing due too), the units, and the total."""
-    months = reports.combine(found, by="month")
+    months = reports.combine(found.months, by="month")
     by_month = {m: months.get(m, reports.Figures())
                 for m in reports.months_between(filters.first, filters.last)}  # fmt: skip
     total = reports.Figures()
     for f in by_month.values():
         total.add(f)
-    return by_month, reports.combine(found, by="unit"), total
+    return by_month, reports.combine(found.units, by="unit"), total
 
 
 def overview(node: Node, filters: Filters, at: reports.Today) -> Overview:
@@ -152,7 +165,7 @@ def overview(node: Node, filters: Filters, at: reports.Today) -> Overview:
 
 def chart(
     name: str,
-    found: Mapping[tuple[str, str], reports.Figures],
+    found: PeriodFigures,
     filters: Filters,
     *,
     labels: charts.Labels,

@@ -100,6 +100,11 @@ def upgrade() -> None:
         sa.Column("response_days", sa.Integer(), primary_key=True, autoincrement=False),
         sa.Column("count", sa.Integer(), nullable=False),
     )
+    op.create_index(
+        "ix_case_step_stats_month",
+        "case_step_stats",
+        ["month", "unit", "late", "response_days", "count"],
+    )
 
 
 def downgrade() -> None:
