@@ -44,7 +44,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -52,7 +52,13 @@ from gateway.cases.calendar import CalendarNotCovered, WorkingCalendar, load_cal
 from gateway.node.config import ServiceLevels
 from gateway.store.database import FastInsert
 from gateway.store.locks import serialize
-from gateway.store.tables import case_events, case_step_stats, case_steps, cases
+from gateway.store.tables import (
+    case_events,
+    case_ledger_version,
+    case_step_stats,
+    case_steps,
+    cases,
+)
 from gateway.timestamps import parse
 
 if TYPE_CHECKING:
@@ -454,7 +460,18 @@ def record_batch(
         # Cases seen before: computed again from all their events, this batch's included.
         by_case.update(_events_of(conn, known))
     _replace(conn, deadlines_for(node), by_case, known)
+    _changed(conn)
     return len(events)
+
+
+def _changed(conn: Connection) -> None:
+    """Move the ledger's version on (``case_ledger_version``), in the changing transaction."""
+    v = case_ledger_version.c
+    moved = conn.execute(
+        update(case_ledger_version).where(v.id == 1).values(version=v.version + 1)
+    )
+    if moved.rowcount == 0:
+        conn.execute(case_ledger_version.insert().values(id=1, version=1))
 
 
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -585,4 +602,5 @@ def rebuild(conn: Connection, node: Node) -> int:
     for start in range(0, len(numbers), 5000):
         part = numbers[start : start + 5000]
         _replace(conn, rules, _events_of(conn, part), [])
+    _changed(conn)
     return len(numbers)

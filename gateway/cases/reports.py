@@ -36,7 +36,13 @@ from sqlalchemy import ColumnElement, and_, func, literal, or_, select
 from gateway.cases.calendar import wib_date
 from gateway.cases.ledger import deadlines_for
 from gateway.errors import BadRequest, NotFound
-from gateway.store.tables import case_events, case_step_stats, case_steps, cases
+from gateway.store.tables import (
+    case_events,
+    case_ledger_version,
+    case_step_stats,
+    case_steps,
+    cases,
+)
 
 if TYPE_CHECKING:
     from gateway.node.node import Node
@@ -54,6 +60,7 @@ __all__ = [
     "parse_month",
     "parse_period",
     "today",
+    "version",
 ]
 
 CASE_STATUSES = ("open", "due_soon", "overdue", "done_on_time", "done_late")
@@ -75,6 +82,15 @@ def today(node: Node, day: dt.date | None = None) -> Today:
     rules = deadlines_for(node)
     day = day or wib_date(node.now())
     return Today(day, rules.add_working_days(day, rules.levels.due_soon_working_days))
+
+
+def version(node: Node) -> int:
+    """The ledger's version: it grows with every change (0 before the first), so that
+    what is computed from the ledger on a day can be kept until it changes."""
+    v = case_ledger_version.c
+    with node.store.read() as conn:
+        found = conn.execute(select(v.version).where(v.id == 1)).scalar()
+    return int(found or 0)
 
 
 def step_status(due_on: str, done_on: str | None, at: Today) -> str:

@@ -31,6 +31,7 @@ __all__ = [
     "auth_failures",
     "case_events",
     "case_inbox",
+    "case_ledger_version",
     "case_step_stats",
     "case_steps",
     "cases",
@@ -516,6 +517,15 @@ cases = Table(
     Index("ix_cases_opened", "opened_on"),
     Index("ix_cases_due", "next_due_on"),
     Index("ix_cases_bucket", "bucket", "case_number"),
+)
+
+# One row, id 1: a number that grows with every change of the ledger (a projection, a
+# rebuild), so that what is computed from the ledger can be kept until it changes.
+case_ledger_version = Table(
+    "case_ledger_version",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", Integer, nullable=False),
 )
 
 # Steps done, counted by unit, month of their due date, kind, lateness and

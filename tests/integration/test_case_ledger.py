@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from gateway.cases import ledger, projection, reports
 from gateway.cases.calendar import load_calendar, wib_date
 from gateway.exchange import sending
+from gateway.http.console import service_levels
 from gateway.store.tables import (
     case_events,
     case_steps,
@@ -265,3 +266,23 @@ def test_delivered_batches_wait_in_the_inbox_and_are_projected_in_slices(
     assert len(slices["pemkot-bekasi"]) > 1  # whole chunks at a time
     assert sorted(digests(pemkot)) == numbers and digests(pemkot) == digests(ombudsman)
     assert projection.project(node(pemkot)) == 0
+
+
+def test_figures_are_kept_until_the_ledger_changes(apps, pemkot, ombudsman):
+    post(ombudsman, PERMINTAAN, requests_for(["0010/LM/XI/2026/JKT"]))
+    deliver(apps, ombudsman)
+    at = reports.today(node(pemkot))
+    filters = service_levels.parse_filters({}, at)
+    version = reports.version(node(pemkot))
+    first = service_levels.figures(node(pemkot), filters, at)
+    assert service_levels.figures(node(pemkot), filters, at) is first  # kept
+    post(ombudsman, PERMINTAAN, requests_for(["0011/LM/XI/2026/JKT"], seed=4))
+    deliver(apps, ombudsman)
+    assert reports.version(node(pemkot)) > version
+    again = service_levels.figures(node(pemkot), filters, at)
+    assert again is not first
+    due = lambda f: sum(x.due for x in f.months.values())  # noqa: E731
+    assert due(again) == due(first) + 1
+    # Another day reads afresh too: the statuses depend on it.
+    later = reports.today(node(pemkot), at.day + dt.timedelta(days=30))
+    assert service_levels.figures(node(pemkot), filters, later) is not again

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 MONTHS = 12  # the period shown when none is chosen: the last twelve months
-OVERDUE_SHOWN = 200  # overdue steps listed on the page, the longest overdue first
+OVERDUE_SHOWN = 50  # overdue steps listed on the page, the longest overdue first
 UNITS_CHARTED = 15  # units in the chart of steps overdue per unit, the most first
 CHARTS = ("share-on-time", "overdue-by-month", "overdue-by-unit", "response-days")
 _PERIOD = re.compile(r"(20\d\d)(?:-(0[1-9]|1[0-2]))?\Z")
@@ -120,14 +121,34 @@ class PeriodFigures:
     units: Mapping[tuple[str, str], reports.Figures]
 
 
+# The figures of recent pages, kept until the ledger changes or the day does (per process:
+# each worker keeps its own). Keyed by the node's database, the filters, the day and the
+# ledger's version (gateway.cases.reports.version).
+_KEPT: OrderedDict[tuple[Any, ...], PeriodFigures] = OrderedDict()
+_KEPT_LOCK = threading.Lock()
+_KEPT_MAX = 64
+
+
 def figures(node: Node, filters: Filters, at: reports.Today) -> PeriodFigures:
     """The figures of the filters' months and unit, summed by month and by unit."""
-    def read(by: str) -> dict[tuple[str, str], reports.Figures]:
-        return reports.monthly(
-            node, filters.first, filters.last, unit=filters.unit, at=at, by=by
-        )
-
-    return PeriodFigures(months=read("month"), units=read("unit"))
+    key = (node.config.database_url, filters.first, filters.last, filters.unit, at,
+           reports.version(node))  # fmt: skip
+    with _KEPT_LOCK:
+        found = _KEPT.get(key)
+        if found is not None:
+            _KEPT.move_to_end(key)
+            return found
+    found = PeriodFigures(
+        months=reports.monthly(node, filters.first, filters.last, unit=filters.unit, at=at,
+                               by="month"),
+        units=reports.monthly(node, filters.first, filters.last, unit=filters.unit, at=at,
+                              by="unit"),
+    )  # fmt: skip
+    with _KEPT_LOCK:
+        _KEPT[key] = found
+        while len(_KEPT) > _KEPT_MAX:
+            _KEPT.popitem(last=False)
+    return found
 
 
 def _summaries(

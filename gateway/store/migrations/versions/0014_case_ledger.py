@@ -92,6 +92,11 @@ def upgrade() -> None:
     op.create_index("ix_cases_due", "cases", ["next_due_on"])
     op.create_index("ix_cases_bucket", "cases", ["bucket", "case_number"])
     op.create_table(
+        "case_ledger_version",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+    )
+    op.create_table(
         "case_step_stats",
         sa.Column("unit", sa.String(32), primary_key=True),
         sa.Column("month", sa.String(7), primary_key=True),
@@ -109,6 +114,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("case_step_stats")
+    op.drop_table("case_ledger_version")
     op.drop_table("cases")
     op.drop_table("case_steps")
     op.drop_table("case_inbox")
