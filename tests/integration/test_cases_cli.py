@@ -31,6 +31,10 @@ from tests.integration.test_case_ledger import (
     requests_for,
 )
 
+# The commands read through gateway.cases.reports, whose queries run on both backends in
+# test_cases_api and test_case_ledger.
+pytestmark = pytest.mark.sqlite_pass
+
 NUMBERS = [f"{i:04d}/LM/X/2026/JKT" for i in range(1, 6)]
 ANSWERED = NUMBERS[:2]
 URLS = {"pemkot-bekasi": "http://pemkot.test", "ombudsman-ri": "http://ombudsman.test"}

@@ -198,6 +198,7 @@ def ledger_count(deployment, sql):
     return count
 
 
+@pytest.mark.sqlite_pass  # the pages' queries run on both backends in test_console_cases
 def test_an_auditor_reads_the_service_levels(cases_running, browser, shots):
     deployment, nodes = cases_running
     today = wib_date(dt.datetime.now(dt.UTC))
