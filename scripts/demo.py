@@ -220,6 +220,7 @@ def exchange(nodes: dict[str, NodeProcess], env: dict[str, str]) -> int:
         + "; ".join(f"{e['path']} {e['code']}" for e in errors))
     transfer(nodes, "pemkot-bekasi", env)
     pull(ombudsman, "ombudsman-ri", SENDS["pemkot-bekasi"], agreement)
+    project_ledgers(nodes, env)
 
     audit(nodes, env)
 
@@ -232,17 +233,22 @@ def exchange(nodes: dict[str, NodeProcess], env: dict[str, str]) -> int:
     return show_cases(nodes, env)
 
 
+def project_ledgers(nodes: dict[str, NodeProcess], env: dict[str, str]) -> None:
+    """Each node's case ledger takes the batches it delivered and received. The nodes run
+    without their schedule here (whose cases:project job does it every two seconds): the
+    ledger takes them when told, as `gateway transfer run` sends when told."""
+    for party, node in nodes.items():
+        node_env = {**env, "GATEWAY_DATABASE_URL": f"sqlite:///{VAR / party}.db"}
+        say(f"{party}: " + gateway_cli("cases", "project", "--config", str(node.config),
+                                       env=node_env).strip())
+
+
 def show_cases(nodes: dict[str, NodeProcess], env: dict[str, str]) -> int:
     """Each node's cases from its ledger (``gateway.cases.reports``), one line a case, and
     where to see them; 1 if a node lacks an overdue or an on-time case."""
     os.environ.setdefault("GATEWAY_KEY_PASSPHRASE", env["GATEWAY_KEY_PASSPHRASE"])
     missing = []
     for party, node in nodes.items():
-        # The nodes run without their schedule here: the ledger takes the delivered
-        # batches when told, as `gateway transfer run` sends when told.
-        node_env = {**env, "GATEWAY_DATABASE_URL": f"sqlite:///{VAR / party}.db"}
-        say(f"{party}: " + gateway_cli("cases", "project", "--config", str(node.config),
-                                       env=node_env).strip())
         config = load_node_config(node.config, environ={
             **env, "GATEWAY_DATABASE_URL": f"sqlite:///{VAR / party}.db"})
         ledger_node = Node.from_config(config)
