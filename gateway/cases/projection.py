@@ -44,8 +44,11 @@ BUDGET = 10_000  # records per projecting transaction
 Facts = list[tuple[int, Mapping[str, Any]]]
 
 
-def chunk_facts(dataset: str, records: Iterable[Any]) -> str:
-    """What the ledger keeps of a chunk's records until its batch is projected (JSON)."""
+def chunk_facts(dataset: str, records: Iterable[Any]) -> str | None:
+    """What the ledger keeps of a chunk's records until its batch is projected (JSON);
+    None for a dataset the ledger does not read."""
+    if dataset not in LEDGER_DATASETS:
+        return None
     found = [[i, f] for i, r in enumerate(records) if (f := fact_of(dataset, r)) is not None]
     return json.dumps(found, separators=(",", ":"))
 
@@ -199,7 +202,7 @@ def _chunks_slice(conn: Connection, row: Any, start: int, budget: int) -> tuple[
                     select(k.signed).where(k.batch_id == row["batch_id"], k.idx == idx)
                 ).scalar_one()
                 kept = chunk_facts(row["dataset"], signed_payload(signed)["records"])
-            found.extend((offset + i, f) for i, f in json.loads(kept))
+            found.extend((offset + i, f) for i, f in json.loads(kept or "[]"))
             end = offset + count
         offset += count
     return found, end if end > start else int(row["record_count"])

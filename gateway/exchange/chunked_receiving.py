@@ -29,7 +29,6 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from gateway.cases import projection
-from gateway.cases.facts import LEDGER_DATASETS
 from gateway.crypto.envelope import (
     BATCH_ID,
     MAX_SEQUENCE,
@@ -299,11 +298,7 @@ def _store_chunk(
                 signer_kid=chunk.signer_kid,
                 signed=chunk.signed,
                 leaves=leaves,
-                case_facts=(
-                    projection.chunk_facts(chunk.dataset, chunk.records)
-                    if chunk.dataset in LEDGER_DATASETS
-                    else None
-                ),
+                case_facts=projection.chunk_facts(chunk.dataset, chunk.records),
             )
         )
         audit_entries.append(

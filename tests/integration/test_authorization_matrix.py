@@ -125,6 +125,12 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
     ("/console/", "GET"): [Case("no-session", "/console/", everyone(302))],
     ("/console/exchanges", "GET"): [Case("no-session", "/console/exchanges", everyone(302))],
     ("/console/log", "GET"): [Case("no-session", "/console/log", everyone(302))],
+    ("/console/service-levels", "GET"): [
+        Case("no-session", "/console/service-levels", everyone(302))],
+    ("/console/service-levels/chart/<name>.svg", "GET"): [
+        Case("no-session", "/console/service-levels/chart/share-on-time.svg", everyone(302))],
+    ("/console/cases/<path:case_number>", "GET"): [
+        Case("no-session", "/console/cases/0941/LM/IX/2026/JKT", everyone(302))],
     ("/console/batches/<batch_id>", "GET"): [
         Case("no-session", "/console/batches/{p_single}", everyone(302))],
     ("/console/batches/<batch_id>/bundle.json", "GET"): [

@@ -31,6 +31,7 @@ def test_one_job_per_outgoing_dataset_in_jakarta_time(deployment, monkeypassphra
         assert sorted(jobs) == [
             "audit:checkpoint",
             "audit:refusals",
+            "cases:project",
             "keys:refresh",
             "retention:purge",
             "transfer:kegiatan_pengembangan",
@@ -86,7 +87,8 @@ def test_misfire_and_coalescing_rules_come_from_the_agreement(deployment, monkey
 
 PEMKOT = "pemkot-bekasi"
 # retention:purge: the test agreement keeps the payloads of its flows with personal data 90 days.
-IDS = ["audit:checkpoint", "audit:refusals", "keys:refresh", "retention:purge",
+# cases:project: its flows of clarification requests and answers feed the case ledger.
+IDS = ["audit:checkpoint", "audit:refusals", "cases:project", "keys:refresh", "retention:purge",
        "transfer:kegiatan_pengembangan", "transfer:tanggapan_klarifikasi"]
 
 
