@@ -27,15 +27,32 @@ import math
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_svg import FigureCanvasSVG
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator, PercentFormatter
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
-matplotlib.use("Agg")  # never a GUI backend, whatever the environment says
+
+@functools.cache
+def _mpl() -> SimpleNamespace:
+    """matplotlib, imported when the first chart is drawn: a node process that draws
+    none (every gateway serve worker until an auditor opens the page, every command)
+    does not pay the half second its import takes."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # never a GUI backend, whatever the environment says
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+    return SimpleNamespace(
+        matplotlib=matplotlib,
+        FigureCanvasSVG=FigureCanvasSVG,
+        Figure=Figure,
+        MaxNLocator=MaxNLocator,
+        PercentFormatter=PercentFormatter,
+    )
 
 __all__ = [
     "Labels",
@@ -110,10 +127,11 @@ def cache_info() -> functools._CacheInfo:
 
 @functools.lru_cache(maxsize=256)
 def _svg(kind: str, data: tuple[tuple[object, object], ...], labels: Labels) -> str:
-    with _LOCK, matplotlib.rc_context(_RC):
+    mpl = _mpl()
+    with _LOCK, mpl.matplotlib.rc_context(_RC):
         # Fixed margins: a constrained layout would cost twice the drawing.
-        figure = Figure(figsize=_SIZE, dpi=_DPI)
-        FigureCanvasSVG(figure)
+        figure = mpl.Figure(figsize=_SIZE, dpi=_DPI)
+        mpl.FigureCanvasSVG(figure)
         axes = figure.add_subplot()
         axes.set_title(labels.title, loc="left")
         _DRAW[kind](axes, data)
@@ -139,7 +157,7 @@ def _share(axes: Axes, data: Sequence[tuple[object, object]]) -> None:
     axes.set_xlim(-0.5, len(names) - 0.5)  # months with nothing due keep their place
     axes.set_ylim(0, 112)
     axes.set_yticks([0, 20, 40, 60, 80, 100])
-    axes.yaxis.set_major_formatter(PercentFormatter(decimals=0))
+    axes.yaxis.set_major_formatter(_mpl().PercentFormatter(decimals=0))
     axes.grid(axis="y", color=LINE, linewidth=0.6)
     axes.set_axisbelow(True)
     _tilt(axes, names)
@@ -152,7 +170,7 @@ def _bar(axes: Axes, data: Sequence[tuple[object, object]]) -> None:
     axes.bar_label(bars_, labels=[str(n) if n else "" for n in counts], padding=2,
                    fontsize=7.5, color=MUTED)  # fmt: skip
     axes.margins(y=0.15)
-    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.yaxis.set_major_locator(_mpl().MaxNLocator(integer=True))
     axes.grid(axis="y", color=LINE, linewidth=0.6)
     axes.set_axisbelow(True)
     _tilt(axes, names)
@@ -162,7 +180,7 @@ def _barh(axes: Axes, data: Sequence[tuple[object, object]]) -> None:
     names = [str(k) for k, _ in data]
     axes.barh(names, [int(v) for _, v in data], color=FAIL, height=0.6)  # type: ignore[call-overload]
     axes.invert_yaxis()  # the first label on top, as a table reads
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.xaxis.set_major_locator(_mpl().MaxNLocator(integer=True))
     axes.grid(axis="x", color=LINE, linewidth=0.6)
     axes.set_axisbelow(True)
 
@@ -174,8 +192,8 @@ def _hist(axes: Axes, data: Sequence[tuple[object, object]]) -> None:
     width = max(1, math.ceil((top + 1) / _MAX_BINS))
     edges = [n * width - 0.5 for n in range(top // width + 2)]
     axes.hist(days, bins=edges, weights=counts, color=ACCENT, edgecolor="white", linewidth=0.5)
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.xaxis.set_major_locator(_mpl().MaxNLocator(integer=True))
+    axes.yaxis.set_major_locator(_mpl().MaxNLocator(integer=True))
     axes.set_xlim(-0.5, max(edges[-1], 10.5))
     axes.grid(axis="y", color=LINE, linewidth=0.6)
     axes.set_axisbelow(True)

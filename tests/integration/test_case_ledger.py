@@ -286,3 +286,33 @@ def test_figures_are_kept_until_the_ledger_changes(apps, pemkot, ombudsman):
     # Another day reads afresh too: the statuses depend on it.
     later = reports.today(node(pemkot), at.day + dt.timedelta(days=30))
     assert service_levels.figures(node(pemkot), filters, later) is not again
+
+
+def test_every_read_of_the_ledger_on_this_backend(apps, pemkot, ombudsman):
+    numbers = ["0012/LM/XI/2026/JKT", "0013/LM/XI/2026/JKT", "0014/LM/XI/2026/JKT"]
+    post(ombudsman, PERMINTAAN, requests_for(numbers, seed=5))
+    deliver(apps, ombudsman)
+    post(pemkot, TANGGAPAN, answers_for(numbers[:1]))
+    deliver(apps, pemkot)
+    at = reports.today(node(pemkot))
+    start = dt.date.fromisoformat(rows(pemkot, case_steps)[0]["start_on"])
+    later = reports.today(node(pemkot), load_calendar().add_working_days(start, 13))
+    unit = next(s["unit"] for s in rows(pemkot, case_steps) if s["case_number"] == numbers[1])
+    for when, expected in ((at, {"open": 2, "done_on_time": 1}),
+                           (later, {"due_soon": 2, "done_on_time": 1})):
+        for status in reports.CASE_STATUSES:
+            found = reports.list_cases(node(pemkot), status=status, at=when)["cases"]
+            assert len(found) == expected.get(status, 0), (status, when)
+    assert reports.list_cases(node(pemkot), unit=unit, period=str(start.year), at=at)["cases"]
+    page = reports.list_cases(node(pemkot), limit=2, at=at)
+    assert page["next"] == numbers[1]
+    assert [c["case_number"] for c in reports.list_cases(
+        node(pemkot), after=page["next"], at=at)["cases"]] == numbers[2:]
+    whole = {app.party: reports.digest(node(app)) for app in (pemkot, ombudsman)}
+    assert whole["pemkot-bekasi"] == whole["ombudsman-ri"] and whole["pemkot-bekasi"]["cases"] == 3
+    for bucket in whole["pemkot-bekasi"]["buckets"]:
+        one = reports.digest(node(pemkot), bucket=bucket)
+        assert one == reports.digest(node(ombudsman), bucket=bucket) and one["cases"]
+    figures = reports.monthly(node(pemkot), start.isoformat()[:7], "2099-12", at=at)
+    assert sum(f.due for f in figures.values()) == 3
+    assert reports.overdue_steps(node(pemkot), at=later) == []

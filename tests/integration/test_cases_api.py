@@ -21,6 +21,11 @@ from tests.integration.test_case_ledger import (
     requests_for,
 )
 
+# The routes read through gateway.cases.reports, whose queries (every status, filter and
+# the digest) run on both backends in test_case_ledger; the routes' own checks do not
+# touch the database.
+pytestmark = pytest.mark.sqlite_pass
+
 NUMBERS = [f"{i:04d}/LM/IX/2026/JKT" for i in range(1, 6)]
 ANSWERED = NUMBERS[:2]
 

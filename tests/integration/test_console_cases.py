@@ -40,6 +40,10 @@ PAGE_CSP = (
     "frame-ancestors 'none'; base-uri 'none'"
 )
 
+# The pages read through gateway.cases.reports, whose queries (the figures by month and by
+# unit too) run on both backends in test_case_ledger.
+pytestmark = pytest.mark.sqlite_pass
+
 
 def lhp_with_past_deadlines(number, today, *, seed=7):
     """An LHP 2.0 that found maladministration, issued 60 days ago, whose corrective
