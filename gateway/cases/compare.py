@@ -30,6 +30,8 @@ class LedgerDigest:
     cases: int
     digest: str
     buckets: Mapping[str, str]
+    # Delivered batches the node's ledger has not taken yet (its case_inbox).
+    pending: int = 0
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,10 @@ def read_digest(document: Any) -> LedgerDigest:
         for k, v in buckets.items()
     ):
         raise ValueError("the ledger digest's buckets are not two hex digits to a SHA-256")
-    return LedgerDigest(count, top, dict(buckets))
+    pending = document.get("pending", 0)
+    if type(pending) is not int or pending < 0:
+        raise ValueError("the ledger digest's pending is not a count")
+    return LedgerDigest(count, top, dict(buckets), pending)
 
 
 def differing_buckets(a: LedgerDigest, b: LedgerDigest) -> list[str]:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, and_, func, literal, or_, select
 
+from gateway.cases import projection
 from gateway.cases.calendar import wib_date
 from gateway.cases.ledger import deadlines_for
 from gateway.errors import BadRequest, NotFound
@@ -452,6 +453,8 @@ def digest(node: Node, *, bucket: str | None = None) -> dict[str, Any]:
         "cases": sum(len(v) for v in per_bucket.values()),
         "digest": _digest_of(buckets.items()),
         "buckets": buckets,
+        # Delivered batches not in the ledger yet: a difference may be only that.
+        "pending": projection.pending(node),
     }
 
 

@@ -366,7 +366,7 @@ def audit_reconcile(
         click.echo(f"  GAP: {gap}")
     for gap in result.pending:
         click.echo(f"  PENDING: {gap}")
-    ledgers_agree = _reconcile_ledgers(nodes[0], nodes[1])
+    ledgers_agree = _reconcile_ledgers(nodes[0], nodes[1], in_flight=bool(result.pending))
     if not result.ok or not ledgers_agree:
         sys.exit(1)
 
@@ -397,11 +397,17 @@ def _ledger_digest(node: tuple[str, str, requests.Session], bucket: str | None =
 
 
 def _reconcile_ledgers(
-    a: tuple[str, str, requests.Session], b: tuple[str, str, requests.Session]
+    a: tuple[str, str, requests.Session],
+    b: tuple[str, str, requests.Session],
+    *,
+    in_flight: bool = False,
 ) -> bool:
     """Compare the two nodes' case ledgers: the digests, then the buckets that differ.
 
-    Prints the number of cases and one line per case that differs; True when none does.
+    Prints the number of cases and one line per case that differs; True when none does,
+    or when the differences may be only what is on its way: a delivered batch one
+    ledger has not taken yet (its node's ``pending``), or a batch the logs found
+    pending (``in_flight``). Those are listed as PENDING, as the logs' are.
     """
     parties = (a[0], b[0])
     try:
@@ -421,8 +427,14 @@ def _reconcile_ledgers(
         raise GatewayError(f"ledger: {exc}") from None
     # The cases at A, and those only B holds: every case of either ledger.
     total = digests[0].cases + sum(1 for d in differences if d.only_at == parties[1])
-    click.echo(f"ledger: {total} cases, {len(differences)} differ")
+    waiting = {p: d.pending for p, d in zip(parties, digests, strict=True) if d.pending}
+    pending = bool(differences) and (in_flight or bool(waiting))
+    because = ", ".join(f"{n} delivered batches not yet in the ledger at {p}"
+                        for p, n in waiting.items()) or "batches on their way"  # fmt: skip
+    click.echo(f"ledger: {total} cases, {len(differences)} differ"
+               + (f" (pending: {because}; run again)" if pending else ""))  # fmt: skip
+    label = "PENDING" if pending else "LEDGER"
     for difference in differences:
         where = "differs" if difference.only_at is None else f"only at {difference.only_at}"
-        click.echo(f"  LEDGER: {difference.case_number} {where}")
-    return not differences
+        click.echo(f"  {label}: {difference.case_number} {where}")
+    return pending or not differences

@@ -1053,6 +1053,8 @@ class LedgerDigestSchema(_Body):
         values=fields.String(validate=validate.Regexp(r"^[0-9a-f]{64}$")), required=True,
         metadata={"description": "per bucket (the first two hex digits of the SHA-256 of the "
                                  "case number) the digest of its cases"})  # fmt: skip
+    pending = _int("delivered batches the ledger has not taken yet (a difference may be "
+                   "only that)")
 
 
 class BucketDigestSchema(_Body):

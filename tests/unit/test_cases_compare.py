@@ -70,3 +70,12 @@ def test_a_bucket_document_that_is_not_the_bucket_asked_for_is_refused(document)
     good = {"bucket": "0a", "cases": {}}
     with pytest.raises(ValueError, match="bucket 0a"):
         differing_cases(good, document, bucket="0a", parties=("a", "b"))
+
+
+def test_a_digest_says_how_many_delivered_batches_wait_for_the_ledger():
+    document = {"cases": 0, "digest": "0" * 64, "buckets": {}}
+    assert read_digest(document).pending == 0  # a node of before the queue
+    assert read_digest({**document, "pending": 3}).pending == 3
+    for bad in (-1, "3", True, 1.5):
+        with pytest.raises(ValueError, match="pending"):
+            read_digest({**document, "pending": bad})
