@@ -61,6 +61,7 @@ def canonical(record):
     return json.dumps(record, sort_keys=True, ensure_ascii=False)
 
 
+@pytest.mark.sqlite_pass  # the client's side; the nodes' on PostgreSQL: test_faults, test_e2e
 def test_a_csv_of_10000_records_arrives_once_and_is_acknowledged(running, tmp_path):
     assert COMMAND.exists(), f"{COMMAND} is missing: install the package (pip install -e .)"
     deployment, nodes = running

@@ -73,6 +73,7 @@ def badge_states(page):
             for b in page.locator("[data-badge]").all()}
 
 
+@pytest.mark.sqlite_pass  # the browser's side; the console's queries: test_console, both backends
 def test_an_auditor_works_through_the_console(exchanged, browser, shots, tmp_path):
     deployment, nodes = exchanged
     base = nodes["pemkot-bekasi"].base_url

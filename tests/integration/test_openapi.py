@@ -272,6 +272,7 @@ def _known_ids(case: schemathesis.Case, node: FuzzNode) -> list[str]:
     return []
 
 
+@pytest.mark.sqlite_pass  # what it fuzzes is the HTTP layer's checks, not the database's
 @SCHEMA.parametrize()
 @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
           suppress_health_check=list(HealthCheck))  # fmt: skip
