@@ -118,8 +118,11 @@ class Deadlines:
         self.levels = levels
         self.calendar = calendar
         self._warned: set[int] = set()
+        # Each answer computed once: a batch's steps mostly start, and end, on a few days.
+        self.due = functools.lru_cache(maxsize=16384)(self._due)
+        self.working_days_between = functools.lru_cache(maxsize=16384)(self._working_days_between)
 
-    def due(self, kind: str, start: dt.date, stated: str | None = None) -> dt.date:
+    def _due(self, kind: str, start: dt.date, stated: str | None = None) -> dt.date:
         """When a step of ``kind`` that starts on ``start`` falls due."""
         rule = self.levels.deadlines[kind]
         if rule.stated and stated is not None:
@@ -140,7 +143,7 @@ class Deadlines:
                     n -= 1
             return day
 
-    def working_days_between(self, start: dt.date, end: dt.date) -> int:
+    def _working_days_between(self, start: dt.date, end: dt.date) -> int:
         try:
             return self.calendar.working_days_between(start, end)
         except CalendarNotCovered:
@@ -515,7 +518,6 @@ def _replace(
     conn: Connection, rules: Deadlines, by_case: Mapping[str, list[Event]], known: Sequence[str]
 ) -> None:
     """Write the steps and rows of these cases, replacing those of the ``known`` ones."""
-    rules = _Memoized(rules)
     delta: Counter[tuple[str, str, str, bool, int]] = Counter()
     s = case_steps.c
     for part in _chunks(known):
@@ -540,30 +542,6 @@ def _replace(
         _INSERT_STEP.execute(conn, step_rows)
     _INSERT_CASE.execute(conn, case_rows)
     _count(conn, delta)
-
-
-class _Memoized(Deadlines):
-    """The same rules and calendar, each answer computed once (the steps of a batch's
-    cases mostly start, and end, on the same few days)."""
-
-    def __init__(self, rules: Deadlines) -> None:
-        super().__init__(rules.levels, rules.calendar)
-        self._warned = rules._warned
-        self._due: dict[tuple[str, dt.date, str | None], dt.date] = {}
-        self._between: dict[tuple[dt.date, dt.date], int] = {}
-
-    def due(self, kind: str, start: dt.date, stated: str | None = None) -> dt.date:
-        key = (kind, start, stated)
-        found = self._due.get(key)
-        if found is None:
-            found = self._due[key] = super().due(kind, start, stated)
-        return found
-
-    def working_days_between(self, start: dt.date, end: dt.date) -> int:
-        found = self._between.get((start, end))
-        if found is None:
-            found = self._between[(start, end)] = super().working_days_between(start, end)
-        return found
 
 
 def _dated(row: dict[str, Any]) -> dict[str, Any]:
