@@ -83,7 +83,7 @@ def _flows(flows: Sequence[Flow]) -> list[str]:
         "",
         "## Flows, and the personal data that crosses",
         "",
-        "From the agreement (`config/agreement.toml`). A node refuses a record that "
+        "From the agreement (`config/agreements/`). A node refuses a record that "
         "carries a personal field its flow does not name (`personal_field_not_allowed`).",
         "",
         "| flow | versions | MoU clause | personal data that may cross | legal basis "

@@ -230,7 +230,7 @@ describe(
 describe(
     KegiatanPengembanganV2,
     jenis="kind of activity; it determines the MoU clause",
-    klausul_mou="the MoU clause the activity serves (config/agreement.toml [purposes]): "
+    klausul_mou="the MoU clause the activity serves (config/agreements/ [purposes]): "
     "the one schemas.vocab.KLAUSUL_KEGIATAN gives its kind",
     judul="title",
     unit_sasaran="codes of the units the activity is for, each once",

@@ -105,7 +105,7 @@ FASILITAS_KELOMPOK_RENTAN = (
     "lainnya",
 )
 
-# Kinds of development activity and the MoU clause (config/agreement.toml [purposes]) each
+# Kinds of development activity and the MoU clause (config/agreements/ [purposes]) each
 # serves: 5 staff competence, 6 periodic mentoring, 2 compliance and prevention of
 # maladministration. The clause follows from the kind, whichever party organises it.
 # Unconfirmed: the MoU text does not map kinds to clauses; this mapping is the agreement's

@@ -171,13 +171,12 @@ def prepare_node(tmp: Path, env: dict[str, str]) -> Path:
     Returns the Pemkot Bekasi node config.
     """
     config_dir = tmp / "config"
-    config_dir.mkdir()
-    for name in ("agreement.toml", f"{PARTY}.toml", f"{PEER}.toml"):
-        shutil.copyfile(ROOT / "config" / name, config_dir / name)
+    shutil.copytree(ROOT / "config", config_dir, ignore=shutil.ignore_patterns("*.jws"))
     for party in (PARTY, PEER):
         key_dir = tmp / "keys" / party
         gateway_cli("keys", "init", "--config", str(config_dir / f"{party}.toml"),
                     env={**env, "GATEWAY_KEY_DIR": str(key_dir)})
+    sign_agreements(config_dir, env)
     config_path = config_dir / f"{PARTY}.toml"
     agreement = load_node_config(config_path, environ={}).agreement
     for party in (PARTY, PEER):
@@ -185,6 +184,15 @@ def prepare_node(tmp: Path, env: dict[str, str]) -> Path:
         if not jwks.is_file() or not jwks.is_relative_to(tmp.resolve()):
             raise RuntimeError(f"expected the {party} JWKS inside the temp dir, not {jwks}")
     return config_path
+
+
+def sign_agreements(config_dir: Path, env: dict[str, str]) -> None:
+    """Both parties sign every agreement of ``config_dir`` (again, after an edit)."""
+    for file in sorted((config_dir / "agreements").glob("*.toml")):
+        for party in (PARTY, PEER):
+            gateway_cli("agreements", "sign", str(file), "--config",
+                        str(config_dir / f"{party}.toml"),
+                        env={**env, "GATEWAY_KEY_DIR": str(config_dir.parent / "keys" / party)})
 
 
 # -- the load generator -----------------------------------------------------------------------

@@ -36,9 +36,11 @@ from typing import Any
 
 from gateway.crypto import canonical
 from gateway.crypto.atrest import Cipher, load_cipher
+from gateway.crypto.keys import NodeKeys
 from gateway.exchange import intake
 from gateway.exchange.validation import validator_for
-from gateway.node.config import load_node_config
+from gateway.node import agreements
+from gateway.node.config import load_node_config, load_parties
 from gateway.node.node import Node
 from gateway.ops.process import NodeProcess, free_port, wait_until
 from schemas.samples import sample_records
@@ -96,11 +98,15 @@ def _pool() -> list[dict[str, Any]]:
     return _POOL
 
 
-def _agreement_for_bench(text: str, ports: dict[str, int]) -> str:
-    text = text.replace('base_url = "http://127.0.0.1:8701"',
-                        f'base_url = "http://127.0.0.1:{ports[RECEIVER]}"')
-    text = text.replace('base_url = "http://127.0.0.1:8702"',
-                        f'base_url = "http://127.0.0.1:{ports[SENDER]}"')
+def _sign(config_dir: Path, agreement: Path) -> None:
+    """Both parties sign the edited agreement again with their fresh keys."""
+    registry = load_parties(config_dir / "parties")
+    for party in (SENDER, RECEIVER):
+        key = NodeKeys.from_directory(config_dir.parent / "keys" / party).signing
+        agreements.sign(agreement, party, key, registry)
+
+
+def _agreement_for_bench(text: str) -> str:
     block = re.compile(r'(name = "permintaan_klarifikasi"\n(?:.+\n)*?)schedule = .*\n'
                        r'max_records_per_batch = .*\nmax_batch_bytes = .*\n')
     text, found = block.subn(
@@ -259,9 +265,14 @@ def _deploy(args: argparse.Namespace, tmp: Path, *, prepare: Any, passphrase: st
         for party in (SENDER, RECEIVER):
             _ledger_off(config_dir / f"{party}.toml")
     ports = {RECEIVER: free_port(), SENDER: free_port()}
-    agreement = config_dir / "agreement.toml"
-    agreement.write_text(_agreement_for_bench(agreement.read_text(encoding="utf-8"), ports),
+    for party, port in ((RECEIVER, ports[RECEIVER]), (SENDER, ports[SENDER])):
+        registered = config_dir / "parties" / f"{party}.toml"
+        registered.write_text(re.sub(r'base_url = ".*"', f'base_url = "http://127.0.0.1:{port}"',
+                                     registered.read_text(encoding="utf-8")), encoding="utf-8")
+    agreement = next((config_dir / "agreements").glob("*.toml"))
+    agreement.write_text(_agreement_for_bench(agreement.read_text(encoding="utf-8")),
                          encoding="utf-8")
+    _sign(config_dir, agreement)
     node_env = {
         party: {
             **env,

@@ -71,7 +71,7 @@ VAR = ROOT / "var" / "demo"
 def schema_version(dataset: str) -> str:
     """The newest schema version of ``dataset`` that the agreement accepts and that
     samples can be made for: what the demo posts."""
-    agreement = tomllib.loads((CONFIG / "agreement.toml").read_text(encoding="utf-8"))
+    agreement = tomllib.loads(agreement_file().read_text(encoding="utf-8"))
     agreed = next(d["schema_versions"] for d in agreement["datasets"] if d["name"] == dataset)
     return [v for v in sample_versions(dataset) if v in agreed][-1]
 
@@ -118,6 +118,10 @@ def invalid_record() -> dict[str, Any]:
     return bad
 
 
+def agreement_file() -> Path:
+    return CONFIG / "agreements" / "mou-pemkot-bekasi-ombudsman-ri-2021.toml"
+
+
 def shown(path: Path) -> Path:
     return path.relative_to(BASE)
 
@@ -128,11 +132,13 @@ def use_directory(base: Path) -> None:
     BASE, CONFIG, VAR = base, base / "config", base / "var" / "demo"
     CONFIG.mkdir(parents=True, exist_ok=True)
     ports = {listen: f"127.0.0.1:{free_port()}" for listen in LISTEN.values()}
-    for source in sorted((ROOT / "config").glob("*.toml")):
+    for source in sorted((ROOT / "config").glob("**/*.toml")):
         text = source.read_text(encoding="utf-8")
         for fixed, free in ports.items():
             text = text.replace(fixed, free)
-        (CONFIG / source.name).write_text(text, encoding="utf-8")
+        target = CONFIG / source.relative_to(ROOT / "config")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
 
 
 def say(text: str) -> None:
@@ -165,6 +171,13 @@ def main(argv: list[str] | None = None) -> int:
         if not all((config.key_dir / name).exists() for name in KEY_FILES):
             say(f"{party}: creating keys in {shown(config.key_dir)}")
             gateway_cli("keys", "init", "--config", str(path), env=env)
+    for party, path in configs.items():
+        # Each institution signs the agreement with its registered key (the demo's keys
+        # are new, so its signatures are too); a node takes up only what all parties signed.
+        say(f"{party}: signing {shown(agreement_file())}")
+        gateway_cli("agreements", "sign", str(agreement_file()), "--config", str(path), env=env)
+    print(gateway_cli("agreements", "verify", "--config", str(configs["ombudsman-ri"]), env=env),
+          end="")
     try:
         for party, path in configs.items():
             config = load_node_config(path)
@@ -296,7 +309,7 @@ def audit(nodes: dict[str, NodeProcess], env: dict[str, str]) -> None:
     bundle = VAR / f"evidence-{batch_id}.json"
     gateway_cli("audit", "export", "--config", str(nodes["pemkot-bekasi"].config),
                 "--batch", batch_id, "--out", str(bundle), env=node_env)
-    agreement = str(CONFIG / "agreement.toml")
+    agreement = str(agreement_file())
     verified = gateway_cli("audit", "verify", "--agreement", agreement, "--no-state", str(bundle),
                            env=env)
     say(f"pemkot-bekasi: evidence of batch {batch_id} exported to "

@@ -36,9 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("directory", nargs="?", default="dev-ca",
                         help="where to write the files (default: dev-ca)")
-    parser.add_argument("--agreement", default="config/agreement.toml",
+    parser.add_argument("--agreement",
+                        default="config/agreements/mou-pemkot-bekasi-ombudsman-ri-2021.toml",
                         help="the agreement whose parties get certificates "
-                             "(default: config/agreement.toml)")
+                             "(default: the shipped agreement in config/agreements/)")
     parser.add_argument("--client", action="append", default=[], metavar="NAME",
                         help="also a client certificate for internal system NAME (repeatable)")
     args = parser.parse_args(argv)

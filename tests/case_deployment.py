@@ -3,7 +3,7 @@
 The test agreement of tests/conftest.py carries permintaan_klarifikasi 1.0 and
 tanggapan_klarifikasi 1.0 and 2.0 only. This one rewrites its flows of those two and
 adds lahp, monitoring_tindak_lanjut and penilaian_tindak_lanjut, with the versions and
-the personal data that config/agreement.toml lets cross, and lets the test clients
+the personal data that config/agreements/ lets cross, and lets the test clients
 submit and pull them.
 """
 
@@ -75,7 +75,7 @@ def case_deployment(factory: Callable[..., Deployment], **kwargs: Any) -> Deploy
     chunk = re.search(r"max_chunk_bytes = (\d+)", text)
     if chunk:
         limits["chunk"] = chunk.group(1)
-    real = load_agreement(ROOT / "config" / "agreement.toml")
+    real = load_agreement(ROOT / "config" / "agreements" / "mou-pemkot-bekasi-ombudsman-ri-2021.toml")
     flows = [f for f in real.flows if f.name in CASE_DATASETS]
     text = _without_flows(text, CASE_DATASETS) + "\n" + "\n".join(
         _flow_text(f, limits) for f in flows

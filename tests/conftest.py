@@ -164,6 +164,7 @@ NODE = """\
 [node]
 party = "{party}"
 agreement = "agreement.toml"
+unsigned_agreement = true
 listen = "127.0.0.1:{port}"
 database_url = "{db}"
 key_dir = "keys/{party}"

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from gateway.cli.agreements import agreements_group
 from gateway.cli.audit import audit_group
 from gateway.cli.backup import backup_group
 from gateway.cli.cases import calendar_command, cases_group
@@ -43,6 +44,7 @@ def cli(ctx: click.Context) -> None:
 
 for _command in (
     keys_group,
+    agreements_group,
     envelope_group,
     transfer_group,
     clients_group,

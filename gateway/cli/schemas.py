@@ -60,7 +60,7 @@ def agreement_flows(agreement_path: str) -> dict[str, list[Flow]]:
 @click.option(
     "--agreement",
     "agreement_path",
-    default="config/agreement.toml",
+    default="config/agreements/mou-pemkot-bekasi-ombudsman-ri-2021.toml",
     show_default=True,
     type=click.Path(dir_okay=False),
     help="the agreement whose flows flows.json describes",
@@ -180,7 +180,7 @@ def schemas_sample(
 @click.option(
     "--agreement",
     "agreement_path",
-    default="config/agreement.toml",
+    default="config/agreements/mou-pemkot-bekasi-ombudsman-ri-2021.toml",
     show_default=True,
     type=click.Path(dir_okay=False),
     help="the agreement whose flows the pages describe",

@@ -15,12 +15,15 @@ problem raises :class:`ConfigError` naming the file, the key and what is wrong.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import os
 import re
 import ssl
 import tomllib
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -29,8 +32,11 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 from limits import parse
 
+from gateway.crypto import canonical, detached_jws
+from gateway.crypto.compact_jws import JWSRefused
 from gateway.crypto.envelope import envelope_limit
-from gateway.errors import ConfigError
+from gateway.crypto.keys import PeerKey, PeerKeys, load_jwks_file
+from gateway.errors import ConfigError, KeyMaterialError
 from schemas import registry as schema_registry
 from schemas.personal import personal_fields
 
@@ -98,6 +104,8 @@ class Schedule:
     misfire_grace_seconds: int = 300
     # Runs missed in a row are run once, not once each.
     coalesce: bool = True
+    # The time zone its cron expression is read in: its agreement's.
+    timezone: str = "Asia/Jakarta"
 
     def describe(self) -> str:
         return f"every {self.interval_seconds} s" if self.interval_seconds else f"cron {self.cron}"
@@ -182,6 +190,15 @@ class DatasetAgreement:
     transfer_expiry_hours: int = DEFAULT_TRANSFER_EXPIRY_HOURS
     # The personal data this flow lets cross; by default none.
     personal_data: PersonalData = PersonalData()
+    # The agreement it belongs to (gateway.node.agreements): a flow (dataset, sender,
+    # receiver) is in at most one agreement in force.
+    agreement_id: str = ""
+
+    @property
+    def partner(self) -> tuple[str, str]:
+        """The flow's two parties, in sorted order."""
+        a, b = sorted((self.sender, self.receiver))
+        return a, b
 
     @property
     def chunked(self) -> bool:
@@ -228,6 +245,16 @@ class ServiceLevels:
 
 @dataclass(frozen=True)
 class Agreement:
+    """An agreement, or the agreements a node has in force seen as one.
+
+    One agreement (a file) has its own ``id``, ``version`` and parties. A node that
+    serves several (gateway.node.agreements) sees them merged: ``members`` are the
+    agreements in force, ``parties`` every party they name, ``flows`` all their
+    flows; ``ended`` keeps the flows of agreements that ended, whose data is still
+    kept for their retention period. Lookups are by index: their cost does not grow
+    with the number of agreements.
+    """
+
     id: str
     title: str
     timezone: str
@@ -237,32 +264,106 @@ class Agreement:
     source: Path
     keys: KeyPolicy = KeyPolicy()
     service_levels: ServiceLevels = ServiceLevels()
+    # Of one signed agreement: its version (an update has a higher one), the day it
+    # ends (Asia/Jakarta; None: in force until replaced), and the SHA-256 of its
+    # RFC 8785 canonical form. 0 / None / "" for an unsigned (format 1) file.
+    version: int = 0
+    ends_on: dt.date | None = None
+    sha256: str = ""
+    # Of a merged view: the agreements in force, and those that ended.
+    merged: bool = False
+    agreements: tuple[Agreement, ...] = ()
+    ended: tuple[Agreement, ...] = ()
+
+    @property
+    def members(self) -> tuple[Agreement, ...]:
+        """The single agreements this one is made of (itself, if it is one)."""
+        return self.agreements if self.merged else (self,)
 
     def party(self, party_id: str) -> Party:
         return self.parties[party_id]
 
-    @property
+    @cached_property
     def dataset_names(self) -> frozenset[str]:
         return frozenset(d.name for d in self.flows)
 
-    def flow(self, dataset: str, *, sender: str) -> DatasetAgreement | None:
-        """The agreed flow of ``dataset`` from ``sender``, if there is one."""
+    @cached_property
+    def _by_sender(self) -> dict[tuple[str, str], tuple[DatasetAgreement, ...]]:
+        index: dict[tuple[str, str], list[DatasetAgreement]] = {}
         for d in self.flows:
-            if d.name == dataset and d.sender == sender:
-                return d
-        return None
+            index.setdefault((d.name, d.sender), []).append(d)
+        return {key: tuple(found) for key, found in index.items()}
+
+    @cached_property
+    def _by_party(self) -> dict[tuple[str, str], tuple[DatasetAgreement, ...]]:
+        index: dict[tuple[str, str], list[DatasetAgreement]] = {}
+        for d in self.flows:
+            index.setdefault(("out", d.sender), []).append(d)
+            index.setdefault(("in", d.receiver), []).append(d)
+        return {key: tuple(found) for key, found in index.items()}
+
+    @cached_property
+    def _by_origin(self) -> dict[str, Party]:
+        return {p.log_origin: p for p in self.parties.values()}
+
+    def flow(
+        self, dataset: str, *, sender: str, receiver: str | None = None
+    ) -> DatasetAgreement | None:
+        """The agreed flow of ``dataset`` from ``sender`` (to ``receiver``), if there is one.
+
+        Without ``receiver``, the one flow of ``dataset`` from ``sender``, or None if
+        there is none or several (a hub sends a dataset to many partners: name one).
+        """
+        found = self._by_sender.get((dataset, sender), ())
+        if receiver is None:
+            return found[0] if len(found) == 1 else None
+        return next((d for d in found if d.receiver == receiver), None)
+
+    def receivers(self, dataset: str, *, sender: str) -> tuple[str, ...]:
+        """Whom ``sender`` sends ``dataset`` to, in agreement order."""
+        return tuple(d.receiver for d in self._by_sender.get((dataset, sender), ()))
 
     def outgoing(self, party_id: str) -> list[DatasetAgreement]:
         """Dataset flows that ``party_id`` sends."""
-        return [d for d in self.flows if d.sender == party_id]
+        return list(self._by_party.get(("out", party_id), ()))
 
     def incoming(self, party_id: str) -> list[DatasetAgreement]:
         """Dataset flows that ``party_id`` receives."""
-        return [d for d in self.flows if d.receiver == party_id]
+        return list(self._by_party.get(("in", party_id), ()))
+
+    def party_by_origin(self, log_origin: str) -> Party | None:
+        """The party whose audit log has this C2SP origin."""
+        return self._by_origin.get(log_origin)
+
+    @cached_property
+    def _largest_incoming(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for d in self.flows:
+            found[d.receiver] = max(found.get(d.receiver, 0), d.max_chunk_bytes)
+        return found
 
     def largest_incoming_envelope(self, party_id: str) -> int:
         """The largest ``max_chunk_bytes`` of the datasets ``party_id`` receives (0 if none)."""
-        return max((d.max_chunk_bytes for d in self.incoming(party_id)), default=0)
+        return self._largest_incoming.get(party_id, 0)
+
+    @cached_property
+    def _member_of_pair(self) -> dict[tuple[str, str], Agreement]:
+        found: dict[tuple[str, str], Agreement] = {}
+        for member in self.members:
+            for d in member.flows:
+                found.setdefault(d.partner, member)
+        return found
+
+    def service_levels_between(self, a: str, b: str) -> ServiceLevels:
+        """The service levels of the agreement under which ``a`` and ``b`` exchange."""
+        pair = (a, b) if a < b else (b, a)
+        member = self._member_of_pair.get(pair)
+        return member.service_levels if member is not None else self.service_levels
+
+    @property
+    def ended_flows(self) -> tuple[DatasetAgreement, ...]:
+        """The flows of the agreements that ended (their data kept for retention)."""
+        return tuple(d for member in self.ended for d in member.flows)
 
 
 @dataclass(frozen=True)
@@ -377,6 +478,14 @@ class NodeConfig:
     # (holidays of a year not shipped yet, or an amended one) in the order given.
     case_ledger: bool = True
     calendar_files: tuple[Path, ...] = ()
+    # Signed agreements (gateway.node.agreements): the directory they are read from, the
+    # party registry, and the files found wanting when this config was read. None: the
+    # node reads one unsigned agreement file (``agreement``).
+    agreements_dir: Path | None = None
+    parties_dir: Path | None = None
+    refused_agreements: tuple[AgreementRefused, ...] = ()
+    # How often each worker looks for a changed agreement or party file.
+    agreements_poll_seconds: float = 5.0
 
     @property
     def party(self) -> Party:
@@ -493,13 +602,15 @@ def _schedule(t: _Table, timezone: str) -> Schedule:
         "coalesce": t.get("coalesce", bool, True),
     }
     if interval is not None:
-        return Schedule(interval_seconds=t.positive_int("interval_seconds"), **rules)
+        return Schedule(
+            interval_seconds=t.positive_int("interval_seconds"), timezone=timezone, **rules
+        )
     expr: str = t.get("cron", str)
     try:
         CronTrigger.from_crontab(expr, timezone=timezone)
     except ValueError as exc:
         raise t.fail("cron", f"is not a valid crontab expression: {exc}") from None
-    return Schedule(cron=expr, **rules)
+    return Schedule(cron=expr, timezone=timezone, **rules)
 
 
 def _retry(t: _Table) -> RetryPolicy:
@@ -531,36 +642,69 @@ def _note_name(t: _Table, key: str) -> str:
     return value
 
 
-def load_agreement(path: str | os.PathLike[str]) -> Agreement:
-    """Read and check an agreement file."""
+# Format 1: one unsigned agreement that lists its parties and their key files (the
+# ``agreement`` setting). Format 2: a signed agreement in an agreements directory,
+# naming its parties by id from the node's party registry (gateway.node.agreements).
+_FORMAT_1_KEYS = {
+    "format",
+    "id",
+    "title",
+    "signed_on",
+    "timezone",
+    "purposes",
+    "keys",
+    "parties",
+    "datasets",
+    "service_levels",
+}
+_FORMAT_2_KEYS = _FORMAT_1_KEYS | {"version", "ends_on"}
+
+
+def agreement_data(path: Path) -> dict[str, Any]:
+    """An agreement file's TOML, read (no check beyond being TOML)."""
+    return _read_toml(path)
+
+
+def load_agreement(
+    path: str | os.PathLike[str], *, registry: Mapping[str, Party] | None = None
+) -> Agreement:
+    """Read and check an agreement file.
+
+    A format 2 (signed) agreement names its parties by id; ``registry`` holds them
+    (default: the party files in the ``parties`` directory beside the agreement's
+    directory). Its signatures are checked by gateway.node.agreements, not here.
+    """
     file = Path(path).resolve()
-    root = _Table(file, "", _read_toml(file))
-    root.reject_unknown(
-        {
-            "format",
-            "id",
-            "title",
-            "signed_on",
-            "timezone",
-            "purposes",
-            "keys",
-            "parties",
-            "datasets",
-            "service_levels",
-        }
-    )
-    if root.get("format", int) != 1:
-        raise root.fail("format", "must be 1 (the only agreement format this gateway reads)")
+    return parse_agreement(file, _read_toml(file), registry=registry)
+
+
+def parse_agreement(
+    file: Path, data: Mapping[str, Any], *, registry: Mapping[str, Party] | None = None
+) -> Agreement:
+    """Check an agreement's TOML ``data`` read from ``file``."""
+    root = _Table(file, "", data)
+    form = root.get("format", int)
+    if form not in (1, 2):
+        raise root.fail("format", f"must be 1 (unsigned) or 2 (signed), got {form}")
+    root.reject_unknown(_FORMAT_1_KEYS if form == 1 else _FORMAT_2_KEYS)
+    agreement_id: str = root.get("id", str)
+    if not _ID.fullmatch(agreement_id):
+        raise root.fail("id", f"must be lower-case letters, digits and '-', got {agreement_id!r}")
     timezone = _timezone(root)
     purposes_t = root.table("purposes")
     purposes = {k: purposes_t.get(k, str) for k in purposes_t.data}
-    parties = _parties(root, file)
+    if form == 1:
+        parties = _parties(root, file)
+    else:
+        if registry is None:
+            registry = load_parties(file.parent.parent / "parties")
+        parties = _named_parties(root, registry)
     flows: dict[tuple[str, str], DatasetAgreement] = {}
     for t in root.tables("datasets"):
         flow = _flow(t, parties, purposes, timezone, taken=flows.keys())
-        flows[(flow.name, flow.sender)] = flow
+        flows[(flow.name, flow.sender)] = replace(flow, agreement_id=agreement_id)
     return Agreement(
-        id=root.get("id", str),
+        id=agreement_id,
         title=root.get("title", str),
         timezone=timezone,
         purposes=purposes,
@@ -573,7 +717,269 @@ def load_agreement(path: str | os.PathLike[str]) -> Agreement:
             if "service_levels" in root.data
             else ServiceLevels()
         ),
+        version=root.positive_int("version") if form == 2 else 0,
+        ends_on=_ends_on(root) if form == 2 else None,
+        sha256=hashlib.sha256(canonical_form(data)).hexdigest() if form == 2 else "",
     )
+
+
+def canonical_form(data: Mapping[str, Any]) -> bytes:
+    """The RFC 8785 canonical JSON of an agreement's TOML: what its parties sign.
+
+    TOML dates and times become their RFC 3339 text; comments and layout are not
+    part of it, so only a change of content changes the signed bytes.
+    """
+    return canonical.dumps(_jsonable(data))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (dt.date, dt.time)):  # datetime is a date
+        return value.isoformat()
+    return value
+
+
+def _ends_on(root: _Table) -> dt.date | None:
+    if "ends_on" not in root.data:
+        return None
+    value = root.data["ends_on"]
+    if type(value) is not dt.date:
+        raise root.fail("ends_on", "must be a date (YYYY-MM-DD), the first day it no longer holds")
+    return value
+
+
+def _named_parties(root: _Table, registry: Mapping[str, Party]) -> dict[str, Party]:
+    """A signed agreement's ``parties``: ids of at least two registered parties."""
+    ids = root.strings("parties")
+    if len(ids) < 2:
+        raise root.fail("parties", "must name at least two parties")
+    if len(set(ids)) != len(ids):
+        raise root.fail("parties", "names a party twice")
+    for i, pid in enumerate(ids):
+        if pid not in registry:
+            raise root.fail(
+                f"parties[{i}]",
+                f"{pid!r} is not in the party registry (register its keys first: "
+                "docs/OPERATIONS.md, 'Add a partner institution')",
+            )
+    return {pid: registry[pid] for pid in ids}
+
+
+_PARTY_KEYS = {
+    "id",
+    "name",
+    "base_url",
+    "jwks_file",
+    "log_origin",
+    "witness_name",
+    "note_keys_file",
+    "key_pins",
+    "revoked_keys",
+}
+
+
+def load_parties(directory: Path) -> dict[str, Party]:
+    """The party registry: one ``<id>.toml`` per institution, with its keys' files.
+
+    Paths in a party file are relative to it. Every log origin and witness name is
+    distinct across the registry.
+    """
+    if not directory.is_dir():
+        raise ConfigError(str(directory), "-", "the party registry directory does not exist")
+    parties: dict[str, Party] = {}
+    names: dict[str, str] = {}
+    for file in sorted(directory.glob("*.toml")):
+        t = _Table(file, "", _read_toml(file))
+        party = _party(t, file)
+        if file.stem != party.id:
+            raise t.fail("id", f"must be the file's name ({file.stem!r}), got {party.id!r}")
+        for name in (party.log_origin, party.witness_name):
+            if name in names:
+                raise t.fail("log_origin", f"{name!r} is already used by party {names[name]!r}")
+            names[name] = party.id
+        parties[party.id] = party
+    return parties
+
+
+# The JWS "typ" of a party's signature on an agreement (gateway.crypto.detached_jws).
+AGREEMENT_TYP = "gateway-agreement+jws"
+_MAX_SIGNATURE_BYTES = 16 * 1024
+
+
+class AgreementRefused(ConfigError):
+    """A signed agreement that is not taken up: why, in words an operator can act on."""
+
+    def __init__(self, file: Path, reason: str, *, agreement_id: str | None = None) -> None:
+        super().__init__(str(file), "-", reason)
+        self.path_of_file = file
+        self.reason = reason
+        self.agreement_id = agreement_id
+
+
+def signature_file(agreement_file: Path, party_id: str) -> Path:
+    """Where ``party_id``'s detached JWS over ``agreement_file`` is kept: beside it."""
+    return agreement_file.with_name(f"{agreement_file.stem}.{party_id}.jws")
+
+
+def party_signing_keys(party: Party) -> dict[str, PeerKey]:
+    """The keys that may sign for ``party``: the Ed25519 keys of its registered JWKS
+    file, less those the registry revokes. Published keys do not count here."""
+    found = PeerKeys.from_jwks({party.id: load_jwks_file(party.jwks_file)})
+    return {
+        kid: key
+        for kid in found.kids(party.id)
+        if (key := found.signing_key(kid)) is not None and kid not in party.revoked_keys
+    }
+
+
+def read_signed_agreement(file: Path, registry: Mapping[str, Party]) -> Agreement:
+    """A signed (format 2) agreement whose every party's signature verifies.
+
+    Raises :class:`AgreementRefused` saying what is wrong: not an agreement, a party
+    not registered, a signature missing, made with a key not registered for that
+    party, or not over this content (one byte changed).
+    """
+    try:
+        data = _read_toml(file)
+        if data.get("format") != 2:
+            raise AgreementRefused(
+                file,
+                "is not a signed agreement (format = 2); format 1 files are read only "
+                "through a node's 'agreement' setting",
+            )
+        agreement = parse_agreement(file, data, registry=registry)
+    except AgreementRefused:
+        raise
+    except ConfigError as exc:
+        raise AgreementRefused(
+            file, f"{exc.key}: {exc.problem}" if exc.key != "-" else exc.problem
+        ) from None
+    payload = canonical_form(data)
+    for party_id in agreement.parties:
+        _check_signature(file, agreement, payload, registry[party_id])
+    return agreement
+
+
+def _check_signature(file: Path, agreement: Agreement, payload: bytes, party: Party) -> None:
+    where = signature_file(file, party.id)
+    refused = partial(AgreementRefused, file, agreement_id=agreement.id)
+    try:
+        if where.stat().st_size > _MAX_SIGNATURE_BYTES:
+            raise refused(f"{where.name} is too large to be a signature")
+        token = where.read_text(encoding="ascii")
+    except FileNotFoundError:
+        raise refused(f"not signed by {party.id}: {where.name} is missing") from None
+    except (OSError, UnicodeDecodeError):
+        raise refused(f"{where.name} cannot be read as a detached JWS") from None
+    try:
+        keys = party_signing_keys(party)
+    except KeyMaterialError as exc:
+        raise refused(f"the registered keys of {party.id} cannot be read: {exc}") from None
+    try:
+        detached_jws.verify(token, payload, keys.get, typ=AGREEMENT_TYP)
+    except JWSRefused as exc:
+        problem = {
+            "malformed": f"{where.name} is not a detached agreement JWS ({exc.detail})",
+            "unknown_key": f"{where.name} is not signed by a registered key of {party.id}",
+            "signature": f"the signature of {party.id} does not match this content "
+            "(the agreement changed after it was signed)",
+        }[exc.step]
+        raise refused(problem) from None
+
+
+@dataclass(frozen=True)
+class AgreementScan:
+    """What an agreements directory holds for one node."""
+
+    # Verified agreements naming the node's party, by file name.
+    agreements: tuple[Agreement, ...]
+    refused: tuple[AgreementRefused, ...]
+
+
+def scan_agreements(directory: Path, registry: Mapping[str, Party], party_id: str) -> AgreementScan:
+    """Every ``*.toml`` in ``directory``: verified, or refused with its reason.
+
+    An agreement that does not name ``party_id`` is not this node's and is left out;
+    two files with one id, or a flow (dataset, sender, receiver) already in an
+    earlier file, are refused.
+    """
+    if not directory.is_dir():
+        raise ConfigError(str(directory), "-", "the agreements directory does not exist")
+    taken: list[Agreement] = []
+    refused: list[AgreementRefused] = []
+    ids: dict[str, Path] = {}
+    flows: dict[tuple[str, str, str], str] = {}
+    for file in sorted(directory.glob("*.toml")):
+        try:
+            agreement = read_signed_agreement(file, registry)
+            if agreement.id in ids:
+                raise AgreementRefused(
+                    file,
+                    f"agreement {agreement.id!r} is also in {ids[agreement.id].name}",
+                    agreement_id=agreement.id,
+                )
+            if party_id not in agreement.parties:
+                continue
+            for d in agreement.flows:
+                other = flows.get((d.name, d.sender, d.receiver))
+                if other is not None:
+                    raise AgreementRefused(
+                        file,
+                        f"the flow {d.name} from {d.sender} to {d.receiver} is already "
+                        f"agreed in {other!r}",
+                        agreement_id=agreement.id,
+                    )
+        except AgreementRefused as exc:
+            refused.append(exc)
+            continue
+        ids[agreement.id] = file
+        flows.update({(d.name, d.sender, d.receiver): agreement.id for d in agreement.flows})
+        taken.append(agreement)
+    return AgreementScan(tuple(taken), tuple(refused))
+
+
+def merge_agreements(
+    party: Party, agreements: Sequence[Agreement], *, today: dt.date, source: Path
+) -> Agreement:
+    """The agreements of one node seen as one: those in force, and those ended.
+
+    An agreement whose ``ends_on`` is ``today`` or before has ended: its flows stop,
+    its data stays for its retention period (``ended``).
+    """
+    in_force = tuple(a for a in agreements if a.ends_on is None or a.ends_on > today)
+    ended = tuple(a for a in agreements if a not in in_force)
+    parties: dict[str, Party] = {party.id: party}
+    purposes: dict[str, str] = {}
+    for a in in_force:
+        parties.update(a.parties)
+        for key, text in a.purposes.items():
+            purposes.setdefault(key, text)
+    first = in_force[0] if in_force else None
+    return Agreement(
+        id=first.id if len(in_force) == 1 and first else "agreements",
+        title=first.title if len(in_force) == 1 and first else f"{len(in_force)} agreements",
+        timezone=first.timezone if first else "Asia/Jakarta",
+        purposes=purposes,
+        parties=parties,
+        flows=tuple(d for a in in_force for d in a.flows),
+        source=source,
+        keys=KeyPolicy(
+            grace_period_days=max((a.keys.grace_period_days for a in in_force), default=7),
+            jwks_refresh_seconds=min((a.keys.jwks_refresh_seconds for a in in_force), default=300),
+        ),
+        service_levels=first.service_levels if first else ServiceLevels(),
+        merged=True,
+        agreements=in_force,
+        ended=ended,
+    )
+
+
+def jakarta_today(now: dt.datetime | None = None) -> dt.date:
+    """Today in Asia/Jakarta, the day agreements begin and end on."""
+    return (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo("Asia/Jakarta")).date()
 
 
 def _service_levels(t: _Table) -> ServiceLevels:
@@ -600,9 +1006,7 @@ def _deadline(t: _Table) -> Deadline:
                 raise t.fail(name, f"must be 1 to 366, got {value}")
             counts[name] = value
     if len(counts) != 1:
-        raise t.fail(
-            "", "needs exactly one of working_days and days (with stated, the fallback)"
-        )
+        raise t.fail("", "needs exactly one of working_days and days (with stated, the fallback)")
     return Deadline(
         working_days=counts.get("working_days"),
         days=counts.get("days"),
@@ -623,44 +1027,39 @@ def _timezone(root: _Table) -> str:
 
 
 def _parties(root: _Table, file: Path) -> dict[str, Party]:
-    """The agreement's ``[[parties]]`` by id; their log and witness names are all distinct."""
+    """A format 1 agreement's ``[[parties]]`` by id, with distinct log and witness names."""
     parties: dict[str, Party] = {}
     for t in root.tables("parties"):
-        t.reject_unknown(
-            {
-                "id",
-                "name",
-                "base_url",
-                "jwks_file",
-                "log_origin",
-                "witness_name",
-                "note_keys_file",
-                "key_pins",
-                "revoked_keys",
-            }
-        )
-        pid: str = t.get("id", str)
-        if not _ID.fullmatch(pid):
-            raise t.fail("id", f"must be lower-case letters, digits and '-', got {pid!r}")
-        if pid in parties:
-            raise t.fail("id", f"duplicate party id {pid!r}")
-        parties[pid] = Party(
-            id=pid,
-            name=t.get("name", str),
-            base_url=_check_url(t, "base_url"),
-            jwks_file=(file.parent / t.get("jwks_file", str)).resolve(),
-            log_origin=_note_name(t, "log_origin"),
-            witness_name=_note_name(t, "witness_name"),
-            note_keys_file=(file.parent / t.get("note_keys_file", str)).resolve(),
-            key_pins=_thumbprints(t, "key_pins"),
-            revoked_keys=_thumbprints(t, "revoked_keys"),
-        )
-        if parties[pid].log_origin == parties[pid].witness_name:
-            raise t.fail("witness_name", "must differ from log_origin")
+        party = _party(t, file)
+        if party.id in parties:
+            raise t.fail("id", f"duplicate party id {party.id!r}")
+        parties[party.id] = party
     names = [n for p in parties.values() for n in (p.log_origin, p.witness_name)]
     if len(names) != len(set(names)):
         raise root.fail("parties", "every log_origin and witness_name must be unique")
     return parties
+
+
+def _party(t: _Table, file: Path) -> Party:
+    """One party: its endpoint, key files (relative to ``file``), log and witness names."""
+    t.reject_unknown(_PARTY_KEYS)
+    pid: str = t.get("id", str)
+    if not _ID.fullmatch(pid):
+        raise t.fail("id", f"must be lower-case letters, digits and '-', got {pid!r}")
+    party = Party(
+        id=pid,
+        name=t.get("name", str),
+        base_url=_check_url(t, "base_url"),
+        jwks_file=(file.parent / t.get("jwks_file", str)).resolve(),
+        log_origin=_note_name(t, "log_origin"),
+        witness_name=_note_name(t, "witness_name"),
+        note_keys_file=(file.parent / t.get("note_keys_file", str)).resolve(),
+        key_pins=_thumbprints(t, "key_pins"),
+        revoked_keys=_thumbprints(t, "revoked_keys"),
+    )
+    if party.log_origin == party.witness_name:
+        raise t.fail("witness_name", "must differ from log_origin")
+    return party
 
 
 def _flow(
@@ -945,18 +1344,14 @@ def load_node_config(
     mode = node.get("mode", str, "production")
     if mode not in ("production", "development"):
         raise node.fail("mode", f'must be "production" or "development", got {mode!r}')
-    agreement = load_agreement(file.parent / node.get("agreement", str))
     party_id: str = node.get("party", str)
-    if party_id not in agreement.parties:
-        raise node.fail(
-            "party",
-            f"is not a party of agreement {agreement.id!r} (parties: {sorted(agreement.parties)})",
-        )
+    source = _agreement_source(node, file.parent, party_id, mode)
+    agreement = source.agreement
     layered = _layered(node, party_id, environ, overrides or {})
     database_url = (
         layered["database_url"] or f"sqlite:///{file.parent.parent / 'var' / party_id}.db"
     )
-    clients = _clients(root, agreement, party_id)
+    clients = _clients(root, agreement, party_id, signed=source.directory is not None)
     max_body_bytes, peer_timeout = _transfer_limits(node, agreement, party_id)
     return NodeConfig(
         party_id=party_id,
@@ -990,7 +1385,66 @@ def load_node_config(
         tls=_tls(node.table("tls"), file.parent) if "tls" in node.data else TLSConfig(),
         case_ledger=node.get("case_ledger", bool, True),
         calendar_files=_calendar_files(node, file.parent),
+        agreements_dir=source.directory,
+        parties_dir=source.registry,
+        refused_agreements=source.refused,
+        agreements_poll_seconds=_poll_seconds(node),
     )
+
+
+@dataclass(frozen=True)
+class _AgreementSource:
+    agreement: Agreement
+    directory: Path | None = None
+    registry: Path | None = None
+    refused: tuple[AgreementRefused, ...] = ()
+
+
+def _agreement_source(node: _Table, base: Path, party_id: str, mode: str) -> _AgreementSource:
+    """The node's agreements: a directory of signed ones, or one unsigned file."""
+    if ("agreements" in node.data) == ("agreement" in node.data):
+        raise node.fail(
+            "agreements",
+            "set exactly one of agreements (a directory of signed agreements) and agreement "
+            "(one unsigned agreement file, for tests and migration)",
+        )
+    if "agreement" in node.data:
+        if mode != "development" and not node.get("unsigned_agreement", bool, False):
+            raise node.fail(
+                "agreement",
+                "is one agreement that no party signed; a production node reads signed "
+                "agreements (agreements = a directory, docs/CONFIGURATION.md). To run an "
+                "unsigned file anyway, say so: unsigned_agreement = true",
+            )
+        agreement = load_agreement(base / node.get("agreement", str))
+        if party_id not in agreement.parties:
+            raise node.fail(
+                "party",
+                f"is not a party of agreement {agreement.id!r} "
+                f"(parties: {sorted(agreement.parties)})",
+            )
+        return _AgreementSource(agreement)
+    directory = (base / node.get("agreements", str)).resolve()
+    registry_dir = (
+        (base / node.get("parties", str)).resolve()
+        if "parties" in node.data
+        else directory.parent / "parties"
+    )
+    registry = load_parties(registry_dir)
+    if party_id not in registry:
+        raise node.fail("party", f"{party_id!r} has no file in the party registry {registry_dir}")
+    scan = scan_agreements(directory, registry, party_id)
+    agreement = merge_agreements(
+        registry[party_id], scan.agreements, today=jakarta_today(), source=directory
+    )
+    return _AgreementSource(agreement, directory, registry_dir, scan.refused)
+
+
+def _poll_seconds(node: _Table) -> float:
+    value = float(node.get("agreements_poll_seconds", (int, float), 5))
+    if not 0.5 <= value <= 3600:
+        raise node.fail("agreements_poll_seconds", f"must be 0.5 to 3600, got {value}")
+    return value
 
 
 def _node_table(root: _Table) -> _Table:
@@ -1000,6 +1454,10 @@ def _node_table(root: _Table) -> _Table:
         {
             "party",
             "agreement",
+            "agreements",
+            "parties",
+            "unsigned_agreement",
+            "agreements_poll_seconds",
             "listen",
             "database_url",
             "key_dir",
@@ -1049,7 +1507,16 @@ def _layered(
     return layered
 
 
-def _clients(root: _Table, agreement: Agreement, party_id: str) -> tuple[ClientConfig, ...]:
+def _known_datasets(t: _Table, submit: frozenset[str], pull: frozenset[str]) -> None:
+    known = set(schema_registry.dataset_names())
+    for key, names in (("submit", submit), ("pull", pull)):
+        for name in sorted(names - known):
+            raise t.fail(key, f"no agreed schema exists for dataset {name!r}")
+
+
+def _clients(
+    root: _Table, agreement: Agreement, party_id: str, *, signed: bool = False
+) -> tuple[ClientConfig, ...]:
     """The node config's ``[[clients]]``: distinct ids and tokens, rights within the agreement."""
     clients: list[ClientConfig] = []
     sends = {d.name for d in agreement.outgoing(party_id)}
@@ -1072,13 +1539,18 @@ def _clients(root: _Table, agreement: Agreement, party_id: str) -> tuple[ClientC
         rate_limit = _rate_limit(t, "rate_limit") if "rate_limit" in t.data else None
         if not roles <= ROLES:
             raise t.fail("roles", f"unknown roles {sorted(roles - ROLES)} (known: {sorted(ROLES)})")
-        # The agreement's direction rules are enforced here, once, at start-up.
+        # The agreement's direction rules are enforced here, once, at start-up. Signed
+        # agreements come and go while the node runs: then a client may name any
+        # agreed dataset, and its rights apply to the flows in force at the time.
+        if signed:
+            _known_datasets(t, submit, pull)
+            sends = receives = set()
         for key, names, allowed, verb in (
             ("submit", submit, sends, "sends"),
             ("pull", pull, receives, "receives"),
         ):
             for name in sorted(names):
-                if name not in allowed:
+                if not signed and name not in allowed:
                     raise t.fail(
                         key,
                         f"dataset {name!r} is not one that {party_id} {verb} "

@@ -12,7 +12,7 @@ from gateway.cases.facts import LEDGER_DATASETS, fact_of
 from gateway.cases.ledger import Deadlines, Event, case_row, derive
 from gateway.cases.reports import Figures, Today, case_status, parse_period, step_status
 from gateway.errors import BadRequest, ConfigError
-from gateway.node.config import Deadline, ServiceLevels, load_agreement
+from gateway.node.config import Deadline, ServiceLevels, load_agreement, load_parties
 from schemas.samples import sample_records
 
 RULES = Deadlines(ServiceLevels(), load_calendar())
@@ -211,7 +211,7 @@ def test_periods():
 
 
 def test_the_shipped_agreement_states_every_rule():
-    levels = load_agreement("config/agreement.toml").service_levels
+    levels = load_agreement("config/agreements/mou-pemkot-bekasi-ombudsman-ri-2021.toml").service_levels
     assert levels.deadlines["klarifikasi"] == Deadline(
         working_days=14, basis=levels.deadlines["klarifikasi"].basis, unconfirmed=True)
     assert levels.deadlines["rekomendasi"].days == 60
@@ -233,6 +233,7 @@ days = 60
 stated = true
 working_days = 14
 """
+SHIPPED = Path("config/agreements/mou-pemkot-bekasi-ombudsman-ri-2021.toml")
 
 
 @pytest.mark.parametrize(("change", "problem"), [
@@ -244,22 +245,22 @@ working_days = 14
     (("due_soon_working_days = 2", "hari = 2"), "not a known setting"),
 ])
 def test_a_bad_rule_is_refused_naming_its_key(tmp_path, change, problem):
-    text = Path("config/agreement.toml").read_text(encoding="utf-8")
+    text = SHIPPED.read_text(encoding="utf-8")
     text = text[: text.index("[service_levels]")] + SERVICE_LEVELS.replace(*change)
     text = text.replace("../keys/", str(_keys()) + "/")
     path = tmp_path / "agreement.toml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as refused:
-        load_agreement(path)
+        load_agreement(path, registry=load_parties(Path("config/parties")))
     assert problem in str(refused.value) and "service_levels" in str(refused.value)
 
 
 def test_a_good_rule_table_is_read(tmp_path):
-    text = Path("config/agreement.toml").read_text(encoding="utf-8")
+    text = SHIPPED.read_text(encoding="utf-8")
     text = text[: text.index("[service_levels]")] + SERVICE_LEVELS
     path = tmp_path / "agreement.toml"
     path.write_text(text.replace("../keys/", str(_keys()) + "/"), encoding="utf-8")
-    levels = load_agreement(path).service_levels
+    levels = load_agreement(path, registry=load_parties(Path("config/parties"))).service_levels
     assert levels.deadlines["klarifikasi"].working_days == 10 and levels.due_soon_working_days == 2
 
 

@@ -14,8 +14,15 @@ def test_shipped_configs_load():
         config = load_node_config(ROOT / "config" / f"{party}.toml", environ={})
         assert config.party_id == party
         assert config.database_url.endswith(f"var/{party}.db")
-        assert config.agreement.flow("permintaan_klarifikasi", sender="ombudsman-ri").purpose == "1"
         assert (config.workers, config.threads) == (3, 6)
+        # Shipped unsigned (the keys are made where the node runs): taken up once signed.
+        assert config.agreements_dir == ROOT / "config" / "agreements"
+        assert [r.reason.split(":")[0] for r in config.refused_agreements] == [
+            "not signed by pemkot-bekasi"]
+    shipped = load_agreement(ROOT / "config" / "agreements" /
+                             "mou-pemkot-bekasi-ombudsman-ri-2021.toml")
+    assert shipped.flow("permintaan_klarifikasi", sender="ombudsman-ri").purpose == "1"
+    assert shipped.version == 1 and len(shipped.sha256) == 64
 
 
 def test_threads_are_set_in_the_file_and_overridden_by_the_environment(deployment):

@@ -533,9 +533,13 @@ def test_witness_answers_garbage_with_4xx_and_never_raises(node_apps, data):
 
 # -- configuration files (gateway/node/config.py) -----------------------------------------------
 
-AGREEMENT_TOML = (REPO / "config" / "agreement.toml").read_text()
+# The unsigned (format 1) form, which a node reads as one file; signed agreements are
+# fuzzed in test_agreements.py.
+AGREEMENT_TOML = (REPO / "tests" / "data" / "unsigned-agreement.toml").read_text()
 NODE_TOML = (REPO / "config" / "pemkot-bekasi.toml").read_text().replace(
-    "../keys/pemkot-bekasi", "keys")
+    "../keys/pemkot-bekasi", "keys").replace(
+    'agreements = "agreements"\nparties = "parties"',
+    'agreement = "agreement.toml"\nunsigned_agreement = true')
 AGREEMENT_DATA = tomllib.loads(AGREEMENT_TOML)
 NODE_DATA = tomllib.loads(NODE_TOML)
 
