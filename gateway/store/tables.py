@@ -104,6 +104,9 @@ outbox_records = Table(
     # What the case ledger keeps of the record (gateway.cases.facts), JSON; null for a
     # dataset the ledger does not read. Ids, dates and unit codes only.
     Column("case_facts", Text, nullable=True),
+    # The party it is for (a dataset may go to many partners); NULL: submitted before
+    # revision 0015, for the one receiver its dataset had.
+    Column("receiver", String(64), nullable=True),
     Index("ix_outbox_pending", "dataset", "batch_id", "seq"),
     # Where a submission's records are (GET /api/v1/submissions/<id>).
     Index("ix_outbox_submission", "submission_id"),

@@ -1,0 +1,28 @@
+"""Pending records name their receiver: one dataset may go to many partners.
+
+Revision ID: 0015
+Revises: 0014
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0015"
+down_revision = "0014"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # NULL: a record submitted before this revision, for the one receiver its dataset
+    # then had.
+    with op.batch_alter_table("outbox_records") as batch:
+        batch.add_column(sa.Column("receiver", sa.String(64), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("outbox_records") as batch:
+        batch.drop_column("receiver")
