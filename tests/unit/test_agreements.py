@@ -80,7 +80,8 @@ def test_an_agreement_signed_by_every_party_is_taken_up(config):
 
 def test_a_missing_signature_is_refused_naming_the_party(config):
     registry = load_parties(config / "parties")
-    agreements.sign(agreement(config), "ombudsman-ri", signing_key(config, "ombudsman-ri"), registry)
+    key = signing_key(config, "ombudsman-ri")
+    agreements.sign(agreement(config), "ombudsman-ri", key, registry)
     assert refusal(config) == (
         "not signed by pemkot-bekasi: "
         "mou-pemkot-bekasi-ombudsman-ri-2021.pemkot-bekasi.jws is missing"

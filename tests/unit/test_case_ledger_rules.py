@@ -210,8 +210,11 @@ def test_periods():
 # --- the agreement's rules ---------------------------------------------------------------
 
 
+SHIPPED = Path("config/agreements/mou-pemkot-bekasi-ombudsman-ri-2021.toml")
+
+
 def test_the_shipped_agreement_states_every_rule():
-    levels = load_agreement("config/agreements/mou-pemkot-bekasi-ombudsman-ri-2021.toml").service_levels
+    levels = load_agreement(SHIPPED).service_levels
     assert levels.deadlines["klarifikasi"] == Deadline(
         working_days=14, basis=levels.deadlines["klarifikasi"].basis, unconfirmed=True)
     assert levels.deadlines["rekomendasi"].days == 60
@@ -233,9 +236,6 @@ days = 60
 stated = true
 working_days = 14
 """
-SHIPPED = Path("config/agreements/mou-pemkot-bekasi-ombudsman-ri-2021.toml")
-
-
 @pytest.mark.parametrize(("change", "problem"), [
     (("working_days = 10", "working_days = 10\ndays = 3"), "exactly one"),
     (("working_days = 10", "working_days = 0"), "1 to 366"),
