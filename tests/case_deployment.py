@@ -75,7 +75,9 @@ def case_deployment(factory: Callable[..., Deployment], **kwargs: Any) -> Deploy
     chunk = re.search(r"max_chunk_bytes = (\d+)", text)
     if chunk:
         limits["chunk"] = chunk.group(1)
-    real = load_agreement(ROOT / "config" / "agreements" / "mou-pemkot-bekasi-ombudsman-ri-2021.toml")
+    real = load_agreement(
+        ROOT / "config" / "agreements" / "mou-pemkot-bekasi-ombudsman-ri-2021.toml"
+    )
     flows = [f for f in real.flows if f.name in CASE_DATASETS]
     text = _without_flows(text, CASE_DATASETS) + "\n" + "\n".join(
         _flow_text(f, limits) for f in flows

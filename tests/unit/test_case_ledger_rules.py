@@ -211,7 +211,7 @@ def test_periods():
 
 
 def test_the_shipped_agreement_states_every_rule():
-    levels = load_agreement("config/agreements/mou-pemkot-bekasi-ombudsman-ri-2021.toml").service_levels
+    levels = load_agreement(SHIPPED).service_levels
     assert levels.deadlines["klarifikasi"] == Deadline(
         working_days=14, basis=levels.deadlines["klarifikasi"].basis, unconfirmed=True)
     assert levels.deadlines["rekomendasi"].days == 60

@@ -11,7 +11,9 @@ DOCS = ROOT / "docs" / "datasets"
 def test_the_dataset_pages_in_docs_are_current():
     # Regenerate with: gateway schemas docs
     assert (DOCS / "README.md").read_text(encoding="utf-8") == index_page()
-    flows = agreement_flows(str(ROOT / "config" / "agreements" / "mou-pemkot-bekasi-ombudsman-ri-2021.toml"))
+    flows = agreement_flows(
+        str(ROOT / "config" / "agreements" / "mou-pemkot-bekasi-ombudsman-ri-2021.toml")
+    )
     for dataset in registry.dataset_names():
         page = (DOCS / f"{dataset}.md").read_text(encoding="utf-8")
         expected = dataset_page(dataset, flows.get(dataset, []))
