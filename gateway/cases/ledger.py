@@ -12,9 +12,10 @@ A case's steps are computed from all its events, in the order of their receipts
 (:func:`derive`), again whenever one of its events comes: the ledger does not
 depend on the order in which a node learns of them (a sender may verify a
 receipt late). A step starts on the day (in Asia/Jakarta) of the receipt of the
-record that opens it, falls due by the agreement's rule for its kind
-(``[service_levels]``, :class:`Deadlines`), and is done on the day of the
-receipt of the record that closes it:
+record that opens it, falls due by the rule for its kind of the agreement under
+which that record crossed (its ``[service_levels]``, :class:`Deadlines`,
+:func:`deadlines_for`), and is done on the day of the receipt of the record that
+closes it:
 
 - ``klarifikasi/N``: a clarification request of round N, closed by Pemkot's next
   answer;
@@ -30,6 +31,13 @@ receipt of the record that closes it:
 A verdict is kept as the ``outcome`` of the step whose report it assesses.
 Nothing personal is kept: case numbers, document numbers, dates, unit codes,
 statuses.
+
+Each case names its ``peer``: the other party of its events, from this node's point
+of view. A hub holds the cases of many partners, and ``gateway audit reconcile``
+compares the hub's cases with one partner (gateway.cases.reports.digest). A case
+whose events are with more than one peer (one report number used with two
+partners) names none (NULL), as do the rows from before revision 0017 until
+``gateway cases rebuild``; such a case counts with every peer.
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ import hashlib
 import json
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -67,12 +75,14 @@ if TYPE_CHECKING:
 __all__ = [
     "Deadlines",
     "Event",
+    "RulesOf",
     "Step",
     "bucket_of",
     "deadlines_for",
     "derive",
     "rebuild",
     "record_batch",
+    "rules_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -168,12 +178,28 @@ class Deadlines:
             )
 
 
+# One Deadlines per distinct rule table and calendar, whichever agreements share them:
+# its answers (lru caches) serve every partner whose agreement has those rules.
 _DEADLINES: dict[tuple[str, tuple[Any, ...]], Deadlines] = {}
 
+# The rules of the agreement with a peer (the case events' ``peer``).
+RulesOf = Callable[[str], Deadlines]
 
-def deadlines_for(node: Node) -> Deadlines:
-    """The node's deadline rules and calendar, read once per configuration."""
-    levels, files = node.config.agreement.service_levels, node.config.calendar_files
+
+def deadlines_for(node: Node, peer: str | None = None) -> Deadlines:
+    """The deadline rules of the agreement under which this node exchanges with
+    ``peer`` (:meth:`Agreement.service_levels_between`), over the node's calendar.
+
+    Without ``peer``: the rules of the node's first agreement in force, for what is
+    read node-wide (the due-soon horizon of the statuses). Read once per configuration.
+    """
+    agreement = node.config.agreement
+    levels = (
+        agreement.service_levels
+        if peer is None
+        else agreement.service_levels_between(node.party_id, peer)
+    )
+    files = node.config.calendar_files
     key = (repr(levels), files)
     found = _DEADLINES.get(key)
     if found is None:
@@ -181,15 +207,33 @@ def deadlines_for(node: Node) -> Deadlines:
     return found
 
 
+def rules_of(node: Node) -> RulesOf:
+    """The rules with each peer, looked up once per peer for one pass over the ledger."""
+    known: dict[str, Deadlines] = {}
+
+    def of(peer: str) -> Deadlines:
+        found = known.get(peer)
+        if found is None:
+            found = known[peer] = deadlines_for(node, peer or None)
+        return found
+
+    return of
+
+
 @dataclass(frozen=True)
 class Event:
-    """One record of a ledger dataset that crossed: where it is, when, and its fact."""
+    """One record of a ledger dataset that crossed: where it is, when, and its fact.
+
+    ``peer``: the other party of its batch, from this node's point of view ("" when
+    not known: the node's first agreement's rules apply).
+    """
 
     batch_id: str
     idx: int
     dataset: str
     receipt_at: str
     facts: Mapping[str, Any]
+    peer: str = ""
 
     @property
     def ref(self) -> str:
@@ -228,6 +272,7 @@ class Step:
         return self.done_on is not None and self.done_on > self.due_on
 
     def close(self, event: Event, day: dt.date, rules: Deadlines) -> None:
+        # Working days between two days depend on the calendar only, the node's one.
         self.done_on = day
         self.closed_by = event.ref
         self.response_days = rules.working_days_between(self.start_on, day)
@@ -252,7 +297,7 @@ class Step:
 @dataclass
 class _Derivation:
     case_number: str
-    rules: Deadlines
+    rules_of: RulesOf
     steps: dict[str, Step] = field(default_factory=dict)
     requests: int = 0
 
@@ -267,7 +312,7 @@ class _Derivation:
         f = event.facts
         self.requests += 1
         round_ = f.get("round") or self.requests
-        due = self.rules.due("klarifikasi", day, f.get("due"))
+        due = self.rules_of(event.peer).due("klarifikasi", day, f.get("due"))
         self.open(
             f"klarifikasi/{round_}", "klarifikasi", event, day,
             unit=f.get("unit"), start_basis="receipt", due_on=due,
@@ -276,7 +321,8 @@ class _Derivation:
     def answer(self, event: Event, day: dt.date) -> None:
         waiting = [s for s in self.steps.values() if s.kind == "klarifikasi" and s.done_on is None]
         if waiting:
-            min(waiting, key=lambda s: (s.start_on, _round(s.step))).close(event, day, self.rules)
+            first = min(waiting, key=lambda s: (s.start_on, _round(s.step)))
+            first.close(event, day, self.rules_of(event.peer))
 
     def lhp(self, event: Event, day: dt.date) -> None:
         f = event.facts
@@ -284,7 +330,7 @@ class _Derivation:
             self.open(
                 f"tindakan_korektif/{f.get('ref', '')}/{action['id']}", "tindakan_korektif",
                 event, day, unit=action.get("unit"), start_basis="receipt",
-                due_on=self.rules.due("tindakan_korektif", day, action.get("due")),
+                due_on=self.rules_of(event.peer).due("tindakan_korektif", day, action.get("due")),
             )  # fmt: skip
 
     def followup(self, event: Event, day: dt.date) -> None:
@@ -299,11 +345,11 @@ class _Derivation:
             start = dt.date.fromisoformat(f["received_on"]) if "received_on" in f else day
             self.open(
                 key, kind, event, start, unit=f.get("unit"), start_basis="declared",
-                due_on=self.rules.due(kind, start, f.get("due")),
+                due_on=self.rules_of(event.peer).due(kind, start, f.get("due")),
             )  # fmt: skip
         for step in self._of_action(kind, ref, action):
             if step.done_on is None:
-                step.close(event, day, self.rules)
+                step.close(event, day, self.rules_of(event.peer))
 
     def verdict(self, event: Event, day: dt.date) -> None:
         f = event.facts
@@ -318,7 +364,8 @@ class _Derivation:
             self.open(
                 f"klarifikasi_tindak_lanjut/{ref}/{action}/{n}", "klarifikasi_tindak_lanjut",
                 event, day, unit=unit, start_basis="receipt",
-                due_on=self.rules.due("klarifikasi_tindak_lanjut", day, f.get("due")),
+                due_on=self.rules_of(event.peer).due(
+                    "klarifikasi_tindak_lanjut", day, f.get("due")),
             )  # fmt: skip
 
     def _of_action(self, kind: Any, ref: Any, action: Any) -> Iterator[Step]:
@@ -348,9 +395,20 @@ def _ordered(events: Iterable[Event]) -> list[Event]:
     return sorted(events, key=lambda e: (e.receipt_at, e.batch_id, e.idx))
 
 
-def derive(case_number: str, events: Iterable[Event], rules: Deadlines) -> list[Step]:
-    """The steps of one case from all its events, in the order of their receipts."""
-    derivation = _Derivation(case_number, rules)
+def derive(
+    case_number: str, events: Iterable[Event], rules: Deadlines | RulesOf
+) -> list[Step]:
+    """The steps of one case from all its events, in the order of their receipts.
+
+    ``rules``: one set of rules for every event, or the rules with each event's peer
+    (:func:`rules_of`): a step falls due by the rules of the agreement under which the
+    record that opens it crossed.
+    """
+    if isinstance(rules, Deadlines):
+        same: Deadlines = rules
+        derivation = _Derivation(case_number, lambda _peer: same)
+    else:
+        derivation = _Derivation(case_number, rules)
     for event in _ordered(events):
         handler = _HANDLERS.get(str(event.facts.get("kind")))
         if handler is not None:
@@ -375,6 +433,7 @@ def case_row(
         (e.facts["unit"] for e in ordered if e.facts.get("unit")), None
     )
     starts = [s.start_on for s in steps] or [ordered[0].day]
+    peers = {e.peer for e in ordered}
     state = "open" if open_steps or not steps else ("done_late" if late else "done_on_time")
     # The digest: the steps' values in the table's column order, by step, then the
     # events' places; both nodes compute it alike (gateway audit reconcile compares it).
@@ -395,6 +454,8 @@ def case_row(
         "updated_at": ordered[-1].receipt_at,
         "digest": digest,
         "bucket": bucket_of(case_number),
+        # Not in the digest: each node names the other.
+        "peer": (peers.pop() or None) if len(peers) == 1 else None,
     }
 
 
@@ -432,7 +493,8 @@ def record_batch(
     """
     if not node.config.case_ledger:
         return 0
-    events = [Event(batch_id, idx, dataset, receipt_at, fact) for idx, fact in facts]
+    peer = _peer(node.party_id, sender, receiver)
+    events = [Event(batch_id, idx, dataset, receipt_at, fact, peer) for idx, fact in facts]
     if not events:
         return 0
     # Replicas on PostgreSQL: one ledger writer at a time, or two deliveries of one case
@@ -461,10 +523,15 @@ def record_batch(
     known = _existing(conn, list(by_case))
     if known:
         # Cases seen before: computed again from all their events, this batch's included.
-        by_case.update(_events_of(conn, known))
-    _replace(conn, deadlines_for(node), by_case, known)
+        by_case.update(_events_of(conn, known, node.party_id))
+    _replace(conn, rules_of(node), by_case, known)
     _changed(conn)
     return len(events)
+
+
+def _peer(party: str, sender: str, receiver: str) -> str:
+    """The other party of a batch between ``sender`` and ``receiver``, seen from ``party``."""
+    return receiver if sender == party else sender
 
 
 def _changed(conn: Connection) -> None:
@@ -500,22 +567,27 @@ def _existing(conn: Connection, numbers: Sequence[str]) -> list[str]:
     return found
 
 
-def _events_of(conn: Connection, numbers: Sequence[str]) -> dict[str, list[Event]]:
+def _events_of(conn: Connection, numbers: Sequence[str], party: str) -> dict[str, list[Event]]:
+    """The stored events of these cases; ``party``: this node's, to name each one's peer."""
     e = case_events.c
     found: dict[str, list[Event]] = defaultdict(list)
     for part in _chunks(numbers):
         rows = conn.execute(
-            select(e.case_number, e.batch_id, e.idx, e.dataset, e.receipt_at, e.facts).where(
-                e.case_number.in_(part)
-            )
-        )
-        for number, batch_id, idx, dataset, receipt_at, facts in rows:
-            found[number].append(Event(batch_id, idx, dataset, receipt_at, json.loads(facts)))
+            select(
+                e.case_number, e.batch_id, e.idx, e.dataset, e.receipt_at, e.facts,
+                e.sender, e.receiver,
+            ).where(e.case_number.in_(part))
+        )  # fmt: skip
+        for number, batch_id, idx, dataset, receipt_at, facts, sender, receiver in rows:
+            found[number].append(
+                Event(batch_id, idx, dataset, receipt_at, json.loads(facts),
+                      _peer(party, sender, receiver))
+            )  # fmt: skip
     return found
 
 
 def _replace(
-    conn: Connection, rules: Deadlines, by_case: Mapping[str, list[Event]], known: Sequence[str]
+    conn: Connection, rules: RulesOf, by_case: Mapping[str, list[Event]], known: Sequence[str]
 ) -> None:
     """Write the steps and rows of these cases, replacing those of the ``known`` ones."""
     delta: Counter[tuple[str, str, str, bool, int]] = Counter()
@@ -576,9 +648,9 @@ def rebuild(conn: Connection, node: Node) -> int:
     conn.execute(delete(cases))
     conn.execute(delete(case_step_stats))
     numbers = list(conn.execute(select(case_events.c.case_number).distinct()).scalars())
-    rules = deadlines_for(node)
+    rules = rules_of(node)
     for start in range(0, len(numbers), 5000):
         part = numbers[start : start + 5000]
-        _replace(conn, rules, _events_of(conn, part), [])
+        _replace(conn, rules, _events_of(conn, part, node.party_id), [])
     _changed(conn)
     return len(numbers)

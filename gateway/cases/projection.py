@@ -22,7 +22,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from gateway.cases import ledger
@@ -92,10 +92,14 @@ def enqueue(
     )
 
 
-def pending(node: Node) -> int:
-    """How many delivered batches wait to be projected into the ledger."""
+def pending(node: Node, peer: str | None = None) -> int:
+    """How many delivered batches wait to be projected into the ledger (exchanged with
+    ``peer``, if given: the queue is short, counted without an index)."""
+    query = select(func.count()).select_from(case_inbox)
+    if peer is not None:
+        query = query.where(or_(case_inbox.c.sender == peer, case_inbox.c.receiver == peer))
     with node.store.read() as conn:
-        return int(conn.execute(select(func.count()).select_from(case_inbox)).scalar_one())
+        return int(conn.execute(query).scalar_one())
 
 
 def project(node: Node, *, budget: int = BUDGET) -> int:

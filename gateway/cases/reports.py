@@ -17,6 +17,10 @@ time, done late, overdue, still open; the share on time is those done on time
 of those due (done, or overdue); response times are working days from a step's
 start to its end, their median and 90th percentile by the nearest-rank method
 over the steps done.
+
+At a hub, each case names its ``peer`` (gateway.cases.ledger): the list and the
+digest can be read for one partner (``peer=``). A case with no single peer (NULL)
+counts with every peer.
 """
 
 from __future__ import annotations
@@ -149,6 +153,17 @@ def _check_unit(unit: str | None) -> None:
         raise BadRequest("unit must be a unit code such as 3275.DISDUKCAPIL", path="unit")
 
 
+def _peer_clause(node: Node, peer: str) -> ColumnElement[bool]:
+    """The cases with ``peer`` (a party of this node's agreements, in force or ended,
+    other than the node's own), and those with no single peer."""
+    if peer == node.party_id or peer not in node.config.agreement.known_party_ids:
+        raise BadRequest(
+            f"peer must be the id of a party this node exchanges with, got {peer[:64]!r}",
+            path="peer",
+        )
+    return or_(cases.c.peer == peer, cases.c.peer.is_(None))
+
+
 def list_cases(
     node: Node,
     *,
@@ -158,8 +173,12 @@ def list_cases(
     after: str | None = None,
     limit: int = 100,
     at: Today | None = None,
+    peer: str | None = None,
 ) -> dict[str, Any]:
-    """One page of cases, by case number, with their status; ``next`` continues the list."""
+    """One page of cases, by case number, with their status; ``next`` continues the list.
+
+    ``peer``: the cases with that party (and those with no single peer).
+    """
     _check_unit(unit)
     if status is not None and status not in CASE_STATUSES:
         raise BadRequest(f"status must be one of {', '.join(CASE_STATUSES)}", path="status")
@@ -171,8 +190,10 @@ def list_cases(
     c = cases.c
     query = select(
         c.case_number, c.unit, c.opened_on, c.state, c.next_due_on,
-        c.steps, c.open_steps, c.late_steps, c.events, c.updated_at,
+        c.steps, c.open_steps, c.late_steps, c.events, c.updated_at, c.peer,
     )  # fmt: skip
+    if peer is not None:
+        query = query.where(_peer_clause(node, peer))
     if unit is not None:
         query = query.where(c.unit == unit)
     if status is not None:
@@ -205,6 +226,7 @@ def _case_item(row: Any, at: Today) -> dict[str, Any]:
         "late_steps": row["late_steps"],
         "events": row["events"],
         "updated_at": row["updated_at"],
+        "peer": row["peer"],
     }
 
 
@@ -425,36 +447,41 @@ def combine(figures: Mapping[tuple[str, str], Figures], by: str) -> dict[str, Fi
     return dict(sorted(out.items()))
 
 
-def digest(node: Node, *, bucket: str | None = None) -> dict[str, Any]:
+def digest(node: Node, *, bucket: str | None = None, peer: str | None = None) -> dict[str, Any]:
     """The ledger's digest for comparing two nodes' ledgers (``gateway audit reconcile``).
 
     Without ``bucket``: the number of cases, a digest per bucket (the first two hex
     digits of the SHA-256 of the case number, :func:`gateway.cases.ledger.bucket_of`)
     and one over them all. With a bucket: each of its cases' digests, to find the
-    cases that differ.
+    cases that differ. ``peer``: of the cases with that party only (and those with no
+    single peer), so that a hub and one partner compare what both should hold.
     """
     c = cases.c
+    where = [] if peer is None else [_peer_clause(node, peer)]
     if bucket is not None:
         if not re.fullmatch(r"[0-9a-f]{2}", bucket):
             raise BadRequest("bucket must be two lowercase hex digits", path="bucket")
         with node.store.read() as conn:
             rows = conn.execute(
-                select(c.case_number, c.digest).where(c.bucket == bucket).order_by(c.case_number)
+                select(c.case_number, c.digest).where(c.bucket == bucket, *where)
             ).all()
-        return {"bucket": bucket, "cases": {number: d for number, d in rows}}
+        return {"bucket": bucket, "peer": peer, "cases": dict(sorted(rows))}
     per_bucket: dict[str, list[tuple[str, str]]] = defaultdict(list)
     with node.store.read() as conn:
+        # In no order: each bucket's digest sorts its cases (_digest_of), and the peer's
+        # cases and those of no peer are two ranges of its index.
         for b, number, case_digest in conn.execute(
-            select(c.bucket, c.case_number, c.digest).order_by(c.bucket, c.case_number)
+            select(c.bucket, c.case_number, c.digest).where(*where)
         ):
             per_bucket[b].append((number, case_digest))
     buckets = {b: _digest_of(per_bucket[b]) for b in sorted(per_bucket)}
     return {
+        "peer": peer,
         "cases": sum(len(v) for v in per_bucket.values()),
         "digest": _digest_of(buckets.items()),
         "buckets": buckets,
         # Delivered batches not in the ledger yet: a difference may be only that.
-        "pending": projection.pending(node),
+        "pending": projection.pending(node, peer),
     }
 
 

@@ -2,7 +2,9 @@
 
 ``verify`` and ``reconcile`` need no node of one's own: an auditor runs them
 against evidence bundles or against nodes' auditor APIs. ``reconcile`` compares
-the two nodes' case ledgers too, by their digests (gateway.cases.compare).
+the two nodes' case ledgers too, by their digests (gateway.cases.compare): each
+node's digest of its cases with the other, so that a hub's cases with its other
+partners are not counted.
 """
 
 from __future__ import annotations
@@ -374,10 +376,13 @@ def audit_reconcile(
 LEDGER_DIGEST = "/api/v1/cases-digest"
 
 
-def _ledger_digest(node: tuple[str, str, requests.Session], bucket: str | None = None) -> Any:
-    """A node's ledger digest document (of one bucket, if given), read as strict JSON."""
+def _ledger_digest(
+    node: tuple[str, str, requests.Session], peer: str, bucket: str | None = None
+) -> Any:
+    """A node's ledger digest document of its cases with ``peer`` (of one bucket, if
+    given), read as strict JSON."""
     party, url, session = node
-    params = {} if bucket is None else {"bucket": bucket}
+    params = {"peer": peer} if bucket is None else {"peer": peer, "bucket": bucket}
     try:
         answer = session.get(url.rstrip("/") + LEDGER_DIGEST, params=params, timeout=60)
     except requests.RequestException as exc:
@@ -404,6 +409,9 @@ def _reconcile_ledgers(
 ) -> bool:
     """Compare the two nodes' case ledgers: the digests, then the buckets that differ.
 
+    Each node's of its cases with the other (``?peer=``): a hub's ledger also holds its
+    cases with other partners.
+
     Prints the number of cases and one line per case that differs; True when none does,
     or when the differences may be only what is on its way: a delivered batch one
     ledger has not taken yet (its node's ``pending``), or a batch the logs found
@@ -412,15 +420,15 @@ def _reconcile_ledgers(
     parties = (a[0], b[0])
     try:
         digests = []
-        for node in (a, b):
+        for node, other in ((a, b), (b, a)):
             try:
-                digests.append(compare.read_digest(_ledger_digest(node)))
+                digests.append(compare.read_digest(_ledger_digest(node, other[0])))
             except ValueError as exc:
                 raise GatewayError(f"{node[0]}: {exc}") from None
         differences: list[compare.CaseDifference] = []
         for bucket in compare.differing_buckets(digests[0], digests[1]):
             differences += compare.differing_cases(
-                _ledger_digest(a, bucket), _ledger_digest(b, bucket), bucket=bucket,
+                _ledger_digest(a, b[0], bucket), _ledger_digest(b, a[0], bucket), bucket=bucket,
                 parties=parties,
             )  # fmt: skip
     except ValueError as exc:

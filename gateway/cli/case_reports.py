@@ -58,6 +58,7 @@ def _json(value: Any) -> None:
 @click.option("--unit", help="of this unit (its code, e.g. 3275.DISDUKCAPIL)")
 @click.option("--period", help="cases opened in YYYY or YYYY-MM")
 @click.option("--after", help="the cases after this case number (the next page)")
+@click.option("--peer", help="the cases with this party (a party id; at a hub, one partner)")
 @click.option(
     "--limit",
     type=click.IntRange(1, reports.MAX_LIMIT),
@@ -71,11 +72,12 @@ def cases_list(
     unit: str | None,
     period: str | None,
     after: str | None,
+    peer: str | None,
     limit: int | None,
     as_json: bool,
 ) -> None:
     """List the cases of the ledger, or (--overdue) the steps past their due date."""
-    if overdue and (status or period or after):
+    if overdue and (status or period or after or peer):
         raise click.UsageError("--overdue lists steps: give it --unit and --limit only")
     if period is not None:
         reports.parse_period(period)  # before the node is opened
@@ -85,7 +87,8 @@ def cases_list(
             _json(steps) if as_json else click.echo(table(STEP_COLUMNS, steps))
             return
         page = reports.list_cases(
-            node, unit=unit, status=status, period=period, after=after, limit=limit or 100
+            node, unit=unit, status=status, period=period, after=after, limit=limit or 100,
+            peer=peer,
         )
     if as_json:
         _json(page)

@@ -998,6 +998,9 @@ class CaseSummarySchema(_Body):
     late_steps = _int("steps done after their due date")
     events = _int("records of the case that crossed the gateway")
     updated_at = _moment("the receipt of its latest record")
+    peer = _str("the other party of its records, from this node's point of view; null when "
+                "they are with more than one party, or for a case from before revision 0017 "
+                "not yet rebuilt", allow_none=True)
 
 
 class CaseListSchema(_Body):
@@ -1045,6 +1048,18 @@ class CaseDetailSchema(CaseSummarySchema):
     exchanges = fields.List(fields.Nested(CaseExchangeSchema), required=True)
 
 
+def _peer_member() -> fields.String:
+    return _str("the party of ?peer=: the digest is of the cases with it (and of those with "
+                "no single party); null without ?peer=", allow_none=True)
+
+
+_PEER_QUERY = (
+    "a party id of the node's agreements (in force or ended), not the node's own: the cases "
+    "with that party, and those with no single party (from before revision 0017, or with "
+    "several); another value is 400 bad_request, path peer"
+)
+
+
 class LedgerDigestSchema(_Body):
     cases = _int("cases in the ledger")
     digest = _sha256("over the buckets' digests")
@@ -1055,10 +1070,12 @@ class LedgerDigestSchema(_Body):
                                  "case number) the digest of its cases"})  # fmt: skip
     pending = _int("delivered batches the ledger has not taken yet (a difference may be "
                    "only that)")
+    peer = _peer_member()
 
 
 class BucketDigestSchema(_Body):
     bucket = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{2}$"))
+    peer = _peer_member()
     cases = fields.Dict(
         keys=fields.String(), values=fields.String(validate=validate.Regexp(r"^[0-9a-f]{64}$")),
         required=True, metadata={"description": "each case number of the bucket: its digest"},
@@ -1079,12 +1096,18 @@ class CaseListQuery(Schema):
         validate=validate.Length(min=1, max=64),
         metadata={"description": "the next of an earlier answer: the cases after it"})  # fmt: skip
     limit = _q_int("cases at most (default 100)", minimum=1, maximum=MAX_CASE_PAGE)
+    peer = fields.String(
+        validate=validate.Length(min=1, max=64), metadata={"description": _PEER_QUERY}
+    )
 
 
 class CaseDigestQuery(Schema):
     bucket = fields.String(
         validate=validate.Regexp(r"^[0-9a-f]{2}$"),
         metadata={"description": "two lowercase hex digits: that bucket's cases and digests"},
+    )
+    peer = fields.String(
+        validate=validate.Length(min=1, max=64), metadata={"description": _PEER_QUERY}
     )
 
 
@@ -1102,7 +1125,7 @@ def _case_operations() -> list[Operation]:
     return [
         Operation(
             "get", "/api/v1/cases", "listCases", "cases",
-            "Cases by unit, status and period",
+            "Cases by unit, status, period and partner",
             {200: _json(CaseListSchema, "A page of cases by case number"),
              400: "BadRequest", 403: "Forbidden", **_CLIENT_ERRORS},
             readers + "Statuses are read on today's date in Asia/Jakarta. " + strict,
@@ -1122,7 +1145,8 @@ def _case_operations() -> list[Operation]:
             {200: _json(_one_of(LedgerDigestSchema, BucketDigestSchema),
                         "The digest over buckets; with ?bucket=, that bucket's cases"),
              400: "BadRequest", 403: "Forbidden", **_CLIENT_ERRORS},
-            readers + "gateway audit reconcile reads it (docs/AUDIT.md). " + strict,
+            readers + "gateway audit reconcile reads it, with ?peer= the other node's party "
+            "(docs/AUDIT.md). " + strict,
             security=_CASE_READERS, query=CaseDigestQuery,
         ),
     ]  # fmt: skip

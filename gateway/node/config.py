@@ -349,13 +349,21 @@ class Agreement:
     @cached_property
     def _member_of_pair(self) -> dict[tuple[str, str], Agreement]:
         found: dict[tuple[str, str], Agreement] = {}
-        for member in self.members:
+        # The agreements in force first, then those ended: the cases of an ended
+        # agreement keep its rules while their data is kept (gateway cases rebuild).
+        for member in (*self.members, *self.ended):
             for d in member.flows:
                 found.setdefault(d.partner, member)
         return found
 
+    @cached_property
+    def known_party_ids(self) -> frozenset[str]:
+        """The parties of the agreements in force and of those ended (whose data is kept)."""
+        return frozenset(self.parties).union(*(member.parties for member in self.ended))
+
     def service_levels_between(self, a: str, b: str) -> ServiceLevels:
-        """The service levels of the agreement under which ``a`` and ``b`` exchange."""
+        """The service levels of the agreement under which ``a`` and ``b`` exchange (or
+        exchanged, for an agreement that ended)."""
         pair = (a, b) if a < b else (b, a)
         member = self._member_of_pair.get(pair)
         return member.service_levels if member is not None else self.service_levels

@@ -515,11 +515,17 @@ cases = Table(
     # The first two hex digits of the SHA-256 of the case number: reconciliation
     # compares two ledgers bucket by bucket.
     Column("bucket", String(2), nullable=False),
+    # The other party of the case's events, from this node's point of view: a hub
+    # reconciles its cases with each partner apart. NULL: events with more than one
+    # peer, or a row from before revision 0017 (gateway cases rebuild fills it);
+    # such a case counts with every peer.
+    Column("peer", String(64), nullable=True),
     Index("ix_cases_state", "state", "case_number"),
     Index("ix_cases_unit_state", "unit", "state", "case_number"),
     Index("ix_cases_opened", "opened_on"),
     Index("ix_cases_due", "next_due_on"),
     Index("ix_cases_bucket", "bucket", "case_number"),
+    Index("ix_cases_peer_bucket", "peer", "bucket", "case_number"),
 )
 
 # One row, id 1: a number that grows with every change of the ledger (a projection, a

@@ -313,6 +313,16 @@ def test_every_read_of_the_ledger_on_this_backend(apps, pemkot, ombudsman):
     for bucket in whole["pemkot-bekasi"]["buckets"]:
         one = reports.digest(node(pemkot), bucket=bucket)
         assert one == reports.digest(node(ombudsman), bucket=bucket) and one["cases"]
+    # Each case names the other node's party; the digest of the cases with it is the same.
+    assert {r["peer"] for r in rows(pemkot, cases)} == {"ombudsman-ri"}
+    assert {r["peer"] for r in rows(ombudsman, cases)} == {"pemkot-bekasi"}
+    mine = reports.digest(node(pemkot), peer="ombudsman-ri")
+    theirs = reports.digest(node(ombudsman), peer="pemkot-bekasi")
+    assert mine["digest"] == theirs["digest"] == whole["pemkot-bekasi"]["digest"]
+    bucket = next(iter(mine["buckets"]))
+    assert (reports.digest(node(pemkot), bucket=bucket, peer="ombudsman-ri")["cases"]
+            == reports.digest(node(pemkot), bucket=bucket)["cases"])  # fmt: skip
+    assert len(reports.list_cases(node(pemkot), peer="ombudsman-ri", at=at)["cases"]) == 3
     figures = reports.monthly(node(pemkot), start.isoformat()[:7], "2099-12", at=at)
     assert sum(f.due for f in figures.values()) == 3
     assert reports.overdue_steps(node(pemkot), at=later) == []

@@ -149,6 +149,10 @@ def test_one_case_with_slashes_in_its_number(exchanged):
         ("/api/v1/cases-digest?bucket=zz", "bucket"),
         ("/api/v1/cases-digest?bucket=ABC", "bucket"),
         ("/api/v1/cases-digest?unit=x", "unit"),
+        ("/api/v1/cases-digest?peer=pemkab-bogor", "peer"),
+        ("/api/v1/cases-digest?peer=pemkot-bekasi", "peer"),  # the node's own party
+        ("/api/v1/cases-digest?peer=", "peer"),
+        ("/api/v1/cases?peer=" + "x" * 200, "peer"),
         (f"/api/v1/cases/{NUMBERS[0]}?at=2026-01-01", "at"),
     ],
 )
@@ -182,6 +186,15 @@ def test_the_digest_is_the_same_at_both_nodes(exchanged):
     _, one = get(pemkot, f"/api/v1/cases-digest?bucket={bucket}")
     assert one["bucket"] == bucket and set(one["cases"]) <= set(NUMBERS) and one["cases"]
     assert one == get(ombudsman, f"/api/v1/cases-digest?bucket={bucket}")[1]
+    # Of each node's cases with the other: the same cases, each side naming the other.
+    _, here = get(pemkot, "/api/v1/cases-digest?peer=ombudsman-ri")
+    _, there = get(ombudsman, "/api/v1/cases-digest?peer=pemkot-bekasi")
+    assert (here.pop("peer"), there.pop("peer")) == ("ombudsman-ri", "pemkot-bekasi")
+    assert here == there and here["cases"] == 5
+    _, one = get(pemkot, f"/api/v1/cases-digest?bucket={bucket}&peer=ombudsman-ri")
+    assert one["cases"] == get(ombudsman, f"/api/v1/cases-digest?bucket={bucket}")[1]["cases"]
+    _, page = get(ombudsman, "/api/v1/cases?peer=pemkot-bekasi&limit=2")
+    assert [c["peer"] for c in page["cases"]] == ["pemkot-bekasi"] * 2 and page["next"]
 
 
 def test_the_openapi_document_lists_the_routes():
@@ -192,7 +205,9 @@ def test_the_openapi_document_lists_the_routes():
         assert operation["security"] == [{"bearerAuth": ["auditor"]},
                                          {"bearerAuth": ["submit"]}, {"bearerAuth": ["pull"]}]
     names = {p["name"] for p in paths["/api/v1/cases"]["get"]["parameters"]}
-    assert names == {"unit", "status", "period", "after", "limit"}
+    assert names == {"unit", "status", "period", "after", "limit", "peer"}
+    names = {p["name"] for p in paths["/api/v1/cases-digest"]["get"]["parameters"]}
+    assert names == {"bucket", "peer"}
 
 
 def test_the_metrics_count_overdue_steps_per_unit_and_cases_per_status(exchanged):

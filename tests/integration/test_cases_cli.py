@@ -12,7 +12,7 @@ import requests
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from gateway.cases import monthly_report
+from gateway.cases import ledger, monthly_report, reports
 from gateway.cli import audit as audit_cli
 from gateway.cli.main import cli
 from gateway.node import audit_log
@@ -99,6 +99,10 @@ def test_list_the_cases_and_the_overdue_steps(later):
     assert {s["unit"] for s in json.loads(result.output)} == {unit}
     result = run(deployment, "cases", "list", "--overdue")
     assert result.output.splitlines()[0].split()[:3] == ["case", "step", "unit"]
+    result = run(deployment, "cases", "list", "--peer", "ombudsman-ri", "--json")
+    assert [c["case_number"] for c in json.loads(result.output)["cases"]] == NUMBERS
+    result = run(deployment, "cases", "list", "--peer", "pemkab-bogor")
+    assert result.exit_code == 1 and result.exception.path == "peer"
 
 
 def test_show_one_case(world):
@@ -220,3 +224,32 @@ def test_reconcile_finds_the_ledgers_equal_then_the_cases_that_differ(world, mon
     assert "ledger: 5 cases, 2 differ\n" in result.output
     assert f"  LEDGER: {NUMBERS[0]} only at pemkot-bekasi\n" in result.output
     assert f"  LEDGER: {NUMBERS[3]} differs\n" in result.output
+
+
+def test_reconcile_at_a_hub_compares_the_cases_with_the_other_node_only(world, monkeypatch):
+    """The Ombudsman's node also holds its cases with another partner (recorded here as
+    the projection would record that partner's deliveries): reconciling it with Pemkot
+    compares their cases with each other, and finds them equal."""
+    deployment, apps = world
+    hub = node(apps["ombudsman-ri"])
+    others = [f"{i:04d}/LM/X/2026/BGR" for i in range(1, 4)]
+    facts = [{"case": n, "kind": "request", "round": 1} for n in others]
+    with hub.store.write() as conn:
+        ledger.record_batch(
+            conn, hub, batch_id="0b0e0000-0000-4000-8000-000000000001",
+            dataset=PERMINTAAN, schema_version="2.0", sender="ombudsman-ri",
+            receiver="pemkab-bogor", receipt_at="2026-10-05T03:00:00.000000Z",
+            facts=enumerate(facts),
+        )  # fmt: skip
+    assert reports.digest(hub)["cases"] == len(NUMBERS) + len(others)
+    result = reconcile(deployment, apps, monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert "ledger: 5 cases, 0 differ\n" in result.output
+    assert "LEDGER:" not in result.output and "BGR" not in result.output
+
+    # A case of Pemkot's lost at the hub is still found.
+    deployment.query("ombudsman-ri", "DELETE FROM cases WHERE case_number = :n", n=NUMBERS[1])
+    result = reconcile(deployment, apps, monkeypatch)
+    assert result.exit_code == 1, result.output
+    assert "ledger: 5 cases, 1 differ\n" in result.output
+    assert f"  LEDGER: {NUMBERS[1]} only at pemkot-bekasi\n" in result.output

@@ -6,6 +6,8 @@ systems that submits or pulls a dataset that feeds the ledger
 The work is :mod:`gateway.cases.reports`'s; the statuses are read on today's date in
 Asia/Jakarta at this node. A query parameter the route does not read, or one given
 twice, is refused 400: a misspelt filter must not widen the answer unnoticed.
+``peer`` (the list, the digest) must name a party of the node's agreements other
+than its own: 400 ``bad_request``, path ``peer``, otherwise.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from gateway.node.config import ClientConfig
 
 bp = Blueprint("cases", __name__, url_prefix="/api/v1")
 
-LIST_PARAMETERS = ("unit", "status", "period", "after", "limit")
+LIST_PARAMETERS = ("unit", "status", "period", "after", "limit", "peer")
 DEFAULT_LIMIT = 100
 
 
@@ -78,6 +80,7 @@ def list_cases() -> Response:
             period=args.get("period"),
             after=args.get("after"),
             limit=_limit(args.get("limit")),
+            peer=args.get("peer"),
         )
     )
 
@@ -92,7 +95,8 @@ def get_case(case_number: str) -> Response:
 
 @bp.get("/cases-digest")
 def cases_digest() -> Response:
-    """The ledger's digest (``?bucket=hh``: one bucket's cases), for reconciliation."""
+    """The ledger's digest (``?bucket=hh``: one bucket's cases; ``?peer=``: the cases with
+    one partner), for reconciliation."""
     _reader()
-    args = _query(("bucket",))
-    return jsonify(reports.digest(node(), bucket=args.get("bucket")))
+    args = _query(("bucket", "peer"))
+    return jsonify(reports.digest(node(), bucket=args.get("bucket"), peer=args.get("peer")))
