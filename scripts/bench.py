@@ -1385,6 +1385,18 @@ def positives(text: str) -> tuple[int, ...]:
     return tuple(positive(part) for part in text.split(","))
 
 
+def partners_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the partners benchmark (scripts/bench_partners.py)."""
+    parser.add_argument("--partners", type=positives, default=(10, 50, 200),
+                        help="partners: the partner counts, comma-separated (default: 10,50,200)")
+    parser.add_argument("--partners-batches", type=positive, default=3,
+                        help="partners: batches each partner sends in the load (default: 3)")
+    parser.add_argument("--partners-records", type=positive, default=20,
+                        help="partners: records per batch (default: 20)")
+    parser.add_argument("--partners-concurrency", type=positive, default=16,
+                        help="partners: partners sending at the same moment (default: 16)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=positive, default=6000,
@@ -1434,14 +1446,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="cases_query: cases in the ledger (default: 1000000)")
     parser.add_argument("--cases-queries", type=positive, default=300,
                         help="cases_query: timed calls per query and side (default: 300)")
-    parser.add_argument("--partners", type=positives, default=(10, 50, 200),
-                        help="partners: the partner counts, comma-separated (default: 10,50,200)")
-    parser.add_argument("--partners-batches", type=positive, default=3,
-                        help="partners: batches each partner sends in the load (default: 3)")
-    parser.add_argument("--partners-records", type=positive, default=20,
-                        help="partners: records per batch (default: 20)")
-    parser.add_argument("--partners-concurrency", type=positive, default=16,
-                        help="partners: partners sending at the same moment (default: 16)")
+    partners_options(parser)
     parser.add_argument("--keep", action="store_true",
                         help="keep the temp directory (databases, logs) and print its path")
     args = parser.parse_args(argv)
