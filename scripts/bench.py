@@ -1385,6 +1385,18 @@ def positives(text: str) -> tuple[int, ...]:
     return tuple(positive(part) for part in text.split(","))
 
 
+def partners_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the partners benchmark (scripts/bench_partners.py)."""
+    parser.add_argument("--partners", type=positives, default=(10, 50, 200),
+                        help="partners: the partner counts, comma-separated (default: 10,50,200)")
+    parser.add_argument("--partners-batches", type=positive, default=3,
+                        help="partners: batches each partner sends in the load (default: 3)")
+    parser.add_argument("--partners-records", type=positive, default=20,
+                        help="partners: records per batch (default: 20)")
+    parser.add_argument("--partners-concurrency", type=positive, default=16,
+                        help="partners: partners sending at the same moment (default: 16)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=positive, default=6000,
@@ -1409,7 +1421,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="throughput ratio to report against (default: 0.5)")
     parser.add_argument("--benchmark",
                         choices=("all", "submission", "validation", "audit", "transfer",
-                                 "cases_transfer", "cases_query"),
+                                 "cases_transfer", "cases_query", "partners"),
                         default="all", help="which benchmark to run (default: all)")
     parser.add_argument("--validation-records", type=positive, default=2000,
                         help="sample records per dataset for the validation benchmark")
@@ -1434,6 +1446,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="cases_query: cases in the ledger (default: 1000000)")
     parser.add_argument("--cases-queries", type=positive, default=300,
                         help="cases_query: timed calls per query and side (default: 300)")
+    partners_options(parser)
     parser.add_argument("--keep", action="store_true",
                         help="keep the temp directory (databases, logs) and print its path")
     args = parser.parse_args(argv)
@@ -1461,13 +1474,18 @@ def main(argv: list[str] | None = None) -> int:
                                               figure=figure, passphrase=PASSPHRASE)
         if status == 0 and args.benchmark in ("all", "cases_query"):
             status = cases_query_benchmark(args, tmp)
+        if status == 0 and args.benchmark in ("all", "partners"):
+            from bench_partners import partners_benchmark
+
+            status = partners_benchmark(args, tmp, say=say, figure=figure, passphrase=PASSPHRASE)
         return status
     except (RuntimeError, TimeoutError, subprocess.SubprocessError, requests.RequestException,
             auditor.VerificationError) as exc:
         say(f"FAILED: {exc}")
         for log in ("node.log", "baseline.log", "audit-bench/node.log",
                     "transfer/ombudsman-ri.log", "transfer/pemkot-bekasi.log",
-                    *(str(p.relative_to(tmp)) for p in sorted(tmp.glob("cases-*/*.log")))):
+                    *(str(p.relative_to(tmp)) for p in sorted(tmp.glob("cases-*/*.log"))),
+                    *(str(p.relative_to(tmp)) for p in sorted(tmp.glob("partners-*/*.log")))):
             if (tmp / log).is_file():
                 tail = (tmp / log).read_text(encoding="utf-8", errors="replace").splitlines()
                 say(f"last lines of {log}:\n" + "\n".join(tail[-20:]))

@@ -25,6 +25,7 @@ import datetime as dt
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -174,6 +175,68 @@ def scheduler_overdue_seconds(conn: Connection, now: float | None = None) -> tup
     return int(count), max(0.0, moment - float(earliest))
 
 
+@dataclass
+class _States:
+    """Outgoing batches of one flow in one state."""
+
+    count: int = 0
+    oldest: str | None = None  # created_at of the oldest
+    records: int = 0
+    failing: int = 0  # with at least one failed attempt
+    size: int = 0  # envelope bytes
+    newest_delivery: str | None = None
+
+
+@dataclass
+class _Outgoing:
+    """The outgoing figures of every flow, by (dataset, receiver)."""
+
+    pending: dict[tuple[str, str | None], tuple[int, str | None]]
+    batches: dict[tuple[str, str], dict[str, _States]]
+    failures: dict[tuple[str, str], int]
+
+
+def _outgoing_figures(conn: Connection) -> _Outgoing:
+    """One grouped query per table for every outgoing flow (batch_send_failed entries are
+    counted in one pass over the log, not one pass per flow)."""
+    c, b, e = outbox_records.c, outbound_batches.c, audit_events.c
+    pending = {
+        (str(dataset), None if receiver is None else str(receiver)): (int(n), first)
+        for dataset, receiver, n, first in conn.execute(
+            select(c.dataset, c.receiver, func.count(), func.min(c.created_at))
+            .where(c.batch_id.is_(None))
+            .group_by(c.dataset, c.receiver)
+        )
+    }
+    batches: dict[tuple[str, str], dict[str, _States]] = {}
+    for row in conn.execute(
+        select(
+            b.dataset,
+            b.receiver,
+            b.status,
+            func.count(),
+            func.min(b.created_at),
+            func.sum(b.record_count),
+            func.count().filter(b.attempts > 0),
+            func.sum(func.length(b.envelope)),
+            func.max(b.delivered_at),
+        ).group_by(b.dataset, b.receiver, b.status)
+    ):
+        dataset, receiver, status, n, oldest, records, failing, size, delivered = row
+        batches.setdefault((str(dataset), str(receiver)), {})[str(status)] = _States(
+            int(n), oldest, int(records or 0), int(failing or 0), int(size or 0), delivered
+        )
+    failures = {
+        (str(dataset), str(peer)): int(n)
+        for dataset, peer, n in conn.execute(
+            select(e.dataset, e.peer, func.count())
+            .where(e.event == "batch_send_failed")
+            .group_by(e.dataset, e.peer)
+        )
+    }
+    return _Outgoing(pending, batches, failures)
+
+
 class NodeCollector(Collector):
     """Collects the node's transfer, audit, witness and schedule figures at scrape time."""
 
@@ -240,52 +303,38 @@ class NodeCollector(Collector):
         retries = CounterMetricFamily(
             "gateway_send_failures", "Failed delivery attempts (each is retried).", labels=labels
         )
-        c, b, e = outbox_records.c, outbound_batches.c, audit_events.c
+        # A few grouped queries for every flow at once, not a few per flow: a hub has
+        # hundreds of flows, and a scrape must not cost a query per flow.
+        figures = _outgoing_figures(conn)
         for flow in node.config.agreement.outgoing(node.party_id):
             key = [flow.name, flow.receiver]
-            of_flow = (b.dataset == flow.name) & (b.receiver == flow.receiver)
-            count, first = conn.execute(
-                select(func.count(), func.min(c.created_at)).where(
-                    c.dataset == flow.name, c.batch_id.is_(None)
-                )
-            ).one()
-            pending.add_metric(key, count)
-            undelivered = conn.execute(
-                select(func.min(b.created_at)).where(of_flow, b.status.in_(("sealed", "dead")))
-            ).scalar()
-            oldest.add_metric(key, max(_age(now, first), _age(now, undelivered)))
-            by_state: dict[str, int] = dict(
-                conn.execute(select(b.status, func.count()).where(of_flow).group_by(b.status)).all()
+            # Records accepted before outbox records named their receiver (NULL) count for
+            # every flow of their dataset, as they did when this was counted per dataset.
+            count, first = figures.pending.get((flow.name, flow.receiver), (0, None))
+            older, oldest_older = figures.pending.get((flow.name, None), (0, None))
+            pending.add_metric(key, count + older)
+            first = min((t for t in (first, oldest_older) if t is not None), default=None)
+            by_state = figures.batches.get((flow.name, flow.receiver), {})
+            undelivered = min(
+                (
+                    stamp
+                    for s in ("sealed", "dead")
+                    if (stamp := by_state[s].oldest if s in by_state else None) is not None
+                ),
+                default=None,
             )
+            oldest.add_metric(key, max(_age(now, first), _age(now, undelivered)))
             for state in ("sealed", "dead", "cancelled", "delivered"):
-                batches.add_metric([*key, state], by_state.get(state, 0))
-            in_batches, failing = conn.execute(
-                select(
-                    func.sum(b.record_count),
-                    func.count().filter(b.attempts > 0),
-                ).where(of_flow, b.status == "sealed")
-            ).one()
-            waiting.add_metric(key, int(in_batches or 0))
-            retrying.add_metric(key, int(failing or 0))
-            records, size, delivered_at = conn.execute(
-                select(
-                    func.sum(b.record_count),
-                    func.sum(func.length(b.envelope)),
-                    func.max(b.delivered_at),
-                ).where(of_flow, b.status == "delivered")
-            ).one()
-            if delivered_at is not None:
-                last_delivery.add_metric(key, _age(now, delivered_at))
-            sent_records.add_metric(key, int(records or 0))
-            sent_bytes.add_metric(key, int(size or 0))
-            failures = conn.execute(
-                select(func.count()).where(
-                    e.event == "batch_send_failed",
-                    e.dataset == flow.name,
-                    e.peer == flow.receiver,
-                )
-            ).scalar()
-            retries.add_metric(key, int(failures or 0))
+                batches.add_metric([*key, state], by_state[state].count if state in by_state else 0)
+            sealed = by_state.get("sealed", _States())
+            waiting.add_metric(key, sealed.records)
+            retrying.add_metric(key, sealed.failing)
+            delivered = by_state.get("delivered", _States())
+            if delivered.newest_delivery is not None:
+                last_delivery.add_metric(key, _age(now, delivered.newest_delivery))
+            sent_records.add_metric(key, delivered.records)
+            sent_bytes.add_metric(key, delivered.size)
+            retries.add_metric(key, figures.failures.get((flow.name, flow.receiver), 0))
         yield from (pending, oldest, batches, waiting, retrying, last_delivery)
         yield from (sent_records, sent_bytes, retries)
 
@@ -303,14 +352,21 @@ class NodeCollector(Collector):
             labels=labels,
         )
         i = inbound_batches.c
+        found = {
+            (str(dataset), str(sender)): (int(n or 0), latest)
+            for dataset, sender, n, latest in conn.execute(
+                select(
+                    i.dataset,
+                    i.sender,
+                    func.count().filter(i.acked_at.is_(None)),
+                    func.max(i.received_at),
+                ).group_by(i.dataset, i.sender)
+            )
+        }
         for flow in node.config.agreement.incoming(node.party_id):
             key = [flow.name, flow.sender]
-            waiting, latest = conn.execute(
-                select(func.count().filter(i.acked_at.is_(None)), func.max(i.received_at)).where(
-                    i.dataset == flow.name, i.sender == flow.sender
-                )
-            ).one()
-            unacked.add_metric(key, int(waiting or 0))
+            waiting, latest = found.get((flow.name, flow.sender), (0, None))
+            unacked.add_metric(key, waiting)
             if latest is not None:
                 last.add_metric(key, _age(now, latest))
         yield from (unacked, last)

@@ -23,7 +23,11 @@ runs four checks, each ``ok``, ``fail`` or ``skipped``:
     /exchange/v1/jwks``, as the key refresh fetches it) within
     :data:`PEER_TIMEOUT_SECONDS`. The answers are kept for
     :data:`PEER_CACHE_SECONDS` in each process, so that many probes do not
-    become many requests to the peers.
+    become many requests to the peers. Only a process's first probe waits for
+    the peers' answers; once they are older than that, a probe answers with
+    them (their ``age_seconds`` says how old) and one thread looks at the peers
+    again meanwhile, at most :data:`PEER_LOOKS_AT_ONCE` at a time: a hub of
+    hundreds of partners answers its probes in the time of its own checks.
 
 The node is ``ready`` (200) when every check passes; ``degraded`` (200) when only
 the scheduler or a peer fails: it still accepts submissions, stores them
@@ -53,6 +57,7 @@ from gateway.peers import jwks
 __all__ = [
     "DATABASE_TIMEOUT_SECONDS",
     "PEER_CACHE_SECONDS",
+    "PEER_LOOKS_AT_ONCE",
     "PEER_TIMEOUT_SECONDS",
     "SCHEDULER_LATE_SECONDS",
     "Check",
@@ -63,6 +68,8 @@ __all__ = [
 DATABASE_TIMEOUT_SECONDS = 2.0
 PEER_TIMEOUT_SECONDS = 2.0
 PEER_CACHE_SECONDS = 15.0
+# Peers' JWKS endpoints asked at the same moment by one look at the peers.
+PEER_LOOKS_AT_ONCE = 16
 SCHEDULER_LATE_SECONDS = 60.0
 
 OK, FAIL, SKIPPED = "ok", "fail", "skipped"
@@ -121,6 +128,7 @@ class Readiness:
         self._database_probe: tuple[threading.Thread, dict[str, Any]] | None = None
         self._peers_lock = threading.Lock()
         self._peers: tuple[float, dict[str, dict[str, Any]]] | None = None
+        self._peers_look: threading.Thread | None = None  # a look under way, in the background
 
     def run(self) -> Report:
         found = self._query_database()
@@ -219,16 +227,32 @@ class Readiness:
     # -- peers ----------------------------------------------------------------------------------
 
     def peers(self) -> Check:
-        """Every peer's node, as last seen within :data:`PEER_CACHE_SECONDS`."""
-        with self._peers_lock:  # one look at a time; the others wait and share it
+        """Every peer's node, as last seen; looked at again once older than
+        :data:`PEER_CACHE_SECONDS`, in the background (only the first look is waited for)."""
+        with self._peers_lock:  # the first look: one at a time; the others wait and share it
             cached = self._peers
-            if cached is None or time.monotonic() - cached[0] > PEER_CACHE_SECONDS:
+            if cached is None:
                 cached = (time.monotonic(), self._look_at_peers())
                 self._peers = cached
+            elif time.monotonic() - cached[0] > PEER_CACHE_SECONDS:
+                self._look_again()
         found = cached[1]
         failed = any(p["status"] != OK for p in found.values())
         age = round(time.monotonic() - cached[0], 1)
         return Check("peers", FAIL if failed else OK, False, {"parties": found, "age_seconds": age})
+
+    def _look_again(self) -> None:
+        """Start a look at the peers in a thread, unless one is under way (the lock is held)."""
+        if self._peers_look is not None and self._peers_look.is_alive():
+            return
+
+        def look() -> None:
+            found = self._look_at_peers()
+            with self._peers_lock:
+                self._peers = (time.monotonic(), found)
+
+        self._peers_look = threading.Thread(target=look, name="readyz-peers", daemon=True)
+        self._peers_look.start()
 
     def _look_at_peers(self) -> dict[str, dict[str, Any]]:
         node = self.node
@@ -248,6 +272,7 @@ class Readiness:
 
         if not others:
             return {}
-        with ThreadPoolExecutor(len(others), thread_name_prefix="readyz-peer") as pool:
+        looks = min(len(others), PEER_LOOKS_AT_ONCE)
+        with ThreadPoolExecutor(looks, thread_name_prefix="readyz-peer") as pool:
             answers = list(pool.map(look, [p.base_url for p in others]))
         return {party.id: answer for party, answer in zip(others, answers, strict=True)}
