@@ -101,6 +101,7 @@ __all__ = [
     "StoredAgreement",
     "ended_flows",
     "fingerprint",
+    "report",
     "stored_agreements",
 ]
 
@@ -178,6 +179,54 @@ def ended_flows(store: Store) -> list[RetainedFlow]:
                 )
             )
     return found
+
+
+def report(node: Node) -> dict[str, Any]:
+    """What is in force in this process, what ended, and the files refused: for the
+    agreements API (auditors, operators) and the metric ``gateway_agreements``."""
+    agreement = node.config.agreement
+    with node.store.read() as conn:
+        rows = stored_agreements(conn)
+    listed: list[dict[str, Any]] = []
+    for status, members in ((IN_FORCE, agreement.members), (ENDED, agreement.ended)):
+        for a in members:
+            row = rows.pop(a.id, None)
+            listed.append(
+                {
+                    "id": a.id,
+                    "version": a.version,
+                    "sha256": a.sha256,
+                    "status": status,
+                    "parties": list(a.parties),
+                    "flows": len(a.flows),
+                    "ends_on": a.ends_on.isoformat() if a.ends_on else None,
+                    "taken_up_at": row.taken_up_at if row is not None else None,
+                    "ended_reason": row.ended_reason if row is not None else None,
+                }
+            )
+    for row in rows.values():
+        if row.status != ENDED:
+            continue  # in force in the table, not in this process: a refused file says why
+        listed.append(
+            {
+                "id": row.agreement_id,
+                "version": row.version,
+                "sha256": row.sha256,
+                "status": ENDED,
+                "parties": list(row.parties),
+                "flows": len(json.loads(row.content).get("datasets", [])),
+                "ends_on": None,
+                "taken_up_at": row.taken_up_at,
+                "ended_reason": row.ended_reason,
+            }
+        )
+    return {
+        "agreements": listed,
+        "refused": [
+            {"file": r.path_of_file.name, "agreement_id": r.agreement_id, "reason": r.reason}
+            for r in node.config.refused_agreements
+        ],
+    }
 
 
 def fingerprint(agreements_dir: Path, parties_dir: Path) -> tuple[Any, ...]:
