@@ -39,6 +39,8 @@ def serve(config_path: str | None, no_scheduler: bool, dev_server: bool) -> None
     if config.scheduler_enabled and not no_scheduler:
         scheduler = build_scheduler(node)
         scheduler.start()
+    # This process's view too: the scheduler reconciles its jobs when it changes.
+    node.watch_agreements()
     env = {
         **os.environ,
         "GATEWAY_CONFIG": str(config.source),
@@ -78,6 +80,7 @@ def serve(config_path: str | None, no_scheduler: bool, dev_server: bool) -> None
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     code = server.wait()
+    node.stop_watching_agreements()
     if scheduler is not None:
         scheduler.shutdown(wait=True)
     node.store.dispose()

@@ -8,6 +8,11 @@ For a flow with ``retention_days``:
   acknowledged it: the signed batch (or manifest) and its chunks are emptied.
   A batch nobody has acknowledged is never purged.
 
+The flows of ended agreements count too (their data is kept for their retention
+period, not beyond): those of the merged view's ``ended`` members, and those of
+agreements whose file was removed, from the content the node stored when it took
+them up (gateway.node.agreement_reload).
+
 Counts, digests, the receipt and the sequence number stay, and every purge is
 an audit entry with the batch's digest, so the log still proves what was
 exchanged. Purged batches are answered ``410 purged`` to clients.
@@ -24,6 +29,8 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from gateway.exchange import sending
+from gateway.node import agreement_reload
+from gateway.node.agreement_reload import RetainedFlow
 from gateway.node.config import DatasetAgreement
 from gateway.node.node import Node
 from gateway.store import audit_entries
@@ -58,9 +65,9 @@ def purge(node: Node) -> PurgeReport:
     """Purge every batch past its flow's retention period; one transaction per batch."""
     report = PurgeReport()
     now = node.now()
-    agreement = node.config.agreement
+    outgoing, incoming = _flows(node)
     b, i = outbound_batches.c, inbound_batches.c
-    for flow, due in _due(agreement.outgoing(node.party_id), now):
+    for flow, due in _due(outgoing, now):
         for row in _rows(
             node,
             select(outbound_batches).where(
@@ -87,7 +94,7 @@ def purge(node: Node) -> PurgeReport:
                 )
                 _audit(conn, node, now, row, peer=flow.receiver)
             report.sent.append(row["batch_id"])
-    for flow, due in _due(agreement.incoming(node.party_id), now):
+    for flow, due in _due(incoming, now):
         for row in _rows(
             node,
             select(*[c for c in inbound_batches.c if c.key != "signed"]).where(
@@ -114,7 +121,28 @@ def purge(node: Node) -> PurgeReport:
     return report
 
 
-def _due(flows: Iterable[DatasetAgreement], now: dt.datetime) -> list[tuple[DatasetAgreement, str]]:
+_Flow = DatasetAgreement | RetainedFlow
+
+
+def _flows(node: Node) -> tuple[list[_Flow], list[_Flow]]:
+    """The flows this node sends and receives whose data it keeps: those in force, and
+    those of ended agreements (a flow in force again takes its new agreement's period)."""
+    agreement = node.config.agreement
+    found: dict[tuple[str, str, str], _Flow] = {}
+    for flows in (
+        agreement_reload.ended_flows(node.store),
+        agreement.ended_flows,
+        agreement.flows,
+    ):
+        found.update({(f.name, f.sender, f.receiver): f for f in flows})
+    party = node.party_id
+    return (
+        [f for f in found.values() if f.sender == party],
+        [f for f in found.values() if f.receiver == party],
+    )
+
+
+def _due(flows: Iterable[_Flow], now: dt.datetime) -> list[tuple[_Flow, str]]:
     """The flows that keep payloads for a time, each with the moment before which to purge."""
     return [
         (flow, iso(now - dt.timedelta(days=flow.retention_days)))

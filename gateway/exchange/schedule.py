@@ -76,7 +76,7 @@ from gateway.cases import projection
 from gateway.cases.facts import LEDGER_DATASETS
 from gateway.errors import GatewayError
 from gateway.exchange import chunked_receiving, pull, retention, sending
-from gateway.node import refusals
+from gateway.node import agreement_reload, refusals
 from gateway.node.config import DatasetAgreement, Schedule
 from gateway.node.node import Node
 from gateway.peers import jwks, witness
@@ -406,12 +406,21 @@ class NodeScheduler(BackgroundScheduler):  # type: ignore[misc]
         except BaseException:
             self.shutdown(wait=False)
             raise
+        self.gateway_node.on_agreements_changed.append(self.reconcile_jobs)
         if not paused:
             self.resume()
 
     def shutdown(self, wait: bool = True) -> None:
+        callbacks = self.gateway_node.on_agreements_changed
+        if self.reconcile_jobs in callbacks:
+            callbacks.remove(self.reconcile_jobs)
         super().shutdown(wait=wait)
         _unregister(self.node_key, self.gateway_node)
+
+    def reconcile_jobs(self, node: Node) -> None:
+        """The agreements in force changed while the node runs (gateway.node.agreement_reload):
+        add the jobs a new agreement needs, remove those no agreement needs any more."""
+        _reconcile(self, build_scheduler(node).get_jobs())
 
     def _process_jobs(self) -> float | None:
         # APScheduler 3's loop looks for due jobs once more after shutdown(), when the
@@ -624,7 +633,10 @@ def build_scheduler(node: Node) -> NodeScheduler:
             job_id="cases:project",
             name="project delivered batches into the case ledger",
         )
-    if any(f.retention_days is not None for f in flows):
+    # The data of ended agreements is kept, and purged, for their retention period too.
+    kept = [f.retention_days for f in agreement.ended_flows]
+    kept += [f.retention_days for f in agreement_reload.ended_flows(node.store)]
+    if any(f.retention_days is not None for f in flows) or any(d is not None for d in kept):
         _add_every(
             scheduler,
             RETENTION_JOB,

@@ -73,5 +73,7 @@ def create_app(config: NodeConfig | str | None = None, *, clock: Clock | None = 
 
     api.init_app(app)
     console.init_app(app)
+    # Every worker keeps its own view of the signed agreements current, scheduler or not.
+    node.watch_agreements()
     logging.getLogger("gateway").setLevel(logging.INFO)
     return app

@@ -35,7 +35,7 @@ from sqlalchemy import column, func, inspect, select, table
 from sqlalchemy.engine import Connection
 
 from gateway.cases import gauges, projection, reports
-from gateway.node import refusals
+from gateway.node import agreement_reload, refusals
 from gateway.node.node import Node
 from gateway.store.tables import (
     audit_checkpoints,
@@ -252,6 +252,7 @@ class NodeCollector(Collector):
             yield from self._audit(conn, now)
             yield from self._witnesses(conn, now)
             jobs, overdue = scheduler_overdue_seconds(conn)
+        yield from self._agreements()
         yield GaugeMetricFamily(
             "gateway_scheduler_jobs",
             "Scheduled jobs in the database (-1: the job table does not exist yet).",
@@ -263,6 +264,22 @@ class NodeCollector(Collector):
             "More than a minute: no scheduler runs the jobs.",
             value=overdue,
         )
+
+    def _agreements(self) -> Iterator[Metric]:
+        found = agreement_reload.report(self.node)
+        counts = dict.fromkeys(("in_force", "ended", "refused"), 0)
+        for a in found["agreements"]:
+            counts[a["status"]] += 1
+        counts["refused"] = len(found["refused"])
+        gauge = GaugeMetricFamily(
+            "gateway_agreements",
+            "Agreements of this node by status: in force and ended (as the worker that "
+            "answers sees them), and agreement files refused (docs/OPERATIONS.md).",
+            labels=["status"],
+        )
+        for status, n in counts.items():
+            gauge.add_metric([status], n)
+        yield gauge
 
     def _outgoing(self, conn: Connection, now: dt.datetime) -> Iterator[Metric]:
         node = self.node

@@ -452,6 +452,36 @@ class ReadinessSchema(_Body):
                                  "(with the operator role: an object with the findings)"})
 
 
+class AgreementSchema(_Body):
+    id = _str("the agreement's id")
+    version = _int("its version (0: one unsigned agreement file)")
+    sha256 = _str("SHA-256 (hex) of its RFC 8785 canonical form, what its parties signed")
+    status = fields.String(required=True, validate=validate.OneOf(["in_force", "ended"]))
+    parties = fields.List(fields.String(), required=True, metadata={"description": "party ids"})
+    flows = _int("how many flows (dataset, sender, receiver) it agrees")
+    ends_on = fields.String(allow_none=True, required=True,
+                            metadata={"description": "first day it no longer holds",
+                                      "format": "date"})  # fmt: skip
+    taken_up_at = fields.String(allow_none=True, required=True,
+                                metadata={"description": "when this node took it up",
+                                          "format": "date-time"})  # fmt: skip
+    ended_reason = fields.String(allow_none=True, required=True,
+                                 metadata={"description": "why it ended"})  # fmt: skip
+
+
+class RefusedAgreementSchema(_Body):
+    file = _str("the agreement file's name")
+    agreement_id = fields.String(
+        allow_none=True, required=True, metadata={"description": "its id, if it was read"}
+    )
+    reason = _str("why it is not taken up")
+
+
+class AgreementListingSchema(_Body):
+    agreements = fields.List(fields.Nested(AgreementSchema), required=True)
+    refused = fields.List(fields.Nested(RefusedAgreementSchema), required=True)
+
+
 class HealthSchema(_Body):
     status = fields.String(required=True, validate=validate.OneOf(["ok"]))
 
@@ -934,6 +964,15 @@ def _node_operations() -> list[Operation]:
             {200: _content(TEXT, "Prometheus text exposition format"), 403: "Forbidden",
              **_CLIENT_ERRORS},
             security=_internal("operator"),
+        ),
+        Operation(
+            "get", "/api/v1/agreements", "listAgreements", "operations",
+            "The agreements in force and ended, and the agreement files refused",
+            {200: _json(AgreementListingSchema, "As the worker that answers sees them"),
+             403: "Forbidden", **_CLIENT_ERRORS},
+            "For the auditor and operator roles (docs/OPERATIONS.md, 'Add a partner "
+            "institution').",
+            security=_internal("auditor", "operator"),
         ),
         Operation(
             "get", "/healthz", "health", "operations", "Liveness",

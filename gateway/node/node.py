@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,12 +15,15 @@ from gateway.crypto import atrest
 from gateway.crypto.keys import NodeKeys, NoteKeys, PeerKeys, load_jwks_file, load_note_keys
 from gateway.errors import KeyMaterialError, Unauthorized
 from gateway.node import credentials, outbound_tls, published_jwks, startup_checks
+from gateway.node.agreement_reload import AgreementWatch
 from gateway.node.config import Agreement, ClientConfig, NodeConfig
 from gateway.store.database import Store
 from gateway.timestamps import Clock, utc_now
 from gateway.tlog import note
 
 __all__ = ["Node", "note_keys", "own_pins", "peer_keys"]
+
+log = logging.getLogger(__name__)
 
 # How long a process goes on with the peer keys it built before it looks again at
 # what its replicas may have fetched meanwhile, or at keys whose time has come.
@@ -34,6 +38,11 @@ class Node:
     # Every party's registered log and witness keys (docs/AUDIT.md), this one's too.
     note_keys: Mapping[str, NoteKeys]
     clock: Clock = field(default=utc_now)
+    # Called in this process after the agreements in force changed (the scheduler
+    # reconciles its jobs): gateway.node.agreement_reload.
+    on_agreements_changed: list[Callable[[Node], None]] = field(default_factory=list, repr=False)
+    # Keeps the signed agreements current (None: one unsigned agreement file).
+    agreement_watch: AgreementWatch | None = field(default=None, repr=False)
     _peers: PeerKeys | None = field(default=None, repr=False)
     _peers_built: float = field(default=0.0, repr=False)
 
@@ -53,6 +62,36 @@ class Node:
     def forget_peer_keys(self) -> None:
         """Build the peers' keys afresh on next use (a peer's JWKS was fetched)."""
         self._peers = None
+
+    def use_agreements(self, config: NodeConfig) -> None:
+        """Take up ``config``, whose agreements changed (gateway.node.agreement_reload).
+
+        Everything derived from the agreements is built first, then assigned: the
+        keys before the config, so that no request sees a party in the agreement
+        whose keys are not there yet (one that sees the new keys with the old
+        config finds a superset, or an ended party's keys gone, which is what it
+        should find).
+        """
+        notes = note_keys(config.agreement)
+        peers = peer_keys(config, published=published_jwks.load(self.store), now=self.now())
+        outbound_tls.configure(config)
+        self.note_keys = notes
+        self._peers, self._peers_built = peers, time.monotonic()
+        self.config = config
+        for callback in list(self.on_agreements_changed):
+            try:
+                callback(self)
+            except Exception:  # one callback's failure does not undo the change
+                log.exception("a callback on changed agreements failed")
+
+    def watch_agreements(self) -> None:
+        """Look for changed agreements every ``agreements_poll_seconds`` in this process."""
+        if self.agreement_watch is not None:
+            self.agreement_watch.start()
+
+    def stop_watching_agreements(self) -> None:
+        if self.agreement_watch is not None:
+            self.agreement_watch.stop()
 
     @classmethod
     def from_config(
@@ -75,13 +114,18 @@ class Node:
             config.database_url, cipher=atrest.load_cipher(config.key_dir, environ=environ)
         )
         store.create_schema()
-        return cls(
+        node = cls(
             config=config,
             store=store,
             keys=keys,
             note_keys=notes,
             clock=clock or utc_now,
         )
+        if config.agreements_dir is not None:
+            # What changed since the node last ran is recorded now, and a rollback refused.
+            node.agreement_watch = AgreementWatch(node)
+            node.agreement_watch.check(force=True)
+        return node
 
     @property
     def party_id(self) -> str:

@@ -71,6 +71,12 @@ EVENTS = frozenset(
         # Refusals of callers that did not authenticate (and of clients over their
         # rate limit), counted per kind and interval (gateway.node.refusals).
         "requests_refused",
+        # Signed agreements taken up (new, or a new version), ended (ends_on reached, or
+        # the file removed) and refused (a file that does not verify, or a rollback),
+        # while the node runs (gateway.node.agreement_reload).
+        "agreement_taken_up",
+        "agreement_ended",
+        "agreement_refused",
     }
 )
 
@@ -103,6 +109,14 @@ _FIELDS = (
     "count",
     "interval_start",
     "interval_end",
+    "agreement_id",
+    "version",
+    "previous_version",
+    "agreement_sha256",
+    "parties",
+    "file",
+    "file_sha256",
+    "detail",
 )
 
 _FIELD_SET = frozenset(_FIELDS)

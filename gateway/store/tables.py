@@ -24,6 +24,8 @@ from gateway.store.encrypted_columns import Encrypted
 
 __all__ = [
     "MAX_INTEGER",
+    "agreement_refusals",
+    "agreements",
     "audit_checkpoints",
     "audit_cosignatures",
     "audit_events",
@@ -550,4 +552,41 @@ case_step_stats = Table(
     Column("count", Integer, nullable=False),
     # A period's figures read a range of months, over every unit: this index covers them.
     Index("ix_case_step_stats_month", "month", "unit", "late", "response_days", "count"),
+)
+
+
+# The signed agreements this node has taken up (gateway.node.agreement_reload), one row
+# per agreement id: the version in force (or the last one, once ended), the SHA-256 and
+# the RFC 8785 canonical JSON of its content (so that the flows and retention of an
+# agreement whose file was removed are still known), and when it was taken up or
+# ended. Every change of a row takes the next ``generation`` (the largest plus one),
+# so that a worker learns whether another worker or replica recorded anything new
+# by reading one indexed maximum.
+agreements = Table(
+    "agreements",
+    metadata,
+    Column("agreement_id", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("parties", Text, nullable=False),  # JSON list of party ids
+    Column("status", String(16), nullable=False),  # in_force | ended
+    Column("content", Text, nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("taken_up_at", String(40), nullable=False),
+    Column("ended_at", String(40), nullable=True),
+    Column("ended_reason", String(255), nullable=True),
+    Column("generation", Integer, nullable=False),
+    Index("ix_agreements_generation", "generation"),
+)
+
+# Agreement files refused, once per file name and content (SHA-256 of the file's
+# bytes): a broken file is recorded and audited once, not at every look.
+agreement_refusals = Table(
+    "agreement_refusals",
+    metadata,
+    Column("file_name", String(255), primary_key=True),
+    Column("file_sha256", String(64), primary_key=True),
+    Column("agreement_id", String(64), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("refused_at", String(40), nullable=False),
 )

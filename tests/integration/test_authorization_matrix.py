@@ -144,6 +144,9 @@ MATRIX: dict[tuple[str, str], list[Case]] = {
         Case("public", "/console/static/console.css", everyone(200))],
     # --- operator -----------------------------------------------------------------------------
     ("/metrics", "GET"): [Case("operator-only", "/metrics", bearer(403, operator=200))],
+    # What agreements are in force: for the auditor and the operator.
+    ("/api/v1/agreements", "GET"): [
+        Case("auditor-or-operator", "/api/v1/agreements", bearer(403, auditor=200, operator=200))],
     # Probes send no credentials and get the outcome of each check; credentials that are
     # sent must be the operator's, who gets the details too.
     ("/readyz", "GET"): [

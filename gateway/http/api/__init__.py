@@ -3,7 +3,8 @@
 One blueprint per audience: ``records`` (the node's own systems), ``exchange``
 (peer nodes), ``pull_outbox`` (peers pulling in pull mode), ``audit_log``
 (auditors), ``cases`` (the case ledger, for auditors and the systems that feed
-it), ``schemas``, ``probes`` (operators) and ``apidocs``; ``observe`` gives
+it), ``schemas``, ``probes`` (operators), ``agreements`` (auditors
+and operators) and ``apidocs``; ``observe`` gives
 every request its id, metrics and log line.
 
 A blueprint may import gateway.http's shared modules (request_helpers,
@@ -17,6 +18,7 @@ from flask import Flask
 
 from gateway.http import error_responses
 from gateway.http.api import (
+    agreements,
     apidocs,
     audit_log,
     cases,
@@ -49,3 +51,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(cases.bp)
     app.register_blueprint(apidocs.bp)
     app.register_blueprint(probes.bp)
+    app.register_blueprint(agreements.bp)
