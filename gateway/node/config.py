@@ -49,6 +49,7 @@ __all__ = [
     "Schedule",
     "ServiceLevels",
     "TLSConfig",
+    "Witnessing",
     "load_agreement",
     "load_node_config",
 ]
@@ -347,6 +348,23 @@ class TLSConfig:
 
 
 @dataclass(frozen=True)
+class Witnessing:
+    """The node's ``[node.witnessing]``: whom it asks to cosign its checkpoints, and how
+    many cosignatures make a checkpoint witnessed (docs/AUDIT.md section 4)."""
+
+    # Valid cosignatures a checkpoint needs; a publication stops asking once it has them.
+    quorum: int = 1
+    # The party ids asked, in turn; None: every other party of the agreement, in its order.
+    witnesses: tuple[str, ...] | None = None
+
+    def parties(self, agreement: Agreement, party_id: str) -> tuple[str, ...]:
+        """The ids of the parties whose witnesses are asked, in the order of their turns."""
+        if self.witnesses is not None:
+            return self.witnesses
+        return tuple(p for p in agreement.parties if p != party_id)
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     party_id: str
     agreement: Agreement
@@ -377,6 +395,7 @@ class NodeConfig:
     # (holidays of a year not shipped yet, or an amended one) in the order given.
     case_ledger: bool = True
     calendar_files: tuple[Path, ...] = ()
+    witnessing: Witnessing = Witnessing()
 
     @property
     def party(self) -> Party:
@@ -990,6 +1009,7 @@ def load_node_config(
         tls=_tls(node.table("tls"), file.parent) if "tls" in node.data else TLSConfig(),
         case_ledger=node.get("case_ledger", bool, True),
         calendar_files=_calendar_files(node, file.parent),
+        witnessing=_witnessing(node, agreement, party_id),
     )
 
 
@@ -1018,9 +1038,44 @@ def _node_table(root: _Table) -> _Table:
             "tls",
             "case_ledger",
             "calendar_files",
+            "witnessing",
         }
     )
     return node
+
+
+def _witnessing(node: _Table, agreement: Agreement, party_id: str) -> Witnessing:
+    """``[node.witnessing]``: a quorum that the witnesses asked can reach.
+
+    Without the table, a node of an agreement with no other party has no witness
+    (and its checkpoints no quorum); with it, that is a configuration error.
+    """
+    given = "witnessing" in node.data
+    t = node.table("witnessing") if given else _Table(node.file, f"{node.prefix}witnessing.", {})
+    t.reject_unknown({"quorum", "witnesses"})
+    quorum = t.positive_int("quorum", 1)
+    witnesses: tuple[str, ...] | None = None
+    if "witnesses" in t.data:
+        listed = t.strings("witnesses")
+        for i, pid in enumerate(listed):
+            if pid == party_id:
+                raise t.fail(f"witnesses[{i}]", f"{pid!r} is this node's own party")
+            if pid not in agreement.parties:
+                raise t.fail(
+                    f"witnesses[{i}]",
+                    f"unknown party {pid!r} (parties: {sorted(agreement.parties)})",
+                )
+            if pid in listed[:i]:
+                raise t.fail(f"witnesses[{i}]", f"{pid!r} is listed twice")
+        witnesses = tuple(listed)
+    found = Witnessing(quorum=quorum, witnesses=witnesses)
+    available = len(found.parties(agreement, party_id))
+    if quorum > available and (given or available > 0):
+        whom = "listed in witnesses" if witnesses is not None else "other parties of the agreement"
+        raise t.fail(
+            "quorum", f"{quorum} is more than the {available} witnesses there are ({whom})"
+        )
+    return found
 
 
 def _layered(
