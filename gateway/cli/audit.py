@@ -4,12 +4,15 @@
 against evidence bundles or against nodes' auditor APIs. ``reconcile`` compares
 the two nodes' case ledgers too, by their digests (gateway.cases.compare): each
 node's digest of its cases with the other, so that a hub's cases with its other
-partners are not counted.
+partners are not counted. Given a node's config, they require that node's
+witnessing quorum of its own log.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +26,7 @@ from gateway.cli.common import config_option, opened_node
 from gateway.crypto import strict_json
 from gateway.errors import GatewayError
 from gateway.node import audit_log
-from gateway.node.config import load_agreement
+from gateway.node.config import NodeConfig, load_agreement, load_node_config
 from gateway.node.outbound_tls import system_trust_store
 from gateway.peers import witness
 from gateway.peers.bundles import export_bundle, trusted_keys
@@ -42,13 +45,20 @@ def audit_group() -> None:
 @audit_group.command("checkpoint")
 @config_option
 def audit_checkpoint(config_path: str | None) -> None:
-    """Sign a checkpoint of the whole log and have the peers' witnesses cosign it."""
+    """Sign a checkpoint of the whole log and have its quorum of witnesses cosign it."""
     with opened_node(config_path) as node:
         report = witness.publish(node)
         with node.store.read() as conn:
             click.echo(audit_log.cosigned_note(conn, report.checkpoint), nl=False)
     for party, reason in report.failed.items():
         click.echo(f"gateway: warning: witness {party} did not cosign: {reason}", err=True)
+    if report.checkpoint.size and not report.quorum_met:
+        click.echo(
+            f"gateway: warning: checkpoint {report.checkpoint.size} carries "
+            f"{len(report.cosigned_by)} of the {report.quorum} cosignatures it needs "
+            "([node.witnessing] quorum)",
+            err=True,
+        )
 
 
 @audit_group.command("export")
@@ -73,6 +83,22 @@ def _trusted(agreement_path: str, origin: str) -> Any:
     if party is None:
         raise GatewayError(f"no party of {agreement_path} keeps a log named {origin!r}")
     return party.id, trusted_keys(agreement, party.id, source=agreement_path)
+
+
+def _audited_node(config_path: str | None) -> NodeConfig | None:
+    """The node config of ``--config`` or $GATEWAY_CONFIG, if either is given."""
+    path = config_path or os.environ.get("GATEWAY_CONFIG")
+    return load_node_config(path) if path else None
+
+
+def _min_cosignatures(given: int | None, config: NodeConfig | None, origin: str) -> int:
+    """What a checkpoint of the log ``origin`` needs: ``--min-cosignatures`` if given; for
+    the log of the node of ``--config``, that node's ``[node.witnessing]`` quorum; else one."""
+    if given is not None:
+        return given
+    if config is not None and config.party.log_origin == origin:
+        return config.witnessing.quorum
+    return 1
 
 
 def _state_for(state_dir: str | None, no_state: bool, origin: str) -> Any:
@@ -124,9 +150,16 @@ audit_state_options = [
     click.option(
         "--min-cosignatures",
         type=click.IntRange(min=0),
-        default=1,
-        show_default=True,
-        help="cosignatures by the agreement's witnesses a checkpoint needs to be trusted",
+        default=None,
+        help="cosignatures by the agreement's witnesses a checkpoint needs to be trusted "
+        "[default: for the log of the node of --config, its witnessing quorum; else 1]",
+    ),
+    click.option(
+        "--config",
+        "config_path",
+        metavar="FILE",
+        help="a node's config file: its log needs the node's witnessing quorum, and "
+        "--agreement defaults to its agreement (default: $GATEWAY_CONFIG, if set)",
     ),
 ]
 
@@ -194,7 +227,8 @@ def audit_verify(
     agreement_path: str | None,
     state_dir: str | None,
     no_state: bool,
-    min_cosignatures: int,
+    min_cosignatures: int | None,
+    config_path: str | None,
     tls_ca: str | None,
     tls_cert: str | None,
     tls_key: str | None,
@@ -206,6 +240,9 @@ def audit_verify(
     """
     if (bundle is None) == (url is None):
         raise click.UsageError("give a BUNDLE file or --url")
+    config = _audited_node(config_path)
+    if config is not None and not agreement_path:
+        agreement_path = str(config.agreement.source)
     try:
         if bundle is not None:
             try:
@@ -228,7 +265,7 @@ def audit_verify(
                 data,
                 keys,
                 state=_state_for(state_dir, no_state, origin),
-                min_cosignatures=min_cosignatures,
+                min_cosignatures=_min_cosignatures(min_cosignatures, config, origin),
             )
         else:
             if not token:
@@ -237,7 +274,8 @@ def audit_verify(
                 raise click.UsageError("--url needs --agreement (the keys to trust)")
             session = _audit_session(tls_ca, tls_cert, tls_key)
             client = auditor.LogClient(str(url), token, session=session)
-            report = _verify_url(client, agreement_path, state_dir, no_state, min_cosignatures)
+            required = functools.partial(_min_cosignatures, min_cosignatures, config)
+            report = _verify_url(client, agreement_path, state_dir, no_state, required)
             party = report.party
     except auditor.VerificationError as exc:
         click.echo(f"gateway: verification failed: {exc}", err=True)
@@ -255,11 +293,14 @@ def _verify_url(
     agreement_path: str,
     state_dir: str | None,
     no_state: bool,
-    min_cosignatures: int,
+    min_cosignatures: Callable[[str], int],
     *,
     keep: bool = False,
 ) -> Any:
-    """Verify the whole log a node serves, with a progress bar; the report names its party."""
+    """Verify the whole log a node serves, with a progress bar; the report names its party.
+
+    ``min_cosignatures``: what a checkpoint of the log needs, by the log's origin.
+    """
     origin = _origin_of(client.checkpoint())
     party, keys = _trusted(agreement_path, origin)
     bars: list[Any] = []
@@ -279,7 +320,7 @@ def _verify_url(
             state=_state_for(state_dir, no_state, origin),
             progress=progress,
             keep_entries=keep,
-            min_cosignatures=min_cosignatures,
+            min_cosignatures=min_cosignatures(origin),
         )
     finally:
         if bars:
@@ -313,7 +354,8 @@ def audit_reconcile(
     agreement_path: str | None,
     state_dir: str | None,
     no_state: bool,
-    min_cosignatures: int,
+    min_cosignatures: int | None,
+    config_path: str | None,
     tls_ca: str | None,
     tls_cert: str | None,
     tls_key: str | None,
@@ -324,6 +366,10 @@ def audit_reconcile(
     Lists every gap and every case that differs; exit status 1 when there is one (or
     a log does not verify).
     """
+    config = _audited_node(config_path)
+    if config is not None and not agreement_path:
+        agreement_path = str(config.agreement.source)
+    required = functools.partial(_min_cosignatures, min_cosignatures, config)
     if not agreement_path:
         raise click.UsageError("reconcile needs --agreement (the keys to trust)")
     logs: dict[str, list[str]] = {}
@@ -334,9 +380,7 @@ def audit_reconcile(
         for url, token in ((url_a, token_a), (url_b, token_b)):
             session = _audit_session(tls_ca, tls_cert, tls_key)
             client = auditor.LogClient(url, token, session=session)
-            report = _verify_url(
-                client, agreement_path, state_dir, no_state, min_cosignatures, keep=True
-            )
+            report = _verify_url(client, agreement_path, state_dir, no_state, required, keep=True)
             reports.append(report)
             witnessed.append(client.witnessed())
             logs[report.party] = report.entries

@@ -35,7 +35,7 @@ from sqlalchemy import column, func, inspect, select, table
 from sqlalchemy.engine import Connection
 
 from gateway.cases import gauges, projection, reports
-from gateway.node import agreement_reload, refusals
+from gateway.node import agreement_reload, audit_log, refusals
 from gateway.node.node import Node
 from gateway.store.tables import (
     audit_checkpoints,
@@ -413,6 +413,17 @@ class NodeCollector(Collector):
                 "the log grew).",
                 value=_age(now, str(newest[1])),
             )
+        yield GaugeMetricFamily(
+            "gateway_checkpoint_cosignatures",
+            "Cosignatures by witnesses that the newest checkpoint of this node's log carries "
+            "(compare with gateway_witness_quorum).",
+            value=0 if newest is None else audit_log.cosignature_count(conn, int(newest[0])),
+        )
+        yield GaugeMetricFamily(
+            "gateway_witness_quorum",
+            "Cosignatures a checkpoint of this node's log needs ([node.witnessing] quorum).",
+            value=self.node.config.witnessing.quorum,
+        )
 
     def _witnesses(self, conn: Connection, now: dt.datetime) -> Iterator[Metric]:
         node = self.node
@@ -445,19 +456,21 @@ class NodeCollector(Collector):
                 select(a.origin, a.kind, func.count()).group_by(a.origin, a.kind)
             ).all()
         }
+        peer_sizes = {str(o): int(n) for o, n in conn.execute(select(w.origin, w.size))}
         for party in node.config.agreement.parties.values():
             if party.id == node.party_id:
                 continue
-            size, stamp = conn.execute(
-                select(func.max(s.size), func.max(s.timestamp)).where(
-                    s.witness == party.witness_name
-                )
-            ).one()
-            cosigned.add_metric([party.id], int(size or 0))
-            if stamp is not None:
-                cosigned_age.add_metric([party.id], max(0.0, now.timestamp() - int(stamp)))
-            peer_size = conn.execute(select(w.size).where(w.origin == party.log_origin)).scalar()
-            witnessed.add_metric([party.id], int(peer_size or 0))
+            # The witness's newest cosignature: one read of the (witness, size) index.
+            newest = conn.execute(
+                select(s.size, s.timestamp)
+                .where(s.witness == party.witness_name)
+                .order_by(s.size.desc())
+                .limit(1)
+            ).first()
+            cosigned.add_metric([party.id], int(newest[0]) if newest is not None else 0)
+            if newest is not None:
+                cosigned_age.add_metric([party.id], max(0.0, now.timestamp() - int(newest[1])))
+            witnessed.add_metric([party.id], peer_sizes.get(party.log_origin, 0))
             for kind in WITNESS_ALERT_KINDS:
                 alerts.add_metric([party.id, kind], raised.get((party.log_origin, kind), 0))
         yield from (cosigned, cosigned_age, witnessed, alerts)

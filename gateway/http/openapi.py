@@ -508,9 +508,9 @@ class BatchListQuery(Schema):
 
 class CheckpointQuery(Schema):
     size = _q_int("the checkpoint of this size instead of the latest")
-    cosigned = fields.String(
-        validate=validate.OneOf(["1"]),
-        metadata={"description": "1: the latest checkpoint that a witness has cosigned"},
+    cosigned = _q_int(
+        "the latest checkpoint that carries at least this many cosignatures "
+        "(1: the latest that a witness has cosigned)"
     )
 
 

@@ -35,6 +35,16 @@ durably and serves its own systems, and what waits is delivered once the peer or
 the scheduler is back, so taking it out of service would refuse work it can do;
 ``not_ready`` (503) when the database or the keys fail, since it can then accept
 nothing, or sign nothing that its peers would take.
+
+The operator's view also reports ``witnessing``: the newest checkpoint of the node's
+log, the cosignatures it carries and the quorum it needs (``[node.witnessing]``).
+It is reported, not checked: a checkpoint short of its quorum changes nothing the
+node can do for its systems or its peers (it leaves the newest entries unwitnessed,
+which auditors see), an unreachable peer already degrades the node through
+``peers``, and every new checkpoint is short of its quorum for the moments its
+publication takes, so a check on it would flap. The metrics
+``gateway_checkpoint_cosignatures`` and ``gateway_witness_quorum`` carry it to
+alerting (docs/OPERATIONS.md).
 """
 
 from __future__ import annotations
@@ -51,6 +61,7 @@ from sqlalchemy import text
 from gateway.crypto.keyring import KEYRING_FILE, Keyring
 from gateway.errors import KeyMaterialError
 from gateway.http.metrics import scheduler_overdue_seconds
+from gateway.node import audit_log
 from gateway.node.node import Node
 from gateway.peers import jwks
 
@@ -91,6 +102,8 @@ class Check:
 @dataclass(frozen=True)
 class Report:
     checks: list[Check]
+    # The newest checkpoint's cosignatures and quorum, for the operator (not a check).
+    witnessing: dict[str, Any] | None = None
 
     @property
     def status(self) -> str:
@@ -108,14 +121,17 @@ class Report:
         return {"status": self.status, "checks": {c.name: c.status for c in self.checks}}
 
     def detailed(self) -> dict[str, Any]:
-        """What the operator role sees: each check's findings as well."""
-        return {
+        """What the operator role sees: each check's findings, and the witnessing, as well."""
+        found: dict[str, Any] = {
             "status": self.status,
             "checks": {
                 c.name: {"status": c.status, "critical": c.critical, **c.detail}
                 for c in self.checks
             },
         }
+        if self.witnessing is not None:
+            found["witnessing"] = self.witnessing
+        return found
 
 
 class Readiness:
@@ -132,7 +148,8 @@ class Readiness:
 
     def run(self) -> Report:
         found = self._query_database()
-        return Report([self._database(found), self.keys(), self._scheduler(found), self.peers()])
+        checks = [self._database(found), self.keys(), self._scheduler(found), self.peers()]
+        return Report(checks, witnessing=self._witnessing(found))
 
     # -- database and scheduler -----------------------------------------------------------------
 
@@ -167,6 +184,12 @@ class Readiness:
                     text("SELECT version_num FROM alembic_version")
                 ).scalar()
                 found["jobs"], found["overdue"] = scheduler_overdue_seconds(conn)
+                latest = audit_log.latest_checkpoint(conn)
+                if latest is not None:
+                    found["checkpoint"] = (
+                        latest.size,
+                        audit_log.cosignature_count(conn, latest.size),
+                    )
         except Exception as exc:  # any failure is the finding
             found["error"] = type(exc).__name__
 
@@ -191,6 +214,20 @@ class Readiness:
             error = "a job is overdue: no scheduler runs the jobs"
             return Check("scheduler", FAIL, False, {**detail, "error": error})
         return Check("scheduler", OK, False, detail)
+
+    def _witnessing(self, found: dict[str, Any]) -> dict[str, Any] | None:
+        """The newest checkpoint's cosignatures against the quorum; None before the first
+        checkpoint, or when the database did not answer."""
+        if "checkpoint" not in found:
+            return None
+        size, cosignatures = found["checkpoint"]
+        quorum = self.node.config.witnessing.quorum
+        return {
+            "checkpoint_size": size,
+            "cosignatures": cosignatures,
+            "quorum": quorum,
+            "quorum_met": cosignatures >= quorum,
+        }
 
     # -- keys -----------------------------------------------------------------------------------
 

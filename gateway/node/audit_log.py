@@ -36,6 +36,7 @@ __all__ = [
     "SignedCheckpoint",
     "checkpoint",
     "consistency_proof",
+    "cosignature_count",
     "cosigned_note",
     "inclusion_proof",
     "integrate",
@@ -200,13 +201,24 @@ def _row(row: Any) -> SignedCheckpoint:
 
 
 def latest_checkpoint(
-    conn: Connection, size: int | None = None, *, cosigned: bool = False
+    conn: Connection, size: int | None = None, *, cosigned: int = 0
 ) -> SignedCheckpoint | None:
-    """The newest checkpoint (with a cosignature, if ``cosigned``), or that of ``size``."""
+    """The newest checkpoint, or that of ``size``; with ``cosigned``, only one that carries
+    at least that many cosignatures (``True``: one)."""
     c = audit_checkpoints.c
     query = select(c.size, c.root_hash, c.note, c.created_at)
     if cosigned:
-        query = query.where(c.size.in_(select(audit_cosignatures.c.size).scalar_subquery()))
+        # Counted per checkpoint from the newest down (the cosignatures' key starts with
+        # the size), so the search stops at the first checkpoint that has them.
+        s = audit_cosignatures.c
+        count = (
+            select(func.count())
+            .select_from(audit_cosignatures)
+            .where(s.size == c.size)
+            .correlate(audit_checkpoints)
+            .scalar_subquery()
+        )
+        query = query.where(count >= int(cosigned))
     query = query.order_by(c.size.desc()).limit(1) if size is None else query.where(c.size == size)
     row = conn.execute(query).first()
     return None if row is None else _row(row)
@@ -243,6 +255,13 @@ def checkpoint(node: Node) -> SignedCheckpoint:
             )
         )
     return SignedCheckpoint(size, root, signed, created)
+
+
+def cosignature_count(conn: Connection, size: int) -> int:
+    """How many cosignatures this node holds for its checkpoint of ``size``."""
+    c = audit_cosignatures.c
+    found = conn.execute(select(func.count()).where(c.size == size)).scalar()
+    return int(found or 0)
 
 
 def cosigned_note(conn: Connection, signed: SignedCheckpoint) -> str:

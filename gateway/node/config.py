@@ -55,6 +55,7 @@ __all__ = [
     "Schedule",
     "ServiceLevels",
     "TLSConfig",
+    "Witnessing",
     "load_agreement",
     "load_node_config",
 ]
@@ -456,6 +457,23 @@ class TLSConfig:
 
 
 @dataclass(frozen=True)
+class Witnessing:
+    """The node's ``[node.witnessing]``: whom it asks to cosign its checkpoints, and how
+    many cosignatures make a checkpoint witnessed (docs/AUDIT.md section 4)."""
+
+    # Valid cosignatures a checkpoint needs; a publication stops asking once it has them.
+    quorum: int = 1
+    # The party ids asked, in turn; None: every other party of the agreement, in its order.
+    witnesses: tuple[str, ...] | None = None
+
+    def parties(self, agreement: Agreement, party_id: str) -> tuple[str, ...]:
+        """The ids of the parties whose witnesses are asked, in the order of their turns."""
+        if self.witnesses is not None:  # those of them in an agreement in force
+            return tuple(p for p in self.witnesses if p in agreement.parties)
+        return tuple(p for p in agreement.parties if p != party_id)
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     party_id: str
     agreement: Agreement
@@ -494,6 +512,7 @@ class NodeConfig:
     refused_agreements: tuple[AgreementRefused, ...] = ()
     # How often each worker looks for a changed agreement or party file.
     agreements_poll_seconds: float = 5.0
+    witnessing: Witnessing = Witnessing()
 
     @property
     def party(self) -> Party:
@@ -1397,6 +1416,7 @@ def load_node_config(
         parties_dir=source.registry,
         refused_agreements=source.refused,
         agreements_poll_seconds=_poll_seconds(node),
+        witnessing=_witnessing(node, agreement, party_id, registry=source.registered),
     )
 
 
@@ -1406,6 +1426,7 @@ class _AgreementSource:
     directory: Path | None = None
     registry: Path | None = None
     refused: tuple[AgreementRefused, ...] = ()
+    registered: frozenset[str] | None = None  # the party registry's ids
 
 
 def _agreement_source(node: _Table, base: Path, party_id: str, mode: str) -> _AgreementSource:
@@ -1445,7 +1466,9 @@ def _agreement_source(node: _Table, base: Path, party_id: str, mode: str) -> _Ag
     agreement = merge_agreements(
         registry[party_id], scan.agreements, today=jakarta_today(), source=directory
     )
-    return _AgreementSource(agreement, directory, registry_dir, scan.refused)
+    return _AgreementSource(
+        agreement, directory, registry_dir, scan.refused, registered=frozenset(registry)
+    )
 
 
 def _poll_seconds(node: _Table) -> float:
@@ -1484,9 +1507,52 @@ def _node_table(root: _Table) -> _Table:
             "tls",
             "case_ledger",
             "calendar_files",
+            "witnessing",
         }
     )
     return node
+
+
+def _witnessing(
+    node: _Table, agreement: Agreement, party_id: str, *, registry: Collection[str] | None = None
+) -> Witnessing:
+    """``[node.witnessing]``: a quorum that the witnesses asked can reach.
+
+    Without the table, a node of an agreement with no other party has no witness
+    (and its checkpoints no quorum); with it, that is a configuration error. With
+    signed agreements (``registry``: the registered party ids), which come and go
+    while the node runs, listed witnesses must be registered parties, and a quorum
+    of "every other party" is not checked against those in force at start.
+    """
+    given = "witnessing" in node.data
+    t = node.table("witnessing") if given else _Table(node.file, f"{node.prefix}witnessing.", {})
+    t.reject_unknown({"quorum", "witnesses"})
+    quorum = t.positive_int("quorum", 1)
+    witnesses: tuple[str, ...] | None = None
+    if "witnesses" in t.data:
+        listed = t.strings("witnesses")
+        for i, pid in enumerate(listed):
+            if pid == party_id:
+                raise t.fail(f"witnesses[{i}]", f"{pid!r} is this node's own party")
+            known = agreement.parties if registry is None else registry
+            if pid not in known:
+                raise t.fail(
+                    f"witnesses[{i}]", f"unknown party {pid!r} (parties: {sorted(known)})"
+                )
+            if pid in listed[:i]:
+                raise t.fail(f"witnesses[{i}]", f"{pid!r} is listed twice")
+        witnesses = tuple(listed)
+    found = Witnessing(quorum=quorum, witnesses=witnesses)
+    if registry is not None:
+        available = len(witnesses) if witnesses is not None else quorum
+    else:
+        available = len(found.parties(agreement, party_id))
+    if quorum > available and (given or available > 0):
+        whom = "listed in witnesses" if witnesses is not None else "other parties of the agreement"
+        raise t.fail(
+            "quorum", f"{quorum} is more than the {available} witnesses there are ({whom})"
+        )
+    return found
 
 
 def _layered(

@@ -24,27 +24,33 @@ __all__ = ["export_bundle", "trusted_keys"]
 def export_bundle(node: Node, batch_id: str, *, publish: bool = True) -> dict[str, Any]:
     """The self-contained evidence of one batch on this node.
 
-    ``publish``: when no witnessed checkpoint covers the batch yet, sign one and
-    have it cosigned first (a call to the peers). Without it, the bundle is made
-    from the checkpoints there are: entries after the latest one are listed
-    under ``unproven`` without a proof (the auditor console shows them as not
-    yet in a checkpoint; verifiers ignore them).
+    The checkpoint is the newest witnessed one (it carries the node's quorum of
+    cosignatures, ``[node.witnessing]``) that covers the batch. ``publish``: when
+    there is none yet, sign one and have it cosigned first (a call to the
+    witnesses); if that does not reach the quorum either, the bundle carries the
+    newest checkpoint with the cosignatures it has, which verifiers requiring more
+    refuse. Without ``publish``, the bundle is made from the checkpoints there are:
+    entries after the latest one are listed under ``unproven`` without a proof
+    (the auditor console shows them as not yet in a checkpoint; verifiers ignore
+    them).
     """
+    quorum = node.config.witnessing.quorum
     e = audit_events.c
     with node.store.read() as conn:
         rows = conn.execute(
             select(e.idx, e.entry).where(e.batch_id == batch_id).order_by(e.idx)
         ).all()
-        latest = audit_log.latest_checkpoint(conn, cosigned=True)
+        latest = audit_log.latest_checkpoint(conn, cosigned=quorum)
     if not rows:
         raise LookupError(f"this node's log has no entry for batch {batch_id}")
     if publish and (latest is None or latest.size <= rows[-1].idx):
         # No witnessed checkpoint covers the batch yet: sign one and have it cosigned.
         witness.publish(node)
     with node.store.read() as conn:
-        signed = audit_log.latest_checkpoint(conn, cosigned=True)
+        signed = audit_log.latest_checkpoint(conn, cosigned=quorum)
         if signed is None or signed.size <= rows[-1].idx:
-            signed = audit_log.latest_checkpoint(conn)  # unwitnessed: verifiers will say so
+            # Not witnessed by the quorum: verifiers will say so unless they need fewer.
+            signed = audit_log.latest_checkpoint(conn)
         size = 0 if signed is None else signed.size
         proven = [r for r in rows if r.idx < size]
         cosigned = "" if signed is None else audit_log.cosigned_note(conn, signed)

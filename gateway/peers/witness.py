@@ -9,7 +9,11 @@ refusal is recorded in this node's own audit log as a ``witness_alert``, and
 logged at CRITICAL for the operators' alerting.
 
 The submitting side (:func:`publish`) runs after every transfer and on the
-checkpoint schedule, and stores each cosignature it receives.
+checkpoint schedule, and stores each cosignature it receives. It does not ask
+every party: it asks the node's witnesses (``[node.witnessing]``) in turn, from
+where the previous publication stopped, until the checkpoint carries ``quorum``
+cosignatures, so that one publication costs O(quorum + failures) requests
+however many parties the agreement has, and the turns go round them all.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -27,11 +32,16 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.errors import GatewayError
 from gateway.node import audit_log, outbound_tls
-from gateway.node.config import Party
+from gateway.node.config import Agreement, Party, Witnessing
 from gateway.node.node import Node
 from gateway.peers import signed_requests
 from gateway.store import audit_entries
-from gateway.store.tables import audit_cosignatures, witness_alerts, witnessed_logs
+from gateway.store.tables import (
+    audit_cosignatures,
+    witness_alerts,
+    witness_rotation,
+    witnessed_logs,
+)
 from gateway.timestamps import iso
 from gateway.tlog import merkle, note
 
@@ -51,6 +61,53 @@ SIZE_MEDIA_TYPE = "text/x.tlog.size"
 TEXT = "text/plain; charset=utf-8"
 # A request body larger than this is refused before parsing (63 proof hashes and a note).
 MAX_REQUEST_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class _Index:
+    """One agreement's parties by log origin and by witness name, and each node's witnesses
+    in turn order: built once per agreement, so that a request finds its party in O(1)."""
+
+    by_origin: Mapping[str, Party]
+    by_witness: Mapping[str, Party]
+    _turns: dict[tuple[str, Witnessing], tuple[Party, ...]] = field(default_factory=dict)
+
+    def turns(
+        self, agreement: Agreement, party_id: str, witnessing: Witnessing
+    ) -> tuple[Party, ...]:
+        """The parties whose witnesses ``party_id``'s node asks, in the order of their turns."""
+        key = (party_id, witnessing)
+        found = self._turns.get(key)
+        if found is None:
+            found = tuple(agreement.parties[p] for p in witnessing.parties(agreement, party_id))
+            self._turns[key] = found
+        return found
+
+
+# The indexes of the agreements in use, by identity: an Agreement holds dicts, so it
+# cannot be a dict key or an lru_cache argument. Each entry keeps its agreement alive,
+# so an id is not reused while it is cached; a few are kept (tests make many).
+_indexes: OrderedDict[int, tuple[Agreement, _Index]] = OrderedDict()
+_indexes_lock = threading.Lock()
+_INDEXES_KEPT = 8
+
+
+def _index(agreement: Agreement) -> _Index:
+    with _indexes_lock:
+        held = _indexes.get(id(agreement))
+        if held is not None and held[0] is agreement:
+            _indexes.move_to_end(id(agreement))
+            return held[1]
+    parties = agreement.parties.values()
+    index = _Index(
+        by_origin={p.log_origin: p for p in parties},
+        by_witness={p.witness_name: p for p in parties},
+    )
+    with _indexes_lock:
+        _indexes[id(agreement)] = (agreement, index)
+        while len(_indexes) > _INDEXES_KEPT:
+            _indexes.popitem(last=False)
+    return index
 
 
 @dataclass(frozen=True)
@@ -200,15 +257,8 @@ def _open_submission(node: Node, body: bytes, requester: str | None) -> _Submiss
         origin = request.checkpoint.split("\n", 1)[0]
     except note.NoteError as exc:
         return WitnessAnswer(400, f"malformed request: {exc}\n")
-    party = next(
-        (
-            p
-            for p in node.config.agreement.parties.values()
-            if p.log_origin == origin and p.id != node.party_id and requester in (None, p.id)
-        ),
-        None,
-    )
-    if party is None:
+    party = _index(node.config.agreement).by_origin.get(origin)
+    if party is None or party.id == node.party_id or requester not in (None, party.id):
         return WitnessAnswer(404, "unknown log\n")
     try:
         opened = note.open_note(request.checkpoint, [node.note_keys[party.id].log])
@@ -347,9 +397,19 @@ def _http_post(url: str, body: bytes, timeout: float, headers: Mapping[str, str]
 
 @dataclass
 class PublishReport:
+    """What one publication did."""
+
     checkpoint: audit_log.SignedCheckpoint
+    # The witness names whose cosignature the checkpoint now carries: those it held
+    # already (an earlier publication of the same checkpoint), then those given now.
     cosigned_by: list[str] = field(default_factory=list)
+    # The parties whose witness was asked and did not cosign, with why.
     failed: dict[str, str] = field(default_factory=dict)
+    # The parties whose witness was asked, in order.
+    asked: list[str] = field(default_factory=list)
+    quorum: int = 1
+    # Whether the checkpoint carries ``quorum`` cosignatures.
+    quorum_met: bool = False
 
 
 def _cosigned_size(node: Node, witness: str) -> int:
@@ -441,7 +501,13 @@ _publishing_lock = threading.Lock()
 
 
 def publish(node: Node, *, post: Poster = _http_post) -> PublishReport:
-    """Make a checkpoint and have every peer's witness cosign it.
+    """Make a checkpoint and have ``quorum`` of the node's witnesses cosign it.
+
+    The witnesses are asked in turn, from where the previous publication stopped;
+    asking stops as soon as the checkpoint carries ``quorum`` cosignatures (those
+    it got from an earlier publication count), a witness that fails or refuses is
+    followed by the next, and none is asked twice. Each witness gets a consistency
+    proof from the size it last cosigned, however long ago that was.
 
     One publication at a time per node in this process (the transfer jobs and
     the checkpoint job run in parallel threads), each with the latest
@@ -455,12 +521,57 @@ def publish(node: Node, *, post: Poster = _http_post) -> PublishReport:
 
 def _publish(node: Node, post: Poster) -> PublishReport:
     signed = audit_log.checkpoint(node)
-    report = PublishReport(signed)
+    witnessing = node.config.witnessing
+    report = PublishReport(signed, quorum=witnessing.quorum)
     if signed.size == 0:
         return report
-    for party in node.config.agreement.parties.values():
-        if party.id == node.party_id:
-            continue
+    index = _index(node.config.agreement)
+    report.cosigned_by = _held(node, signed.size, index)
+    turns = index.turns(node.config.agreement, node.party_id, witnessing)
+    if len(report.cosigned_by) < witnessing.quorum and turns:
+        _ask_in_turn(node, signed, turns, report, post)
+    report.quorum_met = len(report.cosigned_by) >= witnessing.quorum
+    if not report.quorum_met:
+        log.warning(
+            "checkpoint %d carries %d of the %d cosignatures it needs (asked: %s)",
+            signed.size,
+            len(report.cosigned_by),
+            witnessing.quorum,
+            ", ".join(report.asked) or "none",
+        )
+    return report
+
+
+def _held(node: Node, size: int, index: _Index) -> list[str]:
+    """The other parties' witnesses whose cosignature of checkpoint ``size`` is stored
+    (whether or not they are among this node's witnesses now: auditors trust them all)."""
+    c = audit_cosignatures.c
+    with node.store.read() as conn:
+        names = conn.execute(select(c.witness).where(c.size == size).order_by(c.witness))
+        return [
+            name
+            for name in names.scalars()
+            if name in index.by_witness and index.by_witness[name].id != node.party_id
+        ]
+
+
+def _ask_in_turn(
+    node: Node,
+    signed: audit_log.SignedCheckpoint,
+    turns: tuple[Party, ...],
+    report: PublishReport,
+    post: Poster,
+) -> None:
+    """Ask the witnesses from this publication's turn on until the quorum is met or each
+    was asked once; the next publication starts after the last one asked."""
+    start = _next_turn(node) % len(turns)
+    step = 0
+    while step < len(turns) and len(report.cosigned_by) < report.quorum:
+        party = turns[(start + step) % len(turns)]
+        step += 1
+        if party.witness_name in report.cosigned_by:
+            continue  # it cosigned this checkpoint in an earlier publication
+        report.asked.append(party.id)
         try:
             _submit(node, party, signed, post)
         except (WitnessRefused, requests.RequestException, audit_log.LogIntegrityError) as exc:
@@ -471,4 +582,28 @@ def _publish(node: Node, post: Poster) -> PublishReport:
             report.failed[party.id] = reason
         else:
             report.cosigned_by.append(party.witness_name)
-    return report
+    _set_next_turn(node, (start + step) % len(turns))
+
+
+def _next_turn(node: Node) -> int:
+    r = witness_rotation.c
+    with node.store.read() as conn:
+        found = conn.execute(
+            select(r.next_turn).where(r.origin == node.config.party.log_origin)
+        ).scalar()
+    return int(found or 0)
+
+
+def _set_next_turn(node: Node, turn: int) -> None:
+    r = witness_rotation.c
+    origin = node.config.party.log_origin
+    with node.store.write() as conn:
+        moved = conn.execute(
+            update(witness_rotation).where(r.origin == origin).values(next_turn=turn)
+        ).rowcount
+        if moved == 0:
+            try:
+                with conn.begin_nested():
+                    conn.execute(witness_rotation.insert().values(origin=origin, next_turn=turn))
+            except IntegrityError:
+                pass  # another replica's publication stored its turn first: as good

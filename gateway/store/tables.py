@@ -52,6 +52,7 @@ __all__ = [
     "request_nonces",
     "submissions",
     "witness_alerts",
+    "witness_rotation",
     "witnessed_logs",
 ]
 
@@ -291,6 +292,8 @@ audit_checkpoints = Table(
 )
 
 # Cosignatures (C2SP tlog-cosignature) that peers' witnesses gave our checkpoints.
+# By witness and size too: the size a witness last cosigned, from which its next
+# consistency proof starts, is one index read however long ago it was asked.
 audit_cosignatures = Table(
     "audit_cosignatures",
     metadata,
@@ -298,6 +301,16 @@ audit_cosignatures = Table(
     Column("witness", String(255), primary_key=True),
     Column("signature", Text, nullable=False),  # the note signature line
     Column("timestamp", Integer, nullable=False),
+    Index("ix_audit_cosignatures_witness_size", "witness", "size"),
+)
+
+# Whose turn it is to witness this node's log (gateway.peers.witness): the position
+# in the node's list of witnesses where the next publication starts asking.
+witness_rotation = Table(
+    "witness_rotation",
+    metadata,
+    Column("origin", String(255), primary_key=True),
+    Column("next_turn", Integer, nullable=False),
 )
 
 # This node as a witness: the last checkpoint it cosigned, per peer log.

@@ -261,7 +261,10 @@ class LogSource(Protocol):
     """Where a log is read from for verification: a node's auditor API (:class:`LogClient`),
     or the node's own database when the node checks itself (the auditor console)."""
 
-    def checkpoint(self, size: int | None = None, *, cosigned: bool = False) -> str: ...
+    def checkpoint(self, size: int | None = None, *, cosigned: int = 0) -> str:
+        """The latest checkpoint (or that of ``size``) with its cosignatures; with
+        ``cosigned``, the latest that carries at least that many."""
+        ...
 
     def entry_pages(self, start: int, end: int) -> Iterator[list[tuple[int, str, str]]]: ...
 
@@ -316,10 +319,10 @@ class LogClient:
             after = following
         raise _malformed(path, f"more than {MAX_PAGES} pages")
 
-    def checkpoint(self, size: int | None = None, *, cosigned: bool = False) -> str:
+    def checkpoint(self, size: int | None = None, *, cosigned: int = 0) -> str:
         params: dict[str, Any] = {} if size is None else {"size": size}
         if cosigned:
-            params["cosigned"] = 1
+            params["cosigned"] = int(cosigned)
         return self._get("/checkpoint", **params).text
 
     def entry_pages(self, start: int, end: int) -> Iterator[list[tuple[int, str, str]]]:
@@ -451,7 +454,7 @@ def _verify_log(
     keep_entries: bool,
     min_cosignatures: int,
 ) -> LogReport:
-    signed = client.checkpoint(cosigned=min_cosignatures > 0)
+    signed = client.checkpoint(cosigned=min_cosignatures)
     checkpoint, _, cosigners = open_checkpoint(signed, keys)
     _require_cosigned(checkpoint, cosigners, min_cosignatures)
     report = LogReport(checkpoint.origin, checkpoint.size, checkpoint.root_hash, signed, cosigners)

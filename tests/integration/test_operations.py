@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway.exchange import sending
 from gateway.exchange.schedule import build_scheduler
 from gateway.http import readiness
-from gateway.node import key_lifecycle, refusals
+from gateway.node import audit_log, key_lifecycle, refusals
 from gateway.peers import witness
 from gateway.store.tables import witness_alerts
 from schemas.samples import sample_records
@@ -188,6 +188,22 @@ def test_a_key_revoked_while_the_node_runs_makes_it_not_ready(pemkot, deployment
     assert keys["problems"] == [f"the signing key {kid} is revoked"]
 
 
+def test_readyz_reports_a_checkpoint_short_of_its_quorum_without_failing(pemkot, scheduled):
+    readiness_of(pemkot).get = reachable
+    detailed = pemkot.client.get("/readyz", headers=pemkot.auth("operator")).get_json()
+    assert "witnessing" not in detailed  # no checkpoint yet
+    records = sample_records(TANGGAPAN, 1, seed=7)
+    assert pemkot.client.post(f"/api/v1/datasets/{TANGGAPAN}/records",
+                              json={"schema_version": "1.0", "records": records},
+                              headers=pemkot.auth()).status_code == 202
+    signed = audit_log.checkpoint(node(pemkot))  # signed, cosigned by no witness yet
+    answer = pemkot.client.get("/readyz", headers=pemkot.auth("operator"))
+    assert answer.status_code == 200 and answer.get_json()["status"] == "ready"
+    assert answer.get_json()["witnessing"] == {
+        "checkpoint_size": signed.size, "cosignatures": 0, "quorum": 1, "quorum_met": False}
+    assert set(pemkot.client.get("/readyz").get_json()) == {"status", "checks"}
+
+
 # --- metrics ------------------------------------------------------------------------------------
 
 
@@ -233,6 +249,8 @@ def test_queue_lag_checkpoint_and_witness_figures_from_the_database(apps, pemkot
     before = scrape(pemkot)
     assert value(before, "gateway_scheduler_jobs") == -1
     assert value(before, "gateway_witness_cosigned_size", peer="ombudsman-ri") == 0
+    assert value(before, "gateway_checkpoint_cosignatures") == 0
+    assert value(before, "gateway_witness_quorum") == 1
     assert not [s for s in before if s.name == "gateway_outbound_last_delivery_age_seconds"]
     assert not [s for s in before if s.name == "gateway_audit_checkpoint_age_seconds"]
 
@@ -258,6 +276,12 @@ def test_queue_lag_checkpoint_and_witness_figures_from_the_database(apps, pemkot
     assert size >= 4 and value(sent, "gateway_audit_checkpoint_age_seconds") >= 0
     assert value(sent, "gateway_witness_cosigned_size", peer="ombudsman-ri") == size
     assert value(sent, "gateway_witness_cosignature_age_seconds", peer="ombudsman-ri") >= 0
+    assert value(sent, "gateway_checkpoint_cosignatures") == 1
+    # Readiness reports the quorum to the operator, as a finding, not a check.
+    readiness_of(pemkot).get = reachable
+    ready = pemkot.client.get("/readyz", headers=pemkot.auth("operator")).get_json()
+    assert ready["witnessing"] == {
+        "checkpoint_size": size, "cosignatures": 1, "quorum": 1, "quorum_met": True}
     received = scrape(ombudsman)
     assert value(received, "gateway_inbound_unacknowledged_batches",
                  dataset=TANGGAPAN, peer="pemkot-bekasi") == 1

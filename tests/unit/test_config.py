@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import ConfigError
-from gateway.node.config import load_agreement, load_node_config
+from gateway.node.config import Witnessing, load_agreement, load_node_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -240,3 +240,47 @@ def test_a_chunked_transfer_expires_after_72_hours_unless_the_agreement_says(dep
          "max_batch_bytes = 262144\ntransfer_expiry_hours = 6")
     [first, *_] = deployment.config("pemkot-bekasi").agreement.flows
     assert first.transfer_expiry_hours == 6
+
+
+# -- [node.witnessing] ---------------------------------------------------------------------
+
+
+def witnessing(deployment, table):
+    """Pemkot's node config with a ``[node.witnessing]`` table (or a ``witnessing`` line)."""
+    return edit(deployment, "pemkot-bekasi.toml", "checkpoint_interval_seconds = 1",
+                f"checkpoint_interval_seconds = 1\n{table}\n")
+
+
+def test_witnessing_asks_every_other_party_for_one_cosignature_by_default(deployment):
+    config = load_node_config(deployment.config_path("pemkot-bekasi"), environ={})
+    assert config.witnessing == Witnessing(quorum=1, witnesses=None)
+    assert config.witnessing.parties(config.agreement, "pemkot-bekasi") == ("ombudsman-ri",)
+    witnessing(deployment, '[node.witnessing]\nquorum = 1\nwitnesses = ["ombudsman-ri"]')
+    config = load_node_config(deployment.config_path("pemkot-bekasi"), environ={})
+    assert config.witnessing == Witnessing(quorum=1, witnesses=("ombudsman-ri",))
+
+
+@pytest.mark.parametrize(("table", "key", "problem"), [
+    ("[node.witnessing]\nquorum = 2", "node.witnessing.quorum",
+     "2 is more than the 1 witnesses there are (other parties of the agreement)"),
+    ("[node.witnessing]\nquorum = 0", "node.witnessing.quorum", "must be a positive integer"),
+    ("[node.witnessing]\nquorum = true", "node.witnessing.quorum", "got a boolean"),
+    ('[node.witnessing]\nwitnesses = ["kota-depok"]', "node.witnessing.witnesses[0]",
+     "unknown party 'kota-depok' (parties: ['ombudsman-ri', 'pemkot-bekasi'])"),
+    ('[node.witnessing]\nwitnesses = ["pemkot-bekasi"]', "node.witnessing.witnesses[0]",
+     "'pemkot-bekasi' is this node's own party"),
+    ('[node.witnessing]\nwitnesses = ["ombudsman-ri", "ombudsman-ri"]',
+     "node.witnessing.witnesses[1]", "'ombudsman-ri' is listed twice"),
+    ("[node.witnessing]\nwitnesses = []", "node.witnessing.quorum",
+     "1 is more than the 0 witnesses there are (listed in witnesses)"),
+    ('[node.witnessing]\nwitnesses = "ombudsman-ri"', "node.witnessing.witnesses",
+     "must be a list"),
+    ("[node.witnessing]\nrounds = 3", "node.witnessing.rounds", "is not a known setting"),
+    ("witnessing = 3", "node.witnessing", "must be a table"),
+])
+def test_a_witnessing_quorum_that_cannot_be_met_is_an_error(deployment, table, key, problem):
+    path = witnessing(deployment, table)
+    with pytest.raises(ConfigError) as info:
+        load_node_config(path, environ={})
+    assert (info.value.file, info.value.key) == (str(path), key)
+    assert problem in info.value.problem

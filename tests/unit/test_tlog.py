@@ -406,6 +406,7 @@ def test_auditor_api_serves_entries_search_and_proofs(apps):
         ("/proof/inclusion?index=%C2%B2", "index"),
         ("/entries?start=" + "9" * 5000, "start"),
         ("/search?since=0001-01-01T00:00:00%2B14:00", "since"),
+        ("/checkpoint?cosigned=yes", "cosigned"),
     ],
 )
 def test_auditor_api_refuses_bad_queries_with_a_path(apps, query, path):
@@ -416,6 +417,29 @@ def test_auditor_api_refuses_bad_queries_with_a_path(apps, query, path):
     answer = ombudsman.client.get("/api/v1/audit" + query, headers=ombudsman.auth("auditor"))
     assert answer.status_code == 400
     assert answer.get_json()["error"]["path"] == path
+
+
+def test_the_checkpoint_served_as_witnessed_carries_the_cosignatures_asked_for(apps):
+    node = node_of(apps, "ombudsman-ri")
+    add_events(node, 3)
+    witnessed = witness.publish(node, post=flask_poster(apps)).checkpoint  # one cosignature
+    add_events(node, 2)
+    latest = audit_log.checkpoint(node)  # none yet
+    ombudsman = apps["ombudsman-ri"]
+
+    def served(query: str) -> Any:
+        return ombudsman.client.get(
+            "/api/v1/audit/checkpoint" + query, headers=ombudsman.auth("auditor")
+        )
+
+    for query, expected in (("", latest), ("?cosigned=0", latest), ("?cosigned=1", witnessed)):
+        assert served(query).get_data(as_text=True).startswith(expected.note)
+    answer = served("?cosigned=2")
+    assert answer.status_code == 404
+    assert answer.get_json()["error"]["message"] == (
+        "no checkpoint has been cosigned by 2 witnesses yet"
+    )
+    assert served(f"?size={latest.size}&cosigned=1").status_code == 404
 
 
 # -- verification and tampering --------------------------------------------------------------

@@ -61,13 +61,14 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _checkpoint(
-    conn: Any, size: int | None, *, cosigned: bool = False
-) -> audit_log.SignedCheckpoint:
+def _checkpoint(conn: Any, size: int | None, *, cosigned: int = 0) -> audit_log.SignedCheckpoint:
     found = audit_log.latest_checkpoint(conn, size, cosigned=cosigned)
     if found is None:
         if size is not None:
-            raise NotFound(f"no checkpoint of size {size}", path="size")
+            carrying = f" with {cosigned} cosignature(s)" if cosigned else ""
+            raise NotFound(f"no checkpoint of size {size}{carrying}", path="size")
+        if cosigned > 1:
+            raise NotFound(f"no checkpoint has been cosigned by {cosigned} witnesses yet")
         raise NotFound(f"no checkpoint has been {'cosigned' if cosigned else 'signed'} yet")
     return found
 
@@ -76,12 +77,14 @@ def _checkpoint(
 def checkpoint() -> Response:
     """The latest checkpoint (or ``?size=``) as a signed note with its cosignatures.
 
-    ``?cosigned=1``: the latest checkpoint that a witness has cosigned.
+    ``?cosigned=N``: the latest checkpoint that carries at least N cosignatures
+    (``1``: the latest that a witness has cosigned).
     """
     _auditor()
     size = _int_arg("size") if request.args.get("size") else None
+    cosigned = _int_arg("cosigned", 0)
     with node().store.read() as conn:
-        signed = _checkpoint(conn, size, cosigned=request.args.get("cosigned") == "1")
+        signed = _checkpoint(conn, size, cosigned=cosigned)
         text = audit_log.cosigned_note(conn, signed)
     return Response(text, content_type=NOTE_TYPE)
 

@@ -369,6 +369,8 @@ def _verify_side(
             Badge(name, None) for name in ("checkpoint_signature", "inclusion", "cosigned")
         ]
         return
+    # This node's own quorum for its own log; another party's is not known here: one.
+    quorum = node.config.witnessing.quorum if party == node.party_id else 1
     try:
         report = auditor.verify_bundle(bundle, keys, min_cosignatures=0)
     except VerificationError as exc:
@@ -387,7 +389,7 @@ def _verify_side(
             report.ok,
             str(report.problems[0]) if report.problems else f"{report.entries_checked}",
         ),
-        Badge("cosigned", bool(report.cosigned_by), ", ".join(side.cosigned_by)),
+        Badge("cosigned", len(report.cosigned_by) >= quorum, ", ".join(side.cosigned_by)),
     ]
 
 
@@ -525,11 +527,12 @@ class NodeLog:
     def __init__(self, node: Node) -> None:
         self.node = node
 
-    def checkpoint(self, size: int | None = None, *, cosigned: bool = False) -> str:
+    def checkpoint(self, size: int | None = None, *, cosigned: int = 0) -> str:
         with self.node.store.read() as conn:
             signed = audit_log.latest_checkpoint(conn, size, cosigned=cosigned)
             if signed is None:
-                raise VerificationError(Problem("no checkpoint has been signed yet"))
+                what = f"cosigned by {int(cosigned)} witness(es)" if cosigned else "signed"
+                raise VerificationError(Problem(f"no checkpoint has been {what} yet"))
             return audit_log.cosigned_note(conn, signed)
 
     def entry_pages(self, start: int, end: int) -> Iterator[list[tuple[int, str, str]]]:
@@ -578,12 +581,16 @@ class LogView:
     alerts: list[dict[str, Any]]
 
 
-def _verify_own(node: Node, cosigned: bool) -> LogReport | Problem:
+def _verify_own(node: Node, witnessed: bool) -> LogReport | Problem:
     """The whole log verified, every time it is asked for: an entry edited in place
-    changes neither the checkpoint nor the count, so no cheaper key could tell."""
+    changes neither the checkpoint nor the count, so no cheaper key could tell.
+
+    Against the newest checkpoint with the node's quorum of cosignatures, if one has
+    it (``witnessed``); else against the newest checkpoint."""
     keys = bundles.trusted_keys(node.config.agreement, node.party_id)
+    quorum = node.config.witnessing.quorum if witnessed else 0
     try:
-        return auditor.verify_log(NodeLog(node), keys, min_cosignatures=1 if cosigned else 0)
+        return auditor.verify_log(NodeLog(node), keys, min_cosignatures=quorum)
     except VerificationError as exc:
         return exc.problem
 
@@ -599,7 +606,9 @@ def log_view(node: Node) -> LogView:
     with node.store.read() as conn:
         latest = audit_log.latest_checkpoint(conn)
         text = audit_log.cosigned_note(conn, latest) if latest is not None else None
-        witnessed_one = audit_log.latest_checkpoint(conn, cosigned=True) is not None
+        witnessed_one = (
+            audit_log.latest_checkpoint(conn, cosigned=node.config.witnessing.quorum) is not None
+        )
         entries = int(conn.execute(select(func.count()).select_from(audit_events)).scalar() or 0)
         witnessed = _rows(conn, select(w.origin, w.size, w.updated_at).order_by(w.origin))
         alerts = _rows(
@@ -633,7 +642,11 @@ def log_view(node: Node) -> LogView:
         badges = [
             Badge("checkpoint_signature", True, origin),
             Badge("log_verified", result.ok, problem or f"{result.entries_checked}"),
-            Badge("cosigned", bool(cosigners), ", ".join(cosigners)),
+            Badge(
+                "cosigned",
+                len(cosigners) >= node.config.witnessing.quorum,
+                ", ".join(cosigners),
+            ),
         ]
     return LogView(
         origin=origin,
