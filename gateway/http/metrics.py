@@ -25,6 +25,7 @@ import datetime as dt
 import os
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -72,6 +73,54 @@ UNMATCHED_ROUTE = "unmatched"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 WITNESS_ALERT_KINDS = ("fork", "inconsistent")
 _REFUSAL_KINDS = frozenset(refusals.KINDS)
+
+
+def _outgoing_figures(conn: Connection) -> tuple[Any, Any, Any, Any]:
+    """The outbox's figures by flow: pending records, batches by state, bytes delivered,
+    failed attempts. One query per table, grouped by flow: the cost does not grow with
+    the number of flows (a hub sends a dataset to hundreds of partners) beyond the rows."""
+    c, b, e = outbox_records.c, outbound_batches.c, audit_events.c
+    queued: dict[tuple[str, str | None], tuple[int, str | None]] = {
+        (dataset, receiver): (count, first)
+        for dataset, receiver, count, first in conn.execute(
+            select(c.dataset, c.receiver, func.count(), func.min(c.created_at))
+            .where(c.batch_id.is_(None))
+            .group_by(c.dataset, c.receiver)
+        ).all()
+    }
+    stats: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in conn.execute(
+        select(
+            b.dataset,
+            b.receiver,
+            b.status,
+            func.count().label("batches"),
+            func.sum(b.record_count).label("records"),
+            func.count().filter(b.attempts > 0).label("failing"),
+            func.min(b.created_at).label("first"),
+            func.max(b.delivered_at).label("delivered_at"),
+        ).group_by(b.dataset, b.receiver, b.status)
+    ).mappings():
+        stats.setdefault((row["dataset"], row["receiver"]), {})[row["status"]] = row
+    sizes = dict(
+        (
+            ((d, r), n)
+            for d, r, n in conn.execute(
+                select(b.dataset, b.receiver, func.sum(func.length(b.envelope)))
+                .where(b.status == "delivered")
+                .group_by(b.dataset, b.receiver)
+            ).all()
+        )
+    )
+    failed_attempts = {
+        (d, p): n
+        for d, p, n in conn.execute(
+            select(e.dataset, e.peer, func.count())
+            .where(e.event == "batch_send_failed")
+            .group_by(e.dataset, e.peer)
+        ).all()
+    }
+    return queued, stats, sizes, failed_attempts
 
 
 def _age(now: dt.datetime, stamp: str | None) -> float:
@@ -240,52 +289,37 @@ class NodeCollector(Collector):
         retries = CounterMetricFamily(
             "gateway_send_failures", "Failed delivery attempts (each is retried).", labels=labels
         )
-        c, b, e = outbox_records.c, outbound_batches.c, audit_events.c
-        for flow in node.config.agreement.outgoing(node.party_id):
+        # One query per table, grouped by flow: the cost does not grow with the number of
+        # flows (a hub sends a dataset to hundreds of partners) beyond the rows themselves.
+        agreement = node.config.agreement
+        queued, stats, sizes, failed_attempts = _outgoing_figures(conn)
+        for flow in agreement.outgoing(node.party_id):
             key = [flow.name, flow.receiver]
-            of_flow = (b.dataset == flow.name) & (b.receiver == flow.receiver)
-            count, first = conn.execute(
-                select(func.count(), func.min(c.created_at)).where(
-                    c.dataset == flow.name, c.batch_id.is_(None)
-                )
-            ).one()
+            count, first = queued.get((flow.name, flow.receiver), (0, None))
+            if agreement.receivers(flow.name, sender=node.party_id) == (flow.receiver,):
+                # Records from before revision 0015 name no receiver: the dataset's one.
+                unnamed, first_unnamed = queued.get((flow.name, None), (0, None))
+                count += unnamed
+                first = min((t for t in (first, first_unnamed) if t is not None), default=None)
             pending.add_metric(key, count)
-            undelivered = conn.execute(
-                select(func.min(b.created_at)).where(of_flow, b.status.in_(("sealed", "dead")))
-            ).scalar()
-            oldest.add_metric(key, max(_age(now, first), _age(now, undelivered)))
-            by_state: dict[str, int] = dict(
-                conn.execute(select(b.status, func.count()).where(of_flow).group_by(b.status)).all()
+            by_state = stats.get((flow.name, flow.receiver), {})
+            undelivered = min(
+                (by_state[s]["first"] for s in ("sealed", "dead") if s in by_state), default=None
             )
+            oldest.add_metric(key, max(_age(now, first), _age(now, undelivered)))
             for state in ("sealed", "dead", "cancelled", "delivered"):
-                batches.add_metric([*key, state], by_state.get(state, 0))
-            in_batches, failing = conn.execute(
-                select(
-                    func.sum(b.record_count),
-                    func.count().filter(b.attempts > 0),
-                ).where(of_flow, b.status == "sealed")
-            ).one()
-            waiting.add_metric(key, int(in_batches or 0))
-            retrying.add_metric(key, int(failing or 0))
-            records, size, delivered_at = conn.execute(
-                select(
-                    func.sum(b.record_count),
-                    func.sum(func.length(b.envelope)),
-                    func.max(b.delivered_at),
-                ).where(of_flow, b.status == "delivered")
-            ).one()
-            if delivered_at is not None:
-                last_delivery.add_metric(key, _age(now, delivered_at))
-            sent_records.add_metric(key, int(records or 0))
-            sent_bytes.add_metric(key, int(size or 0))
-            failures = conn.execute(
-                select(func.count()).where(
-                    e.event == "batch_send_failed",
-                    e.dataset == flow.name,
-                    e.peer == flow.receiver,
+                batches.add_metric(
+                    [*key, state], by_state[state]["batches"] if state in by_state else 0
                 )
-            ).scalar()
-            retries.add_metric(key, int(failures or 0))
+            sealed = by_state.get("sealed")
+            waiting.add_metric(key, int(sealed["records"] or 0) if sealed else 0)
+            retrying.add_metric(key, int(sealed["failing"] or 0) if sealed else 0)
+            delivered = by_state.get("delivered")
+            if delivered is not None and delivered["delivered_at"] is not None:
+                last_delivery.add_metric(key, _age(now, delivered["delivered_at"]))
+            sent_records.add_metric(key, int(delivered["records"] or 0) if delivered else 0)
+            sent_bytes.add_metric(key, int(sizes.get((flow.name, flow.receiver)) or 0))
+            retries.add_metric(key, int(failed_attempts.get((flow.name, flow.receiver)) or 0))
         yield from (pending, oldest, batches, waiting, retrying, last_delivery)
         yield from (sent_records, sent_bytes, retries)
 
@@ -303,13 +337,20 @@ class NodeCollector(Collector):
             labels=labels,
         )
         i = inbound_batches.c
+        found = {
+            (dataset, sender): (waiting, latest)
+            for dataset, sender, waiting, latest in conn.execute(
+                select(
+                    i.dataset,
+                    i.sender,
+                    func.count().filter(i.acked_at.is_(None)),
+                    func.max(i.received_at),
+                ).group_by(i.dataset, i.sender)
+            ).all()
+        }
         for flow in node.config.agreement.incoming(node.party_id):
             key = [flow.name, flow.sender]
-            waiting, latest = conn.execute(
-                select(func.count().filter(i.acked_at.is_(None)), func.max(i.received_at)).where(
-                    i.dataset == flow.name, i.sender == flow.sender
-                )
-            ).one()
+            waiting, latest = found.get((flow.name, flow.sender), (0, None))
             unacked.add_metric(key, int(waiting or 0))
             if latest is not None:
                 last.add_metric(key, _age(now, latest))
