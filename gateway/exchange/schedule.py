@@ -1,5 +1,8 @@
-"""Scheduled work, in Asia/Jakarta time: one transfer job per outgoing dataset,
-one pull job per dataset received in peer-pull mode (``delivery = "pull"``), and
+"""Scheduled work, in Asia/Jakarta time: one transfer job per outgoing dataset and
+schedule (``transfer:<dataset>``, or ``transfer:<dataset>:<digest>`` when its flows to
+different partners run on different schedules; a run seals and sends to the receivers
+with work, found by query, each under its own lock), one pull job per dataset and sender
+received in peer-pull mode (``delivery = "pull"``), and
 the audit log's checkpoint, which peers' witnesses cosign, the roll-up of counted
 refusals into the log (gateway.node.refusals), and every two seconds the projection
 of delivered batches into the case ledger (gateway.cases.projection).
@@ -30,7 +33,7 @@ same moment makes a step fail (:class:`ConflictingIdError` when it added the job
 first, :class:`JobLookupError` when it removed or replaced it) the step looks
 again and retries, or is skipped for a removal; (2) a job that fires on two
 replicas is harmless, because each run first takes the leader lock
-(``transfer:<dataset>:<receiver>``, ``pull:<dataset>:<sender>``, ``audit:publish``,
+(per flow ``transfer:<dataset>:<receiver>``, ``pull:<dataset>:<sender>``; ``audit:publish``,
 :meth:`Store.try_lock`)
 and only one replica runs it. (Each replica's loop wakes at the earliest stored
 next run time, and the first to take a due job moves its next run time on, so the
@@ -43,11 +46,13 @@ rolling upgrade) deletes it, as APScheduler's job store does, until the next
 start adds it again.
 
 Stored jobs name their callables by textual reference (``gateway.exchange.schedule:
-transfer_job``, ``gateway.exchange.schedule:pull_job`` and
+transfer_group_job``, ``gateway.exchange.schedule:pull_job`` and
 ``gateway.exchange.schedule:checkpoint_job``:
 renaming them drops the stored jobs, which the next start adds afresh) and hold
 only plain arguments: a key of the node (its party and a hash of its database URL
-without the password), the dataset and the receiver (of a pull job: the sender).
+without the password), the dataset and the schedule's digest (of a pull job: the
+sender). ``transfer_job`` (dataset and receiver), stored by earlier releases, still runs
+its one flow until the next start reconciles it into its group's job.
 The job finds the live :class:`Node` in a registry of this process and the flow in
 the agreement in force at run time. The rows are pickles (protocol 5): the
 database is trusted like everything else it holds.

@@ -138,3 +138,23 @@ def test_the_pending_records_of_a_channel_are_read_by_index(
         assert "ix_outbox_channel_pending" in plan, plan
     finally:
         hub.store.dispose()
+
+
+def test_the_client_library_names_the_receiver():
+    from gateway.client.api import submission_body
+    from gateway.client.models import ClientInfo
+
+    assert submission_body("1.0", [b"{}"], "pemkot-a") == (
+        b'{"schema_version":"1.0","receiver":"pemkot-a","records":[{}]}')
+    assert submission_body("1.0", [b"{}"]) == b'{"schema_version":"1.0","records":[{}]}'
+    limits = {"max_records_per_submission": 1, "max_body_bytes": 1}
+    info = ClientInfo.from_json({
+        "client_id": "c", "party": HUB, "roles": [], "pull": [], "limits": limits,
+        "submit": [
+            {"dataset": ASKED, "receiver": None, "receivers": ["a", "b"],
+             "schema_versions": ["1.0"]},
+            # A node of an earlier release names the one receiver only.
+            {"dataset": "x", "receiver": "a", "schema_versions": ["1.0"]},
+        ]})
+    assert [(s.receiver, s.receivers) for s in info.submit] == [(None, ("a", "b")),
+                                                                 ("a", ("a",))]
