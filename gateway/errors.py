@@ -163,6 +163,40 @@ class UnknownSchemaVersion(GatewayError):
     status = 422
 
 
+class ReceiverNotChosen(GatewayError):
+    """A submission that names no receiver, or one the dataset does not go to (422).
+
+    A node may send a dataset to several partners (one flow per agreement): a
+    submission then names its ``receiver``. ``receivers`` are those it may name.
+    The message is in English or Bahasa Indonesia (gateway.messages).
+    """
+
+    code = "receiver_required"
+    status = 422
+
+    def __init__(self, dataset: str, receivers: Sequence[str], *, given: str | None = None) -> None:
+        self.dataset = dataset
+        self.receivers = tuple(receivers)
+        self.given = given
+        super().__init__(self._summary("en"), path="/receiver")
+
+    def _summary(self, language: str) -> str:
+        names = ", ".join(self.receivers) or "-"
+        return f"{field_message(self.code, language)} {names} ({self.dataset})"
+
+    def to_dict(self, language: str = "en") -> dict[str, Any]:
+        body = super().to_dict()
+        body["message"] = self._summary(language)
+        body["receivers"] = list(self.receivers)
+        return body
+
+
+class UnknownReceiver(ReceiverNotChosen):
+    """A submission naming a receiver the dataset does not go to from this node (422)."""
+
+    code = "unknown_receiver"
+
+
 class SchemaVersionNotFound(NotFound):
     """A schema version asked for in a URL path that the dataset does not have (404)."""
 

@@ -530,6 +530,18 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "the completion date cannot be after the answer date",
         "id": "tanggal selesai tidak boleh setelah tanggal tanggapan",
     },
+    # the receiver of a submission (gateway.exchange.intake)
+    "receiver_required": {
+        "en": "this node sends the dataset to several parties: name one in the body's "
+        "member receiver, one of",
+        "id": "node ini mengirim dataset ini ke beberapa pihak: sebutkan salah satunya di "
+        "anggota receiver pada badan permintaan, salah satu dari",
+    },
+    "unknown_receiver": {
+        "en": "this node does not send the dataset to that receiver; name one of",
+        "id": "node ini tidak mengirim dataset ini ke penerima tersebut; sebutkan salah satu "
+        "dari",
+    },
     # the working-day calendar (gateway.cases.calendar)
     "calendar_not_covered": {
         "en": "the date is outside the years of the working-day calendar; its holidays and "

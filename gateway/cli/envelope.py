@@ -30,19 +30,30 @@ def envelope_group() -> None:
 @click.option("--dataset", required=True)
 @click.option("--schema-version", required=True)
 @click.option("--batch-id", default=None, help="default: a new UUID")
+@click.option(
+    "--receiver", default=None, help="the party it is for (required if the dataset goes to several)"
+)
 @click.argument("records_file", type=click.File("rb"))
 def envelope_seal(
     config_path: str | None,
     dataset: str,
     schema_version: str,
     batch_id: str | None,
+    receiver: str | None,
     records_file: Any,
 ) -> None:
     """Seal a JSON array of records from RECORDS_FILE ('-' for stdin) to the dataset's receiver."""
     config = node_config(config_path)
-    agreed = config.agreement.flow(dataset, sender=config.party_id)
+    agreed = config.agreement.flow(dataset, sender=config.party_id, receiver=receiver)
     if agreed is None:
-        raise GatewayError(f"{config.party_id} sends no dataset named {dataset!r}")
+        receivers = config.agreement.receivers(dataset, sender=config.party_id)
+        if receivers and receiver is None:
+            raise GatewayError(
+                f"{config.party_id} sends {dataset!r} to several parties: name one with "
+                f"--receiver ({', '.join(receivers)})"
+            )
+        to = "" if receiver is None else f" to {receiver!r}"
+        raise GatewayError(f"{config.party_id} sends no dataset named {dataset!r}{to}")
     try:
         records = strict_json.loads(records_file.read())
     except ValueError as exc:

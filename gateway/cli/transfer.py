@@ -22,8 +22,13 @@ def transfer_group() -> None:
 @transfer_group.command("run")
 @config_option
 @click.option("--dataset", default=None, help="only this outgoing dataset")
-def transfer_run(config_path: str | None, dataset: str | None) -> None:
-    """Seal pending records and deliver sealed batches now."""
+@click.option(
+    "--receiver",
+    default=None,
+    help="only to this party (default: every receiver with records or batches waiting)",
+)
+def transfer_run(config_path: str | None, dataset: str | None, receiver: str | None) -> None:
+    """Seal pending records and deliver sealed batches now, to each receiver with work."""
     bars: dict[str, Any] = {}
 
     def progress(name: str, done: int, total: int) -> None:
@@ -31,7 +36,7 @@ def transfer_run(config_path: str | None, dataset: str | None) -> None:
         if total == 0:
             return
         bar = bars.get(name)
-        if bar is None:
+        if bar is None or done < bar.pos:  # the same dataset to the next receiver
             bar = bars[name] = click.progressbar(
                 length=total, label=f"sending {name}", file=sys.stderr
             )
@@ -40,7 +45,7 @@ def transfer_run(config_path: str | None, dataset: str | None) -> None:
             bar.render_finish()
 
     with opened_node(config_path) as node:
-        report = sending.run(node, dataset=dataset, progress=progress)
+        report = sending.run(node, dataset=dataset, receiver=receiver, progress=progress)
     click.echo(
         json.dumps(
             {

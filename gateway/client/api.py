@@ -114,9 +114,18 @@ def encode_record(record: Any) -> bytes:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
-def submission_body(schema_version: str, encoded_records: Sequence[bytes]) -> bytes:
-    """The body of ``POST /api/v1/datasets/<dataset>/records``, from :func:`encode_record` forms."""
-    head = b'{"schema_version":' + json.dumps(schema_version).encode() + b',"records":['
+def submission_body(
+    schema_version: str, encoded_records: Sequence[bytes], receiver: str | None = None
+) -> bytes:
+    """The body of ``POST /api/v1/datasets/<dataset>/records``, from :func:`encode_record` forms.
+
+    ``receiver``: the party the records are for, needed where the node sends the
+    dataset to several (:attr:`SubmitRight.receivers`).
+    """
+    head = b'{"schema_version":' + json.dumps(schema_version).encode()
+    if receiver is not None:
+        head += b',"receiver":' + json.dumps(receiver).encode()
+    head += b',"records":['
     return head + b",".join(encoded_records) + b"]}"
 
 
@@ -323,9 +332,12 @@ class GatewayClient:
         idempotency_key: str | None = None,
         *,
         schema_version: str | None = None,
+        receiver: str | None = None,
     ) -> Submission:
         """Submit ``records`` of ``dataset``: all are stored, or none (an error says why).
 
+        ``receiver``: the party the records are for; needed only where the node sends
+        the dataset to several parties (else refused with ``receiver_required``).
         ``schema_version``: by default the newest the agreement accepts. The
         request carries ``idempotency_key`` (a new random one if None): the same
         key with the same records is answered with the first submission, and
@@ -333,7 +345,7 @@ class GatewayClient:
         key kept) cannot store the records twice.
         """
         version = schema_version or self.default_schema_version(dataset)
-        body = submission_body(version, [encode_record(r) for r in records])
+        body = submission_body(version, [encode_record(r) for r in records], receiver)
         return self.submit_body(dataset, body, idempotency_key=idempotency_key)
 
     def submit_body(

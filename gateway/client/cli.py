@@ -241,6 +241,10 @@ def cli() -> None:
 )
 @click.option("--schema-version", help="default: the newest the agreement accepts")
 @click.option(
+    "--receiver",
+    help="the party the records are for (needed where the node sends the dataset to several)",
+)
+@click.option(
     "--chunk-size",
     type=click.IntRange(1, None),
     default=1000,
@@ -271,6 +275,7 @@ def submit(
     dataset: str,
     fmt: str | None,
     schema_version: str | None,
+    receiver: str | None,
     chunk_size: int,
     max_chunk_bytes: int | None,
     state_file: Path | None,
@@ -304,7 +309,7 @@ def submit(
     if size < chunk_size:
         _say(f"{size} records per request, the node's limit", quiet)
     file_sha256 = hashlib.sha256(data).hexdigest()
-    key = submit_key(conn.url, dataset, version, file_sha256, size)
+    key = submit_key(conn.url, dataset, version, file_sha256, size, receiver)
     state_path = state_file or conn.state_dir / f"submit-{key}.json"
     with locked(state_path):
         state = _submit_state(
@@ -316,6 +321,7 @@ def submit(
             fmt=fmt,
             dataset=dataset,
             version=version,
+            receiver=receiver,
             size=size,
             limit=limit,
             encoded=encoded,
@@ -365,10 +371,15 @@ def _agreed_version(info: ClientInfo, url: str, dataset: str, wanted: str | None
 
 
 def _plan(
-    encoded: list[bytes], found: RecordsFile, version: str, size: int, limit: int
+    encoded: list[bytes],
+    found: RecordsFile,
+    version: str,
+    size: int,
+    limit: int,
+    receiver: str | None = None,
 ) -> list[Chunk]:
     """Cut the records into requests of at most ``size`` records and ``limit`` bytes."""
-    head = len(submission_body(version, []))
+    head = len(submission_body(version, [], receiver))
     chunks: list[Chunk] = []
     first = 0
     while first < len(encoded):
@@ -385,7 +396,7 @@ def _plan(
                 f"over the limit of {limit} bytes",
                 EXIT_INPUT,
             )
-        body = submission_body(version, encoded[first : first + count])
+        body = submission_body(version, encoded[first : first + count], receiver)
         chunks.append(
             Chunk(
                 index=len(chunks),
@@ -413,6 +424,7 @@ def _submit_state(
     fmt: str,
     dataset: str,
     version: str,
+    receiver: str | None,
     size: int,
     limit: int,
     encoded: list[bytes],
@@ -441,18 +453,19 @@ def _submit_state(
         candidates = [
             s
             for s in submit_states(state_path.parent)
-            if (s.node, s.dataset, s.schema_version, s.chunk_size, s.file)
-            == (conn.url, dataset, version, size, where)
+            if (s.node, s.dataset, s.schema_version, s.chunk_size, s.file, s.receiver)
+            == (conn.url, dataset, version, size, where, receiver)
             and s.finished is None
             and not s.sent
         ]
         earlier = max(candidates, key=lambda s: s.updated_at) if candidates else None
-    elif (earlier.node, earlier.dataset, earlier.schema_version, earlier.chunk_size) != (
-        conn.url,
-        dataset,
-        version,
-        size,
-    ):
+    elif (
+        earlier.node,
+        earlier.dataset,
+        earlier.schema_version,
+        earlier.chunk_size,
+        earlier.receiver,
+    ) != (conn.url, dataset, version, size, receiver):
         raise Failure(
             f"{state_path} is the state of another submission ({earlier.dataset} "
             f"{earlier.schema_version} to {earlier.node}, {earlier.chunk_size} records a "
@@ -464,7 +477,7 @@ def _submit_state(
     plan_limit = limit
     if earlier is not None and not restart and earlier.max_chunk_bytes <= limit:
         plan_limit = earlier.max_chunk_bytes  # cut as that run did, so that its chunks match
-    chunks = _plan(encoded, found, version, size, plan_limit)
+    chunks = _plan(encoded, found, version, size, plan_limit, receiver)
     if earlier is not None and not restart:
         _take_over(earlier, chunks, file)
     state = SubmitState(
@@ -479,6 +492,7 @@ def _submit_state(
         max_chunk_bytes=plan_limit,
         record_count=len(encoded),
         chunks=chunks,
+        receiver=receiver,
         path=state_path,
     )
     # The keys are on disk before the first request goes out.
@@ -560,7 +574,9 @@ def _send(
             if chunk.done:
                 continue
             body = submission_body(
-                state.schema_version, encoded[chunk.first : chunk.first + chunk.count]
+                state.schema_version,
+                encoded[chunk.first : chunk.first + chunk.count],
+                state.receiver,
             )
             digest = hashlib.sha256(body).hexdigest()
             if digest != chunk.body_sha256:  # records encoded otherwise by another release

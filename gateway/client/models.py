@@ -92,6 +92,8 @@ class Submission:
     records_sha256: str
     received_at: str
     replayed: bool = False
+    # The party the records go to (None from a node of an earlier release).
+    receiver: str | None = None
 
     @classmethod
     def from_json(cls, data: Any, *, replayed: bool = False) -> Submission:
@@ -103,6 +105,7 @@ class Submission:
             records_sha256=_str(data, "records_sha256"),
             received_at=_str(data, "received_at"),
             replayed=replayed,
+            receiver=_opt_str(data, "receiver"),
         )
 
 
@@ -285,8 +288,11 @@ class SubmitRight:
     """A dataset the client may submit: to whom it goes, which schema versions are agreed."""
 
     dataset: str
-    receiver: str
+    # The one party it goes to; None where it goes to several: a submission then names
+    # one of ``receivers``.
+    receiver: str | None
     schema_versions: tuple[str, ...]
+    receivers: tuple[str, ...] = ()
 
     @property
     def newest_version(self) -> str:
@@ -327,8 +333,15 @@ class ClientInfo:
             submit=tuple(
                 SubmitRight(
                     dataset=_str(s, "dataset"),
-                    receiver=_str(s, "receiver"),
+                    receiver=_opt_str(s, "receiver"),
                     schema_versions=tuple(str(v) for v in _get(s, "schema_versions", list)),
+                    # A node of an earlier release names the one receiver only.
+                    receivers=tuple(
+                        str(r)
+                        for r in _get(s, "receivers", list, optional=True)
+                        or [_opt_str(s, "receiver")]
+                        if r is not None
+                    ),
                 )
                 for s in _get(data, "submit", list)
             ),

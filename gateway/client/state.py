@@ -71,9 +71,17 @@ def _digest(*parts: object) -> str:
     return hashlib.sha256("\n".join(str(p) for p in parts).encode()).hexdigest()[:32]
 
 
-def submit_key(node: str, dataset: str, version: str, file_sha256: str, chunk_size: int) -> str:
+def submit_key(
+    node: str,
+    dataset: str,
+    version: str,
+    file_sha256: str,
+    chunk_size: int,
+    receiver: str | None = None,
+) -> str:
     """The identity of a submission of a file: what must be equal for a run to resume it."""
-    return _digest("submit", node, dataset, version, file_sha256, chunk_size)
+    named = () if receiver is None else (receiver,)  # the keys of earlier runs stay
+    return _digest("submit", node, dataset, version, file_sha256, chunk_size, *named)
 
 
 def pull_state_path(state_dir: Path, node: str, dataset: str, out: Path) -> Path:
@@ -160,6 +168,8 @@ class SubmitState:
     # "abandoned": a later run of the file was told to --restart.
     finished: str | None = None
     superseded_by: str | None = None
+    # The party the records are for, if the submission names one.
+    receiver: str | None = None
     path: Path | None = field(default=None, compare=False)
 
     @property

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from gateway.errors import BadRequest, NotFound
+from gateway.exchange import sending
 from gateway.node.node import Node
 from gateway.store import audit_entries
 from gateway.store.tables import outbound_batches, outbox_records
@@ -42,7 +43,7 @@ def status(node: Node) -> list[dict[str, Any]]:
             row: dict[str, Any] = {"dataset": flow.name, "peer": flow.receiver}
             count, oldest = conn.execute(
                 select(func.count(), func.min(c.created_at)).where(
-                    c.dataset == flow.name, c.batch_id.is_(None)
+                    c.dataset == flow.name, c.batch_id.is_(None), sending.pending_to(node, flow)
                 )
             ).one()
             row["pending"] = {"records": count, "oldest_age_seconds": _age(now, oldest)}

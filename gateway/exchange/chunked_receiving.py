@@ -470,7 +470,7 @@ def expire_transfers(node: Node) -> list[str]:
         rows = conn.execute(select(t.batch_id, t.sender, t.dataset, t.updated_at)).all()
     expired: list[str] = []
     for row in rows:
-        flow = agreement.flow(row.dataset, sender=row.sender)
+        flow = agreement.flow(row.dataset, sender=row.sender, receiver=node.party_id)
         hours = flow.transfer_expiry_hours if flow is not None else DEFAULT_TRANSFER_EXPIRY_HOURS
         due = iso(now - dt.timedelta(hours=hours))
         if row.updated_at > due:

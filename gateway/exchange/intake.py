@@ -31,7 +31,9 @@ from gateway.errors import (
     NotCanonicalisable,
     NotFound,
     PayloadTooLarge,
+    ReceiverNotChosen,
     UnknownDataset,
+    UnknownReceiver,
     UnknownSchemaVersion,
 )
 from gateway.exchange.validation import validator_for
@@ -46,6 +48,7 @@ from gateway.timestamps import iso
 __all__ = [
     "Idempotency",
     "may_submit",
+    "receiving_flow",
     "record_rejection",
     "replay",
     "status",
@@ -53,7 +56,7 @@ __all__ = [
     "submit_once",
 ]
 
-_BODY_KEYS = {"schema_version", "records"}
+_BODY_KEYS = {"schema_version", "records", "receiver"}
 _INSERT_SUBMISSION = FastInsert(
     submissions,
     [
@@ -66,6 +69,7 @@ _INSERT_SUBMISSION = FastInsert(
         "received_at",
         "idempotency_key",
         "request_sha256",
+        "receiver",
     ],
 )
 _INSERT_RECORD = FastInsert(
@@ -78,18 +82,42 @@ _INSERT_RECORD = FastInsert(
         "record_sha256",
         "created_at",
         "case_facts",
+        "receiver",
     ],
 )
 
 
-def may_submit(node: Node, client: ClientConfig, dataset: str) -> DatasetAgreement:
-    """The flow ``client`` submits ``dataset`` into; refused before any body is read."""
+def may_submit(node: Node, client: ClientConfig, dataset: str) -> tuple[str, ...]:
+    """Whom ``client`` may submit ``dataset`` for (one or more parties); refused before
+    any body is read."""
     agreement = node.config.agreement
     if dataset not in agreement.dataset_names:
         raise UnknownDataset(f"dataset {dataset!r} is not in the agreement", path="dataset")
-    agreed = agreement.flow(dataset, sender=node.party_id)
-    if agreed is None or dataset not in client.submit:
+    receivers = agreement.receivers(dataset, sender=node.party_id)
+    if not receivers or dataset not in client.submit:
         raise Forbidden(f"client {client.id!r} may not submit {dataset!r}")
+    return receivers
+
+
+def receiving_flow(node: Node, dataset: str, receiver: Any) -> DatasetAgreement:
+    """The flow a submission of ``dataset`` naming ``receiver`` (None: not named) goes into.
+
+    Unnamed, it is the dataset's one flow from this node; where the node sends the
+    dataset to several parties the submission must name one (:class:`ReceiverNotChosen`,
+    ``receiver_required``), and one it does not go to is refused (:class:`UnknownReceiver`).
+    """
+    agreement = node.config.agreement
+    receivers = agreement.receivers(dataset, sender=node.party_id)
+    if receiver is None:
+        agreed = agreement.flow(dataset, sender=node.party_id)
+        if agreed is None:
+            raise ReceiverNotChosen(dataset, receivers)
+        return agreed
+    if not isinstance(receiver, str):
+        raise BadRequest("receiver must be a string: a party's id", path="/receiver")
+    agreed = agreement.flow(dataset, sender=node.party_id, receiver=receiver)
+    if agreed is None:
+        raise UnknownReceiver(dataset, receivers, given=receiver)
     return agreed
 
 
@@ -124,6 +152,7 @@ def replay(
     if row is None:
         return None
     if row["dataset"] != dataset or row["request_sha256"] != idempotency.request_sha256:
+        # A body naming another receiver is another body: refused likewise.
         raise IdempotencyKeyReused(
             "this Idempotency-Key was used before with another request; the submission "
             "made then stands, nothing was stored now: send a new request with a new key",
@@ -136,6 +165,8 @@ def _result(row: Any) -> dict[str, Any]:
     return {
         "submission_id": row["id"],
         "dataset": row["dataset"],
+        # NULL for a submission from before revision 0015 (its dataset's one receiver).
+        "receiver": row["receiver"],
         "schema_version": row["schema_version"],
         "record_count": row["record_count"],
         "records_sha256": row["records_sha256"],
@@ -168,12 +199,14 @@ def submit_once(
     The caller has looked for an earlier submission with the key (:func:`replay`)
     already; this finds one only if it was stored meanwhile, by a concurrent request.
     """
-    agreed = may_submit(node, client, dataset)
+    may_submit(node, client, dataset)
+    _check_shape(body)
+    agreed = receiving_flow(node, dataset, body.get("receiver"))
     version, records = _valid_records(node, agreed, dataset, body)
     forms = _canonical_forms(records)
     _check_fit(agreed, dataset, forms)
     facts = case_facts(dataset, records)
-    write = _prepare(node, client, dataset, version, forms, idempotency, facts)
+    write = _prepare(node, client, agreed, version, forms, idempotency, facts)
     try:
         # Durable before the answer: run() returns only after the commit that holds it.
         node.store.group("submissions", _store_writes).run(write)
@@ -186,21 +219,27 @@ def submit_once(
     return _result(write.submission), False
 
 
-def _valid_records(
-    node: Node, agreed: DatasetAgreement, dataset: str, body: Any
-) -> tuple[str, list[Any]]:
-    """The schema version and the records of a submission's body, every record valid.
-
-    Refuses a body of another shape, more records than the node takes in one
-    submission, a version the agreement does not accept, and any invalid record.
-    """
+def _check_shape(body: Any) -> None:
+    """Refuse a body that is not an object of the known members."""
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object", path="")
     extra = sorted(set(body) - _BODY_KEYS)
     if extra:
         raise BadRequest(
-            f"unknown member {extra[0]!r}; expected schema_version and records", path=f"/{extra[0]}"
+            f"unknown member {extra[0]!r}; expected schema_version, records and (optionally) "
+            "receiver",
+            path=f"/{extra[0]}",
         )
+
+
+def _valid_records(
+    node: Node, agreed: DatasetAgreement, dataset: str, body: dict[str, Any]
+) -> tuple[str, list[Any]]:
+    """The schema version and the records of a submission's body, every record valid.
+
+    Refuses more records than the node takes in one submission, a version the
+    agreement does not accept, and any invalid record.
+    """
     version = body.get("schema_version")
     if not isinstance(version, str):
         raise BadRequest("schema_version must be a string", path="/schema_version")
@@ -239,13 +278,14 @@ def _check_fit(agreed: DatasetAgreement, dataset: str, forms: list[bytes]) -> No
 def _prepare(
     node: Node,
     client: ClientConfig,
-    dataset: str,
+    agreed: DatasetAgreement,
     version: str,
     forms: list[bytes],
     idempotency: Idempotency | None,
     facts: list[str | None],
 ) -> _Write:
     """The rows and the audit entry of a submission of these canonical record forms."""
+    dataset = agreed.name
     digests = [hashlib.sha256(c).hexdigest() for c in forms]
     submission_id = uuid7()
     now = node.now()
@@ -261,6 +301,7 @@ def _prepare(
         dataset=dataset,
         schema_version=version,
         submission_id=submission_id,
+        peer=agreed.receiver,
         record_count=len(forms),
         records_sha256=total,
     )
@@ -275,6 +316,7 @@ def _prepare(
             "received_at": stamp,
             "idempotency_key": None if idempotency is None else idempotency.key,
             "request_sha256": None if idempotency is None else idempotency.request_sha256,
+            "receiver": agreed.receiver,
         },
         records=[
             {
@@ -285,6 +327,7 @@ def _prepare(
                 "record_sha256": d,
                 "created_at": stamp,
                 "case_facts": f,
+                "receiver": agreed.receiver,
             }
             for c, d, f in zip(forms, digests, facts, strict=True)
         ],

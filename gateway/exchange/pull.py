@@ -88,8 +88,8 @@ def pull_flows(node: Node) -> list[DatasetAgreement]:
 
 
 def _outgoing_pull_flow(node: Node, dataset: str, receiver: str) -> DatasetAgreement | None:
-    flow = node.config.agreement.flow(dataset, sender=node.party_id)
-    if flow is None or flow.receiver != receiver or flow.delivery != "pull":
+    flow = node.config.agreement.flow(dataset, sender=node.party_id, receiver=receiver)
+    if flow is None or flow.delivery != "pull":
         return None
     return flow
 

@@ -84,8 +84,8 @@ def check_flow(
     node: Node, h: BatchHeader, *, record_count: int, document_bytes: int
 ) -> DatasetAgreement:
     """Whether the agreement lets this sender send this batch to us; raises EnvelopeRejected."""
-    agreed = node.config.agreement.flow(h.dataset, sender=h.sender)
-    if agreed is None or agreed.receiver != node.party_id:
+    agreed = node.config.agreement.flow(h.dataset, sender=h.sender, receiver=node.party_id)
+    if agreed is None:
         raise EnvelopeRejected(
             f"{h.sender} may not send dataset {h.dataset!r} to {node.party_id}", reason="policy"
         )

@@ -1,5 +1,8 @@
-"""Scheduled work, in Asia/Jakarta time: one transfer job per outgoing dataset,
-one pull job per dataset received in peer-pull mode (``delivery = "pull"``), and
+"""Scheduled work, in Asia/Jakarta time: one transfer job per outgoing dataset and
+schedule (``transfer:<dataset>``, or ``transfer:<dataset>:<digest>`` when its flows to
+different partners run on different schedules; a run seals and sends to the receivers
+with work, found by query, each under its own lock), one pull job per dataset and sender
+received in peer-pull mode (``delivery = "pull"``), and
 the audit log's checkpoint, which peers' witnesses cosign, the roll-up of counted
 refusals into the log (gateway.node.refusals), and every two seconds the projection
 of delivered batches into the case ledger (gateway.cases.projection).
@@ -30,7 +33,7 @@ same moment makes a step fail (:class:`ConflictingIdError` when it added the job
 first, :class:`JobLookupError` when it removed or replaced it) the step looks
 again and retries, or is skipped for a removal; (2) a job that fires on two
 replicas is harmless, because each run first takes the leader lock
-(``transfer:<dataset>:<receiver>``, ``pull:<dataset>:<sender>``, ``audit:publish``,
+(per flow ``transfer:<dataset>:<receiver>``, ``pull:<dataset>:<sender>``; ``audit:publish``,
 :meth:`Store.try_lock`)
 and only one replica runs it. (Each replica's loop wakes at the earliest stored
 next run time, and the first to take a due job moves its next run time on, so the
@@ -43,11 +46,13 @@ rolling upgrade) deletes it, as APScheduler's job store does, until the next
 start adds it again.
 
 Stored jobs name their callables by textual reference (``gateway.exchange.schedule:
-transfer_job``, ``gateway.exchange.schedule:pull_job`` and
+transfer_group_job``, ``gateway.exchange.schedule:pull_job`` and
 ``gateway.exchange.schedule:checkpoint_job``:
 renaming them drops the stored jobs, which the next start adds afresh) and hold
 only plain arguments: a key of the node (its party and a hash of its database URL
-without the password), the dataset and the receiver (of a pull job: the sender).
+without the password), the dataset and the schedule's digest (of a pull job: the
+sender). ``transfer_job`` (dataset and receiver), stored by earlier releases, still runs
+its one flow until the next start reconciles it into its group's job.
 The job finds the live :class:`Node` in a registry of this process and the flow in
 the agreement in force at run time. The rows are pickles (protocol 5): the
 database is trusted like everything else it holds.
@@ -57,6 +62,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import pickle
 import threading
@@ -91,6 +97,7 @@ JOB_TABLE = "scheduler_jobs"
 # that the others can still read.
 PICKLE_PROTOCOL = 5
 TRANSFER_JOB = "gateway.exchange.schedule:transfer_job"
+TRANSFER_GROUP_JOB = "gateway.exchange.schedule:transfer_group_job"
 CHECKPOINT_JOB = "gateway.exchange.schedule:checkpoint_job"
 RETENTION_JOB = "gateway.exchange.schedule:retention_job"
 # How often batches past their flow's retention period are purged.
@@ -153,19 +160,48 @@ def _registered(key: str) -> Node | None:
     return node
 
 
-def transfer_job(key: str, dataset: str, receiver: str) -> None:
-    """A stored transfer job: seal and send ``dataset``'s pending records to ``receiver``."""
+def schedule_digest(schedule: Schedule) -> str:
+    """A short digest of what makes flows run together: trigger, time zone, grace, coalescing."""
+    text = json.dumps(
+        [
+            schedule.interval_seconds,
+            schedule.cron,
+            schedule.timezone,
+            schedule.misfire_grace_seconds,
+            schedule.coalesce,
+        ]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def transfer_groups(node: Node) -> dict[tuple[str, str], list[DatasetAgreement]]:
+    """The node's outgoing flows by (dataset, schedule digest): one transfer job each."""
+    groups: dict[tuple[str, str], list[DatasetAgreement]] = {}
+    for flow in node.config.agreement.outgoing(node.party_id):
+        groups.setdefault((flow.name, schedule_digest(flow.schedule)), []).append(flow)
+    return groups
+
+
+def transfer_group_job(key: str, dataset: str, digest: str) -> None:
+    """A stored transfer job: seal and send ``dataset``'s pending records to each receiver
+    whose flow runs on the schedule ``digest`` and has work (sending.flows_with_work)."""
     node = _registered(key)
     if node is None:
         return
-    flow = next(
-        (
-            d
-            for d in node.config.agreement.outgoing(node.party_id)
-            if d.name == dataset and d.receiver == receiver
-        ),
-        None,
-    )
+    flows = [
+        f for f in sending.flows_with_work(node, dataset) if schedule_digest(f.schedule) == digest
+    ]
+    _run(node, dataset, flows)
+
+
+def transfer_job(key: str, dataset: str, receiver: str) -> None:
+    """A transfer job stored by an earlier release (one per flow): seal and send
+    ``dataset``'s pending records to ``receiver``. The next start replaces it by its
+    group's job."""
+    node = _registered(key)
+    if node is None:
+        return
+    flow = node.config.agreement.flow(dataset, sender=node.party_id, receiver=receiver)
     if flow is None:
         log.warning(
             "scheduled transfer of %s to %s: the agreement no longer has this flow; nothing done",
@@ -173,7 +209,7 @@ def transfer_job(key: str, dataset: str, receiver: str) -> None:
             receiver,
         )
         return
-    _job(node, flow)
+    _run(node, dataset, [flow])
 
 
 def pull_job(key: str, dataset: str, sender: str) -> None:
@@ -270,12 +306,17 @@ def expire_job(key: str) -> None:
     _maintenance(key, "transfers:expire", "expiry of chunked transfers", expire)
 
 
-def jwks_job(key: str) -> None:
-    """A stored job: fetch the peers' JWKS, to pick up their pinned new keys.
+def jwks_job(key: str, limit: int | None = None) -> None:
+    """A stored job: fetch the JWKS of the ``limit`` peers fetched longest ago (of every
+    peer, for a job stored by an earlier release), to pick up their pinned new keys.
 
     See gateway.peers.jwks.
     """
-    _maintenance(key, "keys:refresh", "JWKS refresh", jwks.refresh)
+
+    def fetch(node: Node) -> None:
+        jwks.refresh(node, limit=limit)
+
+    _maintenance(key, "keys:refresh", "JWKS refresh", fetch)
 
 
 def refusals_job(key: str) -> None:
@@ -300,25 +341,18 @@ def cases_job(key: str) -> None:
     _maintenance(key, "cases:project", "case ledger projection", project)
 
 
-def _job(node: Node, dataset: DatasetAgreement) -> None:
-    # Every replica of the node schedules the job; one runs it at a time.
-    with node.store.try_lock(f"transfer:{dataset.name}:{dataset.receiver}") as leader:
-        if not leader:
-            log.info("transfer of %s runs on another replica; skipped here", dataset.name)
-            return
-        _run(node, dataset)
-
-
-def _run(node: Node, dataset: DatasetAgreement) -> None:
+def _run(node: Node, dataset: str, flows: list[DatasetAgreement]) -> None:
+    # Every replica of the node schedules the job; each flow (dataset, receiver) is
+    # run by one at a time, under its leader lock, so that replicas share the partners.
     try:
-        report = sending.run(node, dataset=dataset.name)
+        report = sending.run_flows(node, flows, exclusive=True)
     except Exception:  # a failed run must not kill the scheduler; the next run retries
-        log.exception("scheduled transfer of %s failed", dataset.name)
+        log.exception("scheduled transfer of %s failed", dataset)
         return
     if report.sealed or report.delivered or report.failed:
         log.info(
             "transfer %s: sealed %d, delivered %d, failed %d",
-            dataset.name,
+            dataset,
             len(report.sealed),
             len(report.delivered),
             len(report.failed),
@@ -516,6 +550,7 @@ def _reconcile_one(scheduler: NodeScheduler, want: Any) -> tuple[str, dt.datetim
 
 
 def _trigger(schedule: Schedule, tz: str) -> IntervalTrigger | CronTrigger:
+    # The flow's agreement's time zone (Schedule.timezone) is part of its group.
     if schedule.interval_seconds:
         return IntervalTrigger(seconds=schedule.interval_seconds, timezone=tz)
     return CronTrigger.from_crontab(schedule.cron or "", timezone=tz)
@@ -534,7 +569,7 @@ def _add_flow_job(
     schedule = flow.schedule
     scheduler.add_job(
         func,
-        _trigger(schedule, scheduler.gateway_node.config.agreement.timezone),
+        _trigger(schedule, schedule.timezone),
         args=args,
         id=job_id,
         name=name,
@@ -553,13 +588,14 @@ def _add_every(
     job_id: str,
     name: str,
     grace: int | None = None,
+    args: tuple[Any, ...] = (),
 ) -> None:
     """A node-wide job every ``seconds``: runs missed meanwhile are one run, never two at
     once; a run late by more than ``grace`` (default: one period) is skipped."""
     scheduler.add_job(
         func,
         IntervalTrigger(seconds=seconds, timezone=scheduler.gateway_node.config.agreement.timezone),
-        args=(scheduler.node_key,),
+        args=(scheduler.node_key, *args),
         id=job_id,
         name=name,
         coalesce=True,
@@ -573,14 +609,22 @@ def build_scheduler(node: Node) -> NodeScheduler:
     each it pulls, and the checkpoint's; its :meth:`~NodeScheduler.start` reconciles them
     with the stored ones."""
     scheduler = NodeScheduler(node)
-    for dataset in node.config.agreement.outgoing(node.party_id):
+    groups = transfer_groups(node)
+    schedules_of: dict[str, int] = {}
+    for name, _ in groups:
+        schedules_of[name] = schedules_of.get(name, 0) + 1
+    for (name, digest), group in groups.items():
+        # One job per dataset and schedule, whatever the number of partners: the
+        # dataset's own id when all its flows share one schedule.
         _add_flow_job(
             scheduler,
-            dataset,
-            TRANSFER_JOB,
-            (scheduler.node_key, dataset.name, dataset.receiver),
-            job_id=f"transfer:{dataset.name}",
-            name=f"transfer {dataset.name} to {dataset.receiver}",
+            group[0],
+            TRANSFER_GROUP_JOB,
+            (scheduler.node_key, name, digest),
+            job_id=f"transfer:{name}" if schedules_of[name] == 1 else f"transfer:{name}:{digest}",
+            name=f"transfer {name} to {group[0].receiver}"
+            if len(group) == 1
+            else f"transfer {name} ({group[0].schedule.describe()})",
         )
     for dataset in pull.pull_flows(node):
         # Sealed by the sender on the same schedule; fetched from its outbox on this one.
@@ -601,12 +645,15 @@ def build_scheduler(node: Node) -> NodeScheduler:
         grace=60,
     )
     agreement = node.config.agreement
+    # A slice of the peers a run, often enough for each to be fetched every period.
+    interval, limit = jwks.plan(len(agreement.parties) - 1, agreement.keys.jwks_refresh_seconds)
     _add_every(
         scheduler,
         JWKS_JOB,
-        agreement.keys.jwks_refresh_seconds,
+        interval,
         job_id="keys:refresh",
         name="fetch the peers' JWKS",
+        args=(limit,),
     )
     if any(f.chunked for f in agreement.incoming(node.party_id)):
         _add_every(

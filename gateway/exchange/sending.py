@@ -25,6 +25,7 @@ from typing import Any
 import requests
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from gateway.cases import projection
 from gateway.crypto import strict_json
@@ -56,7 +57,11 @@ __all__ = [
     "accept_receipt",
     "chunk_fields",
     "digest_fields",
+    "flows_with_work",
+    "lock_name",
+    "pending_to",
     "run",
+    "run_flows",
     "seal_pending",
     "seal_stored_chunk",
     "send_pending",
@@ -119,11 +124,43 @@ class TransferReport:
 
 
 def seal_pending(node: Node, dataset: DatasetAgreement) -> list[str]:
-    """Seal every pending record of ``dataset`` into batches within the agreed limits."""
+    """Seal every pending record of the flow ``dataset`` (its dataset, to its receiver)
+    into batches within the agreed limits."""
+    _adopt_unnamed(node, dataset)
     sealed: list[str] = []
     while (batch_id := _seal_one(node, dataset)) is not None:
         sealed.append(batch_id)
     return sealed
+
+
+def pending_to(node: Node, flow: DatasetAgreement) -> ColumnElement[bool]:
+    """The condition on outbox records that they are for the flow's receiver: named, or
+    from before revision 0015 (no receiver) while the dataset has that one receiver."""
+    c = outbox_records.c
+    if node.config.agreement.receivers(flow.name, sender=node.party_id) == (flow.receiver,):
+        return or_(c.receiver == flow.receiver, c.receiver.is_(None))
+    return c.receiver == flow.receiver
+
+
+def _adopt_unnamed(node: Node, flow: DatasetAgreement) -> None:
+    """Give the flow the pending records that name no receiver, if it is their dataset's one.
+
+    A record submitted before revision 0015 names no receiver: it was for the one
+    receiver its dataset then had. While the dataset still goes to that one party
+    its records join the party's channel here; once the dataset goes to several,
+    nothing tells whom such a record was for: it waits, with a warning at every run
+    (:func:`flows_with_work`), until the operator names its receiver in the database
+    (docs/OPERATIONS.md).
+    """
+    if node.config.agreement.receivers(flow.name, sender=node.party_id) != (flow.receiver,):
+        return
+    c = outbox_records.c
+    with node.store.write() as conn:
+        conn.execute(
+            update(outbox_records)
+            .where(c.dataset == flow.name, c.batch_id.is_(None), c.receiver.is_(None))
+            .values(receiver=flow.receiver)
+        )
 
 
 # Pending records read per query while a batch is sealed.
@@ -217,7 +254,7 @@ def _seal_one(node: Node, dataset: DatasetAgreement) -> str | None:
     """
     with node.store.write() as conn:
         # Replicas on PostgreSQL must not claim the same pending records.
-        node.store.serialize(conn, f"seal:{dataset.name}")
+        node.store.serialize(conn, f"seal:{dataset.name}:{dataset.receiver}")
         header = _next_header(node, conn, dataset)
         if header is None:
             return None
@@ -228,15 +265,19 @@ def _seal_one(node: Node, dataset: DatasetAgreement) -> str | None:
 
 
 def _next_header(node: Node, conn: Connection, dataset: DatasetAgreement) -> BatchHeader | None:
-    """The header of the dataset's next batch, or None if no record is pending.
+    """The header of the channel's next batch, or None if no record is pending.
 
-    The batch takes the oldest pending record's schema version, a new id and
-    the channel's next number.
+    The channel is the flow's dataset to its receiver. The batch takes the oldest
+    pending record's schema version, a new id and the channel's next number.
     """
     c = outbox_records.c
     first = conn.execute(
         select(c.schema_version)
-        .where(c.dataset == dataset.name, c.batch_id.is_(None))
+        .where(
+            c.dataset == dataset.name,
+            c.receiver == dataset.receiver,
+            c.batch_id.is_(None),
+        )
         .order_by(c.seq)
         .limit(1)
     ).first()
@@ -245,7 +286,7 @@ def _next_header(node: Node, conn: Connection, dataset: DatasetAgreement) -> Bat
     version = first[0]
     batch_id = str(uuid.uuid4())
     now = node.now()
-    # The channel's next number; sealing runs one at a time per dataset.
+    # The channel's next number; sealing runs one at a time per channel.
     sequence = 1 + int(
         conn.execute(
             select(func.coalesce(func.max(outbound_batches.c.sequence), 0)).where(
@@ -279,6 +320,7 @@ def _claim(conn: Connection, dataset: DatasetAgreement, header: BatchHeader) -> 
             select(c.seq, c.record, c.record_sha256)
             .where(
                 c.dataset == dataset.name,
+                c.receiver == dataset.receiver,
                 c.batch_id.is_(None),
                 c.schema_version == header.schema_version,
                 c.seq > after,
@@ -806,30 +848,122 @@ def _seal_and_send(
 _SEAL_POLL_SECONDS = 0.2
 
 
+def lock_name(flow: DatasetAgreement) -> str:
+    """The leader lock of a flow: one replica (or command) seals and sends it at a time."""
+    return f"transfer:{flow.name}:{flow.receiver}"
+
+
+def flows_with_work(node: Node, dataset: str) -> list[DatasetAgreement]:
+    """The flows of ``dataset`` from this node with pending records or sealed batches due.
+
+    Two indexed queries (the pending records' and the due batches' receivers), not a
+    look at every partner: their cost follows the work waiting, not the number of
+    parties the dataset goes to. Pending records that name no receiver (from before
+    revision 0015) belong to the dataset's one flow; if it has several now, they are
+    left, with a warning.
+    """
+    agreement = node.config.agreement
+    c, b = outbox_records.c, outbound_batches.c
+    due = iso(node.now())
+    with node.store.read() as conn:
+        pending = conn.execute(
+            select(c.receiver).distinct().where(c.dataset == dataset, c.batch_id.is_(None))
+        ).scalars()
+        named = set(pending)
+        named |= set(
+            conn.execute(
+                select(b.receiver)
+                .distinct()
+                .where(
+                    b.status == "sealed",
+                    b.dataset == dataset,
+                    or_(b.next_attempt_at.is_(None), b.next_attempt_at <= due),
+                )
+            ).scalars()
+        )
+    flows: list[DatasetAgreement] = []
+    if None in named:
+        named.discard(None)
+        only = agreement.flow(dataset, sender=node.party_id)
+        if only is not None:
+            named.add(only.receiver)
+        else:
+            log.warning(
+                "pending records of %s from before revision 0015 name no receiver, and the "
+                "dataset goes to several parties now: they wait until their receiver is named "
+                "(docs/OPERATIONS.md)",
+                dataset,
+            )
+    for receiver in sorted(r for r in named if r is not None):
+        flow = agreement.flow(dataset, sender=node.party_id, receiver=receiver)
+        if flow is not None:  # else an ended agreement's: nothing more is sent
+            flows.append(flow)
+    return flows
+
+
 def run(
     node: Node,
     *,
     dataset: str | None = None,
+    receiver: str | None = None,
     post: Poster = http_post,
     progress: Progress | None = None,
+    exclusive: bool = False,
 ) -> TransferReport:
-    """Seal and deliver what is pending, for one outgoing dataset or all of them."""
-    report = TransferReport()
-    outgoing = node.config.agreement.outgoing(node.party_id)
+    """Seal and deliver what is pending, for one outgoing dataset or all of them, to
+    one receiver or every one with work (:func:`flows_with_work`)."""
+    agreement = node.config.agreement
+    names = sorted({d.name for d in agreement.outgoing(node.party_id)})
     if dataset is not None:
-        outgoing = [d for d in outgoing if d.name == dataset]
-        if not outgoing:
+        if dataset not in names:
             raise GatewayError(f"{node.party_id} sends no dataset named {dataset!r}")
-    for agreed in outgoing:
+        names = [dataset]
+    if receiver is not None and not any(
+        agreement.flow(name, sender=node.party_id, receiver=receiver) for name in names
+    ):
+        what = f"dataset {dataset!r}" if dataset is not None else "no dataset"
+        raise GatewayError(f"{node.party_id} sends {what} to no party named {receiver!r}")
+    flows = [
+        flow
+        for name in names
+        for flow in flows_with_work(node, name)
+        if receiver in (None, flow.receiver)
+    ]
+    return run_flows(node, flows, post=post, progress=progress, exclusive=exclusive)
+
+
+def run_flows(
+    node: Node,
+    flows: list[DatasetAgreement],
+    *,
+    post: Poster = http_post,
+    progress: Progress | None = None,
+    exclusive: bool = False,
+) -> TransferReport:
+    """Seal and deliver the pending records of these flows, then publish one checkpoint.
+
+    ``exclusive``: take each flow's leader lock (:func:`lock_name`), as the scheduled
+    job does, and skip a flow that another replica runs: different partners' flows
+    run at once on different replicas.
+    """
+    report = TransferReport()
+    for agreed in flows:
         try:
-            if agreed.delivery == "pull":
-                # The receiver fetches these batches from the outbox (gateway.exchange.pull).
-                report.sealed += seal_pending(node, agreed)
+            if not exclusive:
+                report.merge(_run_flow(node, agreed, post=post, progress=progress))
                 continue
-            report.merge(_seal_and_send(node, agreed, post=post, progress=progress))
+            with node.store.try_lock(lock_name(agreed)) as leader:
+                if not leader:
+                    log.info(
+                        "transfer of %s to %s runs on another replica; skipped here",
+                        agreed.name,
+                        agreed.receiver,
+                    )
+                    continue
+                report.merge(_run_flow(node, agreed, post=post, progress=progress))
         except Exception:
-            # One dataset's failure must not hold back the others; the next run retries it.
-            log.exception("transfer of %s failed", agreed.name)
+            # One flow's failure must not hold back the others; the next run retries it.
+            log.exception("transfer of %s to %s failed", agreed.name, agreed.receiver)
             report.errors.append(agreed.name)
     if report.delivered:
         # A new checkpoint after each transfer, cosigned by the peers' witnesses.
@@ -838,3 +972,12 @@ def run(
         except Exception:  # the transfer is done; the checkpoint schedule retries
             log.exception("checkpoint after the transfer failed")
     return report
+
+
+def _run_flow(
+    node: Node, agreed: DatasetAgreement, *, post: Poster, progress: Progress | None
+) -> TransferReport:
+    if agreed.delivery == "pull":
+        # The receiver fetches these batches from the outbox (gateway.exchange.pull).
+        return TransferReport(sealed=seal_pending(node, agreed))
+    return _seal_and_send(node, agreed, post=post, progress=progress)

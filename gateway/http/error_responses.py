@@ -8,7 +8,13 @@ import uuid
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from gateway.errors import EnvelopeRejected, GatewayError, RateLimited, SchemaViolation
+from gateway.errors import (
+    EnvelopeRejected,
+    GatewayError,
+    RateLimited,
+    ReceiverNotChosen,
+    SchemaViolation,
+)
 from gateway.messages import DEFAULT_LANGUAGE, LANGUAGES
 
 log = logging.getLogger("gateway.http.api")
@@ -51,7 +57,7 @@ def init_app(app: Flask) -> None:
             return error_response(exc.status, {"code": exc.code, "message": exc.message})
         if exc.status >= 500:
             log.error("request %s failed: %s", g.get("request_id"), exc)
-        if isinstance(exc, SchemaViolation):
+        if isinstance(exc, (SchemaViolation, ReceiverNotChosen)):
             # Field errors are for people to act on: in Bahasa Indonesia or English.
             language = request.accept_languages.best_match(LANGUAGES, default=DEFAULT_LANGUAGE)
             response = error_response(exc.status, exc.to_dict(language))

@@ -325,10 +325,15 @@ class NodeCollector(Collector):
         figures = _outgoing_figures(conn)
         for flow in node.config.agreement.outgoing(node.party_id):
             key = [flow.name, flow.receiver]
-            # Records accepted before outbox records named their receiver (NULL) count for
-            # every flow of their dataset, as they did when this was counted per dataset.
+            # Records from before revision 0015 name no receiver: the dataset's one, while
+            # it has one (gateway.exchange.sending).
             count, first = figures.pending.get((flow.name, flow.receiver), (0, None))
-            older, oldest_older = figures.pending.get((flow.name, None), (0, None))
+            older, oldest_older = (
+                figures.pending.get((flow.name, None), (0, None))
+                if node.config.agreement.receivers(flow.name, sender=node.party_id)
+                == (flow.receiver,)
+                else (0, None)
+            )
             pending.add_metric(key, count + older)
             first = min((t for t in (first, oldest_older) if t is not None), default=None)
             by_state = figures.batches.get((flow.name, flow.receiver), {})

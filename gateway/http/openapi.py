@@ -112,6 +112,13 @@ class ErrorDetailSchema(_Body):
     code = _str("stable, machine-readable error code, e.g. validation_failed")
     message = _str("what went wrong, for people")
     path = _str("where: a JSON Pointer into the body, or a parameter's name", required=False)
+    receivers = fields.List(
+        fields.String(),
+        metadata={
+            "description": "receiver_required, unknown_receiver: the parties a submission of "
+            "the dataset may name as its receiver"
+        },
+    )
     errors = fields.List(
         fields.Nested(FieldErrorSchema),
         validate=validate.Length(max=MAX_ERRORS),
@@ -141,6 +148,14 @@ class ErrorSchema(_Body):
 class SubmissionResultSchema(_Body):
     submission_id = _id("the submission's id (UUID version 7)")
     dataset = _str("the dataset")
+    receiver = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "the party the records go to (null for a submission stored "
+            "before receivers were named, to its dataset's one receiver)"
+        },
+    )
     schema_version = _str("the schema version the records were validated against")
     record_count = _int("records stored")
     records_sha256 = _sha256("SHA-256 of the JSON array of the records' canonical forms")
@@ -175,7 +190,15 @@ class SubmissionStatusSchema(SubmissionResultSchema):
 
 class ClientSubmitSchema(_Body):
     dataset = _str("a dataset the client may submit")
-    receiver = _str("the party it goes to")
+    receiver = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "the party it goes to, when it goes to one (a submission need not "
+            "name it); null when it goes to several (a submission names one of receivers)"
+        },
+    )
+    receivers = fields.List(fields.String(), required=True)
     schema_versions = fields.List(fields.String(), required=True)
 
 
@@ -1235,8 +1258,9 @@ _ERRORS: dict[str, tuple[str, dict[str, Any]]] = {
     "UnsupportedMediaType": ("Another Content-Type than the one documented", {}),
     "ValidationFailed": (
         f"validation_failed (with the first {MAX_ERRORS} field errors, their count and "
-        "whether there were more), unknown_schema_version, not_canonicalisable or "
-        "idempotency_key_reused",
+        "whether there were more), unknown_schema_version, not_canonicalisable, "
+        "idempotency_key_reused, receiver_required (the dataset goes to several parties: "
+        "name one, from receivers, in the body's receiver) or unknown_receiver",
         {},
     ),
     "TooManyRequests": (
@@ -1343,6 +1367,11 @@ def _register_dataset(spec: APISpec, dataset: str, version: str) -> None:
             "required": ["schema_version", "records"],
             "properties": {
                 "schema_version": {"const": version},
+                "receiver": {
+                    "type": "string",
+                    "description": "the party the records are for: required when this "
+                    "node sends the dataset to several (GET /api/v1/client lists them)",
+                },
                 "records": {"type": "array", "minItems": 1, "items": record},
             },
             "additionalProperties": False,

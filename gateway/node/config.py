@@ -296,6 +296,10 @@ class Agreement:
         return {key: tuple(found) for key, found in index.items()}
 
     @cached_property
+    def _by_flow(self) -> dict[tuple[str, str, str], DatasetAgreement]:
+        return {(d.name, d.sender, d.receiver): d for d in self.flows}
+
+    @cached_property
     def _by_party(self) -> dict[tuple[str, str], tuple[DatasetAgreement, ...]]:
         index: dict[tuple[str, str], list[DatasetAgreement]] = {}
         for d in self.flows:
@@ -315,14 +319,18 @@ class Agreement:
         Without ``receiver``, the one flow of ``dataset`` from ``sender``, or None if
         there is none or several (a hub sends a dataset to many partners: name one).
         """
+        if receiver is not None:
+            return self._by_flow.get((dataset, sender, receiver))
         found = self._by_sender.get((dataset, sender), ())
-        if receiver is None:
-            return found[0] if len(found) == 1 else None
-        return next((d for d in found if d.receiver == receiver), None)
+        return found[0] if len(found) == 1 else None
+
+    @cached_property
+    def _receivers(self) -> dict[tuple[str, str], tuple[str, ...]]:
+        return {key: tuple(d.receiver for d in found) for key, found in self._by_sender.items()}
 
     def receivers(self, dataset: str, *, sender: str) -> tuple[str, ...]:
         """Whom ``sender`` sends ``dataset`` to, in agreement order."""
-        return tuple(d.receiver for d in self._by_sender.get((dataset, sender), ()))
+        return self._receivers.get((dataset, sender), ())
 
     def outgoing(self, party_id: str) -> list[DatasetAgreement]:
         """Dataset flows that ``party_id`` sends."""

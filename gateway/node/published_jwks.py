@@ -17,7 +17,7 @@ from gateway.crypto import strict_json
 from gateway.store.database import Store
 from gateway.store.tables import peer_jwks
 
-__all__ = ["MAX_JWKS_BYTES", "keep", "load", "parse"]
+__all__ = ["MAX_JWKS_BYTES", "fetched_at", "keep", "load", "parse"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,13 @@ def keep(store: Store, party: str, text: str, digest: str, *, fetched_at: str) -
             .values(jwks=text, jwks_sha256=digest, fetched_at=now)
         )
     return old != digest
+
+
+def fetched_at(store: Store) -> dict[str, str]:
+    """When each peer's JWKS was last fetched, by party."""
+    c = peer_jwks.c
+    with store.read() as conn:
+        return {party: at for party, at in conn.execute(select(c.party, c.fetched_at)).all()}
 
 
 def load(store: Store) -> dict[str, dict[str, Any]]:

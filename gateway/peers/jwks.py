@@ -6,6 +6,15 @@ the last good answer in ``peer_jwks``, shared by its replicas. What is fetched
 adds nothing by itself: a key is used only if the agreement registers it
 (``jwks_file``) or pins its thumbprint (``key_pins``); the fetched JWKS also
 says which keys have expired or are revoked (:meth:`gateway.crypto.keys.PeerKeys.pinned`).
+
+A hub has hundreds of peers: the scheduled job does not fetch them all at once but a
+slice of at most :data:`SLICE` peers a run, those fetched longest ago, and runs as
+often as it takes for each peer to be fetched every ``jwks_refresh_seconds``
+(:func:`plan`): ``ceil(peers / SLICE)`` runs a period, and no run less than
+:data:`MIN_INTERVAL_SECONDS` after the last (then the slice grows instead). When a
+peer was last fetched is the ``fetched_at`` of its stored JWKS, shared by replicas; a
+failed fetch is remembered by this process, so that a peer that does not answer
+waits for its turn like the others instead of taking a place in every slice.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -21,10 +31,19 @@ from dataclasses import dataclass, field
 import requests
 
 from gateway.node import outbound_tls, published_jwks
+from gateway.node.config import Party
 from gateway.node.node import Node
 from gateway.timestamps import iso
 
-__all__ = ["JWKS_PATH", "RefreshReport", "learn", "refresh"]
+__all__ = [
+    "JWKS_PATH",
+    "MIN_INTERVAL_SECONDS",
+    "SLICE",
+    "RefreshReport",
+    "learn",
+    "plan",
+    "refresh",
+]
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +68,53 @@ class RefreshReport:
     failed: dict[str, str] = field(default_factory=dict)  # party -> why
 
 
-def refresh(node: Node, *, get: Getter = http_get) -> RefreshReport:
-    """Fetch every peer's JWKS; keep each that parses; a failure keeps the last one."""
+# Peers fetched by one scheduled run, at most (unless runs would come too often).
+SLICE = 20
+# Scheduled runs come at most this often.
+MIN_INTERVAL_SECONDS = 10
+
+
+def plan(peers: int, refresh_seconds: int) -> tuple[int, int]:
+    """How often the scheduled refresh runs and how many peers each run fetches, so that
+    every one of ``peers`` is fetched at least every ``refresh_seconds``:
+    ``(interval_seconds, slice)``."""
+    runs = max(1, math.ceil(peers / SLICE))
+    interval = max(min(MIN_INTERVAL_SECONDS, refresh_seconds), refresh_seconds // runs)
+    # Runs that fit in a period, the last one included; each takes an equal share.
+    per_period = max(1, refresh_seconds // interval)
+    return interval, max(1, math.ceil(peers / per_period))
+
+
+# When this process last failed to fetch a peer's JWKS (monotonic seconds are no use
+# across replicas; wall time is what fetched_at holds), by node and party.
+_failed_at: dict[tuple[int, str], str] = {}
+
+
+def _oldest(node: Node, limit: int) -> list[Party]:
+    """The ``limit`` peers whose JWKS was fetched (or tried) longest ago."""
+    peers = [p for p in node.config.agreement.parties.values() if p.id != node.party_id]
+    if limit >= len(peers):
+        return peers
+    fetched = published_jwks.fetched_at(node.store)
+    key = id(node)
+
+    def last(party: Party) -> str:
+        return max(fetched.get(party.id, ""), _failed_at.get((key, party.id), ""))
+
+    # Oldest first; ties (never fetched) by id, so that every run picks the same ones.
+    return sorted(peers, key=lambda p: (last(p), p.id))[:limit]
+
+
+def refresh(node: Node, *, get: Getter = http_get, limit: int | None = None) -> RefreshReport:
+    """Fetch the peers' JWKS (every one, or the ``limit`` fetched longest ago); keep each
+    that parses; a failure keeps the last one."""
     report = RefreshReport()
-    for party in node.config.agreement.parties.values():
-        if party.id == node.party_id:
-            continue
+    peers = (
+        [p for p in node.config.agreement.parties.values() if p.id != node.party_id]
+        if limit is None
+        else _oldest(node, limit)
+    )
+    for party in peers:
         try:
             status, body = get(party.base_url + JWKS_PATH, node.config.peer_timeout_seconds)
             if status != 200:
@@ -63,6 +123,7 @@ def refresh(node: Node, *, get: Getter = http_get) -> RefreshReport:
         except (requests.RequestException, ValueError) as exc:
             log.warning("JWKS of %s not refreshed: %s", party.id, exc)
             report.failed[party.id] = str(exc)[:200]
+            _failed_at[(id(node), party.id)] = iso(node.now())
             continue
         text = json.dumps(jwks, sort_keys=True)
         digest = hashlib.sha256(text.encode()).hexdigest()
@@ -115,5 +176,3 @@ def _missing_pins(node: Node) -> bool:
         for p in node.config.agreement.parties.values()
         if p.id != node.party_id
     )
-
-

@@ -78,6 +78,9 @@ submissions = Table(
     # with the same body is answered with this submission; with another, refused.
     Column("idempotency_key", String(255), nullable=True),
     Column("request_sha256", String(64), nullable=True),
+    # The party the records are for (revision 0015); NULL: submitted before it, to the
+    # one receiver its dataset had.
+    Column("receiver", String(64), nullable=True),
     # A key is taken once per client, also by concurrent requests to other workers or
     # replicas: the second insert fails and is answered as a repeat.
     Index(
@@ -111,6 +114,9 @@ outbox_records = Table(
     # revision 0015, for the one receiver its dataset had.
     Column("receiver", String(64), nullable=True),
     Index("ix_outbox_pending", "dataset", "batch_id", "seq"),
+    # A channel's pending records, oldest first (gateway.exchange.sending): one dataset
+    # goes to many partners, each sealed on its own.
+    Index("ix_outbox_channel_pending", "dataset", "receiver", "batch_id", "seq"),
     # Where a submission's records are (GET /api/v1/submissions/<id>).
     Index("ix_outbox_submission", "submission_id"),
 )

@@ -354,7 +354,7 @@ def test_the_leader_replica_killed_mid_transfer_the_other_finishes_without_dupli
         # A second replica on the same database: its schedule finds the transfer taken.
         follower = NodeProcess(config, listen=f"127.0.0.1:{free_port()}", env=deployment.env,
                                log_path=deployment.root / "follower.log").start()
-        taken = f"transfer of {DATASET} runs on another replica"
+        taken = f"transfer of {DATASET} to ombudsman-ri runs on another replica"
         wait_until(lambda: taken in follower.log_tail(200), timeout=30,
                    what="the follower seeing the leader's lock")
         assert committed(deployment) < total  # the leader is mid-transfer

@@ -244,8 +244,10 @@ def test_the_client_endpoint_says_what_the_client_may_do(pemkot, ombudsman):
         "client_id": "sistem-pengaduan",
         "party": "pemkot-bekasi",
         "submit": [
-            {"dataset": KEGIATAN, "receiver": "ombudsman-ri", "schema_versions": ["1.0"]},
-            {"dataset": TANGGAPAN, "receiver": "ombudsman-ri", "schema_versions": ["1.0", "2.0"]},
+            {"dataset": KEGIATAN, "receiver": "ombudsman-ri", "receivers": ["ombudsman-ri"],
+             "schema_versions": ["1.0"]},
+            {"dataset": TANGGAPAN, "receiver": "ombudsman-ri", "receivers": ["ombudsman-ri"],
+             "schema_versions": ["1.0", "2.0"]},
         ],
         "pull": [
             {"dataset": KEGIATAN, "senders": ["ombudsman-ri"]},

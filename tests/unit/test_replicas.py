@@ -82,15 +82,15 @@ def test_a_scheduled_transfer_runs_on_one_replica_at_a_time(deployment, monkeypa
     node = Node.from_config(config)
     other = Store(config.database_url)
     ran: list[str] = []
-    monkeypatch.setattr(sending, "run", lambda n, dataset: ran.append(dataset) or
+    monkeypatch.setattr(sending, "_run_flow", lambda n, flow, **kw: ran.append(flow.name) or
                         sending.TransferReport())
     flow = config.agreement.flow("permintaan_klarifikasi", sender="ombudsman-ri")
     try:
         with other.try_lock("transfer:permintaan_klarifikasi:pemkot-bekasi") as leader:
             assert leader
-            schedule._job(node, flow)  # another replica is the leader: skipped
+            schedule._run(node, flow.name, [flow])  # another replica is the leader: skipped
         assert ran == []
-        schedule._job(node, flow)  # the leader is gone: this replica takes over
+        schedule._run(node, flow.name, [flow])  # the leader is gone: this replica takes over
         assert ran == ["permintaan_klarifikasi"]
     finally:
         other.dispose()

@@ -146,8 +146,10 @@ def test_the_jobs_are_stored_in_the_nodes_database(deployment, monkeypassphrase)
     }
     job = jobs["transfer:tanggapan_klarifikasi"]
     # A textual reference and plain arguments: a stored job holds no live object.
-    assert job.func_ref == "gateway.exchange.schedule:transfer_job"
-    assert job.args[1:] == ("tanggapan_klarifikasi", "ombudsman-ri")
+    assert job.func_ref == "gateway.exchange.schedule:transfer_group_job"
+    flow = deployment.config(PEMKOT).agreement.flow("tanggapan_klarifikasi", sender=PEMKOT)
+    assert job.args[1:] == (
+        "tanggapan_klarifikasi", scheduler_module.schedule_digest(flow.schedule))
     assert all(isinstance(arg, str) for arg in job.args)
     assert jobs["audit:checkpoint"].func_ref == "gateway.exchange.schedule:checkpoint_job"
     assert not scheduler_module._NODES  # shut down: the node is no longer registered
@@ -322,8 +324,8 @@ def _recording(monkeypatch, expected):
     """Record the transfers run (instead of running them); set the event at ``expected``."""
     ran, done = [], threading.Event()
 
-    def run(node, dataset):
-        ran.append(dataset.name)
+    def run(node, dataset, flows):
+        ran.append(dataset)
         if len(ran) >= expected:
             done.set()
 

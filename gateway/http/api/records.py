@@ -110,15 +110,24 @@ def describe_client() -> Response:
     agreement = gateway.config.agreement
     submit = []
     for dataset in sorted(who.submit):
-        flow = agreement.flow(dataset, sender=gateway.party_id)
-        if flow is not None:  # as intake.may_submit decides
-            submit.append(
-                {
-                    "dataset": dataset,
-                    "receiver": flow.receiver,
-                    "schema_versions": list(flow.schema_versions),
-                }
-            )
+        receivers = agreement.receivers(dataset, sender=gateway.party_id)
+        first = (
+            agreement.flow(dataset, sender=gateway.party_id, receiver=receivers[0])
+            if receivers
+            else None
+        )
+        if first is None:  # as intake.may_submit decides
+            continue
+        submit.append(
+            {
+                "dataset": dataset,
+                # The one receiver, when a submission need not name it; else null, and
+                # a submission names one of receivers.
+                "receiver": receivers[0] if len(receivers) == 1 else None,
+                "receivers": list(receivers),
+                "schema_versions": list(first.schema_versions),
+            }
+        )
     pull = [
         {
             "dataset": dataset,
