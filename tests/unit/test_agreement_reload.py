@@ -98,7 +98,7 @@ def test_a_new_agreement_is_taken_up_by_every_worker_and_recorded_once(hub):
     assert not one.agreement_watch.check()  # nothing changed since
     for node in (one, two):
         assert in_force(node) == {"mou-bekasi": 1, "mou-depok": 1}
-        assert intake.may_submit(node, simpel(node), "rekap_pengaduan").receiver == DEPOK
+        assert intake.may_submit(node, simpel(node), "rekap_pengaduan") == (DEPOK,)
         assert DEPOK in node.note_keys
         assert node.peers.kids(DEPOK)
     [entry] = [e for e in events(one, "agreement_taken_up") if e["agreement_id"] == "mou-depok"]
