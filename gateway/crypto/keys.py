@@ -282,6 +282,11 @@ class PeerKeys:
         self._by_kid: dict[str, PeerKey] = {}
         for k in keys:
             self._by_kid[k.key.thumbprint()] = k
+        # By party too: a hub holds the keys of hundreds of parties, and sealing a batch
+        # must not look through them all.
+        self._by_party: dict[str, dict[str, PeerKey]] = {}
+        for kid, k in self._by_kid.items():
+            self._by_party.setdefault(k.party, {})[kid] = k
 
     def signing_key(self, kid: str) -> PeerKey | None:
         found = self._by_kid.get(kid)
@@ -289,13 +294,13 @@ class PeerKeys:
 
     def encryption_key_of(self, party: str) -> OKPKey:
         """The party's newest usable encryption key (by its JWK's ``iat``)."""
-        found = [k for k in self._by_kid.values() if k.party == party and k.use == "enc"]
+        found = [k for k in self._by_party.get(party, {}).values() if k.use == "enc"]
         if not found:
             raise KeyMaterialError(f"no encryption key registered for party {party!r}")
         return max(found, key=lambda k: k.issued_at).key
 
     def kids(self, party: str) -> set[str]:
-        return {kid for kid, k in self._by_kid.items() if k.party == party}
+        return set(self._by_party.get(party, {}))
 
     @classmethod
     def from_jwks(cls, jwks_by_party: Mapping[str, Mapping[str, Any]]) -> PeerKeys:

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ class Node:
     agreement_watch: AgreementWatch | None = field(default=None, repr=False)
     _peers: PeerKeys | None = field(default=None, repr=False)
     _peers_built: float = field(default=0.0, repr=False)
+    _rebuilding: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def peers(self) -> PeerKeys:
@@ -53,11 +55,29 @@ class Node:
         See gateway.crypto.keys.
         """
         peers = self._peers
-        if peers is None or time.monotonic() - self._peers_built > PEER_KEYS_SECONDS:
-            published = published_jwks.load(self.store)
-            peers = peer_keys(self.config, published=published, now=self.now())
-            self._peers, self._peers_built = peers, time.monotonic()
+        if peers is None:
+            return self._build_peer_keys()
+        if time.monotonic() - self._peers_built > PEER_KEYS_SECONDS and self._rebuilding.acquire(
+            blocking=False
+        ):
+            # Built again beside the requests, which go on with the keys they have: with
+            # hundreds of parties the build reads hundreds of files.
+            threading.Thread(target=self._rebuild_peer_keys, daemon=True).start()
         return peers
+
+    def _build_peer_keys(self) -> PeerKeys:
+        built_at = time.monotonic()
+        peers = peer_keys(self.config, published=published_jwks.load(self.store), now=self.now())
+        self._peers, self._peers_built = peers, built_at
+        return peers
+
+    def _rebuild_peer_keys(self) -> None:
+        try:
+            self._build_peer_keys()
+        except Exception:  # the keys in use stay; the next look tries again
+            log.exception("the peers' keys could not be built again")
+        finally:
+            self._rebuilding.release()
 
     def forget_peer_keys(self) -> None:
         """Build the peers' keys afresh on next use (a peer's JWKS was fetched)."""
