@@ -920,7 +920,7 @@ def _check_signature(file: Path, agreement: Agreement, payload: bytes, party: Pa
             "malformed": f"{where.name} is not a detached agreement JWS ({exc.detail})",
             "unknown_key": f"{where.name} is not signed by a registered key of {party.id}",
             "signature": f"the signature of {party.id} does not match this content "
-            "(the agreement changed after it was signed)",
+            "(the agreement, or the signature, changed after it was signed)",
         }[exc.step]
         raise refused(problem) from None
 

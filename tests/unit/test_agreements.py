@@ -102,8 +102,17 @@ def test_one_byte_of_content_changed_is_refused(config, change):
         return
     assert refusal(config) == (
         "the signature of pemkot-bekasi does not match this content "
-        "(the agreement changed after it was signed)"
+        "(the agreement, or the signature, changed after it was signed)"
     )
+
+
+def test_a_signature_with_one_byte_changed_is_refused(config):
+    sign_all(config)
+    where = signature_file(agreement(config), "ombudsman-ri")
+    token = where.read_text().strip()
+    flipped = token[:-5] + ("A" if token[-5] != "A" else "B") + token[-4:]
+    where.write_text(flipped)
+    assert refusal(config).startswith("the signature of ombudsman-ri does not match")
 
 
 def test_a_signature_by_another_partys_key_is_refused(config):
