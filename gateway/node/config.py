@@ -1,10 +1,13 @@
 """Loading and checking the exchange agreement and a node's own configuration.
 
-Two TOML files describe a node (see ``docs/CONFIGURATION.md``):
+TOML files describe a node (see ``docs/CONFIGURATION.md``):
 
-* the **agreement** (``config/agreement.toml``): the MoU in machine form, the
-  same file at both institutions: parties, datasets, who sends what to whom,
-  schema versions, schedules, batch limits and the MoU clause each serves;
+* the **agreements** (``config/agreements/<id>.toml``): each an MoU in machine
+  form, the same file at every party it names and signed by each of them:
+  datasets, who sends what to whom, schema versions, schedules, batch limits and
+  the MoU clause each serves; a node merges those it is a party to into one view;
+* the **party registry** (``config/parties/<id>.toml``): each institution's
+  endpoint and the files of its public keys, exchanged out of band;
 * the **node config** (``config/<party>.toml``): which party this node is, where
   it listens, its database, its key directory and its client systems.
 
