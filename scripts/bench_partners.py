@@ -12,12 +12,15 @@ the real protocol to it:
   agreement per partner (format 2, the hub and the partner; ``tanggapan_klarifikasi``
   partner to hub, ``permintaan_klarifikasi`` hub to partner), signed by both with
   ``gateway.node.agreements.sign``. The hub's config says ``agreements =
-  "agreements"``, ``parties = "parties"``.
+  "agreements"``, ``parties = "parties"`` and ``[node.witnessing] quorum = 3``.
 * **What a partner serves** (this process, ``ThreadingHTTPServer``): its JWKS, the
   batch endpoint (opens the hub's envelope with ``gateway.crypto.envelope``, checks
   the hub's signed request, answers with a receipt signed by the partner's key) and
   its witness (``add-checkpoint``: checks the hub's signature and the consistency
   proof from what it cosigned before, then cosigns with its witness key).
+* **What the hub sends**: its case-management client submits
+  ``permintaan_klarifikasi`` records for each partner (``receiver`` in the body), which
+  the hub's transfer job seals and delivers to the partner's batch endpoint.
 * **What a partner sends**: sealed batches of ``tanggapan_klarifikasi`` (real
   envelopes, signed requests), whose receipts it verifies with the hub's key; and
   its own log's checkpoints (a ``merkle.MemoryTree`` of the batches it sent, signed
@@ -28,11 +31,15 @@ and CPU over an idle window (nothing sent; the hub's schedule runs), the schedul
 jobs (rows of ``scheduler_jobs``), table scans in the idle window
 (``pg_stat_user_tables`` of the hub's schema), ``GET /readyz`` p50/p99, every
 partner sending at once (latency from POST to verified receipt, records/s),
-witness requests to the hub, one checkpoint publication of the hub (from its first
-add-checkpoint request at a partner's witness to its last answer, and how many
-requests it made), and the time to onboard one more partner (its party file and
-signed agreement written into the directories, until the hub accepts a batch from
-it: without a restart when the node reloads its agreements, else with one).
+witness requests to the hub, the hub sending to every partner (from a partner's
+last submission accepted to its last records delivered, which includes the wait for
+the transfer job's schedule; records/s while the job delivers), one checkpoint
+publication of the hub (from its first add-checkpoint request at a partner's witness
+to its last answer, and how many requests it made), and the time to onboard one more
+partner (its party file and signed agreement, written and signed aside, renamed into
+the hub's directories, until the hub accepts a batch from it): without a restart
+(gateway.node.agreement_reload takes it up at its next poll) and, as the baseline,
+another one with a restart, side by side.
 
 The figures of 10 partners are the baseline of the others: each figure line
 carries the ratio to it, and the summary says which figures grow faster than the
@@ -46,13 +53,13 @@ import datetime as dt
 import hashlib
 import http.client
 import http.server
-import importlib.util
 import json
 import logging
 import os
 import shutil
 import threading
 import time
+import tomllib
 import urllib.parse
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -88,6 +95,15 @@ IDLE_SECONDS = 20.0
 READYZ_CALLS = 50
 CHECKPOINT_SECONDS = 10  # the hub's checkpoint_interval_seconds in the benchmark
 METRICS_CALLS = 10
+# Cosignatures a checkpoint of the hub needs ([node.witnessing]); its witnesses take turns.
+QUORUM = 3
+WITNESSING = f"""
+[node.witnessing]
+quorum = {QUORUM}
+"""
+# The hub's transfer job for the hub-to-partner flows runs this often (the agreement's
+# schedule of permintaan_klarifikasi): a submission waits for it, up to this long.
+OUTBOUND_INTERVAL_SECONDS = 10
 # An operator of the hub, for GET /metrics (added to the benchmark's copy of its config).
 OPERATOR_TOKEN = "bench-only-operator"  # noqa: S105 (a throw-away node in a temp directory)
 OPERATOR = f"""
@@ -116,7 +132,7 @@ sender = "ombudsman-ri"
 receiver = "{partner}"
 schema_versions = ["1.0", "2.0"]
 purpose = 1
-schedule = {{ interval_seconds = 10 }}
+schedule = {{ interval_seconds = {interval} }}
 max_records_per_batch = 1000
 max_batch_bytes = 4194304
 retention_days = 90
@@ -232,6 +248,8 @@ class Observed:
     # The hub's checkpoint size -> [first request, last answer, requests]
     checkpoints: dict[int, list[float]] = field(default_factory=dict)
     arrivals: dict[str, float] = field(default_factory=dict)  # batch id -> when it came
+    # Partner -> (when, records) of each batch the hub delivered to it, first delivery only.
+    delivered: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
     def count(self, kind: str) -> None:
@@ -345,7 +363,10 @@ class Partners:
                     batch, received_at=dt.datetime.now(dt.UTC), signing_key=partner.keys.signing)
                 partner.receipts[batch_id] = receipt
         with self.observed.lock:
-            self.observed.arrivals.setdefault(batch_id, time.perf_counter())
+            if not duplicate and batch_id not in self.observed.arrivals:
+                self.observed.arrivals[batch_id] = time.perf_counter()
+                self.observed.delivered.setdefault(partner.id, []).append(
+                    (time.perf_counter(), len(batch.records)))
         return json.dumps({"batch_id": batch_id, "receipt": receipt,
                            "duplicate": duplicate}).encode()
 
@@ -486,28 +507,61 @@ def hub_config_text(port: int) -> str:
     text_ = (ROOT / "config" / f"{HUB}.toml").read_text(encoding="utf-8")
     text_ = text_.replace('listen = "127.0.0.1:8702"', f'listen = "127.0.0.1:{port}"')
     return text_.replace("\n[node]\n", f"\n[node]\ncheckpoint_interval_seconds = "
-                         f"{CHECKPOINT_SECONDS}\n", 1) + OPERATOR
+                         f"{CHECKPOINT_SECONDS}\n", 1) + OPERATOR + WITNESSING
 
 
-def write_partner(layout: Layout, i: int, keys: NodeKeys) -> None:
-    """Party file and agreement of partner ``i``, signed by both parties."""
+def stage_partner(layout: Layout, i: int, keys: NodeKeys) -> list[tuple[Path, Path]]:
+    """Party file and agreement of partner ``i``, signed by both parties, written aside
+    (in a directory next to the hub's on the same file system): the moves that put them
+    in place, the party file first and the agreement last (:func:`place`)."""
     partner = partner_id(i)
     name = f"Pemerintah Daerah Uji {i:03d}"
     base_url = f"http://127.0.0.1:{layout.harness_port}/p/{partner}"
-    (layout.parties / f"{partner}.toml").write_text(
-        PARTY.format(partner=partner, name=name, base_url=base_url), encoding="utf-8")
+    # Its parties/ is two levels under work/, as the hub's is: the registry's
+    # ../../keys/<party> paths hold there too.
+    stage = layout.work / f"staging-{partner}"
+    (stage / "parties").mkdir(parents=True, exist_ok=True)
+    staged_party = stage / "parties" / f"{partner}.toml"
+    staged_party.write_text(PARTY.format(partner=partner, name=name, base_url=base_url),
+                            encoding="utf-8")
+    shutil.copyfile(layout.parties / f"{HUB}.toml", stage / "parties" / f"{HUB}.toml")
     file = layout.agreements / f"mou-{partner}-ombudsman-ri.toml"
-    # Written aside and moved in, so that a node reading the directory never sees half of it.
-    staged = layout.work / f".{file.name}"
-    staged.write_text(AGREEMENT.format(partner=partner, name=name), encoding="utf-8")
-    registry = load_parties(layout.parties)
-    hub_keys = NodeKeys.from_directory(layout.keys / HUB, environ=layout.env)
-    for party, key in ((partner, keys.signing), (HUB, hub_keys.signing)):
+    staged = stage / file.name
+    staged.write_text(AGREEMENT.format(partner=partner, name=name,
+                                       interval=OUTBOUND_INTERVAL_SECONDS), encoding="utf-8")
+    registry = load_parties(stage / "parties")
+    for party, key in ((partner, keys.signing), (HUB, hub_signing_key(layout))):
         agreements.sign(staged, party, key, registry)
-    for party in (partner, HUB):
-        signature = agreements.signature_file(staged, party)
-        signature.replace(agreements.signature_file(file, party))
-    staged.replace(file)
+    return [
+        (staged_party, layout.parties / staged_party.name),
+        *((agreements.signature_file(staged, party), agreements.signature_file(file, party))
+          for party in (partner, HUB)),
+        (staged, file),
+    ]
+
+
+def place(moves: list[tuple[Path, Path]]) -> None:
+    """Move staged files in, each by a rename: a node reading the directories never sees
+    half of a file (and sees an agreement only with its signatures)."""
+    for staged, final in moves:
+        staged.replace(final)
+    shutil.rmtree(moves[0][0].parent.parent, ignore_errors=True)
+
+
+_HUB_SIGNING: dict[Path, Any] = {}
+
+
+def hub_signing_key(layout: Layout) -> Any:
+    """The hub's signing key (its key set is passphrase-protected: read once)."""
+    if layout.keys not in _HUB_SIGNING:
+        _HUB_SIGNING[layout.keys] = NodeKeys.from_directory(
+            layout.keys / HUB, environ=layout.env).signing
+    return _HUB_SIGNING[layout.keys]
+
+
+def write_partner(layout: Layout, i: int, keys: NodeKeys) -> None:
+    """Party file and agreement of partner ``i``, signed by both parties, in place."""
+    place(stage_partner(layout, i, keys))
 
 
 def postgres_schema(base: str) -> tuple[Engine, str]:
@@ -637,10 +691,10 @@ def timed_gets(base_url: str, path: str, calls: int,
     return times, body
 
 
-def hot_reload_available() -> bool:
-    """Whether this code takes up a new agreement without a restart (branch ``reload``)."""
-    return any(importlib.util.find_spec(name) is not None
-               for name in ("gateway.node.reload", "gateway.node.agreement_reload"))
+def agreements_poll_seconds(config: Path) -> float:
+    """The hub's ``agreements_poll_seconds`` (gateway.node.agreement_reload polls that often)."""
+    data = tomllib.loads(config.read_text(encoding="utf-8"))
+    return float(data.get("node", {}).get("agreements_poll_seconds", 5.0))
 
 
 @dataclass
@@ -761,9 +815,9 @@ class Run:
         seconds = time.perf_counter() - began
         self.loaded_at = time.perf_counter()
         total = self.count * args.partners_batches * len(records)
-        self.add("delivery_p50", 1000 * percentile(latencies, 0.5), "ms", "per-request")
-        self.add("delivery_p99", 1000 * percentile(latencies, 0.99), "ms", "per-request")
-        self.add("delivery_throughput", total / seconds, "records/s", "rate")
+        self.add("inbound_p50", 1000 * percentile(latencies, 0.5), "ms", "per-request")
+        self.add("inbound_p99", 1000 * percentile(latencies, 0.99), "ms", "per-request")
+        self.add("inbound_throughput", total / seconds, "records/s", "rate")
         self.add("witness_request_p50", 1000 * percentile(witnessing, 0.5), "ms", "per-request")
         self.add("witness_request_p99", 1000 * percentile(witnessing, 0.99), "ms", "per-request")
         self.say(f"partners {self.count}: {len(latencies)} batches of {len(records)} records "
@@ -772,17 +826,74 @@ class Run:
                  f"{len(witnessing)} checkpoints witnessed by the hub")
 
     def outbound(self) -> None:
-        """The hub sends to each partner: needs submission with a receiver (branch routing)."""
-        status = submit_to(self.node.base_url, partner_id(1), [])
-        if status is None:
-            self.notes.append("hub->partner flow: not measured, the hub's intake takes no "
-                              "receiver (submission with a receiver not merged)")
-            self.say(f"partners {self.count}: {self.notes[-1]}")
-            return
-        self.say(f"partners {self.count}: hub->partner flow: {status}")
+        """The hub sends to every partner: ``--partners-batches`` submissions of
+        ``--partners-records`` records of the outbound dataset per partner, each naming the
+        partner as its ``receiver``, then its transfer job seals and delivers them."""
+        args = self.args
+        records, version = outbound_records(args.partners_records)
+        partners = [partner_id(i) for i in range(1, self.count + 1)]
+        observed = self.harness.observed
+        submitted: dict[str, float] = {}
+        lock = threading.Lock()
+
+        def one(receiver: str) -> None:
+            for _ in range(args.partners_batches):
+                submit_to(self.node.base_url, receiver, records, version)
+            with lock:
+                submitted[receiver] = time.perf_counter()
+
+        began = time.perf_counter()
+        with ThreadPoolExecutor(min(self.count, args.partners_concurrency)) as pool:
+            list(pool.map(one, partners))
+        intake = time.perf_counter() - began
+        expected = args.partners_batches * len(records)
+
+        def arrived(receiver: str) -> float | None:
+            """When the last of the receiver's records submitted now reached it."""
+            got = [(t, n) for t, n in observed.delivered.get(receiver, []) if t >= began]
+            return max(t for t, _ in got) if sum(n for _, n in got) >= expected else None
+
+        def all_arrived() -> bool:
+            with observed.lock:
+                return all(arrived(r) is not None for r in partners)
+
+        wait_until(all_arrived, timeout=3 * OUTBOUND_INTERVAL_SECONDS + 2 * self.count,
+                   interval=0.2, what="the hub's deliveries to every partner")
+        with observed.lock:
+            done = {r: arrived(r) for r in partners}
+            arrivals = sorted(t for r in partners for t, _ in observed.delivered[r] if t >= began)
+        latencies = [float(done[r] or 0.0) - submitted[r] for r in partners]
+        last = max(float(t or 0.0) for t in done.values())
+        total = self.count * expected
+        # The transfer job may run while the submissions still come in: then a partner's
+        # records go in two runs, 10 s apart. Deliveries more than 3 s apart are counted
+        # as different runs; a run's time is its first to last delivery.
+        runs: list[list[float]] = [[arrivals[0]]]
+        for t in arrivals[1:]:
+            if t - runs[-1][-1] > 3.0:
+                runs.append([])
+            runs[-1].append(t)
+        longest = max(run[-1] - run[0] for run in runs)
+        sending = sum(run[-1] - run[0] for run in runs)
+        self.add("outbound_submit_seconds", intake, "s", "total")
+        self.add("outbound_p50", 1000 * percentile(latencies, 0.5), "ms", "per-request")
+        self.add("outbound_p99", 1000 * percentile(latencies, 0.99), "ms", "per-request")
+        self.add("outbound_batches", len(arrivals), "batches", "total")
+        self.add("outbound_job_run", longest, "s", "total")
+        self.add("outbound_throughput", total / max(sending, 1e-3), "records/s", "rate")
+        # The checkpoint measured next: the one the job publishes after its last delivery
+        # (or a later one), with the hub quiet otherwise.
+        self.loaded_at = last
+        self.say(f"partners {self.count}: hub->partner: {total} records in "
+                 f"{self.count * args.partners_batches} submissions (receiver set) in "
+                 f"{intake:.1f} s; delivered to every partner {last - began:.1f} s after the "
+                 f"first submission, in {len(arrivals)} batches by {len(runs)} runs of the "
+                 f"transfer job (every {OUTBOUND_INTERVAL_SECONDS} s), each delivering for "
+                 f"{', '.join(f'{r[-1] - r[0]:.1f}' for r in runs)} s")
 
     def checkpoint(self) -> None:
-        """One publication of the hub's checkpoint begun after the load: its cost."""
+        """One publication of the hub's checkpoint begun after the load (both directions):
+        its cost."""
         observed = self.harness.observed
         after = self.loaded_at
 
@@ -798,42 +909,57 @@ class Run:
                    what="a checkpoint publication of the hub")
         seen = published()
         assert seen is not None
-        self.add("checkpoint_publication", seen[1] - seen[0], "s", "total")
-        self.add("witness_requests_per_checkpoint", seen[2], "requests", "total")
+        # With a quorum, both should stay flat in the partner count.
+        self.add("checkpoint_publication", seen[1] - seen[0], "s", "per-request")
+        self.add("witness_requests_per_checkpoint", seen[2], "requests", "per-request")
         if seen[2]:
             self.add("checkpoint_cost_per_witness", 1000 * (seen[1] - seen[0]) / seen[2], "ms",
                      "per-request")
 
     def onboard(self) -> None:
-        """One more partner: its party file and signed agreement, until the hub takes a batch."""
-        newcomer = self.harness.partners[partner_id(self.count + 1)]
+        """One more partner without a restart, and (the baseline) one more with a restart:
+        from its files moved into the hub's directories until the hub accepts a batch."""
+        hot = self.onboard_one(self.count + 1, restart=False)
+        cold = self.onboard_one(self.count + 2, restart=True)
+        self.add("onboarding", hot, "s", "total")
+        self.add("onboarding_restart", cold, "s", "total")
+        poll = agreements_poll_seconds(self.layout.config)
+        self.notes.append(f"onboarding: {hot:.1f} s without a restart (the hub polls its "
+                          f"directories every {poll:g} s), {cold:.1f} s with one (x"
+                          f"{cold / hot:.1f})")
+        self.say(f"partners {self.count}: {self.notes[-1]}")
+
+    def onboard_one(self, i: int, *, restart: bool) -> float:
+        newcomer = self.harness.partners[partner_id(i)]
         records, version = inbound_records(1)
         parts = urllib.parse.urlsplit(self.node.base_url)
+        moves = stage_partner(self.layout, i, newcomer.keys)  # written and signed aside
         began = time.perf_counter()
-        write_partner(self.layout, self.count + 1, newcomer.keys)
-        written = time.perf_counter() - began
-        restart = not hot_reload_available()
+        place(moves)
         if restart:
             self.node.stop()
             self.node.start(timeout=300)
+        refused = 0
 
         def accepted() -> bool:
+            nonlocal refused
             conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
             try:
+                newcomer.sequence = 0  # a refused batch takes no sequence number
                 self.harness.send_batch(conn, newcomer, records, version)
                 return True
-            except RuntimeError:
+            except (RuntimeError, OSError):
+                refused += 1
                 return False
             finally:
                 conn.close()
 
-        wait_until(accepted, timeout=120, interval=0.25, what="a batch of the new partner")
-        self.add("onboarding", time.perf_counter() - began, "s", "total")
-        how = "with a restart of the hub (no hot reload in this code)" if restart else "no restart"
-        self.notes.append(f"onboarding: {how}")
-        self.say(f"partners {self.count}: partner {self.count + 1} onboarded {how} in "
-                 f"{time.perf_counter() - began:.1f} s (files written and signed in "
-                 f"{written:.2f} s)")
+        wait_until(accepted, timeout=120, interval=0.1, what="a batch of the new partner")
+        took = time.perf_counter() - began
+        self.say(f"partners {self.count}: partner {i} onboarded "
+                 f"{'with a restart' if restart else 'without a restart'} in {took:.2f} s "
+                 f"({refused} batches refused before)")
+        return took
 
     def stop(self) -> None:
         self.node.stop()
@@ -850,10 +976,36 @@ def inbound_records(count: int) -> tuple[list[dict[str, Any]], str]:
     return _RECORDS[count]
 
 
-def submit_to(base_url: str, receiver: str, records: list[dict[str, Any]]) -> int | None:
-    """Submit ``records`` of the outbound dataset for ``receiver``; None if the hub's intake
-    takes no receiver."""
-    return None
+_OUT_RECORDS: dict[int, tuple[list[dict[str, Any]], str]] = {}
+
+
+def outbound_records(count: int) -> tuple[list[dict[str, Any]], str]:
+    """``count`` valid sample records of the outbound dataset, and their schema version."""
+    if count not in _OUT_RECORDS:
+        records = sample_records(OUTBOUND, count, seed=2022)
+        _OUT_RECORDS[count] = (records, sample_versions(OUTBOUND)[-1])
+    return _OUT_RECORDS[count]
+
+
+def submit_to(base_url: str, receiver: str, records: list[dict[str, Any]],
+              version: str) -> str:
+    """Submit ``records`` of the outbound dataset at the hub for ``receiver``, as the
+    hub's case-management system does; the submission's id."""
+    parts = urllib.parse.urlsplit(base_url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+    body = json.dumps({"schema_version": version, "records": records, "receiver": receiver})
+    try:
+        conn.request("POST", f"/api/v1/datasets/{OUTBOUND}/records", body=body.encode(),
+                     headers={"Authorization": f"Bearer {HUB_TOKEN}",
+                              "Content-Type": "application/json"})
+        response = conn.getresponse()
+        answer = response.read()
+    finally:
+        conn.close()
+    if response.status != 202:
+        raise RuntimeError(f"submission for {receiver} answered {response.status}: "
+                           f"{answer[:300]!r}")
+    return str(json.loads(answer)["submission_id"])
 
 
 # -- the benchmark -----------------------------------------------------------------------------
@@ -864,15 +1016,15 @@ def partners_benchmark(args: argparse.Namespace, tmp: Path, *, say: Any, figure:
     counts: tuple[int, ...] = tuple(sorted(set(args.partners)))
     postgres = os.environ.get("GATEWAY_BENCH_POSTGRES", POSTGRES_DEFAULT)
     keys = tmp / "partners-keys"
-    make_keys(keys, max(counts) + 1, passphrase, say=say)
+    make_keys(keys, max(counts) + 2, passphrase, say=say)
     loaded = {partner_id(i): NodeKeys.from_directory(keys / partner_id(i), environ={})
-              for i in range(1, max(counts) + 2)}
+              for i in range(1, max(counts) + 3)}
     results: dict[int, Run] = {}
     for count in counts:
         say(f"partners {count}: writing {count} party files and signed agreements")
         layout = deploy(tmp, keys, count, loaded, passphrase=passphrase, postgres=postgres)
         harness = Partners({partner_id(i): Partner(partner_id(i), loaded[partner_id(i)])
-                            for i in range(1, count + 2)}, hub_of(layout))
+                            for i in range(1, count + 3)}, hub_of(layout))
         harness.serve(layout.harness_port)
         run = Run(args, layout, harness, count, say=say)
         try:

@@ -67,16 +67,18 @@ def purge(node: Node) -> PurgeReport:
     now = node.now()
     outgoing, incoming = _flows(node)
     b, i = outbound_batches.c, inbound_batches.c
-    for flow, due in _due(outgoing, now):
-        for row in _rows(
+    for flows, due in _due(outgoing, now, peer="receiver"):
+        for flow, row in _rows(
             node,
             select(outbound_batches).where(
-                b.dataset == flow.name,
-                b.receiver == flow.receiver,
+                b.dataset.in_(sorted({f.name for f in flows.values()})),
+                b.receiver.in_(sorted({f.receiver for f in flows.values()})),
                 b.status == "delivered",
                 b.purged_at.is_(None),
                 b.delivered_at <= due,
             ),
+            flows,
+            peer="receiver",
         ):
             with node.store.write() as conn:
                 conn.execute(
@@ -94,16 +96,18 @@ def purge(node: Node) -> PurgeReport:
                 )
                 _audit(conn, node, now, row, peer=flow.receiver)
             report.sent.append(row["batch_id"])
-    for flow, due in _due(incoming, now):
-        for row in _rows(
+    for flows, due in _due(incoming, now, peer="sender"):
+        for flow, row in _rows(
             node,
             select(*[c for c in inbound_batches.c if c.key != "signed"]).where(
-                i.dataset == flow.name,
-                i.sender == flow.sender,
+                i.dataset.in_(sorted({f.name for f in flows.values()})),
+                i.sender.in_(sorted({f.sender for f in flows.values()})),
                 i.purged_at.is_(None),
                 i.acked_at.is_not(None),
                 i.acked_at <= due,
             ),
+            flows,
+            peer="sender",
         ):
             with node.store.write() as conn:
                 conn.execute(
@@ -142,15 +146,33 @@ def _flows(node: Node) -> tuple[list[_Flow], list[_Flow]]:
     )
 
 
-def _due(flows: Iterable[_Flow], now: dt.datetime) -> list[tuple[_Flow, str]]:
-    """The flows that keep payloads for a time, each with the moment before which to purge."""
+def _due(
+    flows: Iterable[_Flow], now: dt.datetime, *, peer: str
+) -> list[tuple[dict[tuple[str, str], _Flow], str]]:
+    """The flows that keep payloads for a time, grouped by that time and keyed by dataset
+    and ``peer`` (``"receiver"`` or ``"sender"``), each group with the moment before which
+    to purge: one query per retention period, not one per flow (a hub has hundreds of
+    flows, and few periods)."""
+    groups: dict[int, dict[tuple[str, str], _Flow]] = {}
+    for flow in flows:
+        if flow.retention_days is not None:
+            key = (flow.name, getattr(flow, peer))
+            groups.setdefault(flow.retention_days, {})[key] = flow
     return [
-        (flow, iso(now - dt.timedelta(days=flow.retention_days)))
-        for flow in flows
-        if flow.retention_days is not None
+        (group, iso(now - dt.timedelta(days=days))) for days, group in sorted(groups.items())
     ]
 
 
-def _rows(node: Node, statement: Any) -> list[Any]:
+def _rows(
+    node: Node, statement: Any, flows: dict[tuple[str, str], _Flow], *, peer: str
+) -> list[tuple[_Flow, Any]]:
+    """The rows ``statement`` finds, each with its flow; rows of other pairs of dataset
+    and peer (the query asks for every dataset with every peer of the group) left out."""
     with node.store.read() as conn:
-        return list(conn.execute(statement).mappings().all())
+        rows = conn.execute(statement).mappings().all()
+    found = []
+    for row in rows:
+        flow = flows.get((row["dataset"], row[peer]))
+        if flow is not None:
+            found.append((flow, row))
+    return found

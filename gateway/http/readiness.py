@@ -19,15 +19,19 @@ runs four checks, each ``ok``, ``fail`` or ``skipped``:
     a job is noticed late only once it falls due. ``skipped`` when the node
     config turns the scheduler off (``scheduler = false``);
 ``peers``
-    every other party's node answers its JWKS endpoint (``GET
+    the other parties' nodes answer their JWKS endpoint (``GET
     /exchange/v1/jwks``, as the key refresh fetches it) within
-    :data:`PEER_TIMEOUT_SECONDS`. The answers are kept for
-    :data:`PEER_CACHE_SECONDS` in each process, so that many probes do not
-    become many requests to the peers. Only a process's first probe waits for
-    the peers' answers; once they are older than that, a probe answers with
-    them (their ``age_seconds`` says how old) and one thread looks at the peers
-    again meanwhile, at most :data:`PEER_LOOKS_AT_ONCE` at a time: a hub of
-    hundreds of partners answers its probes in the time of its own checks.
+    :data:`PEER_TIMEOUT_SECONDS`. A look at the peers asks at most
+    :data:`PEER_SLICE` of them, those this process has not asked yet or asked
+    longest ago, and keeps every answer; the next look comes once the last is
+    older than :data:`PEER_CACHE_SECONDS`. So the requests a process makes to the
+    peers, and the time a probe waits, are the same with two peers or hundreds
+    (a hub of 200 partners has each one asked about every three minutes per
+    process: at most 16 requests every 15 s). Only a process's first probe waits
+    for a look; a later one answers with what is known (``age_seconds`` says
+    how old its oldest answer is) and one thread looks again meanwhile. A peer
+    not asked yet by this process is ``pending``, which fails nothing: with up
+    to :data:`PEER_SLICE` peers, the first look asks every one.
 
 The node is ``ready`` (200) when every check passes; ``degraded`` (200) when only
 the scheduler or a peer fails: it still accepts submissions, stores them
@@ -49,6 +53,7 @@ alerting (docs/OPERATIONS.md).
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 from collections.abc import Callable
@@ -69,6 +74,7 @@ __all__ = [
     "DATABASE_TIMEOUT_SECONDS",
     "PEER_CACHE_SECONDS",
     "PEER_LOOKS_AT_ONCE",
+    "PEER_SLICE",
     "PEER_TIMEOUT_SECONDS",
     "SCHEDULER_LATE_SECONDS",
     "Check",
@@ -79,11 +85,12 @@ __all__ = [
 DATABASE_TIMEOUT_SECONDS = 2.0
 PEER_TIMEOUT_SECONDS = 2.0
 PEER_CACHE_SECONDS = 15.0
-# Peers' JWKS endpoints asked at the same moment by one look at the peers.
+# Peers asked by one look at the peers, at most; and at the same moment.
+PEER_SLICE = 16
 PEER_LOOKS_AT_ONCE = 16
 SCHEDULER_LATE_SECONDS = 60.0
 
-OK, FAIL, SKIPPED = "ok", "fail", "skipped"
+OK, FAIL, SKIPPED, PENDING = "ok", "fail", "skipped", "pending"
 
 # (url, timeout) -> (status, body), as gateway.peers.jwks fetches a JWKS. Tests cut
 # the network here.
@@ -143,7 +150,9 @@ class Readiness:
         self._database_lock = threading.Lock()
         self._database_probe: tuple[threading.Thread, dict[str, Any]] | None = None
         self._peers_lock = threading.Lock()
-        self._peers: tuple[float, dict[str, dict[str, Any]]] | None = None
+        # The last look's time, and each peer's last answer with the time it came.
+        self._peers_looked: float | None = None
+        self._answers: dict[str, tuple[float, dict[str, Any]]] = {}
         self._peers_look: threading.Thread | None = None  # a look under way, in the background
 
     def run(self) -> Report:
@@ -264,37 +273,73 @@ class Readiness:
     # -- peers ----------------------------------------------------------------------------------
 
     def peers(self) -> Check:
-        """Every peer's node, as last seen; looked at again once older than
-        :data:`PEER_CACHE_SECONDS`, in the background (only the first look is waited for)."""
+        """The peers' nodes, as last seen; a slice of them looked at again once the last
+        look is older than :data:`PEER_CACHE_SECONDS`, in the background (only the first
+        look is waited for)."""
         with self._peers_lock:  # the first look: one at a time; the others wait and share it
-            cached = self._peers
-            if cached is None:
-                cached = (time.monotonic(), self._look_at_peers())
-                self._peers = cached
-            elif time.monotonic() - cached[0] > PEER_CACHE_SECONDS:
+            if self._peers_looked is None:
+                self._peers_looked = time.monotonic()
+                self._keep(self._look_at_peers(self._slice()))
+            elif time.monotonic() - self._peers_looked > PEER_CACHE_SECONDS:
                 self._look_again()
-        found = cached[1]
-        failed = any(p["status"] != OK for p in found.values())
-        age = round(time.monotonic() - cached[0], 1)
-        return Check("peers", FAIL if failed else OK, False, {"parties": found, "age_seconds": age})
+            answers = dict(self._answers)
+        node = self.node
+        now = time.monotonic()
+        found: dict[str, dict[str, Any]] = {}
+        oldest = now
+        for party in node.config.agreement.parties.values():
+            if party.id == node.party_id:
+                continue
+            seen = answers.get(party.id)
+            if seen is None:
+                found[party.id] = {"status": PENDING}
+            else:
+                found[party.id] = seen[1]
+                oldest = min(oldest, seen[0])
+        failed = any(p["status"] == FAIL for p in found.values())
+        # How old the oldest answer reported is.
+        detail = {"parties": found, "age_seconds": round(now - oldest, 1)}
+        return Check("peers", FAIL if failed else OK, False, detail)
+
+    def _slice(self) -> list[tuple[str, str]]:
+        """The peers (id, base URL) to look at next: at most :data:`PEER_SLICE`, those not
+        asked yet, then those asked longest ago (the lock is held)."""
+        node = self.node
+        others = [p for p in node.config.agreement.parties.values() if p.id != node.party_id]
+        if len(others) > PEER_SLICE:
+            answers = self._answers
+            others = heapq.nsmallest(
+                PEER_SLICE,
+                others,
+                key=lambda p: (p.id in answers, answers[p.id][0] if p.id in answers else 0.0),
+            )
+        return [(p.id, p.base_url) for p in others]
+
+    def _keep(self, looked: dict[str, dict[str, Any]]) -> None:
+        """Keep a look's answers; forget parties no longer in an agreement (lock held)."""
+        now = time.monotonic()
+        self._answers.update({party: (now, answer) for party, answer in looked.items()})
+        parties = self.node.config.agreement.parties
+        for gone in [p for p in self._answers if p not in parties]:
+            del self._answers[gone]
 
     def _look_again(self) -> None:
         """Start a look at the peers in a thread, unless one is under way (the lock is held)."""
         if self._peers_look is not None and self._peers_look.is_alive():
             return
+        self._peers_looked = time.monotonic()
+        peers = self._slice()
 
         def look() -> None:
-            found = self._look_at_peers()
+            found = self._look_at_peers(peers)
             with self._peers_lock:
-                self._peers = (time.monotonic(), found)
+                self._keep(found)
 
         self._peers_look = threading.Thread(target=look, name="readyz-peers", daemon=True)
         self._peers_look.start()
 
-    def _look_at_peers(self) -> dict[str, dict[str, Any]]:
-        node = self.node
-        others = [p for p in node.config.agreement.parties.values() if p.id != node.party_id]
-        timeout = min(PEER_TIMEOUT_SECONDS, float(node.config.peer_timeout_seconds))
+    def _look_at_peers(self, peers: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+        timeout = min(PEER_TIMEOUT_SECONDS, float(self.node.config.peer_timeout_seconds))
 
         def look(base_url: str) -> dict[str, Any]:
             started = time.monotonic()
@@ -307,9 +352,9 @@ class Readiness:
                 return {"status": FAIL, "error": f"HTTP {status}", "seconds": seconds}
             return {"status": OK, "seconds": seconds}
 
-        if not others:
+        if not peers:
             return {}
-        looks = min(len(others), PEER_LOOKS_AT_ONCE)
+        looks = min(len(peers), PEER_LOOKS_AT_ONCE)
         with ThreadPoolExecutor(looks, thread_name_prefix="readyz-peer") as pool:
-            answers = list(pool.map(look, [p.base_url for p in others]))
-        return {party.id: answer for party, answer in zip(others, answers, strict=True)}
+            answers = list(pool.map(look, [url for _, url in peers]))
+        return {party: answer for (party, _), answer in zip(peers, answers, strict=True)}

@@ -26,16 +26,19 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import requests
 
 from gateway.node import outbound_tls, published_jwks
-from gateway.node.config import Party
+from gateway.node.config import Agreement, Party
 from gateway.node.node import Node
 from gateway.timestamps import iso
 
 __all__ = [
+    "FETCHES_AT_ONCE",
     "JWKS_PATH",
     "MIN_INTERVAL_SECONDS",
     "SLICE",
@@ -72,6 +75,8 @@ class RefreshReport:
 SLICE = 20
 # Scheduled runs come at most this often.
 MIN_INTERVAL_SECONDS = 10
+# Peers' JWKS endpoints asked at the same moment by one refresh.
+FETCHES_AT_ONCE = 8
 
 
 def plan(peers: int, refresh_seconds: int) -> tuple[int, int]:
@@ -114,15 +119,28 @@ def refresh(node: Node, *, get: Getter = http_get, limit: int | None = None) -> 
         if limit is None
         else _oldest(node, limit)
     )
-    for party in peers:
+    timeout = node.config.peer_timeout_seconds
+
+    def fetch(party: Party) -> dict[str, Any] | Exception:
         try:
-            status, body = get(party.base_url + JWKS_PATH, node.config.peer_timeout_seconds)
+            status, body = get(party.base_url + JWKS_PATH, timeout)
             if status != 200:
                 raise ValueError(f"HTTP {status}")
-            jwks = published_jwks.parse(body)
+            return published_jwks.parse(body)
         except (requests.RequestException, ValueError) as exc:
-            log.warning("JWKS of %s not refreshed: %s", party.id, exc)
-            report.failed[party.id] = str(exc)[:200]
+            return exc
+
+    # The fetches at the same time (a run takes one timeout, not one per peer that
+    # hangs); what they found is kept one after the other.
+    if len(peers) > 1:
+        with ThreadPoolExecutor(min(len(peers), FETCHES_AT_ONCE), "jwks-refresh") as pool:
+            fetched = list(pool.map(fetch, peers))
+    else:
+        fetched = [fetch(p) for p in peers]
+    for party, jwks in zip(peers, fetched, strict=True):
+        if isinstance(jwks, Exception):
+            log.warning("JWKS of %s not refreshed: %s", party.id, jwks)
+            report.failed[party.id] = str(jwks)[:200]
             _failed_at[(id(node), party.id)] = iso(node.now())
             continue
         text = json.dumps(jwks, sort_keys=True)
@@ -171,8 +189,22 @@ def learn(node: Node) -> bool:
 
 
 def _missing_pins(node: Node) -> bool:
+    """Whether a peer's pinned key (not revoked) is not among its keys yet."""
     return any(
         set(p.key_pins) - set(p.revoked_keys) - node.peers.kids(p.id)
-        for p in node.config.agreement.parties.values()
-        if p.id != node.party_id
+        for p in _pinning(node.config.agreement, node.party_id)
     )
+
+
+# The parties whose keys are pinned, for the last agreement (merged view) asked about:
+# a request with an unknown key then looks at those few, not at every party.
+_pinning_of: tuple[Agreement, str, tuple[Party, ...]] | None = None
+
+
+def _pinning(agreement: Agreement, own: str) -> tuple[Party, ...]:
+    global _pinning_of
+    found = _pinning_of
+    if found is None or found[0] is not agreement or found[1] != own:
+        pinning = tuple(p for p in agreement.parties.values() if p.key_pins and p.id != own)
+        found = _pinning_of = (agreement, own, pinning)
+    return found[2]
