@@ -109,6 +109,11 @@ def http_post(url: str, body: bytes, timeout: float, headers: Mapping[str, str])
         return status, None
 
 
+# Partners' flows one scheduled run sends at once (sending.run_flows); each holds a
+# database connection while it seals, so keep it under the pool's size.
+FLOWS_AT_ONCE = 4
+
+
 @dataclass
 class TransferReport:
     sealed: list[str] = field(default_factory=list)
@@ -947,24 +952,16 @@ def run_flows(
     run at once on different replicas.
     """
     report = TransferReport()
-    for agreed in flows:
-        try:
-            if not exclusive:
-                report.merge(_run_flow(node, agreed, post=post, progress=progress))
-                continue
-            with node.store.try_lock(lock_name(agreed)) as leader:
-                if not leader:
-                    log.info(
-                        "transfer of %s to %s runs on another replica; skipped here",
-                        agreed.name,
-                        agreed.receiver,
-                    )
-                    continue
-                report.merge(_run_flow(node, agreed, post=post, progress=progress))
-        except Exception:
-            # One flow's failure must not hold back the others; the next run retries it.
-            log.exception("transfer of %s to %s failed", agreed.name, agreed.receiver)
-            report.errors.append(agreed.name)
+    if exclusive and len(flows) > 1:
+        # A hub's job has many partners' flows: a few at a time, so that one slow
+        # partner does not hold back the others, and the run's length is the work
+        # divided among them, not the sum of every partner's round trips.
+        with ThreadPoolExecutor(FLOWS_AT_ONCE, thread_name_prefix="transfer") as pool:
+            for done in pool.map(lambda f: _one_flow(node, f, post, progress, True), flows):
+                report.merge(done)
+    else:
+        for agreed in flows:
+            report.merge(_one_flow(node, agreed, post, progress, exclusive))
     if report.delivered:
         # A new checkpoint after each transfer, cosigned by the peers' witnesses.
         try:
@@ -972,6 +969,32 @@ def run_flows(
         except Exception:  # the transfer is done; the checkpoint schedule retries
             log.exception("checkpoint after the transfer failed")
     return report
+
+
+def _one_flow(
+    node: Node,
+    agreed: DatasetAgreement,
+    post: Poster,
+    progress: Progress | None,
+    exclusive: bool,
+) -> TransferReport:
+    """One flow's run; under its leader lock if ``exclusive``. Never raises: a flow's
+    failure must not hold back the others, and the next run retries it."""
+    try:
+        if not exclusive:
+            return _run_flow(node, agreed, post=post, progress=progress)
+        with node.store.try_lock(lock_name(agreed)) as leader:
+            if not leader:
+                log.info(
+                    "transfer of %s to %s runs on another replica; skipped here",
+                    agreed.name,
+                    agreed.receiver,
+                )
+                return TransferReport()
+            return _run_flow(node, agreed, post=post, progress=progress)
+    except Exception:
+        log.exception("transfer of %s to %s failed", agreed.name, agreed.receiver)
+        return TransferReport(errors=[agreed.name])
 
 
 def _run_flow(

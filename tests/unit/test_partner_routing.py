@@ -3,6 +3,7 @@ JWKS refresh in slices (gateway.exchange.schedule, gateway.exchange.sending,
 gateway.peers.jwks)."""
 
 import logging
+import threading
 
 import pytest
 from sqlalchemy import text
@@ -112,6 +113,32 @@ def test_each_partner_has_its_channel_and_old_records_go_to_the_one_receiver(
     finally:
         hub.store.dispose()
         partner.store.dispose()
+
+
+def test_a_scheduled_run_sends_to_several_partners_at_once(
+    deployment_factory, tmp_path, monkeypassphrase
+):
+    """A slow partner does not hold back the others: the flows of one run go out together."""
+    partners = ["pemkot-a", "pemkot-b", "pemkot-c"]
+    deployment = make_partners_deployment(tmp_path, partners)
+    hub = Node.from_config(deployment.as_deployment().config(HUB))
+    try:
+        client = hub.config.clients[0]
+        for receiver in partners:
+            submit(hub, client, ASKED, {"schema_version": "1.0", "receiver": receiver,
+                                        "records": sample_records(ASKED, 1, version="1.0")})
+        together = threading.Barrier(len(partners), timeout=30)
+
+        def slow(url, body, timeout, headers):
+            together.wait()  # only passes once every partner's post is in flight
+            return 503, None
+
+        flows = sending.flows_with_work(hub, ASKED)
+        assert sorted(f.receiver for f in flows) == partners
+        report = sending.run_flows(hub, flows, post=slow, exclusive=True)
+        assert len(report.failed) == len(partners) and not report.errors
+    finally:
+        hub.store.dispose()
 
 
 # The query of sending._claim (and, without the version and seq, of _next_header).
