@@ -67,6 +67,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench_transfer import group_memory
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
@@ -617,27 +618,9 @@ def hub_of(layout: Layout) -> Hub:
 
 def group_usage(pgid: int) -> tuple[int, int, float]:
     """PSS, RSS (bytes) and CPU seconds (user + system) of process group ``pgid``."""
-    pss = rss = 0
-    cpu = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii") as fh:
-                fields = fh.read().rpartition(")")[2].split()
-            if int(fields[2]) != pgid:
-                continue
-            cpu += (int(fields[11]) + int(fields[12])) / tick
-            with open(f"/proc/{entry}/smaps_rollup", encoding="ascii") as fh:
-                for line in fh:
-                    if line.startswith("Pss:"):
-                        pss += int(line.split()[1]) * 1024
-                    elif line.startswith("Rss:"):
-                        rss += int(line.split()[1]) * 1024
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-    return pss, rss, cpu
+    cpu: dict[str, float] = {}
+    pss, rss = group_memory(pgid, cpu=cpu)
+    return pss, rss, sum(cpu.values())
 
 
 def table_scans(layout: Layout) -> dict[str, int]:

@@ -118,7 +118,7 @@ def _agreement_for_bench(text: str) -> str:
     return text
 
 
-def _group_memory(pgid: int, each: dict[str, int] | None = None,
+def group_memory(pgid: int, each: dict[str, int] | None = None,
                   cpu: dict[str, float] | None = None) -> tuple[int, int]:
     """Summed PSS and RSS (bytes) of the processes in process group ``pgid``."""
     pss = rss = 0
@@ -162,7 +162,7 @@ class MemorySampler(threading.Thread):
             for name, node in self.nodes.items():
                 if node.proc is None:
                     continue
-                pss, rss = _group_memory(node.proc.pid, self.each[name], self.cpu[name])
+                pss, rss = group_memory(node.proc.pid, self.each[name], self.cpu[name])
                 old = self.peak[name]
                 self.peak[name] = (max(old[0], pss), max(old[1], rss))
 
