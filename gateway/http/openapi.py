@@ -479,7 +479,9 @@ class AgreementSchema(_Body):
     id = _str("the agreement's id")
     version = _int("its version (0: one unsigned agreement file)")
     sha256 = _str("SHA-256 (hex) of its RFC 8785 canonical form, what its parties signed")
-    status = fields.String(required=True, validate=validate.OneOf(["in_force", "ended"]))
+    status = fields.String(
+        required=True, validate=validate.OneOf(["in_force", "ended", "suspended"])
+    )
     parties = fields.List(fields.String(), required=True, metadata={"description": "party ids"})
     flows = _int("how many flows (dataset, sender, receiver) it agrees")
     ends_on = fields.String(allow_none=True, required=True,

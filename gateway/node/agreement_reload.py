@@ -27,14 +27,15 @@ schedule) holds its own view of the agreements in force, ``node.config``. An
   against the table's row for its id. A new id, or a higher version, is taken up.
   The same version and content as the row is what is in force already (or ended,
   if the row says so). A LOWER version, or the SAME version with other content, is
-  a rollback and is refused: on a running node the agreement in force stays (the
-  previously merged one for that id); when the node starts, the agreement stays
-  out of force until the right file is back (the table's content is not used to
-  take up an agreement: only files whose signatures verify here are). A row in
-  force whose file is gone (and no refused file names its id) has ended.
-  An agreement whose ``ends_on`` is today or before has ended. A refused file
-  whose id is in force leaves the agreement in force as it was (a broken or
-  tampered file does not stop the flows; it is refused and reported).
+  a rollback and is refused. A refused file (a rollback, a signature that no longer
+  verifies because the registry revoked its key, a broken or tampered file) puts
+  its agreement out of force in every process alike, a running one as well as one
+  that starts, until a file that verifies is back: *suspended*, not ended (the
+  table's content is never used to take an agreement up). A row in force whose
+  file this process had and that is gone from its directory has ended; a row this
+  process never had in force from its own directory (a replica whose copy is
+  behind, a process that starts) is not here yet, and is not ended by it. An
+  agreement whose ``ends_on`` is today or before has ended.
 
 * **What it records, once.** Each change is a row of ``agreements`` (or of
   ``agreement_refusals``) written in the same transaction as its audit entry
@@ -109,6 +110,9 @@ log = logging.getLogger(__name__)
 
 IN_FORCE = "in_force"
 ENDED = "ended"
+# Taken up, not ended, but not in force in this process: its file is refused here (a
+# signature that no longer verifies, a rollback, a broken file) or missing.
+SUSPENDED = "suspended"
 _LOCK = "agreements:record"
 
 
@@ -205,14 +209,14 @@ def report(node: Node) -> dict[str, Any]:
                 }
             )
     for row in rows.values():
-        if row.status != ENDED:
-            continue  # in force in the table, not in this process: a refused file says why
+        # In force in the table but not in this process: its file is refused (the
+        # refused files say why) or not here; its flows stop here until it is back.
         listed.append(
             {
                 "id": row.agreement_id,
                 "version": row.version,
                 "sha256": row.sha256,
-                "status": ENDED,
+                "status": row.status if row.status == ENDED else SUSPENDED,
                 "parties": list(row.parties),
                 "flows": len(json.loads(row.content).get("datasets", [])),
                 "ends_on": None,
@@ -429,6 +433,8 @@ def _decide(
     today: dt.date,
 ) -> _Plan:
     """What is in force, ended and refused, against the table as ``conn`` reads it."""
+    assert config.agreements_dir is not None
+    verified = list(verified)
     rows = stored_agreements(conn)
     plan = _Plan(refused=list(refused))
     codes = {id(r): "invalid" for r in plan.refused}
@@ -460,8 +466,6 @@ def _decide(
             refusal = AgreementRefused(a.source, problem, agreement_id=a.id)
             plan.refused.append(refusal)
             codes[id(refusal)] = code
-            if a.id in previous:
-                plan.in_force.append(previous[a.id])  # the agreement in force stays
             continue
         ends = a.ends_on is not None and a.ends_on <= today
         if row is not None and row.version == a.version and row.status == ENDED:
@@ -472,14 +476,19 @@ def _decide(
             reason = f"ends_on {a.ends_on} reached" if ends else None
             plan.changes.append((a, row, status, reason))
         (plan.ended if ends else plan.in_force).append(a)
-    refused_ids = {r.agreement_id for r in plan.refused if r.agreement_id}
-    for r in plan.refused:
-        rid = r.agreement_id
-        if rid is not None and rid in previous and rid not in seen:
-            plan.in_force.append(previous[rid])
-            seen.add(rid)
+    # Ended as removed: only an agreement this process had in force from its own
+    # directory, whose file is gone from it. A row this process never saw in force
+    # (a replica whose copy of the directory is behind, a process that starts) is
+    # not here yet, not removed; a file that is there but refused is not removed.
+    present = {r.path_of_file.name for r in plan.refused} | {a.source.name for a in verified}
     for row in rows.values():
-        if row.status == IN_FORCE and row.agreement_id not in seen | refused_ids:
+        if (
+            row.status == IN_FORCE
+            and row.agreement_id not in seen
+            and row.agreement_id in previous
+            and row.file_name not in present
+            and not (config.agreements_dir / row.file_name).exists()
+        ):
             plan.removed.append(row)
     _new_refusals(conn, plan, codes)
     return plan

@@ -47,6 +47,8 @@ class Node:
     _peers: PeerKeys | None = field(default=None, repr=False)
     _peers_built: float = field(default=0.0, repr=False)
     _rebuilding: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _peers_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _peers_epoch: int = field(default=0, repr=False)
 
     @property
     def peers(self) -> PeerKeys:
@@ -66,9 +68,15 @@ class Node:
         return peers
 
     def _build_peer_keys(self) -> PeerKeys:
+        with self._peers_lock:
+            epoch, config = self._peers_epoch, self.config
         built_at = time.monotonic()
-        peers = peer_keys(self.config, published=published_jwks.load(self.store), now=self.now())
-        self._peers, self._peers_built = peers, built_at
+        peers = peer_keys(config, published=published_jwks.load(self.store), now=self.now())
+        with self._peers_lock:
+            # Keys built before the agreements changed or a peer's JWKS was fetched
+            # (use_agreements, forget_peer_keys) are not kept.
+            if self._peers_epoch == epoch:
+                self._peers, self._peers_built = peers, built_at
         return peers
 
     def _rebuild_peer_keys(self) -> None:
@@ -81,7 +89,9 @@ class Node:
 
     def forget_peer_keys(self) -> None:
         """Build the peers' keys afresh on next use (a peer's JWKS was fetched)."""
-        self._peers = None
+        with self._peers_lock:
+            self._peers_epoch += 1
+            self._peers = None
 
     def use_agreements(self, config: NodeConfig) -> None:
         """Take up ``config``, whose agreements changed (gateway.node.agreement_reload).
@@ -96,8 +106,10 @@ class Node:
         peers = peer_keys(config, published=published_jwks.load(self.store), now=self.now())
         outbound_tls.configure(config)
         self.note_keys = notes
-        self._peers, self._peers_built = peers, time.monotonic()
-        self.config = config
+        with self._peers_lock:
+            self._peers_epoch += 1
+            self._peers, self._peers_built = peers, time.monotonic()
+            self.config = config
         for callback in list(self.on_agreements_changed):
             try:
                 callback(self)

@@ -9,6 +9,7 @@ import pytest
 
 from gateway.errors import UnknownDataset
 from gateway.exchange import intake
+from gateway.node import agreement_reload
 from gateway.node.agreement_reload import ended_flows, fingerprint
 from gateway.node.config import load_node_config
 from gateway.node.node import Node
@@ -113,7 +114,7 @@ def test_a_new_agreement_is_taken_up_by_every_worker_and_recorded_once(hub):
     assert [e["previous_version"] for e in updates] == [1]
 
 
-def test_a_rollback_is_refused_and_the_version_in_force_stays(hub):
+def test_a_rollback_is_refused_and_suspends_the_agreement_in_every_process(hub):
     node = open_node(hub)
     hub.drop_agreement("mou-bekasi", partner=BEKASI, dataset="kegiatan_pengembangan", version=3)
     assert node.agreement_watch.check()
@@ -121,27 +122,54 @@ def test_a_rollback_is_refused_and_the_version_in_force_stays(hub):
 
     hub.drop_agreement("mou-bekasi", partner=BEKASI, dataset="kegiatan_pengembangan", version=2)
     node.agreement_watch.check()
-    assert in_force(node) == {"mou-bekasi": 3}  # the one in force stays
+    # Neither version 2 (a rollback) nor version 3 (whose file is gone): its flows stop,
+    # in this process as in one that starts now; it has not ended.
+    assert in_force(node) == {} == in_force(open_node(hub))
     [refused] = node.config.refused_agreements
     assert "lower than version 3" in refused.reason
     node.agreement_watch.check(force=True)  # looked at again: not recorded again
     [entry] = events(node, "agreement_refused")
     assert entry["reason"] == "rollback" and entry["agreement_id"] == "mou-bekasi"
     assert entry["file"] == "mou-bekasi.toml" and len(entry["file_sha256"]) == 64
+    assert not events(node, "agreement_ended")
+    listed = {a["id"]: a["status"] for a in agreement_reload.report(node)["agreements"]}
+    assert listed == {"mou-bekasi": "suspended"}
 
     # The same version with other content (a flow added) is refused alike.
     hub.drop_agreement("mou-bekasi", partner=BEKASI, dataset="kegiatan_pengembangan", version=3,
                        retention_days=30)
     node.agreement_watch.check()
-    assert in_force(node) == {"mou-bekasi": 3}
-    assert node.config.agreement.flows[0].retention_days == 90
+    assert in_force(node) == {}
     assert [e["reason"] for e in events(node, "agreement_refused")] == [
         "rollback", "same_version_changed"]
 
-    # At a start, the rolled-back agreement stays out of force (no file verifies for it).
-    again = open_node(hub)
-    assert in_force(again) == {}
-    assert len(events(again, "agreement_refused")) == 2
+    # The right file back: in force again, the same version, nothing ended.
+    hub.drop_agreement("mou-bekasi", partner=BEKASI, dataset="kegiatan_pengembangan", version=3)
+    assert node.agreement_watch.check()
+    assert in_force(node) == {"mou-bekasi": 3} == in_force(open_node(hub))
+    assert node.config.agreement.flows[0].retention_days == 90
+    assert not events(node, "agreement_ended")
+
+
+def test_a_replica_whose_directory_is_behind_ends_nothing(hub, tmp_path):
+    """A replica that has not got a new agreement's file yet sees it in the table only:
+    it is not here yet, not removed; once the file arrives it is taken up there too."""
+    one = open_node(hub)
+    behind = tmp_path / "behind"
+    shutil.copytree(hub.agreements_dir, behind)
+    hub.drop_agreement("mou-depok", partner=DEPOK, dataset="rekap_pengaduan")
+    assert one.agreement_watch.check()
+    config = load_node_config(hub.config_path, environ=ENV)
+    two = open_node(hub, config=dataclasses.replace(config, agreements_dir=behind))
+    assert in_force(two) == {"mou-bekasi": 1}
+    two.agreement_watch.check(force=True)
+    one.agreement_watch.check(force=True)
+    assert not events(one, "agreement_ended")
+    assert in_force(one) == {"mou-bekasi": 1, "mou-depok": 1}
+    for file in hub.agreements_dir.glob("mou-depok.*"):
+        shutil.copyfile(file, behind / file.name)
+    assert two.agreement_watch.check()
+    assert in_force(two) == {"mou-bekasi": 1, "mou-depok": 1}
 
 
 def test_a_file_that_does_not_verify_is_refused_once(hub):
