@@ -266,15 +266,12 @@ class NodeCollector(Collector):
         )
 
     def _agreements(self) -> Iterator[Metric]:
-        found = agreement_reload.report(self.node)
-        counts = dict.fromkeys(("in_force", "ended", "refused"), 0)
-        for a in found["agreements"]:
-            counts[a["status"]] += 1
-        counts["refused"] = len(found["refused"])
+        counts = agreement_reload.counts(self.node)
         gauge = GaugeMetricFamily(
             "gateway_agreements",
-            "Agreements of this node by status: in force and ended (as the worker that "
-            "answers sees them), and agreement files refused (docs/OPERATIONS.md).",
+            "Agreements of this node by status: in force (as the worker that answers sees "
+            "them), ended, suspended (taken up, but not in force here: its file is refused "
+            "or missing) and agreement files refused (docs/OPERATIONS.md).",
             labels=["status"],
         )
         for status, n in counts.items():

@@ -100,6 +100,7 @@ __all__ = [
     "AgreementWatch",
     "RetainedFlow",
     "StoredAgreement",
+    "counts",
     "ended_flows",
     "fingerprint",
     "report",
@@ -230,6 +231,25 @@ def report(node: Node) -> dict[str, Any]:
             {"file": r.path_of_file.name, "agreement_id": r.agreement_id, "reason": r.reason}
             for r in node.config.refused_agreements
         ],
+    }
+
+
+def counts(node: Node) -> dict[str, int]:
+    """How many agreements are in force in this process, ended, suspended (taken up, not
+    in force here) and refused: one grouped query, whatever the number of agreements."""
+    with node.store.read() as conn:
+        by_status = {
+            str(status): int(n)
+            for status, n in conn.execute(
+                select(agreements.c.status, func.count()).group_by(agreements.c.status)
+            )
+        }
+    here = len(node.config.agreement.members) if node.config.agreements_dir else 0
+    return {
+        IN_FORCE: here,
+        ENDED: by_status.get(ENDED, 0),
+        SUSPENDED: max(0, by_status.get(IN_FORCE, 0) - here),
+        "refused": len(node.config.refused_agreements),
     }
 
 
@@ -510,10 +530,16 @@ def _new_refusals(conn: Connection, plan: _Plan, codes: Mapping[int, str]) -> No
 
 
 def _file_sha256(file: Path) -> str:
+    """The SHA-256 of an agreement file and its signature files: a refusal is recorded
+    again when either changes (a signature swapped for another is a new refusal)."""
+    digest = hashlib.sha256()
     try:
-        return hashlib.sha256(file.read_bytes()).hexdigest()
+        digest.update(file.read_bytes())
+        for signature in sorted(file.parent.glob(f"{file.stem}.*.jws")):
+            digest.update(b"\0" + signature.name.encode() + b"\0" + signature.read_bytes())
     except OSError:
         return ""
+    return digest.hexdigest()
 
 
 def _content(a: Agreement) -> str:

@@ -134,6 +134,8 @@ def test_a_rollback_is_refused_and_suspends_the_agreement_in_every_process(hub):
     assert not events(node, "agreement_ended")
     listed = {a["id"]: a["status"] for a in agreement_reload.report(node)["agreements"]}
     assert listed == {"mou-bekasi": "suspended"}
+    assert agreement_reload.counts(node) == {
+        "in_force": 0, "ended": 0, "suspended": 1, "refused": 1}
 
     # The same version with other content (a flow added) is refused alike.
     hub.drop_agreement("mou-bekasi", partner=BEKASI, dataset="kegiatan_pengembangan", version=3,
@@ -148,6 +150,8 @@ def test_a_rollback_is_refused_and_suspends_the_agreement_in_every_process(hub):
     assert node.agreement_watch.check()
     assert in_force(node) == {"mou-bekasi": 3} == in_force(open_node(hub))
     assert node.config.agreement.flows[0].retention_days == 90
+    assert agreement_reload.counts(node) == {
+        "in_force": 1, "ended": 0, "suspended": 0, "refused": 0}
     assert not events(node, "agreement_ended")
 
 
