@@ -41,6 +41,18 @@ def _where(
     return directory, load_parties(registry), None
 
 
+def _signing_registry(
+    file: Path, config_path: str | None, agreements_dir: str | None, parties_dir: str | None
+) -> tuple[dict[str, Party], str | None]:
+    """The registry to sign against: that of --agreements/--parties if given, else that
+    of the node's config (its ``parties`` setting), else the one beside FILE's directory."""
+    if agreements_dir is None and parties_dir is None and config_path is not None:
+        _, registry, own = _where(config_path, None, None)
+        return registry, own
+    _, registry, _ = _where(None, agreements_dir or str(file.parent), parties_dir)
+    return registry, None
+
+
 def _dirs(command: Callable[..., None]) -> Callable[..., None]:
     command = click.option(
         "--parties",
@@ -88,7 +100,7 @@ def agreements_sign(
     The signature is a detached JWS (Ed25519) over the agreement's RFC 8785
     canonical form; every party the agreement names signs the same content.
     """
-    _, registry, own = _where(config_path, agreements_dir or str(Path(file).parent), parties_dir)
+    registry, own = _signing_registry(Path(file), config_path, agreements_dir, parties_dir)
     if party_id is None:
         own = node_config(config_path).party_id if own is None else own
     signer = party_id or own

@@ -29,7 +29,11 @@ from typing import Any
 
 import rfc8785
 
-__all__ = ["dumps", "dumps_plain"]
+__all__ = ["NotCanonical", "dumps", "dumps_plain"]
+
+# What dumps raises for a value RFC 8785 (I-JSON) cannot hold: an integer beyond
+# 2**53 - 1, NaN or an infinity, a lone surrogate.
+NotCanonical = rfc8785.CanonicalizationError
 
 _MAX_SAFE_INTEGER = 2**53 - 1
 _encode = json.JSONEncoder(

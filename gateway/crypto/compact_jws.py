@@ -113,6 +113,10 @@ def verify(
             kid = jws.extract_compact(token, registry=limits).headers().get("kid")
     except Exception as exc:  # any library error means the same thing to the caller
         raise JWSRefused("malformed", _why(exc)) from None
+    if kid is not None and not isinstance(kid, str):
+        # RFC 7515 section 4.1.4: a kid is a string. Another JSON value (a list, an
+        # object) would not even be a key a caller's mapping could look up.
+        raise JWSRefused("malformed", f"kid must be a string, got {type(kid).__name__}")
     signer = key_for(kid)
     if signer is None:
         raise JWSRefused("unknown_key", f"unknown key id {kid!r}", kid=kid)

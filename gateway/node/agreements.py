@@ -32,7 +32,7 @@ from gateway.node.config import (
     canonical_form,
     parse_agreement,
     party_signing_keys,
-    read_signed_agreement,
+    scan_agreements,
     signature_file,
 )
 
@@ -98,21 +98,20 @@ def examine(
     party_id: str | None = None,
     today: dt.date,
 ) -> list[Finding]:
-    """Every agreement file of ``directory`` verified, and any stray signature file."""
-    findings: list[Finding] = []
-    ids: dict[str, Path] = {}
-    for file in sorted(directory.glob("*.toml")):
-        try:
-            agreement = read_signed_agreement(file, registry)
-        except AgreementRefused as exc:
-            findings.append(Finding(file, None, exc.reason))
-            continue
-        if agreement.id in ids:
-            problem = f"agreement {agreement.id!r} is also in {ids[agreement.id].name}"
-            findings.append(Finding(file, None, problem))
-            continue
-        ids[agreement.id] = file
-        findings.append(Finding(file, agreement, status=_status(agreement, party_id, today)))
+    """Every file of ``directory`` as a node of ``party_id`` would take it on ``today``.
+
+    The same rules as the node's (:func:`gateway.node.config.scan_agreements`): a
+    signature that does not verify, a lower version beside a higher one of the same
+    id, a flow already agreed in another agreement in force. Without ``party_id``,
+    every agreement counts as the node's. Any stray signature file is reported too.
+    """
+    scan = scan_agreements(directory, registry, party_id, today=today)
+    findings = [
+        Finding(a.source, a, status=_status(a, party_id, today))
+        for a in (*scan.agreements, *scan.others)
+    ]
+    findings.extend(Finding(r.path_of_file, None, r.reason) for r in scan.refused)
+    findings.sort(key=lambda f: f.file.name)
     stems = {f.stem for f in directory.glob("*.toml")}
     for sig in sorted(directory.glob("*.jws")):
         stem = sig.name[: -len(".jws")].rsplit(".", 1)[0]

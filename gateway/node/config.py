@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
+import math
 import os
 import re
 import ssl
 import tomllib
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property, partial
 from pathlib import Path
@@ -36,6 +38,7 @@ from apscheduler.triggers.cron import CronTrigger
 from limits import parse
 
 from gateway.crypto import canonical, detached_jws
+from gateway.crypto.canonical import NotCanonical
 from gateway.crypto.compact_jws import JWSRefused
 from gateway.crypto.envelope import envelope_limit
 from gateway.crypto.keys import PeerKey, PeerKeys, load_jwks_file
@@ -65,6 +68,8 @@ __all__ = [
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -725,6 +730,9 @@ def parse_agreement(
     if form not in (1, 2):
         raise root.fail("format", f"must be 1 (unsigned) or 2 (signed), got {form}")
     root.reject_unknown(_FORMAT_1_KEYS if form == 1 else _FORMAT_2_KEYS)
+    # What the parties sign: checked first, so that a number the canonical form cannot
+    # hold is refused naming its key, not met as an error of the JSON library.
+    signed = _signed_form(root) if form == 2 else b""
     agreement_id: str = root.get("id", str)
     if not _ID.fullmatch(agreement_id):
         raise root.fail("id", f"must be lower-case letters, digits and '-', got {agreement_id!r}")
@@ -755,10 +763,50 @@ def parse_agreement(
             if "service_levels" in root.data
             else ServiceLevels()
         ),
-        version=root.positive_int("version") if form == 2 else 0,
+        version=_version(root) if form == 2 else 0,
         ends_on=_ends_on(root) if form == 2 else None,
-        sha256=hashlib.sha256(canonical_form(data)).hexdigest() if form == 2 else "",
+        sha256=hashlib.sha256(signed).hexdigest() if form == 2 else "",
     )
+
+
+# A version is compared, stored and printed as an integer; 2**31 - 1 fits every column
+# and is more updates than an MoU will see.
+_MAX_VERSION = 2**31 - 1
+# RFC 8785 numbers are I-JSON's (RFC 7493 section 2.2): integers of magnitude up to
+# 2**53 - 1, and finite.
+_MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def _version(root: _Table) -> int:
+    version = root.positive_int("version")
+    if version > _MAX_VERSION:
+        raise root.fail("version", f"must be at most {_MAX_VERSION}, got {version}")
+    return version
+
+
+def _signed_form(root: _Table) -> bytes:
+    """The canonical form of a signed agreement, or ConfigError naming what it cannot hold."""
+    for key, value in _numbers(root.data, ""):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise root.fail(key, f"must be a finite number, got {value}")
+        if isinstance(value, int) and abs(value) > _MAX_SAFE_INTEGER:
+            raise root.fail(key, f"must be at most {_MAX_SAFE_INTEGER} in size, got {value}")
+    try:
+        return canonical_form(root.data)
+    except NotCanonical as exc:  # what the walk above does not foresee
+        raise ConfigError(str(root.file), "-", f"has no RFC 8785 canonical form: {exc}") from None
+
+
+def _numbers(value: Any, key: str) -> Iterator[tuple[str, int | float]]:
+    """Every number in TOML data, with its dotted key."""
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _numbers(v, f"{key}.{k}" if key else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _numbers(v, f"{key}[{i}]")
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield key, value
 
 
 def canonical_form(data: Mapping[str, Any]) -> bytes:
@@ -823,12 +871,16 @@ def load_parties(directory: Path) -> dict[str, Party]:
     """The party registry: one ``<id>.toml`` per institution, with its keys' files.
 
     Paths in a party file are relative to it. Every log origin and witness name is
-    distinct across the registry.
+    distinct across the registry, and so is every signing key its JWKS files hold: a
+    key registered for two parties could sign for either. A JWKS file that is not
+    there (yet) is not checked here; :func:`read_signed_agreement` then refuses an
+    agreement two of whose parties signed with one key.
     """
     if not directory.is_dir():
         raise ConfigError(str(directory), "-", "the party registry directory does not exist")
     parties: dict[str, Party] = {}
     names: dict[str, str] = {}
+    signers: dict[str, str] = {}
     for file in sorted(directory.glob("*.toml")):
         t = _Table(file, "", _read_toml(file))
         party = _party(t, file)
@@ -838,19 +890,54 @@ def load_parties(directory: Path) -> dict[str, Party]:
             if name in names:
                 raise t.fail("log_origin", f"{name!r} is already used by party {names[name]!r}")
             names[name] = party.id
+        for kid in sorted(_registered_signing_kids(party)):
+            if kid in signers:
+                raise t.fail(
+                    "jwks_file",
+                    f"{party.jwks_file.name} holds the signing key {kid}, which is registered "
+                    f"for party {signers[kid]!r} too: each party signs with keys of its own",
+                )
+            signers[kid] = party.id
         parties[party.id] = party
     return parties
+
+
+def _registered_signing_kids(party: Party) -> set[str]:
+    """The ids of the Ed25519 keys in ``party``'s JWKS file; none if it does not read.
+
+    A JWKS file that is missing or broken is not the registry's problem as a whole:
+    each agreement naming the party is refused for it, naming the file.
+    """
+    try:
+        found = PeerKeys.from_jwks({party.id: load_jwks_file(party.jwks_file)})
+    except KeyMaterialError:
+        return set()
+    return {kid for kid in found.kids(party.id) if found.signing_key(kid) is not None}
 
 
 # The JWS "typ" of a party's signature on an agreement (gateway.crypto.detached_jws).
 AGREEMENT_TYP = "gateway-agreement+jws"
 _MAX_SIGNATURE_BYTES = 16 * 1024
 
+# An absolute path inside a message (a KeyMaterialError's, a library's): the directory
+# part goes, the file name stays. Not after a letter, '.', '/' or ':' (a URL's path).
+_ABSOLUTE_PATH = re.compile(r"(?<![\w./:~-])/(?:[^\s/'\"]+/)+(?=[^\s/'\"])")
+
+
+def _file_names_only(text: str) -> str:
+    return _ABSOLUTE_PATH.sub("", text)
+
 
 class AgreementRefused(ConfigError):
-    """A signed agreement that is not taken up: why, in words an operator can act on."""
+    """A signed agreement that is not taken up: why, in words an operator can act on.
+
+    The ``reason`` names files by their names only: it is shown by ``gateway agreements``,
+    kept in the audit log and reported to monitoring, none of which needs to know
+    where this node keeps its files (the exception's message, for the log, has the path).
+    """
 
     def __init__(self, file: Path, reason: str, *, agreement_id: str | None = None) -> None:
+        reason = _file_names_only(reason)
         super().__init__(str(file), "-", reason)
         self.path_of_file = file
         self.reason = reason
@@ -878,7 +965,8 @@ def read_signed_agreement(file: Path, registry: Mapping[str, Party]) -> Agreemen
 
     Raises :class:`AgreementRefused` saying what is wrong: not an agreement, a party
     not registered, a signature missing, made with a key not registered for that
-    party, or not over this content (one byte changed).
+    party or with the same key as another party's, or not over this content (one
+    byte changed).
     """
     try:
         data = _read_toml(file)
@@ -896,12 +984,22 @@ def read_signed_agreement(file: Path, registry: Mapping[str, Party]) -> Agreemen
             file, f"{exc.key}: {exc.problem}" if exc.key != "-" else exc.problem
         ) from None
     payload = canonical_form(data)
+    signers: dict[str, str] = {}
     for party_id in agreement.parties:
-        _check_signature(file, agreement, payload, registry[party_id])
+        kid = _check_signature(file, agreement, payload, registry[party_id])
+        if kid in signers:
+            raise AgreementRefused(
+                file,
+                f"{signers[kid]} and {party_id} signed with one key ({kid}): each party "
+                "signs with a key of its own (the party registry holds it for both)",
+                agreement_id=agreement.id,
+            )
+        signers[kid] = party_id
     return agreement
 
 
-def _check_signature(file: Path, agreement: Agreement, payload: bytes, party: Party) -> None:
+def _check_signature(file: Path, agreement: Agreement, payload: bytes, party: Party) -> str:
+    """The key id of ``party``'s valid signature on ``agreement``, or AgreementRefused."""
     where = signature_file(file, party.id)
     refused = partial(AgreementRefused, file, agreement_id=agreement.id)
     try:
@@ -915,9 +1013,10 @@ def _check_signature(file: Path, agreement: Agreement, payload: bytes, party: Pa
     try:
         keys = party_signing_keys(party)
     except KeyMaterialError as exc:
-        raise refused(f"the registered keys of {party.id} cannot be read: {exc}") from None
+        problem = str(exc).replace(str(party.jwks_file), party.jwks_file.name)
+        raise refused(f"the registered keys of {party.id} cannot be read: {problem}") from None
     try:
-        detached_jws.verify(token, payload, keys.get, typ=AGREEMENT_TYP)
+        verified = detached_jws.verify(token, payload, keys.get, typ=AGREEMENT_TYP)
     except JWSRefused as exc:
         problem = {
             "malformed": f"{where.name} is not a detached agreement JWS ({exc.detail})",
@@ -926,57 +1025,120 @@ def _check_signature(file: Path, agreement: Agreement, payload: bytes, party: Pa
             "(the agreement, or the signature, changed after it was signed)",
         }[exc.step]
         raise refused(problem) from None
+    return str(verified.kid)
 
 
 @dataclass(frozen=True)
 class AgreementScan:
     """What an agreements directory holds for one node."""
 
-    # Verified agreements naming the node's party, by file name.
+    # Verified agreements naming the node's party and taken, by file name.
     agreements: tuple[Agreement, ...]
+    # Every file not taken, with its reason, by file name.
     refused: tuple[AgreementRefused, ...]
+    # Verified agreements that do not name the node's party: not its own, not refused.
+    others: tuple[Agreement, ...] = ()
 
 
-def scan_agreements(directory: Path, registry: Mapping[str, Party], party_id: str) -> AgreementScan:
-    """Every ``*.toml`` in ``directory``: verified, or refused with its reason.
+def scan_agreements(
+    directory: Path,
+    registry: Mapping[str, Party],
+    party_id: str | None,
+    *,
+    today: dt.date | None = None,
+) -> AgreementScan:
+    """Every ``*.toml`` in ``directory``: taken, not this node's, or refused with its reason.
 
-    An agreement that does not name ``party_id`` is not this node's and is left out;
-    two files with one id, or a flow (dataset, sender, receiver) already in an
-    earlier file, are refused.
+    One file never stops the others: whatever goes wrong reading a file refuses that
+    file (the cause goes to the log). An agreement that does not name ``party_id`` is
+    not this node's (``others``; with ``party_id`` None every agreement counts).
+
+    Of several files with one agreement id the highest version is taken (of equal
+    versions the first by file name) and the others are refused. A flow (dataset,
+    sender, receiver) is in at most one agreement in force on ``today`` (default:
+    today in Asia/Jakarta): a file agreeing a flow that an earlier file in force
+    agrees is refused. An agreement that has ended stays beside its renewal, which
+    carries the same flows: its data is kept for its retention period.
     """
     if not directory.is_dir():
         raise ConfigError(str(directory), "-", "the agreements directory does not exist")
-    taken: list[Agreement] = []
+    today = jakarta_today() if today is None else today
+    verified: list[Agreement] = []
     refused: list[AgreementRefused] = []
-    ids: dict[str, Path] = {}
-    flows: dict[tuple[str, str, str], str] = {}
     for file in sorted(directory.glob("*.toml")):
         try:
-            agreement = read_signed_agreement(file, registry)
-            if agreement.id in ids:
-                raise AgreementRefused(
-                    file,
-                    f"agreement {agreement.id!r} is also in {ids[agreement.id].name}",
-                    agreement_id=agreement.id,
-                )
-            if party_id not in agreement.parties:
-                continue
-            for d in agreement.flows:
-                other = flows.get((d.name, d.sender, d.receiver))
-                if other is not None:
-                    raise AgreementRefused(
-                        file,
-                        f"the flow {d.name} from {d.sender} to {d.receiver} is already "
-                        f"agreed in {other!r}",
-                        agreement_id=agreement.id,
-                    )
+            verified.append(read_signed_agreement(file, registry))
         except AgreementRefused as exc:
             refused.append(exc)
+        except Exception as exc:  # one file must not keep the others from being read
+            log.exception("the agreement file %s cannot be read; it is refused", file)
+            refused.append(
+                AgreementRefused(
+                    file, f"cannot be read ({type(exc).__name__}); the node's log says why"
+                )
+            )
+    latest, superseded = _one_per_id(verified)
+    refused.extend(superseded)
+    taken: list[Agreement] = []
+    others: list[Agreement] = []
+    flows: dict[tuple[str, str, str], str] = {}
+    for agreement in latest:
+        if party_id is not None and party_id not in agreement.parties:
+            others.append(agreement)
             continue
-        ids[agreement.id] = file
-        flows.update({(d.name, d.sender, d.receiver): agreement.id for d in agreement.flows})
+        if agreement.ends_on is None or agreement.ends_on > today:
+            conflict = _flow_conflict(agreement, flows)
+            if conflict is not None:
+                refused.append(conflict)
+                continue
+            flows.update({(d.name, d.sender, d.receiver): agreement.id for d in agreement.flows})
         taken.append(agreement)
-    return AgreementScan(tuple(taken), tuple(refused))
+    refused.sort(key=lambda r: r.path_of_file.name)
+    return AgreementScan(tuple(taken), tuple(refused), tuple(others))
+
+
+def _one_per_id(
+    verified: Sequence[Agreement],
+) -> tuple[list[Agreement], list[AgreementRefused]]:
+    """Of several files with one agreement id, the highest version (then the first file)."""
+    best: dict[str, Agreement] = {}
+    for a in verified:
+        if a.id not in best or a.version > best[a.id].version:
+            best[a.id] = a
+    refused = []
+    for a in verified:
+        kept = best[a.id]
+        if kept is a:
+            continue
+        why = (
+            f"a lower version than version {kept.version}"
+            if a.version < kept.version
+            else "the same version, and comes after it by file name"
+        )
+        refused.append(
+            AgreementRefused(
+                a.source,
+                f"agreement {a.id!r} version {a.version} is also in {kept.source.name}, "
+                f"which is taken: this file has {why}",
+                agreement_id=a.id,
+            )
+        )
+    return [a for a in verified if best[a.id] is a], refused
+
+
+def _flow_conflict(
+    agreement: Agreement, flows: Mapping[tuple[str, str, str], str]
+) -> AgreementRefused | None:
+    for d in agreement.flows:
+        other = flows.get((d.name, d.sender, d.receiver))
+        if other is not None:
+            return AgreementRefused(
+                agreement.source,
+                f"the flow {d.name} from {d.sender} to {d.receiver} is already agreed in "
+                f"{other!r}, which is in force",
+                agreement_id=agreement.id,
+            )
+    return None
 
 
 def merge_agreements(

@@ -285,3 +285,212 @@ def test_the_cli_signs_verifies_lists_and_shows(config):
     assert "does not match this content" in refused.stdout
     assert "REFUSED  gone.pemkot-bekasi.jws: a signature without its agreement" in refused.stdout
     assert refused.stderr.strip() == "Error: 2 of 2 file(s) refused"
+
+
+# One bad file never stops the others: what goes wrong refuses that file, with a reason.
+
+def forged_signature(header: dict) -> str:
+    """A detached JWS with ``header`` and a signature of zeros (it never verifies)."""
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    return f"{b64(json.dumps(header).encode())}..{b64(bytes(64))}\n"
+
+
+@pytest.mark.parametrize("kid", [["x"], {"a": 1}, 7, 1.5, True])
+def test_a_signature_whose_kid_is_not_a_string_is_refused(config, kid):
+    sign_all(config)
+    signature_file(agreement(config), "pemkot-bekasi").write_text(forged_signature(
+        {"alg": "Ed25519", "kid": kid, "typ": "gateway-agreement+jws"}))
+    assert refusal(config).endswith(
+        f"is not a detached agreement JWS (kid must be a string, got {type(kid).__name__})")
+    node = load_node_config(config / "ombudsman-ri.toml", environ={})
+    assert node.agreement.members == ()
+    assert [r.agreement_id for r in node.refused_agreements] == [
+        "mou-pemkot-bekasi-ombudsman-ri-2021"]
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    (("version = 1", "version = 9007199254740993"),
+     "version: must be at most 9007199254740991 in size, got 9007199254740993"),
+    (("version = 1", "version = 2147483648"),
+     "version: must be at most 2147483647, got 2147483648"),
+    (("retention_days = 90", "retention_days = -9007199254740992"),
+     "datasets[0].retention_days: must be at most 9007199254740991 in size"),
+    (("retention_days = 90", "retention_days = inf"),
+     "datasets[0].retention_days: must be a finite number, got inf"),
+    (("retention_days = 90", "retention_days = nan"),
+     "datasets[0].retention_days: must be a finite number, got nan"),
+    (("[[datasets]]\n", "[[datasets]]\nextra = [[1e400]]\n"),
+     "datasets[0].extra[0][0]: must be a finite number, got inf"),
+])
+def test_a_number_the_canonical_form_cannot_hold_is_refused_naming_its_key(config, change, reason):
+    file = agreement(config)
+    text = file.read_text(encoding="utf-8")
+    assert change[0] in text
+    file.write_text(text.replace(*change, 1), encoding="utf-8")
+    assert refusal(config).startswith(reason)
+    node = load_node_config(config / "ombudsman-ri.toml", environ={})
+    assert [r.path_of_file.name for r in node.refused_agreements] == [file.name]
+
+
+def test_any_error_reading_one_file_refuses_that_file_only(config, monkeypatch, caplog):
+    sign_all(config)
+    sign_all(config, second_agreement(config, agreement_id="mou-other", ends_on="2020-01-01"))
+    read = read_signed_agreement
+
+    def broken(file, registry):
+        if file.name == "mou-other.toml":
+            raise RecursionError("deep")
+        return read(file, registry)
+
+    monkeypatch.setattr("gateway.node.config.read_signed_agreement", broken)
+    registry = load_parties(config / "parties")
+    scan = scan_agreements(config / "agreements", registry, "ombudsman-ri")
+    assert [a.id for a in scan.agreements] == ["mou-pemkot-bekasi-ombudsman-ri-2021"]
+    assert [(r.path_of_file.name, r.reason) for r in scan.refused] == [
+        ("mou-other.toml", "cannot be read (RecursionError); the node's log says why")]
+    assert "mou-other.toml cannot be read" in caplog.text
+    found = agreements.examine(config / "agreements", registry, today=dt.date(2026, 1, 1))
+    assert [(f.file.name, f.status) for f in found] == [
+        ("mou-other.toml", "refused"), (agreement(config).name, "in force")]
+
+
+# Renewals and updates: which of several files is taken.
+
+def test_an_ended_agreement_and_its_renewal_with_the_same_flows_are_both_taken(config):
+    sign_all(config)  # the renewal (no ends_on), after the old one by file name
+    sign_all(config, second_agreement(config, agreement_id="mou-2020", ends_on="2026-12-01"))
+    registry = load_parties(config / "parties")
+    scan = scan_agreements(config / "agreements", registry, "ombudsman-ri",
+                           today=dt.date(2026, 12, 1))
+    assert [a.id for a in scan.agreements] == ["mou-2020", "mou-pemkot-bekasi-ombudsman-ri-2021"]
+    assert scan.refused == ()
+    view = merge_agreements(registry["ombudsman-ri"], scan.agreements,
+                            today=dt.date(2026, 12, 1), source=config / "agreements")
+    assert [a.id for a in view.agreements] == ["mou-pemkot-bekasi-ombudsman-ri-2021"]
+    assert [a.id for a in view.ended] == ["mou-2020"]
+    # The day before, both are in force: the renewal's flows are the old one's.
+    scan = scan_agreements(config / "agreements", registry, "ombudsman-ri",
+                           today=dt.date(2026, 11, 30))
+    assert [a.id for a in scan.agreements] == ["mou-2020"]
+    assert [r.reason for r in scan.refused] == [
+        "the flow permintaan_klarifikasi from ombudsman-ri to pemkot-bekasi is already agreed "
+        "in 'mou-2020', which is in force"]
+    found = agreements.examine(config / "agreements", registry, party_id="ombudsman-ri",
+                               today=dt.date(2026, 11, 30))
+    assert [(f.file.name, f.status, f.problem) for f in found] == [
+        ("mou-2020.toml", "in force", ""),
+        (agreement(config).name, "refused", scan.refused[0].reason)]
+
+
+def test_of_several_files_with_one_id_the_highest_version_is_taken(config):
+    sign_all(config)
+    text = agreement(config).read_text(encoding="utf-8")
+    update = config / "agreements" / "zz-update.toml"  # after the first version by name
+    update.write_text(text.replace("version = 1", "version = 2"), encoding="utf-8")
+    sign_all(config, update)
+    same = config / "agreements" / "zzz-same.toml"
+    same.write_text(text.replace("version = 1", "version = 2").replace(
+        "retention_days = 90", "retention_days = 91", 1), encoding="utf-8")
+    sign_all(config, same)
+    registry = load_parties(config / "parties")
+    scan = scan_agreements(config / "agreements", registry, "ombudsman-ri")
+    assert [(a.source.name, a.version) for a in scan.agreements] == [("zz-update.toml", 2)]
+    name = "'mou-pemkot-bekasi-ombudsman-ri-2021'"
+    assert [(r.path_of_file.name, r.reason) for r in scan.refused] == [
+        (agreement(config).name, f"agreement {name} version 1 is also in zz-update.toml, which "
+                                 "is taken: this file has a lower version than version 2"),
+        ("zzz-same.toml", f"agreement {name} version 2 is also in zz-update.toml, which is "
+                          "taken: this file has the same version, and comes after it by file name"),
+    ]
+    found = agreements.examine(config / "agreements", registry, today=dt.date(2026, 1, 1))
+    assert [(f.file.name, f.problem) for f in found] == [
+        (agreement(config).name, scan.refused[0].reason),
+        ("zz-update.toml", ""),
+        ("zzz-same.toml", scan.refused[1].reason)]
+
+
+def test_verify_refuses_what_the_node_refuses(config):
+    """``gateway agreements verify`` applies the node's rules, flows in force included."""
+    sign_all(config)
+    sign_all(config, second_agreement(config, agreement_id="mou-copy"))
+    registry = load_parties(config / "parties")
+    node = load_node_config(config / "ombudsman-ri.toml", environ={})
+    refused = run_cli("verify", "--config", "config/ombudsman-ri.toml", cwd=config.parent)
+    assert refused.returncode == 1
+    assert refused.stdout.splitlines()[:2] == [
+        "ok       mou-copy.toml: mou-copy version 1, in force, signed by "
+        "pemkot-bekasi, ombudsman-ri",
+        f"REFUSED  {agreement(config).name}: {node.refused_agreements[0].reason}",
+    ]
+    found = agreements.examine(config / "agreements", registry, party_id="ombudsman-ri",
+                               today=dt.date(2026, 1, 1))
+    assert [f.problem for f in found if not f.ok] == [
+        r.reason for r in node.refused_agreements]
+
+
+# Keys: one party's signing key is its own; reasons name files, not where they are.
+
+def test_a_registry_holding_one_signing_key_for_two_parties_is_refused(config):
+    depok = config / "parties" / "pemkot-depok.toml"
+    depok.write_text((config / "parties" / "pemkot-bekasi.toml").read_text(encoding="utf-8")
+                     .replace('id = "pemkot-bekasi"', 'id = "pemkot-depok"')
+                     .replace("bekasikota.go.id", "depok.go.id"), encoding="utf-8")
+    kid = signing_key(config, "pemkot-bekasi").thumbprint()
+    with pytest.raises(ConfigError, match=(
+            f"jwks_file: jwks.json holds the signing key {kid}, which is registered for "
+            "party 'pemkot-bekasi' too")):
+        load_parties(config / "parties")
+
+
+def test_two_parties_signing_with_one_key_are_refused(config):
+    """A JWKS file missing when the registry is read is checked when it is used."""
+    registry = load_parties(config / "parties")
+    theirs = registry["ombudsman-ri"].jwks_file
+    theirs.unlink()
+    registry = load_parties(config / "parties")  # the Ombudsman's keys are to come
+    shutil.copyfile(registry["pemkot-bekasi"].jwks_file, theirs)
+    key = signing_key(config, "pemkot-bekasi")
+    for party in PARTIES:
+        agreements.sign(agreement(config), party, key, registry)
+    with pytest.raises(AgreementRefused) as refused:
+        read_signed_agreement(agreement(config), registry)
+    assert refused.value.reason == (
+        f"pemkot-bekasi and ombudsman-ri signed with one key ({key.thumbprint()}): each party "
+        "signs with a key of its own (the party registry holds it for both)")
+    with pytest.raises(ConfigError, match="registered for party 'ombudsman-ri' too"):
+        load_parties(config / "parties")  # and the registry, read again, is refused
+
+
+@pytest.mark.parametrize("damage", ["missing", "not json"])
+def test_a_refusal_names_files_not_where_they_are(config, damage):
+    sign_all(config)
+    jwks = load_parties(config / "parties")["pemkot-bekasi"].jwks_file
+    if damage == "missing":
+        jwks.unlink()
+    else:
+        jwks.write_text("{", encoding="utf-8")
+    reason = refusal(config)
+    assert reason.startswith("the registered keys of pemkot-bekasi cannot be read: jwks.json: ")
+    assert str(config.parent) not in reason and "/" not in reason
+    node = load_node_config(config / "ombudsman-ri.toml", environ={})
+    assert [r.reason for r in node.refused_agreements] == [reason]
+
+
+def test_signing_with_a_config_uses_the_registry_it_names(config):
+    """``sign --config`` reads the node's ``parties`` setting, not a guess beside FILE."""
+    (config / "parties").rename(config / "registry")
+    for party in PARTIES:
+        node = config / f"{party}.toml"
+        node.write_text(node.read_text(encoding="utf-8").replace(
+            'parties = "parties"', 'parties = "registry"'), encoding="utf-8")
+    file = str(agreement(config).relative_to(config.parent))
+    for party in PARTIES:
+        done = run_cli("sign", file, "--config", f"config/{party}.toml", cwd=config.parent)
+        assert done.returncode == 0, done.stderr
+    read_signed_agreement(agreement(config), load_parties(config / "registry"))
+    # --parties still says which registry, with or without --config.
+    other = run_cli("sign", file, "--party", "pemkot-bekasi", "--config",
+                    "config/pemkot-bekasi.toml", "--parties", "config/none", cwd=config.parent)
+    assert other.returncode != 0 and "the party registry directory does not exist" in (
+        other.stdout + other.stderr)

@@ -137,3 +137,49 @@ def test_console_sessions_migrate_up_and_down_on_sqlite(tmp_path):
             assert migrate.differences(conn) == []
     finally:
         engine.dispose()
+
+
+def _pending_records_keep_their_channel(url):
+    """Revision 0015 names the receiver of records pending from before: their channel's."""
+    from alembic import command
+
+    batch = ("INSERT INTO outbound_batches (batch_id, dataset, schema_version, receiver, "
+             "record_count, envelope, status, attempts, created_at, sequence, chunk_count, "
+             "chunks_acked) VALUES (:id, :dataset, '1.0', :receiver, 1, '{}', 'delivered', 1, "
+             ":at, 1, 1, 1)")
+    record = ("INSERT INTO outbox_records (submission_id, dataset, schema_version, record, "
+              "record_sha256, batch_id, created_at) VALUES ('s', :dataset, '1.0', 'x', 'x', "
+              ":batch_id, 't')")
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(migrate._config(conn), "0014")
+            for bid, dataset, receiver, at in (
+                ("b-1", "lahp", "pemkot-bekasi", "2026-01-01T00:00:00+00:00"),
+                ("b-2", "lahp", "pemkot-depok", "2026-02-01T00:00:00+00:00"),  # the latest
+                ("b-3", "lahp", "pemkot-bogor", "2025-12-01T00:00:00+00:00"),
+            ):
+                conn.execute(text(batch), {"id": bid, "dataset": dataset, "receiver": receiver,
+                                           "at": at})
+            for dataset, batch_id in (("lahp", None), ("lahp", "b-1"), ("rekap", None)):
+                conn.execute(text(record), {"dataset": dataset, "batch_id": batch_id})
+        with engine.begin() as conn:
+            command.upgrade(migrate._config(conn), "head")
+        with engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT dataset, batch_id, receiver FROM outbox_records ORDER BY seq")).all()
+        assert [tuple(r) for r in rows] == [
+            ("lahp", None, "pemkot-depok"),  # pending: the channel it was going to
+            ("lahp", "b-1", None),  # in a batch: the batch says where it went
+            ("rekap", None, None),  # no batch of its dataset: as before, its one receiver's
+        ]
+    finally:
+        engine.dispose()
+
+
+def test_pending_records_keep_their_channel_on_sqlite(tmp_path):
+    _pending_records_keep_their_channel(f"sqlite:///{tmp_path / 'node.db'}")
+
+
+def test_pending_records_keep_their_channel_on_postgresql(postgres_url):
+    _pending_records_keep_their_channel(postgres_url)

@@ -18,9 +18,23 @@ depends_on = None
 
 def upgrade() -> None:
     # NULL: a record (a submission) from before this revision, for the one receiver its
-    # dataset then had (gateway.exchange.sending gives it to that receiver's channel).
+    # dataset then had (gateway.exchange.sending gives it to that receiver's channel),
+    # when the dataset had no batch yet to say which that was.
     with op.batch_alter_table("outbox_records") as batch:
         batch.add_column(sa.Column("receiver", sa.String(64), nullable=True))
+    # A pending record was going to the channel its dataset's batches went to: the
+    # receiver of the dataset's latest batch names it now, while that is known. Left
+    # NULL, it would go to whatever one receiver the dataset has when it is next
+    # sealed, which after an agreement changed may be another partner.
+    op.execute(
+        sa.text(
+            "UPDATE outbox_records SET receiver = ("
+            " SELECT b.receiver FROM outbound_batches b"
+            " WHERE b.dataset = outbox_records.dataset"
+            " ORDER BY b.created_at DESC, b.batch_id DESC LIMIT 1"
+            ") WHERE receiver IS NULL AND batch_id IS NULL"
+        )
+    )
     with op.batch_alter_table("submissions") as batch:
         batch.add_column(sa.Column("receiver", sa.String(64), nullable=True))
     # A channel's pending records, oldest first: sealing reads them per (dataset, receiver).
