@@ -384,7 +384,7 @@ class AgreementWatch:
             registry = load_parties(config.parties_dir)
             if node.party_id not in registry:
                 raise ConfigError(str(config.parties_dir), "-", f"{node.party_id} has no file")
-            scan = scan_agreements(config.agreements_dir, registry, node.party_id)
+            scan = scan_agreements(config.agreements_dir, registry, node.party_id, today=today)
         except ConfigError as exc:
             # The registry or the directory cannot be read as a whole: nothing can be
             # decided; what is in force stays until it can.
