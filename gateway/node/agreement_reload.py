@@ -482,6 +482,14 @@ def _decide(
                 "a higher version, signed again",
                 "same_version_changed",
             )
+        dropped = sorted(set(row.parties) - set(a.parties)) if row is not None else []
+        if problem is None and row is not None and dropped and a.version > row.version:
+            problem, code = (
+                f"version {a.version} leaves out {', '.join(dropped)}, a party of the version "
+                "taken up, who did not sign it: end the agreement (ends_on) and make a new "
+                "one instead",
+                "parties_changed",
+            )
         if problem is not None:
             refusal = AgreementRefused(a.source, problem, agreement_id=a.id)
             plan.refused.append(refusal)

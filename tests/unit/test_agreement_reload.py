@@ -155,6 +155,16 @@ def test_a_rollback_is_refused_and_suspends_the_agreement_in_every_process(hub):
     assert not events(node, "agreement_ended")
 
 
+def test_an_update_cannot_leave_out_a_party_that_did_not_sign_it(hub):
+    node = open_node(hub)
+    # Version 2 of Bekasi's agreement, between the hub and Depok: Bekasi never signed it.
+    hub.drop_agreement("mou-bekasi", partner=DEPOK, dataset="kegiatan_pengembangan", version=2)
+    node.agreement_watch.check()
+    assert in_force(node) == {}
+    [entry] = events(node, "agreement_refused")
+    assert entry["reason"] == "parties_changed" and "pemkot-bekasi" in entry["detail"]
+
+
 def test_a_replica_whose_directory_is_behind_ends_nothing(hub, tmp_path):
     """A replica that has not got a new agreement's file yet sees it in the table only:
     it is not here yet, not removed; once the file arrives it is taken up there too."""
