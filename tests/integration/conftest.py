@@ -1,5 +1,6 @@
 """Fixtures for the tests that run real node processes."""
 
+import contextlib
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -35,11 +36,18 @@ def running(deployment_factory):
     nodes = {party: NodeProcess(deployment.config_path(party), listen=f"127.0.0.1:{port}",
                                 env=deployment.env, log_path=deployment.root / f"{party}.log")
              for party, port in deployment.ports.items()}
+    with nodes_running(nodes):
+        yield deployment, nodes
+
+
+@contextlib.contextmanager
+def nodes_running(nodes):
+    """Start ``nodes`` (a dict of NodeProcess), and stop them, each exiting cleanly."""
     started = False
     try:
         start_nodes(nodes.values())
         started = True
-        yield deployment, nodes
+        yield nodes
     finally:
         codes = stop_nodes(nodes.values())
         if started:

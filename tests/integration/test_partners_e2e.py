@@ -6,7 +6,7 @@ import requests
 
 from gateway.ops.process import NodeProcess, wait_until
 from schemas.samples import sample_records
-from tests.integration.conftest import start_nodes, stop_nodes
+from tests.integration.conftest import nodes_running
 from tests.partners_deployment import HUB, HUB_TOKEN, make_partners_deployment, partner_token
 
 pytestmark = pytest.mark.e2e
@@ -26,16 +26,8 @@ def hub_and_partners(deployment_factory, tmp_path):
                            log_path=deployment.root / f"{party}.log")
         for party, port in deployment.ports.items()
     }
-    started = False
-    try:
-        start_nodes(nodes.values())
-        started = True
+    with nodes_running(nodes):
         yield deployment, nodes
-    finally:
-        codes = stop_nodes(nodes.values())
-        if started:
-            for node, code in zip(nodes.values(), codes, strict=True):
-                assert code == 0, node.log_tail()
 
 
 def _auth(party):
