@@ -111,18 +111,34 @@ def agreements_sign(
 
 
 @agreements_group.command("verify")
+@click.argument("path", required=False, type=click.Path(exists=True))
 @_dirs
 def agreements_verify(
-    config_path: str | None, agreements_dir: str | None, parties_dir: str | None
+    path: str | None,
+    config_path: str | None,
+    agreements_dir: str | None,
+    parties_dir: str | None,
 ) -> None:
-    """Check every agreement's signatures; exit 1 on any problem.
+    """Check the signatures of every agreement (or of the one agreement file PATH, or of
+    the agreements directory PATH); exit 1 on any problem.
 
     A problem: a signature missing, made with a key not registered for its party,
     not over this content; an agreement that does not read; a signature file
     without its agreement.
     """
+    only: Path | None = None
+    if path is not None:
+        target = Path(path).resolve()
+        only = target if target.is_file() else None
+        if agreements_dir is None and config_path is None:
+            agreements_dir = str(target.parent if only is not None else target)
     directory, registry, party = _where(config_path, agreements_dir, parties_dir)
     findings = agreements.examine(directory, registry, party_id=party, today=jakarta_today())
+    if only is not None:
+        stem = f"{only.stem}."
+        findings = [f for f in findings if f.file == only or f.file.name.startswith(stem)]
+        if not findings:
+            raise click.ClickException(f"{only.name} is not an agreement file of {directory}")
     for f in findings:
         if f.ok and f.agreement is not None:
             a = f.agreement

@@ -265,6 +265,10 @@ def test_the_cli_signs_verifies_lists_and_shows(config):
     for party in PARTIES:
         done = run_cli("sign", file, "--config", f"config/{party}.toml", cwd=where)
         assert done.returncode == 0, done.stderr
+    one = run_cli("verify", file, cwd=where)  # one file, the registry beside its directory
+    assert one.returncode == 0 and one.stdout.count("ok ") == 1, one.stdout + one.stderr
+    verified = run_cli("verify", "config/agreements", cwd=where)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
     verified = run_cli("verify", "--agreements", "config/agreements", cwd=where)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert verified.stdout.startswith("ok       mou-pemkot-bekasi-ombudsman-ri-2021.toml")
@@ -285,6 +289,9 @@ def test_the_cli_signs_verifies_lists_and_shows(config):
     assert "does not match this content" in refused.stdout
     assert "REFUSED  gone.pemkot-bekasi.jws: a signature without its agreement" in refused.stdout
     assert refused.stderr.strip() == "Error: 2 of 2 file(s) refused"
+    alone = run_cli("verify", file, cwd=where)
+    assert alone.returncode == 1 and "does not match this content" in alone.stdout
+    assert "gone.pemkot-bekasi.jws" not in alone.stdout
 
 
 # One bad file never stops the others: what goes wrong refuses that file, with a reason.
