@@ -27,12 +27,14 @@ schedule) holds its own view of the agreements in force, ``node.config``. An
   against the table's row for its id. A new id, or a higher version, is taken up.
   The same version and content as the row is what is in force already (or ended,
   if the row says so). A LOWER version, or the SAME version with other content, is
-  a rollback and is refused. A refused file (a rollback, a signature that no longer
-  verifies because the registry revoked its key, a broken or tampered file) puts
-  its agreement out of force in every process alike, a running one as well as one
-  that starts, until a file that verifies is back: *suspended*, not ended (the
-  table's content is never used to take an agreement up). A row in force whose
-  file this process had and that is gone from its directory has ended; a row this
+  a rollback and is refused. A refused file of an agreement in force (a rollback,
+  an update missing a signature, a broken or tampered file) leaves the version taken
+  up in force in every process alike, a running one as well as one that starts:
+  it is read again from the content and signatures the table stored when it was
+  taken up, and verified again against the registry as it is now. If that fails
+  too (a key that signed it is revoked), the agreement is *suspended*: out of force
+  here, not ended, until a file that verifies is back. A row in force whose file
+  this process had and that is gone from its directory has ended; a row this
   process never had in force from its own directory (a replica whose copy is
   behind, a process that starts) is not here yet, and is not ended by it. An
   agreement whose ``ends_on`` is today or before has ended.
@@ -79,12 +81,15 @@ from gateway.node.config import (
     Agreement,
     AgreementRefused,
     NodeConfig,
+    Party,
     agreement_data,
     canonical_form,
     jakarta_today,
     load_parties,
     merge_agreements,
+    read_stored_agreement,
     scan_agreements,
+    signature_file,
 )
 from gateway.store import audit_entries
 from gateway.store.database import Store
@@ -131,6 +136,7 @@ class StoredAgreement:
     taken_up_at: str
     ended_at: str | None
     ended_reason: str | None
+    signatures: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> StoredAgreement:
@@ -145,6 +151,7 @@ class StoredAgreement:
             taken_up_at=row["taken_up_at"],
             ended_at=row["ended_at"],
             ended_reason=row["ended_reason"],
+            signatures=row["signatures"],
         )
 
 
@@ -392,11 +399,15 @@ class AgreementWatch:
             raise _Unreadable from exc
         previous = {a.id: a for a in config.agreement.agreements} if self._checked else {}
         with node.store.read() as conn:
-            plan = _decide(config, scan.agreements, scan.refused, conn, previous, today)
+            plan = _decide(
+                config, scan.agreements, scan.refused, conn, previous, today, registry
+            )
         if plan.writes:
             with node.store.write() as conn:
                 Store.serialize(conn, _LOCK)
-                plan = _decide(config, scan.agreements, scan.refused, conn, previous, today)
+                plan = _decide(
+                config, scan.agreements, scan.refused, conn, previous, today, registry
+            )
                 _record(conn, node, plan)
         self._checked = True
         merged = merge_agreements(
@@ -451,6 +462,7 @@ def _decide(
     conn: Connection,
     previous: Mapping[str, Agreement],
     today: dt.date,
+    registry: Mapping[str, Party],
 ) -> _Plan:
     """What is in force, ended and refused, against the table as ``conn`` reads it."""
     assert config.agreements_dir is not None
@@ -504,6 +516,19 @@ def _decide(
             reason = f"ends_on {a.ends_on} reached" if ends else None
             plan.changes.append((a, row, status, reason))
         (plan.ended if ends else plan.in_force).append(a)
+    # A refused file of an agreement in force (a rollback, a broken file): the version
+    # taken up stays, re-verified from what the table stored of it, in every process.
+    named = {r.agreement_id for r in plan.refused} | {r.path_of_file.name for r in plan.refused}
+    taken = {a.id for a in (*plan.in_force, *plan.ended)}
+    for row in rows.values():
+        if row.status != IN_FORCE or row.agreement_id in taken:
+            continue
+        if row.agreement_id not in named and row.file_name not in named:
+            continue
+        kept = _stored(row, config, registry)
+        if kept is not None and (kept.ends_on is None or kept.ends_on > today):
+            plan.in_force.append(kept)
+            seen.add(row.agreement_id)
     # Ended as removed: only an agreement this process had in force from its own
     # directory, whose file is gone from it. A row this process never saw in force
     # (a replica whose copy of the directory is behind, a process that starts) is
@@ -520,6 +545,24 @@ def _decide(
             plan.removed.append(row)
     _new_refusals(conn, plan, codes)
     return plan
+
+
+def _stored(
+    row: StoredAgreement, config: NodeConfig, registry: Mapping[str, Party]
+) -> Agreement | None:
+    """The version ``row`` took up, verified again from its stored content and
+    signatures; None if it no longer verifies (a key revoked) or none were stored."""
+    assert config.agreements_dir is not None
+    if row.signatures is None:
+        return None
+    try:
+        return read_stored_agreement(
+            config.agreements_dir / row.file_name, row.content, json.loads(row.signatures),
+            registry,
+        )
+    except (AgreementRefused, ValueError) as exc:
+        log.warning("agreement %s is suspended: %s", row.agreement_id, exc)
+        return None
 
 
 def _new_refusals(conn: Connection, plan: _Plan, codes: Mapping[int, str]) -> None:
@@ -562,6 +605,18 @@ def _content(a: Agreement) -> str:
     return content.decode("utf-8")
 
 
+def _signatures(a: Agreement) -> str:
+    """Each party's detached JWS of ``a`` as its files hold it now, JSON."""
+    try:
+        found = {
+            pid: signature_file(a.source, pid).read_text(encoding="ascii").strip()
+            for pid in a.parties
+        }
+    except (OSError, UnicodeDecodeError):
+        raise _Changed from None
+    return json.dumps(found, sort_keys=True)
+
+
 def _record(conn: Connection, node: Node, plan: _Plan) -> None:
     """Write the plan's rows and audit entries (inside the caller's locked transaction)."""
     now = node.now()
@@ -576,6 +631,7 @@ def _record(conn: Connection, node: Node, plan: _Plan) -> None:
             "parties": json.dumps(list(a.parties)),
             "status": status,
             "content": _content(a),
+            "signatures": _signatures(a),
             "file_name": a.source.name,
             "taken_up_at": at,
             "ended_at": at if status == ENDED else None,

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import math
 import os
 import re
 import ssl
 import tomllib
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property, partial
 from pathlib import Path
@@ -983,10 +984,63 @@ def read_signed_agreement(file: Path, registry: Mapping[str, Party]) -> Agreemen
         raise AgreementRefused(
             file, f"{exc.key}: {exc.problem}" if exc.key != "-" else exc.problem
         ) from None
-    payload = canonical_form(data)
+    _check_signatures(file, agreement, canonical_form(data), registry, _signature_of_file)
+    return agreement
+
+
+def read_stored_agreement(
+    file: Path, content: str, signatures: Mapping[str, str], registry: Mapping[str, Party]
+) -> Agreement:
+    """An agreement as a node stored it when it took it up (its canonical JSON and each
+    party's detached JWS), verified again against ``registry`` as if read from ``file``.
+
+    So every process of a node, one that runs and one that starts alike, keeps the
+    version it took up when the file beside it is refused (a rollback, a broken
+    file), and only while every signature still verifies with a key the registry
+    holds (a revoked key stops it). Raises :class:`AgreementRefused`.
+    """
+    try:
+        data = json.loads(content)
+        if isinstance(data.get("ends_on"), str):  # a TOML date, stored as its text
+            data["ends_on"] = dt.date.fromisoformat(data["ends_on"])
+        agreement = parse_agreement(file, data, registry=registry)
+    except (ValueError, TypeError, AttributeError):
+        raise AgreementRefused(file, "the stored agreement does not read") from None
+    except ConfigError as exc:
+        raise AgreementRefused(file, f"the stored agreement: {exc.problem}") from None
+
+    def stored(where: Path, party: Party, refused: Any) -> str:
+        if party.id not in signatures:
+            raise refused(f"no stored signature of {party.id}")
+        return str(signatures[party.id])
+
+    _check_signatures(file, agreement, canonical_form(data), registry, stored)
+    return agreement
+
+
+def _signature_of_file(where: Path, party: Party, refused: Any) -> str:
+    """The detached JWS in ``where``, bounded in size."""
+    try:
+        if where.stat().st_size > _MAX_SIGNATURE_BYTES:
+            raise refused(f"{where.name} is too large to be a signature")
+        return where.read_text(encoding="ascii")
+    except FileNotFoundError:
+        raise refused(f"not signed by {party.id}: {where.name} is missing") from None
+    except (OSError, UnicodeDecodeError):
+        raise refused(f"{where.name} cannot be read as a detached JWS") from None
+
+
+def _check_signatures(
+    file: Path,
+    agreement: Agreement,
+    payload: bytes,
+    registry: Mapping[str, Party],
+    token_of: Callable[[Path, Party, Any], str],
+) -> None:
+    """Every party's signature over ``payload`` verifies, each with a key of its own."""
     signers: dict[str, str] = {}
     for party_id in agreement.parties:
-        kid = _check_signature(file, agreement, payload, registry[party_id])
+        kid = _check_signature(file, agreement, payload, registry[party_id], token_of)
         if kid in signers:
             raise AgreementRefused(
                 file,
@@ -995,21 +1049,19 @@ def read_signed_agreement(file: Path, registry: Mapping[str, Party]) -> Agreemen
                 agreement_id=agreement.id,
             )
         signers[kid] = party_id
-    return agreement
 
 
-def _check_signature(file: Path, agreement: Agreement, payload: bytes, party: Party) -> str:
+def _check_signature(
+    file: Path,
+    agreement: Agreement,
+    payload: bytes,
+    party: Party,
+    token_of: Callable[[Path, Party, Any], str],
+) -> str:
     """The key id of ``party``'s valid signature on ``agreement``, or AgreementRefused."""
     where = signature_file(file, party.id)
     refused = partial(AgreementRefused, file, agreement_id=agreement.id)
-    try:
-        if where.stat().st_size > _MAX_SIGNATURE_BYTES:
-            raise refused(f"{where.name} is too large to be a signature")
-        token = where.read_text(encoding="ascii")
-    except FileNotFoundError:
-        raise refused(f"not signed by {party.id}: {where.name} is missing") from None
-    except (OSError, UnicodeDecodeError):
-        raise refused(f"{where.name} cannot be read as a detached JWS") from None
+    token = token_of(where, party, refused)
     try:
         keys = party_signing_keys(party)
     except KeyMaterialError as exc:

@@ -594,6 +594,9 @@ agreements = Table(
     Column("taken_up_at", String(40), nullable=False),
     Column("ended_at", String(40), nullable=True),
     Column("ended_reason", String(255), nullable=True),
+    # Each party's detached JWS of the version taken up, JSON {party: token}: so that
+    # every process re-verifies it when the file beside it is refused (a rollback).
+    Column("signatures", Text, nullable=True),
     Column("generation", Integer, nullable=False),
     Index("ix_agreements_generation", "generation"),
 )

@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from gateway.crypto.keys import NodeKeys
 from gateway.errors import UnknownDataset
 from gateway.exchange import intake
 from gateway.node import agreement_reload
@@ -114,7 +115,7 @@ def test_a_new_agreement_is_taken_up_by_every_worker_and_recorded_once(hub):
     assert [e["previous_version"] for e in updates] == [1]
 
 
-def test_a_rollback_is_refused_and_suspends_the_agreement_in_every_process(hub):
+def test_a_rollback_is_refused_and_the_version_taken_up_stays_in_every_process(hub):
     node = open_node(hub)
     hub.drop_agreement("mou-bekasi", partner=BEKASI, dataset="kegiatan_pengembangan", version=3)
     assert node.agreement_watch.check()
@@ -122,9 +123,9 @@ def test_a_rollback_is_refused_and_suspends_the_agreement_in_every_process(hub):
 
     hub.drop_agreement("mou-bekasi", partner=BEKASI, dataset="kegiatan_pengembangan", version=2)
     node.agreement_watch.check()
-    # Neither version 2 (a rollback) nor version 3 (whose file is gone): its flows stop,
-    # in this process as in one that starts now; it has not ended.
-    assert in_force(node) == {} == in_force(open_node(hub))
+    # Version 3 stays, verified again from what the node stored when it took it up: in
+    # this process, and in one that starts now and never read version 3's file.
+    assert in_force(node) == {"mou-bekasi": 3} == in_force(open_node(hub))
     [refused] = node.config.refused_agreements
     assert "lower than version 3" in refused.reason
     node.agreement_watch.check(force=True)  # looked at again: not recorded again
@@ -132,26 +133,32 @@ def test_a_rollback_is_refused_and_suspends_the_agreement_in_every_process(hub):
     assert entry["reason"] == "rollback" and entry["agreement_id"] == "mou-bekasi"
     assert entry["file"] == "mou-bekasi.toml" and len(entry["file_sha256"]) == 64
     assert not events(node, "agreement_ended")
-    listed = {a["id"]: a["status"] for a in agreement_reload.report(node)["agreements"]}
-    assert listed == {"mou-bekasi": "suspended"}
     assert agreement_reload.counts(node) == {
-        "in_force": 0, "ended": 0, "suspended": 1, "refused": 1}
+        "in_force": 1, "ended": 0, "suspended": 0, "refused": 1}
 
     # The same version with other content (a flow added) is refused alike.
     hub.drop_agreement("mou-bekasi", partner=BEKASI, dataset="kegiatan_pengembangan", version=3,
                        retention_days=30)
     node.agreement_watch.check()
-    assert in_force(node) == {}
+    assert in_force(node) == {"mou-bekasi": 3}
+    assert node.config.agreement.flows[0].retention_days == 90
     assert [e["reason"] for e in events(node, "agreement_refused")] == [
         "rollback", "same_version_changed"]
 
-    # The right file back: in force again, the same version, nothing ended.
-    hub.drop_agreement("mou-bekasi", partner=BEKASI, dataset="kegiatan_pengembangan", version=3)
-    assert node.agreement_watch.check()
-    assert in_force(node) == {"mou-bekasi": 3} == in_force(open_node(hub))
-    assert node.config.agreement.flows[0].retention_days == 90
-    assert agreement_reload.counts(node) == {
-        "in_force": 1, "ended": 0, "suspended": 0, "refused": 0}
+
+def test_a_revoked_signing_key_suspends_its_agreement_in_every_process(hub):
+    node = open_node(hub)
+    kid = NodeKeys.from_directory(hub.root / "keys" / BEKASI, environ=ENV).signing.thumbprint()
+    assert kid in node.peers.kids(BEKASI)
+    party = hub.parties_dir / f"{BEKASI}.toml"
+    party.write_text(party.read_text() + f'revoked_keys = ["{kid}"]\n')
+    node.agreement_watch.check()
+    # Its file no longer verifies, nor does what was stored: out of force, not ended.
+    assert in_force(node) == {} == in_force(open_node(hub))
+    assert BEKASI not in node.config.agreement.parties and not node.peers.kids(BEKASI)
+    listed = {a["id"]: a["status"] for a in agreement_reload.report(node)["agreements"]}
+    assert listed == {"mou-bekasi": "suspended"}
+    assert agreement_reload.counts(node)["suspended"] == 1
     assert not events(node, "agreement_ended")
 
 
@@ -160,7 +167,7 @@ def test_an_update_cannot_leave_out_a_party_that_did_not_sign_it(hub):
     # Version 2 of Bekasi's agreement, between the hub and Depok: Bekasi never signed it.
     hub.drop_agreement("mou-bekasi", partner=DEPOK, dataset="kegiatan_pengembangan", version=2)
     node.agreement_watch.check()
-    assert in_force(node) == {}
+    assert in_force(node) == {"mou-bekasi": 1}  # the version taken up stays
     [entry] = events(node, "agreement_refused")
     assert entry["reason"] == "parties_changed" and "pemkot-bekasi" in entry["detail"]
 

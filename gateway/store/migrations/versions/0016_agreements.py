@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("taken_up_at", sa.String(40), nullable=False),
         sa.Column("ended_at", sa.String(40), nullable=True),
         sa.Column("ended_reason", sa.String(255), nullable=True),
+        sa.Column("signatures", sa.Text(), nullable=True),
         sa.Column("generation", sa.Integer(), nullable=False),
     )
     op.create_index("ix_agreements_generation", "agreements", ["generation"])
