@@ -79,7 +79,7 @@ def audit_export(config_path: str | None, batch_id: str, out: Any) -> None:
 def _trusted(agreement_path: str, origin: str) -> Any:
     """The party keeping the log named ``origin``, and the keys the agreement has for it."""
     agreement = load_agreement(agreement_path)
-    party = next((p for p in agreement.parties.values() if p.log_origin == origin), None)
+    party = agreement.party_by_origin(origin)
     if party is None:
         raise GatewayError(f"no party of {agreement_path} keeps a log named {origin!r}")
     return party.id, trusted_keys(agreement, party.id, source=agreement_path)

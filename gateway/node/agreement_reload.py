@@ -507,7 +507,7 @@ def _decide(
             plan.refused.append(refusal)
             codes[id(refusal)] = code
             continue
-        ends = a.ends_on is not None and a.ends_on <= today
+        ends = not a.in_force_on(today)
         if row is not None and row.version == a.version and row.status == ENDED:
             plan.ended.append(a)  # ended before (by date, or its file removed somewhere)
             continue
@@ -526,7 +526,7 @@ def _decide(
         if row.agreement_id not in named and row.file_name not in named:
             continue
         kept = _stored(row, config, registry)
-        if kept is not None and (kept.ends_on is None or kept.ends_on > today):
+        if kept is not None and kept.in_force_on(today):
             plan.in_force.append(kept)
             seen.add(row.agreement_id)
     # Ended as removed: only an agreement this process had in force from its own

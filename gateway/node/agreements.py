@@ -125,7 +125,7 @@ def examine(
 def _status(agreement: Agreement, party_id: str | None, today: dt.date) -> str:
     if party_id is not None and party_id not in agreement.parties:
         return "not a party"
-    if agreement.ends_on is not None and agreement.ends_on <= today:
+    if not agreement.in_force_on(today):
         return "ended"
     return "in force"
 

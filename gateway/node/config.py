@@ -293,6 +293,10 @@ class Agreement:
     def party(self, party_id: str) -> Party:
         return self.parties[party_id]
 
+    def in_force_on(self, day: dt.date) -> bool:
+        """Whether this agreement holds on ``day`` (Asia/Jakarta): before its ``ends_on``."""
+        return self.ends_on is None or self.ends_on > day
+
     @cached_property
     def dataset_names(self) -> frozenset[str]:
         return frozenset(d.name for d in self.flows)
@@ -319,6 +323,14 @@ class Agreement:
     @cached_property
     def _by_origin(self) -> dict[str, Party]:
         return {p.log_origin: p for p in self.parties.values()}
+
+    @cached_property
+    def _by_witness(self) -> dict[str, Party]:
+        return {p.witness_name: p for p in self.parties.values()}
+
+    @cached_property
+    def _turns(self) -> dict[tuple[str, Witnessing], tuple[Party, ...]]:
+        return {}
 
     def flow(
         self, dataset: str, *, sender: str, receiver: str | None = None
@@ -352,6 +364,20 @@ class Agreement:
     def party_by_origin(self, log_origin: str) -> Party | None:
         """The party whose audit log has this C2SP origin."""
         return self._by_origin.get(log_origin)
+
+    def party_by_witness(self, witness_name: str) -> Party | None:
+        """The party whose witness cosigns under this name."""
+        return self._by_witness.get(witness_name)
+
+    def witness_turns(self, party_id: str, witnessing: Witnessing) -> tuple[Party, ...]:
+        """The parties whose witnesses ``party_id``'s node asks, in the order of their
+        turns: worked out once per view of the agreements."""
+        key = (party_id, witnessing)
+        found = self._turns.get(key)
+        if found is None:
+            found = tuple(self.parties[p] for p in witnessing.parties(self, party_id))
+            self._turns[key] = found
+        return found
 
     @cached_property
     def _largest_incoming(self) -> dict[str, int]:
@@ -1138,7 +1164,7 @@ def scan_agreements(
         if party_id is not None and party_id not in agreement.parties:
             others.append(agreement)
             continue
-        if agreement.ends_on is None or agreement.ends_on > today:
+        if agreement.in_force_on(today):
             conflict = _flow_conflict(agreement, flows)
             if conflict is not None:
                 refused.append(conflict)
@@ -1201,7 +1227,7 @@ def merge_agreements(
     An agreement whose ``ends_on`` is ``today`` or before has ended: its flows stop,
     its data stays for its retention period (``ended``).
     """
-    in_force = tuple(a for a in agreements if a.ends_on is None or a.ends_on > today)
+    in_force = tuple(a for a in agreements if a.in_force_on(today))
     ended = tuple(a for a in agreements if a not in in_force)
     parties: dict[str, Party] = {party.id: party}
     purposes: dict[str, str] = {}

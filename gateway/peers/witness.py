@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -32,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.errors import GatewayError
 from gateway.node import audit_log, outbound_tls
-from gateway.node.config import Agreement, Party, Witnessing
+from gateway.node.config import Agreement, Party
 from gateway.node.node import Node
 from gateway.peers import signed_requests
 from gateway.store import audit_entries
@@ -61,53 +60,6 @@ SIZE_MEDIA_TYPE = "text/x.tlog.size"
 TEXT = "text/plain; charset=utf-8"
 # A request body larger than this is refused before parsing (63 proof hashes and a note).
 MAX_REQUEST_BYTES = 64 * 1024
-
-
-@dataclass(frozen=True)
-class _Index:
-    """One agreement's parties by log origin and by witness name, and each node's witnesses
-    in turn order: built once per agreement, so that a request finds its party in O(1)."""
-
-    by_origin: Mapping[str, Party]
-    by_witness: Mapping[str, Party]
-    _turns: dict[tuple[str, Witnessing], tuple[Party, ...]] = field(default_factory=dict)
-
-    def turns(
-        self, agreement: Agreement, party_id: str, witnessing: Witnessing
-    ) -> tuple[Party, ...]:
-        """The parties whose witnesses ``party_id``'s node asks, in the order of their turns."""
-        key = (party_id, witnessing)
-        found = self._turns.get(key)
-        if found is None:
-            found = tuple(agreement.parties[p] for p in witnessing.parties(agreement, party_id))
-            self._turns[key] = found
-        return found
-
-
-# The indexes of the agreements in use, by identity: an Agreement holds dicts, so it
-# cannot be a dict key or an lru_cache argument. Each entry keeps its agreement alive,
-# so an id is not reused while it is cached; a few are kept (tests make many).
-_indexes: OrderedDict[int, tuple[Agreement, _Index]] = OrderedDict()
-_indexes_lock = threading.Lock()
-_INDEXES_KEPT = 8
-
-
-def _index(agreement: Agreement) -> _Index:
-    with _indexes_lock:
-        held = _indexes.get(id(agreement))
-        if held is not None and held[0] is agreement:
-            _indexes.move_to_end(id(agreement))
-            return held[1]
-    parties = agreement.parties.values()
-    index = _Index(
-        by_origin={p.log_origin: p for p in parties},
-        by_witness={p.witness_name: p for p in parties},
-    )
-    with _indexes_lock:
-        _indexes[id(agreement)] = (agreement, index)
-        while len(_indexes) > _INDEXES_KEPT:
-            _indexes.popitem(last=False)
-    return index
 
 
 @dataclass(frozen=True)
@@ -257,7 +209,7 @@ def _open_submission(node: Node, body: bytes, requester: str | None) -> _Submiss
         origin = request.checkpoint.split("\n", 1)[0]
     except note.NoteError as exc:
         return WitnessAnswer(400, f"malformed request: {exc}\n")
-    party = _index(node.config.agreement).by_origin.get(origin)
+    party = node.config.agreement.party_by_origin(origin)
     if party is None or party.id == node.party_id or requester not in (None, party.id):
         return WitnessAnswer(404, "unknown log\n")
     try:
@@ -525,9 +477,9 @@ def _publish(node: Node, post: Poster) -> PublishReport:
     report = PublishReport(signed, quorum=witnessing.quorum)
     if signed.size == 0:
         return report
-    index = _index(node.config.agreement)
-    report.cosigned_by = _held(node, signed.size, index)
-    turns = index.turns(node.config.agreement, node.party_id, witnessing)
+    agreement = node.config.agreement
+    report.cosigned_by = _held(node, signed.size, agreement)
+    turns = agreement.witness_turns(node.party_id, witnessing)
     if len(report.cosigned_by) < witnessing.quorum and turns:
         _ask_in_turn(node, signed, turns, report, post)
     report.quorum_met = len(report.cosigned_by) >= witnessing.quorum
@@ -542,7 +494,7 @@ def _publish(node: Node, post: Poster) -> PublishReport:
     return report
 
 
-def _held(node: Node, size: int, index: _Index) -> list[str]:
+def _held(node: Node, size: int, agreement: Agreement) -> list[str]:
     """The other parties' witnesses whose cosignature of checkpoint ``size`` is stored
     (whether or not they are among this node's witnesses now: auditors trust them all)."""
     c = audit_cosignatures.c
@@ -551,7 +503,8 @@ def _held(node: Node, size: int, index: _Index) -> list[str]:
         return [
             name
             for name in names.scalars()
-            if name in index.by_witness and index.by_witness[name].id != node.party_id
+            if (party := agreement.party_by_witness(name)) is not None
+            and party.id != node.party_id
         ]
 
 

@@ -322,9 +322,10 @@ def test_the_turn_is_kept_in_the_database(four):
 def test_the_witness_finds_a_log_by_its_origin_in_an_index_built_once(four):
     hub, network = four()
     bekasi = network.nodes["pemkot-bekasi"]
-    index = witness._index(bekasi.config.agreement)
-    assert witness._index(bekasi.config.agreement) is index
-    assert index.by_origin["ombudsman.test/audit"].id == HUB
+    agreement = bekasi.config.agreement
+    index = agreement._by_origin  # built once per view of the agreements
+    assert agreement._by_origin is index
+    assert agreement.party_by_origin("ombudsman.test/audit").id == HUB
     grow(hub)
     signed = audit_log.checkpoint(hub)
     body = note.format_add_checkpoint(note.AddCheckpoint(0, (), signed.note)).encode()
