@@ -41,6 +41,10 @@ memory. See ``scripts/bench_transfer.py``.
 ledger switched off on both nodes and with it kept, side by side in one run; the
 ledger must cost at most a tenth of the rate. See ``scripts/bench_transfer.py``.
 
+``bulk``: submissions of 1000 records each (as ``gateway-client submit`` sends them)
+to the Pemkot Bekasi node, from a few clients through ``gateway.client``; against bare
+validation of the same records in this process. See ``scripts/bench_bulk.py``.
+
 ``cases_query``: ``gateway.cases.reports.list_cases`` (the function behind ``GET
 /api/v1/cases``) and the console's ``monthly`` and ``overdue_steps`` on a node
 database holding 1,000,000 cases, against the same SELECT on a plain table with the
@@ -1397,6 +1401,38 @@ def partners_options(parser: argparse.ArgumentParser) -> None:
                         help="partners: partners sending at the same moment (default: 16)")
 
 
+def bulk_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the bulk benchmark (scripts/bench_bulk.py)."""
+    parser.add_argument("--bulk-records", type=positive, default=100_000,
+                        help="bulk: measured records submitted (default: 100000)")
+    parser.add_argument("--bulk-size", type=positive, default=1000,
+                        help="bulk: records per request (default: 1000, as gateway-client "
+                             "submit sends them)")
+    parser.add_argument("--bulk-concurrency", type=positive, default=4,
+                        help="bulk: client threads (default: 4)")
+    parser.add_argument("--bulk-rounds", type=positive, default=5,
+                        help="bulk: rounds, alternating the node and bare validation "
+                             "(default: 5)")
+
+
+def bulk(args: argparse.Namespace, tmp: Path) -> int:
+    from bench_bulk import bulk_benchmark
+
+    return bulk_benchmark(args, tmp, prepare=prepare_node, say=say, figure=figure,
+                          percentile=percentile, passphrase=PASSPHRASE)
+
+
+def say_log_tails(tmp: Path) -> None:
+    """The last lines of each server log of the run, after a failure."""
+    for log in ("node.log", "baseline.log", "audit-bench/node.log", "bulk/node.log",
+                "transfer/ombudsman-ri.log", "transfer/pemkot-bekasi.log",
+                *(str(p.relative_to(tmp)) for p in sorted(tmp.glob("cases-*/*.log"))),
+                *(str(p.relative_to(tmp)) for p in sorted(tmp.glob("partners-*/*.log")))):
+        if (tmp / log).is_file():
+            tail = (tmp / log).read_text(encoding="utf-8", errors="replace").splitlines()
+            say(f"last lines of {log}:\n" + "\n".join(tail[-20:]))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=positive, default=6000,
@@ -1421,7 +1457,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="throughput ratio to report against (default: 0.5)")
     parser.add_argument("--benchmark",
                         choices=("all", "submission", "validation", "audit", "transfer",
-                                 "cases_transfer", "cases_query", "partners"),
+                                 "cases_transfer", "cases_query", "partners", "bulk"),
                         default="all", help="which benchmark to run (default: all)")
     parser.add_argument("--validation-records", type=positive, default=2000,
                         help="sample records per dataset for the validation benchmark")
@@ -1447,6 +1483,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases-queries", type=positive, default=300,
                         help="cases_query: timed calls per query and side (default: 300)")
     partners_options(parser)
+    bulk_options(parser)
     parser.add_argument("--keep", action="store_true",
                         help="keep the temp directory (databases, logs) and print its path")
     args = parser.parse_args(argv)
@@ -1460,6 +1497,8 @@ def main(argv: list[str] | None = None) -> int:
             status = validation(args)
         if status == 0 and args.benchmark in ("all", "submission"):
             status = submission(args, tmp)
+        if status == 0 and args.benchmark in ("all", "bulk"):
+            status = bulk(args, tmp)
         if status == 0 and args.benchmark in ("all", "audit"):
             status = audit_benchmark(args, tmp)
         if status == 0 and args.benchmark in ("all", "transfer"):
@@ -1482,13 +1521,7 @@ def main(argv: list[str] | None = None) -> int:
     except (RuntimeError, TimeoutError, subprocess.SubprocessError, requests.RequestException,
             auditor.VerificationError) as exc:
         say(f"FAILED: {exc}")
-        for log in ("node.log", "baseline.log", "audit-bench/node.log",
-                    "transfer/ombudsman-ri.log", "transfer/pemkot-bekasi.log",
-                    *(str(p.relative_to(tmp)) for p in sorted(tmp.glob("cases-*/*.log"))),
-                    *(str(p.relative_to(tmp)) for p in sorted(tmp.glob("partners-*/*.log")))):
-            if (tmp / log).is_file():
-                tail = (tmp / log).read_text(encoding="utf-8", errors="replace").splitlines()
-                say(f"last lines of {log}:\n" + "\n".join(tail[-20:]))
+        say_log_tails(tmp)
         return 2
     finally:
         if args.keep:
