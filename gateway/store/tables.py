@@ -241,13 +241,14 @@ inbound_chunks = Table(
     Column("record_count", Integer, nullable=False),
     Column("records_sha256", String(64), nullable=False),
     Column("signer_kid", String(64), nullable=False),
-    Column("signed", Encrypted, nullable=False),  # its records inside
     # The chunk's leaves of the records tree (32 bytes a record), so that chunks that
     # arrive out of order are folded into it once the ones before them are here.
     Column("leaves", LargeBinary, nullable=False),
     # What the case ledger keeps of its records: JSON [[index in the chunk, facts], ...].
     Column("case_facts", Text, nullable=True),
-    sqlite_with_rowid=False,
+    # Its records inside: about 2 MB, so last, and in a table with a rowid (on SQLite a
+    # column after it is read by walking its overflow pages; revision 0019).
+    Column("signed", Encrypted, nullable=False),
 )
 
 

@@ -183,3 +183,46 @@ def test_pending_records_keep_their_channel_on_sqlite(tmp_path):
 
 def test_pending_records_keep_their_channel_on_postgresql(postgres_url):
     _pending_records_keep_their_channel(postgres_url)
+
+
+def test_received_chunks_keep_their_rows_when_laid_out_anew_on_sqlite(tmp_path):
+    """Revision 0019: inbound_chunks gets a rowid and its signed chunk last; rows survive
+    the copy both ways."""
+    from alembic import command
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'node.db'}")
+    row = {"b": "0" * 8 + "-0000-4000-8000-" + "0" * 12, "s": "x" * 300_000}
+
+    def layout(conn):
+        ddl = conn.execute(text(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'inbound_chunks'"
+        )).scalar_one()
+        columns = [c["name"] for c in inspect(conn).get_columns("inbound_chunks")]
+        return "WITHOUT ROWID" in ddl.upper(), columns[-1]
+
+    def held(conn):
+        return conn.execute(text(
+            "SELECT batch_id, idx, record_count, signed, leaves, case_facts FROM inbound_chunks"
+        )).all()
+
+    try:
+        with engine.begin() as conn:
+            command.upgrade(migrate._config(conn), "0018")
+            assert layout(conn) == (True, "case_facts")
+            conn.execute(text(
+                "INSERT INTO inbound_chunks (batch_id, idx, record_count, records_sha256, "
+                "signer_kid, signed, leaves, case_facts) VALUES (:b, 3, 2, 'd', 'k', :s, "
+                "x'0102', '[[0,1]]')"
+            ), row)
+            before = held(conn)
+        with engine.begin() as conn:
+            command.upgrade(migrate._config(conn), "head")
+            assert layout(conn) == (False, "signed")
+            assert held(conn) == before
+            assert migrate.differences(conn) == []
+        with engine.begin() as conn:
+            command.downgrade(migrate._config(conn), "0018")
+            assert layout(conn) == (True, "case_facts")
+            assert held(conn) == before
+    finally:
+        engine.dispose()
