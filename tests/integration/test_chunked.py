@@ -508,3 +508,19 @@ def test_the_expiry_runs_on_the_schedule_of_a_node_that_receives_chunked_batches
     for app, expected in ((ombudsman, True), (pemkot, True), (plain["ombudsman-ri"], False)):
         jobs = {job.id for job in build_scheduler(node(app)).get_jobs()}
         assert ("transfers:expire" in jobs) is expected
+
+
+def test_each_chunk_does_not_read_and_parse_the_manifest_again(chunked, monkeypatch):
+    """The manifest is per-batch work: read from the database and parsed once per transfer
+    by each process, whatever the number of chunks."""
+    from gateway.exchange import chunked_receiving
+
+    apps, pemkot, _, _ = chunked
+    assert submit(pemkot, sample_records(TANGGAPAN, 40, seed=5)).status_code == 202
+    parsed = []
+    real = chunked_receiving._manifest
+    monkeypatch.setattr(chunked_receiving, "_manifest", lambda row: parsed.append(1) or real(row))
+    report = sending.run(node(pemkot), post=bridge(apps))
+    assert report.delivered == report.sealed
+    assert outbound(pemkot)["chunk_count"] > 3
+    assert len(parsed) == 1

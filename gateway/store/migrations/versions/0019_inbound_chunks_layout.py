@@ -29,8 +29,10 @@ down_revision = "0018"
 branch_labels = None
 depends_on = None
 
-_COLUMNS = (
-    "batch_id, idx, record_count, records_sha256, signer_kid, signed, leaves, case_facts"
+_COPY = (
+    "INSERT INTO inbound_chunks_relaid (batch_id, idx, record_count, records_sha256, "
+    "signer_kid, signed, leaves, case_facts) SELECT batch_id, idx, record_count, "
+    "records_sha256, signer_kid, signed, leaves, case_facts FROM inbound_chunks"
 )
 
 
@@ -58,9 +60,7 @@ def _rebuild(*, signed_last: bool) -> None:
         *_columns(signed_last=signed_last),
         sqlite_with_rowid=signed_last,
     )
-    op.execute(
-        f"INSERT INTO inbound_chunks_relaid ({_COLUMNS}) SELECT {_COLUMNS} FROM inbound_chunks"
-    )
+    op.execute(_COPY)
     op.drop_table("inbound_chunks")
     op.rename_table("inbound_chunks_relaid", "inbound_chunks")
 
