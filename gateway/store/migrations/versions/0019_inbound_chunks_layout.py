@@ -21,6 +21,8 @@ Create Date: 2026-12-07
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -36,7 +38,7 @@ _COPY = (
 )
 
 
-def _columns(*, signed_last: bool) -> list[sa.Column[object]]:
+def _columns(*, signed_last: bool) -> list[sa.Column[Any]]:
     head = [
         sa.Column("batch_id", sa.String(36), primary_key=True),
         sa.Column("idx", sa.Integer(), primary_key=True, autoincrement=False),
