@@ -39,18 +39,18 @@ _COPY = (
 
 
 def _columns(*, signed_last: bool) -> list[sa.Column[Any]]:
-    head = [
+    head: list[sa.Column[Any]] = [
         sa.Column("batch_id", sa.String(36), primary_key=True),
         sa.Column("idx", sa.Integer(), primary_key=True, autoincrement=False),
         sa.Column("record_count", sa.Integer(), nullable=False),
         sa.Column("records_sha256", sa.String(64), nullable=False),
         sa.Column("signer_kid", sa.String(64), nullable=False),
     ]
-    small = [
+    small: list[sa.Column[Any]] = [
         sa.Column("leaves", sa.LargeBinary(), nullable=False),
         sa.Column("case_facts", sa.Text(), nullable=True),
     ]
-    signed = [sa.Column("signed", sa.Text(), nullable=False)]
+    signed: list[sa.Column[Any]] = [sa.Column("signed", sa.Text(), nullable=False)]
     return head + (small + signed if signed_last else signed + small)
 
 
