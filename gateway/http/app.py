@@ -19,6 +19,20 @@ __all__ = ["CONFIG_ENV", "create_app"]
 
 CONFIG_ENV = "GATEWAY_CONFIG"
 
+# The headers of every answer after its request id, in order: (name, value, whether
+# it replaces one the answer has; else the answer's is kept). An API of JSON and JOSE:
+# nothing in an answer is to be rendered, framed, fetched by another origin's page or
+# told where it came from.
+_SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff", True),
+    ("Cache-Control", "no-store", False),
+    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'", False),
+    ("X-Frame-Options", "DENY", True),
+    ("Referrer-Policy", "no-referrer", True),
+    ("Cross-Origin-Resource-Policy", "same-origin", True),
+)
+_HSTS = (("Strict-Transport-Security", "max-age=31536000", True),)
+
 
 def create_app(config: NodeConfig | str | None = None, *, clock: Clock | None = None) -> Flask:
     """Build a node's app from a :class:`NodeConfig`, a config path, or ``$GATEWAY_CONFIG``."""
@@ -58,17 +72,19 @@ def create_app(config: NodeConfig | str | None = None, *, clock: Clock | None = 
     @app.after_request
     def _headers(response: Response) -> Response:
         headers = response.headers
-        headers["X-Request-Id"] = g.get("request_id", "")
-        headers["X-Content-Type-Options"] = "nosniff"
-        headers.setdefault("Cache-Control", "no-store")
-        # An API of JSON and JOSE: nothing in an answer is to be rendered, framed,
-        # fetched by another origin's page or told where it came from.
-        headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-        headers["X-Frame-Options"] = "DENY"
-        headers["Referrer-Policy"] = "no-referrer"
-        headers["Cross-Origin-Resource-Policy"] = "same-origin"
-        if request.is_secure:
-            headers["Strict-Transport-Security"] = "max-age=31536000"
+        # Each header below is set (replacing any of the name) or, with setdefault, kept
+        # if present; a name the answer does not have yet, as most have none, is added
+        # without looking through the answer's headers once per name.
+        present = {name.lower() for name, _ in headers.items()}
+        for name, value, replace in (
+            ("X-Request-Id", g.get("request_id", ""), True),
+            *_SECURITY_HEADERS,
+            *(_HSTS if request.is_secure else ()),
+        ):
+            if name.lower() not in present:
+                headers.add(name, value)
+            elif replace:
+                headers[name] = value
         return response
 
     api.init_app(app)

@@ -118,13 +118,24 @@ class RequestMetrics:
             ["kind"],
             registry=registry,
         )
+        # The labelled children of each (method, route, status) answered so far: looking
+        # them up by their labels costs more than counting. As bounded as the labels are.
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, method: str, route: str | None, status: int, seconds: float) -> None:
         """Count one answered request; ``route``: its URL rule (None: it matched none)."""
         method = method if method in _METHODS else "OTHER"
         label = route or UNMATCHED_ROUTE
-        self.requests.labels(method, label, str(status)).inc()
-        self.duration.labels(method, label).observe(seconds)
+        key = (method, label, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.requests.labels(method, label, str(status)),
+                self.duration.labels(method, label),
+            )
+        requests, duration = children
+        requests.inc()
+        duration.observe(seconds)
 
     def reject(self, dataset: str, reason: str) -> None:
         """Count one refused submission (``dataset``: an agreed name, or ``unknown``)."""

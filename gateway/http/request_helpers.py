@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, current_app, g, request
+from werkzeug.wsgi import LimitedStream
 
 from gateway.crypto import strict_json
 from gateway.errors import (
@@ -87,11 +88,27 @@ def read_bounded(limit: int, *, cache: bool = False) -> bytes:
     length = req.content_length
     if length is not None and length > limit:
         raise PayloadTooLarge(f"the request body is over the limit of {limit} bytes")
+    stream = req.stream
+    if length is not None and not cache and isinstance(stream, LimitedStream) and not stream.tell():
+        # Its length said up front, and nothing of it read yet: read that many bytes,
+        # rather than Werkzeug's reads into 64 KiB buffers until the stream ends.
+        return _read_exactly(stream, length)
     # A chunked body has no length up front; Werkzeug stops reading one byte past
     # the limit (MAX_CONTENT_LENGTH), which is how an oversized one is told apart.
     body: bytes = req.get_data(cache=cache)
     if len(body) > limit:
         raise PayloadTooLarge(f"the request body is over the limit of {limit} bytes")
+    return body
+
+
+def _read_exactly(stream: LimitedStream, length: int) -> bytes:
+    """``length`` bytes of ``stream``, or fewer if it ends first (as its own reads end)."""
+    body = stream.read(length) or b""
+    while len(body) < length:
+        more = stream.read(length - len(body))
+        if not more:
+            break
+        body += more
     return body
 
 

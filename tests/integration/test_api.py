@@ -967,3 +967,25 @@ def test_json_nested_past_the_limit_is_refused_as_malformed(pemkot, depth, refus
                                 content_type="application/json", headers=pemkot.auth())
     assert (answer.get_json()["error"]["code"] == "invalid_json") is refused
     assert answer.status_code in (400, 422)
+
+
+def test_a_submission_is_answered_with_jsonify_bytes_and_the_headers_in_order(pemkot):
+    from flask import jsonify
+
+    answer = submit(pemkot, sample_records(TANGGAPAN, 1, seed=11),
+                    headers={**pemkot.auth(), "X-Request-Id": "order-1"})
+    assert answer.status_code == 202
+    with pemkot.app.test_request_context():
+        expected = jsonify(answer.get_json()).get_data()
+    assert answer.get_data() == expected
+    assert list(answer.headers.items()) == [
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(expected))),
+        ("X-Request-Id", "order-1"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Cache-Control", "no-store"),
+        ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "no-referrer"),
+        ("Cross-Origin-Resource-Policy", "same-origin"),
+    ]

@@ -326,6 +326,26 @@ def test_a_cookie_copied_before_sign_out_is_refused_after_it(pemkot):
     assert session_rows(pemkot) == []
 
 
+def test_only_the_console_opens_the_cookie_session(pemkot, monkeypatch):
+    from flask.sessions import SecureCookieSessionInterface
+
+    sign_in(pemkot)
+    opened = []
+    original = SecureCookieSessionInterface.open_session
+
+    def open_session(self, app, request):
+        opened.append(request.path)
+        return original(self, app, request)
+
+    monkeypatch.setattr(SecureCookieSessionInterface, "open_session", open_session)
+    for path in ("/healthz", "/api/v1/schemas", "/consoles"):
+        answer = pemkot.client.get(path, headers=pemkot.auth("auditor"))
+        assert "Set-Cookie" not in answer.headers and "Cookie" not in answer.vary
+    assert pemkot.client.get("/console/exchanges").status_code == 200
+    assert pemkot.client.get("/console").status_code == 308
+    assert opened == ["/console/exchanges", "/console"]
+
+
 def test_the_server_keeps_only_the_hash_of_the_session_id(pemkot, caplog):
     import hashlib
 

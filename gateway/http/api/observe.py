@@ -39,23 +39,32 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _begin() -> None:
         g.request_started = time.perf_counter()
-        g.request_id = safe_request_id(request.headers.get("X-Request-Id")) or os.urandom(16).hex()
+        # request.headers.get("X-Request-Id"), without building the headers' view.
+        sent = request.environ.get("HTTP_X_REQUEST_ID")
+        g.request_id = safe_request_id(sent) or os.urandom(16).hex()
 
     @app.after_request
     def _end(response: Response) -> Response:
-        seconds = time.perf_counter() - g.get("request_started", time.perf_counter())
-        rule = request.url_rule.rule if request.url_rule is not None else None
+        # The objects behind the context proxies, looked up once each.
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        ctx = g._get_current_object()
+        started = getattr(ctx, "request_started", None)
+        seconds = time.perf_counter() - (time.perf_counter() if started is None else started)
+        url_rule = req.url_rule
+        rule = url_rule.rule if url_rule is not None else None
         status = response.status_code
-        metrics.observe(request.method, rule, status, seconds)
+        method = req.method
+        metrics.observe(method, rule, status, seconds)
+        route = rule or UNMATCHED_ROUTE
         fields: dict[str, object] = {
-            "method": request.method,
-            "route": rule or UNMATCHED_ROUTE,
+            "method": method,
+            "route": route,
             "status": status,
             "duration_seconds": round(seconds, 6),
         }
         who = ""
-        client_id = g.get("client_id")
-        peer = g.get("peer")
+        client_id = getattr(ctx, "client_id", None)
+        peer = getattr(ctx, "peer", None)
         if client_id:
             fields["client"] = client_id
             who = f" client={client_id}"
@@ -64,14 +73,5 @@ def init_app(app: Flask) -> None:
             who += f" peer={peer}"
         # Probes and scrapes come every few seconds: their lines only at DEBUG.
         level = logging.DEBUG if rule in _QUIET_ROUTES else logging.INFO
-        log.log(
-            level,
-            "%s %s %d %.3fs%s",
-            request.method,
-            fields["route"],
-            status,
-            seconds,
-            who,
-            extra=fields,
-        )
+        log.log(level, "%s %s %d %.3fs%s", method, route, status, seconds, who, extra=fields)
         return response

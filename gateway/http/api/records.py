@@ -57,16 +57,20 @@ def idempotency_key() -> str | None:
     return key
 
 
-def _accepted(result: dict[str, Any], *, replayed: bool) -> tuple[Response, int]:
-    response = jsonify(result)
+def _accepted(result: dict[str, Any], *, replayed: bool) -> Response:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    # What jsonify answers (compact JSON and a newline, unless in debug mode), with its
+    # status set at once rather than by the tuple that Flask would take apart.
+    body = app.json.dumps(result, **({"indent": 2} if app.debug else {"separators": (",", ":")}))
+    response: Response = app.response_class(f"{body}\n", status=202, mimetype="application/json")
     if replayed:
         # The answer to an earlier request with this key; nothing was stored now.
         response.headers["Idempotent-Replayed"] = "true"
-    return response, 202
+    return response
 
 
 @bp.post("/datasets/<dataset>/records")
-def submit_records(dataset: str) -> tuple[Response, int]:
+def submit_records(dataset: str) -> Response:
     gateway = node()
     client_id = None
     try:

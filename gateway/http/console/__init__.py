@@ -44,6 +44,7 @@ from urllib.parse import urlencode
 from flask import (
     Blueprint,
     Flask,
+    Request,
     Response,
     abort,
     current_app,
@@ -56,6 +57,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.wrappers import Response as BaseResponse
 
 from gateway.cases import charts, reports
@@ -69,7 +71,7 @@ from gateway.node.node import Node
 from gateway.node.refusals import Throttle
 from gateway.peers import bundles
 
-__all__ = ["bp", "init_app"]
+__all__ = ["ConsoleSessions", "bp", "init_app"]
 
 log = logging.getLogger(__name__)
 
@@ -112,12 +114,32 @@ def _ngettext(singular: str, plural: str, n: int, **variables: Any) -> str:
     return translated % {"num": n, **variables}
 
 
+class ConsoleSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie session, opened for the console's paths only.
+
+    Nothing else uses a session: an API request gets Flask's null session, which is
+    never saved, instead of a cookie looked for, its signature checked and a
+    serializer made on every request.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        path = request.path
+        if path == _PREFIX or path.startswith(_PREFIX_SLASH):
+            return super().open_session(app, request)
+        return None  # Flask's null session
+
+
+_PREFIX = str(bp.url_prefix)
+_PREFIX_SLASH = _PREFIX + "/"
+
+
 def init_app(app: Flask) -> None:
     node: Node = app.extensions["gateway.node"]
     cipher = node.store.cipher
     if cipher is None:  # every node has one (gateway.crypto.atrest); a bare Store in a test may not
         raise RuntimeError("the console needs the node's storage key")
     app.secret_key = cipher.derive_secret("gateway console session v1")
+    app.session_interface = ConsoleSessions()
     secure = node.config.mode == "production" or node.config.tls.cert_file is not None
     app.config.update(
         SESSION_COOKIE_NAME="__Host-gateway-console" if secure else "gateway-console",
