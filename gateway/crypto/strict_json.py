@@ -104,16 +104,28 @@ def loads(
     return value
 
 
+# What nests: the objects and arrays the parser makes (exactly these types).
+_NESTS = frozenset((dict, list))
+
+
 def check_depth(value: Any, max_depth: int = MAX_DEPTH) -> None:
-    """Refuse a value nested deeper than ``max_depth`` levels, without recursion."""
+    """Refuse a value nested deeper than ``max_depth`` levels, without recursion.
+
+    Below the top, only ``dict`` and ``list`` values nest (as the parser makes
+    them, not their subclasses): the test is a set look-up per value.
+    """
     level = [value]
     for _ in range(max_depth):
         below: list[Any] = []
+        add = below.append
         for item in level:
             if isinstance(item, dict):
-                below.extend(v for v in item.values() if isinstance(v, (dict, list)))
-            elif isinstance(item, list):
-                below.extend(v for v in item if isinstance(v, (dict, list)))
+                item = item.values()
+            elif not isinstance(item, list):
+                continue
+            for v in item:
+                if type(v) in _NESTS:
+                    add(v)
         if not below:
             return
         level = below
