@@ -86,3 +86,13 @@ def test_agreed_records_take_the_fast_path(monkeypatch):
     # With the reference unavailable, plain records are still canonicalised.
     monkeypatch.setattr(rfc8785, "dumps", lambda value: pytest.fail("reference used"))
     assert [canonical.dumps(r) for r in records] == expected
+
+
+def test_every_character_of_the_bmp_is_written_as_the_reference_writes_it():
+    # Names and values: escapes, the controls, DEL, U+2028/2029 and the order of names.
+    chars = [chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF]
+    for start in range(0, len(chars), 4096):
+        part = chars[start:start + 4096]
+        value = {c: [c, f"x{c}y"] for c in part}
+        assert canonical.dumps(value) == rfc8785.dumps(value)
+        assert canonical.dumps_plain(value) == rfc8785.dumps(value)
