@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from gateway.cases.facts import LEDGER_DATASETS, fact_of
-from gateway.crypto import canonical
+from gateway.crypto import canonical, strict_json
 from gateway.crypto.envelope import records_budget
 from gateway.errors import (
     BadRequest,
@@ -203,7 +203,8 @@ def submit_once(
     _check_shape(body)
     agreed = receiving_flow(node, dataset, body.get("receiver"))
     version, records = _valid_records(node, agreed, dataset, body)
-    forms = _canonical_forms(records)
+    # A body that strict_json marked plain holds nothing canonical.dumps has to look for.
+    forms = _canonical_forms(records, plain=isinstance(body, strict_json.PlainObject))
     _check_fit(agreed, dataset, forms)
     facts = case_facts(dataset, records)
     write = _prepare(node, client, agreed, version, forms, idempotency, facts)
@@ -348,17 +349,21 @@ def case_facts(dataset: str, records: list[Any]) -> list[str | None]:
     return [json.dumps(f or {}, separators=(",", ":")) for f in found]
 
 
-def _canonical_forms(records: list[Any]) -> list[bytes]:
+def _canonical_forms(records: list[Any], *, plain: bool = False) -> list[bytes]:
     """The records' RFC 8785 forms; a record that has none is refused (NotCanonicalisable).
+
+    ``plain``: the records hold no float, no integer beyond 2**53 - 1 and no
+    character above U+FFFF (:class:`gateway.crypto.strict_json.PlainObject`).
 
     The agreed schemas refuse every value RFC 8785 cannot write (a number beyond
     2**53 - 1, a lone surrogate), so this is defence in depth: should a schema let
     one through, the client gets a clear 422 and the refusal is audited, not a 500.
     """
+    dumps = canonical.dumps_plain if plain else canonical.dumps
     forms = []
     for i, record in enumerate(records):
         try:
-            forms.append(canonical.dumps(record))
+            forms.append(dumps(record))
         except (ValueError, TypeError, RecursionError):  # rfc8785's errors are ValueErrors
             raise NotCanonicalisable(
                 "the record has no canonical JSON form (RFC 8785): a number beyond "
