@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from marshmallow import Schema, fields
@@ -21,7 +21,7 @@ from marshmallow import Schema, fields
 from schemas import registry
 from schemas.redact import is_sensitive
 
-__all__ = ["ANY_ITEM", "Carried", "carried", "field_paths", "personal_fields"]
+__all__ = ["ANY_ITEM", "Carried", "allows_all", "carried", "field_paths", "personal_fields"]
 
 # The step of a field path that stands for any item of a list.
 ANY_ITEM = "*"
@@ -67,6 +67,16 @@ def personal_fields(dataset: str, version: str) -> tuple[str, ...]:
     """The field paths of a dataset version whose values are personal data."""
     schema = registry.schema_class(dataset, version)()
     return tuple(path for path, _, personal in _walk(schema, "") if personal)
+
+
+@lru_cache(maxsize=1024)
+def allows_all(dataset: str, version: str, allowed: frozenset[str]) -> bool:
+    """Whether ``allowed`` names every personal field of a dataset version (or it has none).
+
+    Then no record of it can carry a personal value of a field not allowed: every
+    value :func:`carried` lists belongs to one of :func:`personal_fields`.
+    """
+    return allowed.issuperset(personal_fields(dataset, version))
 
 
 @dataclass(frozen=True)

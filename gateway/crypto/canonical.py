@@ -1,32 +1,34 @@
-"""RFC 8785 canonical JSON (JCS), fast where the standard library already agrees.
+"""RFC 8785 canonical JSON (JCS), fast where a C encoder already agrees.
 
 :mod:`rfc8785` is the reference we follow, but it serialises in pure Python, and
 the submission path canonicalises every record and every audit entry. For the
 values our records and entries are made of (objects, arrays, strings, booleans,
-null and integers in the I-JSON range) the standard library's C encoder, with
-sorted keys, no spaces and no ASCII escaping, writes exactly the bytes RFC 8785
-prescribes:
+null and integers in the I-JSON range) :mod:`orjson` with sorted keys (compact,
+UTF-8, no ASCII escaping) writes exactly the bytes RFC 8785 prescribes, as the
+standard library's C encoder with the same options does, in less than half its
+time and straight to bytes:
 
 * strings: both escape only ``"``, ``\\`` and the controls below U+0020, with
   the short forms ``\\b \\t \\n \\f \\r`` and lower-case ``\\u00xx`` otherwise
   (RFC 8785 section 3.2.2.2); everything else is written as UTF-8;
 * integers: both write the shortest decimal form, which is what ECMAScript's
   number serialisation gives for integers of magnitude up to 2**53 - 1;
-* member order: RFC 8785 sorts names by UTF-16 code units, Python by code
-  points; the two orders are the same while no name holds a character above
-  U+FFFF.
+* member order: RFC 8785 sorts names by UTF-16 code units, orjson by UTF-8
+  bytes, i.e. by code points; the two orders are the same while no name holds a
+  character above U+FFFF.
 
 Anything else (a float, a larger integer, a name with a character above U+FFFF,
-a lone surrogate, another type) goes to :func:`rfc8785.dumps`, which formats
-numbers as ECMAScript does or refuses what I-JSON does not allow. The tests
-compare both paths on generated values.
+a lone surrogate, which orjson refuses, another type) goes to
+:func:`rfc8785.dumps`, which formats numbers as ECMAScript does or refuses what
+I-JSON does not allow. The tests compare both paths on generated values and on
+every character of the BMP.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 import rfc8785
 
 __all__ = ["NotCanonical", "dumps", "dumps_plain"]
@@ -36,17 +38,16 @@ __all__ = ["NotCanonical", "dumps", "dumps_plain"]
 NotCanonical = rfc8785.CanonicalizationError
 
 _MAX_SAFE_INTEGER = 2**53 - 1
-_encode = json.JSONEncoder(
-    ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
-).encode
+_encode = orjson.dumps
+_SORTED = orjson.OPT_SORT_KEYS
 
 
 def dumps(value: Any) -> bytes:
     """The RFC 8785 canonical form of ``value``, as UTF-8 bytes."""
     if _plain(value):
         try:
-            return _encode(value).encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate: let the reference decide
+            return _encode(value, option=_SORTED)
+        except orjson.JSONEncodeError:  # a lone surrogate: let the reference decide
             pass
     return rfc8785.dumps(value)
 
@@ -55,8 +56,8 @@ def dumps_plain(value: Any) -> bytes:
     """:func:`dumps` of a value parsed from JSON known to hold no float, no integer
     beyond 2**53 - 1 and no character above U+FFFF, so the check can be skipped."""
     try:
-        return _encode(value).encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: let the reference decide
+        return _encode(value, option=_SORTED)
+    except orjson.JSONEncodeError:  # a lone surrogate: let the reference decide
         return rfc8785.dumps(value)
 
 

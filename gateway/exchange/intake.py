@@ -17,12 +17,13 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from gateway.cases.facts import LEDGER_DATASETS, fact_of
-from gateway.crypto import canonical
+from gateway.crypto import canonical, strict_json
 from gateway.crypto.envelope import records_budget
 from gateway.errors import (
     BadRequest,
@@ -203,7 +204,8 @@ def submit_once(
     _check_shape(body)
     agreed = receiving_flow(node, dataset, body.get("receiver"))
     version, records = _valid_records(node, agreed, dataset, body)
-    forms = _canonical_forms(records)
+    # A body that strict_json marked plain holds nothing canonical.dumps has to look for.
+    forms = _canonical_forms(records, plain=isinstance(body, strict_json.PlainObject))
     _check_fit(agreed, dataset, forms)
     facts = case_facts(dataset, records)
     write = _prepare(node, client, agreed, version, forms, idempotency, facts)
@@ -267,6 +269,8 @@ def _check_fit(agreed: DatasetAgreement, dataset: str, forms: list[bytes]) -> No
     """Refuse a record whose canonical form fits in no batch of the flow."""
     # A record that cannot fit in any batch would block its dataset's queue.
     budget = records_budget(agreed.max_chunk_bytes)
+    if max(map(len, forms), default=0) + 1 <= budget:
+        return  # all fit: nothing to look for one by one
     for i, c in enumerate(forms):
         if len(c) + 1 > budget:
             raise PayloadTooLarge(
@@ -291,8 +295,12 @@ def _prepare(
     now = node.now()
     stamp = iso(now)
     seal = node.store.seal  # the records are encrypted at rest (gateway.crypto.atrest)
-    # The canonical form of an array is its elements' canonical forms, comma-separated.
-    total = hashlib.sha256(b"[" + b",".join(forms) + b"]").hexdigest()
+    # The canonical form of an array is its elements' canonical forms, comma-separated
+    # (hashed in three parts: "[" + ... + "]" would copy the joined forms twice more).
+    whole = hashlib.sha256(b"[")
+    whole.update(b",".join(forms))
+    whole.update(b"]")
+    total = whole.hexdigest()
 
     event = audit_entries.prepare(
         event="submission_accepted",
@@ -344,21 +352,40 @@ def case_facts(dataset: str, records: list[Any]) -> list[str | None]:
     """
     if dataset not in LEDGER_DATASETS:
         return [None] * len(records)
-    found = (fact_of(dataset, r) for r in records)
-    return [json.dumps(f or {}, separators=(",", ":")) for f in found]
+    return [_fact_json(fact_of(dataset, r) or {}) for r in records]
 
 
-def _canonical_forms(records: list[Any]) -> list[bytes]:
+def _fact_json(fact: dict[str, Any]) -> str:
+    """``json.dumps(fact, separators=(",", ":"))``, the form stored since the ledger began.
+
+    orjson writes the same text when it is printable ASCII (json escapes the rest,
+    and DEL, as ``\\uXXXX``; both escape the controls alike), without a new
+    encoder for each call as json.dumps with options makes.
+    """
+    try:
+        written = orjson.dumps(fact)
+    except orjson.JSONEncodeError:  # a lone surrogate, an integer beyond 64 bits
+        written = b"\x7f"
+    if written.isascii() and b"\x7f" not in written:
+        return written.decode("ascii")
+    return json.dumps(fact, separators=(",", ":"))
+
+
+def _canonical_forms(records: list[Any], *, plain: bool = False) -> list[bytes]:
     """The records' RFC 8785 forms; a record that has none is refused (NotCanonicalisable).
+
+    ``plain``: the records hold no float, no integer beyond 2**53 - 1 and no
+    character above U+FFFF (:class:`gateway.crypto.strict_json.PlainObject`).
 
     The agreed schemas refuse every value RFC 8785 cannot write (a number beyond
     2**53 - 1, a lone surrogate), so this is defence in depth: should a schema let
     one through, the client gets a clear 422 and the refusal is audited, not a 500.
     """
+    dumps = canonical.dumps_plain if plain else canonical.dumps
     forms = []
     for i, record in enumerate(records):
         try:
-            forms.append(canonical.dumps(record))
+            forms.append(dumps(record))
         except (ValueError, TypeError, RecursionError):  # rfc8785's errors are ValueErrors
             raise NotCanonicalisable(
                 "the record has no canonical JSON form (RFC 8785): a number beyond "

@@ -182,4 +182,5 @@ def parse_json(raw: bytes) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidJSON("the body is not UTF-8") from None
-    return strict_json.loads(text, max_depth=MAX_JSON_DEPTH)
+    # Marked when plain: intake then writes the records' canonical forms without a check.
+    return strict_json.loads(text, max_depth=MAX_JSON_DEPTH, mark_plain=True)

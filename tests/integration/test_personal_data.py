@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from gateway.errors import ConfigError
 from gateway.exchange import sending
-from gateway.node.config import load_agreement
+from gateway.exchange.validation import validator_for
+from gateway.node.config import PersonalData, load_agreement
 from gateway.store.tables import inbound_batches
-from schemas.personal import carried, personal_fields
+from schemas.personal import allows_all, carried, personal_fields
 from schemas.samples import sample_records
 from tests.conftest import PERSONAL_DATA
 from tests.integration.test_api import PERMINTAAN, bridge, events, node, submit
@@ -47,6 +48,31 @@ def test_the_personal_fields_of_a_schema_are_named_by_their_paths():
     with_actions = next(r for r in lahp if r.get("tindakan_korektif"))
     pointers = [c.pointer for c in carried("lahp", "1.0", with_actions)]
     assert "/tindakan_korektif/0/pihak" in pointers
+
+
+@pytest.mark.parametrize(("dataset", "version"), [(PERMINTAAN, "1.0"), ("lahp", "1.0")])
+def test_the_check_is_skipped_only_when_every_personal_field_may_cross(dataset, version):
+    every = frozenset(personal_fields(dataset, version))
+    assert allows_all(dataset, version, every)
+    assert allows_all(dataset, version, every | {"/not/a/field"})
+    assert allows_all("rekap_pengaduan", "1.0", frozenset())  # no personal field at all
+    validator = validator_for(dataset, version)
+    records = sample_records(dataset, 30, seed=3, version=version)
+    if dataset == PERMINTAAN:
+        records.append(_open_record())
+    carrying = [r for r in records if carried(dataset, version, r)]
+    assert carrying
+    assert validator.errors(records, personal=PersonalData(fields=every)) == []
+    # One field fewer: as strict as ever, every value of that field is refused.
+    for missing in every:
+        allowed = every - {missing}
+        assert not allows_all(dataset, version, allowed)
+        refused = {(e.path, e.code) for e in
+                   validator.errors(records, personal=PersonalData(fields=allowed))}
+        expected = {(f"/records/{i}{c.pointer}", "personal_field_not_allowed")
+                    for i, r in enumerate(records) for c in carried(dataset, version, r)
+                    if c.field == missing}
+        assert refused == expected
 
 
 def test_the_sender_refuses_a_personal_field_its_flow_does_not_allow(deployment, make_apps):

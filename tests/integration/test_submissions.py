@@ -3,13 +3,17 @@
 In process, on real databases of the backend under test (SQLite or PostgreSQL).
 """
 
+import hashlib
 import json
 import threading
 
 import requests
+import rfc8785
 from sqlalchemy import select
 
+from gateway.crypto import strict_json
 from gateway.exchange import intake, sending
+from gateway.http.request_helpers import parse_json
 from gateway.node import credentials
 from gateway.store.tables import audit_events, outbox_records, submissions
 from schemas.samples import sample_records
@@ -259,3 +263,27 @@ def test_the_client_endpoint_says_what_the_client_may_do(pemkot, ombudsman):
     auditor = pemkot.client.get("/api/v1/client", headers=pemkot.auth("auditor")).get_json()
     assert (auditor["submit"], auditor["pull"], auditor["roles"]) == ([], [], ["auditor"])
     assert pemkot.client.get("/api/v1/client").status_code == 401
+
+
+# --- canonical forms at intake ----------------------------------------------------------------
+
+def test_stored_digests_are_the_reference_canonical_forms_whether_or_not_the_body_is_plain(
+        pemkot):
+    records = sample_records(TANGGAPAN, 6, seed=11, version="1.0")
+    records[1] = dict(records[1], penjelasan=records[1]["penjelasan"] + " \u00e9\u20ac\n\"\\")
+    records[2] = dict(records[2], penjelasan=records[2]["penjelasan"] + " \U0001f600")  # astral
+    bodies = [
+        json.dumps({"schema_version": "1.0", "records": records[:3]}, ensure_ascii=False),
+        json.dumps({"schema_version": "1.0", "records": records[3:]}),  # plain, ASCII only
+        json.dumps({"schema_version": "1.0", "records": records[1:2]}),  # \u escapes
+        json.dumps({"schema_version": "1.0", "records": records[2:3]}),  # a surrogate pair
+    ]
+    plain = [isinstance(parse_json(b.encode()), strict_json.PlainObject) for b in bodies]
+    assert plain == [False, True, True, False]
+    for i, text in enumerate(bodies):
+        assert post(pemkot, text.encode(), key=f"canonical-{i}").status_code == 202, text
+    with node(pemkot).store.read() as conn:
+        stored = sorted(conn.execute(select(outbox_records.c.record_sha256)).scalars())
+    expected = sorted(hashlib.sha256(rfc8785.dumps(r)).hexdigest()
+                      for r in records[:3] + records[3:] + records[1:3])
+    assert stored == expected

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
 import pytest
 import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from gateway.crypto import canonical
+from gateway.crypto import canonical, strict_json
 from schemas.samples import sample_records
 
 # Characters chosen for where serialisers differ: escapes and controls, DEL,
@@ -86,3 +89,117 @@ def test_agreed_records_take_the_fast_path(monkeypatch):
     # With the reference unavailable, plain records are still canonicalised.
     monkeypatch.setattr(rfc8785, "dumps", lambda value: pytest.fail("reference used"))
     assert [canonical.dumps(r) for r in records] == expected
+
+
+def test_every_character_of_the_bmp_is_written_as_the_reference_writes_it():
+    # Names and values: escapes, the controls, DEL, U+2028/2029 and the order of names.
+    chars = [chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF]
+    for start in range(0, len(chars), 4096):
+        part = chars[start:start + 4096]
+        value = {c: [c, f"x{c}y"] for c in part}
+        assert canonical.dumps(value) == rfc8785.dumps(value)
+        assert canonical.dumps_plain(value) == rfc8785.dumps(value)
+
+
+# -- the plain path: values read by strict_json, marked when they need no check -----------
+
+_JSON_TEXT = st.text(
+    st.one_of(
+        st.characters(),  # any code point, lone surrogates included
+        st.sampled_from(_CHARS),
+    ),
+    max_size=8,
+)
+_JSON_VALUES = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**53 - 1), 2**53 - 1),
+        st.integers(),  # big integers too
+        st.floats(allow_nan=False, allow_infinity=False),
+        _JSON_TEXT,
+    ),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_JSON_TEXT, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _holds_nothing_to_check(value: Any) -> bool:
+    """What a PlainObject promises of its values: no float, no integer beyond
+    2**53 - 1, no character above U+FFFF (lone surrogates may be there)."""
+    if isinstance(value, bool) or value is None:
+        return True
+    if isinstance(value, int):
+        return abs(value) <= 2**53 - 1
+    if isinstance(value, float):
+        return False
+    if isinstance(value, str):
+        return all(c <= "\uffff" for c in value)
+    if isinstance(value, list):
+        return all(_holds_nothing_to_check(v) for v in value)
+    return all(_holds_nothing_to_check(k) and _holds_nothing_to_check(v)
+               for k, v in value.items())
+
+
+def _has_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return any("\ud800" <= c <= "\udfff" for c in value)
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    return False
+
+
+@settings(max_examples=400, deadline=None, derandomize=True, database=None)
+@given(records=st.lists(_JSON_VALUES, min_size=1, max_size=4), ascii_only=st.booleans())
+def test_plain_marked_values_are_written_as_the_reference_writes_them(records, ascii_only):
+    text = json.dumps({"records": records}, ensure_ascii=ascii_only)
+    try:
+        body = strict_json.loads(text, mark_plain=True)
+    except strict_json.InvalidJSON:
+        return  # e.g. an integer of more digits than Python reads
+    parsed = body["records"]
+    marked = isinstance(body, strict_json.PlainObject)
+    # The mark is never given to a text holding a float, a big integer or an astral
+    # character; it is given whenever there is none (and no surrogate, escaped or not).
+    if marked:
+        assert _holds_nothing_to_check(parsed)
+    elif not _has_surrogate(parsed):
+        assert not _holds_nothing_to_check(parsed)
+    for record in parsed:
+        expected = _reference(record)
+        writers = [canonical.dumps, canonical.dumps_plain] if marked else [canonical.dumps]
+        for write in writers:
+            if isinstance(expected, bytes):
+                assert write(record) == expected, repr(record)
+            else:
+                with pytest.raises(expected):
+                    write(record)
+
+
+@pytest.mark.parametrize(
+    ("text", "marked"),
+    [
+        ('{"a": [1, "x", true, null, {"b": -9007199254740991}]}', True),
+        ('{"a": "\\u00e9\\u20ac\\uffff \\n"}', True),
+        ('{"a": "\u00e9\u20ac\uffff"}', True),
+        ('{"a": 1.0}', False),
+        ('{"a": [1e2]}', False),
+        ('{"a": 9007199254740992}', False),
+        ('{"a": -9007199254740992}', False),
+        ('{"a": "\U0001f600"}', False),
+        ('{"\U0001f600": 1}', False),
+        ('{"a": "\\ud83d\\ude00"}', False),
+        ('{"a": "\\uD800"}', False),  # a lone surrogate, escaped: the reference decides
+        ('{"a": "\\\\ud800"}', False),  # a backslash, then text: not told apart, not marked
+        ("[1]", False),  # only an object is marked
+    ],
+)
+def test_what_strict_json_marks_plain(text, marked):
+    value = strict_json.loads(text, mark_plain=True)
+    assert isinstance(value, strict_json.PlainObject) == marked
+    assert value == json.loads(text)
+    assert type(strict_json.loads(text)) is type(json.loads(text))  # unmarked unless asked
+    assert isinstance(strict_json.loads(text.encode(), mark_plain=True),
+                      strict_json.PlainObject) == marked

@@ -83,3 +83,36 @@ def test_number_hooks_are_passed_on():
     assert value == {"a": 0, "b": [0.0]} and seen == ["1", "2.5"]
     with pytest.raises(InvalidJSON, match="duplicate member name 'a'"):
         strict_json.loads('{"a": 1, "a": 2}', parse_int=int)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    *((text, f"duplicate member name {name!r}") for text, name in DUPLICATES),
+    ('{"a": NaN}', "NaN is not valid JSON"),
+    ('{"a": [Infinity]}', "Infinity is not valid JSON"),
+    ('{"a": ' + "[" * 40 + "]" * 40 + "}", "JSON nested deeper than 32 levels"),
+    ('{"a": 1', "malformed JSON at line 1 column 8"),
+    ('{"a": ' + "1" * 5000 + "}", "malformed JSON: Exceeds the limit"),
+    (b'{"a": "\xc3"}', "the JSON text is not UTF-8"),
+])
+def test_marking_plain_values_refuses_all_the_same(text, message):
+    for mark in (False, True):
+        with pytest.raises(InvalidJSON) as info:
+            strict_json.loads(text, max_depth=32, mark_plain=mark)
+        assert info.value.message.startswith(message)
+
+
+def test_depth_is_counted_in_arrays_and_objects_alike():
+    for opening, closing in (("[", "]"), ('{"a":', "}"), ('[{"a":', "}]")):
+        for levels in (15, 16, 17):
+            text = opening * levels + "1" + closing * levels
+            depth = levels * (opening.count("[") + opening.count("{"))
+            if depth <= 32:
+                assert strict_json.loads(text, max_depth=32) == json.loads(text)
+            else:
+                with pytest.raises(InvalidJSON, match="nested deeper than 32 levels"):
+                    strict_json.loads(text, max_depth=32)
+
+
+def test_mark_plain_takes_no_number_hooks():
+    with pytest.raises(TypeError):
+        strict_json.loads("{}", mark_plain=True, parse_int=int)
