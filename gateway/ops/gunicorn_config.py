@@ -63,6 +63,10 @@ access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)ss request_id=%({
 # Replaces gunicorn's logging setup: its error and access logs and the node's own
 # loggers, in the format GATEWAY_LOG_FORMAT names (json by default, or text).
 logconfig_dict = logging_config(log_format("json"), access_log=_access_log)
+# gunicorn formats an access line for every request whenever a logging configuration
+# is given (as logconfig_dict is), and drops it only afterwards; without
+# GATEWAY_ACCESS_LOG=1 the node's logger class does not build it at all.
+logger_class = "gateway.ops.logs.GunicornLogger"
 proc_name = "gateway-node"
 # Several nodes may run on one host; none needs gunicorn's shared control socket.
 control_socket_disable = True

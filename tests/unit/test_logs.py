@@ -205,3 +205,21 @@ def test_the_node_formatter_writes_the_lines_of_python_json_logger(overrides):
     library = _library_formatter(**overrides)
     for made in _records():
         assert node.format(made) == library.format(made)
+
+
+def test_gunicorn_builds_no_access_line_unless_the_access_log_is_on(monkeypatch):
+    """gunicorn takes the access log as on whenever a logging configuration is given; the
+    node's logger class builds the line only with GATEWAY_ACCESS_LOG=1."""
+    from gunicorn.config import Config
+
+    built = []
+    monkeypatch.setattr(logs.GunicornLogger, "atoms", lambda self, *a: built.append(a) or {})
+    cfg = Config()
+    cfg.set("logconfig_dict", logs.logging_config("json", access_log=False))
+    logger = logs.GunicornLogger(cfg)
+    monkeypatch.delenv(logs.ACCESS_LOG_ENV, raising=False)
+    logger.access(None, None, {}, None)
+    assert built == []
+    monkeypatch.setenv(logs.ACCESS_LOG_ENV, "1")
+    logger.access(None, None, {}, None)
+    assert len(built) == 1
