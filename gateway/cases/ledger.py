@@ -52,11 +52,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from gateway.cases.calendar import CalendarNotCovered, WorkingCalendar, load_calendar, wib_date
+from gateway.cases.facts import json_text
 from gateway.node.config import ServiceLevels
 from gateway.store.database import FastInsert
 from gateway.store.locks import serialize
@@ -106,10 +108,6 @@ _INSERT_EVENT = FastInsert(
 _STEP_COLUMNS = [c.name for c in case_steps.columns]
 _INSERT_STEP = FastInsert(case_steps, _STEP_COLUMNS)
 _INSERT_CASE = FastInsert(cases, [c.name for c in cases.columns])
-# The facts' JSON as json.dumps(..., sort_keys=True, separators=(",", ":")) writes it,
-# without building an encoder per record.
-_FACTS_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
-_DIGEST_JSON = json.JSONEncoder(separators=(",", ":")).encode
 # The known cases among a batch's, in one statement on SQLite (the numbers as a JSON array).
 _SQLITE_EXISTING = (
     "SELECT case_number FROM cases WHERE case_number IN (SELECT value FROM json_each(?))"
@@ -439,7 +437,7 @@ def case_row(
     # events' places; both nodes compute it alike (gateway audit reconcile compares it).
     values = sorted([r[c] for c in _STEP_COLUMNS] for r in (rows or [s.row() for s in steps]))
     digest = hashlib.sha256(
-        _DIGEST_JSON([values, [e.ref for e in ordered]]).encode()
+        json_text([values, [e.ref for e in ordered]]).encode()
     ).hexdigest()
     return {
         "case_number": case_number,
@@ -512,7 +510,7 @@ def record_batch(
                 "sender": sender,
                 "receiver": receiver,
                 "receipt_at": receipt_at,
-                "facts": _FACTS_JSON(e.facts),
+                "facts": json_text(e.facts, sort_keys=True),
             }
             for e in events
         ],
@@ -580,7 +578,7 @@ def _events_of(conn: Connection, numbers: Sequence[str], party: str) -> dict[str
         )  # fmt: skip
         for number, batch_id, idx, dataset, receipt_at, facts, sender, receiver in rows:
             found[number].append(
-                Event(batch_id, idx, dataset, receipt_at, json.loads(facts),
+                Event(batch_id, idx, dataset, receipt_at, orjson.loads(facts),
                       _peer(party, sender, receiver))
             )  # fmt: skip
     return found

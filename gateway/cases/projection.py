@@ -18,15 +18,15 @@ order batches are projected in does not change the ledger (gateway.cases.ledger)
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from gateway.cases import ledger
-from gateway.cases.facts import LEDGER_DATASETS, fact_of
+from gateway.cases.facts import LEDGER_DATASETS, fact_of, json_text
 from gateway.crypto import strict_json
 from gateway.crypto.envelope import signed_payload
 from gateway.store.locks import serialize
@@ -50,7 +50,7 @@ def chunk_facts(dataset: str, records: Iterable[Any]) -> str | None:
     if dataset not in LEDGER_DATASETS:
         return None
     found = [[i, f] for i, r in enumerate(records) if (f := fact_of(dataset, r)) is not None]
-    return json.dumps(found, separators=(",", ":"))
+    return json_text(found)
 
 
 def enqueue(
@@ -151,7 +151,7 @@ def project_all(node: Node, *, budget: int = BUDGET) -> int:
 def _slice(conn: Connection, row: Any, start: int, budget: int) -> tuple[Facts, int]:
     """The facts of a queued batch's records from place ``start``, and where they end."""
     if row["source"] == "inline":
-        kept = json.loads(row["facts"] or "[]")
+        kept = orjson.loads(row["facts"] or "[]")
         return [(i, f) for i, f in kept if i >= start], int(row["record_count"])
     if row["source"] == "outbox":
         return _outbox_slice(conn, row, start, budget)
@@ -181,7 +181,7 @@ def _outbox_slice(conn: Connection, row: Any, start: int, budget: int) -> tuple[
             late[seq] = fact_of(row["dataset"], strict_json.loads(record))
     found: Facts = []
     for i, (seq, facts) in enumerate(rows, start=start):
-        fact = late[seq] if facts is None else json.loads(facts)
+        fact = late[seq] if facts is None else orjson.loads(facts)
         if fact:
             found.append((i, fact))
     return found, start + len(rows) if rows else int(row["record_count"])
@@ -206,7 +206,7 @@ def _chunks_slice(conn: Connection, row: Any, start: int, budget: int) -> tuple[
                     select(k.signed).where(k.batch_id == row["batch_id"], k.idx == idx)
                 ).scalar_one()
                 kept = chunk_facts(row["dataset"], signed_payload(signed)["records"])
-            found.extend((offset + i, f) for i, f in json.loads(kept or "[]"))
+            found.extend((offset + i, f) for i, f in orjson.loads(kept or "[]"))
             end = offset + count
         offset += count
     return found, end if end > start else int(row["record_count"])

@@ -11,18 +11,16 @@ race on different workers or replicas store one submission.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from gateway.cases.facts import LEDGER_DATASETS, fact_of
+from gateway.cases.facts import LEDGER_DATASETS, fact_of, json_text
 from gateway.crypto import canonical, strict_json
 from gateway.crypto.envelope import records_budget
 from gateway.errors import (
@@ -352,23 +350,7 @@ def case_facts(dataset: str, records: list[Any]) -> list[str | None]:
     """
     if dataset not in LEDGER_DATASETS:
         return [None] * len(records)
-    return [_fact_json(fact_of(dataset, r) or {}) for r in records]
-
-
-def _fact_json(fact: dict[str, Any]) -> str:
-    """``json.dumps(fact, separators=(",", ":"))``, the form stored since the ledger began.
-
-    orjson writes the same text when it is printable ASCII (json escapes the rest,
-    and DEL, as ``\\uXXXX``; both escape the controls alike), without a new
-    encoder for each call as json.dumps with options makes.
-    """
-    try:
-        written = orjson.dumps(fact)
-    except orjson.JSONEncodeError:  # a lone surrogate, an integer beyond 64 bits
-        written = b"\x7f"
-    if written.isascii() and b"\x7f" not in written:
-        return written.decode("ascii")
-    return json.dumps(fact, separators=(",", ":"))
+    return [json_text(fact_of(dataset, r) or {}) for r in records]
 
 
 def _canonical_forms(records: list[Any], *, plain: bool = False) -> list[bytes]:

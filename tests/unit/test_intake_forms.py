@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.cases.facts import LEDGER_DATASETS, fact_of
+from gateway.cases.facts import LEDGER_DATASETS, fact_of, json_text
 from gateway.exchange import intake
 from schemas.samples import sample_records, sample_versions
 
@@ -37,10 +37,10 @@ _FACT_VALUES = st.recursive(
 @settings(max_examples=500, deadline=None, derandomize=True, database=None)
 @given(fact=st.dictionaries(st.text(max_size=8), _FACT_VALUES, max_size=6))
 def test_a_fact_is_written_as_json_dumps_writes_it(fact):
-    assert intake._fact_json(fact) == json.dumps(fact, separators=(",", ":"))
+    assert json_text(fact) == json.dumps(fact, separators=(",", ":"))
 
 
 @pytest.mark.parametrize("value", ["\ud800", 2**70, "\x7f", "\u00e9", "😀", "\n"])
 def test_what_the_fast_encoder_does_not_write_alike_goes_to_json(value):
     fact = {"case": "1/LM", "x": [value]}
-    assert intake._fact_json(fact) == json.dumps(fact, separators=(",", ":"))
+    assert json_text(fact) == json.dumps(fact, separators=(",", ":"))
