@@ -332,34 +332,6 @@ class _Opened:
     plain: bool = False
 
 
-class _Scan:
-    """Notes, while a payload is parsed, whether it holds anything beyond plain values."""
-
-    def __init__(self) -> None:
-        self.plain = True
-
-    def float(self, text: str) -> float:
-        self.plain = False
-        return float(text)
-
-    def int(self, text: str) -> int:
-        value = int(text)
-        if not -MAX_SEQUENCE <= value <= MAX_SEQUENCE:
-            self.plain = False
-        return value
-
-
-_BELOW_F0 = bytes(range(0xF0))
-_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89abAB]")
-
-
-def _astral(payload: bytes) -> bool:
-    """Whether the JSON text may hold a character above U+FFFF (UTF-8 or escaped)."""
-    if payload.translate(None, _BELOW_F0):  # a lead byte of a four-byte sequence
-        return True
-    return b"\\u" in payload and _ESCAPED_SURROGATE.search(payload) is not None
-
-
 # What a refused inner JWS of an envelope is called, by the step that refused it.
 _INNER_REFUSED = {
     "malformed": "inner JWS unreadable: {detail}",
@@ -463,11 +435,8 @@ def _open_now(
     signer, kid = verified.signer, verified.kid
     if verified.headers.get("typ") != jws_typ:
         raise EnvelopeRejected(f"inner JWS typ is not {jws_typ}", reason="header")
-    scan = _Scan()
     try:
-        document = strict_json.loads(
-            verified.payload, parse_float=scan.float, parse_int=scan.int
-        )
+        document = strict_json.loads(verified.payload, mark_plain=True)
     except ValueError as exc:
         raise EnvelopeRejected(f"signed payload is not JSON: {exc}", reason="malformed") from None
     if not isinstance(document, dict) or document.get("v") != ENVELOPE_VERSION:
@@ -490,7 +459,7 @@ def _open_now(
         signer_kid=str(kid),
         signed=signed,
         payload_bytes=len(verified.payload),
-        plain=scan.plain and not _astral(verified.payload),
+        plain=isinstance(document, strict_json.PlainObject),
     )
 
 
