@@ -167,7 +167,9 @@ def _outbox_slice(conn: Connection, row: Any, start: int, budget: int) -> tuple[
     c = outbox_records.c
     rows = conn.execute(
         select(c.seq, c.case_facts)
-        .where(c.batch_id == row["batch_id"])
+        # The dataset too, so that the outbox's index (dataset, batch_id, seq) serves it:
+        # by the batch alone, every slice read the whole outbox.
+        .where(c.dataset == row["dataset"], c.batch_id == row["batch_id"])
         .order_by(c.seq)
         .limit(budget)
         .offset(start)

@@ -135,7 +135,11 @@ def cancel(node: Node, batch_id: str, *, operator: str, release: bool) -> dict[s
         if release:
             released = conn.execute(
                 update(outbox_records)
-                .where(outbox_records.c.batch_id == batch_id)
+                # With the dataset, the outbox's index (dataset, batch_id, seq) finds them.
+                .where(
+                    outbox_records.c.dataset == row["dataset"],
+                    outbox_records.c.batch_id == batch_id,
+                )
                 .values(batch_id=None)
             ).rowcount
         audit_entries.append(

@@ -326,3 +326,34 @@ def test_every_read_of_the_ledger_on_this_backend(apps, pemkot, ombudsman):
     figures = reports.monthly(node(pemkot), start.isoformat()[:7], "2099-12", at=at)
     assert sum(f.due for f in figures.values()) == 3
     assert reports.overdue_steps(node(pemkot), at=later) == []
+
+
+def test_projecting_reads_the_outbox_and_the_chunks_by_index_not_whole(apps):
+    """The sender's ledger reads a delivered batch's facts through the outbox's index
+    (dataset, batch_id, seq): read by the batch alone, each slice scanned the whole outbox,
+    so the ledger's cost grew with everything ever submitted."""
+    from sqlalchemy import event
+
+    ombudsman = apps["ombudsman-ri"]
+    post(ombudsman, PERMINTAAN, requests_for([f"{i:04d}/LM/XI/2026/JKT" for i in range(20)]))
+    report = sending.run(node(ombudsman), post=bridge(apps))
+    assert report.delivered
+    plans = []
+
+    def explain(conn, cursor, statement, parameters, context, executemany):
+        if "outbox_records" in statement or "inbound_chunks" in statement:
+            plan = conn.connection.dbapi_connection.execute(
+                "EXPLAIN QUERY PLAN " + statement, parameters
+            ).fetchall()
+            plans.append((statement, [step[-1] for step in plan]))
+
+    for each in apps.values():
+        event.listen(node(each).store.engine, "before_cursor_execute", explain)
+    try:
+        project(apps)
+    finally:
+        for each in apps.values():
+            event.remove(node(each).store.engine, "before_cursor_execute", explain)
+    assert plans
+    scans = [(s, p) for s, p in plans if any(step.startswith("SCAN") for step in p)]
+    assert scans == []
