@@ -164,19 +164,35 @@ _SORTED = orjson.OPT_SORT_KEYS
 _DEL = b"\x7f"
 
 
+def _no_float(value: Any) -> bool:
+    """Whether ``value`` is made of dicts, lists, strings, integers, booleans and None
+    only: the values orjson writes as json does (it writes floats otherwise: 1e-05 as
+    0.00001, NaN as null; and types json refuses)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return True
+    if kind is dict:
+        return all(type(k) is str and _no_float(v) for k, v in value.items())
+    if kind is list or kind is tuple:
+        return all(_no_float(v) for v in value)
+    return False
+
+
 def json_text(value: Any, *, sort_keys: bool = False) -> str:
     """``json.dumps(value, separators=(",", ":"), sort_keys=sort_keys)``: the ledger's
     stored JSON (facts, digests' input), whose bytes must not change between releases.
 
-    orjson writes the same text when it is printable ASCII (json escapes the rest, and
-    DEL, as ``\\uXXXX``; both escape the controls alike, and sort names by code point),
-    at a fraction of the cost and without an encoder built per call; anything else is
-    written by json as before.
+    For a value of strings, integers, booleans, None, lists and objects with string
+    names (what facts and digests hold), orjson writes the same text when it is
+    printable ASCII (json escapes the rest, and DEL, as ``\\uXXXX``; both escape the
+    controls alike, and sort names by code point), at a fraction of the cost; anything
+    else is written by json as before.
     """
-    try:
-        written = orjson.dumps(value, option=_SORTED if sort_keys else None)
-    except (orjson.JSONEncodeError, TypeError):  # a lone surrogate, a huge integer
-        written = _DEL
-    if written.isascii() and _DEL not in written:
-        return written.decode("ascii")
+    if _no_float(value):
+        try:
+            written = orjson.dumps(value, option=_SORTED if sort_keys else None)
+        except orjson.JSONEncodeError:  # a lone surrogate, an integer beyond 64 bits
+            written = _DEL
+        if written.isascii() and _DEL not in written:
+            return written.decode("ascii")
     return json.dumps(value, separators=(",", ":"), sort_keys=sort_keys)

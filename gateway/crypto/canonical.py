@@ -62,9 +62,9 @@ def dumps_plain(value: Any) -> bytes:
 
 
 def _plain(value: Any) -> bool:
-    """True if the standard encoder writes ``value`` exactly as RFC 8785 does."""
+    """True if orjson (names sorted) writes ``value`` exactly as RFC 8785 does."""
     kind = type(value)
-    if kind is dict:
+    if kind is dict or isinstance(value, dict):  # a parsed PlainObject too
         for key, item in value.items():
             if type(key) is not str or (not key.isascii() and max(key) > "\uffff"):
                 return False

@@ -193,7 +193,10 @@ def receive_chunk(
             )
         with node.store.read() as conn:
             row = _transfer(conn, batch_id, manifest=False)
-            if row is None:
+            # None as well if the transfer ended between the two reads (committed by its
+            # last chunk, or expired): answered as if it had ended before.
+            manifest = None if row is None else _manifest_of(conn, row)
+            if row is None or manifest is None:
                 receipt = _receipt_of(conn, batch_id, sender=chunk.sender)
                 if receipt is None:
                     _refuse_other_batch(conn, batch_id)
@@ -202,7 +205,6 @@ def receive_chunk(
                         reason="no_manifest",
                     )
                 return {"batch_id": batch_id, "receipt": receipt, "duplicate": True}
-            manifest = _manifest_of(conn, row)
         agreed = _check_chunk(node, manifest, row, chunk)
         check_records(
             chunk.dataset, chunk.schema_version, chunk.records, personal=agreed.personal_data
@@ -383,8 +385,10 @@ _MANIFESTS_HELD = 32
 _manifests_lock = threading.Lock()
 
 
-def _manifest_of(conn: Connection, row: Any) -> Manifest:
-    """The manifest of the transfer ``row`` (read without it by :func:`_transfer`)."""
+def _manifest_of(conn: Connection, row: Any) -> Manifest | None:
+    """The manifest of the transfer ``row`` (read without it by :func:`_transfer`); None
+    if that transfer is no longer there (on PostgreSQL each statement sees the latest
+    commits: it may have been committed or expired since ``row`` was read)."""
     key = (str(row["batch_id"]), str(row["manifest_sha256"]))
     with _manifests_lock:
         found = _MANIFESTS.get(key)
@@ -392,7 +396,11 @@ def _manifest_of(conn: Connection, row: Any) -> Manifest:
             _MANIFESTS.move_to_end(key)
             return found
     t = inbound_transfers.c
-    signed = conn.execute(select(t.manifest).where(t.batch_id == key[0])).scalar_one()
+    signed = conn.execute(
+        select(t.manifest).where(t.batch_id == key[0], t.manifest_sha256 == key[1])
+    ).scalar()
+    if signed is None:
+        return None
     manifest = _manifest({**row, "manifest": signed})
     with _manifests_lock:
         _MANIFESTS[key] = manifest

@@ -72,9 +72,9 @@ def create_app(config: NodeConfig | str | None = None, *, clock: Clock | None = 
     @app.after_request
     def _headers(response: Response) -> Response:
         headers = response.headers
-        # Each header below is set (replacing any of the name) or, with setdefault, kept
-        # if present; a name the answer does not have yet, as most have none, is added
-        # without looking through the answer's headers once per name.
+        # Each header below either replaces any of its name or, if the answer has one,
+        # is left as it is; a name the answer does not have yet, as most have none, is
+        # added without looking through the answer's headers once per name.
         present = {name.lower() for name, _ in headers.items()}
         for name, value, replace in (
             ("X-Request-Id", g.get("request_id", ""), True),

@@ -52,12 +52,13 @@ class ClientLimits:
             if window is None:
                 window = self._windows[key] = deque(maxlen=item.amount)
             now = time.time()
-            # Full, and its oldest still inside the period: over the limit.
+            # Room in the window, or its oldest counted request more than a period ago:
+            # this one is counted and allowed. Otherwise (full, and its oldest inside the
+            # period) it is over the limit.
             if item.amount > 0 and (len(window) < item.amount or window[0] < now - period):
                 window.append(now)
                 return
             # The window ends a period after its oldest request newer than a period ago.
-            now = time.time()
             newer = bisect.bisect_right(window, now - period)
             start = window[newer] if newer < len(window) else window[0] if window else now
         raise RateLimited(

@@ -26,18 +26,15 @@ process loads this module before it forks the workers.
 
 from __future__ import annotations
 
-import json
 import logging
 import logging.config
 import os
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import g, has_request_context
 from gunicorn.glogging import Logger as _GunicornBaseLogger
-from pythonjsonlogger.json import JsonEncoder, JsonFormatter
 
 __all__ = [
     "ACCESS_LOG_ENV",
@@ -46,7 +43,6 @@ __all__ = [
     "REQUEST_LOGGER",
     "AccessLogFields",
     "GunicornLogger",
-    "JsonLineFormatter",
     "RequestIdFilter",
     "configure",
     "log_format",
@@ -140,64 +136,10 @@ class AccessLogFields(logging.Filter):
         return True
 
 
-class JsonLineFormatter(JsonFormatter):
-    """python-json-logger's formatter, with the same lines for less work per line.
-
-    The node writes a line per request: the fields are gathered without the generic
-    renaming lookups of each, the timestamp is written as the encoder would write it
-    (``datetime.isoformat``), and one encoder serves every line instead of one made
-    for each. Any other setting than the node's falls back to the library's own way.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        rename = self.rename_fields.get
-        self._required = [(field, rename(field, field)) for field in self._required_fields]
-        self._timestamp_key = (
-            rename(self.timestamp, self.timestamp)
-            if isinstance(self.timestamp, str)
-            else rename("timestamp", "timestamp")
-        )
-        plain = (
-            self.json_encoder is JsonEncoder
-            and self.json_default is None
-            and self.json_serializer is json.dumps
-            and self.json_indent is None
-        )
-        self._encoder = JsonEncoder(ensure_ascii=self.json_ensure_ascii) if plain else None
-        self._fast = plain and not self.defaults and not self.rename_fields_keep_missing
-
-    def add_fields(
-        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
-    ) -> None:
-        if not self._fast:
-            super().add_fields(log_data, record, message_dict)
-            return
-        attributes = record.__dict__
-        for field, name in self._required:
-            log_data[name] = attributes.get(field)
-        rename = self.rename_fields
-        for data_dict in (self.static_fields, message_dict):
-            for key, value in data_dict.items():
-                log_data[rename.get(key, key)] = value
-        skip = self._skip_fields
-        for key, value in attributes.items():
-            if key not in skip and not (isinstance(key, str) and key.startswith("_")):
-                log_data[rename.get(key, key)] = value
-        if self.timestamp:
-            stamp = datetime.fromtimestamp(record.created, tz=UTC)
-            log_data[self._timestamp_key] = stamp.isoformat()
-
-    def jsonify_log_record(self, log_data: dict[str, Any]) -> str:
-        if self._encoder is None:
-            return super().jsonify_log_record(log_data)
-        return self._encoder.encode(log_data)
-
-
 def _formatter(fmt: str) -> dict[str, Any]:
     if fmt == "json":
         return {
-            "()": JsonLineFormatter,
+            "()": "pythonjsonlogger.json.JsonFormatter",
             "fmt": _JSON_FIELDS,
             "rename_fields": dict(_RENAMED),
             "timestamp": True,

@@ -524,3 +524,38 @@ def test_each_chunk_does_not_read_and_parse_the_manifest_again(chunked, monkeypa
     assert report.delivered == report.sealed
     assert outbound(pemkot)["chunk_count"] > 3
     assert len(parsed) == 1
+
+
+def test_a_chunk_whose_transfer_ends_while_it_is_read_gets_the_batch_receipt(chunked,
+                                                                              monkeypatch):
+    """On PostgreSQL the transfer's row and its manifest are two statements: the last chunk
+    may commit the batch (or the transfer expire) between them. The chunk is then answered
+    as if the transfer had ended before, not with a server error."""
+    from gateway.exchange import chunked_receiving
+
+    apps, pemkot, ombudsman, _ = chunked
+    assert submit(pemkot, sample_records(TANGGAPAN, 40, seed=6)).status_code == 202
+    sent = []
+    real = bridge(apps)
+
+    def keep(url, body, timeout, headers):
+        sent.append((url, body))
+        return real(url, body, timeout, headers)
+
+    report = sending.run(node(pemkot), post=keep)
+    assert report.delivered == report.sealed
+    row = outbound(pemkot)
+    with node(ombudsman).store.read() as conn:
+        committed = conn.execute(
+            select(inbound_batches.c.receipt).where(inbound_batches.c.batch_id == row["batch_id"])
+        ).scalar_one()
+    # The transfer's row as it was read before the batch was committed.
+    stale = {"batch_id": row["batch_id"], "manifest_sha256": "0" * 64, "chunks_received": 1,
+             "chunk_count": row["chunk_count"], "bytes_received": 0}
+    monkeypatch.setattr(chunked_receiving, "_transfer", lambda conn, batch_id, **_: stale)
+    chunked_receiving._MANIFESTS.clear()
+    body = next(b for u, b in sent if u.endswith("/chunks/1"))
+    answer = chunked_receiving.receive_chunk(
+        node(ombudsman), row["batch_id"], 1, body, requester="pemkot-bekasi"
+    )
+    assert answer == {"batch_id": row["batch_id"], "receipt": committed, "duplicate": True}

@@ -169,44 +169,6 @@ def test_the_metrics_directory_of_a_killed_server_is_removed_at_the_next_start(
         gunicorn_config.on_exit(None)
 
 
-def _library_formatter(**overrides):
-    from pythonjsonlogger.json import JsonFormatter
-
-    settings = {k: v for k, v in logs.logging_config("json")["formatters"]["node"].items()
-                if k != "()"}
-    return JsonFormatter(**{**settings, **overrides})
-
-
-def _records():
-    try:
-        raise ValueError("boom")
-    except ValueError:
-        failed = logging.LogRecord("gateway.x", logging.ERROR, __file__, 1, "failed", (),
-                                   sys.exc_info())
-    yield failed
-    yield record()
-    yield record(name="gateway.request", msg="%s %s %d %.3fs%s",
-                 args=("POST", "/api/v1/datasets/<dataset>/records", 202, 0.0012, " client=c"),
-                 method="POST", route="/api/v1/datasets/<dataset>/records", status=202,
-                 duration_seconds=0.001234, client="c", request_id="r-1")
-    yield record(msg={"event": "dict message", "n": 1}, args=None)
-    yield record(peer="ombudsman-ri", _private="hidden", level=logging.WARNING)
-    stacked = record()
-    stacked.stack_info = "Stack (most recent call last):\n  here"
-    yield stacked
-
-
-@pytest.mark.parametrize("overrides", [{}, {"timestamp": "at"}, {"json_indent": 2},
-                                       {"rename_fields": {"message": "msg"}}])
-def test_the_node_formatter_writes_the_lines_of_python_json_logger(overrides):
-    node = logs.JsonLineFormatter(**{
-        **{k: v for k, v in logs.logging_config("json")["formatters"]["node"].items()
-           if k != "()"}, **overrides})
-    library = _library_formatter(**overrides)
-    for made in _records():
-        assert node.format(made) == library.format(made)
-
-
 def test_gunicorn_builds_no_access_line_unless_the_access_log_is_on(monkeypatch):
     """gunicorn takes the access log as on whenever a logging configuration is given; the
     node's logger class builds the line only with GATEWAY_ACCESS_LOG=1."""
