@@ -278,17 +278,26 @@ def run_load(
                     if message not in tally.errors and len(tally.errors) < 3:
                         tally.errors.append(message)
 
+    seconds, hung = run_clients(worker, concurrency, start_gate, deadline=deadline, slack=35)
+    tally.seconds += seconds
+    if hung:
+        tally.statuses["hung"] = tally.statuses.get("hung", 0) + 1
+    return tally
+
+
+def run_clients(worker: Callable[[], None], concurrency: int, gate: threading.Barrier, *,
+                deadline: float, slack: float) -> tuple[float, bool]:
+    """``concurrency`` threads of ``worker``, released together at ``gate`` (each waits on
+    it once ready), waited for until ``slack`` seconds past ``deadline``: the seconds from
+    their release until they ended, and whether one was still running."""
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
     for t in threads:
         t.start()
-    start_gate.wait()
+    gate.wait()
     began = time.perf_counter()
     for t in threads:
-        t.join(timeout=max(1.0, deadline - time.monotonic() + 35))
-    tally.seconds += time.perf_counter() - began
-    if any(t.is_alive() for t in threads):
-        tally.statuses["hung"] = tally.statuses.get("hung", 0) + 1
-    return tally
+        t.join(timeout=max(1.0, deadline - time.monotonic() + slack))
+    return time.perf_counter() - began, any(t.is_alive() for t in threads)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -1419,7 +1428,8 @@ def bulk(args: argparse.Namespace, tmp: Path) -> int:
     from bench_bulk import bulk_benchmark
 
     return bulk_benchmark(args, tmp, prepare=prepare_node, say=say, figure=figure,
-                          percentile=percentile, passphrase=PASSPHRASE)
+                          percentile=percentile, run_clients=run_clients,
+                          passphrase=PASSPHRASE)
 
 
 def say_log_tails(tmp: Path) -> None:

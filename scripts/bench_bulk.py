@@ -124,7 +124,7 @@ class Tally:
 
 
 def send(base_url: str, batch: list[Request], *, concurrency: int, deadline: float,
-         tally: Tally) -> None:
+         tally: Tally, run_clients: Callable[..., tuple[float, bool]]) -> None:
     """Every request of ``batch`` from ``concurrency`` threads, each with its own client.
 
     Nothing is retried (a 429 or 503 is a failure here), and a 202 counts only if the
@@ -179,15 +179,9 @@ def send(base_url: str, batch: list[Request], *, concurrency: int, deadline: flo
                 tally.accepted += accepted
                 tally.errors.extend(errors[:max(0, 3 - len(tally.errors))])
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
-    for t in threads:
-        t.start()
-    gate.wait()
-    began = time.perf_counter()
-    for t in threads:
-        t.join(timeout=max(1.0, deadline - time.monotonic() + 130))
-    tally.seconds += time.perf_counter() - began
-    if any(t.is_alive() for t in threads):
+    seconds, hung = run_clients(worker, concurrency, gate, deadline=deadline, slack=130)
+    tally.seconds += seconds
+    if hung:
         tally.statuses["hung"] += 1
 
 
@@ -241,7 +235,8 @@ def _rounds(total: int, parts: int) -> list[int]:
 
 def bulk_benchmark(args: argparse.Namespace, tmp: Path, *, prepare: Callable[..., Path],
                    say: Callable[[str], None], figure: Callable[..., str],
-                   percentile: Callable[[list[float], float], float], passphrase: str) -> int:
+                   percentile: Callable[[list[float], float], float],
+                   run_clients: Callable[..., tuple[float, bool]], passphrase: str) -> int:
     deadline = time.monotonic() + args.time_limit
     count, size = args.bulk_records, args.bulk_size
     rounds = min(args.bulk_rounds, max(1, count // size))
@@ -293,7 +288,7 @@ def bulk_benchmark(args: argparse.Namespace, tmp: Path, *, prepare: Callable[...
         say(f"bulk: node PID {node.proc.pid if node.proc else None}; warm-up: "
             f"{len(warm)} requests")
         send(node.base_url, warm, concurrency=args.bulk_concurrency, deadline=deadline,
-             tally=warm_tally)
+             tally=warm_tally, run_clients=run_clients)
         for round_no, (part, batch) in enumerate(zip(parts, batches, strict=True), start=1):
             if time.monotonic() > deadline:
                 say(f"the time limit of {args.time_limit} s is over; skipping the remaining "
@@ -305,7 +300,7 @@ def bulk_benchmark(args: argparse.Namespace, tmp: Path, *, prepare: Callable[...
             for side in order:
                 if side == "node":
                     send(node.base_url, batch, concurrency=args.bulk_concurrency,
-                         deadline=deadline, tally=tally)
+                         deadline=deadline, tally=tally, run_clients=run_clients)
                     continue
                 best = validate_best(part)
                 if best is None:
