@@ -335,6 +335,8 @@ def test_projecting_reads_the_outbox_and_the_chunks_by_index_not_whole(apps):
     from sqlalchemy import event
 
     ombudsman = apps["ombudsman-ri"]
+    if node(ombudsman).store.backend != "sqlite":
+        pytest.skip("SQLite's query plans (PostgreSQL plans a small table by its statistics)")
     post(ombudsman, PERMINTAAN, requests_for([f"{i:04d}/LM/XI/2026/JKT" for i in range(20)]))
     report = sending.run(node(ombudsman), post=bridge(apps))
     assert report.delivered
