@@ -66,6 +66,7 @@ import json
 import logging
 import pickle
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -76,6 +77,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from gateway.cases import projection
@@ -87,6 +89,7 @@ from gateway.node.config import DatasetAgreement, Schedule
 from gateway.node.node import Node
 from gateway.peers import jwks, witness
 from gateway.store.database import Store
+from gateway.store.tables import inbound_transfers, outbound_batches
 
 __all__ = ["JOB_TABLE", "NodeScheduler", "build_scheduler", "node_key"]
 
@@ -330,11 +333,39 @@ def refusals_job(key: str) -> None:
     _maintenance(key, "refusals:roll-up", "refusal roll-up", roll_up)
 
 
+# While the node is sending or receiving a batch, the case ledger takes one slice
+# (projection.BUDGET records) at most this often, and catches up once the exchange is
+# done: the records in transit get the CPU first, and the ledger still moves on
+# (docs/SERVICE_LEVELS.md, docs/PERFORMANCE.md "Case ledger").
+LEDGER_YIELD_SECONDS = 10.0
+# When each process last projected a slice while the node was exchanging, by node key.
+_slice_taken: dict[str, float] = {}
+
+
+def _exchanging(node: Node) -> bool:
+    """Whether a batch is on its way: one sealed and not yet delivered (or dead), or a
+    chunked one being received."""
+    b, t = outbound_batches.c, inbound_transfers.c
+    with node.store.read() as conn:
+        if conn.execute(select(t.batch_id).limit(1)).first() is not None:
+            return True
+        sending = select(b.batch_id).where(b.status == "sealed").limit(1)
+        return conn.execute(sending).first() is not None
+
+
 def cases_job(key: str) -> None:
-    """A stored job: project the delivered batches into the case ledger."""
+    """A stored job: project the delivered batches into the case ledger; while the node
+    is exchanging, one slice every :data:`LEDGER_YIELD_SECONDS` at most."""
 
     def project(node: Node) -> None:
-        records = projection.project_all(node)
+        if _exchanging(node):
+            now = time.monotonic()
+            if now - _slice_taken.get(key, -LEDGER_YIELD_SECONDS) < LEDGER_YIELD_SECONDS:
+                return
+            _slice_taken[key] = now
+            records = projection.project(node)
+        else:
+            records = projection.project_all(node)
         if records:
             log.info("case ledger: %d records of delivered batches projected", records)
 

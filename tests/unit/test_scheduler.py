@@ -449,3 +449,58 @@ def test_jobs_stored_before_the_package_was_layered_are_read_under_the_new_modul
         assert job.func_ref.startswith("gateway.exchange.schedule:"), job_id
         assert job.func_ref == before[job_id].func_ref
         assert job.next_run_time == before[job_id].next_run_time  # the schedule is kept
+
+
+def test_the_case_ledger_takes_one_slice_at_a_time_while_a_batch_is_on_its_way(
+    deployment, monkeypassphrase, monkeypatch
+):
+    """While the node sends or receives a batch the ledger yields (one slice every
+    LEDGER_YIELD_SECONDS); otherwise it projects everything queued."""
+    node = Node.from_config(deployment.config("pemkot-bekasi"))
+    key = node_key(node)
+    calls = []
+    monkeypatch.setattr(scheduler_module.projection, "project",
+                        lambda n: calls.append("slice") or 10)
+    monkeypatch.setattr(scheduler_module.projection, "project_all",
+                        lambda n: calls.append("all") or 0)
+    clock = [1000.0]
+    monkeypatch.setattr(scheduler_module.time, "monotonic", lambda: clock[0])
+    exchanging = [True]
+    monkeypatch.setattr(scheduler_module, "_exchanging", lambda n: exchanging[0])
+    scheduler_module._register(key, node)
+    try:
+        scheduler_module.cases_job(key)
+        scheduler_module.cases_job(key)  # too soon: nothing
+        clock[0] += scheduler_module.LEDGER_YIELD_SECONDS
+        scheduler_module.cases_job(key)
+        assert calls == ["slice", "slice"]
+        exchanging[0] = False
+        scheduler_module.cases_job(key)
+        assert calls == ["slice", "slice", "all"]
+    finally:
+        scheduler_module._unregister(key, node)
+        scheduler_module._slice_taken.pop(key, None)
+        node.store.dispose()
+
+
+def test_a_batch_on_its_way_is_a_sealed_one_or_a_chunked_one_being_received(
+    deployment, monkeypassphrase
+):
+    from sqlalchemy import insert
+
+    from gateway.store.tables import inbound_transfers
+
+    node = Node.from_config(deployment.config("pemkot-bekasi"))
+    try:
+        assert not scheduler_module._exchanging(node)
+        with node.store.write() as conn:
+            conn.execute(insert(inbound_transfers).values(
+                batch_id="0" * 8 + "-0000-4000-8000-" + "0" * 12, sender="ombudsman-ri",
+                dataset="permintaan_klarifikasi", schema_version="2.0", sequence=1,
+                record_count=2, chunk_count=2, records_root="0" * 64, manifest="m",
+                manifest_sha256="0" * 64, signer_kid="k", chunks_received=0,
+                bytes_received=0, frontier=b"", started_at="2026-12-07T00:00:00Z",
+                updated_at="2026-12-07T00:00:00Z"))
+        assert scheduler_module._exchanging(node)
+    finally:
+        node.store.dispose()
