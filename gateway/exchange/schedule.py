@@ -358,14 +358,20 @@ def cases_job(key: str) -> None:
     is exchanging, one slice every :data:`LEDGER_YIELD_SECONDS` at most."""
 
     def project(node: Node) -> None:
-        if _exchanging(node):
-            now = time.monotonic()
-            if now - _slice_taken.get(key, -LEDGER_YIELD_SECONDS) < LEDGER_YIELD_SECONDS:
-                return
-            _slice_taken[key] = now
-            records = projection.project(node)
+        records = 0
+        # Slice by slice, looking again before each: a batch that sets out meanwhile
+        # makes the ledger yield at once, not after all that is queued.
+        while not _exchanging(node):
+            taken = projection.project(node)
+            if not taken:
+                break
+            records += taken
         else:
-            records = projection.project_all(node)
+            now = time.monotonic()
+            last = _slice_taken.get(key, -LEDGER_YIELD_SECONDS)
+            if not records and now - last >= LEDGER_YIELD_SECONDS:
+                _slice_taken[key] = now
+                records = projection.project(node)
         if records:
             log.info("case ledger: %d records of delivered batches projected", records)
 

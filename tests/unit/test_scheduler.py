@@ -459,10 +459,18 @@ def test_the_case_ledger_takes_one_slice_at_a_time_while_a_batch_is_on_its_way(
     node = Node.from_config(deployment.config("pemkot-bekasi"))
     key = node_key(node)
     calls = []
-    monkeypatch.setattr(scheduler_module.projection, "project",
-                        lambda n: calls.append("slice") or 10)
-    monkeypatch.setattr(scheduler_module.projection, "project_all",
-                        lambda n: calls.append("all") or 0)
+    queued = [5]  # slices waiting
+
+    def project(n):
+        calls.append("slice")
+        if not queued[0]:
+            return 0
+        queued[0] -= 1
+        if queued[0] == 2:
+            exchanging[0] = True  # a batch sets out while the ledger catches up
+        return 10_000
+
+    monkeypatch.setattr(scheduler_module.projection, "project", project)
     clock = [1000.0]
     monkeypatch.setattr(scheduler_module.time, "monotonic", lambda: clock[0])
     exchanging = [True]
@@ -471,12 +479,18 @@ def test_the_case_ledger_takes_one_slice_at_a_time_while_a_batch_is_on_its_way(
     try:
         scheduler_module.cases_job(key)
         scheduler_module.cases_job(key)  # too soon: nothing
+        assert calls == ["slice"] and queued == [4]
         clock[0] += scheduler_module.LEDGER_YIELD_SECONDS
-        scheduler_module.cases_job(key)
-        assert calls == ["slice", "slice"]
+        exchanging[0] = False
+        scheduler_module.cases_job(key)  # catches up until the next batch sets out
+        assert queued == [2]
+        scheduler_module.cases_job(key)  # busy, 10 s after the last slice taken while busy
+        assert queued == [1]
+        scheduler_module.cases_job(key)  # and not again at once
+        assert queued == [1]
         exchanging[0] = False
         scheduler_module.cases_job(key)
-        assert calls == ["slice", "slice", "all"]
+        assert queued == [0] and calls[-1] == "slice"
     finally:
         scheduler_module._unregister(key, node)
         scheduler_module._slice_taken.pop(key, None)
