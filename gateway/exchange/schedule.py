@@ -336,15 +336,15 @@ def refusals_job(key: str) -> None:
 # While the node is sending or receiving a batch, the case ledger takes one slice
 # (projection.BUDGET records) at most this often, and catches up once the exchange is
 # done: the records in transit get the CPU first, and the ledger still moves on
-# (docs/SERVICE_LEVELS.md, docs/PERFORMANCE.md "Case ledger").
+# (docs/SERVICE_LEVELS.md; measured in docs/PERFORMANCE.md).
 LEDGER_YIELD_SECONDS = 10.0
 # When each process last projected a slice while the node was exchanging, by node key.
 _slice_taken: dict[str, float] = {}
 
 
 def _exchanging(node: Node) -> bool:
-    """Whether a batch is on its way: one sealed and not yet delivered (or dead), or a
-    chunked one being received."""
+    """Whether a batch is on its way: one sealed and being sent (neither delivered nor
+    given up as dead), or a chunked one being received."""
     b, t = outbound_batches.c, inbound_transfers.c
     with node.store.read() as conn:
         if conn.execute(select(t.batch_id).limit(1)).first() is not None:
