@@ -2,33 +2,60 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
-from gateway.cli.agreements import agreements_group
-from gateway.cli.audit import audit_group
-from gateway.cli.backup import backup_group
-from gateway.cli.cases import calendar_command, cases_group
-from gateway.cli.clients import clients_group
-from gateway.cli.console import console_group
-from gateway.cli.db import db_group
-from gateway.cli.envelope import envelope_group
-from gateway.cli.keys import keys_group
-from gateway.cli.openapi import openapi_command
-from gateway.cli.proxy import proxy_group
-from gateway.cli.retention import retention_group
-from gateway.cli.schemas import schemas_group
-from gateway.cli.serve import serve
-from gateway.cli.transfer import transfer_group
 from gateway.errors import GatewayError, KeyMaterialError
 from gateway.ops import logs
 from gateway.ops.malloc import bound_large_allocations
 
 __all__ = ["cli", "main"]
 
+# Each command, as "module:attribute", imported only when it runs (or --help lists
+# it): `gateway serve` stays a long-lived process and keeps only what it uses, not
+# the console's, the auditor's or Alembic's modules (click's "lazily loading
+# subcommands" pattern).
+COMMANDS = {
+    "keys": "gateway.cli.keys:keys_group",
+    "agreements": "gateway.cli.agreements:agreements_group",
+    "envelope": "gateway.cli.envelope:envelope_group",
+    "transfer": "gateway.cli.transfer:transfer_group",
+    "clients": "gateway.cli.clients:clients_group",
+    "console": "gateway.cli.console:console_group",
+    "retention": "gateway.cli.retention:retention_group",
+    "audit": "gateway.cli.audit:audit_group",
+    "db": "gateway.cli.db:db_group",
+    "backup": "gateway.cli.backup:backup_group",
+    "schemas": "gateway.cli.schemas:schemas_group",
+    "cases": "gateway.cli.cases:cases_group",
+    "calendar": "gateway.cli.cases:calendar_command",
+    "openapi": "gateway.cli.openapi:openapi_command",
+    "proxy": "gateway.cli.proxy:proxy_group",
+    "serve": "gateway.cli.serve:serve",
+}
 
-@click.group()
+
+class _LazyGroup(click.Group):
+    """A group whose commands (:data:`COMMANDS`) are imported when asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is not None or cmd_name not in COMMANDS:
+            return found
+        module, _, attribute = COMMANDS[cmd_name].partition(":")
+        command: click.Command = getattr(importlib.import_module(module), attribute)
+        if command.name != cmd_name:
+            raise AssertionError(f"{COMMANDS[cmd_name]} is named {command.name!r}")
+        self.add_command(command)
+        return command
+
+
+@click.group(cls=_LazyGroup)
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Secure data-exchange gateway node (Pemkot Bekasi - Ombudsman RI).
@@ -40,27 +67,6 @@ def cli(ctx: click.Context) -> None:
         logs.configure("json" if ctx.invoked_subcommand == "serve" else "text")
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-
-
-for _command in (
-    keys_group,
-    agreements_group,
-    envelope_group,
-    transfer_group,
-    clients_group,
-    console_group,
-    retention_group,
-    audit_group,
-    db_group,
-    backup_group,
-    schemas_group,
-    cases_group,
-    calendar_command,
-    openapi_command,
-    proxy_group,
-    serve,
-):
-    cli.add_command(_command)
 
 
 def main() -> None:

@@ -20,8 +20,9 @@ The configuration is one :func:`logging.config.dictConfig` dictionary
 (:func:`logging_config`): gunicorn takes it as its ``logconfig_dict``, so that its
 own lines are formatted the same way, and :func:`configure` applies it in the
 ``gateway`` command itself (the process of ``gateway serve`` that runs the
-scheduler). Nothing here imports the app or prometheus_client: gunicorn's master
-process loads this module before it forks the workers.
+scheduler). Nothing here imports the app, Flask or prometheus_client: gunicorn's
+master process loads this module before it forks the workers, and the scheduler's
+process has no HTTP requests.
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ import logging
 import logging.config
 import os
 import re
+import sys
 from collections.abc import Mapping
 from typing import Any
 
-from flask import g, has_request_context
 from gunicorn.glogging import Logger as _GunicornBaseLogger
 
 __all__ = [
@@ -92,8 +93,10 @@ class RequestIdFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "request_id") and has_request_context():
-            request_id = g.get("request_id")
+        # Without Flask imported there is no request (gunicorn's master, the scheduler).
+        flask = sys.modules.get("flask")
+        if not hasattr(record, "request_id") and flask and flask.has_request_context():
+            request_id = flask.g.get("request_id")
             if request_id:
                 record.request_id = request_id
         return True

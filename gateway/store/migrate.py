@@ -5,36 +5,47 @@ upgrades its database to the newest revision when it starts (several replicas
 on PostgreSQL take turns on an advisory lock), and ``gateway db upgrade`` does
 it on demand. A test keeps the migrations and ``gateway.store.tables.metadata``
 equal.
+
+Every process of a node opens the database this way (``gateway serve``, each of its
+gunicorn workers, the commands), and only the first start after a release has
+anything to do. Alembic and its revision scripts cost a process about 10 MiB that
+it keeps, so :func:`upgrade` first compares the stored revision with :data:`HEAD`,
+in one query, and imports Alembic only when they differ: a fresh database, an
+older revision, or one this release does not know (which the migration refuses).
+:data:`HEAD` is the newest revision in ``versions``; a test keeps the two equal,
+so a new migration changes both.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from gateway.errors import GatewayError
+from gateway.store.locks import serialize
+from gateway.store.tables import metadata
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+__all__ = ["HEAD", "at_head", "current", "differences", "head", "upgrade"]
+
+log = logging.getLogger(__name__)
 # Alembic narrates every run (even its import) at INFO; this module says what changed instead.
 logging.getLogger("alembic").setLevel(logging.WARNING)
 
-from alembic import command  # noqa: E402
-from alembic.autogenerate import compare_metadata  # noqa: E402
-from alembic.config import Config  # noqa: E402
-from alembic.runtime.migration import MigrationContext  # noqa: E402
-from alembic.script import ScriptDirectory  # noqa: E402
-from sqlalchemy import Engine, inspect  # noqa: E402
-from sqlalchemy.engine import Connection  # noqa: E402
-
-from gateway.errors import GatewayError  # noqa: E402
-from gateway.store.locks import serialize  # noqa: E402
-from gateway.store.tables import metadata  # noqa: E402
-
-__all__ = ["current", "differences", "head", "upgrade"]
-
-log = logging.getLogger(__name__)
-
 SCRIPT_LOCATION = "gateway.store:migrations"
+# The newest revision in migrations/versions (tests/unit/test_migrate.py checks it).
+HEAD = "0019"
 
 
 def _config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", SCRIPT_LOCATION)
     if connection is not None:
@@ -43,24 +54,46 @@ def _config(connection: Connection | None = None) -> Config:
 
 
 def head() -> str:
-    """The newest revision this release knows."""
+    """The newest revision this release knows, as Alembic finds it in the scripts."""
+    from alembic.script import ScriptDirectory
+
     found = ScriptDirectory.from_config(_config()).get_current_head()
     assert found is not None
     return found
 
 
+def at_head(engine: Engine) -> bool:
+    """Whether the database records exactly :data:`HEAD` (False without a version table)."""
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+    except DBAPIError:  # no version table: a fresh database, or one from before migrations
+        return False
+    return [row[0] for row in found] == [HEAD]
+
+
 def current(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def differences(conn: Connection) -> list[Any]:
     """How the database differs from this release's tables (empty when equal)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
     return list(compare_metadata(MigrationContext.configure(conn), metadata))
 
 
 def upgrade(engine: Engine) -> None:
     """Bring the database to the newest revision, in one transaction."""
+    if at_head(engine):
+        return  # nothing to do, and Alembic not loaded
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
     with engine.begin() as conn:
         serialize(conn, "migrate")  # replicas starting together migrate one at a time
         tables = set(inspect(conn).get_table_names())

@@ -185,3 +185,42 @@ def test_a_key_id_beginning_with_a_dash_is_taken_after_double_dash(deployment):
                env={"PATH": "/usr/bin:/bin", **deployment.env})
     assert "No such option" not in done.stderr
     assert done.returncode == 1 and "-aXLJc-DChkCMc1qNotAKeyOfThisNode" in done.stderr
+
+
+def python(code):
+    """What ``code`` prints, run in a fresh interpreter (what it imports is its own)."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_every_command_is_found_by_its_name_and_imported_only_when_asked_for():
+    probe = (
+        "import sys, click\n"
+        "from gateway.cli.main import COMMANDS, cli\n"
+        "ctx = click.Context(cli)\n"
+        "assert cli.list_commands(ctx) == sorted(COMMANDS)\n"
+        "assert not [m for m in COMMANDS.values() if m.partition(':')[0] in sys.modules]\n"
+        "for name in COMMANDS:\n"
+        "    assert cli.get_command(ctx, name).name == name\n"
+        "assert cli.get_command(ctx, 'nope') is None\n"
+        "print('ok')\n"
+    )
+    assert python(probe) == "ok\n"
+
+
+def test_the_long_lived_processes_import_neither_flask_nor_alembic_before_they_need_them():
+    # gateway serve's own process (the schedule) and gunicorn's master keep what they
+    # import for as long as the node runs, in every replica; the workers import Flask.
+    probe = (
+        "import sys, click\n"
+        "from gateway.cli.main import cli\n"
+        "cli.get_command(click.Context(cli), 'serve')\n"
+        "import gateway.ops.gunicorn_config\n"
+        "print(sorted(m for m in ('flask', 'alembic', 'gateway.http.app') if m in sys.modules))\n"
+    )
+    assert python(probe) == "[]\n"
+    done = run("--help")
+    assert done.returncode == 0
+    assert "serve" in done.stdout and "transfer" in done.stdout

@@ -226,3 +226,56 @@ def test_received_chunks_keep_their_rows_when_laid_out_anew_on_sqlite(tmp_path):
             assert held(conn) == before
     finally:
         engine.dispose()
+
+
+def test_the_head_a_process_checks_without_alembic_is_the_newest_migration():
+    # migrate.HEAD lets a node's processes skip Alembic when there is nothing to
+    # migrate: a new migration must change it too.
+    assert migrate.head() == migrate.HEAD
+
+
+def test_a_database_at_the_head_is_opened_without_loading_alembic(tmp_path):
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'node.db'}"
+    store = Store(url)
+    try:
+        store.create_schema()
+    finally:
+        store.dispose()
+    probe = (
+        "import sys\n"
+        "from gateway.store.database import Store\n"
+        f"store = Store({url!r})\n"
+        "store.create_schema()\n"
+        "store.dispose()\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_a_database_behind_the_head_is_still_upgraded(tmp_path):
+    from alembic import command
+
+    url = f"sqlite:///{tmp_path / 'node.db'}"
+    store = Store(url)
+    try:
+        store.create_schema()
+        with store.engine.begin() as conn:
+            command.downgrade(migrate._config(conn), "-1")
+        assert not migrate.at_head(store.engine)
+        store.create_schema()
+        assert migrate.at_head(store.engine)
+        with store.engine.connect() as conn:
+            assert migrate.differences(conn) == []
+        with store.engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        # A revision this release does not know is not taken for the head, and the
+        # migration refuses it, as before.
+        assert not migrate.at_head(store.engine)
+        with pytest.raises(Exception, match="9999"):
+            store.create_schema()
+    finally:
+        store.dispose()
