@@ -208,14 +208,16 @@ def seal_batch_forms(
     signing_key: OKPKey,
     recipient_key: OKPKey,
     max_bytes: int,
+    records_sha256: str | None = None,
 ) -> str:
-    """:func:`seal_batch` for records already in their RFC 8785 canonical form."""
+    """:func:`seal_batch` for records already in their RFC 8785 canonical form
+    (``records_sha256`` as for :func:`seal_chunk`)."""
     fields: dict[str, Any] = {
         **_header_fields(header),
         "sequence": header.sequence,
         "created_at": _utc_iso(header.created_at),
         "record_count": len(forms),
-        "records_sha256": forms_digest(forms),
+        "records_sha256": forms_digest(forms) if records_sha256 is None else records_sha256,
     }
     payload = _with_records(fields, forms)
     if len(payload) > max_bytes:
@@ -726,13 +728,19 @@ def seal_chunk(
     signing_key: OKPKey,
     recipient_key: OKPKey,
     max_bytes: int,
+    records_sha256: str | None = None,
 ) -> str:
-    """Sign and encrypt chunk ``index`` (from 0) of a batch: records in canonical form."""
+    """Sign and encrypt chunk ``index`` (from 0) of a batch: records in canonical form.
+
+    ``records_sha256``: their :func:`forms_digest`, when the caller has just computed it
+    from these ``forms`` (a sender checks its stored records against it), so that each
+    record is hashed once; a wrong one makes the receiver refuse the chunk.
+    """
     fields: dict[str, Any] = {
         **_header_fields(header),
         "chunk": index,
         "record_count": len(forms),
-        "records_sha256": forms_digest(forms),
+        "records_sha256": forms_digest(forms) if records_sha256 is None else records_sha256,
     }
     payload = _with_records(fields, forms)
     if len(payload) > max_bytes:

@@ -363,14 +363,16 @@ def _seal_cut(
     chunks = cut.chunks
     recipient = node.peers.encryption_key_of(dataset.receiver)
     if len(chunks) == 1:
+        digest = chunks[0].info().records_sha256  # of the forms, as they were taken
         envelope = seal_batch_forms(
             header,
             cut.first_forms,
             signing_key=node.keys.signing,
             recipient_key=recipient,
             max_bytes=dataset.max_chunk_bytes,
+            records_sha256=digest,
         )
-        return envelope, {"records_sha256": chunks[0].info().records_sha256}
+        return envelope, {"records_sha256": digest}
     infos = [chunk.info() for chunk in chunks]
     root = cut.tree.root().hex()
     envelope = seal_manifest(
@@ -775,7 +777,8 @@ def seal_stored_chunk(
                 .order_by(c.seq)
             )
         ]
-    if len(forms) != chunk.record_count or forms_digest(forms) != chunk.records_sha256:
+    digest = forms_digest(forms)
+    if len(forms) != chunk.record_count or digest != chunk.records_sha256:
         raise GatewayError(
             f"batch {header.batch_id}: the stored records of chunk {index} no longer match "
             "its digest"
@@ -787,6 +790,7 @@ def seal_stored_chunk(
         signing_key=node.keys.signing,
         recipient_key=node.peers.encryption_key_of(header.receiver),
         max_bytes=dataset.max_chunk_bytes,
+        records_sha256=digest,
     ).encode("ascii")
 
 

@@ -94,9 +94,9 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         # Without Flask imported there is no request (gunicorn's master, the scheduler).
-        flask = sys.modules.get("flask")
-        if not hasattr(record, "request_id") and flask and flask.has_request_context():
-            request_id = flask.g.get("request_id")
+        in_request = getattr(sys.modules.get("flask"), "has_request_context", None)
+        if not hasattr(record, "request_id") and in_request is not None and in_request():
+            request_id = sys.modules["flask"].g.get("request_id")
             if request_id:
                 record.request_id = request_id
         return True

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
 
 from gateway.errors import GatewayError
 from gateway.store.locks import serialize
@@ -63,12 +62,12 @@ def head() -> str:
 
 
 def at_head(engine: Engine) -> bool:
-    """Whether the database records exactly :data:`HEAD` (False without a version table)."""
-    try:
-        with engine.connect() as conn:
-            found = conn.execute(text("SELECT version_num FROM alembic_version")).all()
-    except DBAPIError:  # no version table: a fresh database, or one from before migrations
-        return False
+    """Whether the database records exactly :data:`HEAD` (False without a version table:
+    a fresh database, or one from before migrations)."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return False
+        found = conn.execute(text("SELECT version_num FROM alembic_version")).all()
     return [row[0] for row in found] == [HEAD]
 
 

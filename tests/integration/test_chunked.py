@@ -523,7 +523,9 @@ def test_each_chunk_does_not_read_and_parse_the_manifest_again(chunked, monkeypa
     report = sending.run(node(pemkot), post=bridge(apps))
     assert report.delivered == report.sealed
     assert outbound(pemkot)["chunk_count"] > 3
-    assert len(parsed) == 1
+    # Once, or once by each of the first chunks in flight together (they may both find
+    # the cache empty): not once per chunk.
+    assert 1 <= len(parsed) <= sending._CHUNKS_IN_FLIGHT < outbound(pemkot)["chunk_count"]
 
 
 def test_a_chunk_whose_transfer_ends_while_it_is_read_gets_the_batch_receipt(chunked,

@@ -83,9 +83,25 @@ def test_another_key_an_unknown_kid_and_altered_values_are_refused(key):
                     f"{other_header}..{iv}.{body}.{tag}"):  # the header (authenticated)
         with pytest.raises(StoredPayloadError):
             cipher.open(altered)
-    for garbled in (f"{head}..{iv}.{body[:-1]}!.{tag}", f"{head}..{iv}.{body}.{tag}é"):
+    for garbled in (f"{head}..{iv}.{body[:-1]}!.{tag}", f"{head}..{iv}.{body}.{tag}é",
+                    # the other alphabet's characters, padding, a length no encoding has
+                    f"{head}..{iv}.{body[:-1]}+.{tag}", f"{head}..{iv}.{body[:-1]}/.{tag}",
+                    f"{head}..{iv}.{body}==.{tag}", f"{head}..{iv}.{body}A.{tag}"):
         with pytest.raises(StoredPayloadError):
             cipher.open(garbled)
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 4, 11, 12, 16, 1021, 1024, 2_000_003])
+def test_values_are_base64url_without_padding_as_rfc_4648_writes_it(key, size):
+    # The encoder is pybase64's; the reference is the standard library's.
+    cipher = Cipher([key])
+    plaintext = "".join(chr(0x20 + (i * 7919) % 0x5F) for i in range(size))
+    sealed = cipher.seal(plaintext)
+    for part in sealed.split(".")[2:]:
+        assert "=" not in part
+        padded = part + "=" * (-len(part) % 4)
+        assert base64.urlsafe_b64encode(base64.urlsafe_b64decode(padded)).decode() == padded
+    assert cipher.open(sealed) == plaintext
 
 
 def test_a_rotated_key_seals_and_the_old_one_still_opens(key):
@@ -300,3 +316,17 @@ def test_a_fresh_database_needs_no_key_to_be_made(tmp_path):
         assert db.execute("SELECT count(*) FROM outbox_records").fetchone() == (0,)
     finally:
         db.close()
+
+
+def test_a_storage_key_written_by_hand_in_either_base64_alphabet_is_read():
+    # RFC 7517 writes k in base64url without padding; an earlier release also read the
+    # standard alphabet, padded, with whitespace, as a key made by hand may be.
+    secret = bytes(range(200, 232))
+    for k in (base64.urlsafe_b64encode(secret).decode().rstrip("="),
+              base64.b64encode(secret).decode(),
+              " ".join(base64.b64encode(secret).decode()[i:i + 8] for i in range(0, 44, 8))):
+        assert StorageKey.from_jwk({"kty": "oct", "kid": "k1", "k": k}, "storage.jwk").secret \
+            == secret
+    with pytest.raises(KeyMaterialError, match="the key is 31 bytes"):
+        StorageKey.from_jwk({"kty": "oct", "kid": "k1", "k": base64.b64encode(secret[:31])
+                             .decode()}, "storage.jwk")

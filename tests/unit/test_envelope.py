@@ -211,6 +211,41 @@ def test_a_chunk_gives_the_canonical_form_of_every_record(keys, record):
     assert opened.records == [record, {"k": 0}]
 
 
+def test_a_digest_the_sender_has_just_computed_seals_the_same_chunk_and_a_wrong_one_is_refused(
+    keys,
+):
+    from gateway.crypto import canonical
+    from gateway.crypto.envelope import (
+        forms_digest,
+        open_batch,
+        open_chunk,
+        seal_batch_forms,
+        seal_chunk,
+    )
+    from gateway.errors import EnvelopeRejected
+
+    forms = [canonical.dumps({"k": i}) for i in range(3)]
+    peers = PeerKeys([PeerKey("ombudsman-ri", keys["o_sig"], "sig")])
+    opening = {"own_party": "pemkot-bekasi", "decryption_key": keys["p_enc"],
+               "peer_keys": peers, "max_bytes": 100_000}
+    sealing = {"signing_key": keys["o_sig"], "recipient_key": keys["p_enc"],
+               "max_bytes": 100_000}
+    given = seal_chunk(make_header(), 0, forms, records_sha256=forms_digest(forms), **sealing)
+    computed = seal_chunk(make_header(), 0, forms, **sealing)
+    assert open_chunk(given, **opening).signed.split(".")[1] == (
+        open_chunk(computed, **opening).signed.split(".")[1])  # the same signed payload
+    batch = seal_batch_forms(make_header(), forms, records_sha256=forms_digest(forms), **sealing)
+    assert open_batch(batch, **opening).records_sha256 == forms_digest(forms)
+    wrong = forms_digest(forms[:2])
+    with pytest.raises(EnvelopeRejected) as refused:
+        open_chunk(seal_chunk(make_header(), 0, forms, records_sha256=wrong, **sealing), **opening)
+    assert refused.value.reason == "digest_mismatch"
+    with pytest.raises(EnvelopeRejected) as refused:
+        open_batch(seal_batch_forms(make_header(), forms, records_sha256=wrong, **sealing),
+                   **opening)
+    assert refused.value.reason == "digest_mismatch"
+
+
 # -- duplicate member names (RFC 8259 section 4; RFC 7515/7516 section 5.2) ------------------
 
 _JWE_ALGS = ["ECDH-ES+A256KW", "A256GCM"]
