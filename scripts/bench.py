@@ -1463,8 +1463,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="threads per worker for both servers (default: the node config's)")
     parser.add_argument("--time-limit", type=positive, default=600,
                         help="seconds after which remaining requests are abandoned (default: 600)")
-    parser.add_argument("--target", type=float, default=0.5,
-                        help="throughput ratio to report against (default: 0.5)")
+    parser.add_argument("--target", type=float, default=0.6,
+                        help="throughput ratio to report against (default: 0.6)")
     parser.add_argument("--benchmark",
                         choices=("all", "submission", "validation", "audit", "transfer",
                                  "cases_transfer", "cases_query", "partners", "bulk"),
