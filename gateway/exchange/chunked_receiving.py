@@ -22,6 +22,7 @@ Every refusal is audited and logged with its detail, and raised as
 from __future__ import annotations
 
 import collections
+import dataclasses
 import datetime as dt
 import hashlib
 import threading
@@ -62,6 +63,12 @@ from gateway.timestamps import iso, parse
 from gateway.tlog.merkle import HASH_SIZE, Frontier
 
 __all__ = ["expire_transfers", "receive_chunk", "receive_manifest"]
+
+# One chunk at a time per process is opened, validated and made ready to store: the
+# objects of its records (about 16 MiB for a chunk of 1 MiB) are what a worker's
+# memory peaks at, and two chunks in one worker would take turns at the interpreter
+# lock anyway. Storing (and its durable commit) is outside, without the records.
+_PREPARING = threading.Lock()
 
 
 def _opening(node: Node) -> dict[str, Any]:
@@ -183,34 +190,38 @@ def receive_chunk(
     envelope_sha256 = _sha256(token)
     peer: str | None = None
     try:
-        chunk = open_chunk(token, **_opening(node))
-        peer = chunk.sender
-        check_requester(peer, requester)
-        if (chunk.batch_id, chunk.index) != (batch_id, index):
-            raise EnvelopeRejected(
-                f"chunk {chunk.batch_id}/{chunk.index} posted as {batch_id}/{index}",
-                reason="batch_id_mismatch",
+        with _PREPARING:
+            chunk = open_chunk(token, **_opening(node))
+            peer = chunk.sender
+            check_requester(peer, requester)
+            if (chunk.batch_id, chunk.index) != (batch_id, index):
+                raise EnvelopeRejected(
+                    f"chunk {chunk.batch_id}/{chunk.index} posted as {batch_id}/{index}",
+                    reason="batch_id_mismatch",
+                )
+            with node.store.read() as conn:
+                row = _transfer(conn, batch_id, manifest=False)
+                # None as well if the transfer ended between the two reads (committed by
+                # its last chunk, or expired): answered as if it had ended before.
+                manifest = None if row is None else _manifest_of(conn, row)
+                if row is None or manifest is None:
+                    receipt = _receipt_of(conn, batch_id, sender=chunk.sender)
+                    if receipt is None:
+                        _refuse_other_batch(conn, batch_id)
+                        raise EnvelopeRejected(
+                            f"chunk of batch {batch_id}, whose manifest has not come",
+                            reason="no_manifest",
+                        )
+                    return {"batch_id": batch_id, "receipt": receipt, "duplicate": True}
+            agreed = _check_chunk(node, manifest, row, chunk)
+            check_records(
+                chunk.dataset, chunk.schema_version, chunk.records, personal=agreed.personal_data
             )
-        with node.store.read() as conn:
-            row = _transfer(conn, batch_id, manifest=False)
-            # None as well if the transfer ended between the two reads (committed by its
-            # last chunk, or expired): answered as if it had ended before.
-            manifest = None if row is None else _manifest_of(conn, row)
-            if row is None or manifest is None:
-                receipt = _receipt_of(conn, batch_id, sender=chunk.sender)
-                if receipt is None:
-                    _refuse_other_batch(conn, batch_id)
-                    raise EnvelopeRejected(
-                        f"chunk of batch {batch_id}, whose manifest has not come",
-                        reason="no_manifest",
-                    )
-                return {"batch_id": batch_id, "receipt": receipt, "duplicate": True}
-        agreed = _check_chunk(node, manifest, row, chunk)
-        check_records(
-            chunk.dataset, chunk.schema_version, chunk.records, personal=agreed.personal_data
-        )
-        leaves = b"".join([record_leaf(form) for form in chunk.forms])
-        receipt, received = _store_chunk(node, manifest, chunk, leaves, envelope_sha256)
+            leaves = b"".join([record_leaf(form) for form in chunk.forms])
+            facts = projection.chunk_facts(chunk.dataset, chunk.records)
+            # What is stored, without the records' objects: the next chunk may be opened.
+            chunk = dataclasses.replace(chunk, records=[], forms=[])
+        receipt, received = _store_chunk(node, manifest, chunk, leaves, facts, envelope_sha256)
     except EnvelopeRejected as exc:
         record_refusal(
             node,
@@ -265,6 +276,7 @@ def _store_chunk(
     manifest: Manifest,
     chunk: OpenedChunk,
     leaves: bytes,
+    facts: str | None,
     envelope_sha256: str,
 ) -> tuple[str | None, int]:
     """Store a verified chunk and fold what is now contiguous into the records tree.
@@ -277,6 +289,7 @@ def _store_chunk(
     h = manifest.header
     batch_id = h.batch_id
     total = len(manifest.chunks)
+    record_count = manifest.chunks[chunk.index].record_count  # the chunk's, as checked
     t = inbound_transfers.c
     k = inbound_chunks.c
     with node.store.write() as conn:
@@ -297,12 +310,12 @@ def _store_chunk(
             inbound_chunks.insert().values(
                 batch_id=batch_id,
                 idx=chunk.index,
-                record_count=len(chunk.records),
+                record_count=record_count,
                 records_sha256=chunk.records_sha256,
                 signer_kid=chunk.signer_kid,
                 signed=chunk.signed,
                 leaves=leaves,
-                case_facts=projection.chunk_facts(chunk.dataset, chunk.records),
+                case_facts=facts,
             )
         )
         audit_entries.append(
@@ -314,7 +327,7 @@ def _store_chunk(
             dataset=h.dataset,
             batch_id=batch_id,
             chunk=chunk.index,
-            record_count=len(chunk.records),
+            record_count=record_count,
             records_sha256=chunk.records_sha256,
             envelope_sha256=envelope_sha256,
         )

@@ -561,3 +561,55 @@ def test_a_chunk_whose_transfer_ends_while_it_is_read_gets_the_batch_receipt(chu
         node(ombudsman), row["batch_id"], 1, body, requester="pemkot-bekasi"
     )
     assert answer == {"batch_id": row["batch_id"], "receipt": committed, "duplicate": True}
+
+
+def test_a_process_prepares_one_chunk_at_a_time_and_stores_it_without_its_records(
+    chunked, monkeypatch
+):
+    """Two chunks in flight to one process: the second is opened only after the first is
+    ready to store (their records' objects are a worker's peak memory), and what is
+    stored is the same as ever."""
+    import threading
+
+    from gateway.exchange import chunked_receiving
+
+    apps, pemkot, ombudsman, _ = chunked
+    assert submit(pemkot, sample_records(TANGGAPAN, 40, seed=8)).status_code == 202
+    inside, most, entered = [0], [0], threading.Event()
+    guard = threading.Lock()
+    real_open = chunked_receiving.open_chunk
+
+    def open_chunk(*args, **kwargs):
+        with guard:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+            if inside[0] > 1:
+                entered.set()
+        # Time for the other chunk in flight to come in, if it could (bounded).
+        entered.wait(timeout=0.3)
+        try:
+            return real_open(*args, **kwargs)
+        finally:
+            with guard:
+                inside[0] -= 1
+
+    real_store = chunked_receiving._store_chunk
+    stored = []
+
+    def store(node_, manifest, chunk, *rest):
+        stored.append((chunk.records, chunk.forms))
+        return real_store(node_, manifest, chunk, *rest)
+
+    monkeypatch.setattr(chunked_receiving, "open_chunk", open_chunk)
+    monkeypatch.setattr(chunked_receiving, "_store_chunk", store)
+    report = sending.run(node(pemkot), post=bridge(apps))
+    assert report.delivered == report.sealed
+    row = outbound(pemkot)
+    assert row["chunk_count"] > 3 and len(stored) == row["chunk_count"]
+    assert most[0] == 1 and not entered.is_set()
+    assert all(records == [] and forms == [] for records, forms in stored)
+    batch, records = received_records(ombudsman, row["batch_id"])
+    assert batch["record_count"] == 40 and len(records) == 40
+    with node(ombudsman).store.read() as conn:
+        counts = conn.execute(select(inbound_chunks.c.record_count)).scalars().all()
+    assert sum(counts) == 40
