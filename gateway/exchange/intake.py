@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.cases.facts import LEDGER_DATASETS, fact_of, json_text
 from gateway.crypto import canonical, strict_json
-from gateway.crypto.envelope import records_budget
+from gateway.crypto.envelope import forms_digest, records_budget
 from gateway.errors import (
     BadRequest,
     Forbidden,
@@ -293,12 +293,7 @@ def _prepare(
     now = node.now()
     stamp = iso(now)
     seal = node.store.seal  # the records are encrypted at rest (gateway.crypto.atrest)
-    # The canonical form of an array is its elements' canonical forms, comma-separated
-    # (hashed in three parts: "[" + ... + "]" would copy the joined forms twice more).
-    whole = hashlib.sha256(b"[")
-    whole.update(b",".join(forms))
-    whole.update(b"]")
-    total = whole.hexdigest()
+    total = forms_digest(forms)  # the records' digest, as a batch's is taken
 
     event = audit_entries.prepare(
         event="submission_accepted",
