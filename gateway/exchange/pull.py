@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-import requests
+# requests is imported where it is used: a node's HTTP workers make no outbound
+# request and do not load it (about 4 MiB each; docs/PERFORMANCE.md).
 from sqlalchemy import delete, select, update
 
 from gateway.crypto import canonical, strict_json
@@ -295,6 +296,8 @@ def http_request(
     max_bytes: int = 16 * 1024 * 1024,
 ) -> tuple[int, bytes]:
     """One HTTP exchange with ``requests``; an answer over ``max_bytes`` raises PeerError."""
+    import requests
+
     with requests.request(
         method,
         url,
@@ -577,6 +580,8 @@ def run(
     tries again). ``exclusive``: take each flow's leader lock (as the scheduled
     job does) and skip a flow that is being pulled elsewhere.
     """
+    import requests
+
     flows = pull_flows(node)
     if dataset is not None or sender is not None:
         flows = [f for f in flows if dataset in (None, f.name) and sender in (None, f.sender)]

@@ -22,7 +22,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
+# requests is imported where it is used: a node's HTTP workers make no outbound
+# request and do not load it (about 4 MiB each; docs/PERFORMANCE.md).
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
@@ -90,6 +91,8 @@ def http_post(url: str, body: bytes, timeout: float, headers: Mapping[str, str])
     agreement, nowhere else), and an answer over :data:`MAX_ANSWER_BYTES` is
     treated as no answer.
     """
+    import requests
+
     with requests.post(
         url,
         data=body,
@@ -510,6 +513,8 @@ def send_pending(
     progress: Progress | None = None,
 ) -> TransferReport:
     """Deliver every sealed, undelivered batch of ``dataset``, oldest first."""
+    import requests
+
     report = TransferReport()
     peer = node.config.agreement.party(dataset.receiver)
     url = peer.base_url + BATCHES_PATH

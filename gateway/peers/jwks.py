@@ -30,8 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
-
+# requests is imported where it is used: a node's HTTP workers make no outbound
+# request and do not load it (about 4 MiB each; docs/PERFORMANCE.md).
 from gateway.node import outbound_tls, published_jwks
 from gateway.node.config import Agreement, Party
 from gateway.node.node import Node
@@ -57,6 +57,8 @@ Getter = Callable[[str, float], tuple[int, bytes]]
 
 
 def http_get(url: str, timeout: float) -> tuple[int, bytes]:
+    import requests
+
     with requests.get(
         url, timeout=timeout, stream=True, allow_redirects=False, **outbound_tls.tls_for(url)
     ) as response:
@@ -122,6 +124,8 @@ def refresh(node: Node, *, get: Getter = http_get, limit: int | None = None) -> 
     timeout = node.config.peer_timeout_seconds
 
     def fetch(party: Party) -> dict[str, Any] | Exception:
+        import requests
+
         try:
             status, body = get(party.base_url + JWKS_PATH, timeout)
             if status != 200:

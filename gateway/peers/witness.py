@@ -25,7 +25,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import requests
+# requests is imported where it is used: a node's HTTP workers make no outbound
+# request and do not load it (about 4 MiB each; docs/PERFORMANCE.md).
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -332,6 +333,8 @@ MAX_ANSWER_BYTES = 16 * 1024
 
 
 def _http_post(url: str, body: bytes, timeout: float, headers: Mapping[str, str]) -> PeerAnswer:
+    import requests
+
     with requests.post(
         url,
         data=body,
@@ -517,6 +520,8 @@ def _ask_in_turn(
 ) -> None:
     """Ask the witnesses from this publication's turn on until the quorum is met or each
     was asked once; the next publication starts after the last one asked."""
+    import requests
+
     start = _next_turn(node) % len(turns)
     step = 0
     while step < len(turns) and len(report.cosigned_by) < report.quorum:

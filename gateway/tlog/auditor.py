@@ -22,13 +22,14 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
-
-import requests
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.crypto import strict_json
 from gateway.errors import GatewayError
 from gateway.tlog import merkle, note
+
+if TYPE_CHECKING:  # imported where a client is made: the node's workers make none
+    import requests
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -279,6 +280,8 @@ class LogClient:
     def __init__(
         self, base_url: str, token: str, *, session: requests.Session | None = None
     ) -> None:
+        import requests
+
         self.base_url = base_url.rstrip("/") + "/api/v1/audit"
         self.session = session or requests.Session()
         self.session.headers["Authorization"] = f"Bearer {token}"

@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -224,3 +225,17 @@ def test_the_long_lived_processes_import_neither_flask_nor_alembic_before_they_n
     done = run("--help")
     assert done.returncode == 0
     assert "serve" in done.stdout and "transfer" in done.stdout
+
+
+def test_a_workers_app_does_not_import_requests(deployment):
+    # The workers answer requests and make none; requests is loaded where one is made.
+    code = (
+        "import sys\n"
+        "from gateway.http.app import create_app\n"
+        f"create_app({str(deployment.config_path('pemkot-bekasi'))!r})\n"
+        "print(sorted(m for m in ('requests', 'urllib3') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, **deployment.env})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "[]\n"
