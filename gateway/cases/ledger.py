@@ -90,6 +90,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _IN_CHUNK = 500  # case numbers per IN (...) list
+# Rows built and written at a time: a slice of 10,000 records would otherwise hold
+# all its events' and steps' row dicts at once (docs/PERFORMANCE.md).
+_WRITE_ROWS = 1000
 
 _INSERT_EVENT = FastInsert(
     case_events,
@@ -498,23 +501,24 @@ def record_batch(
     # Replicas on PostgreSQL: one ledger writer at a time, or two deliveries of one case
     # would each replace its steps. Taken last, after the exchange's own locks.
     serialize(conn, "case-ledger")
-    _INSERT_EVENT.execute(
-        conn,
-        [
-            {
-                "batch_id": batch_id,
-                "idx": e.idx,
-                "case_number": e.facts["case"],
-                "dataset": dataset,
-                "schema_version": schema_version,
-                "sender": sender,
-                "receiver": receiver,
-                "receipt_at": receipt_at,
-                "facts": json_text(e.facts, sort_keys=True),
-            }
-            for e in events
-        ],
-    )
+    for start in range(0, len(events), _WRITE_ROWS):
+        _INSERT_EVENT.execute(
+            conn,
+            [
+                {
+                    "batch_id": batch_id,
+                    "idx": e.idx,
+                    "case_number": e.facts["case"],
+                    "dataset": dataset,
+                    "schema_version": schema_version,
+                    "sender": sender,
+                    "receiver": receiver,
+                    "receipt_at": receipt_at,
+                    "facts": json_text(e.facts, sort_keys=True),
+                }
+                for e in events[start : start + _WRITE_ROWS]
+            ],
+        )
     by_case: dict[str, list[Event]] = defaultdict(list)
     for e in events:
         by_case[e.facts["case"]].append(e)
@@ -608,10 +612,20 @@ def _replace(
                 delta[key] += 1
         step_rows.extend(rows)
         case_rows.append(_dated(case_row(number, steps, events, rows)))
+        if len(step_rows) >= _WRITE_ROWS or len(case_rows) >= _WRITE_ROWS:
+            _write(conn, step_rows, case_rows)
+            step_rows, case_rows = [], []
+    _write(conn, step_rows, case_rows)
+    _count(conn, delta)
+
+
+def _write(
+    conn: Connection, step_rows: Sequence[Mapping[str, Any]], case_rows: Sequence[Mapping[str, Any]]
+) -> None:
     if step_rows:
         _INSERT_STEP.execute(conn, step_rows)
-    _INSERT_CASE.execute(conn, case_rows)
-    _count(conn, delta)
+    if case_rows:
+        _INSERT_CASE.execute(conn, case_rows)
 
 
 def _dated(row: dict[str, Any]) -> dict[str, Any]:

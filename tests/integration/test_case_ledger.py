@@ -13,6 +13,7 @@ from gateway.exchange import sending
 from gateway.http.console import service_levels
 from gateway.store.tables import (
     case_events,
+    case_step_stats,
     case_steps,
     cases,
     inbound_chunks,
@@ -173,6 +174,29 @@ def test_rebuild_and_the_order_receipts_are_learnt_in_give_the_same_ledger(
     with node(ombudsman).store.write() as conn:
         assert ledger.rebuild(conn, node(ombudsman)) == 2
     assert digests(ombudsman) == before == digests(pemkot)
+
+
+def test_a_slice_written_a_few_rows_at_a_time_makes_the_same_ledger(
+    apps, pemkot, ombudsman, monkeypatch
+):
+    numbers = [f"{i:04d}/LM/V/2026/JKT" for i in range(1, 8)]
+    monkeypatch.setattr(ledger, "_WRITE_ROWS", 2)  # events, steps and cases in parts
+    post(ombudsman, PERMINTAAN, requests_for(numbers))
+    deliver(apps, ombudsman)
+    post(pemkot, TANGGAPAN, answers_for(numbers))
+    deliver(apps, pemkot)
+    tables = (case_steps, cases, case_step_stats)
+
+    def kept(table):
+        return sorted(json.dumps(r, sort_keys=True, default=str) for r in rows(ombudsman, table))
+
+    in_parts = {t.name: kept(t) for t in tables}
+    assert len(rows(ombudsman, case_events)) == 14 and len(in_parts["cases"]) == 7
+    monkeypatch.setattr(ledger, "_WRITE_ROWS", 1000)  # all at once
+    with node(ombudsman).store.write() as conn:
+        assert ledger.rebuild(conn, node(ombudsman)) == 7
+    assert {t.name: kept(t) for t in tables} == in_parts
+    assert digests(ombudsman) == digests(pemkot)
 
 
 def test_a_node_with_the_ledger_switched_off_keeps_none(apps, pemkot, ombudsman, monkeypatch):
