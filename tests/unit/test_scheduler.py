@@ -454,15 +454,15 @@ def test_jobs_stored_before_the_package_was_layered_are_read_under_the_new_modul
 def test_the_case_ledger_takes_one_slice_at_a_time_while_a_batch_is_on_its_way(
     deployment, monkeypassphrase, monkeypatch
 ):
-    """While the node sends or receives a batch the ledger yields (one slice every
-    LEDGER_YIELD_SECONDS); otherwise it projects everything queued."""
+    """While the node sends or receives a batch the ledger yields (one small slice every
+    LEDGER_YIELD_SECONDS); otherwise it projects everything queued, in full slices."""
     node = Node.from_config(deployment.config("pemkot-bekasi"))
     key = node_key(node)
     calls = []
     queued = [5]  # slices waiting
 
-    def project(n):
-        calls.append("slice")
+    def project(n, *, budget=scheduler_module.projection.BUDGET):
+        calls.append("slice" if budget == scheduler_module.projection.BUDGET else budget)
         if not queued[0]:
             return 0
         queued[0] -= 1
@@ -479,13 +479,13 @@ def test_the_case_ledger_takes_one_slice_at_a_time_while_a_batch_is_on_its_way(
     try:
         scheduler_module.cases_job(key)
         scheduler_module.cases_job(key)  # too soon: nothing
-        assert calls == ["slice"] and queued == [4]
+        assert calls == [scheduler_module.LEDGER_YIELD_BUDGET] and queued == [4]
         clock[0] += scheduler_module.LEDGER_YIELD_SECONDS
         exchanging[0] = False
         scheduler_module.cases_job(key)  # catches up until the next batch sets out
         assert queued == [2]
-        scheduler_module.cases_job(key)  # busy, 10 s after the last slice taken while busy
-        assert queued == [1]
+        scheduler_module.cases_job(key)  # busy, long after the last slice taken while busy
+        assert queued == [1] and calls[-1] == scheduler_module.LEDGER_YIELD_BUDGET
         scheduler_module.cases_job(key)  # and not again at once
         assert queued == [1]
         exchanging[0] = False
