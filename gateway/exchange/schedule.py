@@ -336,10 +336,11 @@ def refusals_job(key: str) -> None:
 # While the node is sending or receiving a batch, the case ledger takes one slice of
 # LEDGER_YIELD_BUDGET records at most every LEDGER_YIELD_SECONDS, and catches up (in
 # slices of projection.BUDGET) once the exchange is done: the records in transit get the
-# CPU first, and the ledger still moves on at 1,000 records a second. Small slices keep
-# the scheduler's process small while the workers hold chunks (docs/SERVICE_LEVELS.md;
-# measured in docs/PERFORMANCE.md).
-LEDGER_YIELD_SECONDS = 2.0
+# CPU first, and the ledger still moves on at about 1,000 records a second. Small slices
+# keep the scheduler's process small while the workers hold chunks (docs/SERVICE_LEVELS.md;
+# measured in docs/PERFORMANCE.md). A little under the job's interval, so that each run
+# takes its slice even when it looks a few milliseconds early.
+LEDGER_YIELD_SECONDS = CASES_INTERVAL_SECONDS * 0.9
 LEDGER_YIELD_BUDGET = 2_000
 # When each process last projected a slice while the node was exchanging, by node key.
 _slice_taken: dict[str, float] = {}

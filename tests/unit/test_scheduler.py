@@ -480,7 +480,7 @@ def test_the_case_ledger_takes_one_slice_at_a_time_while_a_batch_is_on_its_way(
         scheduler_module.cases_job(key)
         scheduler_module.cases_job(key)  # too soon: nothing
         assert calls == [scheduler_module.LEDGER_YIELD_BUDGET] and queued == [4]
-        clock[0] += scheduler_module.LEDGER_YIELD_SECONDS
+        clock[0] += scheduler_module.CASES_INTERVAL_SECONDS - 0.05  # the next run, early
         exchanging[0] = False
         scheduler_module.cases_job(key)  # catches up until the next batch sets out
         assert queued == [2]
