@@ -91,6 +91,7 @@ _INSECURE_WARNING = (
 # base64url by pybase64 (SIMD; the standard library's decoder reads about 0.5 GB/s):
 # every record a sender claims and seals is opened here, twice.
 _URL_ALTCHARS = b"-_"
+_TO_STD_TEXT = str.maketrans("-_", "+/")
 
 
 def _b64(data: bytes | memoryview) -> str:
@@ -110,9 +111,6 @@ def _unb64_lenient(text: str) -> bytes:
     written by hand (``k`` of a JWK is base64url, but an earlier release took these)."""
     text = "".join(text.split()).rstrip("=")
     return binascii.a2b_base64(text.translate(_TO_STD_TEXT) + "=" * (-len(text) % 4))
-
-
-_TO_STD_TEXT = str.maketrans("-_", "+/")
 
 
 class StoredPayloadError(GatewayError):

@@ -115,6 +115,8 @@ def _oldest(node: Node, limit: int) -> list[Party]:
 def refresh(node: Node, *, get: Getter = http_get, limit: int | None = None) -> RefreshReport:
     """Fetch the peers' JWKS (every one, or the ``limit`` fetched longest ago); keep each
     that parses; a failure keeps the last one."""
+    import requests
+
     report = RefreshReport()
     peers = (
         [p for p in node.config.agreement.parties.values() if p.id != node.party_id]
@@ -124,8 +126,6 @@ def refresh(node: Node, *, get: Getter = http_get, limit: int | None = None) -> 
     timeout = node.config.peer_timeout_seconds
 
     def fetch(party: Party) -> dict[str, Any] | Exception:
-        import requests
-
         try:
             status, body = get(party.base_url + JWKS_PATH, timeout)
             if status != 200:
