@@ -19,6 +19,7 @@ from gateway.http.request_helpers import (
     authenticate_peer,
     check_media_type,
     node,
+    read_bounded,
     signature_refused,
 )
 from gateway.peers import witness
@@ -48,8 +49,7 @@ bp.register_error_handler(Unauthorized, signature_refused)
 def _envelope() -> bytes:
     check_media_type(JOSE_MEDIA_TYPE)
     # Compact serialisation has no white space; tolerate a trailing newline from a file.
-    token: bytes = request.get_data().strip()
-    return token
+    return read_bounded(int(current_app.config["GATEWAY_MAX_BODY"])).strip()
 
 
 @bp.get("/jwks")
@@ -107,5 +107,7 @@ def batch_evidence(batch_id: str) -> Response:
 @bp.post("/witness/add-checkpoint")
 def add_checkpoint() -> Response:
     """C2SP tlog-witness: cosign a peer's checkpoint that is consistent with the last one."""
-    answer = witness.add_checkpoint(node(), request.get_data(), requester=g.peer)
+    answer = witness.add_checkpoint(
+        node(), read_bounded(witness.MAX_REQUEST_BYTES), requester=g.peer
+    )
     return Response(answer.body, status=answer.status, content_type=answer.content_type)
