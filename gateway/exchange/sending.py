@@ -694,12 +694,16 @@ def _send_chunked(
         return post(f"{base}/chunks/{index}", envelope, timeout)
 
     noted_at, noted, acked = time.monotonic(), received, received
+    # The note of what the receiver holds is written beside the sending, not in its
+    # way: on SQLite it waits for the write lock, which sealing the next batch holds
+    # for a few seconds, and meanwhile no chunk would be sent.
+    noting: tuple[Future[None], int] | None = None
     failed: tuple[int, Any] | None = None
     final: tuple[int, Any] | None = None
     in_flight: collections.deque[Future[tuple[int, Any]]] = collections.deque()
     upcoming = iter(range(received, total))
     try:
-        with ThreadPoolExecutor(_CHUNKS_IN_FLIGHT, thread_name_prefix="send-chunk") as pool:
+        with ThreadPoolExecutor(_CHUNKS_IN_FLIGHT + 1, thread_name_prefix="send-chunk") as pool:
             while True:
                 while failed is None and len(in_flight) < _CHUNKS_IN_FLIGHT:
                     index = next(upcoming, None)
@@ -721,10 +725,18 @@ def _send_chunked(
                 # Noted every few seconds for the operator's status, and when sending
                 # stops; after an interruption the receiver's answer to the manifest
                 # is what sending resumes from.
-                if time.monotonic() - noted_at >= _NOTE_ACKS_SECONDS:
-                    _acknowledged(node, row, acked)
-                    noted_at, noted = time.monotonic(), acked
+                if time.monotonic() - noted_at >= _NOTE_ACKS_SECONDS and (
+                    noting is None or noting[0].done()
+                ):
+                    if noting is not None:
+                        noting[0].result()  # a note that failed is raised here
+                        noted = noting[1]
+                    noting = (pool.submit(_acknowledged, node, row, acked), acked)
+                    noted_at = time.monotonic()
     finally:
+        # The pool has ended: a note in progress has been written, or has failed.
+        if noting is not None and noting[0].exception() is None:
+            noted = noting[1]
         if acked > noted and final is None:
             _acknowledged(node, row, acked)
     if failed is not None:

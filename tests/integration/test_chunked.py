@@ -613,3 +613,44 @@ def test_a_process_prepares_one_chunk_at_a_time_and_stores_it_without_its_record
     with node(ombudsman).store.read() as conn:
         counts = conn.execute(select(inbound_chunks.c.record_count)).scalars().all()
     assert sum(counts) == 40
+
+
+def test_chunks_go_on_being_sent_while_the_note_of_their_answers_waits_to_be_written(
+        chunked, monkeypatch):
+    """Sealing the next batch holds the sender's write lock for seconds; the note of how
+    many chunks the receiver holds waits for it, and sending must not wait with it."""
+    import threading
+
+    apps, pemkot, _, _ = chunked
+    assert submit(pemkot, sample_records(TANGGAPAN, 40, seed=8)).status_code == 202
+    monkeypatch.setattr(sending, "_NOTE_ACKS_SECONDS", 0.0)  # a note after every answer
+    real = bridge(apps)
+    posted: list[str] = []
+    held, more_sent = threading.Event(), threading.Event()
+    waited: list[bool] = []
+
+    def hold_the_write_lock():
+        with node(pemkot).store.write():
+            held.set()
+            # Released by the third chunk after the first, or (sending stuck) late.
+            waited.append(more_sent.wait(timeout=10))
+
+    holder = threading.Thread(target=hold_the_write_lock)
+
+    def post(url, body, timeout, headers):
+        answer = real(url, body, timeout, headers)
+        posted.append(url.rsplit("/", 1)[-1])
+        chunks = [p for p in posted if p != "manifest"]
+        if len(chunks) == 1:  # the first chunk's answer will be noted under the lock
+            holder.start()
+            assert held.wait(timeout=10)
+        elif len(chunks) == 4:
+            more_sent.set()
+        return answer
+
+    report = sending.run(node(pemkot), post=post)
+    holder.join(timeout=20)
+    assert waited == [True]  # three chunks went while the note waited for the lock
+    assert report.delivered == report.sealed
+    row = outbound(pemkot)
+    assert row["status"] == "delivered" and row["chunks_acked"] == row["chunk_count"] > 4
