@@ -65,6 +65,6 @@ def test_a_body_over_the_limit_is_refused_unread_and_so_is_a_second_read_under_a
 
 
 def test_a_body_that_ends_before_its_length_is_returned_as_far_as_it_came() -> None:
-    stream, ctx = context(Flask(__name__), b"y" * 1000, length=2000)
+    _, ctx = context(Flask(__name__), b"y" * 1000, length=2000)
     with ctx:
         assert read_bounded(4096) == b"y" * 1000
