@@ -10,12 +10,14 @@ import sys
 from typing import Any
 
 import click
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 
 from gateway.cli.common import config_option, node_config
 from gateway.errors import GatewayError
 from gateway.exchange.schedule import build_scheduler
 from gateway.node.config import TLSConfig
 from gateway.node.node import Node
+from gateway.ops.malloc import release_free_memory
 
 __all__ = ["gunicorn_tls_arguments", "serve"]
 
@@ -38,6 +40,10 @@ def serve(config_path: str | None, no_scheduler: bool, dev_server: bool) -> None
     scheduler = None
     if config.scheduler_enabled and not no_scheduler:
         scheduler = build_scheduler(node)
+        # What a job's run freed (a ledger slice, a batch sealed) goes back to the system.
+        scheduler.add_listener(
+            lambda _event: release_free_memory(), EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
+        )
         scheduler.start()
     # This process's view too: the scheduler reconciles its jobs when it changes.
     node.watch_agreements()

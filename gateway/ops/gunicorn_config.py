@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gateway.ops.logs import ACCESS_LOG_ENV, log_format, logging_config
-from gateway.ops.malloc import bound_large_allocations
+from gateway.ops.malloc import LARGE_REQUEST_BYTES, bound_large_allocations, release_free_memory
 
 # Set in the master, inherited by every worker it forks (gateway.ops.malloc).
 bound_large_allocations()
@@ -107,6 +107,14 @@ def on_starting(server: Any) -> None:
     with open(os.path.join(path, _MASTER_FILE), "w", encoding="ascii") as fh:
         fh.write(f"{os.getpid()}\n")
     os.environ[_METRICS_ENV] = path
+
+
+def post_request(worker: Any, req: Any, environ: dict[str, Any], resp: Any) -> None:
+    """After a large request (a chunk, a bulk submission): its records' freed memory
+    back to the system, not kept by the worker (gateway.ops.malloc)."""
+    length = environ.get("CONTENT_LENGTH")
+    if length and length.isdigit() and int(length) >= LARGE_REQUEST_BYTES:
+        release_free_memory()
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -17,19 +17,28 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 
-__all__ = ["MMAP_THRESHOLD", "bound_large_allocations"]
+__all__ = [
+    "LARGE_REQUEST_BYTES",
+    "MMAP_THRESHOLD",
+    "bound_large_allocations",
+    "release_free_memory",
+]
 
 _M_MMAP_THRESHOLD = -3  # from glibc's malloc.h
 _M_ARENA_MAX = -8
 MMAP_THRESHOLD = 64 * 1024
 
 
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
 def bound_large_allocations(threshold: int = MMAP_THRESHOLD) -> bool:
     """Serve allocations of ``threshold`` bytes and more by ``mmap``; False if not glibc."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    except OSError:
-        return False
+    libc = _libc()
     mallopt = getattr(libc, "mallopt", None)
     if mallopt is None:
         return False
@@ -39,3 +48,24 @@ def bound_large_allocations(threshold: int = MMAP_THRESHOLD) -> bool:
     # which keeps what they freed; two are enough for a node's few busy threads.
     mallopt(_M_ARENA_MAX, 2)
     return bool(mallopt(_M_MMAP_THRESHOLD, threshold))
+
+
+# A request body from this size on (a chunk of a batch, a bulk submission) leaves its
+# worker's heap with free space worth returning (release_free_memory).
+LARGE_REQUEST_BYTES = 256 * 1024
+
+_TRIM = getattr(_libc(), "malloc_trim", None)
+
+
+def release_free_memory() -> bool:
+    """Return the free memory inside the heap to the system (glibc's ``malloc_trim``).
+
+    The records of a chunk or of a ledger slice are many objects of a few hundred bytes
+    to a few KiB, from the heap, between others that live on: freed, their space stays
+    the process's, and its resident memory grows by what the busiest moments needed.
+    ``malloc_trim`` hands the free pages back (a few milliseconds). False if not glibc.
+    """
+    if _TRIM is None:
+        return False
+    _TRIM(0)
+    return True
