@@ -78,16 +78,21 @@ def client() -> ClientConfig:
     return found
 
 
+_RAW_BODY = "gateway.raw_body"
+
+
 def read_bounded(limit: int) -> bytes:
     """The raw body, refused before it is read when it says it is over ``limit`` bytes.
 
     Read once a request: a second call (a signed request's body is hashed before
     the view reads it) gets the same bytes.
     """
-    body: bytes | None = g.get("raw_body")
+    # Kept in the request's WSGI environ, not in g: g belongs to the app context, which
+    # several requests share where one is pushed around them (tests, scripts).
+    environ = request.environ
+    body: bytes | None = environ.get(_RAW_BODY)
     if body is None:
-        body = _read_body(limit)
-        g.raw_body = body
+        body = environ[_RAW_BODY] = _read_body(limit)
     if len(body) > limit:
         raise PayloadTooLarge(f"the request body is over the limit of {limit} bytes")
     return body

@@ -68,3 +68,12 @@ def test_a_body_that_ends_before_its_length_is_returned_as_far_as_it_came() -> N
     _, ctx = context(Flask(__name__), b"y" * 1000, length=2000)
     with ctx:
         assert read_bounded(4096) == b"y" * 1000
+
+
+def test_requests_under_one_app_context_each_read_their_own_body() -> None:
+    app = Flask(__name__)
+    with app.app_context():
+        for data in (b"first body", b"second, longer body"):
+            _, ctx = context(app, data)
+            with ctx:
+                assert read_bounded(4096) == data
