@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import signal
 import ssl
@@ -45,11 +44,6 @@ def serve(config_path: str | None, no_scheduler: bool, dev_server: bool) -> None
         scheduler.add_listener(
             lambda _event: release_free_memory(), EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
         )
-    # What is loaded by now lives as long as the process: out of the collector's full
-    # passes (as in each worker, gateway.ops.gunicorn_config.post_worker_init); frozen
-    # before any job runs, so that nothing of a job's is.
-    gc.freeze()
-    if scheduler is not None:
         scheduler.start()
     # This process's view too: the scheduler reconciles its jobs when it changes.
     node.watch_agreements()

@@ -21,7 +21,6 @@ Logs: :data:`logconfig_dict` formats gunicorn's own lines and the node's alike
 (gateway.ops.logs): JSON, or text with ``GATEWAY_LOG_FORMAT=text``.
 """
 
-import gc
 import os
 import shutil
 import ssl
@@ -108,13 +107,6 @@ def on_starting(server: Any) -> None:
     with open(os.path.join(path, _MASTER_FILE), "w", encoding="ascii") as fh:
         fh.write(f"{os.getpid()}\n")
     os.environ[_METRICS_ENV] = path
-
-
-def post_worker_init(worker: Any) -> None:
-    """The app is loaded: its objects (modules, schemas, config, keys) live as long as the
-    worker. Frozen, they are left out of the collector's full passes, which would walk
-    them all again every few chunks of records (``gc.freeze``)."""
-    gc.freeze()
 
 
 def post_request(worker: Any, req: Any, environ: dict[str, Any], resp: Any) -> None:

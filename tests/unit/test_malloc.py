@@ -1,5 +1,4 @@
-"""Memory and the garbage collector in a node's processes: gateway.ops.malloc and the
-worker hooks of gateway.ops.gunicorn_config."""
+"""The node's hold on freed memory (gateway.ops.malloc), in fresh interpreters."""
 
 from __future__ import annotations
 
@@ -61,14 +60,3 @@ def test_a_worker_releases_freed_memory_after_a_large_request_only(monkeypatch, 
     environ = {} if length is None else {"CONTENT_LENGTH": length}
     gunicorn_config.post_request(None, None, environ, None)
     assert calls == ([1] if released else [])
-
-
-def test_a_worker_freezes_what_its_app_holds_once_loaded():
-    import gc
-
-    assert gc.get_freeze_count() == 0
-    try:
-        gunicorn_config.post_worker_init(None)
-        assert gc.get_freeze_count() > 1000  # the modules and objects loaded so far
-    finally:
-        gc.unfreeze()
