@@ -113,7 +113,8 @@ def post_request(worker: Any, req: Any, environ: dict[str, Any], resp: Any) -> N
     """After a large request (a chunk, a bulk submission): its records' freed memory
     back to the system, not kept by the worker (gateway.ops.malloc)."""
     length = environ.get("CONTENT_LENGTH")
-    if length and length.isdigit() and int(length) >= LARGE_REQUEST_BYTES:
+    # isascii: str.isdigit() is true of "²", which int() refuses.
+    if length and length.isascii() and length.isdigit() and int(length) >= LARGE_REQUEST_BYTES:
         release_free_memory()
 
 

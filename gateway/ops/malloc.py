@@ -36,10 +36,12 @@ def _libc() -> ctypes.CDLL | None:
         return None
 
 
+_LIBC = _libc()
+
+
 def bound_large_allocations(threshold: int = MMAP_THRESHOLD) -> bool:
     """Serve allocations of ``threshold`` bytes and more by ``mmap``; False if not glibc."""
-    libc = _libc()
-    mallopt = getattr(libc, "mallopt", None)
+    mallopt = getattr(_LIBC, "mallopt", None)
     if mallopt is None:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
@@ -54,7 +56,7 @@ def bound_large_allocations(threshold: int = MMAP_THRESHOLD) -> bool:
 # worker's heap with free space worth returning (release_free_memory).
 LARGE_REQUEST_BYTES = 256 * 1024
 
-_TRIM = getattr(_libc(), "malloc_trim", None)
+_TRIM = getattr(_LIBC, "malloc_trim", None)
 
 
 def release_free_memory() -> bool:

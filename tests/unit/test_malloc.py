@@ -52,6 +52,7 @@ def test_freed_memory_between_live_objects_goes_back_to_the_system():
     ("", False),
     (None, False),
     ("not a number", False),
+    ("²" * 7, False),
 ])
 def test_a_worker_releases_freed_memory_after_a_large_request_only(monkeypatch, length,
                                                                      released):
