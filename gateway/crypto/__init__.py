@@ -10,3 +10,6 @@ timestamps), gateway.tlog for the Merkle leaf and note formats, and cryptography
 libraries. It imports no web framework, database, HTTP client or scheduler
 (import-linter's crypto-pure contract), so a counterparty's tools can use it alone.
 """
+
+# joserfc's base64 by pybase64 wherever this package is imported (jose_base64).
+from gateway.crypto import jose_base64 as _jose_base64  # noqa: F401
