@@ -21,6 +21,8 @@ Logs: :data:`logconfig_dict` formats gunicorn's own lines and the node's alike
 (gateway.ops.logs): JSON, or text with ``GATEWAY_LOG_FORMAT=text``.
 """
 
+import gc
+import importlib
 import os
 import shutil
 import ssl
@@ -107,6 +109,28 @@ def on_starting(server: Any) -> None:
     with open(os.path.join(path, _MASTER_FILE), "w", encoding="ascii") as fh:
         fh.write(f"{os.getpid()}\n")
     os.environ[_METRICS_ENV] = path
+    _import_application(server)
+
+
+def _import_application(server: Any) -> None:
+    """With two workers or more: import the application's module in the master,
+    before any worker is forked.
+
+    Each worker then finds the modules imported (the app itself is still made in
+    each worker, by gunicorn): their pages are the master's, shared by the workers
+    until one writes to them, instead of a copy in each (docs/PERFORMANCE.md, "Fifth
+    round"). ``gc.freeze`` keeps the collector from touching, and so copying, them.
+    Done here, after the metrics directory is set, for prometheus_client to pick its
+    multiprocess store. With one worker there is nothing to share, only the master to
+    grow. A new release of the code therefore needs the server restarted (as it
+    always did), not only its workers.
+    """
+    uri = getattr(getattr(server, "app", None), "app_uri", None)
+    several = getattr(getattr(server, "cfg", None), "workers", 1) >= 2
+    if not several or not isinstance(uri, str) or ":" not in uri:
+        return
+    importlib.import_module(uri.partition(":")[0])
+    gc.freeze()
 
 
 def post_request(worker: Any, req: Any, environ: dict[str, Any], resp: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -61,3 +62,27 @@ def test_a_worker_releases_freed_memory_after_a_large_request_only(monkeypatch, 
     environ = {} if length is None else {"CONTENT_LENGTH": length}
     gunicorn_config.post_request(None, None, environ, None)
     assert calls == ([1] if released else [])
+
+
+# In a fresh interpreter: gunicorn's master (a stand-in with the two settings read) before
+# it forks its workers.
+_MASTER = """
+import gc, sys, types
+from gateway.ops import gunicorn_config
+server = types.SimpleNamespace(app=types.SimpleNamespace(app_uri=sys.argv[1]),
+                               cfg=types.SimpleNamespace(workers=int(sys.argv[2])))
+gunicorn_config._import_application(server)
+print("gateway.http.app" in sys.modules, gc.get_freeze_count() > 0)
+"""
+
+
+@pytest.mark.parametrize(("workers", "shared"), [(2, True), (4, True), (1, False)])
+def test_the_master_imports_the_application_for_its_workers_to_share(tmp_path, workers, shared):
+    done = subprocess.run(
+        [sys.executable, "-c", _MASTER, "gateway.http.app:create_app()", str(workers)],
+        capture_output=True, text=True, timeout=60, check=True,
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
+    )
+    assert done.stdout.split() == [str(shared), str(shared)]
+    # The app is made in each worker, not here: no metrics of the master's own.
+    assert os.listdir(tmp_path) == []
