@@ -295,11 +295,13 @@ class _Collector:
     flight) kept 95 MiB that way over 120 chunks, one thread 1 MiB (docs/PERFORMANCE.md,
     "Fifth round"). So the last envelope to end runs the collection that those ended
     meanwhile owe, and none begins while it runs; after :data:`_COLLECT_OWED_MAX` owed,
-    it runs anyway, so that envelopes overlapping without end still get collected.
+    a full collection runs anyway, so that envelopes overlapping without end still get
+    collected (what it promotes, the next one frees).
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        # Re-entrant: a finalizer that the collection runs may seal or open in turn.
+        self._lock = threading.RLock()
         self._under_way = 0
         self._owed = 0
 
@@ -315,7 +317,9 @@ class _Collector:
                 self._owed += size > _COLLECT_ABOVE
                 if self._owed and (not self._under_way or self._owed >= _COLLECT_OWED_MAX):
                     self._owed = 0
-                    gc.collect(1)
+                    # With others under way, a full collection: it also frees what the
+                    # last such one had to promote.
+                    gc.collect(2 if self._under_way else 1)
 
 
 _collector = _Collector()

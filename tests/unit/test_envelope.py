@@ -469,5 +469,5 @@ def test_two_threads_sealing_at_once_leave_no_envelopes_to_a_full_collection():
                           text=True, timeout=120, check=True)
     # 120 seals of 400 KB. A young collection run while the other thread's seal was
     # half made moved that one's objects to the oldest generation, to wait for a full
-    # collection with their buffers: 32-43 MiB were left that way, 4-5 MiB now.
+    # collection with their buffers: 32-43 MiB were left that way, under 1.3 MiB now.
     assert int(done.stdout) < 8 * 1024
