@@ -87,23 +87,36 @@ class Carried:
     field: str  # e.g. /tindakan_korektif/*/pihak
 
 
-@cache
-def _tree(dataset: str, version: str) -> Mapping[str, Any]:
-    """The personal fields as a tree of member names (``*`` for list items): a leaf is
-    the field path; an empty tree means the schema has none."""
+@lru_cache(maxsize=1024)
+def _tree(dataset: str, version: str, besides: frozenset[str]) -> Mapping[str, Any]:
+    """The personal fields but those in ``besides`` as a tree: each step (a member's
+    reference token, or ``*`` for list items) maps to the member's name and what lies
+    below it, a field path at a leaf. Empty: no field to look for."""
     tree: dict[str, Any] = {}
     for path in personal_fields(dataset, version):
+        if path in besides:
+            continue
         node = tree
         tokens = path.split("/")[1:]
         for token in tokens[:-1]:
-            node = node.setdefault(token, {})
-        node[tokens[-1]] = path
+            node = node.setdefault(token, (_name(token), {}))[1]
+        node[tokens[-1]] = (_name(tokens[-1]), path)
     return tree
 
 
-def carried(dataset: str, version: str, record: Any) -> list[Carried]:
-    """The personal values ``record`` carries (present and not null), in record order."""
-    tree = _tree(dataset, version)
+def _name(token: str) -> str:
+    """The member name a JSON Pointer reference token stands for (RFC 6901 section 4)."""
+    return token.replace("~1", "/").replace("~0", "~")
+
+
+def carried(
+    dataset: str, version: str, record: Any, *, besides: frozenset[str] = frozenset()
+) -> list[Carried]:
+    """The personal values ``record`` carries (present and not null), in the order of
+    the schema's fields; with ``besides``, only those of other fields (the values a
+    flow that lets ``besides`` cross must refuse). Only the fields looked for are
+    walked: a record is not read further than they reach."""
+    tree = _tree(dataset, version, besides)
     if not tree or not isinstance(record, Mapping):
         return []
     found: list[Carried] = []
@@ -113,16 +126,17 @@ def carried(dataset: str, version: str, record: Any) -> list[Carried]:
 
 def _collect(tree: Mapping[str, Any], value: Any, pointer: str, found: list[Carried]) -> None:
     if isinstance(value, Mapping):
-        for step, sub in tree.items():
+        for step, (name, sub) in tree.items():
             if step == ANY_ITEM:
                 continue
-            name = step.replace("~1", "/").replace("~0", "~")
-            if name in value and value[name] is not None:
-                _descend(sub, value[name], f"{pointer}/{step}", found)
+            item = value.get(name)
+            if item is not None:
+                _descend(sub, item, f"{pointer}/{step}", found)
     elif isinstance(value, list) and ANY_ITEM in tree:
+        sub = tree[ANY_ITEM][1]
         for i, item in enumerate(value):
             if item is not None:
-                _descend(tree[ANY_ITEM], item, f"{pointer}/{i}", found)
+                _descend(sub, item, f"{pointer}/{i}", found)
 
 
 def _descend(sub: Any, value: Any, pointer: str, found: list[Carried]) -> None:

@@ -91,10 +91,11 @@ class RecordValidator:
         out: list[FieldError] = []
         total = invalid = 0
         load = self._schema.load
+        allowed: frozenset[str] | None = None
         if personal is not None:
             allowed = frozenset(personal.fields)
             if allows_all(self.dataset, self.version, allowed):
-                personal = None  # every personal field may cross: nothing to look for
+                allowed = None  # every personal field may cross: nothing to look for
         for i, record in enumerate(records):
             if not isinstance(record, dict):
                 found: Iterator[tuple[str, str]] = iter([(f"{prefix}/{i}", "invalid_type")])
@@ -104,9 +105,9 @@ class RecordValidator:
                 except ValidationError as exc:
                     found = _flatten(exc.messages, f"{prefix}/{i}")
                 else:
-                    if personal is None:
+                    if allowed is None:
                         continue
-                    found = self._not_allowed(record, personal, f"{prefix}/{i}")
+                    found = self._not_allowed(record, allowed, f"{prefix}/{i}")
             before = total
             for path, code in found:
                 total += 1
@@ -116,11 +117,10 @@ class RecordValidator:
         return Report(errors=out, total=total, invalid_records=invalid)
 
     def _not_allowed(
-        self, record: dict[str, Any], personal: PersonalData, prefix: str
+        self, record: dict[str, Any], allowed: frozenset[str], prefix: str
     ) -> Iterator[tuple[str, str]]:
-        for value in carried(self.dataset, self.version, record):
-            if value.field not in personal.fields:
-                yield f"{prefix}{value.pointer}", "personal_field_not_allowed"
+        for value in carried(self.dataset, self.version, record, besides=allowed):
+            yield f"{prefix}{value.pointer}", "personal_field_not_allowed"
 
     def errors(
         self,
