@@ -6,6 +6,7 @@ import io
 
 import pytest
 from flask import Flask
+from werkzeug.exceptions import ClientDisconnected
 
 from gateway.errors import PayloadTooLarge
 from gateway.http.request_helpers import read_bounded
@@ -19,14 +20,24 @@ class CountedInput(io.BytesIO):
     def __init__(self, data: bytes) -> None:
         super().__init__(data)
         self.reads = 0
+        self.asked: list[int | None] = []
 
     def read(self, size: int | None = -1) -> bytes:
         self.reads += 1
+        self.asked.append(size)
         return super().read(size)
 
     def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def, override]
         self.reads += 1
+        self.asked.append(None)
         return super().readinto(buffer)
+
+
+class FailingInput(io.BytesIO):
+    """A WSGI input whose connection fails after the first bytes."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        raise ConnectionResetError("connection reset by peer")
 
 
 def context(app: Flask, data: bytes, *, length: int | None = None):  # type: ignore[no-untyped-def]
@@ -48,6 +59,17 @@ def test_a_large_body_of_known_length_is_read_in_one_read_and_once_a_request() -
     assert first == data
     assert again is first  # kept for the view, not read (or copied) again
     assert stream.reads <= 2
+    # Asked of the server's input for the whole length: not through Werkzeug's stream,
+    # whose read of it copies the body into a zeroed buffer and out again.
+    assert stream.asked[0] == len(data)
+
+
+def test_a_connection_that_fails_while_the_body_is_read_is_a_client_disconnect() -> None:
+    app = Flask(__name__)
+    headers = {"Content-Length": "5000"}
+    with app.test_request_context("/", method="POST", input_stream=FailingInput(b"z" * 5000),
+                                  headers=headers), pytest.raises(ClientDisconnected):
+        read_bounded(8192)
 
 
 def test_a_body_over_the_limit_is_refused_unread_and_so_is_a_second_read_under_a_smaller_one(
