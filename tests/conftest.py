@@ -38,10 +38,12 @@ makes is its own already: temporary directories, SQLite files, free ports.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -361,6 +363,7 @@ def _database_url(root: Path, party: str) -> str:
                 "deployment_factory fixture, so the PostgreSQL pass would leave it out: make "
                 "the deployment with deployment_factory (tests/conftest.py says why)")
     if BACKEND == "sqlite":
+        shutil.copyfile(_sqlite_template(), root / f"{party}.db")
         return f"sqlite:///{root / party}.db"
     if BACKEND != "postgresql":
         raise RuntimeError(f"GATEWAY_TEST_BACKEND must be sqlite or postgresql, not {BACKEND!r}")
@@ -369,6 +372,31 @@ def _database_url(root: Path, party: str) -> str:
         raise RuntimeError(f"GATEWAY_TEST_BACKEND=postgresql, but no PostgreSQL answers at "
                            f"{os.environ.get(POSTGRES_ENV, POSTGRES_DEFAULT)}")
     return f"{base}?options=-csearch_path%3D{_new_schema(base)}"
+
+
+@functools.cache
+def _sqlite_template() -> Path:
+    """An empty node database at this release's revision, made once per test process by
+    the migrations, as a node makes its own. A deployment's SQLite databases start as
+    copies of it: each node would otherwise run every migration again when it first
+    opens its database (a tenth of a second, and Alembic imported, in every node of
+    every test). The migrations themselves are tested on databases of their own
+    (tests/unit/test_migrate.py)."""
+    import tempfile
+
+    from sqlalchemy import create_engine
+
+    from gateway.store import migrate
+
+    folder = tempfile.mkdtemp(prefix="gateway-test-template-")
+    atexit.register(shutil.rmtree, folder, True)
+    path = Path(folder) / "node.db"
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+    return path
 
 
 def _new_schema(base: str) -> str:
