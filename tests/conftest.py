@@ -382,20 +382,26 @@ def _sqlite_template() -> Path:
     opens its database (a tenth of a second, and Alembic imported, in every node of
     every test). The migrations themselves are tested on databases of their own
     (tests/unit/test_migrate.py)."""
+    import sqlite3
     import tempfile
 
-    from sqlalchemy import create_engine
-
-    from gateway.store import migrate
+    from gateway.store.database import Store
 
     folder = tempfile.mkdtemp(prefix="gateway-test-template-")
     atexit.register(shutil.rmtree, folder, True)
     path = Path(folder) / "node.db"
-    engine = create_engine(f"sqlite:///{path}")
+    store = Store(f"sqlite:///{path}")
     try:
-        migrate.upgrade(engine)
+        store.create_schema()
     finally:
-        engine.dispose()
+        store.dispose()
+    # Everything in the one file, none of it left in a write-ahead log beside it (a node
+    # puts its database back in WAL mode when it connects).
+    plain = sqlite3.connect(path)
+    try:
+        plain.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        plain.close()
     return path
 
 
