@@ -17,7 +17,7 @@ from gateway.errors import GatewayError
 from gateway.exchange.schedule import build_scheduler
 from gateway.node.config import TLSConfig
 from gateway.node.node import Node
-from gateway.ops.malloc import release_free_memory
+from gateway.ops.malloc import release_free_memory, reuse_large_buffers
 
 __all__ = ["gunicorn_tls_arguments", "serve"]
 
@@ -40,6 +40,9 @@ def serve(config_path: str | None, no_scheduler: bool, dev_server: bool) -> None
     scheduler = None
     if config.scheduler_enabled and not no_scheduler:
         scheduler = build_scheduler(node)
+        # The schedule seals chunk after chunk: each reuses the buffers of the one
+        # before, and a job's end hands them back (gateway.ops.malloc).
+        reuse_large_buffers()
         # What a job's run freed (a ledger slice, a batch sealed) goes back to the system.
         scheduler.add_listener(
             lambda _event: release_free_memory(), EVENT_JOB_EXECUTED | EVENT_JOB_ERROR

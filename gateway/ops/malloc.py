@@ -10,23 +10,39 @@ by hundreds of MiB while its live objects stay a few MiB (measured in
 docs/PERFORMANCE.md). Fixing the threshold with ``mallopt(M_MMAP_THRESHOLD)``,
 the documented equivalent of the ``MALLOC_MMAP_THRESHOLD_`` environment
 variable, keeps it where it is. Elsewhere than glibc this does nothing.
+
+A process that seals chunks one after the other (``gateway serve``, whose schedule
+sends) pays for that bound in fresh pages: each of a chunk's buffers is a new
+``mmap``, faulted in and zeroed page by page, and sealing a chunk spent as much
+time in the kernel as in Python. :func:`reuse_large_buffers` lets such a process
+serve its buffers from the heap and keep what it freed for the next chunk; the
+process's hold stays bounded because its scheduled jobs end with
+:func:`release_free_memory` (docs/PERFORMANCE.md, "Seventh round").
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+from typing import Any
 
 __all__ = [
     "LARGE_REQUEST_BYTES",
     "MMAP_THRESHOLD",
     "bound_large_allocations",
     "release_free_memory",
+    "reuse_large_buffers",
 ]
 
-_M_MMAP_THRESHOLD = -3  # from glibc's malloc.h
+_M_TRIM_THRESHOLD = -1  # from glibc's malloc.h
+_M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
 MMAP_THRESHOLD = 64 * 1024
+# reuse_large_buffers: allocations up to glibc's largest mmap threshold come from the
+# heap, and freed space at its top is kept up to the size of a thread's heap (64 MiB,
+# HEAP_MAX_SIZE on 64-bit systems), so that no arena is trimmed between two chunks.
+REUSE_MMAP_THRESHOLD = 32 * 1024 * 1024
+REUSE_TRIM_THRESHOLD = 64 * 1024 * 1024
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -39,17 +55,41 @@ def _libc() -> ctypes.CDLL | None:
 _LIBC = _libc()
 
 
+def _mallopt() -> Any:
+    """glibc's ``mallopt``, its argument types set; None if not glibc."""
+    mallopt = getattr(_LIBC, "mallopt", None)
+    if mallopt is not None:
+        mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+        mallopt.restype = ctypes.c_int
+    return mallopt
+
+
 def bound_large_allocations(threshold: int = MMAP_THRESHOLD) -> bool:
     """Serve allocations of ``threshold`` bytes and more by ``mmap``; False if not glibc."""
-    mallopt = getattr(_LIBC, "mallopt", None)
+    mallopt = _mallopt()
     if mallopt is None:
         return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
     # Threads that seal or open envelopes would each get an arena of their own,
     # which keeps what they freed; two are enough for a node's few busy threads.
     mallopt(_M_ARENA_MAX, 2)
     return bool(mallopt(_M_MMAP_THRESHOLD, threshold))
+
+
+def reuse_large_buffers() -> bool:
+    """Serve large buffers from the heap and keep freed ones for reuse; False if not glibc.
+
+    For a process that seals chunk after chunk and calls :func:`release_free_memory`
+    when a run of them ends (the schedule's jobs): between the two its resident memory
+    stays at its busiest moment's, a few tens of MiB, instead of every buffer being
+    mapped, faulted in and unmapped again. The arenas stay at two
+    (:func:`bound_large_allocations`).
+    """
+    mallopt = _mallopt()
+    if mallopt is None:
+        return False
+    mallopt(_M_ARENA_MAX, 2)
+    trimmed = mallopt(_M_TRIM_THRESHOLD, REUSE_TRIM_THRESHOLD)
+    return bool(mallopt(_M_MMAP_THRESHOLD, REUSE_MMAP_THRESHOLD) and trimmed)
 
 
 # A request body from this size on (a chunk of a batch, a bulk submission) leaves its

@@ -46,6 +46,48 @@ def test_freed_memory_between_live_objects_goes_back_to_the_system():
     assert int(before) > 150_000 and int(after) < int(before) // 4
 
 
+# Fifty buffers of 2 MiB, each written through and freed (what sealing a chunk makes
+# of its payload, signature input and ciphertext), then the pages faulted in for them,
+# and the anonymous memory before and after release_free_memory.
+_REUSED = """
+import resource, sys
+from gateway.ops.malloc import bound_large_allocations, release_free_memory, reuse_large_buffers
+
+def anonymous_kib():
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("RssAnon"))
+
+bound_large_allocations()
+if sys.argv[1] == "reuse":
+    assert reuse_large_buffers()
+kept = []
+for i in range(53):
+    if i == 3:  # after a few, as a schedule's job does after its first chunks
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    buffer = b"x" * (2 << 20)
+    kept.append("k" * 700)  # small objects that live on between them
+    del buffer
+faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+held = anonymous_kib()
+release_free_memory()
+print(faults, held, anonymous_kib())
+"""
+
+
+@pytest.mark.parametrize("mode", ["bound", "reuse"])
+def test_a_sealing_process_reuses_its_freed_buffers_until_it_releases_them(mode):
+    if not malloc.release_free_memory():
+        pytest.skip("not glibc: the allocator is not tuned")
+    done = subprocess.run([sys.executable, "-c", _REUSED, mode], capture_output=True,
+                          text=True, timeout=120, check=True)
+    faults, held, after = (int(n) for n in done.stdout.split())
+    if mode == "bound":  # every buffer its own mmap: 512 fresh pages each
+        assert faults > 50 * 400
+    else:  # the pages of the buffer before, and the freed space handed back at the end
+        assert faults < 50 * 40
+        assert held - after >= 1536
+
+
 @pytest.mark.parametrize(("length", "released"), [
     (str(malloc.LARGE_REQUEST_BYTES), True),
     (str(4 * 1024 * 1024), True),
