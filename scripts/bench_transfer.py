@@ -123,8 +123,13 @@ def _agreement_for_bench(text: str) -> str:
 
 
 def group_memory(pgid: int, each: dict[str, int] | None = None,
-                  cpu: dict[str, float] | None = None) -> tuple[int, int]:
-    """Summed PSS and RSS (bytes) of the processes in process group ``pgid``."""
+                  cpu: dict[str, float] | None = None,
+                  kernel: dict[str, tuple[float, int]] | None = None) -> tuple[int, int]:
+    """Summed PSS and RSS (bytes) of the processes in process group ``pgid``.
+
+    ``cpu``: each process's CPU seconds so far; ``kernel``: of those, the seconds in the
+    kernel, and its minor page faults (fresh pages faulted in).
+    """
     pss = rss = 0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -136,6 +141,8 @@ def group_memory(pgid: int, each: dict[str, int] | None = None,
                 continue
             if cpu is not None:  # utime + stime, fields 14 and 15 of stat
                 cpu[entry] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            if kernel is not None:  # stime, and minflt: field 10 of stat
+                kernel[entry] = (int(fields[12]) / os.sysconf("SC_CLK_TCK"), int(fields[7]))
             with open(f"/proc/{entry}/smaps_rollup", encoding="ascii") as fh:
                 for line in fh:
                     if line.startswith("Pss:"):
@@ -159,6 +166,7 @@ class MemorySampler(threading.Thread):
         self.peak = {name: (0, 0) for name in nodes}
         self.each: dict[str, dict[str, int]] = {name: {} for name in nodes}
         self.cpu: dict[str, dict[str, float]] = {name: {} for name in nodes}
+        self.kernel: dict[str, dict[str, tuple[float, int]]] = {name: {} for name in nodes}
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -166,7 +174,8 @@ class MemorySampler(threading.Thread):
             for name, node in self.nodes.items():
                 if node.proc is None:
                     continue
-                pss, rss = group_memory(node.proc.pid, self.each[name], self.cpu[name])
+                pss, rss = group_memory(node.proc.pid, self.each[name], self.cpu[name],
+                                        self.kernel[name])
                 old = self.peak[name]
                 self.peak[name] = (max(old[0], pss), max(old[1], rss))
 
@@ -401,6 +410,8 @@ def _report(deployment: Deployment, count: int, seconds: float, validation_rate:
         say(f"transfer: {party} peak PSS per process (MiB): {each}")
         say(f"transfer: {party} CPU seconds per process: "
             f"{ {pid: round(t, 1) for pid, t in sampler.cpu[party].items()} }")
+        say(f"transfer: {party} of which in the kernel, seconds and minor page faults: "
+            f"{ {pid: (round(t, 1), n) for pid, (t, n) in sampler.kernel[party].items()} }")
     say("transfer: checking that every record arrived exactly once")
     work = deployment.work
     problem = _exactly_once(work / f"{SENDER}.db", work / f"{RECEIVER}.db",

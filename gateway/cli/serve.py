@@ -10,11 +10,10 @@ import sys
 from typing import Any
 
 import click
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 
 from gateway.cli.common import config_option, node_config
 from gateway.errors import GatewayError
-from gateway.exchange.schedule import build_scheduler
+from gateway.exchange.schedule import IdleExecutor, build_scheduler
 from gateway.node.config import TLSConfig
 from gateway.node.node import Node
 from gateway.ops.malloc import release_free_memory, reuse_large_buffers
@@ -43,10 +42,9 @@ def serve(config_path: str | None, no_scheduler: bool, dev_server: bool) -> None
         # The schedule seals chunk after chunk: each reuses the buffers of the one
         # before, and a job's end hands them back (gateway.ops.malloc).
         reuse_large_buffers()
-        # What a job's run freed (a ledger slice, a batch sealed) goes back to the system.
-        scheduler.add_listener(
-            lambda _event: release_free_memory(), EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
-        )
+        # What the jobs' runs freed (a ledger slice, a batch sealed) goes back to the
+        # system when the last one running ends.
+        scheduler.add_executor(IdleExecutor(release_free_memory), "default")
         scheduler.start()
     # This process's view too: the scheduler reconciles its jobs when it changes.
     node.watch_agreements()

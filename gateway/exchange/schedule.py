@@ -70,7 +70,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from apscheduler.events import EVENT_JOB_MISSED
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -445,6 +446,49 @@ def _log_missed(event: Any) -> None:
         event.job_id,
         event.scheduled_run_time,
     )
+
+
+class IdleExecutor(ThreadPoolExecutor):  # type: ignore[misc]
+    """APScheduler's thread pool, calling ``on_idle`` whenever the last run under way ends.
+
+    ``gateway serve`` hands its freed memory back then (gateway.ops.malloc): not after
+    a short job that ended while a transfer runs, whose next chunk reuses the buffers.
+    A run is counted when it is submitted, before it can start, once for each scheduled
+    time it is for (missed ones, where a job does not coalesce them); each time ends in
+    one event: executed, failed or missed (APScheduler's ``run_job``).
+    """
+
+    def __init__(self, on_idle: Callable[[], object], max_workers: int = 10) -> None:
+        super().__init__(max_workers)
+        self._on_idle = on_idle
+        self._count_lock = threading.Lock()
+        self._running = 0
+
+    def start(self, scheduler: Any, alias: str) -> None:
+        super().start(scheduler, alias)
+        scheduler.add_listener(self._ended, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+
+    def submit_job(self, job: Any, run_times: list[dt.datetime]) -> None:
+        with self._count_lock:
+            self._running += len(run_times)
+        try:
+            super().submit_job(job, run_times)
+        except BaseException:  # not run (its maximum of instances runs already)
+            with self._count_lock:
+                self._running -= len(run_times)
+            raise
+
+    @property
+    def running(self) -> int:
+        """Scheduled times being run or waiting for a thread of the pool."""
+        return self._running
+
+    def _ended(self, _event: Any) -> None:
+        with self._count_lock:
+            self._running = max(0, self._running - 1)
+            idle = self._running == 0
+        if idle:
+            self._on_idle()
 
 
 class NodeScheduler(BackgroundScheduler):  # type: ignore[misc]

@@ -17,7 +17,9 @@ sends) pays for that bound in fresh pages: each of a chunk's buffers is a new
 time in the kernel as in Python. :func:`reuse_large_buffers` lets such a process
 serve its buffers from the heap and keep what it freed for the next chunk; the
 process's hold stays bounded because its scheduled jobs end with
-:func:`release_free_memory` (docs/PERFORMANCE.md, "Seventh round").
+:func:`release_free_memory` (docs/PERFORMANCE.md, "Seventh round"), once none of them
+is running any more (``gateway.exchange.schedule.IdleExecutor``): a short job that
+ended beside a transfer would otherwise hand back the buffers it is about to reuse.
 """
 
 from __future__ import annotations
@@ -111,3 +113,4 @@ def release_free_memory() -> bool:
         return False
     _TRIM(0)
     return True
+

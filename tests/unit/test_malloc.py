@@ -128,3 +128,4 @@ def test_the_master_imports_the_application_for_its_workers_to_share(tmp_path, w
     assert done.stdout.split() == [str(shared), str(shared)]
     # The app is made in each worker, not here: no metrics of the master's own.
     assert os.listdir(tmp_path) == []
+

@@ -8,12 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from apscheduler.events import EVENT_JOB_MISSED
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import text
 
 from gateway.exchange import schedule as scheduler_module
-from gateway.exchange.schedule import build_scheduler, node_key
+from gateway.exchange.schedule import IdleExecutor, build_scheduler, node_key
 from gateway.node.node import Node
 
 
@@ -518,3 +519,70 @@ def test_a_batch_on_its_way_is_a_sealed_one_or_a_chunked_one_being_received(
         assert scheduler_module._exchanging(node)
     finally:
         node.store.dispose()
+
+
+def _idle_scheduler(calls: list[str], idle: threading.Event) -> BackgroundScheduler:
+    def on_idle() -> None:
+        calls.append("idle")
+        idle.set()
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_executor(IdleExecutor(on_idle), "default")
+    return scheduler
+
+
+def test_memory_goes_back_when_the_last_run_ends_not_a_short_one_beside_a_long():
+    calls: list[str] = []
+    idle, long_may_end, short_done = threading.Event(), threading.Event(), threading.Event()
+    scheduler = _idle_scheduler(calls, idle)
+
+    def short_job() -> None:
+        calls.append("short")
+        short_done.set()
+
+    scheduler.start()
+    try:
+        # Both due at once: submitted in one pass, the short one ends before the
+        # scheduler has even told its listeners that either was submitted.
+        scheduler.pause()
+        scheduler.add_job(long_may_end.wait, args=(30,))
+        scheduler.add_job(short_job)
+        scheduler.resume()
+        assert short_done.wait(30)
+        assert not idle.wait(0.3)  # bounded: the short one's end has long been told
+        long_may_end.set()
+        assert idle.wait(30)
+        assert calls == ["short", "idle"]
+        calls.clear()
+        idle.clear()
+        scheduler.add_job(short_job)  # alone, it ends idle
+        assert idle.wait(30)
+        assert calls == ["short", "idle"]
+    finally:
+        long_may_end.set()
+        scheduler.shutdown(wait=True)
+    assert scheduler._executors["default"].running == 0
+
+
+def test_every_scheduled_time_of_a_submission_counts_and_failures_end_runs():
+    calls: list[str] = []
+    idle = threading.Event()
+    scheduler = _idle_scheduler(calls, idle)
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=35)
+
+    def fails() -> None:
+        calls.append("ran")
+        raise RuntimeError("a failing run")
+
+    scheduler.start(paused=True)
+    try:
+        # Four times already due (not coalesced): one submission of four runs, which
+        # fail; idle once, after the last.
+        scheduler.add_job(fails, IntervalTrigger(seconds=10, start_date=start),
+                          next_run_time=start, coalesce=False, misfire_grace_time=60)
+        scheduler.resume()
+        assert idle.wait(30)
+        scheduler.pause()
+    finally:
+        scheduler.shutdown(wait=True)
+    assert calls == ["ran", "ran", "ran", "ran", "idle"]
