@@ -334,6 +334,10 @@ def refusals_job(key: str) -> None:
     _maintenance(key, "refusals:roll-up", "refusal roll-up", roll_up)
 
 
+# How long gateway serve's scheduler may hold freed memory while its jobs overlap
+# (IdleExecutor).
+IDLE_MAX_HOLD_SECONDS = 60.0
+
 # While the node is sending or receiving a batch, the case ledger takes one slice of
 # LEDGER_YIELD_BUDGET records at most every LEDGER_YIELD_SECONDS, and catches up (in
 # slices of projection.BUDGET) once the exchange is done: the records in transit get the
@@ -453,16 +457,29 @@ class IdleExecutor(ThreadPoolExecutor):  # type: ignore[misc]
 
     ``gateway serve`` hands its freed memory back then (gateway.ops.malloc): not after
     a short job that ended while a transfer runs, whose next chunk reuses the buffers.
-    A run is counted when it is submitted, before it can start, once for each scheduled
-    time it is for (missed ones, where a job does not coalesce them); each time ends in
-    one event: executed, failed or missed (APScheduler's ``run_job``).
+    Where runs overlap without end (a hub's many flows), a run that ends
+    ``max_hold_seconds`` after the last call makes the call anyway, so that the process
+    holds what it freed for that long at most. A run is counted when it is submitted,
+    before it can start, once for each scheduled time it is for (missed ones, where a
+    job does not coalesce them); each time ends in one event: executed, failed or
+    missed (APScheduler's ``run_job``).
     """
 
-    def __init__(self, on_idle: Callable[[], object], max_workers: int = 10) -> None:
+    def __init__(
+        self,
+        on_idle: Callable[[], object],
+        *,
+        max_hold_seconds: float = IDLE_MAX_HOLD_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        max_workers: int = 10,
+    ) -> None:
         super().__init__(max_workers)
         self._on_idle = on_idle
+        self._max_hold = max_hold_seconds
+        self._clock = clock
         self._count_lock = threading.Lock()
         self._running = 0
+        self._last_call = clock()
 
     def start(self, scheduler: Any, alias: str) -> None:
         super().start(scheduler, alias)
@@ -486,8 +503,11 @@ class IdleExecutor(ThreadPoolExecutor):  # type: ignore[misc]
     def _ended(self, _event: Any) -> None:
         with self._count_lock:
             self._running = max(0, self._running - 1)
-            idle = self._running == 0
-        if idle:
+            now = self._clock()
+            call = self._running == 0 or now - self._last_call >= self._max_hold
+            if call:
+                self._last_call = now
+        if call:
             self._on_idle()
 
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
-from apscheduler.events import EVENT_JOB_MISSED
+from apscheduler.events import EVENT_JOB_EXECUTED, EVENT_JOB_MISSED
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -586,3 +586,35 @@ def test_every_scheduled_time_of_a_submission_counts_and_failures_end_runs():
     finally:
         scheduler.shutdown(wait=True)
     assert calls == ["ran", "ran", "ran", "ran", "idle"]
+
+
+def test_runs_that_overlap_without_end_still_release_after_the_longest_hold():
+    calls: list[str] = []
+    now = [1000.0]
+    idle_at_all = threading.Event()
+
+    def on_idle() -> None:
+        calls.append(f"idle at {now[0]:.0f}")
+        idle_at_all.set()
+
+    executor = IdleExecutor(on_idle, max_hold_seconds=60, clock=lambda: now[0])
+    long_may_end, ends_told = threading.Event(), threading.Semaphore(0)
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_executor(executor, "default")
+    scheduler.start()
+    # After the executor's own listener (added as the scheduler starts), which runs first.
+    scheduler.add_listener(lambda _e: ends_told.release(), EVENT_JOB_EXECUTED)
+    try:
+        scheduler.add_job(long_may_end.wait, args=(30,))
+        for step in (20, 50, 61, 70, 130):  # seconds after the start, while it runs
+            now[0] = 1000.0 + step
+            scheduler.add_job(lambda: None)
+            assert ends_told.acquire(timeout=30)
+        # Held past 60 s at the third end, and again 60 s after that one.
+        assert calls == ["idle at 1061", "idle at 1130"]
+        long_may_end.set()
+        assert ends_told.acquire(timeout=30)
+        assert calls[-1] == "idle at 1130" and len(calls) == 3  # the last end: idle
+    finally:
+        long_may_end.set()
+        scheduler.shutdown(wait=True)
