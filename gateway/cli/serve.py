@@ -40,10 +40,9 @@ def serve(config_path: str | None, no_scheduler: bool, dev_server: bool) -> None
     if config.scheduler_enabled and not no_scheduler:
         scheduler = build_scheduler(node)
         # The schedule seals chunk after chunk: each reuses the buffers of the one
-        # before, and a job's end hands them back (gateway.ops.malloc).
+        # before (gateway.ops.malloc). What the jobs' runs freed (those buffers, a
+        # ledger slice) goes back to the system when the last one running ends.
         reuse_large_buffers()
-        # What the jobs' runs freed (a ledger slice, a batch sealed) goes back to the
-        # system when the last one running ends.
         scheduler.add_executor(IdleExecutor(release_free_memory), "default")
         scheduler.start()
     # This process's view too: the scheduler reconciles its jobs when it changes.
