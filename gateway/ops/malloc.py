@@ -113,4 +113,3 @@ def release_free_memory() -> bool:
         return False
     _TRIM(0)
     return True
-
