@@ -211,7 +211,8 @@ def outbox_problem(db: Path, key_dir: Path, env: dict[str, str],
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         for sealed, digest in conn.execute(
-                "SELECT record, record_sha256 FROM outbox_records WHERE dataset = ?", (DATASET,)):
+                "SELECT b.record, o.record_sha256 FROM outbox_records o"
+                " JOIN outbox_record_bodies b ON b.seq = o.seq WHERE o.dataset = ?", (DATASET,)):
             again = hashlib.sha256(canonical.dumps(json.loads(cipher.open(sealed)))).hexdigest()
             if again != digest:
                 return f"a stored record's content does not match its record_sha256 {digest}"

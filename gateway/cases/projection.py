@@ -30,7 +30,7 @@ from gateway.cases.facts import LEDGER_DATASETS, fact_of, json_text
 from gateway.crypto import strict_json
 from gateway.crypto.envelope import signed_payload
 from gateway.store.locks import serialize
-from gateway.store.tables import case_inbox, inbound_chunks, outbox_records
+from gateway.store.tables import case_inbox, inbound_chunks, outbox_record_bodies, outbox_records
 
 if TYPE_CHECKING:
     from gateway.node.node import Node
@@ -178,7 +178,9 @@ def _outbox_slice(conn: Connection, row: Any, start: int, budget: int) -> tuple[
     late: dict[int, Any] = {}
     for at in range(0, len(missing), 500):
         for seq, record in conn.execute(
-            select(c.seq, c.record).where(c.seq.in_(missing[at : at + 500]))
+            select(outbox_record_bodies.c.seq, outbox_record_bodies.c.record).where(
+                outbox_record_bodies.c.seq.in_(missing[at : at + 500])
+            )
         ):
             late[seq] = fact_of(row["dataset"], strict_json.loads(record))
     found: Facts = []

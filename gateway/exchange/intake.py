@@ -40,8 +40,8 @@ from gateway.ids import uuid7
 from gateway.node.config import ClientConfig, DatasetAgreement
 from gateway.node.node import Node
 from gateway.store import audit_entries
-from gateway.store.database import FastInsert
-from gateway.store.tables import outbound_batches, outbox_records, submissions
+from gateway.store.database import FastInsert, new_keys
+from gateway.store.tables import outbound_batches, outbox_record_bodies, outbox_records, submissions
 from gateway.timestamps import iso
 
 __all__ = [
@@ -74,16 +74,17 @@ _INSERT_SUBMISSION = FastInsert(
 _INSERT_RECORD = FastInsert(
     outbox_records,
     [
+        "seq",
         "submission_id",
         "dataset",
         "schema_version",
-        "record",
         "record_sha256",
         "created_at",
         "case_facts",
         "receiver",
     ],
 )
+_INSERT_BODY = FastInsert(outbox_record_bodies, ["seq", "record"])
 
 
 def may_submit(node: Node, client: ClientConfig, dataset: str) -> tuple[str, ...]:
@@ -324,14 +325,14 @@ def _prepare(
                 "submission_id": submission_id,
                 "dataset": dataset,
                 "schema_version": version,
-                "record": seal(c.decode("utf-8")),
                 "record_sha256": d,
                 "created_at": stamp,
                 "case_facts": f,
                 "receiver": agreed.receiver,
             }
-            for c, d, f in zip(forms, digests, facts, strict=True)
+            for d, f in zip(digests, facts, strict=True)
         ],
+        bodies=[seal(c.decode("utf-8")) for c in forms],
         event=event,
     )
 
@@ -377,14 +378,24 @@ class _Write:
     """One submission's rows, prepared before the write transaction."""
 
     submission: dict[str, Any]
-    records: list[dict[str, Any]]
+    records: list[dict[str, Any]]  # without their seq, given in the transaction
+    bodies: list[str]  # each record's content, sealed, in the same order
     event: audit_entries.PreparedEvent
 
 
 def _store_writes(conn: Connection, writes: list[_Write]) -> list[None]:
     """Store a group of submissions with one statement per table."""
     _INSERT_SUBMISSION.execute(conn, [w.submission for w in writes])
-    _INSERT_RECORD.execute(conn, [r for w in writes for r in w.records])
+    records = [r for w in writes for r in w.records]
+    seqs = new_keys(conn, outbox_records, len(records))
+    _INSERT_RECORD.execute(conn, [{**r, "seq": seq} for r, seq in zip(records, seqs, strict=True)])
+    _INSERT_BODY.execute(
+        conn,
+        [
+            {"seq": seq, "record": body}
+            for seq, body in zip(seqs, (b for w in writes for b in w.bodies), strict=True)
+        ],
+    )
     audit_entries.append_prepared(conn, [w.event for w in writes])
     return [None] * len(writes)
 

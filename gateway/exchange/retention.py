@@ -34,7 +34,13 @@ from gateway.node.agreement_reload import RetainedFlow
 from gateway.node.config import DatasetAgreement
 from gateway.node.node import Node
 from gateway.store import audit_entries
-from gateway.store.tables import inbound_batches, inbound_chunks, outbound_batches, outbox_records
+from gateway.store.tables import (
+    inbound_batches,
+    inbound_chunks,
+    outbound_batches,
+    outbox_record_bodies,
+    outbox_records,
+)
 from gateway.timestamps import iso
 
 __all__ = ["PurgeReport", "purge"]
@@ -82,10 +88,14 @@ def purge(node: Node) -> PurgeReport:
         ):
             with node.store.write() as conn:
                 conn.execute(
-                    update(outbox_records)
+                    update(outbox_record_bodies)
                     .where(
-                        outbox_records.c.dataset == flow.name,
-                        outbox_records.c.batch_id == row["batch_id"],
+                        outbox_record_bodies.c.seq.in_(
+                            select(outbox_records.c.seq).where(
+                                outbox_records.c.dataset == flow.name,
+                                outbox_records.c.batch_id == row["batch_id"],
+                            )
+                        )
                     )
                     .values(record="")
                 )

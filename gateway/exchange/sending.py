@@ -47,7 +47,12 @@ from gateway.node.config import DatasetAgreement
 from gateway.node.node import Node
 from gateway.peers import signed_requests, witness
 from gateway.store import audit_entries
-from gateway.store.tables import outbound_batches, outbound_chunks, outbox_records
+from gateway.store.tables import (
+    outbound_batches,
+    outbound_chunks,
+    outbox_record_bodies,
+    outbox_records,
+)
 from gateway.timestamps import iso, parse
 from gateway.tlog import merkle
 
@@ -325,7 +330,8 @@ def _claim(conn: Connection, dataset: DatasetAgreement, header: BatchHeader) -> 
     full = False
     while not full:
         rows = conn.execute(
-            select(c.seq, c.record, c.record_sha256)
+            select(c.seq, outbox_record_bodies.c.record, c.record_sha256)
+            .join_from(outbox_records, outbox_record_bodies)
             .where(
                 c.dataset == dataset.name,
                 c.receiver == dataset.receiver,
@@ -784,7 +790,8 @@ def seal_stored_chunk(
         forms = [
             text.encode("utf-8")
             for (text,) in conn.execute(
-                select(c.record)
+                select(outbox_record_bodies.c.record)
+                .join_from(outbox_records, outbox_record_bodies)
                 .where(
                     c.dataset == header.dataset,
                     c.batch_id == header.batch_id,

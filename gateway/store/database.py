@@ -24,6 +24,8 @@ from sqlalchemy import (
     Table,
     create_engine,
     event,
+    func,
+    select,
     text,
 )
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
@@ -39,6 +41,7 @@ from gateway.store.locks import lock_key, serialize
 __all__ = [
     "FastInsert",
     "Store",
+    "new_keys",
     "scalar",
 ]
 
@@ -118,6 +121,37 @@ def scalar(conn: Connection, statement: Any, sqlite_sql: str) -> Any:
         return cursor.execute(sqlite_sql).fetchone()[0]
     finally:
         cursor.close()
+
+
+def new_keys(conn: Connection, table: Table, count: int) -> list[int]:
+    """``count`` unused values of ``table``'s integer primary key, for rows inserted
+    into it and into tables keyed by it in the same transaction.
+
+    On SQLite, inside a write transaction (``BEGIN IMMEDIATE``, as
+    :meth:`Store.transaction` begins): the values after the largest key, which is what
+    SQLite itself would give rows inserted without one. Elsewhere from the column's
+    sequence, which other transactions draw from too (so the values need not follow
+    each other).
+    """
+    if count <= 0:
+        return []
+    (column,) = table.primary_key.columns
+    if conn.dialect.name == "sqlite":
+        largest = scalar(
+            conn,
+            select(func.coalesce(func.max(column), 0)),
+            f"SELECT coalesce(max({column.name}), 0) FROM {table.name}",  # noqa: S608 (names)
+        )
+        return list(range(largest + 1, largest + 1 + count))
+    return sorted(
+        conn.execute(
+            text(
+                "SELECT nextval(pg_get_serial_sequence(:table, :column))"
+                " FROM generate_series(1, :count)"
+            ),
+            {"table": table.name, "column": column.name, "count": count},
+        ).scalars()
+    )
 
 
 # SQLite's side files: it makes each with the database file's own mode.

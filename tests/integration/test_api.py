@@ -11,7 +11,13 @@ from sqlalchemy import func, select
 
 from gateway.exchange import sending
 from gateway.node import refusals
-from gateway.store.tables import audit_events, inbound_batches, outbound_batches, outbox_records
+from gateway.store.tables import (
+    audit_events,
+    inbound_batches,
+    outbound_batches,
+    outbox_record_bodies,
+    outbox_records,
+)
 from schemas.samples import sample_records
 
 PERMINTAAN = "permintaan_klarifikasi"
@@ -724,7 +730,7 @@ def test_concurrent_submissions_are_all_stored_with_a_gapless_audit_log(pemkot):
     with node(pemkot).store.read() as conn:
         stored = {
             json.loads(r)["nomor_surat_tanggapan"]
-            for r in conn.execute(select(outbox_records.c.record)).scalars()
+            for r in conn.execute(select(outbox_record_bodies.c.record)).scalars()
         }
     assert stored == {r["nomor_surat_tanggapan"] for r in records}
 

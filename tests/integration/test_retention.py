@@ -6,7 +6,12 @@ import pytest
 from sqlalchemy import select
 
 from gateway.exchange import retention
-from gateway.store.tables import inbound_batches, outbound_batches, outbox_records
+from gateway.store.tables import (
+    inbound_batches,
+    outbound_batches,
+    outbox_record_bodies,
+    outbox_records,
+)
 from schemas.samples import sample_records
 from tests.integration.test_api import TANGGAPAN, bridge, events, node, submit
 
@@ -52,8 +57,8 @@ def test_delivered_and_acknowledged_payloads_are_purged_after_the_period(kept_30
     assert retention.purge(node(pemkot)).sent == []  # once
 
     with node(pemkot).store.read() as conn:
-        rows = conn.execute(select(outbox_records.c.record, outbox_records.c.record_sha256)
-                            ).all()
+        rows = conn.execute(select(outbox_record_bodies.c.record, outbox_records.c.record_sha256)
+                            .join_from(outbox_records, outbox_record_bodies)).all()
         batches = conn.execute(select(outbound_batches.c.envelope, outbound_batches.c.purged_at,
                                       outbound_batches.c.receipt)).all()
     assert all(r.record == "" and len(r.record_sha256) == 64 for r in rows)

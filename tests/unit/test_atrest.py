@@ -19,7 +19,7 @@ from gateway.errors import GatewayError, KeyMaterialError
 from gateway.node.startup_checks import problems
 from gateway.store import migrate
 from gateway.store.database import FastInsert, Store
-from gateway.store.tables import inbound_batches, outbox_records
+from gateway.store.tables import inbound_batches, outbox_record_bodies, outbox_records
 from tests.conftest import PASSPHRASE, PRODUCTION_PBES2_COUNT
 
 ENV = {"GATEWAY_KEY_PASSPHRASE": PASSPHRASE}
@@ -192,9 +192,17 @@ def url(request, tmp_path):
     return request.getfixturevalue("postgres_url")
 
 
-def outbox_row(seq, record):
+def outbox_row(seq):
     return {"seq": seq, "submission_id": "s", "dataset": "d", "schema_version": "1.0",
-            "record": record, "record_sha256": "0" * 64, "created_at": "2026-11-30T00:00:00Z"}
+            "record_sha256": "0" * 64, "created_at": "2026-11-30T00:00:00Z"}
+
+
+def body(seq, record):
+    return {"seq": seq, "record": record}
+
+
+def with_records(conn, seqs):
+    conn.execute(insert(outbox_records), [outbox_row(seq) for seq in seqs])
 
 
 def raw(store, sql):
@@ -206,18 +214,20 @@ def test_payload_columns_are_stored_sealed_and_read_in_clear(url, key):
     store = Store(url, cipher=Cipher([key]))
     try:
         store.create_schema()
-        fast = FastInsert(outbox_records, list(outbox_row(0, "")))
+        fast = FastInsert(outbox_record_bodies, ["seq", "record"])
         with store.write() as conn:
-            fast.execute(conn, [outbox_row(1, RECORD), outbox_row(2, RECORD)])  # SQLite: raw
-            conn.execute(insert(outbox_records), [outbox_row(3, RECORD)])  # executemany
-            conn.execute(insert(outbox_records).values(outbox_row(4, RECORD)))
-            fast.execute(conn, [outbox_row(5, store.seal(RECORD)), outbox_row(6, "")])
-        stored = raw(store, "SELECT record FROM outbox_records ORDER BY seq")
+            with_records(conn, range(1, 7))
+            fast.execute(conn, [body(1, RECORD), body(2, RECORD)])  # SQLite: raw
+            conn.execute(insert(outbox_record_bodies), [body(3, RECORD)])  # executemany
+            conn.execute(insert(outbox_record_bodies).values(body(4, RECORD)))
+            fast.execute(conn, [body(5, store.seal(RECORD)), body(6, "")])
+        stored = raw(store, "SELECT record FROM outbox_record_bodies ORDER BY seq")
         assert all(atrest.is_sealed(v) for v in stored[:5]) and stored[5] == ""
         assert not any("3275014107900001" in v for v in stored)
         assert len(set(stored[:5])) == 5
         with store.read() as conn:
-            read = conn.execute(select(outbox_records.c.record).order_by(outbox_records.c.seq))
+            read = conn.execute(
+                select(outbox_record_bodies.c.record).order_by(outbox_record_bodies.c.seq))
             assert list(read.scalars()) == [RECORD] * 5 + [""]
     finally:
         store.dispose()
@@ -228,7 +238,8 @@ def test_a_store_without_the_key_neither_stores_nor_reads_payloads(url, key):
     try:
         keyed.create_schema()
         with keyed.write() as conn:
-            conn.execute(insert(outbox_records).values(outbox_row(1, RECORD)))
+            with_records(conn, [1, 2])
+            conn.execute(insert(outbox_record_bodies).values(body(1, RECORD)))
     finally:
         keyed.dispose()
     bare = Store(url)
@@ -236,9 +247,9 @@ def test_a_store_without_the_key_neither_stores_nor_reads_payloads(url, key):
         # SQLAlchemy wraps what a bind processor raises in a StatementError.
         with pytest.raises((StoredPayloadError, StatementError), match="no storage key"), \
                 bare.write() as conn:
-            conn.execute(insert(outbox_records).values(outbox_row(2, RECORD)))
+            conn.execute(insert(outbox_record_bodies).values(body(2, RECORD)))
         with pytest.raises(StoredPayloadError, match="no storage key"), bare.read() as conn:
-            conn.execute(select(outbox_records.c.record)).all()
+            conn.execute(select(outbox_record_bodies.c.record)).all()
     finally:
         bare.dispose()
 
@@ -284,13 +295,13 @@ def test_the_migration_seals_payloads_stored_before_and_the_downgrade_opens_them
     try:
         store.create_schema()
         assert migrate.current(store.engine) == migrate.head()
-        records = raw(store, "SELECT record FROM outbox_records ORDER BY seq")
+        records = raw(store, "SELECT record FROM outbox_record_bodies ORDER BY seq")
         chunks = raw(store, "SELECT signed FROM inbound_chunks ORDER BY idx")
         batches = raw(store, "SELECT signed FROM inbound_batches")
         assert [atrest.is_sealed(v) for v in records + chunks + batches] == [True] * 2 + [False] + [
             True] * 3
         with store.read() as conn:
-            stored = select(outbox_records.c.record).order_by(outbox_records.c.seq)
+            stored = select(outbox_record_bodies.c.record).order_by(outbox_record_bodies.c.seq)
             assert list(conn.execute(stored).scalars()) == [RECORD, RECORD, ""]
             assert conn.execute(select(inbound_batches.c.signed)).scalar() == "manifest.jws.x"
         from alembic import command

@@ -228,6 +228,54 @@ def test_received_chunks_keep_their_rows_when_laid_out_anew_on_sqlite(tmp_path):
         engine.dispose()
 
 
+def _record_bodies_move_apart_and_back(url):
+    """Revision 0020: each outbox record's content moves to outbox_record_bodies under
+    its seq and back on the downgrade; a body goes with its record."""
+    from alembic import command
+
+    store = Store(url)  # as a node opens it: SQLite's foreign keys are enforced
+    insert = text("INSERT INTO outbox_records (submission_id, dataset, schema_version, record, "
+                  "record_sha256, batch_id, created_at) VALUES ('s', 'lahp', '1.0', :r, 'h', "
+                  ":b, 't')")
+    contents = ["sealed-1" * 200, "", "sealed-3"]
+    try:
+        with store.engine.begin() as conn:
+            command.upgrade(migrate._config(conn), "0019")
+            for content, batch_id in zip(contents, ["b-1", "b-1", None], strict=True):
+                conn.execute(insert, {"r": content, "b": batch_id})
+            seqs = conn.execute(text("SELECT seq FROM outbox_records ORDER BY seq")).scalars().all()
+        with store.engine.begin() as conn:
+            command.upgrade(migrate._config(conn), "head")
+            assert migrate.differences(conn) == []
+            assert "record" not in {c["name"] for c in inspect(conn).get_columns("outbox_records")}
+            assert conn.execute(text(
+                "SELECT o.seq, o.batch_id, b.record FROM outbox_records o JOIN "
+                "outbox_record_bodies b ON b.seq = o.seq ORDER BY o.seq")).all() == list(
+                zip(seqs, ["b-1", "b-1", None], contents, strict=True))
+        with store.write() as conn:
+            conn.execute(text("DELETE FROM outbox_records WHERE seq = :s"), {"s": seqs[1]})
+        with store.engine.connect() as conn:
+            assert conn.execute(text(
+                "SELECT seq FROM outbox_record_bodies ORDER BY seq")).scalars().all() == [
+                seqs[0], seqs[2]]
+        with store.engine.begin() as conn:
+            command.downgrade(migrate._config(conn), "0019")
+            assert conn.execute(text(
+                "SELECT seq, record FROM outbox_records ORDER BY seq")).all() == [
+                (seqs[0], contents[0]), (seqs[2], contents[2])]
+            assert "outbox_record_bodies" not in inspect(conn).get_table_names()
+    finally:
+        store.dispose()
+
+
+def test_record_bodies_move_apart_and_back_on_sqlite(tmp_path):
+    _record_bodies_move_apart_and_back(f"sqlite:///{tmp_path / 'node.db'}")
+
+
+def test_record_bodies_move_apart_and_back_on_postgresql(postgres_url):
+    _record_bodies_move_apart_and_back(postgres_url)
+
+
 def test_the_head_a_process_checks_without_alembic_is_the_newest_migration():
     # migrate.HEAD lets a node's processes skip Alembic when there is nothing to
     # migrate: a new migration must change it too.

@@ -5,12 +5,13 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, insert, select, text
 
 from gateway.exchange import intake, sending
 from gateway.node.config import load_node_config
 from gateway.node.node import Node
-from gateway.store.database import Store
+from gateway.store.database import Store, new_keys
+from gateway.store.tables import outbox_record_bodies, outbox_records
 from schemas.samples import sample_records
 
 
@@ -35,6 +36,47 @@ def test_try_lock_lets_one_holder_in_at_a_time(url):
     finally:
         first.dispose()
         second.dispose()
+
+
+def test_new_keys_follow_every_key_given_and_never_repeat(url):
+    """gateway.store.database.new_keys: the seqs an intake gives its outbox records and
+    their bodies, in its write transaction, drawn by two stores (replicas) at once."""
+    stores = [Store(url), Store(url)]
+    stores[0].create_schema()
+    row = {"submission_id": "s", "dataset": "d", "schema_version": "1.0",
+           "record_sha256": "h", "created_at": "t"}
+    try:
+        with stores[0].write() as conn:
+            conn.execute(insert(outbox_records), [row, row])  # keys given by the database
+            largest = conn.execute(select(func.max(outbox_records.c.seq))).scalar_one()
+        drawn: list[list[int]] = [[], []]
+        barrier = threading.Barrier(2)
+
+        def draw(i: int) -> None:
+            barrier.wait()
+            for _ in range(20):
+                with stores[i].write() as conn:
+                    keys = new_keys(conn, outbox_records, 3)
+                    conn.execute(insert(outbox_records), [{**row, "seq": k} for k in keys])
+                    conn.execute(insert(outbox_record_bodies),
+                                 [{"seq": k, "record": ""} for k in keys])
+                drawn[i] += keys
+
+        threads = [threading.Thread(target=draw, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        keys = drawn[0] + drawn[1]
+        assert len(keys) == len(set(keys)) == 120 and min(keys) > largest
+        assert all(part == sorted(part) for part in drawn)
+        with stores[0].write() as conn:
+            assert new_keys(conn, outbox_records, 0) == []
+            conn.execute(insert(outbox_records), [row])  # and the database's own go on after
+            assert conn.execute(select(func.max(outbox_records.c.seq))).scalar_one() > max(keys)
+    finally:
+        for store in stores:
+            store.dispose()
 
 
 def test_two_replicas_sealing_at_once_claim_every_record_once(postgres_url, deployment_factory,
