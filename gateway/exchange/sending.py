@@ -331,7 +331,9 @@ def _claim(conn: Connection, dataset: DatasetAgreement, header: BatchHeader) -> 
     while not full:
         rows = conn.execute(
             select(c.seq, outbox_record_bodies.c.record, c.record_sha256)
-            .join_from(outbox_records, outbox_record_bodies)
+            # Outer: a record without its content is an error, not a record to pass over
+            # (each run would find it pending and claim nothing).
+            .join_from(outbox_records, outbox_record_bodies, isouter=True)
             .where(
                 c.dataset == dataset.name,
                 c.receiver == dataset.receiver,
@@ -344,6 +346,8 @@ def _claim(conn: Connection, dataset: DatasetAgreement, header: BatchHeader) -> 
         ).all()
         taken: list[int] = []
         for seq, text, digest in rows:
+            if text is None:
+                raise GatewayError(f"outbox record {seq} has no stored content")
             if not cut.take(seq, text.encode("utf-8"), digest):
                 full = True
                 break

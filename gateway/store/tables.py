@@ -124,7 +124,7 @@ outbox_records = Table(
 
 # Each outbox record's content, apart from the row that says where it goes: claiming a
 # batch rewrites its records' batch_id, and with the content beside it every claim
-# rewrote some 1.5 KB a record (revision 0020, docs/PERFORMANCE.md "Eighth round").
+# rewrote 1-2 KB a record (revision 0020, docs/PERFORMANCE.md "Eighth round").
 outbox_record_bodies = Table(
     "outbox_record_bodies",
     metadata,

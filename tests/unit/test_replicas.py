@@ -7,6 +7,7 @@ import threading
 import pytest
 from sqlalchemy import func, insert, select, text
 
+from gateway.errors import GatewayError
 from gateway.exchange import intake, sending
 from gateway.node.config import load_node_config
 from gateway.node.node import Node
@@ -114,6 +115,33 @@ def test_two_replicas_sealing_at_once_claim_every_record_once(postgres_url, depl
     finally:
         for node in replicas:
             node.store.dispose()
+
+
+def test_a_record_without_its_content_stops_the_sealing_and_claims_nothing(deployment,
+                                                                           monkeypassphrase):
+    """Intake writes a record and its content in one transaction; should a content row
+    still go missing, sealing fails loudly instead of passing the record over (each run
+    would find it pending and claim nothing)."""
+    config = deployment.config("ombudsman-ri")
+    node = Node.from_config(config)
+    try:
+        client = next(c for c in config.clients if c.id == "simpel")
+        records = sample_records("permintaan_klarifikasi", 5, seed=3, version="1.0")
+        intake.submit(node, client, "permintaan_klarifikasi",
+                      {"schema_version": "1.0", "records": records})
+        with node.store.write() as conn:
+            conn.execute(text("DELETE FROM outbox_record_bodies WHERE seq = "
+                              "(SELECT max(seq) FROM outbox_records)"))
+        flow = config.agreement.flow("permintaan_klarifikasi", sender="ombudsman-ri")
+        assert flow is not None
+        with pytest.raises(GatewayError, match="has no stored content"):
+            sending.seal_pending(node, flow)
+        with node.store.read() as conn:
+            assert conn.execute(text("SELECT count(*) FROM outbound_batches")).scalar() == 0
+            assert conn.execute(text(
+                "SELECT count(*) FROM outbox_records WHERE batch_id IS NULL")).scalar() == 5
+    finally:
+        node.store.dispose()
 
 
 def test_a_scheduled_transfer_runs_on_one_replica_at_a_time(deployment, monkeypassphrase,

@@ -1,7 +1,7 @@
 """Outbox records' content apart from the rows that claiming a batch rewrites.
 
 Claiming a batch sets ``outbox_records.batch_id`` on each of its records. With the
-record's content (about 1.5 KB sealed at rest) in the same row, SQLite rewrote whole
+record's content (1-2 KB sealed at rest) in the same row, SQLite rewrote whole
 pages of content for every claimed record and PostgreSQL wrote a new version of each
 whole row: for 100,000 records some 430 MB of write-ahead log on SQLite. The content
 now lives in ``outbox_record_bodies`` under the record's ``seq`` (deleted with its
