@@ -143,7 +143,8 @@ def test_a_scheduled_run_sends_to_several_partners_at_once(
 
 # The query of sending._claim (and, without the version and seq, of _next_header).
 PENDING = (
-    "SELECT o.seq, b.record FROM outbox_records o LEFT JOIN outbox_record_bodies b ON b.seq = o.seq "
+    "SELECT o.seq, b.record FROM outbox_records o "
+    "LEFT JOIN outbox_record_bodies b ON b.seq = o.seq "
     "WHERE o.dataset = 'x' AND o.receiver = 'y' AND o.batch_id IS NULL "
     "AND o.schema_version = '1.0' AND o.seq > 0 ORDER BY o.seq LIMIT 1000"
 )
