@@ -388,7 +388,9 @@ def _store_writes(conn: Connection, writes: list[_Write]) -> list[None]:
     _INSERT_SUBMISSION.execute(conn, [w.submission for w in writes])
     records = [r for w in writes for r in w.records]
     seqs = new_keys(conn, outbox_records, len(records))
-    _INSERT_RECORD.execute(conn, [{**r, "seq": seq} for r, seq in zip(records, seqs, strict=True)])
+    for record, seq in zip(records, seqs, strict=True):
+        record["seq"] = seq  # drawn again if the group is stored again
+    _INSERT_RECORD.execute(conn, records)
     _INSERT_BODY.execute(
         conn,
         [
