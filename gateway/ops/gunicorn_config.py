@@ -48,6 +48,13 @@ threads = int(os.environ.get("GATEWAY_THREADS", "6"))
 # A worker silent for this many seconds is killed and replaced; a request must
 # end within it (a large batch from a peer is read and stored well within it).
 timeout = 60
+# Each worker touches a heartbeat file at every turn of its loop (gunicorn's
+# worker_tmp_dir). On a disk-backed filesystem that touch waits behind the journal
+# whenever the node syncs its database, and the worker's main thread, which hands
+# requests to its threads, waits with it; in memory (/dev/shm) it does not.
+# gunicorn makes its file there with mkstemp and unlinks it at once (hence noqa).
+_SHM = "/dev/shm"  # noqa: S108
+worker_tmp_dir = _SHM if os.path.isdir(_SHM) else None
 # On SIGTERM, workers finish the requests they hold for up to this many seconds.
 graceful_timeout = 20
 # Bodies are limited by the app (max_body_bytes); the request line and headers here.

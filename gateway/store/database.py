@@ -24,8 +24,6 @@ from sqlalchemy import (
     Table,
     create_engine,
     event,
-    func,
-    select,
     text,
 )
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
@@ -116,9 +114,14 @@ def scalar(conn: Connection, statement: Any, sqlite_sql: str) -> Any:
     """One value: on SQLite by ``sqlite_sql`` on the raw cursor, elsewhere by ``statement``."""
     if conn.dialect.name != "sqlite":
         return conn.execute(statement).scalar_one()
+    return _sqlite_value(conn, sqlite_sql)
+
+
+def _sqlite_value(conn: Connection, sql: str) -> Any:
+    """The first value of ``sql``'s first row, run on the SQLite driver's own cursor."""
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        return cursor.execute(sqlite_sql).fetchone()[0]
+        return cursor.execute(sql).fetchone()[0]
     finally:
         cursor.close()
 
@@ -137,10 +140,10 @@ def new_keys(conn: Connection, table: Table, count: int) -> list[int]:
         return []
     (column,) = table.primary_key.columns
     if conn.dialect.name == "sqlite":
-        largest = scalar(
-            conn,
-            select(func.coalesce(func.max(column), 0)),
-            f"SELECT coalesce(max({column.name}), 0) FROM {table.name}",  # noqa: S608 (names)
+        # The statement's text only: building it as an expression cost more than
+        # running it, on every group commit.
+        largest = _sqlite_value(
+            conn, f"SELECT coalesce(max({column.name}), 0) FROM {table.name}"  # noqa: S608 (names)
         )
         return list(range(largest + 1, largest + 1 + count))
     return sorted(

@@ -1,11 +1,13 @@
 """Operations of real node processes: readiness, metrics summed over gunicorn workers, JSON logs."""
 
 import json
+import os
 
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from gateway.ops import gunicorn_config
 from gateway.ops.process import NodeProcess, free_port, wait_until
 from tests.conftest import TOKENS
 
@@ -31,6 +33,26 @@ def log_lines(node):
             except ValueError:
                 pytest.fail(f"a log line that is not JSON: {raw!r}")
     return lines
+
+
+def heartbeat_files(node):
+    """The files named wgunicorn-* that the node's processes hold open (gunicorn's heartbeats)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii") as fh:
+                group = int(fh.read().rpartition(")")[2].split()[2])
+            if group != node.proc.pid:  # the node runs in a session of its own
+                continue
+            for fd in os.listdir(f"/proc/{entry}/fd"):
+                target = os.readlink(f"/proc/{entry}/fd/{fd}")
+                if os.path.basename(target).startswith("wgunicorn-"):
+                    found.append(target)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return found
 
 
 def request_counts(base_url, route):
@@ -72,6 +94,11 @@ def test_real_nodes_are_ready_count_over_workers_and_log_json(running):
         return len(workers) >= 2
 
     wait_until(served_by_two_workers, timeout=60, interval=0, what="both workers answering")
+    # Each worker touches its heartbeat file in memory, where the touch never waits
+    # behind the disk's journal (gateway.ops.gunicorn_config.worker_tmp_dir).
+    beats = set(heartbeat_files(pemkot))  # each open in its worker and in the master
+    assert len(beats) == 2
+    assert all(b.startswith(gunicorn_config.worker_tmp_dir + "/") for b in beats), beats
     # Whichever worker answers the scrape, it counts every worker's requests.
     for _ in range(6):
         total, timed = request_counts(base, route)

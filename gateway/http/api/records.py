@@ -45,12 +45,12 @@ def idempotency_key() -> str | None:
     The draft makes it an RFC 8941 string (``Idempotency-Key: "..."``); a bare
     value, which many clients send, is taken as it is.
     """
-    values = request.headers.getlist(IDEMPOTENCY_KEY)
-    if not values:
+    # One look-up in the WSGI environ (headers.getlist would walk all of it). The
+    # server joins repeated fields into one value ("a", "b"), which no key matches.
+    value = request.headers.get(IDEMPOTENCY_KEY)
+    if value is None:
         return None
-    if len(values) > 1:
-        raise InvalidIdempotencyKey(_KEY_PROBLEM, path=IDEMPOTENCY_KEY)
-    value = values[0].strip()
+    value = value.strip()
     key = _sf_string(value) if value.startswith('"') else value
     if key is None or not 1 <= len(key) <= 255 or not all(" " <= ch <= "~" for ch in key):
         raise InvalidIdempotencyKey(_KEY_PROBLEM, path=IDEMPOTENCY_KEY)
