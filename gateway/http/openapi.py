@@ -1346,7 +1346,8 @@ def _register_components(spec: APISpec) -> None:
         "header",
         {
             "description": "draft-ietf-httpapi-idempotency-key-header: 1 to 255 printable "
-            "ASCII characters (optionally an RFC 8941 string); unique per client",
+            "ASCII characters (an RFC 8941 string, or a bare value without a comma); sent "
+            "once; unique per client",
             "schema": {"type": "string", "minLength": 1, "maxLength": 257},
         },
     )

@@ -43,15 +43,16 @@ def idempotency_key() -> str | None:
     """The request's ``Idempotency-Key`` (draft-ietf-httpapi-idempotency-key-header), if any.
 
     The draft makes it an RFC 8941 string (``Idempotency-Key: "..."``); a bare
-    value, which many clients send, is taken as it is.
+    value, which many clients send, is taken as it is unless it holds a comma.
     """
     # One look-up in the WSGI environ (headers.getlist would walk all of it). The
-    # server joins repeated fields into one value ("a", "b"), which no key matches.
+    # server joins a repeated field into one value with commas ('"a", "b"' or 'a,b'):
+    # no string has that form, and a bare key may not hold a comma.
     value = request.headers.get(IDEMPOTENCY_KEY)
     if value is None:
         return None
     value = value.strip()
-    key = _sf_string(value) if value.startswith('"') else value
+    key = _sf_string(value) if value.startswith('"') else value if "," not in value else None
     if key is None or not 1 <= len(key) <= 255 or not all(" " <= ch <= "~" for ch in key):
         raise InvalidIdempotencyKey(_KEY_PROBLEM, path=IDEMPOTENCY_KEY)
     return key
