@@ -44,7 +44,7 @@ def heartbeat_files(node):
         try:
             with open(f"/proc/{entry}/stat", encoding="ascii") as fh:
                 group = int(fh.read().rpartition(")")[2].split()[2])
-            if group != node.proc.pid:  # the node runs in a session of its own
+            if group != node.proc.pid:  # NodeProcess starts it as a process group of its own
                 continue
             for fd in os.listdir(f"/proc/{entry}/fd"):
                 target = os.readlink(f"/proc/{entry}/fd/{fd}")
