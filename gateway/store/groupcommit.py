@@ -32,12 +32,39 @@ P = TypeVar("P")
 R = TypeVar("R")
 
 
+class _Signal:
+    """A one-time signal from one thread to another: what ``threading.Event`` does here,
+    with one lock (taken at once, released by :meth:`set`) instead of a ``Condition``
+    and a lock for each waiter. There is one per write on the request path.
+
+    :meth:`set` may be called twice, never by two threads at once: a leader wakes its
+    successor under the group's mutex, and the successor sets its own signal again only
+    after it woke from the first.
+    """
+
+    __slots__ = ("_lock", "_set")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+        self._set = False
+
+    def set(self) -> None:
+        if not self._set:
+            self._set = True
+            self._lock.release()
+
+    def wait(self) -> None:
+        with self._lock:  # returns once set; a later wait() returns at once
+            pass
+
+
 class _Item(Generic[P, R]):
     __slots__ = ("done", "error", "lead", "payload", "result")
 
     def __init__(self, payload: P) -> None:
         self.payload = payload
-        self.done = threading.Event()
+        self.done = _Signal()
         self.lead = False
         self.result: R | None = None
         self.error: BaseException | None = None

@@ -238,3 +238,42 @@ def test_no_sync_when_nothing_was_committed():
     with pytest.raises(OSError):
         group.run(lambda tx: "never")
     assert calls == []
+
+
+def test_a_writer_that_queued_during_a_commit_is_handed_leadership_and_answered():
+    """The waiter's wake-up is sent twice: by the leader handing over, then by the
+    waiter itself once its own group is committed. Both must be harmless."""
+    db = FakeDB()
+    db.hold.set()
+    applying = threading.Event()
+    go = threading.Event()
+    group = GroupCommit(db.transaction, run_each, durable=lambda: None)
+    answered: dict[str, object] = {}
+
+    def first(tx):
+        tx.append("first")
+        applying.set()
+        assert go.wait(timeout=10)  # the commit takes a while...
+        return "first"
+
+    def call(name, work):
+        try:
+            answered[name] = group.run(work)
+        except Exception as exc:  # the test reports it
+            answered[name] = exc
+
+    a = threading.Thread(target=call, args=("first", first))
+    a.start()
+    assert applying.wait(timeout=10)
+    # ...and a second writer queues meanwhile: it waits, then leads the next group.
+    b = threading.Thread(target=call, args=("second", lambda tx: tx.append("second") or "2"))
+    b.start()
+    wait_until(lambda: len(group._pending) == 1, timeout=10, what="the second writer queued")
+    go.set()
+    a.join(timeout=10)
+    b.join(timeout=10)
+    assert answered == {"first": "first", "second": "2"}
+    assert db.committed == [["first"], ["second"]]
+    # Nobody is left leading: a third writer commits alone.
+    assert group.run(lambda tx: tx.append("third") or "3") == "3"
+    assert db.committed[-1] == ["third"]
